@@ -1,0 +1,46 @@
+/* cohort.h - acquisition cohorts x periods since acquisition.
+ *
+ * A customer's cohort is the period of their first order; period k of a cohort is k periods
+ * after it (period 0 is the acquisition period). For mode RT_COHORT_ON, customers[c][k] counts
+ * the cohort's customers who ordered in period k and revenue[c][k] sums their orders in it.
+ * For RT_COHORT_ON_OR_AFTER, customers[c][k] counts those who ordered in period k or later and
+ * revenue[c][k] sums their orders in periods k and later. The matrix runs up to the last period
+ * (the last period with data, or opts.to_period); there is no horizon ceiling. */
+#ifndef RETAIN_COHORT_H
+#define RETAIN_COHORT_H
+
+#include <retain/datetime.h>
+#include <retain/model.h>
+
+typedef enum { RT_COHORT_ON = 0, RT_COHORT_ON_OR_AFTER = 1 } rt_cohort_mode;
+
+typedef struct rt_cohort_opts {
+  rt_period_unit unit;     /* default month */
+  rt_cohort_mode mode;     /* default RT_COHORT_ON */
+  int64_t from_period;     /* first cohort; INT64_MIN: the first with data */
+  int64_t to_period;       /* last period counted (and last cohort); INT64_MAX: last with data */
+  int64_t horizon;         /* at most this many periods after acquisition (0..horizon); <0: all */
+} rt_cohort_opts;
+
+void rt_cohort_opts_init(rt_cohort_opts *o);
+
+typedef struct rt_cohort_table {
+  rt_period_unit unit;
+  rt_cohort_mode mode;
+  int64_t first_cohort;   /* period index of cohort 0 */
+  size_t ncohorts;
+  size_t width;           /* columns per row: periods 0..width-1 */
+  int64_t last_period;    /* the last period counted */
+  int64_t *size;          /* [ncohorts] customers acquired */
+  int64_t *customers;     /* [ncohorts * width], row-major; cells past the last period are 0 */
+  int64_t *revenue;       /* [ncohorts * width], minor units */
+} rt_cohort_table;
+
+/* Number of periods of cohort c that are within the data (1 + last_period - cohort). */
+size_t rt_cohort_row_len(const rt_cohort_table *t, size_t c);
+
+int rt_cohort_compute(const rt_model *m, const rt_cohort_opts *opts, rt_cohort_table **out,
+                      rt_error *err);
+void rt_cohort_table_free(rt_cohort_table *t);
+
+#endif

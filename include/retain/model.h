@@ -1,0 +1,93 @@
+/* model.h - the in-memory columnar customer model.
+ *
+ * Every analytic (metrics, cohorts, and later RFM, CLV, churn, segments) is a scan over these
+ * dense arrays. Customers are numbered 0..ncustomers-1 (the customer "index"); orders, refunds
+ * and subscriptions are stored grouped by customer (customer 0's first), in time order within a
+ * customer, and each customer's slice is [X_start[i], X_start[i+1]). Days are local day numbers
+ * in the model's business time zone (see datetime.h). Money is in minor units of the model's
+ * currency; rows in other currencies are counted in other_currency_rows and left out.
+ *
+ * A model is immutable once built; any number of threads may read it. Memory: about 20 bytes
+ * per order and 40 bytes per customer plus the external ids. */
+#ifndef RETAIN_MODEL_H
+#define RETAIN_MODEL_H
+
+#include <retain/datetime.h>
+#include <retain/error.h>
+#include <retain/store.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct rt_model {
+  /* customers */
+  size_t ncustomers;
+  int64_t *store_id;      /* the customer's id in the store (0 for a model built from a file) */
+  uint64_t *ext_off;      /* [ncustomers+1] offsets of the external ids in ext_pool */
+  char *ext_pool;         /* external ids, each NUL-terminated */
+  /* orders */
+  size_t norders;
+  uint32_t *order_start;  /* [ncustomers+1] */
+  int64_t *order_ms;      /* UTC ms */
+  int32_t *order_day;     /* local day number */
+  int64_t *order_amount;  /* minor units, >= 0 */
+  /* refunds */
+  size_t nrefunds;
+  uint32_t *refund_start; /* [ncustomers+1] */
+  int32_t *refund_day;
+  int64_t *refund_amount; /* minor units, > 0 */
+  /* subscriptions (ordered by start within a customer) */
+  size_t nsubs;
+  uint32_t *sub_start;    /* [ncustomers+1] */
+  int32_t *sub_first_day; /* day the subscription started */
+  int32_t *sub_end_day;   /* day it was cancelled (no longer active from that day); INT32_MAX
+                             while active */
+  int64_t *sub_amount;
+  /* derived per customer (computed by the build) */
+  int32_t *first_order_day; /* INT32_MAX for customers without orders */
+  int32_t *last_order_day;  /* INT32_MIN for customers without orders */
+  int64_t *revenue;         /* sum of order amounts */
+  int64_t *refunded;        /* sum of refund amounts */
+  /* data range */
+  int32_t min_day, max_day; /* over orders, refunds and subscription events; min>max if empty */
+  char currency[4];         /* ISO 4217 code of the amounts */
+  int currency_exp;         /* minor-unit exponent (2 for USD) */
+  int64_t other_currency_rows;
+  const rt_tz *tz;          /* borrowed; NULL is UTC */
+  int64_t data_version;     /* the store's data version it was built from (-1 from a file) */
+} rt_model;
+
+/* External id of customer index i. */
+static inline const char *rt_model_ext_id(const rt_model *m, size_t i) {
+  return m->ext_pool + m->ext_off[i];
+}
+
+/* ---- building ----
+ * A builder collects rows in any order and sorts them into a model. */
+typedef struct rt_model_builder rt_model_builder;
+
+/* currency: the model's currency (NULL: the most frequent currency of the orders added). tz is
+ * borrowed and must outlive the model. */
+int rt_model_builder_new(const rt_tz *tz, const char *currency, rt_model_builder **out);
+void rt_model_builder_free(rt_model_builder *b);
+/* Adds (or finds) a customer by external id; returns its index in *out_index. */
+int rt_model_builder_customer(rt_model_builder *b, const char *ext_id, size_t len,
+                              int64_t store_id, uint32_t *out_index);
+int rt_model_builder_order(rt_model_builder *b, uint32_t cust, int64_t ms, int64_t amount,
+                           const char *currency);
+int rt_model_builder_refund(rt_model_builder *b, uint32_t cust, int64_t ms, int64_t amount,
+                            const char *currency);
+int rt_model_builder_subscription(rt_model_builder *b, uint32_t cust, int64_t started_ms,
+                                  int64_t canceled_ms /* 0: active */, int64_t amount,
+                                  const char *currency);
+/* Consumes the builder (freed even on failure) and produces the model. */
+int rt_model_build(rt_model_builder *b, rt_model **out, rt_error *err);
+
+/* Builds the model of everything in the store. */
+int rt_model_load(rt_store *st, const rt_tz *tz, const char *currency, rt_model **out,
+                  rt_error *err);
+void rt_model_free(rt_model *m);
+
+/* Minor-unit exponent of an ISO 4217 currency (2 when unknown). */
+int rt_currency_exponent(const char *code);
+
+#endif

@@ -1,0 +1,173 @@
+/* store.h - the store: the durable truth of retain (SQLite today; PostgreSQL behind the same
+ * interface later).
+ *
+ * Tables (docs/DATA.md has the full schema): customers, identities, events, orders,
+ * order_lines, refunds, subscriptions, imports, meta, schema_migrations. Events are immutable;
+ * every writable row carries an idempotency key (ext_id) so the same input twice stores nothing
+ * twice. Writes happen inside rt_store_begin/rt_store_commit; a write is durable when
+ * rt_store_commit returns 0 (WAL, synchronous=FULL).
+ *
+ * Thread-safety: one rt_store per thread. Several processes may open the same file; writers
+ * are serialised by the database (rt_store_begin takes the write lock). */
+#ifndef RETAIN_STORE_H
+#define RETAIN_STORE_H
+
+#include <retain/error.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct rt_store rt_store;
+
+typedef struct rt_store_config {
+  const char *path; /* SQLite file; created if missing (unless read_only) */
+  int read_only;
+} rt_store_config;
+
+/* Opens (creating and migrating to the current schema as needed). On failure *out is NULL and
+ * err says why (file, reason; RT_ESCHEMA when the file was written by a newer retain). */
+int rt_store_open(const rt_store_config *cfg, rt_store **out, rt_error *err);
+void rt_store_close(rt_store *st); /* st may be NULL */
+
+int rt_store_schema_version(rt_store *st);   /* migrations applied */
+int rt_store_latest_schema_version(void);    /* migrations this build knows */
+
+/* A counter bumped by every committed write transaction: readers compare it to know whether a
+ * cached model is still current. */
+int rt_store_data_version(rt_store *st, int64_t *out, rt_error *err);
+
+/* Write transactions. begin takes the write lock at once (BEGIN IMMEDIATE). */
+int rt_store_begin(rt_store *st, rt_error *err);
+int rt_store_commit(rt_store *st, rt_error *err);
+void rt_store_rollback(rt_store *st);
+
+/* ---- settings (meta table): text values, e.g. "timezone", "currency" ---- */
+/* *out is a copy freed with rt_free, or NULL when the key is unset. */
+int rt_store_meta_get(rt_store *st, const char *key, char **out, rt_error *err);
+int rt_store_meta_set(rt_store *st, const char *key, const char *value, rt_error *err);
+
+/* ---- customers ---- */
+/* Finds the customer with the external id (the id a source system gave it). Returns 0 and
+ * sets *out_id, or RT_ENOTFOUND. */
+int rt_store_customer_find(rt_store *st, const char *ext_id, size_t len, int64_t *out_id,
+                           rt_error *err);
+/* Finds the customer or creates it (created_ms is its first-seen time). *created is 1 if new. */
+int rt_store_customer_upsert(rt_store *st, const char *ext_id, size_t len, int64_t created_ms,
+                             int64_t *out_id, int *created, rt_error *err);
+/* Merges attributes (a JSON object text) into the customer's attributes; NULL values delete. */
+int rt_store_customer_set_attrs(rt_store *st, int64_t customer, const char *json_obj,
+                                rt_error *err);
+/* Links an identity (kind "email", "phone", "external", ...; value normalised by the caller)
+ * to a customer, recording why. Returns RT_EEXISTS if it already points at another customer
+ * (*other_customer set); linking the same pair twice is a no-op. */
+int rt_store_identity_link(rt_store *st, const char *kind, const char *value, int64_t customer,
+                           const char *reason, int64_t *other_customer, rt_error *err);
+int rt_store_identity_find(rt_store *st, const char *kind, const char *value, int64_t *out_id,
+                           rt_error *err);
+
+/* ---- orders, refunds, events, subscriptions ---- */
+typedef struct rt_order_rec {
+  int64_t customer;     /* internal customer id */
+  const char *ext_id;   /* the order's idempotency key (order id, or a synthesised one) */
+  int64_t ts_ms;        /* order time, UTC ms */
+  int64_t amount;       /* total in minor units of currency (>= 0) */
+  const char *currency; /* ISO 4217, 3 letters */
+  int64_t import_id;    /* the import that wrote it, 0 if none */
+} rt_order_rec;
+
+typedef struct rt_line_rec {
+  const char *product;  /* SKU or product id; may be NULL */
+  const char *name;     /* description; may be NULL */
+  double quantity;
+  int64_t unit_price;   /* minor units */
+  int64_t amount;       /* quantity x unit price, minor units */
+} rt_line_rec;
+
+/* Inserts an order with its lines. Idempotent on ext_id: if an order with that ext_id exists
+ * and was written by the same import (import_id != 0), the lines are added to it and its amount
+ * grows (rows of one order need not be adjacent); if it was written earlier, nothing is stored
+ * and *status is RT_PUT_DUPLICATE. *status is RT_PUT_NEW, RT_PUT_MERGED or RT_PUT_DUPLICATE. */
+enum { RT_PUT_NEW = 1, RT_PUT_MERGED = 2, RT_PUT_DUPLICATE = 3 };
+int rt_store_order_put(rt_store *st, const rt_order_rec *o, const rt_line_rec *lines,
+                       size_t nlines, int *status, rt_error *err);
+
+typedef struct rt_refund_rec {
+  int64_t customer;
+  const char *ext_id;       /* idempotency key */
+  const char *order_ext_id; /* the refunded order, NULL if unknown */
+  int64_t ts_ms;
+  int64_t amount;           /* refunded amount, minor units, > 0 */
+  const char *currency;
+  const char *reason;       /* may be NULL */
+  int64_t import_id;
+} rt_refund_rec;
+/* Same idempotency and merge rule as orders. */
+int rt_store_refund_put(rt_store *st, const rt_refund_rec *r, int *status, rt_error *err);
+
+typedef struct rt_event_rec {
+  int64_t customer;
+  const char *type;   /* "login", "feature_used", "ticket_opened", "survey_answered", ... */
+  int64_t ts_ms;
+  const char *props;  /* JSON object text, NULL for none */
+  const char *ext_id; /* idempotency key (message id) */
+  int64_t import_id;
+} rt_event_rec;
+/* Idempotent on ext_id: *status RT_PUT_NEW or RT_PUT_DUPLICATE. */
+int rt_store_event_put(rt_store *st, const rt_event_rec *e, int *status, rt_error *err);
+
+typedef struct rt_subscription_rec {
+  int64_t customer;
+  const char *ext_id;      /* subscription id */
+  const char *plan;
+  int64_t started_ms;
+  int64_t renews_ms;       /* next renewal, 0 if unknown */
+  int64_t canceled_ms;     /* 0 if not cancelled */
+  int64_t amount;          /* price per interval, minor units */
+  const char *currency;
+  const char *interval;    /* "month", "year", ... */
+  int64_t import_id;
+} rt_subscription_rec;
+/* Upsert on ext_id: a later import may set renews_ms/canceled_ms (the latest row wins).
+ * *status RT_PUT_NEW or RT_PUT_MERGED (updated). */
+int rt_store_subscription_put(rt_store *st, const rt_subscription_rec *s, int *status,
+                              rt_error *err);
+
+/* ---- bulk loading ----
+ * Loading millions of rows into empty tables is several times faster without the unique
+ * indexes on ext_id. rt_store_bulk_begin (inside a transaction) drops them when the customers,
+ * orders and refunds tables are all empty and sets *active; while active, rt_store_order_put
+ * and rt_store_refund_put insert without looking for an existing ext_id (the caller merges
+ * adjacent rows of one order itself) and rt_store_customer_insert may be used. rt_store_bulk_end
+ * rebuilds the indexes; it returns RT_EEXISTS if two rows share an ext_id (the caller then rolls
+ * back and imports again without bulk mode). */
+int rt_store_bulk_begin(rt_store *st, int *active, rt_error *err);
+int rt_store_bulk_end(rt_store *st, rt_error *err);
+/* Inserts a new customer without looking for an existing one (bulk mode only). */
+int rt_store_customer_insert(rt_store *st, const char *ext_id, size_t len, int64_t created_ms,
+                             int64_t *out_id, rt_error *err);
+
+/* ---- imports ---- */
+/* Records the start of an import of kind ("orders", ...) from a file with a content digest. */
+int rt_store_import_begin(rt_store *st, const char *kind, const char *path, const char *digest,
+                          int64_t *out_import_id, rt_error *err);
+int rt_store_import_finish(rt_store *st, int64_t import_id, int64_t rows, int64_t stored,
+                           int64_t skipped, rt_error *err);
+
+/* ---- reading for the customer model ---- */
+/* Callbacks return 0 to go on, anything else stops the scan and is returned. Rows come in no
+ * particular order. */
+typedef int (*rt_store_customer_cb)(void *ctx, int64_t id, const char *ext_id, int64_t created_ms);
+typedef int (*rt_store_order_cb)(void *ctx, int64_t customer, int64_t ts_ms, int64_t amount,
+                                 const char *currency);
+typedef int (*rt_store_refund_cb)(void *ctx, int64_t customer, int64_t ts_ms, int64_t amount,
+                                  const char *currency);
+typedef int (*rt_store_subscription_cb)(void *ctx, int64_t customer, int64_t started_ms,
+                                        int64_t canceled_ms, int64_t amount, const char *currency);
+int rt_store_scan_customers(rt_store *st, rt_store_customer_cb cb, void *ctx, rt_error *err);
+int rt_store_scan_orders(rt_store *st, rt_store_order_cb cb, void *ctx, rt_error *err);
+int rt_store_scan_refunds(rt_store *st, rt_store_refund_cb cb, void *ctx, rt_error *err);
+int rt_store_scan_subscriptions(rt_store *st, rt_store_subscription_cb cb, void *ctx,
+                                rt_error *err);
+/* Row counts of a table ("customers", "orders", ...). */
+int rt_store_count(rt_store *st, const char *table, int64_t *out, rt_error *err);
+
+#endif

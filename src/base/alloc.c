@@ -1,0 +1,49 @@
+/* alloc.c - rt_malloc and friends: the single allocation path, with a failure-injection hook
+ * used by the allocation-failure tests (SQLite's OOM loop idea). */
+#include <retain/alloc.h>
+
+#include <stdatomic.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static atomic_long fail_after = -1;
+
+static int should_fail(void) {
+  long n = atomic_load_explicit(&fail_after, memory_order_relaxed);
+  if (n < 0)
+    return 0;
+  if (n == 0)
+    return 1;
+  atomic_fetch_sub_explicit(&fail_after, 1, memory_order_relaxed);
+  return 0;
+}
+
+void rt_alloc_fail_after(long n) { atomic_store(&fail_after, n); }
+
+void *rt_malloc(size_t n) { return should_fail() ? NULL : malloc(n ? n : 1); }
+
+void *rt_calloc(size_t count, size_t size) {
+  return should_fail() ? NULL : calloc(count ? count : 1, size ? size : 1);
+}
+
+void *rt_realloc(void *p, size_t n) { return should_fail() ? NULL : realloc(p, n ? n : 1); }
+
+void *rt_reallocarray(void *p, size_t count, size_t size) {
+  if (size && count > SIZE_MAX / size)
+    return NULL;
+  return rt_realloc(p, count * size);
+}
+
+void rt_free(void *p) { free(p); }
+
+char *rt_strndup(const char *s, size_t n) {
+  char *d = rt_malloc(n + 1);
+  if (d) {
+    memcpy(d, s, n);
+    d[n] = '\0';
+  }
+  return d;
+}
+
+char *rt_strdup(const char *s) { return rt_strndup(s, strlen(s)); }
