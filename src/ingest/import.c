@@ -1,0 +1,992 @@
+/* import.c - CSV files into the store (or straight into a model builder).
+ *
+ * One pass over the file: each record is checked and converted (customer key, time, money),
+ * rows sharing an order id are gathered into one order with its lines, negative orders become
+ * refunds, and everything is written in one transaction. The first bad row rolls the whole
+ * import back, unless skip_bad, when the row is reported and skipped. Rows without an id get a
+ * content key ("row:<hash>:<n>", n counting identical rows in this file), so importing a file
+ * twice stores nothing twice while two identical purchases in one file stay two orders. */
+#include "ingest/columns.h"
+#include "internal.h"
+
+#include <retain/alloc.h>
+#include <retain/import.h>
+#include <retain/model.h>
+#include <ctype.h>
+#include <errno.h>
+#include <jansson.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+/* ---- occurrence counts of content keys ---- */
+typedef struct occmap {
+  uint64_t *keys; /* 0 = empty (a hash of 0 is stored as 1) */
+  uint32_t *counts;
+  size_t mask, n;
+} occmap;
+
+static void occ_free(occmap *m) {
+  rt_free(m->keys);
+  rt_free(m->counts);
+  memset(m, 0, sizeof *m);
+}
+
+/* Returns the occurrence number of h (1 for the first), or 0 on allocation failure. */
+static uint32_t occ_next(occmap *m, uint64_t h) {
+  if (!h)
+    h = 1;
+  if ((m->n + 1) * 2 > (m->keys ? m->mask + 1 : 0)) {
+    size_t cap = m->keys ? (m->mask + 1) * 2 : 4096;
+    uint64_t *k = rt_calloc(cap, sizeof *k);
+    uint32_t *c = rt_calloc(cap, sizeof *c);
+    if (!k || !c) {
+      rt_free(k);
+      rt_free(c);
+      return 0;
+    }
+    for (size_t i = 0; m->keys && i <= m->mask; i++)
+      if (m->keys[i]) {
+        size_t s = m->keys[i] & (cap - 1);
+        while (k[s])
+          s = (s + 1) & (cap - 1);
+        k[s] = m->keys[i];
+        c[s] = m->counts[i];
+      }
+    rt_free(m->keys);
+    rt_free(m->counts);
+    m->keys = k;
+    m->counts = c;
+    m->mask = cap - 1;
+  }
+  size_t s = h & m->mask;
+  while (m->keys[s] && m->keys[s] != h)
+    s = (s + 1) & m->mask;
+  if (!m->keys[s]) {
+    m->keys[s] = h;
+    m->n++;
+  }
+  return ++m->counts[s];
+}
+
+/* ---- a growable byte buffer ---- */
+typedef struct buf {
+  char *p;
+  size_t len, cap;
+} buf;
+
+static int buf_reserve(buf *b, size_t more) {
+  if (b->len + more + 1 <= b->cap)
+    return 0;
+  size_t cap = b->cap ? b->cap : 256;
+  while (cap < b->len + more + 1)
+    cap *= 2;
+  char *p = rt_realloc(b->p, cap);
+  if (!p)
+    return RT_ENOMEM;
+  b->p = p;
+  b->cap = cap;
+  return 0;
+}
+
+/* Appends s[0..n) and a NUL; returns the offset of the copy or -1. */
+static long buf_add(buf *b, const char *s, size_t n) {
+  if (buf_reserve(b, n + 1))
+    return -1;
+  long off = (long)b->len;
+  memcpy(b->p + b->len, s, n);
+  b->p[b->len + n] = '\0';
+  b->len += n + 1;
+  return off;
+}
+
+/* ---- the importer ---- */
+typedef struct pline {
+  long product, name; /* offsets in the pending strings, -1 for none */
+  double quantity;
+  int64_t unit_price, amount;
+} pline;
+
+typedef struct pending {
+  int active;
+  buf strs;           /* order id at offset 0, then line strings */
+  int64_t customer;   /* store id or model index */
+  uint64_t line;
+  int64_t ts;
+  int64_t amount;
+  char currency[4];
+  pline *lines;
+  size_t nlines, cap;
+  int has_lines;
+} pending;
+
+typedef struct importer {
+  rt_store *st;
+  rt_model_builder *mb;
+  const rt_import_opts *o;
+  rt_import_result *res;
+  rt_error *err;
+  rt_csv *csv;
+  const char *file;
+  rt__colmap cm;
+  rt_datefmt *fmt;
+  int need_fields;
+  int bulk;
+  int64_t import_id;
+  rt__strmap cust;       /* customer key -> dense index */
+  int64_t *cust_id;      /* dense index -> store id (or model index) */
+  size_t cust_cap;
+  occmap occ;
+  pending pend;
+  FILE *rejects;
+  const char *rejects_path;
+  char default_currency[4];
+  int currency_exp;
+  buf scratch;
+  int fatal;             /* a store or memory failure: never skippable */
+} importer;
+
+/* Reports a bad row. Returns the error code when the import must stop, 0 when the row is
+ * skipped (skip_bad). col is a 0-based field index or -1. */
+static int bad_row(importer *im, const rt_csv_record *rec, int col, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 4, 5)))
+#endif
+    ;
+
+static int bad_row(importer *im, const rt_csv_record *rec, int col, const char *fmt, ...) {
+  char reason[600], where[200];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(reason, sizeof reason, fmt, ap);
+  va_end(ap);
+  if (col >= 0) {
+    char desc[160];
+    rt__colmap_describe(&im->cm, col, desc, sizeof desc);
+    snprintf(where, sizeof where, "%s:%llu:%d (%s)", im->file, (unsigned long long)rec->line,
+             col + 1, desc);
+  } else {
+    snprintf(where, sizeof where, "%s:%llu", im->file, (unsigned long long)rec->line);
+  }
+  if (!im->o->skip_bad)
+    return rt_error_set(im->err, RT_EPARSE, "%s: %s", where, reason);
+  rt_import_result *r = im->res;
+  if (r->skipped < (int64_t)RT_ARRAY_LEN(r->first_rejects))
+    snprintf(r->first_rejects[r->skipped], sizeof r->first_rejects[0], "%s: %s", where, reason);
+  r->skipped++;
+  if (im->rejects) {
+    /* line,reason,then the original fields, as CSV */
+    fprintf(im->rejects, "%llu,\"", (unsigned long long)rec->line);
+    for (const char *p = reason; *p; p++)
+      fputs(*p == '"' ? "\"\"" : (char[]){*p, 0}, im->rejects);
+    fputc('"', im->rejects);
+    for (size_t i = 0; i < rec->nfields; i++) {
+      fputs(",\"", im->rejects);
+      for (const char *p = rec->fields[i]; *p; p++)
+        fputs(*p == '"' ? "\"\"" : (char[]){*p, 0}, im->rejects);
+      fputc('"', im->rejects);
+    }
+    fputc('\n', im->rejects);
+  }
+  return 0;
+}
+
+static const char *field(const importer *im, const rt_csv_record *rec, rt_import_col c,
+                         size_t *len) {
+  int i = im->cm.idx[c];
+  if (i < 0 || (size_t)i >= rec->nfields) {
+    *len = 0;
+    return NULL;
+  }
+  const char *s = rec->fields[i];
+  size_t n = rec->lens[i];
+  while (n && (*s == ' ' || *s == '\t')) {
+    s++;
+    n--;
+  }
+  while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
+    n--;
+  *len = n;
+  return s;
+}
+
+/* The customer key of a row: the customer id (decimal ids written as "17850.0" lose the ".0"),
+ * else the email (lowercased). Returns the key in im->scratch, or NULL when the row has none. */
+static const char *customer_key(importer *im, const rt_csv_record *rec, size_t *len, int *col) {
+  size_t n;
+  const char *s = field(im, rec, RT_COL_CUSTOMER, &n);
+  *col = im->cm.idx[RT_COL_CUSTOMER];
+  if (s && n) {
+    size_t dot = n;
+    int digits = 1;
+    for (size_t i = 0; i < n; i++) {
+      if (s[i] == '.' && dot == n)
+        dot = i;
+      else if (s[i] < '0' || s[i] > '9')
+        digits = 0;
+    }
+    if (digits && dot < n && dot > 0) {
+      int zeros = 1;
+      for (size_t i = dot + 1; i < n; i++)
+        zeros &= s[i] == '0';
+      if (zeros)
+        n = dot;
+    }
+    *len = n;
+    return s;
+  }
+  s = field(im, rec, RT_COL_EMAIL, &n);
+  if (s && n) {
+    *col = im->cm.idx[RT_COL_EMAIL];
+    im->scratch.len = 0;
+    if (buf_reserve(&im->scratch, n))
+      return NULL;
+    for (size_t i = 0; i < n; i++)
+      im->scratch.p[i] = (char)tolower((unsigned char)s[i]);
+    im->scratch.p[n] = '\0';
+    *len = n;
+    return im->scratch.p;
+  }
+  return NULL;
+}
+
+/* Resolves a customer key to a store id (or model index), creating the customer if new. */
+static int resolve_customer(importer *im, const char *key, size_t len, int64_t first_ms,
+                            const rt_csv_record *rec, int64_t *out) {
+  uint32_t ix;
+  int inserted = 0;
+  int rc = rt__strmap_intern(&im->cust, key, len, &ix, &inserted);
+  if (rc)
+    return rt_error_set(im->err, rc, "%s: %s", im->file, rt_strerror(rc));
+  if (!inserted) {
+    *out = im->cust_id[ix];
+    return 0;
+  }
+  if (ix >= im->cust_cap) {
+    size_t cap = im->cust_cap ? im->cust_cap * 2 : 4096;
+    int64_t *a = rt_reallocarray(im->cust_id, cap, sizeof *a);
+    if (!a)
+      return rt_error_set(im->err, RT_ENOMEM, "%s: out of memory", im->file);
+    im->cust_id = a;
+    im->cust_cap = cap;
+  }
+  int64_t id = 0;
+  if (im->mb) {
+    uint32_t mix;
+    rc = rt_model_builder_customer(im->mb, key, len, 0, &mix);
+    if (rc)
+      return rt_error_set(im->err, rc, "%s: %s", im->file, rt_strerror(rc));
+    id = mix;
+  } else if (im->bulk) {
+    rc = rt_store_customer_insert(im->st, key, len, first_ms, &id, im->err);
+    if (rc)
+      return rc;
+    im->res->new_customers++;
+  } else {
+    int created = 0;
+    rc = rt_store_customer_upsert(im->st, key, len, first_ms, &id, &created, im->err);
+    if (rc)
+      return rc;
+    im->res->new_customers += created;
+  }
+  im->cust_id[ix] = id;
+  *out = id;
+  /* an orders or events file with both an id and an email links the email once */
+  if (!im->mb && im->cm.idx[RT_COL_CUSTOMER] >= 0 && im->cm.idx[RT_COL_EMAIL] >= 0) {
+    size_t n;
+    const char *e = field(im, rec, RT_COL_EMAIL, &n);
+    if (e && n) {
+      char email[320];
+      if (n >= sizeof email)
+        n = sizeof email - 1;
+      for (size_t i = 0; i < n; i++)
+        email[i] = (char)tolower((unsigned char)e[i]);
+      email[n] = '\0';
+      int64_t other;
+      rc = rt_store_identity_link(im->st, "email", email, id, "import", &other, im->err);
+      if (rc && rc != RT_EEXISTS)
+        return rc;
+      rt_error_clear(im->err);
+    }
+  }
+  return 0;
+}
+
+static int parse_time(importer *im, const rt_csv_record *rec, rt_import_col c, int64_t *out,
+                      int required_) {
+  size_t n;
+  const char *s = field(im, rec, c, &n);
+  if (!s || !n) {
+    if (!required_) {
+      *out = 0;
+      return 1;
+    }
+    return bad_row(im, rec, im->cm.idx[c], "missing %s", c == RT_COL_DATE ? "date" : "time")
+               ? -1
+               : 0;
+  }
+  rt_error e;
+  rt_error_clear(&e);
+  if (rt_date_parse(im->fmt, s, n, im->o->tz, out, &e))
+    return bad_row(im, rec, im->cm.idx[c], "%s", e.msg[0] ? e.msg : "invalid date") ? -1 : 0;
+  return 1;
+}
+
+static int parse_money(importer *im, const rt_csv_record *rec, rt_import_col c, int exp,
+                       int64_t *out, int *present) {
+  size_t n;
+  const char *s = field(im, rec, c, &n);
+  *present = s && n;
+  if (!*present) {
+    *out = 0;
+    return 1;
+  }
+  int rc = rt__parse_money(s, n, exp, out);
+  if (rc)
+    return bad_row(im, rec, im->cm.idx[c], "invalid number '%.*s'%s", (int)RT_MIN(n, 40), s,
+                   rc == RT_ERANGE ? " (too large)" : "")
+               ? -1
+               : 0;
+  return 1;
+}
+
+static int row_currency(importer *im, const rt_csv_record *rec, char cur[4]) {
+  size_t n;
+  const char *s = field(im, rec, RT_COL_CURRENCY, &n);
+  if (!s || !n) {
+    memcpy(cur, im->default_currency, 4);
+    return 1;
+  }
+  if (n != 3 || !isalpha((unsigned char)s[0]) || !isalpha((unsigned char)s[1]) ||
+      !isalpha((unsigned char)s[2]))
+    return bad_row(im, rec, im->cm.idx[RT_COL_CURRENCY],
+                   "invalid currency '%.*s' (expected a 3-letter ISO 4217 code)",
+                   (int)RT_MIN(n, 20), s)
+               ? -1
+               : 0;
+  for (int i = 0; i < 3; i++)
+    cur[i] = (char)toupper((unsigned char)s[i]);
+  cur[3] = '\0';
+  return 1;
+}
+
+/* ---- orders ---- */
+
+static int flush_order(importer *im) {
+  pending *p = &im->pend;
+  if (!p->active)
+    return 0;
+  p->active = 0;
+  int status = 0, rc;
+  int refund = p->amount < 0;
+  const char *ext = p->strs.p;
+  if (im->mb) {
+    rc = refund ? rt_model_builder_refund(im->mb, (uint32_t)p->customer, p->ts, -p->amount,
+                                          p->currency)
+                : rt_model_builder_order(im->mb, (uint32_t)p->customer, p->ts, p->amount,
+                                         p->currency);
+    if (rc)
+      return rt_error_set(im->err, rc, "%s: %s", im->file, rt_strerror(rc));
+    status = RT_PUT_NEW;
+  } else if (refund) {
+    rt_refund_rec r = {.customer = p->customer,
+                       .ext_id = ext,
+                       .ts_ms = p->ts,
+                       .amount = -p->amount,
+                       .currency = p->currency,
+                       .import_id = im->import_id};
+    rc = rt_store_refund_put(im->st, &r, &status, im->err);
+    if (rc)
+      return rc;
+  } else {
+    rt_line_rec lines_stack[16];
+    rt_line_rec *lines = lines_stack;
+    if (p->has_lines && p->nlines > RT_ARRAY_LEN(lines_stack)) {
+      lines = rt_malloc(p->nlines * sizeof *lines);
+      if (!lines)
+        return rt_error_set(im->err, RT_ENOMEM, "%s: out of memory", im->file);
+    }
+    size_t nl = p->has_lines ? p->nlines : 0;
+    for (size_t i = 0; i < nl; i++) {
+      lines[i].product = p->lines[i].product >= 0 ? p->strs.p + p->lines[i].product : NULL;
+      lines[i].name = p->lines[i].name >= 0 ? p->strs.p + p->lines[i].name : NULL;
+      lines[i].quantity = p->lines[i].quantity;
+      lines[i].unit_price = p->lines[i].unit_price;
+      lines[i].amount = p->lines[i].amount;
+    }
+    rt_order_rec o = {.customer = p->customer,
+                      .ext_id = ext,
+                      .ts_ms = p->ts,
+                      .amount = p->amount,
+                      .currency = p->currency,
+                      .import_id = im->import_id};
+    rc = rt_store_order_put(im->st, &o, lines, nl, &status, im->err);
+    if (lines != lines_stack)
+      rt_free(lines);
+    if (rc)
+      return rc;
+  }
+  rt_import_result *r = im->res;
+  if (status == RT_PUT_NEW) {
+    r->stored++;
+    r->refunds += refund;
+  } else if (status == RT_PUT_MERGED) {
+    r->merged++;
+  } else {
+    r->duplicates++;
+  }
+  return 0;
+}
+
+/* One row of an orders file. Returns 0 (done or skipped) or an error code. */
+static int order_row(importer *im, const rt_csv_record *rec) {
+  size_t klen, olen;
+  int kcol;
+  const char *key = customer_key(im, rec, &klen, &kcol);
+  if (!key)
+    return bad_row(im, rec, im->cm.idx[RT_COL_CUSTOMER] >= 0 ? im->cm.idx[RT_COL_CUSTOMER]
+                                                              : im->cm.idx[RT_COL_EMAIL],
+                   "no customer id");
+  int64_t ts;
+  int ok = parse_time(im, rec, RT_COL_DATE, &ts, 1);
+  if (ok <= 0)
+    return ok < 0 ? im->err->code : 0;
+  char cur[4];
+  if ((ok = row_currency(im, rec, cur)) <= 0)
+    return ok < 0 ? im->err->code : 0;
+  int exp = rt_currency_exponent(cur);
+  int64_t amount = 0, unit_price = 0;
+  double qty = 1;
+  int have_amount, have_price = 0, have_qty = 0;
+  if ((ok = parse_money(im, rec, RT_COL_AMOUNT, exp, &amount, &have_amount)) <= 0)
+    return ok < 0 ? im->err->code : 0;
+  if (im->cm.idx[RT_COL_PRICE] >= 0 &&
+      (ok = parse_money(im, rec, RT_COL_PRICE, exp, &unit_price, &have_price)) <= 0)
+    return ok < 0 ? im->err->code : 0;
+  if (im->cm.idx[RT_COL_QUANTITY] >= 0) {
+    size_t n;
+    const char *s = field(im, rec, RT_COL_QUANTITY, &n);
+    if (s && n) {
+      if (rt__parse_double(s, n, &qty) || !isfinite(qty))
+        return bad_row(im, rec, im->cm.idx[RT_COL_QUANTITY], "invalid quantity '%.*s'",
+                       (int)RT_MIN(n, 40), s);
+      have_qty = 1;
+    }
+  }
+  if (!have_amount) {
+    if (im->cm.idx[RT_COL_AMOUNT] >= 0 || !have_price || !have_qty)
+      return bad_row(im, rec,
+                     im->cm.idx[RT_COL_AMOUNT] >= 0 ? im->cm.idx[RT_COL_AMOUNT]
+                     : !have_price                  ? im->cm.idx[RT_COL_PRICE]
+                                                    : im->cm.idx[RT_COL_QUANTITY],
+                     "missing amount");
+    double a = qty * (double)unit_price;
+    if (fabs(a) > 9e15)
+      return bad_row(im, rec, im->cm.idx[RT_COL_QUANTITY], "amount too large");
+    amount = llround(a);
+  }
+  const char *oid = field(im, rec, RT_COL_ORDER, &olen);
+  pending *p = &im->pend;
+  int64_t cust;
+  int rc;
+  /* a further line of the pending order? */
+  if (oid && olen && p->active && p->strs.len > olen && p->strs.p[olen] == '\0' &&
+      memcmp(p->strs.p, oid, olen) == 0) {
+    rc = resolve_customer(im, key, klen, ts, rec, &cust);
+    if (rc)
+      return rc;
+    if (cust != p->customer)
+      return bad_row(im, rec, kcol,
+                     "order '%.*s' belongs to another customer on line %llu", (int)olen, oid,
+                     (unsigned long long)p->line);
+    if (strcmp(cur, p->currency) != 0)
+      return bad_row(im, rec, im->cm.idx[RT_COL_CURRENCY],
+                     "order '%.*s' has currency %s on line %llu", (int)olen, oid, p->currency,
+                     (unsigned long long)p->line);
+    im->res->merged++;
+  } else {
+    if ((rc = flush_order(im)))
+      return rc;
+    rc = resolve_customer(im, key, klen, ts, rec, &cust);
+    if (rc)
+      return rc;
+    p->strs.len = 0;
+    if (oid && olen) {
+      if (buf_add(&p->strs, oid, olen) < 0)
+        return rt_error_set(im->err, RT_ENOMEM, "out of memory");
+    } else {
+      /* content key: customer, time, amount, currency, product, then the occurrence */
+      char ck[64];
+      uint64_t h = rt__hash_bytes(key, klen);
+      int64_t parts[3] = {ts, amount, (int64_t)(unsigned char)cur[0] << 16 | cur[1] << 8 | cur[2]};
+      h ^= rt__hash_bytes(parts, sizeof parts) * 0x9e3779b97f4a7c15ULL;
+      size_t pn;
+      const char *prod = field(im, rec, RT_COL_PRODUCT, &pn);
+      if (prod && pn)
+        h ^= rt__hash_bytes(prod, pn) * 0xc2b2ae3d27d4eb4fULL;
+      uint32_t occ = occ_next(&im->occ, h);
+      if (!occ)
+        return rt_error_set(im->err, RT_ENOMEM, "out of memory");
+      int n = snprintf(ck, sizeof ck, "row:%016llx:%u", (unsigned long long)h, occ);
+      if (buf_add(&p->strs, ck, (size_t)n) < 0)
+        return rt_error_set(im->err, RT_ENOMEM, "out of memory");
+    }
+    p->active = 1;
+    p->customer = cust;
+    p->line = rec->line;
+    p->ts = ts;
+    p->amount = 0;
+    memcpy(p->currency, cur, 4);
+    p->nlines = 0;
+    p->has_lines = im->cm.idx[RT_COL_PRODUCT] >= 0 || im->cm.idx[RT_COL_PRICE] >= 0;
+  }
+  p->amount += amount;
+  if (p->has_lines) {
+    if (p->nlines == p->cap) {
+      size_t cap = p->cap ? p->cap * 2 : 16;
+      pline *l = rt_reallocarray(p->lines, cap, sizeof *l);
+      if (!l)
+        return rt_error_set(im->err, RT_ENOMEM, "out of memory");
+      p->lines = l;
+      p->cap = cap;
+    }
+    pline *l = &p->lines[p->nlines++];
+    size_t n;
+    const char *s = field(im, rec, RT_COL_PRODUCT, &n);
+    l->product = s && n ? buf_add(&p->strs, s, n) : -1;
+    s = field(im, rec, RT_COL_NAME, &n);
+    l->name = s && n ? buf_add(&p->strs, s, n) : -1;
+    l->quantity = qty;
+    l->unit_price = have_price ? unit_price : (qty != 0 ? llround((double)amount / qty) : amount);
+    l->amount = amount;
+  }
+  return 0;
+}
+
+/* ---- customers, events, subscriptions ---- */
+
+/* Unmapped columns of a row as a JSON object (numbers stay numbers). NULL on failure. */
+static json_t *extra_columns(importer *im, const rt_csv_record *rec) {
+  json_t *obj = json_object();
+  if (!obj)
+    return NULL;
+  for (size_t i = 0; i < rec->nfields && (int)i < im->cm.nheader; i++) {
+    int mapped = 0;
+    for (int c = 0; c < RT_COL_COUNT; c++)
+      mapped |= im->cm.idx[c] == (int)i;
+    if (mapped || !im->cm.names[i] || !im->cm.names[i][0] || rec->lens[i] == 0)
+      continue;
+    double d;
+    json_t *v = NULL;
+    int64_t iv;
+    if (rt__parse_i64(rec->fields[i], rec->lens[i], &iv) == 0 && rec->fields[i][0] != '0')
+      v = json_integer(iv);
+    else if (rt__parse_double(rec->fields[i], rec->lens[i], &d) == 0 && isfinite(d) &&
+             rec->fields[i][0] != '0')
+      v = json_real(d);
+    else
+      v = json_stringn(rec->fields[i], rec->lens[i]);
+    if (!v || json_object_set_new(obj, im->cm.names[i], v)) {
+      json_decref(obj);
+      return NULL;
+    }
+  }
+  return obj;
+}
+
+static int customer_row(importer *im, const rt_csv_record *rec) {
+  size_t klen;
+  int kcol;
+  const char *key = customer_key(im, rec, &klen, &kcol);
+  if (!key)
+    return bad_row(im, rec, im->cm.idx[RT_COL_CUSTOMER] >= 0 ? im->cm.idx[RT_COL_CUSTOMER]
+                                                              : im->cm.idx[RT_COL_EMAIL],
+                   "no customer id");
+  int64_t ts = 0;
+  int ok = 1;
+  if (im->cm.idx[RT_COL_DATE] >= 0 && (ok = parse_time(im, rec, RT_COL_DATE, &ts, 0)) <= 0)
+    return ok < 0 ? im->err->code : 0;
+  int64_t id;
+  int created = 0;
+  char *k = rt_strndup(key, klen);
+  if (!k)
+    return rt_error_set(im->err, RT_ENOMEM, "out of memory");
+  int rc = rt_store_customer_upsert(im->st, k, klen, ts, &id, &created, im->err);
+  rt_free(k);
+  if (rc)
+    return rc;
+  im->res->new_customers += created;
+  if (created)
+    im->res->stored++;
+  else
+    im->res->merged++;
+  json_t *attrs = extra_columns(im, rec);
+  if (!attrs)
+    return rt_error_set(im->err, RT_ENOMEM, "out of memory");
+  if (json_object_size(attrs)) {
+    char *text = json_dumps(attrs, JSON_COMPACT);
+    rc = text ? rt_store_customer_set_attrs(im->st, id, text, im->err) : RT_ENOMEM;
+    free(text);
+  }
+  json_decref(attrs);
+  if (rc)
+    return rc;
+  static const struct {
+    rt_import_col col;
+    const char *kind;
+  } ids[] = {{RT_COL_EMAIL, "email"}, {RT_COL_PHONE, "phone"}, {RT_COL_CUSTOMER, "external"}};
+  for (size_t i = 0; i < RT_ARRAY_LEN(ids); i++) {
+    size_t n;
+    const char *s = field(im, rec, ids[i].col, &n);
+    if (!s || !n || n > 300)
+      continue;
+    char v[320];
+    for (size_t j = 0; j < n; j++)
+      v[j] = ids[i].col == RT_COL_EMAIL ? (char)tolower((unsigned char)s[j]) : s[j];
+    v[n] = '\0';
+    int64_t other;
+    rc = rt_store_identity_link(im->st, ids[i].kind, v, id, "import customers", &other, im->err);
+    if (rc == RT_EEXISTS) {
+      rt_error_clear(im->err);
+      return bad_row(im, rec, im->cm.idx[ids[i].col],
+                     "%s '%s' already belongs to another customer", ids[i].kind, v);
+    }
+    if (rc)
+      return rc;
+  }
+  return 0;
+}
+
+static int event_row(importer *im, const rt_csv_record *rec) {
+  size_t klen, tlen, n;
+  int kcol;
+  const char *key = customer_key(im, rec, &klen, &kcol);
+  if (!key)
+    return bad_row(im, rec, kcol, "no customer id");
+  const char *type = field(im, rec, RT_COL_TYPE, &tlen);
+  if (!type || !tlen)
+    return bad_row(im, rec, im->cm.idx[RT_COL_TYPE], "missing event type");
+  int64_t ts;
+  int ok = parse_time(im, rec, RT_COL_DATE, &ts, 1);
+  if (ok <= 0)
+    return ok < 0 ? im->err->code : 0;
+  char *props = NULL;
+  const char *ptext = field(im, rec, RT_COL_PROPERTIES, &n);
+  json_t *obj = NULL;
+  if (ptext && n) {
+    json_error_t je;
+    obj = json_loadb(ptext, n, JSON_REJECT_DUPLICATES, &je);
+    if (!obj || !json_is_object(obj)) {
+      json_decref(obj);
+      return bad_row(im, rec, im->cm.idx[RT_COL_PROPERTIES],
+                     obj ? "properties must be a JSON object"
+                         : "invalid JSON in properties at character %d: %s",
+                     je.position, je.text);
+    }
+  } else if (!(obj = extra_columns(im, rec))) {
+    return rt_error_set(im->err, RT_ENOMEM, "out of memory");
+  }
+  if (json_object_size(obj))
+    props = json_dumps(obj, JSON_COMPACT | JSON_SORT_KEYS);
+  json_decref(obj);
+  int64_t cust;
+  int rc = resolve_customer(im, key, klen, ts, rec, &cust);
+  char idbuf[64];
+  const char *eid = field(im, rec, RT_COL_EVENT_ID, &n);
+  char *ext = NULL;
+  if (!rc) {
+    if (eid && n) {
+      ext = rt_strndup(eid, n);
+    } else {
+      uint64_t h = rt__hash_bytes(key, klen) ^ rt__hash_bytes(type, tlen) * 31 ^
+                   rt__hash_bytes(&ts, sizeof ts) * 0x9e3779b97f4a7c15ULL;
+      if (props)
+        h ^= rt__hash_bytes(props, strlen(props)) * 0xc2b2ae3d27d4eb4fULL;
+      uint32_t occ = occ_next(&im->occ, h);
+      snprintf(idbuf, sizeof idbuf, "row:%016llx:%u", (unsigned long long)h, occ);
+      ext = rt_strdup(idbuf);
+    }
+    char *t = rt_strndup(type, tlen);
+    if (!ext || !t) {
+      rc = rt_error_set(im->err, RT_ENOMEM, "out of memory");
+    } else {
+      rt_event_rec e = {.customer = cust, .type = t, .ts_ms = ts, .props = props,
+                        .ext_id = ext, .import_id = im->import_id};
+      int status;
+      rc = rt_store_event_put(im->st, &e, &status, im->err);
+      if (!rc) {
+        if (status == RT_PUT_NEW)
+          im->res->stored++;
+        else
+          im->res->duplicates++;
+      }
+    }
+    rt_free(t);
+  }
+  rt_free(ext);
+  free(props);
+  return rc;
+}
+
+static int subscription_row(importer *im, const rt_csv_record *rec) {
+  size_t klen, n;
+  int kcol;
+  const char *key = customer_key(im, rec, &klen, &kcol);
+  if (!key)
+    return bad_row(im, rec, kcol, "no customer id");
+  int64_t start, cancel = 0, renews = 0;
+  int ok = parse_time(im, rec, RT_COL_DATE, &start, 1);
+  if (ok <= 0)
+    return ok < 0 ? im->err->code : 0;
+  if (im->cm.idx[RT_COL_CANCELED] >= 0 &&
+      (ok = parse_time(im, rec, RT_COL_CANCELED, &cancel, 0)) <= 0)
+    return ok < 0 ? im->err->code : 0;
+  if (im->cm.idx[RT_COL_RENEWS] >= 0 && (ok = parse_time(im, rec, RT_COL_RENEWS, &renews, 0)) <= 0)
+    return ok < 0 ? im->err->code : 0;
+  if (cancel && cancel < start)
+    return bad_row(im, rec, im->cm.idx[RT_COL_CANCELED], "cancelled before it started");
+  char cur[4];
+  if ((ok = row_currency(im, rec, cur)) <= 0)
+    return ok < 0 ? im->err->code : 0;
+  int64_t amount;
+  int have;
+  if ((ok = parse_money(im, rec, RT_COL_AMOUNT, rt_currency_exponent(cur), &amount, &have)) <= 0)
+    return ok < 0 ? im->err->code : 0;
+  int64_t cust;
+  int rc = resolve_customer(im, key, klen, start, rec, &cust);
+  if (rc)
+    return rc;
+  char *plan = NULL, *interval = NULL, *ext = NULL;
+  const char *s = field(im, rec, RT_COL_PLAN, &n);
+  if (s && n)
+    plan = rt_strndup(s, n);
+  s = field(im, rec, RT_COL_INTERVAL, &n);
+  if (s && n)
+    interval = rt_strndup(s, n);
+  s = field(im, rec, RT_COL_SUBSCRIPTION, &n);
+  if (s && n) {
+    ext = rt_strndup(s, n);
+  } else {
+    char idbuf[64];
+    uint64_t h = rt__hash_bytes(key, klen) ^ rt__hash_bytes(&start, sizeof start) * 31;
+    if (plan)
+      h ^= rt__hash_bytes(plan, strlen(plan)) * 0x9e3779b97f4a7c15ULL;
+    snprintf(idbuf, sizeof idbuf, "sub:%016llx", (unsigned long long)h);
+    ext = rt_strdup(idbuf);
+  }
+  if (!ext)
+    rc = rt_error_set(im->err, RT_ENOMEM, "out of memory");
+  if (!rc) {
+    rt_subscription_rec r = {.customer = cust, .ext_id = ext, .plan = plan, .started_ms = start,
+                             .renews_ms = renews, .canceled_ms = cancel, .amount = amount,
+                             .currency = cur, .interval = interval,
+                             .import_id = im->import_id};
+    int status;
+    rc = rt_store_subscription_put(im->st, &r, &status, im->err);
+    if (!rc) {
+      if (status == RT_PUT_NEW)
+        im->res->stored++;
+      else
+        im->res->merged++;
+    }
+  }
+  rt_free(plan);
+  rt_free(interval);
+  rt_free(ext);
+  return rc;
+}
+
+/* ---- the driver ---- */
+
+static void importer_free(importer *im) {
+  rt_csv_close(im->csv);
+  rt__colmap_free(&im->cm);
+  rt_datefmt_free(im->fmt);
+  rt__strmap_free(&im->cust);
+  rt_free(im->cust_id);
+  occ_free(&im->occ);
+  rt_free(im->pend.strs.p);
+  rt_free(im->pend.lines);
+  rt_free(im->scratch.p);
+  if (im->rejects)
+    fclose(im->rejects);
+  memset(im, 0, sizeof *im);
+}
+
+/* Reads the whole file, row by row. The store transaction (if any) is the caller's. */
+static int run(importer *im, const char *path) {
+  const rt_import_opts *o = im->o;
+  rt_error *err = im->err;
+  int rc = rt_csv_open_file(path, &o->csv, &im->csv, err);
+  if (rc)
+    return rc;
+  im->file = rt_csv_name(im->csv);
+  rt_csv_record rec;
+  int got = rt_csv_next(im->csv, &rec, err);
+  if (got < 0)
+    return got;
+  if (got == 0)
+    return rt_error_set(err, RT_EEMPTY, "%s: empty file", im->file);
+  rc = rt__colmap_resolve(&im->cm, o->kind, o->no_header ? NULL : &rec, o, im->file, err);
+  if (rc)
+    return rc;
+  im->need_fields = 0;
+  for (int c = 0; c < RT_COL_COUNT; c++)
+    if (im->cm.idx[c] + 1 > im->need_fields)
+      im->need_fields = im->cm.idx[c] + 1;
+  if (o->skip_bad && im->rejects_path) {
+    im->rejects = fopen(im->rejects_path, "w");
+    if (!im->rejects)
+      return rt_error_set(err, RT_EIO, "%s: cannot write the rejects file: %s",
+                          im->rejects_path, strerror(errno));
+    fputs("line,reason,fields...\n", im->rejects);
+  }
+  if (!o->no_header)
+    got = rt_csv_next(im->csv, &rec, err);
+  uint64_t next_progress = 65536;
+  while (got > 0) {
+    im->res->rows++;
+    if (o->no_header ? (int)rec.nfields < im->need_fields
+                     : (int)rec.nfields != im->cm.nheader) {
+      if (o->no_header)
+        rc = bad_row(im, &rec, -1, "expected at least %d fields, found %zu", im->need_fields,
+                     rec.nfields);
+      else
+        rc = bad_row(im, &rec, -1, "expected %d fields (as in the header), found %zu",
+                     im->cm.nheader, rec.nfields);
+    } else {
+      switch (o->kind) {
+      case RT_IMPORT_ORDERS:
+        rc = order_row(im, &rec);
+        break;
+      case RT_IMPORT_CUSTOMERS:
+        rc = customer_row(im, &rec);
+        break;
+      case RT_IMPORT_EVENTS:
+        rc = event_row(im, &rec);
+        break;
+      default:
+        rc = subscription_row(im, &rec);
+        break;
+      }
+    }
+    if (rc)
+      return rc;
+    if (o->progress_cb && (uint64_t)im->res->rows >= next_progress) {
+      o->progress_cb(o->progress_ctx, rt_csv_bytes_read(im->csv), rt_csv_bytes_total(im->csv),
+                     (uint64_t)im->res->rows);
+      next_progress += 65536;
+    }
+    got = rt_csv_next(im->csv, &rec, err);
+  }
+  if (got < 0)
+    return got;
+  if ((rc = flush_order(im)))
+    return rc;
+  if (o->progress_cb)
+    o->progress_cb(o->progress_ctx, rt_csv_bytes_read(im->csv), rt_csv_bytes_total(im->csv),
+                   (uint64_t)im->res->rows);
+  return 0;
+}
+
+static int importer_init(importer *im, const rt_import_opts *o, rt_import_result *res,
+                         rt_error *err) {
+  memset(im, 0, sizeof *im);
+  memset(res, 0, sizeof *res);
+  im->o = o;
+  im->res = res;
+  im->err = err;
+  rt__strmap_init(&im->cust);
+  const char *cur = o->currency ? o->currency : "USD";
+  if (strlen(cur) != 3)
+    return rt_error_set(err, RT_EINVAL, "invalid currency '%s' (expected a 3-letter code)", cur);
+  for (int i = 0; i < 3; i++)
+    im->default_currency[i] = (char)toupper((unsigned char)cur[i]);
+  if (o->date_format && strcmp(o->date_format, "auto") != 0)
+    return rt_datefmt_compile(o->date_format, &im->fmt, err);
+  return 0;
+}
+
+void rt_import_opts_init(rt_import_opts *o, rt_import_kind kind) {
+  memset(o, 0, sizeof *o);
+  o->kind = kind;
+  o->csv.delimiter = ',';
+}
+
+int rt_import_file(rt_store *st, const char *path, const rt_import_opts *opts,
+                   rt_import_result *res, rt_error *err) {
+  rt_error local;
+  if (!err)
+    err = &local;
+  rt_error_clear(err);
+  importer im;
+  int rc = importer_init(&im, opts, res, err);
+  if (rc) {
+    importer_free(&im);
+    return rc;
+  }
+  static const char *const kinds[] = {"orders", "customers", "events", "subscriptions"};
+  char rejects_default[4096];
+  if (opts->skip_bad) {
+    if (opts->rejects_path) {
+      im.rejects_path = opts->rejects_path;
+    } else if (strcmp(path, "-") != 0) {
+      snprintf(rejects_default, sizeof rejects_default, "%s.rejects.csv", path);
+      im.rejects_path = rejects_default;
+    }
+  }
+  int try_bulk = opts->kind == RT_IMPORT_ORDERS;
+  for (;;) {
+    rc = rt_store_begin(st, err);
+    if (rc)
+      break;
+    rc = rt_store_import_begin(st, kinds[opts->kind], path, NULL, &im.import_id, err);
+    if (!rc && try_bulk)
+      rc = rt_store_bulk_begin(st, &im.bulk, err);
+    if (!rc)
+      rc = run(&im, path);
+    if (!rc && im.bulk) {
+      rc = rt_store_bulk_end(st, err);
+      if (rc == RT_EEXISTS) {
+        /* two rows of one order were not adjacent: import again the careful way */
+        const char *rejects_path = im.rejects_path;
+        rt_store_rollback(st);
+        importer_free(&im);
+        importer_init(&im, opts, res, err);
+        im.rejects_path = rejects_path;
+        rt_error_clear(err);
+        try_bulk = 0;
+        continue;
+      }
+    }
+    if (!rc)
+      rc = rt_store_import_finish(st, im.import_id, res->rows, res->stored, res->skipped, err);
+    if (!rc)
+      rc = rt_store_commit(st, err);
+    if (rc)
+      rt_store_rollback(st);
+    break;
+  }
+  res->import_id = rc ? 0 : im.import_id;
+  importer_free(&im);
+  return rc;
+}
+
+int rt_import_orders_to_model(const char *path, const rt_import_opts *opts,
+                              rt_model_builder *b, rt_import_result *res, rt_error *err) {
+  rt_error local;
+  if (!err)
+    err = &local;
+  rt_error_clear(err);
+  importer im;
+  int rc = importer_init(&im, opts, res, err);
+  if (!rc && opts->kind != RT_IMPORT_ORDERS)
+    rc = rt_error_set(err, RT_EINVAL, "only orders files can be read without a store");
+  if (!rc) {
+    im.mb = b;
+    rc = run(&im, path);
+  }
+  importer_free(&im);
+  return rc;
+}

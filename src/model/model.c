@@ -1,0 +1,592 @@
+/* model.c - builds the in-memory columnar customer model (model.h).
+ *
+ * The builder appends rows to column arrays in arrival order; rt_model_build then groups them
+ * by customer with a counting sort (stable, so rows that arrive in time order stay in time
+ * order and need no further sort), sorts any customer slice that is not in time order, keeps
+ * the model currency's rows, and derives the per-customer columns. Peak memory is the raw
+ * columns plus the final ones: about 45 bytes per order. */
+#include "internal.h"
+
+#include <retain/alloc.h>
+#include <retain/model.h>
+#include <limits.h>
+#include <stdlib.h>
+
+#define MAX_CURRENCIES 255
+
+typedef struct rawcols {
+  size_t n, cap;
+  uint32_t *cust;
+  int64_t *ms;
+  int64_t *amount;
+  int64_t *ms2;  /* subscriptions: cancel time (0 = active) */
+  uint8_t *cur;
+} rawcols;
+
+struct rt_model_builder {
+  const rt_tz *tz;
+  char want_currency[4];
+  rt__strmap ids;
+  int64_t *store_id;
+  size_t store_cap;
+  char currencies[MAX_CURRENCIES][4];
+  int ncurrencies;
+  rawcols orders, refunds, subs;
+};
+
+int rt_currency_exponent(const char *code) {
+  static const char *const zero[] = {"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW",
+                                     "PYG", "RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF",
+                                     "XPF"};
+  static const char *const three[] = {"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"};
+  if (!code)
+    return 2;
+  for (size_t i = 0; i < RT_ARRAY_LEN(zero); i++)
+    if (strcmp(code, zero[i]) == 0)
+      return 0;
+  for (size_t i = 0; i < RT_ARRAY_LEN(three); i++)
+    if (strcmp(code, three[i]) == 0)
+      return 3;
+  if (strcmp(code, "CLF") == 0 || strcmp(code, "UYW") == 0)
+    return 4;
+  return 2;
+}
+
+static void rawcols_free(rawcols *c) {
+  rt_free(c->cust);
+  rt_free(c->ms);
+  rt_free(c->amount);
+  rt_free(c->ms2);
+  rt_free(c->cur);
+  memset(c, 0, sizeof *c);
+}
+
+static int rawcols_push(rawcols *c, uint32_t cust, int64_t ms, int64_t amount, int64_t ms2,
+                        uint8_t cur, int with_ms2) {
+  if (c->n == c->cap) {
+    size_t cap = c->cap ? c->cap * 2 : 4096;
+    uint32_t *a = rt_reallocarray(c->cust, cap, sizeof *a);
+    if (!a)
+      return RT_ENOMEM;
+    c->cust = a;
+    int64_t *b = rt_reallocarray(c->ms, cap, sizeof *b);
+    if (!b)
+      return RT_ENOMEM;
+    c->ms = b;
+    b = rt_reallocarray(c->amount, cap, sizeof *b);
+    if (!b)
+      return RT_ENOMEM;
+    c->amount = b;
+    if (with_ms2) {
+      b = rt_reallocarray(c->ms2, cap, sizeof *b);
+      if (!b)
+        return RT_ENOMEM;
+      c->ms2 = b;
+    }
+    uint8_t *d = rt_reallocarray(c->cur, cap, 1);
+    if (!d)
+      return RT_ENOMEM;
+    c->cur = d;
+    c->cap = cap;
+  }
+  c->cust[c->n] = cust;
+  c->ms[c->n] = ms;
+  c->amount[c->n] = amount;
+  if (with_ms2)
+    c->ms2[c->n] = ms2;
+  c->cur[c->n] = cur;
+  c->n++;
+  return 0;
+}
+
+int rt_model_builder_new(const rt_tz *tz, const char *currency, rt_model_builder **out) {
+  rt_model_builder *b = rt_calloc(1, sizeof *b);
+  *out = NULL;
+  if (!b)
+    return RT_ENOMEM;
+  b->tz = tz;
+  if (currency) {
+    if (strlen(currency) != 3) {
+      rt_free(b);
+      return RT_EINVAL;
+    }
+    memcpy(b->want_currency, currency, 4);
+  }
+  rt__strmap_init(&b->ids);
+  *out = b;
+  return 0;
+}
+
+void rt_model_builder_free(rt_model_builder *b) {
+  if (!b)
+    return;
+  rt__strmap_free(&b->ids);
+  rt_free(b->store_id);
+  rawcols_free(&b->orders);
+  rawcols_free(&b->refunds);
+  rawcols_free(&b->subs);
+  rt_free(b);
+}
+
+int rt_model_builder_customer(rt_model_builder *b, const char *ext_id, size_t len,
+                              int64_t store_id, uint32_t *out_index) {
+  int inserted = 0;
+  int rc = rt__strmap_intern(&b->ids, ext_id, len, out_index, &inserted);
+  if (rc)
+    return rc;
+  if (*out_index >= b->store_cap) {
+    size_t cap = b->store_cap ? b->store_cap * 2 : 4096;
+    int64_t *s = rt_reallocarray(b->store_id, cap, sizeof *s);
+    if (!s)
+      return RT_ENOMEM;
+    b->store_id = s;
+    b->store_cap = cap;
+  }
+  if (inserted || store_id)
+    b->store_id[*out_index] = store_id;
+  return 0;
+}
+
+/* Interns a currency code into a small table; returns its number or -1 if invalid/full. */
+static int currency_id(rt_model_builder *b, const char *cur) {
+  const char *c = (cur && cur[0]) ? cur : (b->want_currency[0] ? b->want_currency : "USD");
+  for (int i = 0; i < b->ncurrencies; i++)
+    if (memcmp(b->currencies[i], c, 4) == 0)
+      return i;
+  if (b->ncurrencies == MAX_CURRENCIES || strlen(c) != 3)
+    return -1;
+  memcpy(b->currencies[b->ncurrencies], c, 4);
+  return b->ncurrencies++;
+}
+
+static int check_cust(const rt_model_builder *b, uint32_t cust) {
+  return cust < b->ids.count ? 0 : RT_EINVAL;
+}
+
+int rt_model_builder_order(rt_model_builder *b, uint32_t cust, int64_t ms, int64_t amount,
+                           const char *currency) {
+  int cid = currency_id(b, currency);
+  if (cid < 0 || check_cust(b, cust))
+    return RT_EINVAL;
+  return rawcols_push(&b->orders, cust, ms, amount, 0, (uint8_t)cid, 0);
+}
+
+int rt_model_builder_refund(rt_model_builder *b, uint32_t cust, int64_t ms, int64_t amount,
+                            const char *currency) {
+  int cid = currency_id(b, currency);
+  if (cid < 0 || check_cust(b, cust))
+    return RT_EINVAL;
+  return rawcols_push(&b->refunds, cust, ms, amount, 0, (uint8_t)cid, 0);
+}
+
+int rt_model_builder_subscription(rt_model_builder *b, uint32_t cust, int64_t started_ms,
+                                  int64_t canceled_ms, int64_t amount, const char *currency) {
+  int cid = currency_id(b, currency);
+  if (cid < 0 || check_cust(b, cust))
+    return RT_EINVAL;
+  return rawcols_push(&b->subs, cust, started_ms, amount, canceled_ms, (uint8_t)cid, 1);
+}
+
+typedef struct msidx {
+  int64_t ms;
+  uint32_t idx;
+} msidx;
+
+static int cmp_msidx(const void *a, const void *b) {
+  const msidx *x = a, *y = b;
+  if (x->ms != y->ms)
+    return x->ms < y->ms ? -1 : 1;
+  return x->idx < y->idx ? -1 : x->idx > y->idx;
+}
+
+/* Sorts one long customer slice of row indexes by time, ties by arrival. */
+static int sort_slice(const int64_t *ms, uint32_t *rows, size_t n) {
+  msidx *t = rt_malloc(n * sizeof *t);
+  if (!t)
+    return RT_ENOMEM;
+  for (size_t i = 0; i < n; i++) {
+    t[i].ms = ms[rows[i]];
+    t[i].idx = rows[i];
+  }
+  qsort(t, n, sizeof *t, cmp_msidx);
+  for (size_t i = 0; i < n; i++)
+    rows[i] = t[i].idx;
+  rt_free(t);
+  return 0;
+}
+
+/* Counting sort of the kept rows of c by customer: fills start[ncust+1] and perm (row indexes
+ * in grouped order). Rows whose currency is not `keep` are skipped (keep < 0 keeps all). */
+static int group_rows(const rawcols *c, size_t ncust, int keep, uint32_t **start_out,
+                      uint32_t **perm_out, size_t *nkept) {
+  uint32_t *start = rt_calloc(ncust + 1, sizeof *start);
+  if (!start)
+    return RT_ENOMEM;
+  size_t kept = 0;
+  for (size_t i = 0; i < c->n; i++)
+    if (keep < 0 || c->cur[i] == keep) {
+      start[c->cust[i] + 1]++;
+      kept++;
+    }
+  if (kept > UINT32_MAX) {
+    rt_free(start);
+    return RT_ERANGE;
+  }
+  for (size_t i = 0; i < ncust; i++)
+    start[i + 1] += start[i];
+  uint32_t *perm = rt_malloc((kept ? kept : 1) * sizeof *perm);
+  uint32_t *fill = rt_malloc((ncust ? ncust : 1) * sizeof *fill);
+  if (!perm || !fill) {
+    rt_free(start);
+    rt_free(perm);
+    rt_free(fill);
+    return RT_ENOMEM;
+  }
+  memcpy(fill, start, ncust * sizeof *fill);
+  for (size_t i = 0; i < c->n; i++)
+    if (keep < 0 || c->cur[i] == keep)
+      perm[fill[c->cust[i]]++] = (uint32_t)i;
+  rt_free(fill);
+  /* within a customer, order by time (stable: ties keep arrival order); rows that arrived in
+   * time order are already sorted, so this is usually a check */
+  for (size_t k = 0; k < ncust; k++) {
+    uint32_t lo = start[k], hi = start[k + 1];
+    uint32_t j = lo + 1;
+    while (j < hi && c->ms[perm[j - 1]] <= c->ms[perm[j]])
+      j++;
+    if (j >= hi)
+      continue;
+    if (hi - lo <= 64) {
+      for (j = lo + 1; j < hi; j++) {
+        uint32_t v = perm[j];
+        int64_t t = c->ms[v];
+        uint32_t p = j;
+        while (p > lo && c->ms[perm[p - 1]] > t) {
+          perm[p] = perm[p - 1];
+          p--;
+        }
+        perm[p] = v;
+      }
+    } else if (sort_slice(c->ms, perm + lo, hi - lo)) {
+      rt_free(start);
+      rt_free(perm);
+      return RT_ENOMEM;
+    }
+  }
+  *start_out = start;
+  *perm_out = perm;
+  *nkept = kept;
+  return 0;
+}
+
+static int32_t clamp_day(int64_t d) {
+  if (d > INT32_MAX - 1)
+    return INT32_MAX - 1;
+  if (d < INT32_MIN + 1)
+    return INT32_MIN + 1;
+  return (int32_t)d;
+}
+
+static int pick_currency(rt_model_builder *b, rt_model *m) {
+  if (b->want_currency[0]) {
+    memcpy(m->currency, b->want_currency, 4);
+    for (int i = 0; i < b->ncurrencies; i++)
+      if (memcmp(b->currencies[i], b->want_currency, 4) == 0)
+        return i;
+    return b->ncurrencies ? -2 : -1; /* -2: nothing matches; -1: no rows at all */
+  }
+  if (b->ncurrencies == 0) {
+    memcpy(m->currency, "USD", 4);
+    return -1;
+  }
+  size_t counts[MAX_CURRENCIES] = {0};
+  for (size_t i = 0; i < b->orders.n; i++)
+    counts[b->orders.cur[i]]++;
+  int best = 0;
+  for (int i = 1; i < b->ncurrencies; i++)
+    if (counts[i] > counts[best])
+      best = i;
+  memcpy(m->currency, b->currencies[best], 4);
+  return best;
+}
+
+int rt_model_build(rt_model_builder *b, rt_model **out, rt_error *err) {
+  int rc = RT_ENOMEM;
+  uint32_t *perm = NULL;
+  size_t nkept = 0;
+  *out = NULL;
+  rt_model *m = rt_calloc(1, sizeof *m);
+  if (!m)
+    goto fail;
+  m->tz = b->tz;
+  m->data_version = -1;
+  size_t nc = b->ids.count;
+  m->ncustomers = nc;
+  int keep = pick_currency(b, m);
+  if (keep == -2)
+    keep = 255; /* matches no row: everything is "other currency" */
+  m->currency_exp = rt_currency_exponent(m->currency);
+  /* customers: take over the id pool */
+  m->ext_off = rt_malloc((nc + 1) * sizeof *m->ext_off);
+  m->store_id = rt_calloc(nc ? nc : 1, sizeof *m->store_id);
+  if (!m->ext_off || !m->store_id)
+    goto fail;
+  if (nc) {
+    memcpy(m->ext_off, b->ids.key_off, (nc + 1) * sizeof *m->ext_off);
+    memcpy(m->store_id, b->store_id, nc * sizeof *m->store_id);
+  } else {
+    m->ext_off[0] = 0;
+  }
+  m->ext_pool = b->ids.pool ? b->ids.pool : rt_calloc(1, 1);
+  b->ids.pool = NULL;
+  if (!m->ext_pool)
+    goto fail;
+
+  int64_t min_day = INT64_MAX, max_day = INT64_MIN;
+#define SEE_DAY(d)                                                                              \
+  do {                                                                                          \
+    if ((d) < min_day)                                                                          \
+      min_day = (d);                                                                            \
+    if ((d) > max_day)                                                                          \
+      max_day = (d);                                                                            \
+  } while (0)
+
+  /* orders */
+  rc = group_rows(&b->orders, nc, keep, &m->order_start, &perm, &nkept);
+  if (rc)
+    goto fail;
+  rc = RT_ENOMEM;
+  m->norders = nkept;
+  m->other_currency_rows += (int64_t)(b->orders.n - nkept);
+  m->order_ms = rt_malloc((nkept ? nkept : 1) * sizeof *m->order_ms);
+  m->order_day = rt_malloc((nkept ? nkept : 1) * sizeof *m->order_day);
+  m->order_amount = rt_malloc((nkept ? nkept : 1) * sizeof *m->order_amount);
+  if (!m->order_ms || !m->order_day || !m->order_amount)
+    goto fail;
+  for (size_t i = 0; i < nkept; i++) {
+    uint32_t r = perm[i];
+    int64_t ms = b->orders.ms[r];
+    int64_t day = rt_tz_day(b->tz, ms);
+    m->order_ms[i] = ms;
+    m->order_day[i] = clamp_day(day);
+    m->order_amount[i] = b->orders.amount[r];
+    SEE_DAY(day);
+  }
+  rt_free(perm);
+  perm = NULL;
+  rawcols_free(&b->orders);
+
+  /* refunds */
+  rc = group_rows(&b->refunds, nc, keep, &m->refund_start, &perm, &nkept);
+  if (rc)
+    goto fail;
+  rc = RT_ENOMEM;
+  m->nrefunds = nkept;
+  m->other_currency_rows += (int64_t)(b->refunds.n - nkept);
+  m->refund_day = rt_malloc((nkept ? nkept : 1) * sizeof *m->refund_day);
+  m->refund_amount = rt_malloc((nkept ? nkept : 1) * sizeof *m->refund_amount);
+  if (!m->refund_day || !m->refund_amount)
+    goto fail;
+  for (size_t i = 0; i < nkept; i++) {
+    uint32_t r = perm[i];
+    int64_t day = rt_tz_day(b->tz, b->refunds.ms[r]);
+    m->refund_day[i] = clamp_day(day);
+    m->refund_amount[i] = b->refunds.amount[r];
+    SEE_DAY(day);
+  }
+  rt_free(perm);
+  perm = NULL;
+  rawcols_free(&b->refunds);
+
+  /* subscriptions: all currencies count for activity; amounts only in the model currency */
+  rc = group_rows(&b->subs, nc, -1, &m->sub_start, &perm, &nkept);
+  if (rc)
+    goto fail;
+  rc = RT_ENOMEM;
+  m->nsubs = nkept;
+  m->sub_first_day = rt_malloc((nkept ? nkept : 1) * sizeof *m->sub_first_day);
+  m->sub_end_day = rt_malloc((nkept ? nkept : 1) * sizeof *m->sub_end_day);
+  m->sub_amount = rt_malloc((nkept ? nkept : 1) * sizeof *m->sub_amount);
+  if (!m->sub_first_day || !m->sub_end_day || !m->sub_amount)
+    goto fail;
+  for (size_t i = 0; i < nkept; i++) {
+    uint32_t r = perm[i];
+    int64_t d0 = rt_tz_day(b->tz, b->subs.ms[r]);
+    m->sub_first_day[i] = clamp_day(d0);
+    SEE_DAY(d0);
+    if (b->subs.ms2[r]) {
+      int64_t d1 = rt_tz_day(b->tz, b->subs.ms2[r]);
+      m->sub_end_day[i] = clamp_day(d1 < d0 ? d0 : d1);
+      SEE_DAY(d1);
+    } else {
+      m->sub_end_day[i] = INT32_MAX;
+    }
+    m->sub_amount[i] = b->subs.cur[r] == keep ? b->subs.amount[r] : 0;
+  }
+  rt_free(perm);
+  perm = NULL;
+  rawcols_free(&b->subs);
+#undef SEE_DAY
+
+  /* derived per customer */
+  m->first_order_day = rt_malloc((nc ? nc : 1) * sizeof *m->first_order_day);
+  m->last_order_day = rt_malloc((nc ? nc : 1) * sizeof *m->last_order_day);
+  m->revenue = rt_calloc(nc ? nc : 1, sizeof *m->revenue);
+  m->refunded = rt_calloc(nc ? nc : 1, sizeof *m->refunded);
+  if (!m->first_order_day || !m->last_order_day || !m->revenue || !m->refunded)
+    goto fail;
+  for (size_t c = 0; c < nc; c++) {
+    uint32_t lo = m->order_start[c], hi = m->order_start[c + 1];
+    m->first_order_day[c] = lo < hi ? m->order_day[lo] : INT32_MAX;
+    m->last_order_day[c] = lo < hi ? m->order_day[hi - 1] : INT32_MIN;
+    int64_t sum = 0;
+    for (uint32_t j = lo; j < hi; j++)
+      sum += m->order_amount[j];
+    m->revenue[c] = sum;
+    sum = 0;
+    for (uint32_t j = m->refund_start[c]; j < m->refund_start[c + 1]; j++)
+      sum += m->refund_amount[j];
+    m->refunded[c] = sum;
+  }
+  if (min_day <= max_day) {
+    m->min_day = clamp_day(min_day);
+    m->max_day = clamp_day(max_day);
+  } else {
+    m->min_day = 1;
+    m->max_day = 0;
+  }
+  rt_model_builder_free(b);
+  *out = m;
+  return 0;
+
+fail:
+  rt_free(perm);
+  rt_model_builder_free(b);
+  rt_model_free(m);
+  return rt_error_set(err, rc, "building the customer model: %s", rt_strerror(rc));
+}
+
+void rt_model_free(rt_model *m) {
+  if (!m)
+    return;
+  rt_free(m->store_id);
+  rt_free(m->ext_off);
+  rt_free(m->ext_pool);
+  rt_free(m->order_start);
+  rt_free(m->order_ms);
+  rt_free(m->order_day);
+  rt_free(m->order_amount);
+  rt_free(m->refund_start);
+  rt_free(m->refund_day);
+  rt_free(m->refund_amount);
+  rt_free(m->sub_start);
+  rt_free(m->sub_first_day);
+  rt_free(m->sub_end_day);
+  rt_free(m->sub_amount);
+  rt_free(m->first_order_day);
+  rt_free(m->last_order_day);
+  rt_free(m->revenue);
+  rt_free(m->refunded);
+  rt_free(m);
+}
+
+/* ---- loading from the store ---- */
+
+typedef struct load_ctx {
+  rt_model_builder *b;
+  uint32_t *index_of; /* store customer id -> model index + 1 (0: unknown) */
+  size_t cap;
+  int rc;
+} load_ctx;
+
+static int load_customer(void *ctx, int64_t id, const char *ext_id, int64_t created_ms) {
+  load_ctx *l = ctx;
+  (void)created_ms;
+  if (id <= 0)
+    return 0;
+  if ((size_t)id >= l->cap) {
+    size_t cap = l->cap ? l->cap : 4096;
+    while (cap <= (size_t)id)
+      cap *= 2;
+    uint32_t *a = rt_reallocarray(l->index_of, cap, sizeof *a);
+    if (!a)
+      return l->rc = RT_ENOMEM;
+    memset(a + l->cap, 0, (cap - l->cap) * sizeof *a);
+    l->index_of = a;
+    l->cap = cap;
+  }
+  uint32_t ix;
+  int rc = rt_model_builder_customer(l->b, ext_id, strlen(ext_id), id, &ix);
+  if (rc)
+    return l->rc = rc;
+  l->index_of[id] = ix + 1;
+  return 0;
+}
+
+static int lookup(load_ctx *l, int64_t id, uint32_t *ix) {
+  if (id <= 0 || (size_t)id >= l->cap || !l->index_of[id])
+    return 0;
+  *ix = l->index_of[id] - 1;
+  return 1;
+}
+
+static int load_order(void *ctx, int64_t customer, int64_t ts_ms, int64_t amount,
+                      const char *currency) {
+  load_ctx *l = ctx;
+  uint32_t ix;
+  if (!lookup(l, customer, &ix))
+    return 0; /* an order of a deleted customer */
+  int rc = rt_model_builder_order(l->b, ix, ts_ms, amount, currency);
+  return rc ? (l->rc = rc) : 0;
+}
+
+static int load_refund(void *ctx, int64_t customer, int64_t ts_ms, int64_t amount,
+                       const char *currency) {
+  load_ctx *l = ctx;
+  uint32_t ix;
+  if (!lookup(l, customer, &ix))
+    return 0;
+  int rc = rt_model_builder_refund(l->b, ix, ts_ms, amount, currency);
+  return rc ? (l->rc = rc) : 0;
+}
+
+static int load_sub(void *ctx, int64_t customer, int64_t started_ms, int64_t canceled_ms,
+                    int64_t amount, const char *currency) {
+  load_ctx *l = ctx;
+  uint32_t ix;
+  if (!lookup(l, customer, &ix))
+    return 0;
+  int rc = rt_model_builder_subscription(l->b, ix, started_ms, canceled_ms, amount, currency);
+  return rc ? (l->rc = rc) : 0;
+}
+
+int rt_model_load(rt_store *st, const rt_tz *tz, const char *currency, rt_model **out,
+                  rt_error *err) {
+  load_ctx l = {0};
+  int64_t version = -1;
+  *out = NULL;
+  int rc = rt_store_data_version(st, &version, err);
+  if (rc)
+    return rc;
+  rc = rt_model_builder_new(tz, currency, &l.b);
+  if (rc)
+    return rt_error_set(err, rc, "building the customer model: %s", rt_strerror(rc));
+  rc = rt_store_scan_customers(st, load_customer, &l, err);
+  if (!rc)
+    rc = rt_store_scan_orders(st, load_order, &l, err);
+  if (!rc)
+    rc = rt_store_scan_refunds(st, load_refund, &l, err);
+  if (!rc)
+    rc = rt_store_scan_subscriptions(st, load_sub, &l, err);
+  rt_free(l.index_of);
+  if (rc) {
+    rt_model_builder_free(l.b);
+    if (l.rc)
+      rt_error_set(err, l.rc, "loading the customer model: %s", rt_strerror(l.rc));
+    return rc;
+  }
+  rc = rt_model_build(l.b, out, err);
+  if (!rc)
+    (*out)->data_version = version;
+  return rc;
+}
