@@ -1,0 +1,119 @@
+/* test_base.c - the base helpers: errors, allocation hook, string map, number parsing. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "internal.h"
+#include <retain/alloc.h>
+#include <retain/error.h>
+#include <stdio.h>
+
+static void test_strerror(void **state) {
+  (void)state;
+  assert_string_equal(rt_strerror(RT_OK), "success");
+  assert_string_equal(rt_strerror(RT_EPARSE), "invalid input");
+  assert_string_equal(rt_strerror(-999), "unknown error");
+  rt_error e;
+  rt_error_clear(&e);
+  assert_int_equal(rt_error_set(&e, RT_EIO, "x %d", 5), RT_EIO);
+  assert_int_equal(e.code, RT_EIO);
+  rt_error_prefix(&e, "%s: ", "f.csv");
+  assert_string_equal(e.msg, "f.csv: x 5");
+  assert_int_equal(rt_error_set(NULL, RT_EIO, "ignored"), RT_EIO);
+}
+
+static void test_money(void **state) {
+  (void)state;
+  int64_t v;
+  assert_int_equal(rt__parse_money("19.99", 5, 2, &v), 0);
+  assert_int_equal(v, 1999);
+  assert_int_equal(rt__parse_money("-2.5", 4, 2, &v), 0);
+  assert_int_equal(v, -250);
+  assert_int_equal(rt__parse_money(" 12 ", 4, 2, &v), 0);
+  assert_int_equal(v, 1200);
+  assert_int_equal(rt__parse_money("0.125", 5, 2, &v), 0); /* half away from zero */
+  assert_int_equal(v, 13);
+  assert_int_equal(rt__parse_money("-0.125", 6, 2, &v), 0);
+  assert_int_equal(v, -13);
+  assert_int_equal(rt__parse_money("7", 1, 0, &v), 0);
+  assert_int_equal(v, 7);
+  assert_int_equal(rt__parse_money(".5", 2, 2, &v), 0);
+  assert_int_equal(v, 50);
+  assert_int_equal(rt__parse_money("1.234", 5, 3, &v), 0);
+  assert_int_equal(v, 1234);
+  assert_int_equal(rt__parse_money("abc", 3, 2, &v), RT_EPARSE);
+  assert_int_equal(rt__parse_money("1,5", 3, 2, &v), RT_EPARSE);
+  assert_int_equal(rt__parse_money("", 0, 2, &v), RT_EPARSE);
+  assert_int_equal(rt__parse_money("-", 1, 2, &v), RT_EPARSE);
+  assert_int_equal(rt__parse_money("99999999999999999999", 20, 2, &v), RT_ERANGE);
+  double d;
+  assert_int_equal(rt__parse_double("2.5", 3, &d), 0);
+  assert_true(d == 2.5);
+  assert_int_equal(rt__parse_double("nan", 3, &d), RT_EPARSE);
+  assert_int_equal(rt__parse_double("1x", 2, &d), RT_EPARSE);
+  int64_t i;
+  assert_int_equal(rt__parse_i64("-42", 3, &i), 0);
+  assert_int_equal(i, -42);
+  assert_int_equal(rt__parse_i64("4.2", 3, &i), RT_EPARSE);
+}
+
+static void test_strmap(void **state) {
+  (void)state;
+  rt__strmap m;
+  rt__strmap_init(&m);
+  char key[32];
+  for (int i = 0; i < 100000; i++) {
+    uint32_t ix;
+    int ins;
+    int n = snprintf(key, sizeof key, "cust-%d", i);
+    assert_int_equal(rt__strmap_intern(&m, key, (size_t)n, &ix, &ins), 0);
+    assert_int_equal(ins, 1);
+    assert_int_equal(ix, (uint32_t)i);
+  }
+  for (int i = 0; i < 100000; i += 7) {
+    uint32_t ix;
+    int ins;
+    int n = snprintf(key, sizeof key, "cust-%d", i);
+    assert_int_equal(rt__strmap_intern(&m, key, (size_t)n, &ix, &ins), 0);
+    assert_int_equal(ins, 0);
+    assert_int_equal(ix, (uint32_t)i);
+    assert_string_equal(rt__strmap_key(&m, ix), key);
+  }
+  uint32_t ix;
+  assert_int_equal(rt__strmap_find(&m, "cust-100000", 11, &ix), 0);
+  assert_int_equal(rt__strmap_find(&m, "cust-5", 6, &ix), 1);
+  assert_int_equal(ix, 5);
+  /* a key that is a prefix of another is a different key */
+  assert_int_equal(rt__strmap_find(&m, "cust-1", 5, &ix), 0);
+  assert_int_equal(m.count, 100000);
+  rt__strmap_free(&m);
+}
+
+static void test_alloc_fail(void **state) {
+  (void)state;
+  rt__strmap m;
+  rt__strmap_init(&m);
+  uint32_t ix;
+  rt_alloc_fail_after(0);
+  assert_int_equal(rt__strmap_intern(&m, "a", 1, &ix, NULL), RT_ENOMEM);
+  rt_alloc_fail_after(-1);
+  assert_int_equal(rt__strmap_intern(&m, "a", 1, &ix, NULL), 0);
+  rt__strmap_free(&m);
+  assert_null((rt_alloc_fail_after(0), rt_malloc(8)));
+  rt_alloc_fail_after(-1);
+  void *p = rt_malloc(8);
+  assert_non_null(p);
+  rt_free(p);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_strerror),
+      cmocka_unit_test(test_money),
+      cmocka_unit_test(test_strmap),
+      cmocka_unit_test(test_alloc_fail),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

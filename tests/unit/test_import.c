@@ -1,0 +1,405 @@
+/* test_import.c - CSV import into a real SQLite store: column detection, order lines,
+ * refunds, idempotency, all-or-nothing errors with file:line:column, --skip-bad, files without
+ * a header, whitespace-separated files, and the store-less path into a model. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <retain/import.h>
+#include <retain/model.h>
+#include <retain/store.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+typedef struct fx {
+  char dir[64];
+  char db[128];
+  rt_store *st;
+} fx;
+
+static int setup(void **state) {
+  fx *f = calloc(1, sizeof *f);
+  strcpy(f->dir, "/tmp/rt_test_import_XXXXXX");
+  if (!mkdtemp(f->dir))
+    return -1;
+  snprintf(f->db, sizeof f->db, "%s/t.db", f->dir);
+  rt_store_config cfg = {.path = f->db};
+  if (rt_store_open(&cfg, &f->st, NULL))
+    return -1;
+  *state = f;
+  return 0;
+}
+
+static int teardown(void **state) {
+  fx *f = *state;
+  rt_store_close(f->st);
+  char cmd[200];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", f->dir);
+  if (system(cmd) != 0)
+    return -1;
+  free(f);
+  return 0;
+}
+
+static const char *write_file(fx *f, const char *name, const char *text) {
+  static char path[256];
+  snprintf(path, sizeof path, "%s/%s", f->dir, name);
+  FILE *fp = fopen(path, "w");
+  assert_non_null(fp);
+  fputs(text, fp);
+  fclose(fp);
+  return path;
+}
+
+static int64_t count(fx *f, const char *table) {
+  int64_t n = -1;
+  assert_int_equal(rt_store_count(f->st, table, &n, NULL), 0);
+  return n;
+}
+
+/* Online Retail's shape: invoice lines, decimal customer ids, a "C" cancellation. */
+static const char *retail =
+    "InvoiceNo,StockCode,Description,Quantity,InvoiceDate,UnitPrice,CustomerID,Country\n"
+    "536365,85123A,WHITE HANGING HEART,6,2010-12-01 08:26:00,2.55,17850.0,United Kingdom\n"
+    "536365,71053,WHITE METAL LANTERN,6,2010-12-01 08:26:00,3.39,17850.0,United Kingdom\n"
+    "536366,22633,HAND WARMER,6,2010-12-01 08:28:00,1.85,17850.0,United Kingdom\n"
+    "536367,84879,ASSORTED BIRD,32,2010-12-01 08:34:00,1.69,13047.0,United Kingdom\n"
+    "C536379,D,Discount,-1,2010-12-01 09:41:00,27.50,14527.0,United Kingdom\n"
+    "536370,22728,ALARM CLOCK,24,2010-12-01 08:45:00,3.75,12583.0,France\n"
+    "536370,22727,ALARM CLOCK RED,24,2010-12-01 08:45:00,3.75,12583.0,France\n";
+
+static void test_orders_with_lines_and_refunds(void **state) {
+  fx *f = *state;
+  const char *path = write_file(f, "retail.csv", retail);
+  rt_import_opts o;
+  rt_import_opts_init(&o, RT_IMPORT_ORDERS);
+  rt_import_result r;
+  rt_error err;
+  assert_int_equal(rt_import_file(f->st, path, &o, &r, &err), 0);
+  assert_int_equal(r.rows, 7);
+  assert_int_equal(r.stored, 5);  /* 4 orders + 1 refund */
+  assert_int_equal(r.refunds, 1);
+  assert_int_equal(r.merged, 2);  /* the second lines of 536365 and 536370 */
+  assert_int_equal(r.new_customers, 4);
+  assert_int_equal(count(f, "orders"), 4);
+  assert_int_equal(count(f, "refunds"), 1);
+  assert_int_equal(count(f, "order_lines"), 6);
+  int64_t id;
+  assert_int_equal(rt_store_customer_find(f->st, "17850", 5, &id, NULL), 0); /* ".0" dropped */
+
+  rt_model *m;
+  assert_int_equal(rt_model_load(f->st, NULL, NULL, &m, &err), 0);
+  for (size_t i = 0; i < m->ncustomers; i++) {
+    const char *c = rt_model_ext_id(m, i);
+    if (strcmp(c, "17850") == 0) {
+      /* 6 x 2.55 + 6 x 3.39 = 35.64, then 6 x 1.85 = 11.10 */
+      assert_int_equal(m->order_start[i + 1] - m->order_start[i], 2);
+      assert_int_equal(m->revenue[i], 3564 + 1110);
+    } else if (strcmp(c, "14527") == 0) {
+      assert_int_equal(m->revenue[i], 0);
+      assert_int_equal(m->refunded[i], 2750);
+    } else if (strcmp(c, "12583") == 0) {
+      assert_int_equal(m->revenue[i], 2 * 24 * 375);
+    }
+  }
+  rt_model_free(m);
+
+  /* the same file again stores nothing */
+  assert_int_equal(rt_import_file(f->st, path, &o, &r, &err), 0);
+  assert_int_equal(r.stored, 0);
+  assert_int_equal(r.duplicates, 5);
+  assert_int_equal(count(f, "orders"), 4);
+  assert_int_equal(count(f, "order_lines"), 6);
+}
+
+static void test_rows_without_order_id(void **state) {
+  fx *f = *state;
+  /* two identical purchases on one day are two orders; a re-import adds nothing */
+  const char *path = write_file(f, "plain.csv",
+                                "customer_id,date,amount\n"
+                                "a,2024-01-05,10.00\n"
+                                "a,2024-01-05,10.00\n"
+                                "b,2024-01-06,5\n");
+  rt_import_opts o;
+  rt_import_opts_init(&o, RT_IMPORT_ORDERS);
+  rt_import_result r;
+  rt_error err;
+  assert_int_equal(rt_import_file(f->st, path, &o, &r, &err), 0);
+  assert_int_equal(r.stored, 3);
+  assert_int_equal(rt_import_file(f->st, path, &o, &r, &err), 0);
+  assert_int_equal(r.stored, 0);
+  assert_int_equal(r.duplicates, 3);
+  /* the file grows by one identical row: exactly that one is new */
+  path = write_file(f, "plain.csv",
+                    "customer_id,date,amount\n"
+                    "a,2024-01-05,10.00\n"
+                    "a,2024-01-05,10.00\n"
+                    "b,2024-01-06,5\n"
+                    "a,2024-01-05,10.00\n");
+  assert_int_equal(rt_import_file(f->st, path, &o, &r, &err), 0);
+  assert_int_equal(r.stored, 1);
+  assert_int_equal(count(f, "orders"), 4);
+}
+
+static void test_bad_date_rolls_back(void **state) {
+  fx *f = *state;
+  const char *path = write_file(f, "bad.csv",
+                                "order_id,customer_id,order_date,amount\n"
+                                "1,a,2024-01-05,10.00\n"
+                                "2,b,2024-01-06,11.00\n"
+                                "3,c,2023-13-45,12.00\n"
+                                "4,d,2024-01-07,13.00\n");
+  rt_import_opts o;
+  rt_import_opts_init(&o, RT_IMPORT_ORDERS);
+  rt_import_result r;
+  rt_error err;
+  assert_int_equal(rt_import_file(f->st, path, &o, &r, &err), RT_EPARSE);
+  assert_non_null(strstr(err.msg, "bad.csv:4:3 (column 3 'order_date'): "));
+  assert_non_null(strstr(err.msg, "2023-13-45"));
+  assert_int_equal(count(f, "orders"), 0);
+  assert_int_equal(count(f, "customers"), 0);
+}
+
+static void test_errors_name_the_place(void **state) {
+  fx *f = *state;
+  rt_import_opts o;
+  rt_import_opts_init(&o, RT_IMPORT_ORDERS);
+  rt_import_result r;
+  rt_error err;
+  const char *p = write_file(f, "num.csv", "customer_id,date,amount\na,2024-01-05,12,50\n");
+  assert_int_equal(rt_import_file(f->st, p, &o, &r, &err), RT_EPARSE);
+  assert_non_null(strstr(err.msg, "num.csv:2: expected 3 fields (as in the header), found 4"));
+  p = write_file(f, "num2.csv", "customer_id,date,amount\na,2024-01-05,12x\n");
+  assert_int_equal(rt_import_file(f->st, p, &o, &r, &err), RT_EPARSE);
+  assert_non_null(strstr(err.msg, "num2.csv:2:3 (column 3 'amount'): invalid number '12x'"));
+  p = write_file(f, "nocust.csv", "customer_id,date,amount\n,2024-01-05,12\n");
+  assert_int_equal(rt_import_file(f->st, p, &o, &r, &err), RT_EPARSE);
+  assert_non_null(strstr(err.msg, "nocust.csv:2:1 (column 1 'customer_id'): no customer id"));
+  p = write_file(f, "nodate.csv", "customer_id,amount\na,12\n");
+  assert_int_equal(rt_import_file(f->st, p, &o, &r, &err), RT_EPARSE);
+  assert_non_null(strstr(err.msg, "nodate.csv: missing required column: date"));
+  assert_non_null(strstr(err.msg, "--date-col"));
+  p = write_file(f, "noamount.csv", "customer_id,date\na,2024-01-01\n");
+  assert_int_equal(rt_import_file(f->st, p, &o, &r, &err), RT_EPARSE);
+  assert_non_null(strstr(err.msg, "missing required column: amount"));
+  p = write_file(f, "empty.csv", "");
+  assert_int_equal(rt_import_file(f->st, p, &o, &r, &err), RT_EEMPTY);
+  assert_non_null(strstr(err.msg, "empty.csv: empty file"));
+  p = write_file(f, "quote.csv", "customer_id,date,amount\n\"a,2024-01-05,12\n");
+  assert_true(rt_import_file(f->st, p, &o, &r, &err) < 0);
+  assert_non_null(strstr(err.msg, "quote.csv:2:"));
+  p = write_file(f, "utf.csv", "customer_id,date,amount\n\xe9t\xe9,2024-01-05,12\n");
+  assert_true(rt_import_file(f->st, p, &o, &r, &err) < 0);
+  assert_non_null(strstr(err.msg, "utf.csv:2:1"));
+  o.cols[RT_COL_AMOUNT] = "total_price";
+  p = write_file(f, "named.csv", "customer_id,date,amount\na,2024-01-05,12\n");
+  assert_int_equal(rt_import_file(f->st, p, &o, &r, &err), RT_EINVAL);
+  assert_non_null(strstr(err.msg, "--amount-col 'total_price': no such column"));
+  assert_int_equal(rt_import_file(f->st, "/nonexistent/x.csv", &o, &r, &err), RT_EIO);
+  assert_non_null(strstr(err.msg, "/nonexistent/x.csv"));
+  assert_int_equal(count(f, "orders"), 0);
+}
+
+static void test_latin1(void **state) {
+  fx *f = *state;
+  rt_import_opts o;
+  rt_import_opts_init(&o, RT_IMPORT_ORDERS);
+  o.csv.encoding = RT_ENC_LATIN1;
+  rt_import_result r;
+  rt_error err;
+  const char *p = write_file(f, "l1.csv", "customer_id,date,amount\n\xe9t\xe9,2024-01-05,12\n");
+  assert_int_equal(rt_import_file(f->st, p, &o, &r, &err), 0);
+  int64_t id;
+  assert_int_equal(rt_store_customer_find(f->st, "\xc3\xa9t\xc3\xa9", 6, &id, NULL), 0);
+}
+
+static void test_skip_bad(void **state) {
+  fx *f = *state;
+  const char *path = write_file(f, "mixed.csv",
+                                "order_id,customer_id,order_date,amount\n"
+                                "1,a,2024-01-05,10.00\n"
+                                "2,,2024-01-06,11.00\n"
+                                "3,c,2023-13-45,12.00\n"
+                                "4,d,2024-01-07,13.00\n");
+  char rejects[256];
+  snprintf(rejects, sizeof rejects, "%s/rejects.csv", f->dir);
+  rt_import_opts o;
+  rt_import_opts_init(&o, RT_IMPORT_ORDERS);
+  o.skip_bad = 1;
+  o.rejects_path = rejects;
+  rt_import_result r;
+  rt_error err;
+  assert_int_equal(rt_import_file(f->st, path, &o, &r, &err), 0);
+  assert_int_equal(r.rows, 4);
+  assert_int_equal(r.stored, 2);
+  assert_int_equal(r.skipped, 2);
+  assert_non_null(strstr(r.first_rejects[0], "mixed.csv:3:2"));
+  assert_non_null(strstr(r.first_rejects[0], "no customer id"));
+  assert_non_null(strstr(r.first_rejects[1], "mixed.csv:4:3"));
+  FILE *fp = fopen(rejects, "r");
+  assert_non_null(fp);
+  char line[512];
+  int n = 0;
+  while (fgets(line, sizeof line, fp))
+    n++;
+  fclose(fp);
+  assert_int_equal(n, 3); /* header + 2 rejects */
+  assert_int_equal(count(f, "orders"), 2);
+}
+
+static void test_no_header_whitespace(void **state) {
+  fx *f = *state;
+  /* CDNOW_sample's shape: master id, sample id, date, CDs, dollars */
+  const char *path = write_file(f, "cdnow.txt",
+                                " 00004 0001 19970101  2   29.33\n"
+                                " 00004 0001 19970118  2   29.73\n"
+                                " 00021 0002 19970101  3   63.34\n");
+  rt_import_opts o;
+  rt_import_opts_init(&o, RT_IMPORT_ORDERS);
+  o.csv.whitespace = 1;
+  o.no_header = 1;
+  o.cols[RT_COL_CUSTOMER] = "2";
+  o.cols[RT_COL_DATE] = "3";
+  o.cols[RT_COL_AMOUNT] = "5";
+  rt_import_result r;
+  rt_error err;
+  assert_int_equal(rt_import_file(f->st, path, &o, &r, &err), 0);
+  assert_int_equal(r.stored, 3);
+  assert_int_equal(r.new_customers, 2);
+  int64_t id;
+  assert_int_equal(rt_store_customer_find(f->st, "0001", 4, &id, NULL), 0);
+  o.cols[RT_COL_CUSTOMER] = "customer";
+  assert_int_equal(rt_import_file(f->st, path, &o, &r, &err), RT_EINVAL);
+  assert_non_null(strstr(err.msg, "needs column numbers"));
+}
+
+static void test_split_order_falls_back(void **state) {
+  fx *f = *state;
+  /* lines of order 1 are not adjacent: the bulk path detects it and the careful path merges */
+  const char *path = write_file(f, "split.csv",
+                                "order_id,customer_id,date,quantity,unit_price\n"
+                                "1,a,2024-01-05,1,10.00\n"
+                                "2,b,2024-01-05,1,5.00\n"
+                                "1,a,2024-01-05,2,1.50\n");
+  rt_import_opts o;
+  rt_import_opts_init(&o, RT_IMPORT_ORDERS);
+  rt_import_result r;
+  rt_error err;
+  assert_int_equal(rt_import_file(f->st, path, &o, &r, &err), 0);
+  assert_int_equal(r.stored, 2);
+  assert_int_equal(count(f, "orders"), 2);
+  assert_int_equal(count(f, "order_lines"), 3);
+  rt_model *m;
+  assert_int_equal(rt_model_load(f->st, NULL, NULL, &m, &err), 0);
+  for (size_t i = 0; i < m->ncustomers; i++)
+    if (strcmp(rt_model_ext_id(m, i), "a") == 0)
+      assert_int_equal(m->revenue[i], 1300);
+  rt_model_free(m);
+}
+
+static void test_to_model(void **state) {
+  fx *f = *state;
+  const char *path = write_file(f, "retail.csv", retail);
+  rt_import_opts o;
+  rt_import_opts_init(&o, RT_IMPORT_ORDERS);
+  rt_model_builder *b;
+  assert_int_equal(rt_model_builder_new(NULL, NULL, &b), 0);
+  rt_import_result r;
+  rt_error err;
+  assert_int_equal(rt_import_orders_to_model(path, &o, b, &r, &err), 0);
+  rt_model *m;
+  assert_int_equal(rt_model_build(b, &m, &err), 0);
+  assert_int_equal(m->ncustomers, 4);
+  assert_int_equal(m->norders, 4);
+  assert_int_equal(m->nrefunds, 1);
+  assert_int_equal(count(f, "orders"), 0); /* the store was not touched */
+  rt_model_free(m);
+}
+
+static void test_customers_events_subscriptions(void **state) {
+  fx *f = *state;
+  rt_import_result r;
+  rt_error err;
+  rt_import_opts o;
+  rt_import_opts_init(&o, RT_IMPORT_CUSTOMERS);
+  const char *p = write_file(f, "c.csv",
+                             "customer_id,email,signup_date,country,plan_tier\n"
+                             "1,Ann@Example.com,2024-01-01,FR,3\n"
+                             "2,bob@example.com,2024-01-02,DE,1\n");
+  assert_int_equal(rt_import_file(f->st, p, &o, &r, &err), 0);
+  assert_int_equal(r.stored, 2);
+  int64_t id, id2;
+  assert_int_equal(rt_store_identity_find(f->st, "email", "ann@example.com", &id, NULL), 0);
+  assert_int_equal(rt_store_customer_find(f->st, "1", 1, &id2, NULL), 0);
+  assert_int_equal(id, id2);
+  assert_int_equal(rt_import_file(f->st, p, &o, &r, &err), 0); /* an update, not new */
+  assert_int_equal(r.stored, 0);
+  assert_int_equal(r.merged, 2);
+  assert_int_equal(count(f, "customers"), 2);
+
+  rt_import_opts_init(&o, RT_IMPORT_EVENTS);
+  p = write_file(f, "e.csv",
+                 "event_id,customer_id,type,timestamp,properties\n"
+                 "1,1,login,2024-02-01 10:00:00,\n"
+                 "2,1,survey_answered,2024-02-02 10:00:00,\"{\"\"survey\"\":\"\"nps\"\",\"\"score\"\":9}\"\n"
+                 "3,3,login,2024-02-03 10:00:00,\n");
+  assert_int_equal(rt_import_file(f->st, p, &o, &r, &err), 0);
+  assert_int_equal(r.stored, 3);
+  assert_int_equal(r.new_customers, 1);
+  assert_int_equal(rt_import_file(f->st, p, &o, &r, &err), 0);
+  assert_int_equal(r.duplicates, 3);
+  p = write_file(f, "e2.csv",
+                 "event_id,customer_id,type,timestamp,properties\n"
+                 "9,1,login,2024-02-01 10:00:00,{bad json}\n");
+  assert_int_equal(rt_import_file(f->st, p, &o, &r, &err), RT_EPARSE);
+  assert_non_null(strstr(err.msg, "e2.csv:2:5 (column 5 'properties'): invalid JSON"));
+  assert_int_equal(count(f, "events"), 3);
+
+  rt_import_opts_init(&o, RT_IMPORT_SUBSCRIPTIONS);
+  p = write_file(f, "s.csv",
+                 "subscription_id,customer_id,plan,started_at,canceled_at,amount,currency,interval\n"
+                 "s1,1,basic,2024-01-01,,9.99,USD,month\n"
+                 "s2,2,plus,2024-01-05,2024-03-05,19.99,USD,month\n"
+                 "s3,2,plus,2024-04-05,2024-03-05,19.99,USD,month\n");
+  assert_int_equal(rt_import_file(f->st, p, &o, &r, &err), RT_EPARSE);
+  assert_non_null(strstr(err.msg, "s.csv:4:5 (column 5 'canceled_at'): cancelled before it started"));
+  assert_int_equal(count(f, "subscriptions"), 0);
+  p = write_file(f, "s.csv",
+                 "subscription_id,customer_id,plan,started_at,canceled_at,amount,currency,interval\n"
+                 "s1,1,basic,2024-01-01,,9.99,USD,month\n"
+                 "s2,2,plus,2024-01-05,2024-03-05,19.99,USD,month\n");
+  assert_int_equal(rt_import_file(f->st, p, &o, &r, &err), 0);
+  assert_int_equal(r.stored, 2);
+  /* the later export shows s1 cancelled: an update */
+  p = write_file(f, "s.csv",
+                 "subscription_id,customer_id,plan,started_at,canceled_at,amount,currency,interval\n"
+                 "s1,1,basic,2024-01-01,2024-05-01,9.99,USD,month\n");
+  assert_int_equal(rt_import_file(f->st, p, &o, &r, &err), 0);
+  assert_int_equal(r.merged, 1);
+  rt_model *m;
+  assert_int_equal(rt_model_load(f->st, NULL, NULL, &m, &err), 0);
+  assert_int_equal(m->nsubs, 2);
+  for (size_t i = 0; i < m->nsubs; i++)
+    assert_int_not_equal(m->sub_end_day[i], INT32_MAX);
+  rt_model_free(m);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test_setup_teardown(test_orders_with_lines_and_refunds, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_rows_without_order_id, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_bad_date_rolls_back, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_errors_name_the_place, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_latin1, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_skip_bad, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_no_header_whitespace, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_split_order_falls_back, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_to_model, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_customers_events_subscriptions, setup, teardown),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,192 @@
+/* test_model.c - the columnar customer model: grouping, time order, currencies, derived
+ * columns, and loading from a real SQLite store. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <retain/alloc.h>
+#include <retain/model.h>
+#include <retain/store.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <unistd.h>
+
+#define DAY(y, m, d) rt_days_from_civil(y, m, d)
+#define MS(y, m, d) (DAY(y, m, d) * RT_MS_PER_DAY + 12 * 3600000LL)
+
+static void test_group_and_sort(void **state) {
+  (void)state;
+  rt_model_builder *b;
+  assert_int_equal(rt_model_builder_new(NULL, NULL, &b), 0);
+  uint32_t a, c, z;
+  assert_int_equal(rt_model_builder_customer(b, "alice", 5, 0, &a), 0);
+  assert_int_equal(rt_model_builder_customer(b, "carol", 5, 0, &c), 0);
+  assert_int_equal(rt_model_builder_customer(b, "zed", 3, 0, &z), 0); /* no orders */
+  uint32_t again;
+  assert_int_equal(rt_model_builder_customer(b, "alice", 5, 0, &again), 0);
+  assert_int_equal(again, a);
+  /* carol's orders arrive out of time order, alice's interleaved */
+  assert_int_equal(rt_model_builder_order(b, c, MS(2024, 3, 5), 500, "USD"), 0);
+  assert_int_equal(rt_model_builder_order(b, a, MS(2024, 1, 1), 1000, "USD"), 0);
+  assert_int_equal(rt_model_builder_order(b, c, MS(2024, 1, 2), 700, "USD"), 0);
+  assert_int_equal(rt_model_builder_order(b, a, MS(2024, 2, 1), 2000, "USD"), 0);
+  assert_int_equal(rt_model_builder_order(b, c, MS(2024, 2, 9), 300, "EUR"), 0);
+  assert_int_equal(rt_model_builder_refund(b, a, MS(2024, 2, 3), 250, "USD"), 0);
+  assert_int_equal(rt_model_builder_subscription(b, z, MS(2024, 1, 10), MS(2024, 4, 10), 999, "USD"),
+                   0);
+  assert_int_equal(rt_model_builder_order(b, 99, MS(2024, 1, 1), 1, "USD"), RT_EINVAL);
+  rt_model *m;
+  rt_error err;
+  assert_int_equal(rt_model_build(b, &m, &err), 0);
+  assert_int_equal(m->ncustomers, 3);
+  assert_string_equal(m->currency, "USD"); /* the most frequent */
+  assert_int_equal(m->currency_exp, 2);
+  assert_int_equal(m->norders, 4);
+  assert_int_equal(m->other_currency_rows, 1);
+  assert_string_equal(rt_model_ext_id(m, c), "carol");
+  /* alice: two orders in time order */
+  assert_int_equal(m->order_start[a + 1] - m->order_start[a], 2);
+  assert_int_equal(m->order_day[m->order_start[a]], DAY(2024, 1, 1));
+  assert_int_equal(m->order_amount[m->order_start[a] + 1], 2000);
+  /* carol: sorted although added backwards */
+  uint32_t s = m->order_start[c];
+  assert_int_equal(m->order_day[s], DAY(2024, 1, 2));
+  assert_int_equal(m->order_day[s + 1], DAY(2024, 3, 5));
+  assert_int_equal(m->first_order_day[c], DAY(2024, 1, 2));
+  assert_int_equal(m->last_order_day[c], DAY(2024, 3, 5));
+  assert_int_equal(m->revenue[a], 3000);
+  assert_int_equal(m->revenue[c], 1200);
+  assert_int_equal(m->refunded[a], 250);
+  assert_int_equal(m->first_order_day[z], INT32_MAX);
+  assert_int_equal(m->last_order_day[z], INT32_MIN);
+  assert_int_equal(m->nsubs, 1);
+  assert_int_equal(m->sub_first_day[m->sub_start[z]], DAY(2024, 1, 10));
+  assert_int_equal(m->sub_end_day[m->sub_start[z]], DAY(2024, 4, 10));
+  assert_int_equal(m->min_day, DAY(2024, 1, 1));
+  assert_int_equal(m->max_day, DAY(2024, 4, 10));
+  rt_model_free(m);
+}
+
+static void test_explicit_currency_and_long_slice(void **state) {
+  (void)state;
+  rt_model_builder *b;
+  assert_int_equal(rt_model_builder_new(NULL, "EUR", &b), 0);
+  uint32_t x;
+  assert_int_equal(rt_model_builder_customer(b, "x", 1, 0, &x), 0);
+  /* 500 orders in reverse time order: the long-slice sort path */
+  for (int i = 499; i >= 0; i--)
+    assert_int_equal(rt_model_builder_order(b, x, MS(2020, 1, 1) + i * RT_MS_PER_DAY, i, "EUR"), 0);
+  assert_int_equal(rt_model_builder_order(b, x, MS(2020, 1, 1), 5, "USD"), 0);
+  rt_model *m;
+  assert_int_equal(rt_model_build(b, &m, NULL), 0);
+  assert_string_equal(m->currency, "EUR");
+  assert_int_equal(m->norders, 500);
+  for (int i = 0; i < 500; i++)
+    assert_int_equal(m->order_amount[i], i);
+  assert_int_equal(m->other_currency_rows, 1);
+  rt_model_free(m);
+}
+
+static void test_timezone_days(void **state) {
+  (void)state;
+  rt_tz *tz;
+  assert_int_equal(rt_tz_load("+10:00", &tz, NULL), 0);
+  rt_model_builder *b;
+  assert_int_equal(rt_model_builder_new(tz, NULL, &b), 0);
+  uint32_t x;
+  assert_int_equal(rt_model_builder_customer(b, "x", 1, 0, &x), 0);
+  /* 2024-01-01 20:00 UTC is already 2024-01-02 in UTC+10 */
+  assert_int_equal(rt_model_builder_order(b, x, DAY(2024, 1, 1) * RT_MS_PER_DAY + 20 * 3600000LL, 1, NULL), 0);
+  rt_model *m;
+  assert_int_equal(rt_model_build(b, &m, NULL), 0);
+  assert_int_equal(m->order_day[0], DAY(2024, 1, 2));
+  rt_model_free(m);
+  rt_tz_free(tz);
+}
+
+static void test_empty(void **state) {
+  (void)state;
+  rt_model_builder *b;
+  assert_int_equal(rt_model_builder_new(NULL, NULL, &b), 0);
+  rt_model *m;
+  assert_int_equal(rt_model_build(b, &m, NULL), 0);
+  assert_int_equal(m->ncustomers, 0);
+  assert_int_equal(m->norders, 0);
+  assert_true(m->min_day > m->max_day);
+  rt_model_free(m);
+  rt_model_builder_free(NULL);
+  rt_model_free(NULL);
+}
+
+static void test_load_from_store(void **state) {
+  (void)state;
+  char dir[] = "/tmp/rt_test_model_XXXXXX";
+  assert_non_null(mkdtemp(dir));
+  char path[256];
+  snprintf(path, sizeof path, "%s/t.db", dir);
+  rt_store_config cfg = {.path = path};
+  rt_store *st;
+  rt_error err;
+  assert_int_equal(rt_store_open(&cfg, &st, &err), 0);
+  assert_int_equal(rt_store_begin(st, &err), 0);
+  int64_t c1, c2;
+  int created;
+  assert_int_equal(rt_store_customer_upsert(st, "c1", 2, MS(2023, 5, 1), &c1, &created, &err), 0);
+  assert_int_equal(rt_store_customer_upsert(st, "c2", 2, MS(2023, 5, 2), &c2, &created, &err), 0);
+  int status;
+  rt_order_rec o = {.customer = c1, .ext_id = "o1", .ts_ms = MS(2023, 5, 1), .amount = 1500,
+                    .currency = "USD"};
+  assert_int_equal(rt_store_order_put(st, &o, NULL, 0, &status, &err), 0);
+  o = (rt_order_rec){.customer = c2, .ext_id = "o2", .ts_ms = MS(2023, 6, 1), .amount = 100,
+                     .currency = "USD"};
+  assert_int_equal(rt_store_order_put(st, &o, NULL, 0, &status, &err), 0);
+  o = (rt_order_rec){.customer = c1, .ext_id = "o3", .ts_ms = MS(2023, 4, 1), .amount = 700,
+                     .currency = "USD"};
+  assert_int_equal(rt_store_order_put(st, &o, NULL, 0, &status, &err), 0);
+  rt_refund_rec r = {.customer = c2, .ext_id = "r1", .ts_ms = MS(2023, 6, 3), .amount = 40,
+                     .currency = "USD"};
+  assert_int_equal(rt_store_refund_put(st, &r, &status, &err), 0);
+  rt_subscription_rec s = {.customer = c2, .ext_id = "s1", .plan = "basic",
+                           .started_ms = MS(2023, 5, 2), .amount = 999, .currency = "USD",
+                           .interval = "month"};
+  assert_int_equal(rt_store_subscription_put(st, &s, &status, &err), 0);
+  assert_int_equal(rt_store_commit(st, &err), 0);
+
+  rt_model *m;
+  assert_int_equal(rt_model_load(st, NULL, NULL, &m, &err), 0);
+  assert_int_equal(m->ncustomers, 2);
+  assert_int_equal(m->norders, 3);
+  assert_int_equal(m->nrefunds, 1);
+  assert_int_equal(m->nsubs, 1);
+  assert_true(m->data_version >= 0);
+  for (size_t i = 0; i < m->ncustomers; i++) {
+    if (m->store_id[i] == c1) {
+      assert_string_equal(rt_model_ext_id(m, i), "c1");
+      assert_int_equal(m->revenue[i], 2200);
+      assert_int_equal(m->first_order_day[i], DAY(2023, 4, 1));
+    } else {
+      assert_int_equal(m->store_id[i], c2);
+      assert_int_equal(m->refunded[i], 40);
+      assert_int_equal(m->sub_end_day[m->sub_start[i]], INT32_MAX);
+    }
+  }
+  rt_model_free(m);
+  rt_store_close(st);
+  char cmd[300];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_group_and_sort),
+      cmocka_unit_test(test_explicit_currency_and_long_slice),
+      cmocka_unit_test(test_timezone_days),
+      cmocka_unit_test(test_empty),
+      cmocka_unit_test(test_load_from_store),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
