@@ -61,6 +61,8 @@ typedef struct rt_import_opts {
   const rt_tz *tz;           /* zone of times without an offset; NULL = UTC */
   const char *currency;      /* when the file has no currency column; NULL = "USD" */
   int skip_bad;
+  int threads;               /* rt_import_orders_to_model: 1 reads with one thread; 0 lets a
+                                large file be read by two */
   const char *rejects_path;  /* with skip_bad: every rejected row with its line and reason */
   void (*progress_cb)(void *ctx, uint64_t bytes_done, uint64_t bytes_total, uint64_t rows);
   void *progress_ctx;

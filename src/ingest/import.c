@@ -19,6 +19,11 @@
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <fcntl.h>
+#include <pthread.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 /* ---- occurrence counts of content keys ---- */
 typedef struct occmap {
@@ -119,11 +124,66 @@ typedef struct pending {
   pline *lines;
   size_t nlines, cap;
   int has_lines;
+  int has_oid;
 } pending;
+
+/* Orders gathered by one thread of a parallel read: signed totals (refunds negative),
+ * customers as indexes into that thread's own map. */
+typedef struct rowbuf {
+  size_t n, cap;
+  uint32_t *cust;
+  int64_t *ts;
+  int64_t *amount;
+  uint32_t *cur; /* the 3-letter code packed in 24 bits */
+  uint64_t *oid; /* hash of the order id (0 for rows without one), to join orders split at a
+                    chunk boundary */
+} rowbuf;
+
+static void rowbuf_free(rowbuf *r) {
+  rt_free(r->cust);
+  rt_free(r->ts);
+  rt_free(r->amount);
+  rt_free(r->cur);
+  rt_free(r->oid);
+  memset(r, 0, sizeof *r);
+}
+
+static int rowbuf_push(rowbuf *r, uint32_t cust, int64_t ts, int64_t amount, const char *cur,
+                       uint64_t oid) {
+  if (r->n == r->cap) {
+    size_t cap = r->cap ? r->cap * 2 : 65536;
+    void *a;
+    if (!(a = rt_reallocarray(r->cust, cap, sizeof *r->cust)))
+      return RT_ENOMEM;
+    r->cust = a;
+    if (!(a = rt_reallocarray(r->ts, cap, sizeof *r->ts)))
+      return RT_ENOMEM;
+    r->ts = a;
+    if (!(a = rt_reallocarray(r->amount, cap, sizeof *r->amount)))
+      return RT_ENOMEM;
+    r->amount = a;
+    if (!(a = rt_reallocarray(r->cur, cap, sizeof *r->cur)))
+      return RT_ENOMEM;
+    r->cur = a;
+    if (!(a = rt_reallocarray(r->oid, cap, sizeof *r->oid)))
+      return RT_ENOMEM;
+    r->oid = a;
+    r->cap = cap;
+  }
+  r->cust[r->n] = cust;
+  r->ts[r->n] = ts;
+  r->amount[r->n] = amount;
+  r->cur[r->n] = (uint32_t)(unsigned char)cur[0] << 16 | (uint32_t)(unsigned char)cur[1] << 8 |
+                 (unsigned char)cur[2];
+  r->oid[r->n] = oid;
+  r->n++;
+  return 0;
+}
 
 typedef struct importer {
   rt_store *st;
   rt_model_builder *mb;
+  rowbuf *rows;          /* a parallel read's thread-local sink (neither st nor mb) */
   const rt_import_opts *o;
   rt_import_result *res;
   rt_error *err;
@@ -272,7 +332,9 @@ static int resolve_customer(importer *im, const char *key, size_t len, int64_t f
     im->cust_cap = cap;
   }
   int64_t id = 0;
-  if (im->mb) {
+  if (im->rows) {
+    id = ix;
+  } else if (im->mb) {
     uint32_t mix;
     rc = rt_model_builder_customer(im->mb, key, len, 0, &mix);
     if (rc)
@@ -293,7 +355,7 @@ static int resolve_customer(importer *im, const char *key, size_t len, int64_t f
   im->cust_id[ix] = id;
   *out = id;
   /* an orders or events file with both an id and an email links the email once */
-  if (!im->mb && im->cm.idx[RT_COL_CUSTOMER] >= 0 && im->cm.idx[RT_COL_EMAIL] >= 0) {
+  if (im->st && im->cm.idx[RT_COL_CUSTOMER] >= 0 && im->cm.idx[RT_COL_EMAIL] >= 0) {
     size_t n;
     const char *e = field(im, rec, RT_COL_EMAIL, &n);
     if (e && n) {
@@ -381,7 +443,13 @@ static int flush_order(importer *im) {
   int status = 0, rc;
   int refund = p->amount < 0;
   const char *ext = p->strs.p;
-  if (im->mb) {
+  if (im->rows) {
+    uint64_t oid = p->has_oid ? rt__hash_bytes(ext, strlen(ext)) | 1 : 0;
+    rc = rowbuf_push(im->rows, (uint32_t)p->customer, p->ts, p->amount, p->currency, oid);
+    if (rc)
+      return rt_error_set(im->err, rc, "%s: %s", im->file, rt_strerror(rc));
+    return 0;
+  } else if (im->mb) {
     rc = refund ? rt_model_builder_refund(im->mb, (uint32_t)p->customer, p->ts, -p->amount,
                                           p->currency)
                 : rt_model_builder_order(im->mb, (uint32_t)p->customer, p->ts, p->amount,
@@ -533,6 +601,7 @@ static int order_row(importer *im, const rt_csv_record *rec) {
         return rt_error_set(im->err, RT_ENOMEM, "out of memory");
     }
     p->active = 1;
+    p->has_oid = oid && olen;
     p->customer = cust;
     p->line = rec->line;
     p->ts = ts;
@@ -814,35 +883,15 @@ static void importer_free(importer *im) {
   memset(im, 0, sizeof *im);
 }
 
-/* Reads the whole file, row by row. The store transaction (if any) is the caller's. */
-static int run(importer *im, const char *path) {
+/* Reads the records after the header (or from the first record when there is none). */
+static int run_records(importer *im, rt_csv_record *first) {
   const rt_import_opts *o = im->o;
   rt_error *err = im->err;
-  int rc = rt_csv_open_file(path, &o->csv, &im->csv, err);
-  if (rc)
-    return rc;
-  im->file = rt_csv_name(im->csv);
   rt_csv_record rec;
-  int got = rt_csv_next(im->csv, &rec, err);
-  if (got < 0)
-    return got;
-  if (got == 0)
-    return rt_error_set(err, RT_EEMPTY, "%s: empty file", im->file);
-  rc = rt__colmap_resolve(&im->cm, o->kind, o->no_header ? NULL : &rec, o, im->file, err);
-  if (rc)
-    return rc;
-  im->need_fields = 0;
-  for (int c = 0; c < RT_COL_COUNT; c++)
-    if (im->cm.idx[c] + 1 > im->need_fields)
-      im->need_fields = im->cm.idx[c] + 1;
-  if (o->skip_bad && im->rejects_path) {
-    im->rejects = fopen(im->rejects_path, "w");
-    if (!im->rejects)
-      return rt_error_set(err, RT_EIO, "%s: cannot write the rejects file: %s",
-                          im->rejects_path, strerror(errno));
-    fputs("line,reason,fields...\n", im->rejects);
-  }
-  if (!o->no_header)
+  int got = 1, rc;
+  if (first)
+    rec = *first;
+  else
     got = rt_csv_next(im->csv, &rec, err);
   uint64_t next_progress = 65536;
   while (got > 0) {
@@ -882,12 +931,46 @@ static int run(importer *im, const char *path) {
   }
   if (got < 0)
     return got;
-  if ((rc = flush_order(im)))
+  return flush_order(im);
+}
+
+static void set_need_fields(importer *im) {
+  im->need_fields = 0;
+  for (int c = 0; c < RT_COL_COUNT; c++)
+    if (im->cm.idx[c] + 1 > im->need_fields)
+      im->need_fields = im->cm.idx[c] + 1;
+}
+
+/* Reads the whole file, row by row. The store transaction (if any) is the caller's. */
+static int run(importer *im, const char *path) {
+  const rt_import_opts *o = im->o;
+  rt_error *err = im->err;
+  int rc = rt_csv_open_file(path, &o->csv, &im->csv, err);
+  if (rc)
     return rc;
-  if (o->progress_cb)
+  im->file = rt_csv_name(im->csv);
+  rt_csv_record rec;
+  int got = rt_csv_next(im->csv, &rec, err);
+  if (got < 0)
+    return got;
+  if (got == 0)
+    return rt_error_set(err, RT_EEMPTY, "%s: empty file", im->file);
+  rc = rt__colmap_resolve(&im->cm, o->kind, o->no_header ? NULL : &rec, o, im->file, err);
+  if (rc)
+    return rc;
+  set_need_fields(im);
+  if (o->skip_bad && im->rejects_path) {
+    im->rejects = fopen(im->rejects_path, "w");
+    if (!im->rejects)
+      return rt_error_set(err, RT_EIO, "%s: cannot write the rejects file: %s",
+                          im->rejects_path, strerror(errno));
+    fputs("line,reason,fields...\n", im->rejects);
+  }
+  rc = run_records(im, o->no_header ? &rec : NULL);
+  if (!rc && o->progress_cb)
     o->progress_cb(o->progress_ctx, rt_csv_bytes_read(im->csv), rt_csv_bytes_total(im->csv),
                    (uint64_t)im->res->rows);
-  return 0;
+  return rc;
 }
 
 static int importer_init(importer *im, const rt_import_opts *o, rt_import_result *res,
@@ -973,8 +1056,183 @@ int rt_import_file(rt_store *st, const char *path, const rt_import_opts *opts,
   return rc;
 }
 
+/* ---- reading a large orders file into a model with two threads ----
+ * The file is mapped and cut in two at a line end; each half is read by its own importer into
+ * a thread-local row buffer with its own customer map; the halves are then joined into the
+ * builder. The cut is proven to be a record boundary when the first half reads cleanly to its
+ * end (a cut inside a quoted field leaves that half with an unterminated quote). Any error
+ * sends the caller back to the one-thread path, which reports it with its exact line. */
+
+#define PAR_MIN_BYTES (8u << 20)
+#define PAR_THREADS 2
+
+typedef struct par_part {
+  importer im;
+  rowbuf rows;
+  rt_import_result res;
+  rt_error err;
+  const char *data;
+  size_t len;
+  int rc;
+} par_part;
+
+static void *par_main(void *arg) {
+  par_part *p = arg;
+  p->rc = rt_csv_open_mem(p->data, p->len, p->im.file, &p->im.o->csv, &p->im.csv, &p->err);
+  if (!p->rc)
+    p->rc = run_records(&p->im, NULL);
+  return NULL;
+}
+
+static int par_join(par_part *parts, int nparts, rt_model_builder *b, rt_import_result *res) {
+  int rc = 0;
+  uint32_t *map[PAR_THREADS] = {0};
+  for (int t = 0; t < nparts && !rc; t++) {
+    rt__strmap *m = &parts[t].im.cust;
+    map[t] = rt_malloc((m->count ? m->count : 1) * sizeof *map[t]);
+    if (!map[t]) {
+      rc = RT_ENOMEM;
+      break;
+    }
+    for (uint32_t i = 0; i < m->count && !rc; i++) {
+      const char *k = rt__strmap_key(m, i);
+      rc = rt_model_builder_customer(b, k, m->key_off[i + 1] - m->key_off[i] - 1, 0, &map[t][i]);
+    }
+  }
+  /* an order whose lines straddle a cut: add the part's first group to the previous part's
+   * last one, and skip it */
+  size_t skip[PAR_THREADS] = {0};
+  for (int t = 1; t < nparts && !rc; t++) {
+    rowbuf *r = &parts[t].rows, *prev = &parts[t - 1].rows;
+    if (r->n && r->oid[0] && prev->n && prev->oid[prev->n - 1] == r->oid[0] &&
+        map[t - 1][prev->cust[prev->n - 1]] == map[t][r->cust[0]]) {
+      prev->amount[prev->n - 1] += r->amount[0];
+      skip[t] = 1;
+      res->merged++;
+    }
+  }
+  for (int t = 0; t < nparts && !rc; t++) {
+    rowbuf *r = &parts[t].rows;
+    for (size_t i = skip[t]; i < r->n && !rc; i++) {
+      char cur[4] = {(char)(r->cur[i] >> 16), (char)(r->cur[i] >> 8), (char)r->cur[i], 0};
+      int64_t a = r->amount[i];
+      uint32_t c = map[t][r->cust[i]];
+      rc = a < 0 ? rt_model_builder_refund(b, c, r->ts[i], -a, cur)
+                 : rt_model_builder_order(b, c, r->ts[i], a, cur);
+      res->stored++;
+      res->refunds += a < 0;
+    }
+  }
+  for (int t = 0; t < nparts; t++)
+    rt_free(map[t]);
+  return rc;
+}
+/* Returns 0 when the parallel read worked, RT_EUNSUPPORTED when the file does not qualify or
+ * anything went wrong (the caller then reads it the one-thread way). */
+static int read_orders_parallel(const char *path, const rt_import_opts *opts, rt_model_builder *b,
+                                rt_import_result *res) {
+  if (opts->skip_bad || opts->no_header || strcmp(path, "-") == 0)
+    return RT_EUNSUPPORTED;
+  int fd = open(path, O_RDONLY);
+  if (fd < 0)
+    return RT_EUNSUPPORTED;
+  struct stat sb;
+  if (fstat(fd, &sb) || !S_ISREG(sb.st_mode) || (size_t)sb.st_size < PAR_MIN_BYTES) {
+    close(fd);
+    return RT_EUNSUPPORTED;
+  }
+  size_t size = (size_t)sb.st_size;
+  const char *data = mmap(NULL, size, PROT_READ, MAP_PRIVATE, fd, 0);
+  close(fd);
+  if (data == MAP_FAILED)
+    return RT_EUNSUPPORTED;
+  madvise((void *)data, size, MADV_SEQUENTIAL);
+  int rc = RT_EUNSUPPORTED;
+  par_part parts[PAR_THREADS];
+  int nparts = 0;
+  memset(parts, 0, sizeof parts);
+  /* the header: the first line, which must hold no quoted line break */
+  const char *nl = memchr(data, '\n', size);
+  if (!nl || memchr(data, '"', (size_t)(nl - data)))
+    goto out;
+  size_t body = (size_t)(nl - data) + 1;
+  {
+    rt_csv *hc = NULL;
+    rt_csv_record hrec;
+    rt_error e;
+    importer *im0 = &parts[0].im;
+    if (importer_init(im0, opts, &parts[0].res, &parts[0].err)) {
+      importer_free(im0);
+      goto out;
+    }
+    if (rt_csv_open_mem(data, body, path, &opts->csv, &hc, &e) ||
+        rt_csv_next(hc, &hrec, &e) != 1 ||
+        rt__colmap_resolve(&im0->cm, opts->kind, &hrec, opts, path, &e)) {
+      rt_csv_close(hc);
+      importer_free(im0);
+      goto out;
+    }
+    rt_csv_close(hc);
+    set_need_fields(im0);
+  }
+  size_t cut = body + (size - body) / 2;
+  const char *c = memchr(data + cut, '\n', size - cut);
+  size_t bounds[PAR_THREADS + 1] = {body, c ? (size_t)(c - data) + 1 : size, size};
+  nparts = PAR_THREADS;
+  for (int t = 0; t < nparts; t++) {
+    par_part *p = &parts[t];
+    if (t > 0) {
+      importer_init(&p->im, opts, &p->res, &p->err);
+      p->im.cm = parts[0].im.cm; /* shared, read-only; freed with part 0 */
+      p->im.cm.names = NULL;
+      p->im.cm.nheader = parts[0].im.cm.nheader;
+      p->im.need_fields = parts[0].im.need_fields;
+    }
+    p->im.err = &p->err;
+    p->im.res = &p->res;
+    p->im.rows = &p->rows;
+    p->im.file = path;
+    p->data = data + bounds[t];
+    p->len = bounds[t + 1] - bounds[t];
+  }
+  pthread_t th[PAR_THREADS];
+  int started[PAR_THREADS] = {0};
+  for (int t = 1; t < nparts; t++)
+    started[t] = pthread_create(&th[t], NULL, par_main, &parts[t]) == 0;
+  par_main(&parts[0]);
+  for (int t = 1; t < nparts; t++) {
+    if (started[t])
+      pthread_join(th[t], NULL);
+    else
+      par_main(&parts[t]);
+  }
+  int ok = 1;
+  for (int t = 0; t < nparts; t++)
+    ok &= parts[t].rc == 0;
+  if (ok) {
+    memset(res, 0, sizeof *res);
+    for (int t = 0; t < nparts; t++) {
+      res->rows += parts[t].res.rows;
+      res->merged += parts[t].res.merged;
+    }
+    rc = par_join(parts, nparts, b, res) ? RT_ENOMEM : 0;
+  }
+out:
+  for (int t = nparts - 1; t >= 0; t--)
+    importer_free(&parts[t].im);
+  for (int t = 0; t < PAR_THREADS; t++)
+    rowbuf_free(&parts[t].rows);
+  munmap((void *)data, size);
+  return rc;
+}
+
 int rt_import_orders_to_model(const char *path, const rt_import_opts *opts,
                               rt_model_builder *b, rt_import_result *res, rt_error *err) {
+  if (opts->kind == RT_IMPORT_ORDERS && opts->threads != 1) {
+    int rc = read_orders_parallel(path, opts, b, res);
+    if (rc != RT_EUNSUPPORTED)
+      return rc ? rt_error_set(err, rc, "%s: %s", path, rt_strerror(rc)) : 0;
+  }
   rt_error local;
   if (!err)
     err = &local;
