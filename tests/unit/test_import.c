@@ -320,6 +320,63 @@ static void test_to_model(void **state) {
   rt_model_free(m);
 }
 
+/* A file big enough for the two-thread read (> 8 MiB) gives exactly the model of the one-thread
+ * read, including the order whose lines straddle the cut (every order here has 3 lines). */
+static void test_parallel_read_equals_serial(void **state) {
+  fx *f = *state;
+  char path[256];
+  snprintf(path, sizeof path, "%s/big.csv", f->dir);
+  FILE *fp = fopen(path, "w");
+  assert_non_null(fp);
+  fputs("order_id,customer_id,date,quantity,unit_price,note\n", fp);
+  unsigned seed = 7;
+  for (int o = 0; o < 110000; o++) {
+    seed = seed * 1103515245u + 12345u;
+    int cust = (int)(seed >> 8) % 20000;
+    for (int l = 0; l < 3; l++)
+      fprintf(fp, "%d,c%d,2024-%02d-%02d 10:00:00,%d,%d.%02d,padding text for size\n",
+              o, cust, 1 + o % 12, 1 + o % 28, 1 + l, 1 + o % 50, l * 7);
+  }
+  fclose(fp);
+  rt_model *m[2];
+  rt_import_result r[2];
+  rt_error err;
+  for (int k = 0; k < 2; k++) {
+    rt_import_opts o;
+    rt_import_opts_init(&o, RT_IMPORT_ORDERS);
+    o.threads = k ? 1 : 0;
+    rt_model_builder *b;
+    assert_int_equal(rt_model_builder_new(NULL, NULL, &b), 0);
+    assert_int_equal(rt_import_orders_to_model(path, &o, b, &r[k], &err), 0);
+    assert_int_equal(rt_model_build(b, &m[k], &err), 0);
+  }
+  assert_int_equal(r[0].rows, 330000);
+  assert_int_equal(r[0].rows, r[1].rows);
+  assert_int_equal(m[0]->norders, 110000);
+  assert_int_equal(m[0]->norders, m[1]->norders);
+  assert_int_equal(m[0]->ncustomers, m[1]->ncustomers);
+  for (size_t i = 0; i < m[1]->ncustomers; i++) {
+    uint32_t j;
+    /* customers may be numbered differently: match by external id */
+    for (j = 0; j < m[0]->ncustomers; j++)
+      if (strcmp(rt_model_ext_id(m[0], j), rt_model_ext_id(m[1], i)) == 0)
+        break;
+    assert_true(j < m[0]->ncustomers);
+    assert_int_equal(m[0]->revenue[j], m[1]->revenue[i]);
+    assert_int_equal(m[0]->order_start[j + 1] - m[0]->order_start[j],
+                     m[1]->order_start[i + 1] - m[1]->order_start[i]);
+    if (i > 200)
+      break; /* the first 200 customers are enough to compare one by one */
+  }
+  int64_t total[2] = {0, 0};
+  for (int k = 0; k < 2; k++)
+    for (size_t i = 0; i < m[k]->norders; i++)
+      total[k] += m[k]->order_amount[i];
+  assert_int_equal(total[0], total[1]);
+  rt_model_free(m[0]);
+  rt_model_free(m[1]);
+}
+
 static void test_customers_events_subscriptions(void **state) {
   fx *f = *state;
   rt_import_result r;
@@ -399,6 +456,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_no_header_whitespace, setup, teardown),
       cmocka_unit_test_setup_teardown(test_split_order_falls_back, setup, teardown),
       cmocka_unit_test_setup_teardown(test_to_model, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_parallel_read_equals_serial, setup, teardown),
       cmocka_unit_test_setup_teardown(test_customers_events_subscriptions, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
