@@ -1,0 +1,130 @@
+/* cli.h - what the `retain` subcommands share: global options, argument matching, output
+ * formats, progress bars, tables and opening the store or a model. Each subcommand lives in
+ * its own cmd_<name>.c and uses only the public libretain API plus these helpers. */
+#ifndef RETAIN_CLI_H
+#define RETAIN_CLI_H
+
+#include <retain/datetime.h>
+#include <retain/error.h>
+#include <retain/import.h>
+#include <retain/model.h>
+#include <retain/store.h>
+#include <stdint.h>
+#include <stdio.h>
+
+/* Exit codes: 0 success, 1 failure (bad data, I/O, ...), 2 usage error. */
+enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+
+typedef struct cli_global {
+  const char *db;       /* --db, RETAIN_DB, or "retain.db" */
+  int db_given;         /* --db or RETAIN_DB named it */
+  const char *timezone; /* --timezone; NULL: the store's setting or UTC */
+  const char *currency; /* --currency at the top level; NULL: the store's or the data's */
+  int quiet;            /* --quiet: no progress bars or notes */
+} cli_global;
+
+typedef enum { FMT_TABLE = 0, FMT_CSV, FMT_JSON } cli_format;
+
+/* A subcommand: argv[0] is its name. Returns an exit code. */
+typedef int (*cli_cmd_fn)(const cli_global *g, int argc, char **argv);
+
+int cmd_import(const cli_global *g, int argc, char **argv);
+int cmd_report(const cli_global *g, int argc, char **argv);
+int cmd_cohorts(const cli_global *g, int argc, char **argv);
+int cmd_gen(const cli_global *g, int argc, char **argv);
+int cmd_demo(const cli_global *g, int argc, char **argv);
+
+/* ---- argument matching ----
+ * cli_flag: argv[*i] is exactly `name`. cli_value: argv[*i] is `name VALUE` or `name=VALUE`;
+ * sets *val, advances *i past the value and returns 1; returns -1 (after printing a usage
+ * error) when the value is missing; 0 when argv[*i] is another option. */
+int cli_flag(char **argv, int i, const char *name);
+int cli_value(int argc, char **argv, int *i, const char *name, const char **val);
+/* Prints "retain CMD: MESSAGE" and a hint to run --help; returns CLI_USAGE. */
+int cli_usage_error(const char *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+/* Prints "retain: MESSAGE" for a library error; returns CLI_FAIL. */
+int cli_fail(const rt_error *err);
+int cli_is_help(const char *arg);
+int cli_parse_format(const char *cmd, const char *s, cli_format *out);
+/* A count with an optional k/M suffix ("2M" = 2000000). */
+int cli_parse_count(const char *cmd, const char *opt, const char *s, uint64_t *out);
+int cli_parse_int(const char *cmd, const char *opt, const char *s, int64_t lo, int64_t hi,
+                  int64_t *out);
+
+/* Import options shared by `import` and the --orders mode of report/cohorts: column flags,
+ * --delimiter, --encoding, --no-header, --date-format, --currency, --skip-bad, --rejects.
+ * Returns 1 if argv[*i] was one of them (consumed), 0 if not, CLI_USAGE-like -1 on error. */
+int cli_import_option(const char *cmd, int argc, char **argv, int *i, rt_import_opts *o);
+extern const char cli_import_options_help[];
+
+/* ---- time zone and store ---- */
+/* Opens the store named by g (read_only for reports). For read-only use a missing file is an
+ * error that says how to create one. */
+int cli_open_store(const cli_global *g, int read_only, rt_store **out);
+/* The time zone: --timezone, else the store's "timezone" setting (st may be NULL), else UTC.
+ * *out may be NULL for UTC. */
+int cli_load_tz(const cli_global *g, rt_store *st, rt_tz **out);
+
+/* The customer model for report/cohorts: from --orders FILE (with the import options) when
+ * orders_path is set, else from the store. */
+int cli_load_model(const cli_global *g, const char *orders_path, const rt_import_opts *io,
+                   const rt_tz *tz, rt_model **out);
+
+/* ---- what report and cohorts share ----
+ * --orders FILE (with the import options), --period, --from, --to, --format, --timezone. */
+typedef struct cli_analysis {
+  const char *orders_path;
+  rt_import_opts io;
+  rt_period_unit unit;
+  const char *from_s, *to_s;
+  cli_format format;
+  const char *tzname;
+  /* filled by cli_analysis_load */
+  rt_tz *tz;
+  rt_model *model;
+  int64_t from, to; /* INT64_MIN / INT64_MAX when not given */
+} cli_analysis;
+void cli_analysis_init(cli_analysis *a, const cli_global *g);
+/* 1 consumed, 0 not one of ours, -1 usage error (printed). */
+int cli_analysis_option(const char *cmd, int argc, char **argv, int *i, cli_analysis *a);
+extern const char cli_analysis_options_help[];
+/* Loads the zone and the model, parses --from/--to in the unit. Returns an exit code. */
+int cli_analysis_load(const char *cmd, const cli_global *g, cli_analysis *a);
+void cli_analysis_free(cli_analysis *a);
+
+/* ---- progress ---- */
+typedef struct cli_progress {
+  int enabled;     /* stderr is a terminal and not --quiet */
+  const char *what;
+  double started;  /* seconds */
+  double last;     /* last draw */
+} cli_progress;
+void cli_progress_init(cli_progress *p, const cli_global *g, const char *what);
+/* Import callback shape: bytes done of total (0 unknown), rows so far. */
+void cli_progress_bytes(void *ctx, uint64_t done, uint64_t total, uint64_t rows);
+/* Generator callback shape: items done of total. */
+void cli_progress_items(void *ctx, uint64_t done, uint64_t total);
+void cli_progress_end(cli_progress *p);
+double cli_now(void);
+
+/* ---- formatting ---- */
+/* Minor units as a decimal amount ("1234.56" for exp 2). Returns buf. */
+char *cli_money(int64_t minor, int exp, char *buf, size_t n);
+/* Thousands separators for a table ("1,234,567"). */
+char *cli_count(int64_t v, char *buf, size_t n);
+
+/* A simple text table: columns right-aligned except the first. */
+typedef struct cli_table {
+  size_t ncols, nrows, cap;
+  char **cells; /* row-major, nrows * ncols, owned */
+} cli_table;
+void cli_table_init(cli_table *t, size_t ncols);
+/* Adds one row of ncols strings (copied). */
+int cli_table_row(cli_table *t, const char *const *cells);
+void cli_table_print(const cli_table *t, FILE *f);
+void cli_table_free(cli_table *t);
+
+/* CSV: writes s quoted when needed. */
+void cli_csv_field(FILE *f, const char *s);
+
+#endif

@@ -1,0 +1,197 @@
+/* cmd_cohorts.c - `retain cohorts`: acquisition cohorts x periods since acquisition, counts or
+ * percentages of customers or revenue, as a table, CSV (cohort,period,customers,revenue) or
+ * JSON. Computed by rt_cohort_compute (include/retain/cohort.h). */
+#include "cli/cli.h"
+
+#include <retain/cohort.h>
+
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void help(void) {
+  printf("Usage: retain [--db PATH] cohorts [options]\n\n"
+         "Customers grouped by the period of their first order (the cohort), and what each\n"
+         "cohort did 0, 1, 2, ... periods later (period 0 is the acquisition period).\n\n"
+         "Options:\n%s"
+         "  --metric M         customers (default) or revenue\n"
+         "  --mode M           on (ordered in that period, default) or on-or-after (ordered\n"
+         "                     in that period or any later one)\n"
+         "  --percent          customers as %% of the cohort's size, revenue as %% of its\n"
+         "                     period-0 revenue (table and JSON; CSV keeps the counts)\n"
+         "  --horizon N        at most N periods after acquisition (default: all)\n\n"
+         "CSV columns: cohort,period,customers,revenue (one row per cohort and period, zeros\n"
+         "included, up to the last period). Import options for --orders:\n%s",
+         cli_analysis_options_help, cli_import_options_help);
+}
+
+static double pct(const rt_cohort_table *t, size_t c, size_t k, int revenue) {
+  if (revenue) {
+    int64_t base = t->revenue[c * t->width];
+    return base ? 100.0 * (double)t->revenue[c * t->width + k] / (double)base : NAN;
+  }
+  return t->size[c] ? 100.0 * (double)t->customers[c * t->width + k] / (double)t->size[c] : NAN;
+}
+
+static void print_table(const rt_cohort_table *t, const rt_model *m, int revenue, int percent) {
+  char buf[48];
+  if (t->ncohorts == 0) {
+    printf("No cohorts in the periods asked for.\n");
+    return;
+  }
+  printf("Cohorts by %s of first order · %s%s%s\n\n", rt_period_unit_name(t->unit),
+         revenue ? "revenue" : "customers",
+         t->mode == RT_COHORT_ON ? " ordering in each period" : " ordering then or later",
+         percent ? (revenue ? " (% of period 0)" : " (% of cohort)") : "");
+  if (revenue && !percent) printf("Amounts in %s.\n\n", m->currency);
+  cli_table tb;
+  cli_table_init(&tb, t->width + 2);
+  const char **row = calloc(t->width + 2, sizeof *row);
+  char(*cells)[48] = calloc(t->width + 2, sizeof *cells);
+  if (!row || !cells) goto out;
+  row[0] = "cohort";
+  row[1] = "size";
+  for (size_t k = 0; k < t->width; k++) {
+    snprintf(cells[k + 2], sizeof cells[0], "%zu", k);
+    row[k + 2] = cells[k + 2];
+  }
+  cli_table_row(&tb, row);
+  for (size_t c = 0; c < t->ncohorts; c++) {
+    rt_period_label(t->unit, t->first_cohort + (int64_t)c, cells[0], sizeof cells[0]);
+    row[0] = cells[0];
+    cli_count(t->size[c], cells[1], sizeof cells[1]);
+    row[1] = cells[1];
+    size_t len = rt_cohort_row_len(t, c);
+    for (size_t k = 0; k < t->width; k++) {
+      if (k >= len) {
+        cells[k + 2][0] = '\0';
+      } else if (percent) {
+        double p = pct(t, c, k, revenue);
+        if (isnan(p)) snprintf(cells[k + 2], sizeof cells[0], "–");
+        else snprintf(cells[k + 2], sizeof cells[0], "%.1f", p);
+      } else if (revenue) {
+        cli_money(t->revenue[c * t->width + k], m->currency_exp, buf, sizeof buf);
+        snprintf(cells[k + 2], sizeof cells[0], "%s", buf);
+      } else {
+        cli_count(t->customers[c * t->width + k], cells[k + 2], sizeof cells[0]);
+      }
+      row[k + 2] = cells[k + 2];
+    }
+    cli_table_row(&tb, row);
+  }
+  cli_table_print(&tb, stdout);
+out:
+  cli_table_free(&tb);
+  free(row);
+  free(cells);
+}
+
+static void print_csv(const rt_cohort_table *t, const rt_model *m) {
+  char lbl[32], money[48];
+  fputs("cohort,period,customers,revenue\n", stdout);
+  for (size_t c = 0; c < t->ncohorts; c++) {
+    rt_period_label(t->unit, t->first_cohort + (int64_t)c, lbl, sizeof lbl);
+    size_t len = rt_cohort_row_len(t, c);
+    for (size_t k = 0; k < len; k++) {
+      cli_money(t->revenue[c * t->width + k], m->currency_exp, money, sizeof money);
+      printf("%s,%zu,%lld,%s\n", lbl, k, (long long)t->customers[c * t->width + k], money);
+    }
+  }
+}
+
+static void print_json(const rt_cohort_table *t, const rt_model *m, int percent) {
+  char lbl[32];
+  json_t *root = json_object(), *arr = json_array();
+  json_object_set_new(root, "period_unit", json_string(rt_period_unit_name(t->unit)));
+  json_object_set_new(root, "mode",
+                      json_string(t->mode == RT_COHORT_ON ? "on" : "on-or-after"));
+  json_object_set_new(root, "currency", json_string(m->currency));
+  json_object_set_new(root, "timezone", json_string(rt_tz_name(m->tz)));
+  for (size_t c = 0; c < t->ncohorts; c++) {
+    json_t *o = json_object(), *cu = json_array(), *rv = json_array(), *pc = json_array();
+    rt_period_label(t->unit, t->first_cohort + (int64_t)c, lbl, sizeof lbl);
+    json_object_set_new(o, "cohort", json_string(lbl));
+    json_object_set_new(o, "size", json_integer(t->size[c]));
+    size_t len = rt_cohort_row_len(t, c);
+    for (size_t k = 0; k < len; k++) {
+      json_array_append_new(cu, json_integer(t->customers[c * t->width + k]));
+      json_array_append_new(
+          rv, json_real((double)t->revenue[c * t->width + k] / pow(10.0, m->currency_exp)));
+      double p = pct(t, c, k, 0);
+      json_array_append_new(pc, isnan(p) ? json_null() : json_real(p));
+    }
+    json_object_set_new(o, "customers", cu);
+    json_object_set_new(o, "revenue", rv);
+    if (percent) json_object_set_new(o, "percent", pc);
+    else json_decref(pc);
+    json_array_append_new(arr, o);
+  }
+  json_object_set_new(root, "cohorts", arr);
+  json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
+  printf("\n");
+  json_decref(root);
+}
+
+int cmd_cohorts(const cli_global *g, int argc, char **argv) {
+  cli_analysis a;
+  cli_analysis_init(&a, g);
+  rt_cohort_opts co;
+  rt_cohort_opts_init(&co);
+  int revenue = 0, percent = 0;
+  for (int i = 1; i < argc; i++) {
+    const char *v;
+    int r;
+    if (cli_is_help(argv[i])) {
+      help();
+      return CLI_OK;
+    }
+    if (cli_flag(argv, i, "--percent")) {
+      percent = 1;
+      continue;
+    }
+    if ((r = cli_value(argc, argv, &i, "--metric", &v)) != 0) {
+      if (r < 0) return CLI_USAGE;
+      if (!strcmp(v, "customers")) revenue = 0;
+      else if (!strcmp(v, "revenue")) revenue = 1;
+      else return cli_usage_error("cohorts", "--metric wants customers or revenue, not '%s'", v);
+      continue;
+    }
+    if ((r = cli_value(argc, argv, &i, "--mode", &v)) != 0) {
+      if (r < 0) return CLI_USAGE;
+      if (!strcmp(v, "on")) co.mode = RT_COHORT_ON;
+      else if (!strcmp(v, "on-or-after") || !strcmp(v, "on_or_after"))
+        co.mode = RT_COHORT_ON_OR_AFTER;
+      else return cli_usage_error("cohorts", "--mode wants on or on-or-after, not '%s'", v);
+      continue;
+    }
+    if ((r = cli_value(argc, argv, &i, "--horizon", &v)) != 0) {
+      if (r < 0 || cli_parse_int("cohorts", "--horizon", v, 0, 1000000, &co.horizon))
+        return CLI_USAGE;
+      continue;
+    }
+    r = cli_analysis_option("cohorts", argc, argv, &i, &a);
+    if (r < 0) return CLI_USAGE;
+    if (r == 0) return cli_usage_error("cohorts", "unknown argument '%s'", argv[i]);
+  }
+  int rc = cli_analysis_load("cohorts", g, &a);
+  if (rc) {
+    cli_analysis_free(&a);
+    return rc;
+  }
+  co.unit = a.unit;
+  co.from_period = a.from;
+  co.to_period = a.to;
+  rt_cohort_table *t = NULL;
+  rt_error err = {0};
+  if (rt_cohort_compute(a.model, &co, &t, &err)) {
+    rc = cli_fail(&err);
+  } else {
+    if (a.format == FMT_CSV) print_csv(t, a.model);
+    else if (a.format == FMT_JSON) print_json(t, a.model, percent);
+    else print_table(t, a.model, revenue, percent);
+    rt_cohort_table_free(t);
+  }
+  cli_analysis_free(&a);
+  return rc;
+}

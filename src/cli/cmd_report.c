@@ -1,0 +1,292 @@
+/* cmd_report.c - `retain report`: the retention KPIs of a period (or a range of periods), each
+ * against the average of the previous N periods, as a table, CSV or JSON. The metric
+ * definitions are in include/retain/metrics.h and docs/METRICS.md. */
+#include "cli/cli.h"
+
+#include <retain/metrics.h>
+
+#include <jansson.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef enum { K_COUNT, K_MONEY, K_RATE, K_RATIO, K_MONEY_AVG } kind;
+
+/* Every column of a report row: its machine name, its label and where it lives. */
+static const struct {
+  const char *name, *label;
+  kind k;
+  size_t off;
+  int brief; /* shown in the multi-period table */
+} fields[] = {
+#define F(n, l, k, m, b) {n, l, k, offsetof(rt_period_metrics, m), b}
+    F("customers", "customers", K_COUNT, customers, 1),
+    F("new_customers", "new customers", K_COUNT, new_customers, 1),
+    F("active_start", "active at start", K_COUNT, active_start, 0),
+    F("active_end", "active at end", K_COUNT, active_end, 1),
+    F("churned", "churned", K_COUNT, churned, 1),
+    F("churn_rate", "churn rate", K_RATE, churn_rate, 1),
+    F("retention_rate", "retention rate", K_RATE, retention_rate, 1),
+    F("ordering", "ordering customers", K_COUNT, ordering, 0),
+    F("orders", "orders", K_COUNT, orders, 1),
+    F("refunds", "refunds", K_COUNT, refunds, 0),
+    F("repeat_rate", "repeat purchase rate", K_RATE, repeat_rate, 1),
+    F("frequency", "purchase frequency", K_RATIO, frequency, 0),
+    F("aov", "average order value", K_MONEY_AVG, aov, 1),
+    F("revenue", "revenue", K_MONEY, revenue, 1),
+    F("refunded", "refunded", K_MONEY, refunded, 0),
+    F("net_revenue_to_date", "net revenue to date", K_MONEY, net_revenue_to_date, 0),
+    F("repeat_buyers", "repeat buyers", K_COUNT, repeat_buyers, 0),
+    F("historic_clv", "historic CLV", K_MONEY_AVG, historic_clv, 1),
+#undef F
+};
+#define NFIELDS (sizeof fields / sizeof fields[0])
+
+static int is_double(kind k) { return k == K_RATE || k == K_RATIO || k == K_MONEY_AVG; }
+
+static double value_of(const rt_period_metrics *m, size_t f) {
+  const char *p = (const char *)m + fields[f].off;
+  if (is_double(fields[f].k)) return *(const double *)p;
+  return (double)*(const int64_t *)p;
+}
+
+static int64_t count_of(const rt_period_metrics *m, size_t f) {
+  return *(const int64_t *)((const char *)m + fields[f].off);
+}
+
+/* The value for people: 1,234 / 12.3% / 57.30 / 1.12; "–" when undefined. */
+static void human(const rt_period_metrics *m, size_t f, int exp, char *buf, size_t n) {
+  double v = value_of(m, f);
+  if (isnan(v)) {
+    snprintf(buf, n, "–");
+    return;
+  }
+  switch (fields[f].k) {
+  case K_COUNT: cli_count(count_of(m, f), buf, n); break;
+  case K_MONEY: cli_money(count_of(m, f), exp, buf, n); break;
+  case K_MONEY_AVG: cli_money((int64_t)llround(v), exp, buf, n); break;
+  case K_RATE: snprintf(buf, n, "%.1f%%", v * 100.0); break;
+  case K_RATIO: snprintf(buf, n, "%.2f", v); break;
+  }
+}
+
+/* The value for machines: exact integers, money in major units, rates as fractions. */
+static void machine(const rt_period_metrics *m, size_t f, int exp, char *buf, size_t n) {
+  double v = value_of(m, f);
+  if (isnan(v)) {
+    buf[0] = '\0';
+    return;
+  }
+  switch (fields[f].k) {
+  case K_COUNT: snprintf(buf, n, "%lld", (long long)count_of(m, f)); break;
+  case K_MONEY: cli_money(count_of(m, f), exp, buf, n); break;
+  case K_MONEY_AVG: snprintf(buf, n, "%.*f", exp, v / pow(10.0, exp)); break;
+  case K_RATE:
+  case K_RATIO: snprintf(buf, n, "%.6g", v); break;
+  }
+}
+
+static void change(const rt_period_metrics *m, const rt_period_metrics *b, size_t f, int exp,
+                   char *buf, size_t n) {
+  double v = value_of(m, f), w = value_of(b, f);
+  if (b->period == INT64_MIN || isnan(v) || isnan(w)) {
+    snprintf(buf, n, " ");
+    return;
+  }
+  if (fields[f].k == K_RATE) {
+    snprintf(buf, n, "%+.1f pt", (v - w) * 100.0);
+  } else if (w == 0) {
+    snprintf(buf, n, v == 0 ? "0%%" : "new");
+  } else {
+    snprintf(buf, n, "%+.1f%%", (v - w) / fabs(w) * 100.0);
+  }
+}
+
+static void help(void) {
+  printf("Usage: retain [--db PATH] report [options]\n\n"
+         "Retention KPIs for a period (the last one with data unless --from/--to say\n"
+         "otherwise), each against the average of the previous periods.\n\n"
+         "Options:\n%s"
+         "  --baseline N       periods averaged as the baseline (default 3; 0 for none)\n"
+         "  --inactive-days N  a customer without an order for N days (and no live\n"
+         "                     subscription) is no longer active (default 90)\n\n"
+         "Definitions: docs/METRICS.md. Import options for --orders:\n%s",
+         cli_analysis_options_help, cli_import_options_help);
+}
+
+static void print_table(const rt_report *r, const rt_model *m, int exp) {
+  char a[64], b[64], c[64], lbl[32];
+  cli_table t;
+  const char *unit = rt_period_unit_name(r->unit);
+  if (r->nperiods == 0) {
+    printf("No data in the periods asked for.\n");
+    return;
+  }
+  if (r->nperiods == 1) {
+    const rt_period_metrics *p = &r->rows[0], *bl = &r->base[0];
+    rt_period_label(r->unit, p->period, lbl, sizeof lbl);
+    printf("Retention report: %s %s · %s customers · amounts in %s\n", unit, lbl,
+           cli_count((int64_t)m->ncustomers, a, sizeof a), m->currency);
+    if (bl->period != INT64_MIN)
+      printf("Baseline: average of the %d %ss before. ", r->baseline, unit);
+    printf("Active: ordered in the last %d days or subscribed.\n\n", r->inactive_days);
+    cli_table_init(&t, bl->period != INT64_MIN ? 4 : 2);
+    const char *head[] = {"metric", lbl, "baseline", "change"};
+    cli_table_row(&t, head);
+    for (size_t f = 0; f < NFIELDS; f++) {
+      human(p, f, exp, a, sizeof a);
+      human(bl, f, exp, b, sizeof b);
+      change(p, bl, f, exp, c, sizeof c);
+      const char *row[] = {fields[f].label, a, b, c};
+      cli_table_row(&t, row);
+    }
+  } else {
+    printf("Retention report by %s · %s customers · amounts in %s · active: ordered in the "
+           "last %d days or subscribed\n\n",
+           unit, cli_count((int64_t)m->ncustomers, a, sizeof a), m->currency, r->inactive_days);
+    size_t nb = 1;
+    for (size_t f = 0; f < NFIELDS; f++) nb += fields[f].brief;
+    cli_table_init(&t, nb);
+    const char *head[NFIELDS + 1];
+    char cell[NFIELDS + 1][64];
+    const char *row[NFIELDS + 1];
+    head[0] = unit;
+    for (size_t f = 0, j = 1; f < NFIELDS; f++)
+      if (fields[f].brief) head[j++] = fields[f].label;
+    cli_table_row(&t, head);
+    for (size_t i = 0; i < r->nperiods; i++) {
+      rt_period_label(r->unit, r->rows[i].period, cell[0], sizeof cell[0]);
+      row[0] = cell[0];
+      for (size_t f = 0, j = 1; f < NFIELDS; f++)
+        if (fields[f].brief) {
+          human(&r->rows[i], f, exp, cell[j], sizeof cell[j]);
+          row[j] = cell[j];
+          j++;
+        }
+      cli_table_row(&t, row);
+    }
+  }
+  cli_table_print(&t, stdout);
+  cli_table_free(&t);
+  if (m->other_currency_rows)
+    printf("\nNote: %lld rows in other currencies than %s are left out (use --currency).\n",
+           (long long)m->other_currency_rows, m->currency);
+}
+
+static void print_csv(const rt_report *r, int exp) {
+  char buf[64];
+  printf("period");
+  for (size_t f = 0; f < NFIELDS; f++) printf(",%s", fields[f].name);
+  for (size_t f = 0; f < NFIELDS; f++) printf(",baseline_%s", fields[f].name);
+  printf("\n");
+  for (size_t i = 0; i < r->nperiods; i++) {
+    rt_period_label(r->unit, r->rows[i].period, buf, sizeof buf);
+    printf("%s", buf);
+    for (size_t f = 0; f < NFIELDS; f++) {
+      machine(&r->rows[i], f, exp, buf, sizeof buf);
+      printf(",%s", buf);
+    }
+    for (size_t f = 0; f < NFIELDS; f++) {
+      if (r->base[i].period == INT64_MIN) buf[0] = '\0';
+      else machine(&r->base[i], f, exp, buf, sizeof buf);
+      printf(",%s", buf);
+    }
+    printf("\n");
+  }
+}
+
+static json_t *metrics_json(const rt_period_metrics *p, int exp) {
+  json_t *o = json_object();
+  for (size_t f = 0; f < NFIELDS; f++) {
+    double v = value_of(p, f);
+    json_t *x;
+    if (isnan(v)) x = json_null();
+    else if (fields[f].k == K_COUNT) x = json_integer(count_of(p, f));
+    else if (fields[f].k == K_MONEY) x = json_real((double)count_of(p, f) / pow(10.0, exp));
+    else if (fields[f].k == K_MONEY_AVG) x = json_real(v / pow(10.0, exp));
+    else x = json_real(v);
+    json_object_set_new(o, fields[f].name, x);
+  }
+  return o;
+}
+
+static void print_json(const rt_report *r, const rt_model *m, int exp) {
+  char buf[32];
+  json_t *root = json_object(), *arr = json_array();
+  json_object_set_new(root, "period_unit", json_string(rt_period_unit_name(r->unit)));
+  json_object_set_new(root, "currency", json_string(m->currency));
+  json_object_set_new(root, "timezone", json_string(rt_tz_name(m->tz)));
+  json_object_set_new(root, "inactive_days", json_integer(r->inactive_days));
+  json_object_set_new(root, "baseline_periods", json_integer(r->baseline));
+  json_object_set_new(root, "customers", json_integer((json_int_t)m->ncustomers));
+  for (size_t i = 0; i < r->nperiods; i++) {
+    json_t *o = metrics_json(&r->rows[i], exp);
+    rt_period_label(r->unit, r->rows[i].period, buf, sizeof buf);
+    json_object_set_new(o, "period", json_string(buf));
+    json_object_set_new(o, "baseline", r->base[i].period == INT64_MIN
+                                           ? json_null()
+                                           : metrics_json(&r->base[i], exp));
+    json_array_append_new(arr, o);
+  }
+  json_object_set_new(root, "periods", arr);
+  json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+  printf("\n");
+  json_decref(root);
+}
+
+int cmd_report(const cli_global *g, int argc, char **argv) {
+  cli_analysis a;
+  cli_analysis_init(&a, g);
+  rt_report_opts ro;
+  rt_report_opts_init(&ro);
+  for (int i = 1; i < argc; i++) {
+    const char *v;
+    int r;
+    if (cli_is_help(argv[i])) {
+      help();
+      return CLI_OK;
+    }
+    if ((r = cli_value(argc, argv, &i, "--baseline", &v)) != 0) {
+      int64_t x;
+      if (r < 0 || cli_parse_int("report", "--baseline", v, 0, 1000, &x)) return CLI_USAGE;
+      ro.baseline = (int)x;
+      continue;
+    }
+    if ((r = cli_value(argc, argv, &i, "--inactive-days", &v)) != 0) {
+      int64_t x;
+      if (r < 0 || cli_parse_int("report", "--inactive-days", v, 1, 100000, &x))
+        return CLI_USAGE;
+      ro.inactive_days = (int)x;
+      continue;
+    }
+    r = cli_analysis_option("report", argc, argv, &i, &a);
+    if (r < 0) return CLI_USAGE;
+    if (r == 0) return cli_usage_error("report", "unknown argument '%s'", argv[i]);
+  }
+  int rc = cli_analysis_load("report", g, &a);
+  if (rc) {
+    cli_analysis_free(&a);
+    return rc;
+  }
+  ro.unit = a.unit;
+  ro.from_period = a.from;
+  ro.to_period = a.to;
+  if (a.from_s && !a.to_s) ro.to_period = INT64_MAX;
+  if (a.to_s && !a.from_s) ro.from_period = a.to;
+  rt_report *rep = NULL;
+  rt_error err = {0};
+  if (rt_report_compute(a.model, &ro, &rep, &err)) {
+    rc = cli_fail(&err);
+  } else {
+    int exp = a.model->currency_exp;
+    if (a.format == FMT_CSV) print_csv(rep, exp);
+    else if (a.format == FMT_JSON) print_json(rep, a.model, exp);
+    else if (a.model->ncustomers == 0)
+      printf("No customers yet. Import orders with 'retain import orders FILE'.\n");
+    else print_table(rep, a.model, exp);
+    rt_report_free(rep);
+  }
+  cli_analysis_free(&a);
+  return rc;
+}
