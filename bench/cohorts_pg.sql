@@ -1,0 +1,14 @@
+-- PostgreSQL: load the CSV with COPY, then the monthly cohort matrix in SQL.
+CREATE TEMP TABLE orders (order_id text, customer_id text, order_date timestamp, amount numeric(14,2), currency text);
+\copy orders FROM :'file' WITH (FORMAT csv, HEADER true)
+\pset format unaligned
+\pset fieldsep ','
+\pset footer off
+WITH o AS (
+  SELECT customer_id, (extract(year FROM order_date) * 12 + extract(month FROM order_date) - 1)::int AS m, amount
+  FROM orders WHERE amount >= 0),
+f AS (SELECT customer_id, min(m) AS c FROM o GROUP BY customer_id)
+SELECT to_char(f.c / 12, 'FM0000') || '-' || to_char(f.c % 12 + 1, 'FM00') AS cohort, o.m - f.c AS period,
+       count(DISTINCT o.customer_id) AS customers, to_char(sum(o.amount), 'FM999999999990.00') AS revenue
+FROM o JOIN f USING (customer_id)
+GROUP BY f.c, o.m - f.c ORDER BY f.c, period;
