@@ -45,4 +45,8 @@ int rt__parse_double(const char *s, size_t n, double *out);
 /* Parses a signed 64-bit integer (whole string). */
 int rt__parse_i64(const char *s, size_t n, int64_t *out);
 
+/* model/snapshot.c: releases a model opened from a snapshot (its mapping and the struct). */
+struct rt_model;
+void rt__model_unmap(struct rt_model *m);
+
 #endif

@@ -54,6 +54,9 @@ typedef struct rt_model {
   int64_t other_currency_rows;
   const rt_tz *tz;          /* borrowed; NULL is UTC */
   int64_t data_version;     /* the store's data version it was built from (-1 from a file) */
+  /* private: a model opened from a snapshot points into this read-only mapping */
+  void *priv_map;
+  size_t priv_map_len;
 } rt_model;
 
 /* External id of customer index i. */
@@ -86,6 +89,17 @@ int rt_model_build(rt_model_builder *b, rt_model **out, rt_error *err);
 int rt_model_load(rt_store *st, const rt_tz *tz, const char *currency, rt_model **out,
                   rt_error *err);
 void rt_model_free(rt_model *m);
+
+/* ---- snapshots ----
+ * A model saved to a file and mapped back in milliseconds, so a command need not rebuild it
+ * from the store while the store has not changed. The file records the store's data version,
+ * the time zone name and the currency the model was built with. */
+int rt_model_snapshot_write(const rt_model *m, const char *path, rt_error *err);
+/* Maps a snapshot. Returns RT_ENOTFOUND when the file is missing, or was made for another
+ * data_version, zone (by name) or currency (currency NULL: any), or is not a valid snapshot;
+ * the caller then builds the model and may write a new snapshot. tz is borrowed. */
+int rt_model_snapshot_open(const char *path, int64_t data_version, const rt_tz *tz,
+                           const char *currency, rt_model **out, rt_error *err);
 
 /* Minor-unit exponent of an ISO 4217 currency (2 when unknown). */
 int rt_currency_exponent(const char *code);

@@ -246,7 +246,24 @@ int cli_load_model(const cli_global *g, const char *orders_path, const rt_import
   if (rc) return rc;
   char *cur = NULL;
   if (!g->currency) rt_store_meta_get(st, "currency", &cur, &err);
-  rc = rt_model_load(st, tz, g->currency ? g->currency : cur, out, &err);
+  const char *currency = g->currency ? g->currency : cur;
+  /* A snapshot next to the store saves rebuilding the model while the store is unchanged. */
+  int64_t version = -1;
+  size_t plen = strlen(g->db) + sizeof ".model";
+  char *snap = rt_malloc(plen);
+  rc = rt_store_data_version(st, &version, &err);
+  if (!rc && snap) {
+    snprintf(snap, plen, "%s.model", g->db);
+    rt_error e2 = {0};
+    if (rt_model_snapshot_open(snap, version, tz, currency, out, &e2) == 0) goto done;
+  }
+  if (!rc) rc = rt_model_load(st, tz, currency, out, &err);
+  if (!rc && snap && (*out)->ncustomers > 0) {
+    rt_error e2 = {0}; /* a read-only directory only costs the next command the rebuild */
+    rt_model_snapshot_write(*out, snap, &e2);
+  }
+done:
+  rt_free(snap);
   rt_free(cur);
   rt_store_close(st);
   if (rc) return cli_fail(&err);

@@ -469,6 +469,10 @@ fail:
 void rt_model_free(rt_model *m) {
   if (!m)
     return;
+  if (m->priv_map) {
+    rt__model_unmap(m);
+    return;
+  }
   rt_free(m->store_id);
   rt_free(m->ext_off);
   rt_free(m->ext_pool);

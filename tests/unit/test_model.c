@@ -121,6 +121,62 @@ static void test_empty(void **state) {
   rt_model_free(NULL);
 }
 
+
+/* A snapshot maps back to the same columns; another data version, zone or currency, or a
+ * damaged file, is refused so the caller rebuilds. */
+static void test_snapshot_round_trip(void **state) {
+  (void)state;
+  rt_model_builder *b;
+  assert_int_equal(rt_model_builder_new(NULL, NULL, &b), 0);
+  char id[16];
+  for (int i = 0; i < 300; i++) {
+    uint32_t c;
+    int n = snprintf(id, sizeof id, "c%d", i);
+    assert_int_equal(rt_model_builder_customer(b, id, (size_t)n, i + 1, &c), 0);
+    for (int k = 0; k <= i % 4; k++)
+      assert_int_equal(rt_model_builder_order(b, c, MS(2024, 1 + k, 1 + i % 28), 100 * i + k, "EUR"), 0);
+    if (i % 7 == 0) assert_int_equal(rt_model_builder_refund(b, c, MS(2024, 6, 1), 50, "EUR"), 0);
+    if (i % 5 == 0)
+      assert_int_equal(rt_model_builder_subscription(b, c, MS(2024, 2, 1), 0, 999, "EUR"), 0);
+  }
+  rt_model *m, *s;
+  rt_error err = {0};
+  assert_int_equal(rt_model_build(b, &m, &err), 0);
+  m->data_version = 42;
+  char path[] = "/tmp/rt-snap-XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  close(fd);
+  assert_int_equal(rt_model_snapshot_write(m, path, &err), 0);
+  assert_int_equal(rt_model_snapshot_open(path, 42, NULL, "EUR", &s, &err), 0);
+  assert_int_equal(s->ncustomers, m->ncustomers);
+  assert_int_equal(s->norders, m->norders);
+  assert_int_equal(s->nrefunds, m->nrefunds);
+  assert_int_equal(s->nsubs, m->nsubs);
+  assert_string_equal(s->currency, "EUR");
+  assert_int_equal(s->min_day, m->min_day);
+  assert_int_equal(s->max_day, m->max_day);
+  assert_memory_equal(s->order_day, m->order_day, m->norders * sizeof *m->order_day);
+  assert_memory_equal(s->order_amount, m->order_amount, m->norders * sizeof *m->order_amount);
+  assert_memory_equal(s->order_start, m->order_start, (m->ncustomers + 1) * sizeof *m->order_start);
+  assert_memory_equal(s->refund_amount, m->refund_amount, m->nrefunds * sizeof *m->refund_amount);
+  assert_memory_equal(s->sub_end_day, m->sub_end_day, m->nsubs * sizeof *m->sub_end_day);
+  assert_memory_equal(s->revenue, m->revenue, m->ncustomers * sizeof *m->revenue);
+  assert_string_equal(rt_model_ext_id(s, 299), rt_model_ext_id(m, 299));
+  assert_int_equal(s->store_id[7], m->store_id[7]);
+  rt_model_free(s);
+  /* stale: another data version, another currency */
+  assert_int_equal(rt_model_snapshot_open(path, 43, NULL, "EUR", &s, &err), RT_ENOTFOUND);
+  assert_null(s);
+  assert_int_equal(rt_model_snapshot_open(path, 42, NULL, "USD", &s, &err), RT_ENOTFOUND);
+  /* damaged: truncated */
+  assert_int_equal(truncate(path, 200), 0);
+  assert_int_equal(rt_model_snapshot_open(path, 42, NULL, "EUR", &s, &err), RT_ENOTFOUND);
+  unlink(path);
+  assert_int_equal(rt_model_snapshot_open(path, 42, NULL, "EUR", &s, &err), RT_ENOTFOUND);
+  rt_model_free(m);
+}
+
 static void test_load_from_store(void **state) {
   (void)state;
   char dir[] = "/tmp/rt_test_model_XXXXXX";
@@ -187,6 +243,7 @@ int main(void) {
       cmocka_unit_test(test_timezone_days),
       cmocka_unit_test(test_empty),
       cmocka_unit_test(test_load_from_store),
+      cmocka_unit_test(test_snapshot_round_trip),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
