@@ -45,6 +45,15 @@ int rt__parse_double(const char *s, size_t n, double *out);
 /* Parses a signed 64-bit integer (whole string). */
 int rt__parse_i64(const char *s, size_t n, int64_t *out);
 
+/* Writes a, b and c one after the other into dst[n], cutting what does not fit (n > 0). */
+static inline void rt__strjoin(char *dst, size_t n, const char *a, const char *b, const char *c) {
+  const char *parts[3] = {a, b, c};
+  size_t o = 0;
+  for (int i = 0; i < 3; i++)
+    for (const char *p = parts[i]; p && *p && o + 1 < n; p++) dst[o++] = *p;
+  dst[o] = '\0';
+}
+
 /* model/snapshot.c: releases a model opened from a snapshot (its mapping and the struct). */
 struct rt_model;
 void rt__model_unmap(struct rt_model *m);

@@ -1,6 +1,8 @@
 /* error.c - rt_strerror and the rt_error detail helpers. */
 #include <retain/error.h>
 
+#include "internal.h"
+
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
@@ -39,7 +41,7 @@ void rt_error_prefix(rt_error *err, const char *fmt, ...) {
   vsnprintf(pre, sizeof pre, fmt, ap);
   va_end(ap);
   memcpy(old, err->msg, sizeof old);
-  snprintf(err->msg, sizeof err->msg, "%s%s", pre, old);
+  rt__strjoin(err->msg, sizeof err->msg, pre, old, NULL);
 }
 
 void rt_error_clear(rt_error *err) {

@@ -233,7 +233,7 @@ static int bad_row(importer *im, const rt_csv_record *rec, int col, const char *
     return rt_error_set(im->err, RT_EPARSE, "%s: %s", where, reason);
   rt_import_result *r = im->res;
   if (r->skipped < (int64_t)RT_ARRAY_LEN(r->first_rejects))
-    snprintf(r->first_rejects[r->skipped], sizeof r->first_rejects[0], "%s: %s", where, reason);
+    rt__strjoin(r->first_rejects[r->skipped], sizeof r->first_rejects[0], where, ": ", reason);
   r->skipped++;
   if (im->rejects) {
     /* line,reason,then the original fields, as CSV */
