@@ -1,0 +1,243 @@
+/* schema_sqlite.c - the SQLite schema as an ordered list of migrations, and the runner that
+ * brings a database up to date on open: every missing step runs in one transaction and is
+ * recorded in schema_migrations. A database migrated by a newer retain is refused (RT_ESCHEMA).
+ * Migrations are append-only: never edit a released step, add the next one (docs/STORE.md). */
+#include "store/schema_sqlite.h"
+
+#include <retain/error.h>
+
+#include <sqlite3.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <time.h>
+
+typedef struct migration {
+  int version;
+  const char *name;
+  const char *sql;
+} migration;
+
+/* Unique constraints are separate named indexes so that bulk mode can drop and rebuild them
+ * (rt__sqlite_bulk_indexes below). Integers are UTC milliseconds or minor units of currency;
+ * 0 / "none" values of the API are stored as NULL. */
+static const migration migrations[] = {
+    {1, "initial schema",
+     "CREATE TABLE meta (\n"
+     "  key TEXT PRIMARY KEY,\n"
+     "  value TEXT\n"
+     ");\n"
+     "INSERT INTO meta(key, value) VALUES ('data_version', 0);\n"
+     "CREATE TABLE customers (\n"
+     "  id INTEGER PRIMARY KEY,\n"
+     "  ext_id TEXT NOT NULL,\n"
+     "  created_ms INTEGER NOT NULL,\n"
+     "  attrs TEXT\n"
+     ");\n"
+     "CREATE UNIQUE INDEX customers_ext_id ON customers(ext_id);\n"
+     "CREATE TABLE identities (\n"
+     "  kind TEXT NOT NULL,\n"
+     "  value TEXT NOT NULL,\n"
+     "  customer_id INTEGER NOT NULL REFERENCES customers(id),\n"
+     "  reason TEXT,\n"
+     "  linked_ms INTEGER NOT NULL\n"
+     ");\n"
+     "CREATE UNIQUE INDEX identities_kind_value ON identities(kind, value);\n"
+     "CREATE INDEX identities_customer ON identities(customer_id);\n"
+     "CREATE TABLE imports (\n"
+     "  id INTEGER PRIMARY KEY,\n"
+     "  kind TEXT NOT NULL,\n"
+     "  path TEXT,\n"
+     "  digest TEXT,\n"
+     "  started_ms INTEGER NOT NULL,\n"
+     "  finished_ms INTEGER,\n"
+     "  rows INTEGER,\n"
+     "  stored INTEGER,\n"
+     "  skipped INTEGER\n"
+     ");\n"
+     "CREATE TABLE events (\n"
+     "  id INTEGER PRIMARY KEY,\n"
+     "  customer_id INTEGER NOT NULL REFERENCES customers(id),\n"
+     "  type TEXT NOT NULL,\n"
+     "  ts_ms INTEGER NOT NULL,\n"
+     "  props TEXT,\n"
+     "  ext_id TEXT,\n"
+     "  import_id INTEGER REFERENCES imports(id)\n"
+     ");\n"
+     "CREATE UNIQUE INDEX events_ext_id ON events(ext_id);\n"
+     "CREATE TABLE orders (\n"
+     "  id INTEGER PRIMARY KEY,\n"
+     "  customer_id INTEGER NOT NULL REFERENCES customers(id),\n"
+     "  ext_id TEXT NOT NULL,\n"
+     "  ts_ms INTEGER NOT NULL,\n"
+     "  amount INTEGER NOT NULL,\n"
+     "  currency TEXT NOT NULL,\n"
+     "  import_id INTEGER REFERENCES imports(id)\n"
+     ");\n"
+     "CREATE UNIQUE INDEX orders_ext_id ON orders(ext_id);\n"
+     "CREATE TABLE order_lines (\n"
+     "  order_id INTEGER NOT NULL REFERENCES orders(id),\n"
+     "  product TEXT,\n"
+     "  name TEXT,\n"
+     "  quantity REAL NOT NULL,\n"
+     "  unit_price INTEGER NOT NULL,\n"
+     "  amount INTEGER NOT NULL\n"
+     ");\n"
+     "CREATE TABLE refunds (\n"
+     "  id INTEGER PRIMARY KEY,\n"
+     "  customer_id INTEGER NOT NULL REFERENCES customers(id),\n"
+     "  ext_id TEXT NOT NULL,\n"
+     "  order_ext_id TEXT,\n"
+     "  ts_ms INTEGER NOT NULL,\n"
+     "  amount INTEGER NOT NULL,\n"
+     "  currency TEXT NOT NULL,\n"
+     "  reason TEXT,\n"
+     "  import_id INTEGER REFERENCES imports(id)\n"
+     ");\n"
+     "CREATE UNIQUE INDEX refunds_ext_id ON refunds(ext_id);\n"
+     "CREATE TABLE subscriptions (\n"
+     "  id INTEGER PRIMARY KEY,\n"
+     "  customer_id INTEGER NOT NULL REFERENCES customers(id),\n"
+     "  ext_id TEXT NOT NULL,\n"
+     "  plan TEXT,\n"
+     "  started_ms INTEGER NOT NULL,\n"
+     "  renews_ms INTEGER,\n"
+     "  canceled_ms INTEGER,\n"
+     "  amount INTEGER NOT NULL,\n"
+     "  currency TEXT NOT NULL,\n"
+     "  interval TEXT,\n"
+     "  import_id INTEGER REFERENCES imports(id)\n"
+     ");\n"
+     "CREATE UNIQUE INDEX subscriptions_ext_id ON subscriptions(ext_id);\n"},
+};
+
+/* The unique indexes bulk mode drops on empty tables and rebuilds at its end. They must match
+ * the current schema (the latest migration that defines them). */
+const rt__sqlite_index rt__sqlite_bulk_indexes[RT__SQLITE_BULK_INDEXES] = {
+    {"customers", "customers_ext_id", "CREATE UNIQUE INDEX customers_ext_id ON customers(ext_id)"},
+    {"orders", "orders_ext_id", "CREATE UNIQUE INDEX orders_ext_id ON orders(ext_id)"},
+    {"refunds", "refunds_ext_id", "CREATE UNIQUE INDEX refunds_ext_id ON refunds(ext_id)"},
+};
+
+int rt__sqlite_latest_version(void) {
+  return migrations[sizeof migrations / sizeof migrations[0] - 1].version;
+}
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int sql_fail(sqlite3 *db, const char *path, const char *what, rt_error *err) {
+  int x = sqlite3_errcode(db);
+  int code = (x == SQLITE_BUSY || x == SQLITE_LOCKED) ? RT_EBUSY
+             : x == SQLITE_NOMEM                      ? RT_ENOMEM
+             : (x == SQLITE_IOERR || x == SQLITE_FULL || x == SQLITE_CANTOPEN) ? RT_EIO
+                                                                                : RT_ESTORE;
+  return rt_error_set(err, code, "%s: %s: %s", path, what, sqlite3_errmsg(db));
+}
+
+/* The applied version: 0 for a database without schema_migrations (new, or not retain's). */
+static int read_version(sqlite3 *db, const char *path, int *out, rt_error *err) {
+  sqlite3_stmt *s = NULL;
+  *out = 0;
+  if (sqlite3_prepare_v2(db,
+                         "SELECT count(*) FROM sqlite_schema WHERE type='table' AND "
+                         "name='schema_migrations'",
+                         -1, &s, NULL) != SQLITE_OK)
+    return sql_fail(db, path, "reading the schema", err);
+  int rc = sqlite3_step(s);
+  int exists = rc == SQLITE_ROW && sqlite3_column_int(s, 0) > 0;
+  sqlite3_finalize(s);
+  if (rc != SQLITE_ROW)
+    return sql_fail(db, path, "reading the schema", err);
+  if (!exists)
+    return 0;
+  if (sqlite3_prepare_v2(db, "SELECT coalesce(max(version), 0) FROM schema_migrations", -1, &s,
+                         NULL) != SQLITE_OK)
+    return sql_fail(db, path, "reading the schema version", err);
+  rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW)
+    *out = sqlite3_column_int(s, 0);
+  sqlite3_finalize(s);
+  if (rc != SQLITE_ROW)
+    return sql_fail(db, path, "reading the schema version", err);
+  return 0;
+}
+
+static int too_new(const char *path, int v, rt_error *err) {
+  return rt_error_set(err, RT_ESCHEMA,
+                      "%s: the store has schema version %d but this retain knows only up to %d; "
+                      "use a newer retain",
+                      path, v, rt__sqlite_latest_version());
+}
+
+int rt__sqlite_migrate(sqlite3 *db, const char *path, int read_only, int *version,
+                       rt_error *err) {
+  int latest = rt__sqlite_latest_version();
+  int v, rc = read_version(db, path, &v, err);
+  if (rc)
+    return rc;
+  if (v > latest)
+    return too_new(path, v, err);
+  if (v == latest) {
+    *version = v;
+    return 0;
+  }
+  if (read_only)
+    return rt_error_set(err, RT_ESTORE,
+                        v == 0 ? "%s: not a retain store (no schema); import data into it first"
+                               : "%s: the store has schema version %d, this retain needs %d; open "
+                                 "it once for writing to migrate it",
+                        path, v, latest);
+  /* Take the write lock, then look again: another process may have migrated meanwhile. */
+  if (sqlite3_exec(db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+    return sql_fail(db, path, "locking for migration", err);
+  rc = read_version(db, path, &v, err);
+  if (!rc && v > latest)
+    rc = too_new(path, v, err);
+  if (!rc && sqlite3_exec(db,
+                          "CREATE TABLE IF NOT EXISTS schema_migrations (\n"
+                          "  version INTEGER PRIMARY KEY,\n"
+                          "  name TEXT NOT NULL,\n"
+                          "  applied_ms INTEGER NOT NULL\n"
+                          ")",
+                          NULL, NULL, NULL) != SQLITE_OK)
+    rc = sql_fail(db, path, "creating schema_migrations", err);
+  for (size_t i = 0; !rc && i < sizeof migrations / sizeof migrations[0]; i++) {
+    const migration *m = &migrations[i];
+    if (m->version <= v)
+      continue;
+    char what[160];
+    snprintf(what, sizeof what, "migration %d (%s)", m->version, m->name);
+    if (sqlite3_exec(db, m->sql, NULL, NULL, NULL) != SQLITE_OK) {
+      rc = sql_fail(db, path, what, err);
+      break;
+    }
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(db,
+                           "INSERT INTO schema_migrations(version, name, applied_ms) "
+                           "VALUES (?1, ?2, ?3)",
+                           -1, &s, NULL) != SQLITE_OK) {
+      rc = sql_fail(db, path, what, err);
+      break;
+    }
+    sqlite3_bind_int(s, 1, m->version);
+    sqlite3_bind_text(s, 2, m->name, -1, SQLITE_STATIC);
+    sqlite3_bind_int64(s, 3, now_ms());
+    if (sqlite3_step(s) != SQLITE_DONE)
+      rc = sql_fail(db, path, what, err);
+    sqlite3_finalize(s);
+    if (!rc)
+      v = m->version;
+  }
+  if (!rc && sqlite3_exec(db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK)
+    rc = sql_fail(db, path, "committing the migration", err);
+  if (rc) {
+    if (!sqlite3_get_autocommit(db))
+      sqlite3_exec(db, "ROLLBACK", NULL, NULL, NULL);
+    return rc;
+  }
+  *version = v;
+  return 0;
+}

@@ -1,0 +1,28 @@
+/* schema_sqlite.h - the SQLite schema migrations (schema_sqlite.c), used by store_sqlite.c. */
+#ifndef RETAIN_SCHEMA_SQLITE_H
+#define RETAIN_SCHEMA_SQLITE_H
+
+#include <retain/error.h>
+
+#include <sqlite3.h>
+
+/* The newest schema version this build knows. */
+int rt__sqlite_latest_version(void);
+
+/* Brings db up to the latest version: reads schema_migrations and applies the missing steps in
+ * one write transaction. RT_ESCHEMA when the database is newer than this build; a read-only
+ * open (read_only) of an older database is refused with RT_ESTORE. *version is the version the
+ * database is at afterwards. path is only for messages. */
+int rt__sqlite_migrate(sqlite3 *db, const char *path, int read_only, int *version,
+                       rt_error *err);
+
+/* The unique indexes that bulk mode drops and rebuilds. */
+typedef struct rt__sqlite_index {
+  const char *table;
+  const char *name;
+  const char *create_sql;
+} rt__sqlite_index;
+#define RT__SQLITE_BULK_INDEXES 3
+extern const rt__sqlite_index rt__sqlite_bulk_indexes[RT__SQLITE_BULK_INDEXES];
+
+#endif

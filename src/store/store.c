@@ -1,0 +1,513 @@
+/* store.c - the public rt_store_* functions: argument checks, read-only refusal, implicit
+ * transactions for writes made outside rt_store_begin/commit, and the transaction and bulk-mode
+ * state; the storage work is dispatched to a backend through rt_store_ops (store_internal.h).
+ * docs/STORE.md describes the schema and the rules. */
+#include "store/store_internal.h"
+
+#include <retain/alloc.h>
+#include <retain/error.h>
+
+#include <assert.h>
+#include <jansson.h>
+#include <string.h>
+
+#include "internal.h"
+
+const char *const rt__store_table_names[RT_TABLE__COUNT] = {
+#define RT__TABLE_NAME(name) #name,
+    RT_STORE_TABLES(RT__TABLE_NAME)
+#undef RT__TABLE_NAME
+};
+
+enum { BULK_OFF, BULK_ON, BULK_FAILED };
+
+struct rt_store {
+  const rt_store_ops *ops;
+  rt_store_backend *be;
+  char *path;
+  int read_only;
+  int in_txn; /* inside rt_store_begin .. commit/rollback */
+  int bulk;   /* BULK_*: FAILED after bulk_end could not rebuild, until rollback */
+};
+
+/* The backend a new store uses. One today; a config field will choose when there are two. */
+static const rt_store_ops *default_ops(void) { return &rt__store_sqlite_ops; }
+
+/* ---- helpers ---- */
+
+/* Lets every function fill err even when the caller passed NULL. */
+#define LOCAL_ERR(err)             \
+  rt_error err_local_;             \
+  if (!(err)) {                    \
+    rt_error_clear(&err_local_);   \
+    (err) = &err_local_;           \
+  }
+
+/* Every failure carries a message: a backend that returned a bare code gets the code's text. */
+static int finish(rt_store *st, int rc, rt_error *err) {
+  (void)st;
+  if (rc < 0 && (err->code != rc || !err->msg[0]))
+    rt_error_set(err, rc, "%s", rt_strerror(rc));
+  return rc;
+}
+
+static int bad(rt_error *err, const char *what) {
+  return rt_error_set(err, RT_EINVAL, "store: %s", what);
+}
+
+/* Checks that a write may happen and starts an implicit transaction when none is open; *implicit
+ * says whether write_leave must end it. */
+static int write_enter(rt_store *st, int *implicit, rt_error *err) {
+  *implicit = 0;
+  if (st->read_only)
+    return rt_error_set(err, RT_EINVAL, "store '%s' is open read-only", st->path);
+  if (st->bulk == BULK_FAILED)
+    return rt_error_set(err, RT_EINVAL,
+                        "store: the bulk load failed; the transaction must be rolled back");
+  if (st->in_txn)
+    return 0;
+  int rc = st->ops->begin(st->be, err);
+  if (rc)
+    return rc;
+  *implicit = 1;
+  return 0;
+}
+
+static int write_leave(rt_store *st, int implicit, int rc, rt_error *err) {
+  if (!implicit)
+    return rc;
+  if (!rc)
+    rc = st->ops->commit(st->be, err);
+  if (rc)
+    st->ops->rollback(st->be);
+  return rc;
+}
+
+static int valid_json_object(const char *text) {
+  json_error_t je;
+  json_t *j = json_loads(text, JSON_REJECT_DUPLICATES, &je);
+  int ok = j && json_is_object(j);
+  json_decref(j);
+  return ok;
+}
+
+static int valid_currency(const char *c) {
+  return c && c[0] && c[1] && c[2] && !c[3];
+}
+
+/* ---- open, close, versions ---- */
+
+int rt_store_open(const rt_store_config *cfg, rt_store **out, rt_error *err) {
+  LOCAL_ERR(err);
+  if (!out)
+    return bad(err, "rt_store_open: out is NULL");
+  *out = NULL;
+  if (!cfg || !cfg->path || !cfg->path[0])
+    return bad(err, "rt_store_open: no path");
+  rt_store *st = rt_calloc(1, sizeof *st);
+  char *path = rt_strdup(cfg->path);
+  if (!st || !path) {
+    rt_free(st);
+    rt_free(path);
+    return rt_error_set(err, RT_ENOMEM, "%s: out of memory", cfg->path);
+  }
+  st->ops = default_ops();
+  st->path = path;
+  st->read_only = cfg->read_only != 0;
+  int rc = st->ops->open(cfg, &st->be, err);
+  if (rc) {
+    rt_free(st->path);
+    rt_free(st);
+    return finish(NULL, rc, err);
+  }
+  *out = st;
+  return 0;
+}
+
+void rt_store_close(rt_store *st) {
+  if (!st)
+    return;
+  if (st->in_txn)
+    st->ops->rollback(st->be); /* an unfinished transaction is not committed */
+  st->ops->close(st->be);
+  rt_free(st->path);
+  rt_free(st);
+}
+
+int rt_store_schema_version(rt_store *st) {
+  assert(st);
+  return st->ops->schema_version(st->be);
+}
+
+int rt_store_latest_schema_version(void) { return default_ops()->latest_schema_version(); }
+
+int rt_store_data_version(rt_store *st, int64_t *out, rt_error *err) {
+  LOCAL_ERR(err);
+  if (!st || !out)
+    return bad(err, "rt_store_data_version: NULL argument");
+  return finish(st, st->ops->data_version(st->be, out, err), err);
+}
+
+/* ---- transactions ---- */
+
+int rt_store_begin(rt_store *st, rt_error *err) {
+  LOCAL_ERR(err);
+  if (!st)
+    return bad(err, "rt_store_begin: store is NULL");
+  if (st->read_only)
+    return rt_error_set(err, RT_EINVAL, "store '%s' is open read-only", st->path);
+  if (st->in_txn)
+    return bad(err, "rt_store_begin: a transaction is already open");
+  int rc = st->ops->begin(st->be, err);
+  if (rc)
+    return finish(st, rc, err);
+  st->in_txn = 1;
+  st->bulk = BULK_OFF;
+  return 0;
+}
+
+int rt_store_commit(rt_store *st, rt_error *err) {
+  LOCAL_ERR(err);
+  if (!st)
+    return bad(err, "rt_store_commit: store is NULL");
+  if (!st->in_txn)
+    return bad(err, "rt_store_commit: no transaction is open");
+  int rc = 0;
+  if (st->bulk == BULK_FAILED)
+    rc = rt_error_set(err, RT_EEXISTS,
+                      "store: the bulk load found duplicate keys; the transaction was rolled back");
+  else if (st->bulk == BULK_ON) /* a forgotten bulk_end must not leave the indexes dropped */
+    rc = st->ops->bulk_end(st->be, err);
+  if (!rc)
+    rc = st->ops->commit(st->be, err);
+  if (rc)
+    st->ops->rollback(st->be);
+  st->in_txn = 0;
+  st->bulk = BULK_OFF;
+  return finish(st, rc, err);
+}
+
+void rt_store_rollback(rt_store *st) {
+  if (!st || !st->in_txn)
+    return;
+  st->ops->rollback(st->be);
+  st->in_txn = 0;
+  st->bulk = BULK_OFF;
+}
+
+/* ---- meta ---- */
+
+int rt_store_meta_get(rt_store *st, const char *key, char **out, rt_error *err) {
+  LOCAL_ERR(err);
+  if (out)
+    *out = NULL;
+  if (!st || !key || !out)
+    return bad(err, "rt_store_meta_get: NULL argument");
+  return finish(st, st->ops->meta_get(st->be, key, out, err), err);
+}
+
+int rt_store_meta_set(rt_store *st, const char *key, const char *value, rt_error *err) {
+  LOCAL_ERR(err);
+  if (!st || !key || !key[0] || !value)
+    return bad(err, "rt_store_meta_set: NULL or empty argument");
+  if (strcmp(key, "data_version") == 0)
+    return bad(err, "rt_store_meta_set: 'data_version' is kept by the store");
+  int implicit, rc = write_enter(st, &implicit, err);
+  if (rc)
+    return finish(st, rc, err);
+  rc = st->ops->meta_set(st->be, key, value, err);
+  return finish(st, write_leave(st, implicit, rc, err), err);
+}
+
+/* ---- customers ---- */
+
+int rt_store_customer_find(rt_store *st, const char *ext_id, size_t len, int64_t *out_id,
+                           rt_error *err) {
+  LOCAL_ERR(err);
+  if (!st || !ext_id || !out_id)
+    return bad(err, "rt_store_customer_find: NULL argument");
+  return finish(st, st->ops->customer_find(st->be, ext_id, len, out_id, err), err);
+}
+
+int rt_store_customer_upsert(rt_store *st, const char *ext_id, size_t len, int64_t created_ms,
+                             int64_t *out_id, int *created, rt_error *err) {
+  LOCAL_ERR(err);
+  if (!st || !ext_id || !out_id)
+    return bad(err, "rt_store_customer_upsert: NULL argument");
+  if (!len)
+    return bad(err, "rt_store_customer_upsert: empty customer id");
+  int c = 0, implicit, rc = write_enter(st, &implicit, err);
+  if (rc)
+    return finish(st, rc, err);
+  rc = st->ops->customer_upsert(st->be, ext_id, len, created_ms, out_id, &c, err);
+  rc = write_leave(st, implicit, rc, err);
+  if (created)
+    *created = rc ? 0 : c;
+  return finish(st, rc, err);
+}
+
+int rt_store_customer_insert(rt_store *st, const char *ext_id, size_t len, int64_t created_ms,
+                             int64_t *out_id, rt_error *err) {
+  LOCAL_ERR(err);
+  if (!st || !ext_id || !out_id)
+    return bad(err, "rt_store_customer_insert: NULL argument");
+  if (!len)
+    return bad(err, "rt_store_customer_insert: empty customer id");
+  if (st->bulk != BULK_ON)
+    return bad(err, "rt_store_customer_insert: only in bulk mode");
+  return finish(st, st->ops->customer_insert(st->be, ext_id, len, created_ms, out_id, err), err);
+}
+
+int rt_store_customer_set_attrs(rt_store *st, int64_t customer, const char *json_obj,
+                                rt_error *err) {
+  LOCAL_ERR(err);
+  if (!st || !json_obj)
+    return bad(err, "rt_store_customer_set_attrs: NULL argument");
+  if (!valid_json_object(json_obj))
+    return bad(err, "customer attributes must be a JSON object");
+  int implicit, rc = write_enter(st, &implicit, err);
+  if (rc)
+    return finish(st, rc, err);
+  rc = st->ops->customer_set_attrs(st->be, customer, json_obj, err);
+  return finish(st, write_leave(st, implicit, rc, err), err);
+}
+
+int rt_store_identity_link(rt_store *st, const char *kind, const char *value, int64_t customer,
+                           const char *reason, int64_t *other_customer, rt_error *err) {
+  LOCAL_ERR(err);
+  int64_t other_local;
+  if (!other_customer)
+    other_customer = &other_local;
+  *other_customer = 0;
+  if (!st || !kind || !kind[0] || !value || !value[0])
+    return bad(err, "rt_store_identity_link: NULL or empty argument");
+  if (customer <= 0)
+    return bad(err, "rt_store_identity_link: invalid customer id");
+  int implicit, rc = write_enter(st, &implicit, err);
+  if (rc)
+    return finish(st, rc, err);
+  rc = st->ops->identity_link(st->be, kind, value, customer, reason, other_customer, err);
+  /* an identity of another customer is an answer, not a failure of the transaction */
+  if (rc == RT_EEXISTS && implicit) {
+    int rc2 = write_leave(st, implicit, 0, err);
+    return finish(st, rc2 ? rc2 : RT_EEXISTS, err);
+  }
+  return finish(st, write_leave(st, implicit, rc, err), err);
+}
+
+int rt_store_identity_find(rt_store *st, const char *kind, const char *value, int64_t *out_id,
+                           rt_error *err) {
+  LOCAL_ERR(err);
+  if (!st || !kind || !value || !out_id)
+    return bad(err, "rt_store_identity_find: NULL argument");
+  return finish(st, st->ops->identity_find(st->be, kind, value, out_id, err), err);
+}
+
+/* ---- orders, refunds, events, subscriptions ---- */
+
+int rt_store_order_put(rt_store *st, const rt_order_rec *o, const rt_line_rec *lines,
+                       size_t nlines, int *status, rt_error *err) {
+  LOCAL_ERR(err);
+  int s = 0;
+  if (!status)
+    status = &s;
+  *status = 0;
+  if (!st || !o || (nlines && !lines))
+    return bad(err, "rt_store_order_put: NULL argument");
+  if (!o->ext_id || !o->ext_id[0])
+    return bad(err, "order without an id (ext_id)");
+  if (o->customer <= 0)
+    return rt_error_set(err, RT_EINVAL, "order '%s': invalid customer id", o->ext_id);
+  if (o->amount < 0)
+    return rt_error_set(err, RT_EINVAL, "order '%s': negative amount", o->ext_id);
+  if (!valid_currency(o->currency))
+    return rt_error_set(err, RT_EINVAL, "order '%s': currency must be 3 letters", o->ext_id);
+  int implicit, rc = write_enter(st, &implicit, err);
+  if (rc)
+    return finish(st, rc, err);
+  rc = st->ops->order_put(st->be, o, lines, nlines, st->bulk == BULK_ON, status, err);
+  rc = write_leave(st, implicit, rc, err);
+  if (rc)
+    *status = 0;
+  return finish(st, rc, err);
+}
+
+int rt_store_refund_put(rt_store *st, const rt_refund_rec *r, int *status, rt_error *err) {
+  LOCAL_ERR(err);
+  int s = 0;
+  if (!status)
+    status = &s;
+  *status = 0;
+  if (!st || !r)
+    return bad(err, "rt_store_refund_put: NULL argument");
+  if (!r->ext_id || !r->ext_id[0])
+    return bad(err, "refund without an id (ext_id)");
+  if (r->customer <= 0)
+    return rt_error_set(err, RT_EINVAL, "refund '%s': invalid customer id", r->ext_id);
+  if (r->amount <= 0)
+    return rt_error_set(err, RT_EINVAL, "refund '%s': amount must be positive", r->ext_id);
+  if (!valid_currency(r->currency))
+    return rt_error_set(err, RT_EINVAL, "refund '%s': currency must be 3 letters", r->ext_id);
+  int implicit, rc = write_enter(st, &implicit, err);
+  if (rc)
+    return finish(st, rc, err);
+  rc = st->ops->refund_put(st->be, r, st->bulk == BULK_ON, status, err);
+  rc = write_leave(st, implicit, rc, err);
+  if (rc)
+    *status = 0;
+  return finish(st, rc, err);
+}
+
+int rt_store_event_put(rt_store *st, const rt_event_rec *e, int *status, rt_error *err) {
+  LOCAL_ERR(err);
+  int s = 0;
+  if (!status)
+    status = &s;
+  *status = 0;
+  if (!st || !e)
+    return bad(err, "rt_store_event_put: NULL argument");
+  if (!e->type || !e->type[0])
+    return bad(err, "event without a type");
+  if (e->customer <= 0)
+    return bad(err, "event: invalid customer id");
+  if (e->props && !valid_json_object(e->props))
+    return rt_error_set(err, RT_EINVAL, "event '%s': properties must be a JSON object",
+                        e->ext_id ? e->ext_id : e->type);
+  int implicit, rc = write_enter(st, &implicit, err);
+  if (rc)
+    return finish(st, rc, err);
+  rc = st->ops->event_put(st->be, e, status, err);
+  rc = write_leave(st, implicit, rc, err);
+  if (rc)
+    *status = 0;
+  return finish(st, rc, err);
+}
+
+int rt_store_subscription_put(rt_store *st, const rt_subscription_rec *s, int *status,
+                              rt_error *err) {
+  LOCAL_ERR(err);
+  int st_local = 0;
+  if (!status)
+    status = &st_local;
+  *status = 0;
+  if (!st || !s)
+    return bad(err, "rt_store_subscription_put: NULL argument");
+  if (!s->ext_id || !s->ext_id[0])
+    return bad(err, "subscription without an id (ext_id)");
+  if (s->customer <= 0)
+    return rt_error_set(err, RT_EINVAL, "subscription '%s': invalid customer id", s->ext_id);
+  if (!valid_currency(s->currency))
+    return rt_error_set(err, RT_EINVAL, "subscription '%s': currency must be 3 letters",
+                        s->ext_id);
+  int implicit, rc = write_enter(st, &implicit, err);
+  if (rc)
+    return finish(st, rc, err);
+  rc = st->ops->subscription_put(st->be, s, status, err);
+  rc = write_leave(st, implicit, rc, err);
+  if (rc)
+    *status = 0;
+  return finish(st, rc, err);
+}
+
+/* ---- bulk loading ---- */
+
+int rt_store_bulk_begin(rt_store *st, int *active, rt_error *err) {
+  LOCAL_ERR(err);
+  int a = 0;
+  if (!active)
+    active = &a;
+  *active = 0;
+  if (!st)
+    return bad(err, "rt_store_bulk_begin: store is NULL");
+  if (!st->in_txn)
+    return bad(err, "rt_store_bulk_begin: needs a transaction (rt_store_begin)");
+  if (st->bulk != BULK_OFF)
+    return bad(err, "rt_store_bulk_begin: bulk mode is already on");
+  int rc = st->ops->bulk_begin(st->be, active, err);
+  if (rc) {
+    *active = 0;
+    return finish(st, rc, err);
+  }
+  st->bulk = *active ? BULK_ON : BULK_OFF;
+  return 0;
+}
+
+int rt_store_bulk_end(rt_store *st, rt_error *err) {
+  LOCAL_ERR(err);
+  if (!st)
+    return bad(err, "rt_store_bulk_end: store is NULL");
+  if (st->bulk == BULK_FAILED)
+    return rt_error_set(err, RT_EEXISTS, "store: the bulk load already failed; roll back");
+  if (st->bulk == BULK_OFF)
+    return 0; /* bulk_begin found tables with rows: nothing was dropped */
+  int rc = st->ops->bulk_end(st->be, err);
+  st->bulk = rc ? BULK_FAILED : BULK_OFF;
+  return finish(st, rc, err);
+}
+
+/* ---- imports ---- */
+
+int rt_store_import_begin(rt_store *st, const char *kind, const char *path, const char *digest,
+                          int64_t *out_import_id, rt_error *err) {
+  LOCAL_ERR(err);
+  if (!st || !kind || !kind[0] || !out_import_id)
+    return bad(err, "rt_store_import_begin: NULL argument");
+  int implicit, rc = write_enter(st, &implicit, err);
+  if (rc)
+    return finish(st, rc, err);
+  rc = st->ops->import_begin(st->be, kind, path, digest, out_import_id, err);
+  return finish(st, write_leave(st, implicit, rc, err), err);
+}
+
+int rt_store_import_finish(rt_store *st, int64_t import_id, int64_t rows, int64_t stored,
+                           int64_t skipped, rt_error *err) {
+  LOCAL_ERR(err);
+  if (!st || import_id <= 0)
+    return bad(err, "rt_store_import_finish: invalid argument");
+  int implicit, rc = write_enter(st, &implicit, err);
+  if (rc)
+    return finish(st, rc, err);
+  rc = st->ops->import_finish(st->be, import_id, rows, stored, skipped, err);
+  return finish(st, write_leave(st, implicit, rc, err), err);
+}
+
+/* ---- reading ---- */
+
+int rt_store_scan_customers(rt_store *st, rt_store_customer_cb cb, void *ctx, rt_error *err) {
+  LOCAL_ERR(err);
+  if (!st || !cb)
+    return bad(err, "rt_store_scan_customers: NULL argument");
+  return finish(st, st->ops->scan_customers(st->be, cb, ctx, err), err);
+}
+
+int rt_store_scan_orders(rt_store *st, rt_store_order_cb cb, void *ctx, rt_error *err) {
+  LOCAL_ERR(err);
+  if (!st || !cb)
+    return bad(err, "rt_store_scan_orders: NULL argument");
+  return finish(st, st->ops->scan_orders(st->be, cb, ctx, err), err);
+}
+
+int rt_store_scan_refunds(rt_store *st, rt_store_refund_cb cb, void *ctx, rt_error *err) {
+  LOCAL_ERR(err);
+  if (!st || !cb)
+    return bad(err, "rt_store_scan_refunds: NULL argument");
+  return finish(st, st->ops->scan_refunds(st->be, cb, ctx, err), err);
+}
+
+int rt_store_scan_subscriptions(rt_store *st, rt_store_subscription_cb cb, void *ctx,
+                                rt_error *err) {
+  LOCAL_ERR(err);
+  if (!st || !cb)
+    return bad(err, "rt_store_scan_subscriptions: NULL argument");
+  return finish(st, st->ops->scan_subscriptions(st->be, cb, ctx, err), err);
+}
+
+int rt_store_count(rt_store *st, const char *table, int64_t *out, rt_error *err) {
+  LOCAL_ERR(err);
+  if (!st || !table || !out)
+    return bad(err, "rt_store_count: NULL argument");
+  for (int t = 0; t < RT_TABLE__COUNT; t++)
+    if (strcmp(table, rt__store_table_names[t]) == 0)
+      return finish(st, st->ops->count(st->be, (rt_store_table)t, out, err), err);
+  return rt_error_set(err, RT_EINVAL, "store: no table '%s'", table);
+}

@@ -1,0 +1,103 @@
+/* store_internal.h - the backend interface of the store (SQLite's VFS idea, Redis's ae_*.c).
+ *
+ * store.c owns the public rt_store_* functions: it checks arguments, refuses writes to a
+ * read-only store, wraps a write outside rt_store_begin/commit in its own transaction, and keeps
+ * the transaction and bulk-mode state. A backend (store_sqlite.c today, store_pg.c later) fills
+ * one rt_store_ops and only does the storage work; it may assume its arguments were checked. */
+#ifndef RETAIN_STORE_INTERNAL_H
+#define RETAIN_STORE_INTERNAL_H
+
+#include <retain/store.h>
+
+#include <stdint.h>
+
+/* A backend's own state; each backend defines the struct. */
+typedef struct rt_store_backend rt_store_backend;
+
+/* The tables rt_store_count accepts, in a fixed order that backends may index by. */
+#define RT_STORE_TABLES(X)                                                                    \
+  X(customers) X(identities) X(events) X(orders) X(order_lines) X(refunds) X(subscriptions) \
+      X(imports) X(meta) X(schema_migrations)
+typedef enum rt_store_table {
+#define RT__TABLE_ENUM(name) RT_TABLE_##name,
+  RT_STORE_TABLES(RT__TABLE_ENUM)
+#undef RT__TABLE_ENUM
+      RT_TABLE__COUNT
+} rt_store_table;
+
+/* The operations of a backend. Unless stated, each returns 0 or an RT_E* code with err filled
+ * (err is never NULL here: store.c passes a local one when the caller gave none). Writes are
+ * only called inside a transaction (begin .. commit/rollback). */
+typedef struct rt_store_ops {
+  const char *name;              /* "sqlite" */
+  int (*latest_schema_version)(void); /* the migrations this backend knows */
+
+  /* Opens and migrates; on failure *out is NULL and nothing needs closing. */
+  int (*open)(const rt_store_config *cfg, rt_store_backend **out, rt_error *err);
+  void (*close)(rt_store_backend *b); /* b is never NULL */
+  int (*schema_version)(rt_store_backend *b);
+  /* The committed data version, as seen by this connection (inside a transaction: its view). */
+  int (*data_version)(rt_store_backend *b, int64_t *out, rt_error *err);
+
+  /* begin takes the write lock. commit bumps the data version when the transaction changed
+   * anything, flushes whatever the backend buffered, and commits; when it fails the
+   * transaction is still open and store.c rolls it back. rollback discards buffered rows and
+   * leaves bulk mode; it cannot fail. */
+  int (*begin)(rt_store_backend *b, rt_error *err);
+  int (*commit)(rt_store_backend *b, rt_error *err);
+  void (*rollback)(rt_store_backend *b);
+
+  int (*meta_get)(rt_store_backend *b, const char *key, char **out, rt_error *err);
+  int (*meta_set)(rt_store_backend *b, const char *key, const char *value, rt_error *err);
+
+  int (*customer_find)(rt_store_backend *b, const char *ext_id, size_t len, int64_t *out_id,
+                       rt_error *err);
+  int (*customer_upsert)(rt_store_backend *b, const char *ext_id, size_t len, int64_t created_ms,
+                         int64_t *out_id, int *created, rt_error *err);
+  /* Bulk mode only: inserts without looking (the backend may buffer the row). */
+  int (*customer_insert)(rt_store_backend *b, const char *ext_id, size_t len, int64_t created_ms,
+                         int64_t *out_id, rt_error *err);
+  /* json_obj is a valid JSON object (checked by store.c); RT_ENOTFOUND for an unknown id. */
+  int (*customer_set_attrs)(rt_store_backend *b, int64_t customer, const char *json_obj,
+                            rt_error *err);
+  int (*identity_link)(rt_store_backend *b, const char *kind, const char *value, int64_t customer,
+                       const char *reason, int64_t *other_customer, rt_error *err);
+  int (*identity_find)(rt_store_backend *b, const char *kind, const char *value, int64_t *out_id,
+                       rt_error *err);
+
+  /* bulk is 1 while bulk mode is active: insert without looking for the ext_id. */
+  int (*order_put)(rt_store_backend *b, const rt_order_rec *o, const rt_line_rec *lines,
+                   size_t nlines, int bulk, int *status, rt_error *err);
+  int (*refund_put)(rt_store_backend *b, const rt_refund_rec *r, int bulk, int *status,
+                    rt_error *err);
+  int (*event_put)(rt_store_backend *b, const rt_event_rec *e, int *status, rt_error *err);
+  int (*subscription_put)(rt_store_backend *b, const rt_subscription_rec *s, int *status,
+                          rt_error *err);
+
+  /* bulk_begin sets *active to 1 when it dropped the unique indexes (empty tables), else 0.
+   * bulk_end flushes and rebuilds them: RT_EEXISTS when a duplicate key prevents it (the
+   * transaction is then only fit for rollback). */
+  int (*bulk_begin)(rt_store_backend *b, int *active, rt_error *err);
+  int (*bulk_end)(rt_store_backend *b, rt_error *err);
+
+  int (*import_begin)(rt_store_backend *b, const char *kind, const char *path,
+                      const char *digest, int64_t *out_import_id, rt_error *err);
+  int (*import_finish)(rt_store_backend *b, int64_t import_id, int64_t rows, int64_t stored,
+                       int64_t skipped, rt_error *err);
+
+  /* Scans return the callback's nonzero value as is (err untouched) when it stops them. */
+  int (*scan_customers)(rt_store_backend *b, rt_store_customer_cb cb, void *ctx, rt_error *err);
+  int (*scan_orders)(rt_store_backend *b, rt_store_order_cb cb, void *ctx, rt_error *err);
+  int (*scan_refunds)(rt_store_backend *b, rt_store_refund_cb cb, void *ctx, rt_error *err);
+  int (*scan_subscriptions)(rt_store_backend *b, rt_store_subscription_cb cb, void *ctx,
+                            rt_error *err);
+  int (*count)(rt_store_backend *b, rt_store_table table, int64_t *out, rt_error *err);
+} rt_store_ops;
+
+/* store_sqlite.c */
+extern const rt_store_ops rt__store_sqlite_ops;
+
+/* The table names, indexed by rt_store_table. */
+extern const char *const rt__store_table_names[RT_TABLE__COUNT];
+
+#endif

@@ -1,0 +1,1222 @@
+/* store_sqlite.c - the SQLite backend of the store (rt_store_ops, store_internal.h).
+ *
+ * One connection per store, opened in WAL mode with synchronous=FULL: a commit is durable when
+ * it returns. Statements are prepared once (SQLITE_PREPARE_PERSISTENT) and reused. In bulk mode
+ * (empty tables, unique indexes dropped) new customers, orders and order lines are given their
+ * ids here and buffered, then written BATCH_ROWS at a time with one multi-row INSERT; every
+ * operation that reads or writes those tables flushes the buffers first, so the connection
+ * never sees a stale table. Schema and migrations: schema_sqlite.c; rules: docs/STORE.md. */
+#include "store/schema_sqlite.h"
+#include "store/store_internal.h"
+
+#include <retain/alloc.h>
+#include <retain/error.h>
+
+#include <assert.h>
+#include <sqlite3.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+
+#include "internal.h"
+
+/* Rows per multi-row INSERT in bulk mode. */
+#ifndef BATCH_ROWS
+#define BATCH_ROWS 50
+#endif
+/* Page cache: normal use, and while bulk loading (pages written once, at commit). */
+#define CACHE_KIB_NORMAL 65536
+#define CACHE_KIB_BULK 1048576
+#define BUSY_TIMEOUT_MS 10000
+#ifndef PAGE_SIZE
+#define PAGE_SIZE 65536
+#endif
+#define RT__STR2(x) #x
+#define RT__STR(x) RT__STR2(x)
+
+#define STATEMENTS(X)                                                                            \
+  X(BEGIN, "BEGIN IMMEDIATE")                                                                    \
+  X(COMMIT, "COMMIT")                                                                            \
+  X(ROLLBACK, "ROLLBACK")                                                                        \
+  X(DV_GET, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'data_version'")                \
+  X(DV_BUMP, "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'data_version'")    \
+  X(META_GET, "SELECT value FROM meta WHERE key = ?1")                                           \
+  X(META_SET, "INSERT INTO meta(key, value) VALUES (?1, ?2) "                                    \
+              "ON CONFLICT(key) DO UPDATE SET value = excluded.value")                           \
+  X(CUST_FIND, "SELECT id, created_ms FROM customers WHERE ext_id = ?1")                         \
+  X(CUST_FIRST_SEEN, "UPDATE customers SET created_ms = ?2 WHERE id = ?1")                       \
+  X(CUST_INSERT, "INSERT INTO customers(id, ext_id, created_ms) VALUES (?, ?, ?)")               \
+  X(CUST_ATTRS, "UPDATE customers SET attrs = json_patch(coalesce(attrs, '{}'), ?2) "            \
+                "WHERE id = ?1")                                                                 \
+  X(IDENT_LINK, "INSERT INTO identities(kind, value, customer_id, reason, linked_ms) "           \
+                "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(kind, value) DO NOTHING")               \
+  X(IDENT_FIND, "SELECT customer_id FROM identities WHERE kind = ?1 AND value = ?2")             \
+  X(ORDER_FIND, "SELECT id, import_id FROM orders WHERE ext_id = ?1")                            \
+  X(ORDER_INSERT, "INSERT INTO orders(id, customer_id, ext_id, ts_ms, amount, currency, "        \
+                  "import_id) VALUES (?, ?, ?, ?, ?, ?, ?)")                                     \
+  X(ORDER_GROW, "UPDATE orders SET amount = amount + ?2 WHERE id = ?1")                          \
+  X(LINE_INSERT, "INSERT INTO order_lines(order_id, product, name, quantity, unit_price, "       \
+                 "amount) VALUES (?, ?, ?, ?, ?, ?)")                                            \
+  X(REFUND_FIND, "SELECT id, import_id FROM refunds WHERE ext_id = ?1")                          \
+  X(REFUND_INSERT, "INSERT INTO refunds(customer_id, ext_id, order_ext_id, ts_ms, amount, "      \
+                   "currency, reason, import_id) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")       \
+  X(REFUND_GROW, "UPDATE refunds SET amount = amount + ?2 WHERE id = ?1")                        \
+  X(EVENT_INSERT, "INSERT INTO events(customer_id, type, ts_ms, props, ext_id, import_id) "      \
+                  "VALUES (?1, ?2, ?3, ?4, ?5, ?6) ON CONFLICT(ext_id) DO NOTHING")              \
+  X(SUB_FIND, "SELECT id FROM subscriptions WHERE ext_id = ?2")                                  \
+  X(SUB_INSERT, "INSERT INTO subscriptions(customer_id, ext_id, plan, started_ms, renews_ms, "   \
+                "canceled_ms, amount, currency, interval, import_id) "                           \
+                "VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10)")                              \
+  X(SUB_UPDATE, "UPDATE subscriptions SET customer_id = ?1, plan = ?3, started_ms = ?4, "        \
+                "renews_ms = ?5, canceled_ms = ?6, amount = ?7, currency = ?8, interval = ?9, "  \
+                "import_id = ?10 WHERE ext_id = ?2")                                             \
+  X(IMPORT_BEGIN, "INSERT INTO imports(kind, path, digest, started_ms) VALUES (?1, ?2, ?3, ?4)") \
+  X(IMPORT_FINISH, "UPDATE imports SET finished_ms = ?2, rows = ?3, stored = ?4, skipped = ?5 "  \
+                   "WHERE id = ?1")                                                              \
+  X(BULK_NONEMPTY, "SELECT EXISTS (SELECT 1 FROM customers) OR EXISTS (SELECT 1 FROM orders) "   \
+                   "OR EXISTS (SELECT 1 FROM refunds)")                                          \
+  X(SCAN_CUSTOMERS, "SELECT id, ext_id, created_ms FROM customers")                              \
+  X(SCAN_ORDERS, "SELECT customer_id, ts_ms, amount, currency FROM orders")                      \
+  X(SCAN_REFUNDS, "SELECT customer_id, ts_ms, amount, currency FROM refunds")                    \
+  X(SCAN_SUBS, "SELECT customer_id, started_ms, canceled_ms, amount, currency FROM subscriptions")
+
+typedef enum stmt_id {
+#define STMT_ENUM(name, sql) S_##name,
+  STATEMENTS(STMT_ENUM)
+#undef STMT_ENUM
+      S__COUNT
+} stmt_id;
+
+static const char *const stmt_sql[S__COUNT] = {
+#define STMT_SQL(name, sql) sql,
+    STATEMENTS(STMT_SQL)
+#undef STMT_SQL
+};
+
+/* ---- bulk buffers ----
+ * A buffered row keeps its strings as offsets into its batch's pool (the pool may move while it
+ * grows); they are bound SQLITE_STATIC at flush time and the pool is reset after. */
+
+typedef struct str_ref {
+  size_t off, len;
+  int null;
+} str_ref;
+
+typedef struct cust_row {
+  int64_t id, created_ms;
+  str_ref ext;
+} cust_row;
+
+typedef struct order_row {
+  int64_t id, customer, ts, amount, import_id;
+  str_ref ext;
+  char currency[4];
+} order_row;
+
+typedef struct line_row {
+  int64_t order_id, unit_price, amount;
+  double quantity;
+  str_ref product, name;
+} line_row;
+
+typedef struct batch {
+  int n;
+  char *pool;
+  size_t pool_len, pool_cap;
+} batch;
+
+enum { B_CUSTOMERS, B_ORDERS, B_LINES, B__COUNT };
+
+struct rt_store_backend {
+  sqlite3 *db;
+  char *path;
+  int read_only;
+  int version;
+  sqlite3_stmt *stmt[S__COUNT];
+  sqlite3_stmt *count_stmt[RT_TABLE__COUNT];
+  sqlite3_stmt *multi[B__COUNT]; /* the BATCH_ROWS-row INSERTs */
+  /* transaction */
+  int in_txn;
+  int ddl;                  /* schema changed in this transaction (bulk mode) */
+  sqlite3_int64 changes0;   /* sqlite3_total_changes64 at begin */
+  /* bulk mode */
+  int bulk;
+  int64_t next_customer, next_order;
+  batch b[B__COUNT];
+  cust_row cust[BATCH_ROWS];
+  order_row ord[BATCH_ROWS];
+  line_row line[BATCH_ROWS];
+};
+
+/* ---- errors and statements ---- */
+
+static int map_code(int x) {
+  switch (x & 0xff) {
+  case SQLITE_BUSY:
+  case SQLITE_LOCKED:
+    return RT_EBUSY;
+  case SQLITE_NOMEM:
+    return RT_ENOMEM;
+  case SQLITE_CONSTRAINT:
+    return RT_EEXISTS;
+  case SQLITE_IOERR:
+  case SQLITE_FULL:
+  case SQLITE_CANTOPEN:
+    return RT_EIO;
+  default:
+    return RT_ESTORE;
+  }
+}
+
+/* Fills err from the connection's last error: "<what>: <sqlite message>". */
+static int db_fail(rt_store_backend *b, rt_error *err, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 3, 4)))
+#endif
+    ;
+static int db_fail(rt_store_backend *b, rt_error *err, const char *fmt, ...) {
+  char what[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(what, sizeof what, fmt, ap);
+  va_end(ap);
+  int x = sqlite3_extended_errcode(b->db);
+  return rt_error_set(err, map_code(x), "%s: %s: %s", b->path, what, sqlite3_errmsg(b->db));
+}
+
+static int prepare(rt_store_backend *b, const char *sql, sqlite3_stmt **out, rt_error *err) {
+  if (sqlite3_prepare_v3(b->db, sql, -1, SQLITE_PREPARE_PERSISTENT, out, NULL) != SQLITE_OK) {
+    *out = NULL;
+    return db_fail(b, err, "preparing '%.60s'", sql);
+  }
+  return 0;
+}
+
+/* The cached statement id, prepared on first use. */
+static int get(rt_store_backend *b, stmt_id id, sqlite3_stmt **out, rt_error *err) {
+  if (!b->stmt[id]) {
+    int rc = prepare(b, stmt_sql[id], &b->stmt[id], err);
+    if (rc)
+      return rc;
+  }
+  *out = b->stmt[id];
+  return 0;
+}
+
+/* Steps a statement that returns no row, then resets it. */
+static int run(rt_store_backend *b, sqlite3_stmt *s, rt_error *err, const char *what) {
+  int rc = sqlite3_step(s);
+  if (rc != SQLITE_DONE && rc != SQLITE_ROW) {
+    int e = db_fail(b, err, "%s", what);
+    sqlite3_reset(s);
+    return e;
+  }
+  sqlite3_reset(s);
+  return 0;
+}
+
+/* Steps a lookup: 1 with the row available (caller resets), 0 for no row (reset), <0 error. */
+static int lookup(rt_store_backend *b, sqlite3_stmt *s, rt_error *err, const char *what) {
+  int rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW)
+    return 1;
+  if (rc == SQLITE_DONE) {
+    sqlite3_reset(s);
+    return 0;
+  }
+  int e = db_fail(b, err, "%s", what);
+  sqlite3_reset(s);
+  return e;
+}
+
+static void bind_text(sqlite3_stmt *s, int i, const char *t, size_t n) {
+  if (t)
+    sqlite3_bind_text(s, i, t, (int)n, SQLITE_STATIC);
+  else
+    sqlite3_bind_null(s, i);
+}
+
+static void bind_str(sqlite3_stmt *s, int i, const char *t) {
+  bind_text(s, i, t, t ? strlen(t) : 0);
+}
+
+/* 0 is "none" in the API and NULL in the database. */
+static void bind_opt(sqlite3_stmt *s, int i, int64_t v) {
+  if (v)
+    sqlite3_bind_int64(s, i, v);
+  else
+    sqlite3_bind_null(s, i);
+}
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* A write must run inside the transaction begin opened: SQLite rolls a transaction back by
+ * itself after some errors (disk full, I/O), and later statements must not autocommit. */
+static int in_txn(rt_store_backend *b, rt_error *err) {
+  if (b->in_txn && !sqlite3_get_autocommit(b->db))
+    return 0;
+  return rt_error_set(err, RT_ESTORE,
+                      "%s: the transaction was rolled back by an earlier error; roll back", b->path);
+}
+
+/* ---- row binders (one place for each table's columns; base is the parameter offset) ---- */
+
+static void bind_customer(sqlite3_stmt *s, int base, int64_t id, const char *ext, size_t len,
+                          int64_t created_ms) {
+  bind_opt(s, base + 1, id); /* NULL: SQLite picks the next rowid */
+  sqlite3_bind_text(s, base + 2, ext, (int)len, SQLITE_STATIC);
+  sqlite3_bind_int64(s, base + 3, created_ms);
+}
+
+static void bind_order(sqlite3_stmt *s, int base, int64_t id, int64_t customer, const char *ext,
+                       size_t len, int64_t ts, int64_t amount, const char *currency,
+                       int64_t import_id) {
+  bind_opt(s, base + 1, id);
+  sqlite3_bind_int64(s, base + 2, customer);
+  sqlite3_bind_text(s, base + 3, ext, (int)len, SQLITE_STATIC);
+  sqlite3_bind_int64(s, base + 4, ts);
+  sqlite3_bind_int64(s, base + 5, amount);
+  sqlite3_bind_text(s, base + 6, currency, 3, SQLITE_STATIC);
+  bind_opt(s, base + 7, import_id);
+}
+
+static void bind_line(sqlite3_stmt *s, int base, int64_t order_id, const char *product,
+                      size_t product_len, const char *name, size_t name_len, double quantity,
+                      int64_t unit_price, int64_t amount) {
+  sqlite3_bind_int64(s, base + 1, order_id);
+  bind_text(s, base + 2, product, product_len);
+  bind_text(s, base + 3, name, name_len);
+  sqlite3_bind_double(s, base + 4, quantity);
+  sqlite3_bind_int64(s, base + 5, unit_price);
+  sqlite3_bind_int64(s, base + 6, amount);
+}
+
+static const int batch_cols[B__COUNT] = {3, 7, 6};
+static const char *const batch_head[B__COUNT] = {
+    "INSERT INTO customers(id, ext_id, created_ms) VALUES ",
+    "INSERT INTO orders(id, customer_id, ext_id, ts_ms, amount, currency, import_id) VALUES ",
+    "INSERT INTO order_lines(order_id, product, name, quantity, unit_price, amount) VALUES ",
+};
+static const stmt_id batch_single[B__COUNT] = {S_CUST_INSERT, S_ORDER_INSERT, S_LINE_INSERT};
+
+/* ---- bulk buffers ---- */
+
+static int pool_add(batch *bt, const char *s, size_t n, str_ref *out) {
+  out->null = s == NULL;
+  out->off = bt->pool_len;
+  out->len = s ? n : 0;
+  if (!s)
+    return 0;
+  if (bt->pool_len + n > bt->pool_cap) {
+    size_t cap = bt->pool_cap ? bt->pool_cap : 4096;
+    while (cap < bt->pool_len + n)
+      cap *= 2;
+    char *p = rt_realloc(bt->pool, cap);
+    if (!p)
+      return RT_ENOMEM;
+    bt->pool = p;
+    bt->pool_cap = cap;
+  }
+  memcpy(bt->pool + bt->pool_len, s, n);
+  bt->pool_len += n;
+  return 0;
+}
+
+static const char *ref(const batch *bt, const str_ref *r) {
+  return r->null ? NULL : bt->pool + r->off;
+}
+
+static void bind_buffered(rt_store_backend *b, int which, sqlite3_stmt *s, int base, int row) {
+  const batch *bt = &b->b[which];
+  switch (which) {
+  case B_CUSTOMERS: {
+    const cust_row *r = &b->cust[row];
+    bind_customer(s, base, r->id, ref(bt, &r->ext), r->ext.len, r->created_ms);
+    break;
+  }
+  case B_ORDERS: {
+    const order_row *r = &b->ord[row];
+    bind_order(s, base, r->id, r->customer, ref(bt, &r->ext), r->ext.len, r->ts, r->amount,
+               r->currency, r->import_id);
+    break;
+  }
+  default: {
+    const line_row *r = &b->line[row];
+    bind_line(s, base, r->order_id, ref(bt, &r->product), r->product.len, ref(bt, &r->name),
+              r->name.len, r->quantity, r->unit_price, r->amount);
+    break;
+  }
+  }
+}
+
+static int multi_stmt(rt_store_backend *b, int which, sqlite3_stmt **out, rt_error *err) {
+  if (!b->multi[which]) {
+    int cols = batch_cols[which];
+    size_t head = strlen(batch_head[which]), row = (size_t)cols * 2 + 2;
+    char *sql = rt_malloc(head + row * BATCH_ROWS + 1);
+    if (!sql)
+      return rt_error_set(err, RT_ENOMEM, "%s: out of memory", b->path);
+    char *p = sql;
+    memcpy(p, batch_head[which], head);
+    p += head;
+    for (int r = 0; r < BATCH_ROWS; r++) {
+      *p++ = r ? ',' : ' ';
+      *p++ = '(';
+      for (int c = 0; c < cols; c++) {
+        if (c)
+          *p++ = ',';
+        *p++ = '?';
+      }
+      *p++ = ')';
+    }
+    *p = '\0';
+    int rc = prepare(b, sql, &b->multi[which], err);
+    rt_free(sql);
+    if (rc)
+      return rc;
+  }
+  *out = b->multi[which];
+  return 0;
+}
+
+static const char *const batch_what[B__COUNT] = {"inserting customers", "inserting orders",
+                                                 "inserting order lines"};
+
+/* Writes a batch's buffered rows: all at once when it is full, else one by one. */
+static int flush_batch(rt_store_backend *b, int which, rt_error *err) {
+  batch *bt = &b->b[which];
+  int rc = 0;
+  if (!bt->n)
+    return 0;
+  sqlite3_stmt *s;
+  if (bt->n == BATCH_ROWS) {
+    rc = multi_stmt(b, which, &s, err);
+    if (!rc) {
+      for (int r = 0; r < bt->n; r++)
+        bind_buffered(b, which, s, r * batch_cols[which], r);
+      rc = run(b, s, err, batch_what[which]);
+    }
+  } else {
+    rc = get(b, batch_single[which], &s, err);
+    for (int r = 0; !rc && r < bt->n; r++) {
+      bind_buffered(b, which, s, 0, r);
+      rc = run(b, s, err, batch_what[which]);
+    }
+  }
+  bt->n = 0;
+  bt->pool_len = 0;
+  return rc;
+}
+
+static int flush(rt_store_backend *b, int which, rt_error *err) {
+  return b->b[which].n ? flush_batch(b, which, err) : 0;
+}
+
+static int flush_all(rt_store_backend *b, rt_error *err) {
+  int rc = 0;
+  for (int i = 0; !rc && i < B__COUNT; i++)
+    rc = flush(b, i, err);
+  return rc;
+}
+
+static void discard_buffers(rt_store_backend *b) {
+  for (int i = 0; i < B__COUNT; i++) {
+    b->b[i].n = 0;
+    b->b[i].pool_len = 0;
+  }
+}
+
+static void set_cache(rt_store_backend *b, int kib) {
+  char sql[64];
+  snprintf(sql, sizeof sql, "PRAGMA cache_size = -%d", kib);
+  sqlite3_exec(b->db, sql, NULL, NULL, NULL);
+}
+
+/* ---- open, close ---- */
+
+static int pragma(rt_store_backend *b, const char *sql, rt_error *err) {
+  if (sqlite3_exec(b->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+    return db_fail(b, err, "%s", sql);
+  return 0;
+}
+
+static void sq_close(rt_store_backend *b) {
+  for (int i = 0; i < S__COUNT; i++)
+    sqlite3_finalize(b->stmt[i]);
+  for (int i = 0; i < RT_TABLE__COUNT; i++)
+    sqlite3_finalize(b->count_stmt[i]);
+  for (int i = 0; i < B__COUNT; i++) {
+    sqlite3_finalize(b->multi[i]);
+    rt_free(b->b[i].pool);
+  }
+  if (b->db && !sqlite3_get_autocommit(b->db))
+    sqlite3_exec(b->db, "ROLLBACK", NULL, NULL, NULL);
+  sqlite3_close_v2(b->db);
+  rt_free(b->path);
+  rt_free(b);
+}
+
+static int sq_open(const rt_store_config *cfg, rt_store_backend **out, rt_error *err) {
+  *out = NULL;
+  rt_store_backend *b = rt_calloc(1, sizeof *b);
+  if (!b || !(b->path = rt_strdup(cfg->path))) {
+    rt_free(b);
+    return rt_error_set(err, RT_ENOMEM, "%s: out of memory", cfg->path);
+  }
+  b->read_only = cfg->read_only != 0;
+  /* NOMUTEX: one rt_store per thread (store.h), so SQLite's per-connection mutex is not needed */
+  int flags = (b->read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
+              SQLITE_OPEN_NOMUTEX;
+  int rc = 0;
+  if (sqlite3_open_v2(cfg->path, &b->db, flags, NULL) != SQLITE_OK) {
+    if (!b->db) {
+      rt_free(b->path);
+      rt_free(b);
+      return rt_error_set(err, RT_ENOMEM, "%s: out of memory", cfg->path);
+    }
+    rc = rt_error_set(err, map_code(sqlite3_extended_errcode(b->db)), "%s: cannot open: %s",
+                      cfg->path, sqlite3_errmsg(b->db));
+    goto fail;
+  }
+  sqlite3_extended_result_codes(b->db, 1);
+  sqlite3_busy_timeout(b->db, BUSY_TIMEOUT_MS);
+  if (!b->read_only) {
+    /* page_size only takes effect on a new database, so it goes before journal_mode */
+    rc = pragma(b, "PRAGMA page_size = " RT__STR(PAGE_SIZE), err);
+    sqlite3_stmt *s = NULL;
+    if (!rc && sqlite3_prepare_v2(b->db, "PRAGMA journal_mode = WAL", -1, &s, NULL) != SQLITE_OK)
+      rc = db_fail(b, err, "setting WAL mode");
+    if (!rc) {
+      int x = sqlite3_step(s);
+      if (x != SQLITE_ROW)
+        rc = db_fail(b, err, "setting WAL mode");
+      else if (sqlite3_stricmp((const char *)sqlite3_column_text(s, 0), "wal") != 0 &&
+               strcmp(cfg->path, ":memory:") != 0)
+        rc = rt_error_set(err, RT_ESTORE, "%s: cannot use WAL mode (journal mode stays '%s')",
+                          cfg->path, (const char *)sqlite3_column_text(s, 0));
+    }
+    sqlite3_finalize(s);
+  }
+  if (!rc)
+    rc = pragma(b, "PRAGMA synchronous = FULL", err);
+  if (!rc)
+    rc = pragma(b, "PRAGMA temp_store = MEMORY", err);
+  if (!rc)
+    rc = pragma(b, "PRAGMA foreign_keys = OFF", err); /* see docs/STORE.md */
+  if (!rc)
+    rc = pragma(b, "PRAGMA threads = 2", err); /* sorter threads for index rebuilds */
+  if (!rc)
+    rc = pragma(b, "PRAGMA mmap_size = 1073741824", err);
+  if (!rc)
+    set_cache(b, CACHE_KIB_NORMAL);
+  if (!rc)
+    rc = rt__sqlite_migrate(b->db, b->path, b->read_only, &b->version, err);
+  if (rc)
+    goto fail;
+  *out = b;
+  return 0;
+fail:
+  sq_close(b);
+  return rc;
+}
+
+static int sq_schema_version(rt_store_backend *b) { return b->version; }
+
+static int sq_data_version(rt_store_backend *b, int64_t *out, rt_error *err) {
+  sqlite3_stmt *s;
+  int rc = get(b, S_DV_GET, &s, err);
+  if (rc)
+    return rc;
+  rc = lookup(b, s, err, "reading the data version");
+  if (rc < 0)
+    return rc;
+  *out = rc ? sqlite3_column_int64(s, 0) : 0;
+  if (rc)
+    sqlite3_reset(s);
+  return 0;
+}
+
+/* ---- transactions ---- */
+
+static int sq_begin(rt_store_backend *b, rt_error *err) {
+  sqlite3_stmt *s;
+  int rc = get(b, S_BEGIN, &s, err);
+  if (!rc)
+    rc = run(b, s, err, "beginning a write transaction");
+  if (rc)
+    return rc;
+  b->in_txn = 1;
+  b->ddl = 0;
+  b->bulk = 0;
+  b->changes0 = sqlite3_total_changes64(b->db);
+  return 0;
+}
+
+static int sq_commit(rt_store_backend *b, rt_error *err) {
+  sqlite3_stmt *s;
+  int rc = in_txn(b, err);
+  if (!rc)
+    rc = flush_all(b, err);
+  if (!rc && (b->ddl || sqlite3_total_changes64(b->db) != b->changes0)) {
+    rc = get(b, S_DV_BUMP, &s, err);
+    if (!rc)
+      rc = run(b, s, err, "bumping the data version");
+  }
+  if (!rc)
+    rc = get(b, S_COMMIT, &s, err);
+  if (!rc)
+    rc = run(b, s, err, "committing");
+  if (rc)
+    return rc;
+  b->in_txn = 0;
+  if (b->bulk) {
+    b->bulk = 0;
+    set_cache(b, CACHE_KIB_NORMAL);
+  }
+  return 0;
+}
+
+static void sq_rollback(rt_store_backend *b) {
+  discard_buffers(b);
+  if (!sqlite3_get_autocommit(b->db)) {
+    sqlite3_stmt *s;
+    rt_error e;
+    if (get(b, S_ROLLBACK, &s, &e) == 0)
+      run(b, s, &e, "rolling back");
+    else
+      sqlite3_exec(b->db, "ROLLBACK", NULL, NULL, NULL);
+  }
+  b->in_txn = 0;
+  if (b->bulk) {
+    b->bulk = 0;
+    set_cache(b, CACHE_KIB_NORMAL);
+  }
+}
+
+/* ---- meta ---- */
+
+static int sq_meta_get(rt_store_backend *b, const char *key, char **out, rt_error *err) {
+  sqlite3_stmt *s;
+  int rc = get(b, S_META_GET, &s, err);
+  if (rc)
+    return rc;
+  bind_str(s, 1, key);
+  rc = lookup(b, s, err, "reading a setting");
+  if (rc <= 0)
+    return rc;
+  const char *v = (const char *)sqlite3_column_text(s, 0);
+  if (v && !(*out = rt_strndup(v, (size_t)sqlite3_column_bytes(s, 0))))
+    rc = rt_error_set(err, RT_ENOMEM, "%s: out of memory", b->path);
+  else
+    rc = 0;
+  sqlite3_reset(s);
+  return rc;
+}
+
+static int sq_meta_set(rt_store_backend *b, const char *key, const char *value, rt_error *err) {
+  sqlite3_stmt *s;
+  int rc = in_txn(b, err);
+  if (!rc)
+    rc = get(b, S_META_SET, &s, err);
+  if (rc)
+    return rc;
+  bind_str(s, 1, key);
+  bind_str(s, 2, value);
+  return run(b, s, err, "writing a setting");
+}
+
+/* ---- customers and identities ---- */
+
+static int find_customer(rt_store_backend *b, const char *ext, size_t len, int64_t *id,
+                         int64_t *created_ms, rt_error *err) {
+  sqlite3_stmt *s;
+  int rc = flush(b, B_CUSTOMERS, err);
+  if (!rc)
+    rc = get(b, S_CUST_FIND, &s, err);
+  if (rc)
+    return rc;
+  bind_text(s, 1, ext, len);
+  rc = lookup(b, s, err, "looking up a customer");
+  if (rc <= 0)
+    return rc;
+  *id = sqlite3_column_int64(s, 0);
+  *created_ms = sqlite3_column_int64(s, 1);
+  sqlite3_reset(s);
+  return 1;
+}
+
+static int sq_customer_find(rt_store_backend *b, const char *ext_id, size_t len, int64_t *out_id,
+                            rt_error *err) {
+  int64_t created;
+  int rc = find_customer(b, ext_id, len, out_id, &created, err);
+  if (rc == 0)
+    return rt_error_set(err, RT_ENOTFOUND, "no customer '%.*s'", (int)RT_MIN(len, 200), ext_id);
+  return rc < 0 ? rc : 0;
+}
+
+static int buffer_customer(rt_store_backend *b, const char *ext, size_t len, int64_t created_ms,
+                           int64_t *out_id, rt_error *err) {
+  batch *bt = &b->b[B_CUSTOMERS];
+  cust_row *r = &b->cust[bt->n];
+  if (pool_add(bt, ext, len, &r->ext))
+    return rt_error_set(err, RT_ENOMEM, "%s: out of memory", b->path);
+  r->id = b->next_customer++;
+  r->created_ms = created_ms;
+  *out_id = r->id;
+  return ++bt->n == BATCH_ROWS ? flush_batch(b, B_CUSTOMERS, err) : 0;
+}
+
+static int sq_customer_upsert(rt_store_backend *b, const char *ext_id, size_t len,
+                              int64_t created_ms, int64_t *out_id, int *created, rt_error *err) {
+  int64_t first;
+  int rc = in_txn(b, err);
+  if (!rc)
+    rc = find_customer(b, ext_id, len, out_id, &first, err);
+  if (rc < 0)
+    return rc;
+  sqlite3_stmt *s;
+  if (rc == 1) {
+    *created = 0;
+    if (created_ms >= first)
+      return 0;
+    /* created_ms is the first-seen time: an older sighting moves it back */
+    rc = get(b, S_CUST_FIRST_SEEN, &s, err);
+    if (rc)
+      return rc;
+    sqlite3_bind_int64(s, 1, *out_id);
+    sqlite3_bind_int64(s, 2, created_ms);
+    return run(b, s, err, "updating a customer");
+  }
+  if (b->bulk) { /* ids are handed out here while bulk loading */
+    rc = buffer_customer(b, ext_id, len, created_ms, out_id, err);
+  } else {
+    rc = get(b, S_CUST_INSERT, &s, err);
+    if (!rc) {
+      bind_customer(s, 0, 0, ext_id, len, created_ms);
+      rc = run(b, s, err, "inserting a customer");
+    }
+    if (!rc)
+      *out_id = sqlite3_last_insert_rowid(b->db);
+  }
+  if (!rc)
+    *created = 1;
+  return rc;
+}
+
+static int sq_customer_insert(rt_store_backend *b, const char *ext_id, size_t len,
+                              int64_t created_ms, int64_t *out_id, rt_error *err) {
+  assert(b->bulk);
+  int rc = in_txn(b, err);
+  return rc ? rc : buffer_customer(b, ext_id, len, created_ms, out_id, err);
+}
+
+static int sq_customer_set_attrs(rt_store_backend *b, int64_t customer, const char *json_obj,
+                                 rt_error *err) {
+  sqlite3_stmt *s;
+  int rc = in_txn(b, err);
+  if (!rc)
+    rc = flush(b, B_CUSTOMERS, err);
+  if (!rc)
+    rc = get(b, S_CUST_ATTRS, &s, err);
+  if (rc)
+    return rc;
+  sqlite3_bind_int64(s, 1, customer);
+  bind_str(s, 2, json_obj);
+  rc = run(b, s, err, "setting customer attributes");
+  if (!rc && sqlite3_changes(b->db) == 0)
+    rc = rt_error_set(err, RT_ENOTFOUND, "no customer with id %lld", (long long)customer);
+  return rc;
+}
+
+static int sq_identity_find(rt_store_backend *b, const char *kind, const char *value,
+                            int64_t *out_id, rt_error *err) {
+  sqlite3_stmt *s;
+  int rc = get(b, S_IDENT_FIND, &s, err);
+  if (rc)
+    return rc;
+  bind_str(s, 1, kind);
+  bind_str(s, 2, value);
+  rc = lookup(b, s, err, "looking up an identity");
+  if (rc < 0)
+    return rc;
+  if (rc == 0)
+    return rt_error_set(err, RT_ENOTFOUND, "no customer with %s '%.200s'", kind, value);
+  *out_id = sqlite3_column_int64(s, 0);
+  sqlite3_reset(s);
+  return 0;
+}
+
+static int sq_identity_link(rt_store_backend *b, const char *kind, const char *value,
+                            int64_t customer, const char *reason, int64_t *other_customer,
+                            rt_error *err) {
+  sqlite3_stmt *s;
+  int rc = in_txn(b, err);
+  if (!rc)
+    rc = get(b, S_IDENT_LINK, &s, err);
+  if (rc)
+    return rc;
+  bind_str(s, 1, kind);
+  bind_str(s, 2, value);
+  sqlite3_bind_int64(s, 3, customer);
+  bind_str(s, 4, reason);
+  sqlite3_bind_int64(s, 5, now_ms());
+  rc = run(b, s, err, "linking an identity");
+  if (rc || sqlite3_changes(b->db) == 1)
+    return rc;
+  int64_t owner = 0;
+  rc = sq_identity_find(b, kind, value, &owner, err);
+  if (rc)
+    return rc;
+  if (owner == customer)
+    return 0;
+  *other_customer = owner;
+  return rt_error_set(err, RT_EEXISTS, "%s '%.200s' already belongs to customer %lld", kind,
+                      value, (long long)owner);
+}
+
+/* ---- orders and refunds ---- */
+
+/* Inserts the lines of order id: buffered in bulk mode, else one statement each. */
+static int put_lines(rt_store_backend *b, int64_t id, const rt_line_rec *lines, size_t n,
+                     rt_error *err) {
+  int rc = 0;
+  if (b->bulk) {
+    batch *bt = &b->b[B_LINES];
+    for (size_t i = 0; !rc && i < n; i++) {
+      const rt_line_rec *l = &lines[i];
+      line_row *r = &b->line[bt->n];
+      if (pool_add(bt, l->product, l->product ? strlen(l->product) : 0, &r->product) ||
+          pool_add(bt, l->name, l->name ? strlen(l->name) : 0, &r->name))
+        return rt_error_set(err, RT_ENOMEM, "%s: out of memory", b->path);
+      r->order_id = id;
+      r->quantity = l->quantity;
+      r->unit_price = l->unit_price;
+      r->amount = l->amount;
+      if (++bt->n == BATCH_ROWS)
+        rc = flush_batch(b, B_LINES, err);
+    }
+    return rc;
+  }
+  sqlite3_stmt *s;
+  rc = get(b, S_LINE_INSERT, &s, err);
+  for (size_t i = 0; !rc && i < n; i++) {
+    const rt_line_rec *l = &lines[i];
+    bind_line(s, 0, id, l->product, l->product ? strlen(l->product) : 0, l->name,
+              l->name ? strlen(l->name) : 0, l->quantity, l->unit_price, l->amount);
+    rc = run(b, s, err, "inserting an order line");
+  }
+  return rc;
+}
+
+/* Looks for ext_id in orders or refunds (find): 1 with *id and *import_id, 0, or <0. */
+static int find_keyed(rt_store_backend *b, stmt_id find, const char *ext, int64_t *id,
+                      int64_t *import_id, rt_error *err) {
+  sqlite3_stmt *s;
+  int rc = get(b, find, &s, err);
+  if (rc)
+    return rc;
+  bind_str(s, 1, ext);
+  rc = lookup(b, s, err, find == S_ORDER_FIND ? "looking up an order" : "looking up a refund");
+  if (rc <= 0)
+    return rc;
+  *id = sqlite3_column_int64(s, 0);
+  *import_id = sqlite3_column_int64(s, 1);
+  sqlite3_reset(s);
+  return 1;
+}
+
+static int grow(rt_store_backend *b, stmt_id g, int64_t id, int64_t amount, rt_error *err) {
+  sqlite3_stmt *s;
+  int rc = get(b, g, &s, err);
+  if (rc)
+    return rc;
+  sqlite3_bind_int64(s, 1, id);
+  sqlite3_bind_int64(s, 2, amount);
+  return run(b, s, err, "merging into an earlier row");
+}
+
+static int sq_order_put(rt_store_backend *b, const rt_order_rec *o, const rt_line_rec *lines,
+                        size_t nlines, int bulk, int *status, rt_error *err) {
+  int rc = in_txn(b, err);
+  if (rc)
+    return rc;
+  size_t elen = strlen(o->ext_id);
+  if (bulk) {
+    assert(b->bulk);
+    batch *bt = &b->b[B_ORDERS];
+    order_row *r = &b->ord[bt->n];
+    if (pool_add(bt, o->ext_id, elen, &r->ext))
+      return rt_error_set(err, RT_ENOMEM, "%s: out of memory", b->path);
+    r->id = b->next_order++;
+    r->customer = o->customer;
+    r->ts = o->ts_ms;
+    r->amount = o->amount;
+    r->import_id = o->import_id;
+    memcpy(r->currency, o->currency, 4);
+    if (++bt->n == BATCH_ROWS)
+      rc = flush_batch(b, B_ORDERS, err);
+    if (!rc)
+      rc = put_lines(b, r->id, lines, nlines, err);
+    if (!rc)
+      *status = RT_PUT_NEW;
+    return rc;
+  }
+  int64_t id, imp;
+  rc = find_keyed(b, S_ORDER_FIND, o->ext_id, &id, &imp, err);
+  if (rc < 0)
+    return rc;
+  if (rc == 1) {
+    if (!o->import_id || imp != o->import_id) {
+      *status = RT_PUT_DUPLICATE;
+      return 0;
+    }
+    rc = grow(b, S_ORDER_GROW, id, o->amount, err);
+    if (!rc)
+      rc = put_lines(b, id, lines, nlines, err);
+    if (!rc)
+      *status = RT_PUT_MERGED;
+    return rc;
+  }
+  sqlite3_stmt *s;
+  rc = get(b, S_ORDER_INSERT, &s, err);
+  if (rc)
+    return rc;
+  bind_order(s, 0, 0, o->customer, o->ext_id, elen, o->ts_ms, o->amount, o->currency,
+             o->import_id);
+  rc = run(b, s, err, "inserting an order");
+  if (!rc)
+    rc = put_lines(b, sqlite3_last_insert_rowid(b->db), lines, nlines, err);
+  if (!rc)
+    *status = RT_PUT_NEW;
+  return rc;
+}
+
+static int sq_refund_put(rt_store_backend *b, const rt_refund_rec *r, int bulk, int *status,
+                         rt_error *err) {
+  int rc = in_txn(b, err);
+  if (rc)
+    return rc;
+  if (!bulk) {
+    int64_t id, imp;
+    rc = find_keyed(b, S_REFUND_FIND, r->ext_id, &id, &imp, err);
+    if (rc < 0)
+      return rc;
+    if (rc == 1) {
+      if (!r->import_id || imp != r->import_id) {
+        *status = RT_PUT_DUPLICATE;
+        return 0;
+      }
+      rc = grow(b, S_REFUND_GROW, id, r->amount, err);
+      if (!rc)
+        *status = RT_PUT_MERGED;
+      return rc;
+    }
+  }
+  sqlite3_stmt *s;
+  rc = get(b, S_REFUND_INSERT, &s, err);
+  if (rc)
+    return rc;
+  sqlite3_bind_int64(s, 1, r->customer);
+  bind_str(s, 2, r->ext_id);
+  bind_str(s, 3, r->order_ext_id);
+  sqlite3_bind_int64(s, 4, r->ts_ms);
+  sqlite3_bind_int64(s, 5, r->amount);
+  sqlite3_bind_text(s, 6, r->currency, 3, SQLITE_STATIC);
+  bind_str(s, 7, r->reason);
+  bind_opt(s, 8, r->import_id);
+  rc = run(b, s, err, "inserting a refund");
+  if (!rc)
+    *status = RT_PUT_NEW;
+  return rc;
+}
+
+/* ---- events and subscriptions ---- */
+
+static int sq_event_put(rt_store_backend *b, const rt_event_rec *e, int *status, rt_error *err) {
+  sqlite3_stmt *s;
+  int rc = in_txn(b, err);
+  if (!rc)
+    rc = get(b, S_EVENT_INSERT, &s, err);
+  if (rc)
+    return rc;
+  sqlite3_bind_int64(s, 1, e->customer);
+  bind_str(s, 2, e->type);
+  sqlite3_bind_int64(s, 3, e->ts_ms);
+  bind_str(s, 4, e->props);
+  bind_str(s, 5, e->ext_id);
+  bind_opt(s, 6, e->import_id);
+  rc = run(b, s, err, "inserting an event");
+  if (!rc)
+    *status = sqlite3_changes(b->db) ? RT_PUT_NEW : RT_PUT_DUPLICATE;
+  return rc;
+}
+
+static void bind_subscription(sqlite3_stmt *s, const rt_subscription_rec *r) {
+  sqlite3_bind_int64(s, 1, r->customer);
+  bind_str(s, 2, r->ext_id);
+  bind_str(s, 3, r->plan);
+  sqlite3_bind_int64(s, 4, r->started_ms);
+  bind_opt(s, 5, r->renews_ms);
+  bind_opt(s, 6, r->canceled_ms);
+  sqlite3_bind_int64(s, 7, r->amount);
+  sqlite3_bind_text(s, 8, r->currency, 3, SQLITE_STATIC);
+  bind_str(s, 9, r->interval);
+  bind_opt(s, 10, r->import_id);
+}
+
+static int sq_subscription_put(rt_store_backend *b, const rt_subscription_rec *r, int *status,
+                               rt_error *err) {
+  sqlite3_stmt *s;
+  int rc = in_txn(b, err);
+  if (!rc)
+    rc = get(b, S_SUB_FIND, &s, err);
+  if (rc)
+    return rc;
+  bind_str(s, 2, r->ext_id);
+  rc = lookup(b, s, err, "looking up a subscription");
+  if (rc < 0)
+    return rc;
+  if (rc)
+    sqlite3_reset(s);
+  int exists = rc;
+  rc = get(b, exists ? S_SUB_UPDATE : S_SUB_INSERT, &s, err);
+  if (rc)
+    return rc;
+  bind_subscription(s, r);
+  rc = run(b, s, err, exists ? "updating a subscription" : "inserting a subscription");
+  if (!rc)
+    *status = exists ? RT_PUT_MERGED : RT_PUT_NEW;
+  return rc;
+}
+
+/* ---- bulk mode ---- */
+
+static int sq_bulk_begin(rt_store_backend *b, int *active, rt_error *err) {
+  sqlite3_stmt *s;
+  *active = 0;
+  int rc = in_txn(b, err);
+  if (!rc)
+    rc = get(b, S_BULK_NONEMPTY, &s, err);
+  if (rc)
+    return rc;
+  rc = lookup(b, s, err, "checking for empty tables");
+  if (rc < 0)
+    return rc;
+  int nonempty = rc && sqlite3_column_int(s, 0);
+  if (rc)
+    sqlite3_reset(s);
+  if (nonempty)
+    return 0;
+  for (int i = 0; i < RT__SQLITE_BULK_INDEXES; i++) {
+    char sql[128];
+    snprintf(sql, sizeof sql, "DROP INDEX IF EXISTS %s", rt__sqlite_bulk_indexes[i].name);
+    if (sqlite3_exec(b->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+      return db_fail(b, err, "bulk mode: dropping %s", rt__sqlite_bulk_indexes[i].name);
+    b->ddl = 1;
+  }
+  /* the tables are empty, so the ids start at 1 */
+  b->next_customer = 1;
+  b->next_order = 1;
+  b->bulk = 1;
+  set_cache(b, CACHE_KIB_BULK);
+  *active = 1;
+  return 0;
+}
+
+static int sq_bulk_end(rt_store_backend *b, rt_error *err) {
+  int rc = in_txn(b, err);
+  if (!rc)
+    rc = flush_all(b, err);
+  for (int i = 0; !rc && i < RT__SQLITE_BULK_INDEXES; i++) {
+    const rt__sqlite_index *ix = &rt__sqlite_bulk_indexes[i];
+    if (sqlite3_exec(b->db, ix->create_sql, NULL, NULL, NULL) == SQLITE_OK)
+      continue;
+    if ((sqlite3_extended_errcode(b->db) & 0xff) != SQLITE_CONSTRAINT) {
+      rc = db_fail(b, err, "bulk mode: rebuilding %s", ix->name);
+      break;
+    }
+    /* name one duplicate key for the message */
+    char sql[200], key[128] = "?";
+    snprintf(sql, sizeof sql, "SELECT ext_id FROM %s GROUP BY ext_id HAVING count(*) > 1 LIMIT 1",
+             ix->table);
+    sqlite3_stmt *s = NULL;
+    if (sqlite3_prepare_v2(b->db, sql, -1, &s, NULL) == SQLITE_OK &&
+        sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0))
+      snprintf(key, sizeof key, "%s", (const char *)sqlite3_column_text(s, 0));
+    sqlite3_finalize(s);
+    rc = rt_error_set(err, RT_EEXISTS,
+                      "%s: bulk load: two rows of %s share the id '%s'; roll back and load "
+                      "without bulk mode",
+                      b->path, ix->table, key);
+  }
+  b->bulk = 0;
+  set_cache(b, CACHE_KIB_NORMAL);
+  return rc;
+}
+
+/* ---- imports ---- */
+
+static int sq_import_begin(rt_store_backend *b, const char *kind, const char *path,
+                           const char *digest, int64_t *out_import_id, rt_error *err) {
+  sqlite3_stmt *s;
+  int rc = in_txn(b, err);
+  if (!rc)
+    rc = get(b, S_IMPORT_BEGIN, &s, err);
+  if (rc)
+    return rc;
+  bind_str(s, 1, kind);
+  bind_str(s, 2, path);
+  bind_str(s, 3, digest);
+  sqlite3_bind_int64(s, 4, now_ms());
+  rc = run(b, s, err, "recording an import");
+  if (!rc)
+    *out_import_id = sqlite3_last_insert_rowid(b->db);
+  return rc;
+}
+
+static int sq_import_finish(rt_store_backend *b, int64_t import_id, int64_t rows, int64_t stored,
+                            int64_t skipped, rt_error *err) {
+  sqlite3_stmt *s;
+  int rc = in_txn(b, err);
+  if (!rc)
+    rc = get(b, S_IMPORT_FINISH, &s, err);
+  if (rc)
+    return rc;
+  sqlite3_bind_int64(s, 1, import_id);
+  sqlite3_bind_int64(s, 2, now_ms());
+  sqlite3_bind_int64(s, 3, rows);
+  sqlite3_bind_int64(s, 4, stored);
+  sqlite3_bind_int64(s, 5, skipped);
+  rc = run(b, s, err, "recording the end of an import");
+  if (!rc && sqlite3_changes(b->db) == 0)
+    rc = rt_error_set(err, RT_ENOTFOUND, "no import with id %lld", (long long)import_id);
+  return rc;
+}
+
+/* ---- scans ---- */
+
+/* Prepares a scan: flushes the bulk buffers (the scan must see every row) and refuses a scan
+ * started from inside the callback of the same scan. */
+static int scan_start(rt_store_backend *b, stmt_id id, sqlite3_stmt **s, rt_error *err) {
+  int rc = flush_all(b, err);
+  if (!rc)
+    rc = get(b, id, s, err);
+  if (!rc && sqlite3_stmt_busy(*s))
+    rc = rt_error_set(err, RT_EINVAL, "store: a scan of the same table is already running");
+  return rc;
+}
+
+/* Ends a scan: sqlite's step result x, or the callback's stop value. */
+static int scan_end(rt_store_backend *b, sqlite3_stmt *s, int x, int stop, rt_error *err,
+                    const char *what) {
+  int rc = stop;
+  if (!stop && x != SQLITE_DONE)
+    rc = db_fail(b, err, "%s", what);
+  sqlite3_reset(s);
+  return rc;
+}
+
+static int sq_scan_customers(rt_store_backend *b, rt_store_customer_cb cb, void *ctx,
+                             rt_error *err) {
+  sqlite3_stmt *s;
+  int rc = scan_start(b, S_SCAN_CUSTOMERS, &s, err), x = SQLITE_DONE, stop = 0;
+  if (rc)
+    return rc;
+  while (!stop && (x = sqlite3_step(s)) == SQLITE_ROW)
+    stop = cb(ctx, sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 1),
+              sqlite3_column_int64(s, 2));
+  return scan_end(b, s, stop ? SQLITE_DONE : x, stop, err, "reading customers");
+}
+
+static int scan_money(rt_store_backend *b, stmt_id id, rt_store_order_cb cb, void *ctx,
+                      rt_error *err, const char *what) {
+  sqlite3_stmt *s;
+  int rc = scan_start(b, id, &s, err), x = SQLITE_DONE, stop = 0;
+  if (rc)
+    return rc;
+  while (!stop && (x = sqlite3_step(s)) == SQLITE_ROW)
+    stop = cb(ctx, sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1),
+              sqlite3_column_int64(s, 2), (const char *)sqlite3_column_text(s, 3));
+  return scan_end(b, s, stop ? SQLITE_DONE : x, stop, err, what);
+}
+
+static int sq_scan_orders(rt_store_backend *b, rt_store_order_cb cb, void *ctx, rt_error *err) {
+  return scan_money(b, S_SCAN_ORDERS, cb, ctx, err, "reading orders");
+}
+
+static int sq_scan_refunds(rt_store_backend *b, rt_store_refund_cb cb, void *ctx, rt_error *err) {
+  /* rt_store_refund_cb has the same arguments as rt_store_order_cb */
+  return scan_money(b, S_SCAN_REFUNDS, (rt_store_order_cb)cb, ctx, err, "reading refunds");
+}
+
+static int sq_scan_subscriptions(rt_store_backend *b, rt_store_subscription_cb cb, void *ctx,
+                                 rt_error *err) {
+  sqlite3_stmt *s;
+  int rc = scan_start(b, S_SCAN_SUBS, &s, err), x = SQLITE_DONE, stop = 0;
+  if (rc)
+    return rc;
+  while (!stop && (x = sqlite3_step(s)) == SQLITE_ROW)
+    stop = cb(ctx, sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1),
+              sqlite3_column_int64(s, 2), sqlite3_column_int64(s, 3),
+              (const char *)sqlite3_column_text(s, 4));
+  return scan_end(b, s, stop ? SQLITE_DONE : x, stop, err, "reading subscriptions");
+}
+
+static int sq_count(rt_store_backend *b, rt_store_table t, int64_t *out, rt_error *err) {
+  int rc = flush_all(b, err);
+  if (rc)
+    return rc;
+  if (!b->count_stmt[t]) {
+    char sql[96];
+    snprintf(sql, sizeof sql, "SELECT count(*) FROM %s", rt__store_table_names[t]);
+    rc = prepare(b, sql, &b->count_stmt[t], err);
+    if (rc)
+      return rc;
+  }
+  sqlite3_stmt *s = b->count_stmt[t];
+  rc = lookup(b, s, err, "counting rows");
+  if (rc < 0)
+    return rc;
+  *out = rc ? sqlite3_column_int64(s, 0) : 0;
+  if (rc)
+    sqlite3_reset(s);
+  return 0;
+}
+
+const rt_store_ops rt__store_sqlite_ops = {
+    .name = "sqlite",
+    .latest_schema_version = rt__sqlite_latest_version,
+    .open = sq_open,
+    .close = sq_close,
+    .schema_version = sq_schema_version,
+    .data_version = sq_data_version,
+    .begin = sq_begin,
+    .commit = sq_commit,
+    .rollback = sq_rollback,
+    .meta_get = sq_meta_get,
+    .meta_set = sq_meta_set,
+    .customer_find = sq_customer_find,
+    .customer_upsert = sq_customer_upsert,
+    .customer_insert = sq_customer_insert,
+    .customer_set_attrs = sq_customer_set_attrs,
+    .identity_link = sq_identity_link,
+    .identity_find = sq_identity_find,
+    .order_put = sq_order_put,
+    .refund_put = sq_refund_put,
+    .event_put = sq_event_put,
+    .subscription_put = sq_subscription_put,
+    .bulk_begin = sq_bulk_begin,
+    .bulk_end = sq_bulk_end,
+    .import_begin = sq_import_begin,
+    .import_finish = sq_import_finish,
+    .scan_customers = sq_scan_customers,
+    .scan_orders = sq_scan_orders,
+    .scan_refunds = sq_scan_refunds,
+    .scan_subscriptions = sq_scan_subscriptions,
+    .count = sq_count,
+};

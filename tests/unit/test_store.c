@@ -1,0 +1,809 @@
+/* test_store.c - the store (src/store/) on real SQLite files in a temporary directory: open,
+ * migrations and version refusal, read-only opens, customers, identities, the idempotency rules
+ * of orders, refunds, events and subscriptions, bulk mode with and without duplicates,
+ * transactions, the data version, scans and durability across reopen. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <retain/alloc.h>
+#include <retain/store.h>
+
+#include <dirent.h>
+#include <sqlite3.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+static char tmpdir[256];
+static char dbpath[512];
+
+static int group_setup(void **state) {
+  (void)state;
+  snprintf(tmpdir, sizeof tmpdir, "/tmp/rt_test_store_XXXXXX");
+  return mkdtemp(tmpdir) ? 0 : -1;
+}
+
+static int group_teardown(void **state) {
+  (void)state;
+  DIR *d = opendir(tmpdir);
+  if (!d)
+    return -1;
+  struct dirent *e;
+  char p[600];
+  while ((e = readdir(d)))
+    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
+      snprintf(p, sizeof p, "%s/%s", tmpdir, e->d_name);
+      unlink(p);
+    }
+  closedir(d);
+  return rmdir(tmpdir);
+}
+
+/* A fresh database path in the temporary directory for one test. */
+static const char *fresh(const char *name) {
+  char p[600];
+  snprintf(dbpath, sizeof dbpath, "%s/%s.db", tmpdir, name);
+  unlink(dbpath);
+  snprintf(p, sizeof p, "%s-wal", dbpath);
+  unlink(p);
+  snprintf(p, sizeof p, "%s-shm", dbpath);
+  unlink(p);
+  return dbpath;
+}
+
+static rt_store *open_rw(const char *path) {
+  rt_error err = {0};
+  rt_store *st = NULL;
+  rt_store_config cfg = {.path = path};
+  int rc = rt_store_open(&cfg, &st, &err);
+  if (rc)
+    fail_msg("open %s: %s", path, err.msg);
+  return st;
+}
+
+static int64_t count(rt_store *st, const char *table) {
+  int64_t n = -1;
+  rt_error err = {0};
+  assert_int_equal(rt_store_count(st, table, &n, &err), 0);
+  return n;
+}
+
+static int64_t dv(rt_store *st) {
+  int64_t v = -1;
+  assert_int_equal(rt_store_data_version(st, &v, NULL), 0);
+  return v;
+}
+
+static int64_t cust(rt_store *st, const char *ext) {
+  int64_t id = 0;
+  int created;
+  assert_int_equal(rt_store_customer_upsert(st, ext, strlen(ext), 1000, &id, &created, NULL), 0);
+  return id;
+}
+
+/* One SQL value as text from the file itself, for checks the API does not expose. */
+static void sql_text(const char *path, const char *sql, char *out, size_t n) {
+  sqlite3 *db;
+  sqlite3_stmt *s;
+  out[0] = '\0';
+  assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(db, sql, -1, &s, NULL), SQLITE_OK);
+  if (sqlite3_step(s) == SQLITE_ROW && sqlite3_column_text(s, 0))
+    snprintf(out, n, "%s", (const char *)sqlite3_column_text(s, 0));
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+}
+
+static void sql_exec(const char *path, const char *sql) {
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+  sqlite3_close(db);
+}
+
+/* ---- open, migrate, versions ---- */
+
+static void test_open_migrate_reopen(void **state) {
+  (void)state;
+  const char *path = fresh("open");
+  rt_store *st = open_rw(path);
+  assert_true(rt_store_latest_schema_version() >= 1);
+  assert_int_equal(rt_store_schema_version(st), rt_store_latest_schema_version());
+  assert_int_equal(count(st, "schema_migrations"), rt_store_latest_schema_version());
+  assert_int_equal(count(st, "customers"), 0);
+  assert_int_equal(dv(st), 0);
+  rt_store_close(st);
+  st = open_rw(path); /* reopening migrates nothing */
+  assert_int_equal(rt_store_schema_version(st), rt_store_latest_schema_version());
+  assert_int_equal(count(st, "schema_migrations"), rt_store_latest_schema_version());
+  char mode[32];
+  rt_store_close(st);
+  sql_text(path, "PRAGMA journal_mode", mode, sizeof mode);
+  assert_string_equal(mode, "wal");
+
+  /* an existing empty file is a new store */
+  path = fresh("empty_file");
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fclose(f);
+  st = open_rw(path);
+  assert_int_equal(rt_store_schema_version(st), rt_store_latest_schema_version());
+  rt_store_close(st);
+  rt_store_close(NULL);
+}
+
+static void test_newer_schema_refused(void **state) {
+  (void)state;
+  const char *path = fresh("newer");
+  rt_store_close(open_rw(path));
+  sql_exec(path, "INSERT INTO schema_migrations(version, name, applied_ms) "
+                 "VALUES (999, 'from the future', 0)");
+  rt_error err = {0};
+  rt_store *st = (rt_store *)1;
+  rt_store_config cfg = {.path = path};
+  assert_int_equal(rt_store_open(&cfg, &st, &err), RT_ESCHEMA);
+  assert_null(st);
+  assert_int_equal(err.code, RT_ESCHEMA);
+  assert_non_null(strstr(err.msg, "999"));
+  assert_non_null(strstr(err.msg, path));
+  cfg.read_only = 1;
+  assert_int_equal(rt_store_open(&cfg, &st, &err), RT_ESCHEMA);
+  assert_null(st);
+}
+
+static void test_open_errors(void **state) {
+  (void)state;
+  rt_error err = {0};
+  rt_store *st = (rt_store *)1;
+  rt_store_config cfg = {.path = "/nonexistent-dir/x/y.db"};
+  assert_int_not_equal(rt_store_open(&cfg, &st, &err), 0);
+  assert_null(st);
+  assert_true(err.msg[0] != '\0');
+  /* not a database */
+  const char *path = fresh("garbage");
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs("this is not an SQLite database, just text that is long enough to be a header....", f);
+  fclose(f);
+  cfg.path = path;
+  assert_int_not_equal(rt_store_open(&cfg, &st, &err), 0);
+  assert_null(st);
+  assert_non_null(strstr(err.msg, path));
+}
+
+static void test_read_only(void **state) {
+  (void)state;
+  const char *path = fresh("ro");
+  rt_store *st = open_rw(path);
+  int64_t a = cust(st, "alice");
+  assert_int_equal(rt_store_meta_set(st, "timezone", "Europe/Berlin", NULL), 0);
+  rt_store_close(st);
+
+  rt_error err = {0};
+  rt_store_config cfg = {.path = path, .read_only = 1};
+  assert_int_equal(rt_store_open(&cfg, &st, &err), 0);
+  int64_t id;
+  assert_int_equal(rt_store_customer_find(st, "alice", 5, &id, &err), 0);
+  assert_int_equal(id, a);
+  char *tz = NULL;
+  assert_int_equal(rt_store_meta_get(st, "timezone", &tz, &err), 0);
+  assert_string_equal(tz, "Europe/Berlin");
+  rt_free(tz);
+  assert_int_equal(rt_store_begin(st, &err), RT_EINVAL);
+  assert_non_null(strstr(err.msg, "read-only"));
+  int created;
+  assert_int_equal(rt_store_customer_upsert(st, "bob", 3, 0, &id, &created, &err), RT_EINVAL);
+  assert_int_equal(rt_store_meta_set(st, "x", "y", &err), RT_EINVAL);
+  assert_int_equal(count(st, "customers"), 1);
+  rt_store_close(st);
+
+  /* a read-only open never creates a file */
+  cfg.path = fresh("ro_missing");
+  assert_int_not_equal(rt_store_open(&cfg, &st, &err), 0);
+  assert_null(st);
+  assert_int_not_equal(access(cfg.path, F_OK), 0);
+}
+
+/* ---- meta, customers, identities ---- */
+
+static void test_meta(void **state) {
+  (void)state;
+  rt_store *st = open_rw(fresh("meta"));
+  char *v = (char *)1;
+  assert_int_equal(rt_store_meta_get(st, "currency", &v, NULL), 0);
+  assert_null(v);
+  assert_int_equal(rt_store_meta_set(st, "currency", "EUR", NULL), 0);
+  assert_int_equal(rt_store_meta_set(st, "currency", "GBP", NULL), 0);
+  assert_int_equal(rt_store_meta_get(st, "currency", &v, NULL), 0);
+  assert_string_equal(v, "GBP");
+  rt_free(v);
+  assert_int_equal(rt_store_meta_set(st, "data_version", "7", NULL), RT_EINVAL);
+  rt_store_close(st);
+}
+
+static void test_customers(void **state) {
+  (void)state;
+  const char *path = fresh("customers");
+  rt_store *st = open_rw(path);
+  rt_error err = {0};
+  int64_t a, a2, b, id;
+  int created = -1;
+  assert_int_equal(rt_store_customer_upsert(st, "alice", 5, 5000, &a, &created, &err), 0);
+  assert_int_equal(created, 1);
+  assert_true(a > 0);
+  assert_int_equal(rt_store_customer_upsert(st, "alice", 5, 9000, &a2, &created, &err), 0);
+  assert_int_equal(created, 0);
+  assert_int_equal(a2, a);
+  /* ext ids are byte strings with a length: "bobby" cut to "bob" */
+  assert_int_equal(rt_store_customer_upsert(st, "bobby", 3, 7000, &b, &created, &err), 0);
+  assert_int_equal(created, 1);
+  assert_int_not_equal(b, a);
+  assert_int_equal(rt_store_customer_find(st, "bob", 3, &id, &err), 0);
+  assert_int_equal(id, b);
+  assert_int_equal(rt_store_customer_find(st, "carol", 5, &id, &err), RT_ENOTFOUND);
+  assert_int_equal(err.code, RT_ENOTFOUND);
+  assert_int_equal(rt_store_customer_upsert(st, "", 0, 0, &id, &created, &err), RT_EINVAL);
+  /* an earlier sighting moves the first-seen time back */
+  assert_int_equal(rt_store_customer_upsert(st, "alice", 5, 1000, &a2, &created, &err), 0);
+  char buf[256];
+  rt_store_close(st);
+  sql_text(path, "SELECT created_ms FROM customers WHERE ext_id = 'alice'", buf, sizeof buf);
+  assert_string_equal(buf, "1000");
+  st = open_rw(path);
+
+  /* attributes merge; null deletes */
+  assert_int_equal(rt_store_customer_set_attrs(st, a, "{\"country\":\"DE\",\"plan\":\"pro\"}", &err),
+                   0);
+  assert_int_equal(
+      rt_store_customer_set_attrs(st, a, "{\"plan\":null,\"channel\":\"ads\",\"n\":3}", &err), 0);
+  assert_int_equal(rt_store_customer_set_attrs(st, a, "[1,2]", &err), RT_EINVAL);
+  assert_int_equal(rt_store_customer_set_attrs(st, a, "{not json", &err), RT_EINVAL);
+  assert_int_equal(rt_store_customer_set_attrs(st, 12345, "{\"a\":1}", &err), RT_ENOTFOUND);
+  rt_store_close(st);
+  sql_text(path,
+           "SELECT json_extract(attrs, '$.country') || ',' || ifnull(json_extract(attrs, "
+           "'$.plan'), 'none') || ',' || json_extract(attrs, '$.channel') || ',' || "
+           "json_extract(attrs, '$.n') FROM customers WHERE ext_id = 'alice'",
+           buf, sizeof buf);
+  assert_string_equal(buf, "DE,none,ads,3");
+}
+
+static void test_identities(void **state) {
+  (void)state;
+  rt_store *st = open_rw(fresh("identities"));
+  rt_error err = {0};
+  int64_t a = cust(st, "a"), b = cust(st, "b"), other = -1, id;
+  assert_int_equal(rt_store_identity_link(st, "email", "x@y.z", a, "import", &other, &err), 0);
+  assert_int_equal(rt_store_identity_link(st, "email", "x@y.z", a, "again", &other, &err), 0);
+  assert_int_equal(rt_store_identity_link(st, "email", "x@y.z", b, "import", &other, &err),
+                   RT_EEXISTS);
+  assert_int_equal(other, a);
+  assert_non_null(strstr(err.msg, "x@y.z"));
+  /* the same value of another kind is another identity */
+  assert_int_equal(rt_store_identity_link(st, "phone", "x@y.z", b, NULL, &other, &err), 0);
+  assert_int_equal(rt_store_identity_find(st, "email", "x@y.z", &id, &err), 0);
+  assert_int_equal(id, a);
+  assert_int_equal(rt_store_identity_find(st, "phone", "x@y.z", &id, &err), 0);
+  assert_int_equal(id, b);
+  assert_int_equal(rt_store_identity_find(st, "email", "nobody@y.z", &id, &err), RT_ENOTFOUND);
+  assert_int_equal(count(st, "identities"), 2);
+  /* inside a transaction an RT_EEXISTS leaves the transaction usable */
+  assert_int_equal(rt_store_begin(st, &err), 0);
+  assert_int_equal(rt_store_identity_link(st, "email", "x@y.z", b, "import", &other, &err),
+                   RT_EEXISTS);
+  assert_int_equal(rt_store_identity_link(st, "email", "b@y.z", b, "import", &other, &err), 0);
+  assert_int_equal(rt_store_commit(st, &err), 0);
+  assert_int_equal(count(st, "identities"), 3);
+  rt_store_close(st);
+}
+
+/* ---- orders, refunds, events, subscriptions ---- */
+
+typedef struct money_row {
+  int64_t customer, ts, amount;
+  char currency[4];
+} money_row;
+
+typedef struct money_rows {
+  money_row r[64];
+  int n;
+  int stop_at; /* stop the scan with 42 at this row, 0 for never */
+} money_rows;
+
+static int collect(void *ctx, int64_t customer, int64_t ts_ms, int64_t amount,
+                   const char *currency) {
+  money_rows *m = ctx;
+  if (m->n < 64) {
+    m->r[m->n] = (money_row){customer, ts_ms, amount, {0}};
+    snprintf(m->r[m->n].currency, 4, "%s", currency);
+  }
+  m->n++;
+  return m->stop_at && m->n == m->stop_at ? 42 : 0;
+}
+
+static void test_orders(void **state) {
+  (void)state;
+  rt_store *st = open_rw(fresh("orders"));
+  rt_error err = {0};
+  int64_t a = cust(st, "a"), imp1, imp2;
+  assert_int_equal(rt_store_begin(st, &err), 0);
+  assert_int_equal(rt_store_import_begin(st, "orders", "x.csv", NULL, &imp1, &err), 0);
+  rt_line_rec l1[2] = {{"SKU1", "Mug", 2, 500, 1000}, {NULL, NULL, 1, 250, 250}};
+  rt_order_rec o = {.customer = a, .ext_id = "O1", .ts_ms = 1000, .amount = 1250,
+                    .currency = "USD", .import_id = imp1};
+  int status = 0;
+  assert_int_equal(rt_store_order_put(st, &o, l1, 2, &status, &err), 0);
+  assert_int_equal(status, RT_PUT_NEW);
+  /* a later row of the same order in the same import: merged */
+  rt_line_rec l2 = {"SKU2", "Tea", 1, 300, 300};
+  o.amount = 300;
+  assert_int_equal(rt_store_order_put(st, &o, &l2, 1, &status, &err), 0);
+  assert_int_equal(status, RT_PUT_MERGED);
+  o.ext_id = "O2";
+  o.amount = 99;
+  assert_int_equal(rt_store_order_put(st, &o, NULL, 0, &status, &err), 0);
+  assert_int_equal(status, RT_PUT_NEW);
+  assert_int_equal(rt_store_import_finish(st, imp1, 3, 2, 0, &err), 0);
+  assert_int_equal(rt_store_commit(st, &err), 0);
+
+  /* the same order from another import, or without one, is a duplicate */
+  assert_int_equal(rt_store_begin(st, &err), 0);
+  assert_int_equal(rt_store_import_begin(st, "orders", "x.csv", NULL, &imp2, &err), 0);
+  o.ext_id = "O1";
+  o.amount = 1250;
+  o.import_id = imp2;
+  assert_int_equal(rt_store_order_put(st, &o, l1, 2, &status, &err), 0);
+  assert_int_equal(status, RT_PUT_DUPLICATE);
+  o.import_id = 0;
+  assert_int_equal(rt_store_order_put(st, &o, l1, 2, &status, &err), 0);
+  assert_int_equal(status, RT_PUT_DUPLICATE);
+  assert_int_equal(rt_store_commit(st, &err), 0);
+
+  /* bad input */
+  o.currency = "US";
+  assert_int_equal(rt_store_order_put(st, &o, NULL, 0, &status, &err), RT_EINVAL);
+  o.currency = "USD";
+  o.amount = -1;
+  assert_int_equal(rt_store_order_put(st, &o, NULL, 0, &status, &err), RT_EINVAL);
+  o.amount = 1;
+  o.ext_id = "";
+  assert_int_equal(rt_store_order_put(st, &o, NULL, 0, &status, &err), RT_EINVAL);
+
+  money_rows m = {0};
+  assert_int_equal(rt_store_scan_orders(st, collect, &m, &err), 0);
+  assert_int_equal(m.n, 2);
+  assert_int_equal(m.r[0].customer, a);
+  assert_int_equal(m.r[0].ts, 1000);
+  assert_int_equal(m.r[0].amount, 1550);
+  assert_string_equal(m.r[0].currency, "USD");
+  assert_int_equal(m.r[1].amount, 99);
+  assert_int_equal(count(st, "order_lines"), 3);
+  assert_int_equal(count(st, "imports"), 2);
+  /* a callback's nonzero return stops the scan and is returned */
+  money_rows stop = {.stop_at = 1};
+  assert_int_equal(rt_store_scan_orders(st, collect, &stop, &err), 42);
+  assert_int_equal(stop.n, 1);
+  rt_store_close(st);
+}
+
+static void test_refunds(void **state) {
+  (void)state;
+  rt_store *st = open_rw(fresh("refunds"));
+  rt_error err = {0};
+  int64_t a = cust(st, "a"), imp;
+  int status;
+  assert_int_equal(rt_store_begin(st, &err), 0);
+  assert_int_equal(rt_store_import_begin(st, "orders", "r.csv", "sha256:00", &imp, &err), 0);
+  rt_refund_rec r = {.customer = a, .ext_id = "C1", .order_ext_id = "O1", .ts_ms = 5,
+                     .amount = 100, .currency = "EUR", .reason = "broken", .import_id = imp};
+  assert_int_equal(rt_store_refund_put(st, &r, &status, &err), 0);
+  assert_int_equal(status, RT_PUT_NEW);
+  r.amount = 50;
+  assert_int_equal(rt_store_refund_put(st, &r, &status, &err), 0);
+  assert_int_equal(status, RT_PUT_MERGED);
+  assert_int_equal(rt_store_commit(st, &err), 0);
+  r.import_id = 0;
+  assert_int_equal(rt_store_refund_put(st, &r, &status, &err), 0);
+  assert_int_equal(status, RT_PUT_DUPLICATE);
+  r.amount = 0;
+  assert_int_equal(rt_store_refund_put(st, &r, &status, &err), RT_EINVAL);
+  money_rows m = {0};
+  assert_int_equal(rt_store_scan_refunds(st, collect, &m, &err), 0);
+  assert_int_equal(m.n, 1);
+  assert_int_equal(m.r[0].amount, 150);
+  assert_string_equal(m.r[0].currency, "EUR");
+  rt_store_close(st);
+}
+
+static void test_events(void **state) {
+  (void)state;
+  rt_store *st = open_rw(fresh("events"));
+  rt_error err = {0};
+  int64_t a = cust(st, "a");
+  int status;
+  rt_event_rec e = {.customer = a, .type = "login", .ts_ms = 10, .props = "{\"ip\":\"1.2.3.4\"}",
+                    .ext_id = "m1"};
+  assert_int_equal(rt_store_event_put(st, &e, &status, &err), 0);
+  assert_int_equal(status, RT_PUT_NEW);
+  e.ts_ms = 11; /* same message id: stored once */
+  assert_int_equal(rt_store_event_put(st, &e, &status, &err), 0);
+  assert_int_equal(status, RT_PUT_DUPLICATE);
+  e.ext_id = NULL; /* without a key every event is new */
+  e.props = NULL;
+  assert_int_equal(rt_store_event_put(st, &e, &status, &err), 0);
+  assert_int_equal(status, RT_PUT_NEW);
+  assert_int_equal(rt_store_event_put(st, &e, &status, &err), 0);
+  assert_int_equal(status, RT_PUT_NEW);
+  e.props = "[1]";
+  assert_int_equal(rt_store_event_put(st, &e, &status, &err), RT_EINVAL);
+  e.props = NULL;
+  e.type = "";
+  assert_int_equal(rt_store_event_put(st, &e, &status, &err), RT_EINVAL);
+  assert_int_equal(count(st, "events"), 3);
+  rt_store_close(st);
+}
+
+typedef struct sub_rows {
+  int n;
+  int64_t customer, started, canceled, amount;
+  char currency[4];
+} sub_rows;
+
+static int collect_sub(void *ctx, int64_t customer, int64_t started_ms, int64_t canceled_ms,
+                       int64_t amount, const char *currency) {
+  sub_rows *s = ctx;
+  s->n++;
+  s->customer = customer;
+  s->started = started_ms;
+  s->canceled = canceled_ms;
+  s->amount = amount;
+  snprintf(s->currency, 4, "%s", currency);
+  return 0;
+}
+
+static void test_subscriptions(void **state) {
+  (void)state;
+  rt_store *st = open_rw(fresh("subs"));
+  rt_error err = {0};
+  int64_t a = cust(st, "a");
+  int status;
+  rt_subscription_rec s = {.customer = a, .ext_id = "S1", .plan = "pro", .started_ms = 100,
+                           .renews_ms = 200, .amount = 900, .currency = "USD",
+                           .interval = "month"};
+  assert_int_equal(rt_store_subscription_put(st, &s, &status, &err), 0);
+  assert_int_equal(status, RT_PUT_NEW);
+  sub_rows r = {0};
+  assert_int_equal(rt_store_scan_subscriptions(st, collect_sub, &r, &err), 0);
+  assert_int_equal(r.n, 1);
+  assert_int_equal(r.canceled, 0);
+  /* a later row cancels it */
+  s.canceled_ms = 150;
+  s.renews_ms = 0;
+  s.plan = NULL;
+  s.interval = NULL;
+  assert_int_equal(rt_store_subscription_put(st, &s, &status, &err), 0);
+  assert_int_equal(status, RT_PUT_MERGED);
+  memset(&r, 0, sizeof r);
+  assert_int_equal(rt_store_scan_subscriptions(st, collect_sub, &r, &err), 0);
+  assert_int_equal(r.n, 1);
+  assert_int_equal(r.customer, a);
+  assert_int_equal(r.started, 100);
+  assert_int_equal(r.canceled, 150);
+  assert_int_equal(r.amount, 900);
+  assert_string_equal(r.currency, "USD");
+  rt_store_close(st);
+}
+
+/* ---- bulk mode ---- */
+
+typedef struct cust_rows {
+  int n;
+  int64_t last_id;
+  char last_ext[32];
+} cust_rows;
+
+static int collect_cust(void *ctx, int64_t id, const char *ext_id, int64_t created_ms) {
+  cust_rows *c = ctx;
+  (void)created_ms;
+  c->n++;
+  c->last_id = id;
+  snprintf(c->last_ext, sizeof c->last_ext, "%s", ext_id);
+  return 0;
+}
+
+static int64_t sum_amount;
+static int sum_orders(void *ctx, int64_t customer, int64_t ts_ms, int64_t amount,
+                      const char *currency) {
+  (void)ctx;
+  (void)customer;
+  (void)ts_ms;
+  (void)currency;
+  sum_amount += amount;
+  return 0;
+}
+
+static void test_bulk(void **state) {
+  (void)state;
+  const char *path = fresh("bulk");
+  rt_store *st = open_rw(path);
+  rt_error err = {0};
+  int active = 0, status;
+  int64_t imp, id;
+  /* customer_insert and bulk_begin need bulk mode and a transaction */
+  assert_int_equal(rt_store_customer_insert(st, "x", 1, 0, &id, &err), RT_EINVAL);
+  assert_int_equal(rt_store_bulk_begin(st, &active, &err), RT_EINVAL);
+
+  assert_int_equal(rt_store_begin(st, &err), 0);
+  assert_int_equal(rt_store_import_begin(st, "orders", "big.csv", NULL, &imp, &err), 0);
+  assert_int_equal(rt_store_bulk_begin(st, &active, &err), 0);
+  assert_int_equal(active, 1);
+  enum { NC = 137, NO = 1234 };
+  int64_t ids[NC];
+  char key[32];
+  for (int i = 0; i < NC; i++) {
+    int n = snprintf(key, sizeof key, "cust%d", i);
+    assert_int_equal(rt_store_customer_insert(st, key, (size_t)n, 1000 + i, &ids[i], &err), 0);
+    assert_int_equal(ids[i], i + 1);
+  }
+  /* reads inside the transaction see buffered rows */
+  assert_int_equal(rt_store_customer_find(st, "cust136", 7, &id, &err), 0);
+  assert_int_equal(id, ids[136]);
+  int64_t expect = 0;
+  for (int i = 0; i < NO; i++) {
+    snprintf(key, sizeof key, "O%d", i);
+    rt_line_rec l[2] = {{"SKU", "thing", 1, i, i}, {NULL, "other", 0.5, 2, 1}};
+    rt_order_rec o = {.customer = ids[i % NC], .ext_id = key, .ts_ms = i, .amount = i + 1,
+                      .currency = "USD", .import_id = imp};
+    assert_int_equal(rt_store_order_put(st, &o, l, (size_t)(i % 3), &status, &err), 0);
+    assert_int_equal(status, RT_PUT_NEW);
+    expect += i + 1;
+    if (i == 60) /* a count in the middle flushes */
+      assert_int_equal(count(st, "orders"), 61);
+  }
+  rt_refund_rec r = {.customer = ids[0], .ext_id = "C1", .ts_ms = 1, .amount = 5,
+                     .currency = "USD", .import_id = imp};
+  assert_int_equal(rt_store_refund_put(st, &r, &status, &err), 0);
+  assert_int_equal(rt_store_bulk_end(st, &err), 0);
+  assert_int_equal(rt_store_commit(st, &err), 0);
+
+  assert_int_equal(count(st, "customers"), NC);
+  assert_int_equal(count(st, "orders"), NO);
+  int64_t lines = 0;
+  for (int i = 0; i < NO; i++)
+    lines += i % 3;
+  assert_int_equal(count(st, "order_lines"), lines);
+  sum_amount = 0;
+  assert_int_equal(rt_store_scan_orders(st, sum_orders, NULL, &err), 0);
+  assert_int_equal(sum_amount, expect);
+  cust_rows c = {0};
+  assert_int_equal(rt_store_scan_customers(st, collect_cust, &c, &err), 0);
+  assert_int_equal(c.n, NC);
+  assert_int_equal(c.last_id, NC);
+  assert_string_equal(c.last_ext, "cust136");
+  /* the unique indexes are back: the same order again is a duplicate */
+  rt_order_rec o = {.customer = ids[0], .ext_id = "O7", .ts_ms = 1, .amount = 1,
+                    .currency = "USD"};
+  assert_int_equal(rt_store_order_put(st, &o, NULL, 0, &status, &err), 0);
+  assert_int_equal(status, RT_PUT_DUPLICATE);
+  /* tables with rows: bulk mode does not start */
+  assert_int_equal(rt_store_begin(st, &err), 0);
+  assert_int_equal(rt_store_bulk_begin(st, &active, &err), 0);
+  assert_int_equal(active, 0);
+  assert_int_equal(rt_store_bulk_end(st, &err), 0);
+  rt_store_rollback(st);
+  rt_store_close(st);
+  char buf[64];
+  sql_text(path,
+           "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name IN "
+           "('customers_ext_id', 'orders_ext_id', 'refunds_ext_id')",
+           buf, sizeof buf);
+  assert_string_equal(buf, "3");
+}
+
+static void test_bulk_duplicates(void **state) {
+  (void)state;
+  const char *path = fresh("bulk_dup");
+  rt_store *st = open_rw(path);
+  rt_error err = {0};
+  int active = 0, status;
+  int64_t imp, a, v0 = dv(st);
+  for (int attempt = 0; attempt < 2; attempt++) {
+    assert_int_equal(rt_store_begin(st, &err), 0);
+    assert_int_equal(rt_store_import_begin(st, "orders", "dup.csv", NULL, &imp, &err), 0);
+    assert_int_equal(rt_store_bulk_begin(st, &active, &err), 0);
+    assert_int_equal(active, 1);
+    assert_int_equal(rt_store_customer_insert(st, "a", 1, 0, &a, &err), 0);
+    rt_order_rec o = {.customer = a, .ext_id = "O1", .ts_ms = 1, .amount = 10,
+                      .currency = "USD", .import_id = imp};
+    for (int i = 0; i < 3; i++) { /* O1 twice, not adjacent */
+      o.ext_id = i == 1 ? "O2" : "O1";
+      assert_int_equal(rt_store_order_put(st, &o, NULL, 0, &status, &err), 0);
+    }
+    if (attempt == 0) {
+      assert_int_equal(rt_store_bulk_end(st, &err), RT_EEXISTS);
+      assert_non_null(strstr(err.msg, "O1"));
+      rt_store_rollback(st);
+    } else {
+      /* committing without looking at bulk_end's answer is refused and rolls back */
+      assert_int_equal(rt_store_bulk_end(st, &err), RT_EEXISTS);
+      assert_int_equal(rt_store_commit(st, &err), RT_EEXISTS);
+    }
+    assert_int_equal(count(st, "orders"), 0);
+    assert_int_equal(count(st, "customers"), 0);
+    assert_int_equal(count(st, "imports"), 0);
+    assert_int_equal(dv(st), v0);
+  }
+  /* the careful path after the fallback merges the two rows */
+  assert_int_equal(rt_store_begin(st, &err), 0);
+  assert_int_equal(rt_store_import_begin(st, "orders", "dup.csv", NULL, &imp, &err), 0);
+  a = cust(st, "a");
+  rt_order_rec o = {.customer = a, .ext_id = "O1", .ts_ms = 1, .amount = 10, .currency = "USD",
+                    .import_id = imp};
+  int statuses[3];
+  for (int i = 0; i < 3; i++) {
+    o.ext_id = i == 1 ? "O2" : "O1";
+    assert_int_equal(rt_store_order_put(st, &o, NULL, 0, &statuses[i], &err), 0);
+  }
+  assert_int_equal(statuses[2], RT_PUT_MERGED);
+  assert_int_equal(rt_store_commit(st, &err), 0);
+  assert_int_equal(count(st, "orders"), 2);
+  rt_store_close(st);
+  char buf[64];
+  sql_text(path,
+           "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name IN "
+           "('customers_ext_id', 'orders_ext_id', 'refunds_ext_id')",
+           buf, sizeof buf);
+  assert_string_equal(buf, "3");
+}
+
+/* ---- transactions, data version, durability ---- */
+
+static void test_rollback(void **state) {
+  (void)state;
+  rt_store *st = open_rw(fresh("rollback"));
+  rt_error err = {0};
+  int64_t v0 = dv(st);
+  assert_int_equal(rt_store_begin(st, &err), 0);
+  assert_int_equal(rt_store_begin(st, &err), RT_EINVAL); /* no nesting */
+  int64_t a = cust(st, "a");
+  rt_order_rec o = {.customer = a, .ext_id = "O1", .ts_ms = 1, .amount = 10, .currency = "USD"};
+  int status;
+  assert_int_equal(rt_store_order_put(st, &o, NULL, 0, &status, &err), 0);
+  assert_int_equal(rt_store_meta_set(st, "k", "v", &err), 0);
+  rt_store_rollback(st);
+  rt_store_rollback(st); /* harmless */
+  assert_int_equal(count(st, "customers"), 0);
+  assert_int_equal(count(st, "orders"), 0);
+  char *v = NULL;
+  assert_int_equal(rt_store_meta_get(st, "k", &v, &err), 0);
+  assert_null(v);
+  assert_int_equal(dv(st), v0);
+  assert_int_equal(rt_store_commit(st, &err), RT_EINVAL); /* nothing open */
+  rt_store_close(st);
+}
+
+static void test_data_version(void **state) {
+  (void)state;
+  const char *path = fresh("dv");
+  rt_store *st = open_rw(path), *other = open_rw(path);
+  rt_error err = {0};
+  int64_t v0 = dv(st);
+  /* a transaction that writes nothing does not change it */
+  assert_int_equal(rt_store_begin(st, &err), 0);
+  int64_t id;
+  assert_int_equal(rt_store_customer_find(st, "a", 1, &id, &err), RT_ENOTFOUND);
+  assert_int_equal(rt_store_commit(st, &err), 0);
+  assert_int_equal(dv(st), v0);
+  /* a write does, seen from another connection too */
+  assert_int_equal(rt_store_begin(st, &err), 0);
+  int64_t a = cust(st, "a");
+  assert_int_equal(rt_store_commit(st, &err), 0);
+  assert_int_equal(dv(st), v0 + 1);
+  assert_int_equal(dv(other), v0 + 1);
+  /* a write outside a transaction commits on its own */
+  assert_int_equal(rt_store_meta_set(other, "timezone", "UTC", &err), 0);
+  assert_int_equal(dv(st), v0 + 2);
+  /* only duplicates: nothing written, no change */
+  rt_order_rec o = {.customer = a, .ext_id = "O1", .ts_ms = 1, .amount = 10, .currency = "USD"};
+  int status;
+  assert_int_equal(rt_store_order_put(st, &o, NULL, 0, &status, &err), 0);
+  assert_int_equal(dv(st), v0 + 3);
+  assert_int_equal(rt_store_begin(st, &err), 0);
+  assert_int_equal(rt_store_order_put(st, &o, NULL, 0, &status, &err), 0);
+  assert_int_equal(status, RT_PUT_DUPLICATE);
+  assert_int_equal(rt_store_commit(st, &err), 0);
+  assert_int_equal(dv(other), v0 + 3);
+  /* a read-only store reads it as well */
+  rt_store_config cfg = {.path = path, .read_only = 1};
+  rt_store *ro;
+  assert_int_equal(rt_store_open(&cfg, &ro, &err), 0);
+  assert_int_equal(dv(ro), v0 + 3);
+  rt_store_close(ro);
+  rt_store_close(other);
+  rt_store_close(st);
+}
+
+static void test_durability(void **state) {
+  (void)state;
+  const char *path = fresh("durable");
+  rt_store *st = open_rw(path);
+  rt_error err = {0};
+  assert_int_equal(rt_store_begin(st, &err), 0);
+  int64_t a = cust(st, "kept");
+  rt_order_rec o = {.customer = a, .ext_id = "O1", .ts_ms = 1, .amount = 10, .currency = "USD"};
+  int status;
+  assert_int_equal(rt_store_order_put(st, &o, NULL, 0, &status, &err), 0);
+  assert_int_equal(rt_store_commit(st, &err), 0);
+  /* an uncommitted transaction when the store closes */
+  assert_int_equal(rt_store_begin(st, &err), 0);
+  cust(st, "lost");
+  o.ext_id = "O2";
+  assert_int_equal(rt_store_order_put(st, &o, NULL, 0, &status, &err), 0);
+  rt_store_close(st);
+
+  st = open_rw(path);
+  int64_t id;
+  assert_int_equal(rt_store_customer_find(st, "kept", 4, &id, &err), 0);
+  assert_int_equal(id, a);
+  assert_int_equal(rt_store_customer_find(st, "lost", 4, &id, &err), RT_ENOTFOUND);
+  assert_int_equal(count(st, "orders"), 1);
+  /* also an uncommitted bulk load: its buffered rows and dropped indexes are gone */
+  int active;
+  rt_store_close(st);
+  path = fresh("durable_bulk");
+  st = open_rw(path);
+  assert_int_equal(rt_store_begin(st, &err), 0);
+  assert_int_equal(rt_store_bulk_begin(st, &active, &err), 0);
+  assert_int_equal(active, 1);
+  assert_int_equal(rt_store_customer_insert(st, "x", 1, 0, &id, &err), 0);
+  rt_store_close(st);
+  st = open_rw(path);
+  assert_int_equal(count(st, "customers"), 0);
+  rt_store_close(st);
+  char buf[64];
+  sql_text(path,
+           "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name = 'orders_ext_id'",
+           buf, sizeof buf);
+  assert_string_equal(buf, "1");
+}
+
+static void test_count_and_args(void **state) {
+  (void)state;
+  rt_store *st = open_rw(fresh("args"));
+  rt_error err = {0};
+  int64_t n;
+  assert_int_equal(rt_store_count(st, "customers; DROP TABLE orders", &n, &err), RT_EINVAL);
+  assert_int_equal(rt_store_count(st, "meta", &n, &err), 0);
+  assert_int_equal(n, 1); /* data_version */
+  assert_int_equal(rt_store_open(NULL, NULL, &err), RT_EINVAL);
+  assert_int_equal(rt_store_scan_orders(st, NULL, NULL, &err), RT_EINVAL);
+  assert_int_equal(rt_store_import_finish(st, 999, 0, 0, 0, &err), RT_ENOTFOUND);
+  rt_store_close(st);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_open_migrate_reopen),
+      cmocka_unit_test(test_newer_schema_refused),
+      cmocka_unit_test(test_open_errors),
+      cmocka_unit_test(test_read_only),
+      cmocka_unit_test(test_meta),
+      cmocka_unit_test(test_customers),
+      cmocka_unit_test(test_identities),
+      cmocka_unit_test(test_orders),
+      cmocka_unit_test(test_refunds),
+      cmocka_unit_test(test_events),
+      cmocka_unit_test(test_subscriptions),
+      cmocka_unit_test(test_bulk),
+      cmocka_unit_test(test_bulk_duplicates),
+      cmocka_unit_test(test_rollback),
+      cmocka_unit_test(test_data_version),
+      cmocka_unit_test(test_durability),
+      cmocka_unit_test(test_count_and_args),
+  };
+  return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
