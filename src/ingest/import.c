@@ -1009,6 +1009,7 @@ int rt_import_file(rt_store *st, const char *path, const rt_import_opts *opts,
     importer_free(&im);
     return rc;
   }
+  im.st = st;
   static const char *const kinds[] = {"orders", "customers", "events", "subscriptions"};
   char rejects_default[4096];
   if (opts->skip_bad) {
@@ -1037,6 +1038,7 @@ int rt_import_file(rt_store *st, const char *path, const rt_import_opts *opts,
         rt_store_rollback(st);
         importer_free(&im);
         importer_init(&im, opts, res, err);
+        im.st = st;
         im.rejects_path = rejects_path;
         rt_error_clear(err);
         try_bulk = 0;

@@ -393,7 +393,7 @@ static int flush_batch(rt_store_backend *b, int which, rt_error *err) {
   int rc = 0;
   if (!bt->n)
     return 0;
-  sqlite3_stmt *s;
+  sqlite3_stmt *s = NULL;
   if (bt->n == BATCH_ROWS) {
     rc = multi_stmt(b, which, &s, err);
     if (!rc) {
@@ -673,7 +673,7 @@ static int buffer_customer(rt_store_backend *b, const char *ext, size_t len, int
 
 static int sq_customer_upsert(rt_store_backend *b, const char *ext_id, size_t len,
                               int64_t created_ms, int64_t *out_id, int *created, rt_error *err) {
-  int64_t first;
+  int64_t first = 0;
   int rc = in_txn(b, err);
   if (!rc)
     rc = find_customer(b, ext_id, len, out_id, &first, err);
