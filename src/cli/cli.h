@@ -18,6 +18,7 @@ enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
 typedef struct cli_global {
   const char *db;       /* --db, RETAIN_DB, or "retain.db" */
   int db_given;         /* --db or RETAIN_DB named it */
+  int db_flag;          /* --db named it (the demo ignores RETAIN_DB) */
   const char *timezone; /* --timezone; NULL: the store's setting or UTC */
   const char *currency; /* --currency at the top level; NULL: the store's or the data's */
   int quiet;            /* --quiet: no progress bars or notes */

@@ -13,9 +13,10 @@
 static void help(void) {
   printf("Usage: retain demo [--customers N] [--seed S] [--dir DIR]\n\n"
          "Generates a realistic business (retain gen) into DIR/data, imports its customers,\n"
-         "orders, subscriptions and events into DIR/retain.db (or --db PATH), then shows the\n"
-         "retention report and the quarterly cohorts. DIR defaults to retain-demo; an\n"
-         "existing demo store there is replaced.\n\n"
+         "orders, subscriptions and events into DIR/retain.db (or the global --db PATH),\n"
+         "then shows the retention report and the quarterly cohorts. DIR defaults to\n"
+         "retain-demo; an existing demo store there is replaced. RETAIN_DB is ignored, so\n"
+         "a demo never lands in your real store.\n\n"
          "Options:\n"
          "  --customers N   default 20000\n"
          "  --seed S        default 1\n"
@@ -49,7 +50,7 @@ int cmd_demo(const cli_global *g, int argc, char **argv) {
 
   char data[4096], db[4096], path[4200];
   snprintf(data, sizeof data, "%s/data", dir);
-  if (g->db_given) {
+  if (g->db_flag) {
     snprintf(db, sizeof db, "%s", g->db);
   } else {
     if (mkdir(dir, 0777) && errno != EEXIST) {

@@ -66,6 +66,7 @@ int main(int argc, char **argv) {
       if (r < 0) return CLI_USAGE;
       g.db = v;
       g.db_given = 1;
+      g.db_flag = 1;
       continue;
     }
     if ((r = cli_value(argc, argv, &i, "--timezone", &v)) != 0 ||
