@@ -567,6 +567,8 @@ DEFINE_RADIX_SORT(sort_erecs, erec)
 /* Sorts *v (n records of T) by time; the result replaces v->p. */
 #define SORT_VEC(FN, T, v, rc)                                     \
   do {                                                             \
+    if ((v)->n < 2)                                                \
+      break;                                                       \
     T *tmp_ = rt_reallocarray(NULL, (v)->n ? (v)->n : 1, sizeof(T)); \
     T *res_ = tmp_ ? FN((T *)(v)->p, tmp_, (v)->n) : NULL;         \
     if (!res_) {                                                   \

@@ -23,6 +23,10 @@ bad=$(awk -F, 'NR==FNR { if (FNR > 1 && $1 !~ /^C/) amt[$1] = $4; next }
                END { n = 0; for (o in s) if (sprintf("%.2f", s[o]) != sprintf("%.2f", amt[o])) n++; print n }' \
       a/orders.csv a/order_lines.csv)
 assert_eq "$bad" 0 "orders whose lines do not sum to the amount"
+run 0 "$RT_BIN" gen --customers 500 --seed 7 --no-lines --no-events --out d
+[ -e d/events.csv ] && fail "--no-events wrote events.csv"
+[ -e d/order_lines.csv ] && fail "--no-lines wrote order_lines.csv"
+[ -s d/orders.csv ] || fail "--no-lines --no-events wrote no orders"
 run 2 "$RT_BIN" gen --customers 0 --out z
 run 2 "$RT_BIN" gen --customers lots
 run 0 "$RT_BIN" demo --customers 2000 --dir demo
