@@ -14,16 +14,36 @@
 /* A fast 64-bit hash of a byte string (not cryptographic; for hash tables). */
 uint64_t rt__hash_bytes(const void *p, size_t n);
 
-/* A string-keyed open-addressing hash map to dense uint32 indexes: keys are copied into an
- * internal pool; values are the insertion order 0, 1, 2, ... */
+/* Prints a phase mark with the time since the first mark to stderr if RETAIN_TRACE is set. */
+void rt__trace(const char *what);
+
+/* Zeroed memory for a large randomly accessed table: on huge pages where the kernel allows
+ * (fewer TLB misses). Freed with rt_free. */
+void *rt__calloc_big(size_t count, size_t size);
+
+/* A string-keyed map to dense uint32 indexes: keys are copied into an internal pool; values
+ * are the insertion order 0, 1, 2, ...
+ * Keys that are plain decimal numbers ("1".."999999999", no leading zero: most customer ids)
+ * are looked up in a direct array indexed by their value while the values stay dense enough;
+ * all other keys go to an open-addressing hash table. A slot holds the index, a tag (hash bits
+ * and the key length) and the key's first 8 bytes, so a lookup of a key of up to 8 bytes
+ * touches one cache line; longer keys are compared in the pool after tag and head match. */
+typedef struct rt__strslot {
+  uint32_t idx1; /* index + 1, 0 = empty */
+  uint32_t tag;  /* hash bits 40..63 << 8 | min(len, 255) */
+  uint64_t head; /* the key's first 8 bytes, zero padded */
+} rt__strslot;
+
 typedef struct rt__strmap {
-  uint32_t *slots;   /* index + 1, 0 = empty */
-  uint64_t *hashes;  /* per index */
+  rt__strslot *slots;
+  size_t mask;       /* slots - 1 (slots may be NULL while every key is a dense number) */
+  size_t nhashed;    /* keys in the hash table */
+  uint32_t *dense;   /* number → index + 1, for numbers below dense_len */
+  size_t dense_len;
   uint64_t *key_off; /* per index: offset in pool (count + 1 entries kept) */
   char *pool;
   size_t pool_len, pool_cap;
-  size_t count, cap_idx; /* entries, capacity of the per-index arrays */
-  size_t mask;           /* slots - 1 */
+  size_t count, cap_idx; /* entries, capacity of key_off */
 } rt__strmap;
 
 void rt__strmap_init(rt__strmap *m);
@@ -32,6 +52,24 @@ void rt__strmap_free(rt__strmap *m);
 int rt__strmap_intern(rt__strmap *m, const char *key, size_t len, uint32_t *out, int *inserted);
 /* Returns 1 and sets *out if present. */
 int rt__strmap_find(const rt__strmap *m, const char *key, size_t len, uint32_t *out);
+/* Makes room for n keys in all (no rehash until then). RT_ENOMEM on failure. */
+int rt__strmap_reserve(rt__strmap *m, size_t n);
+static inline size_t rt__strmap_len(const rt__strmap *m, uint32_t i) {
+  return (size_t)(m->key_off[i + 1] - m->key_off[i] - 1);
+}
+/* Bulk paths of the model builder (model.c), for the parallel file reader. */
+struct rt_model_builder;
+/* Takes over ids (left empty) as the builder's customers; the builder must have none yet. */
+int rt__model_builder_adopt_ids(struct rt_model_builder *b, rt__strmap *ids);
+/* The builder's customer map, to add customers in bulk; call rt__model_builder_sync_ids after. */
+rt__strmap *rt__model_builder_ids(struct rt_model_builder *b);
+int rt__model_builder_sync_ids(struct rt_model_builder *b);
+/* Appends n rows: an order each, or a refund of -amount where amount < 0. Customers are
+ * cust[i], or map[cust[i]] when map is given; currencies are 3 letters packed in 24 bits. */
+int rt__model_builder_append(struct rt_model_builder *b, size_t n, const uint32_t *cust,
+                             const uint32_t *map, const int64_t *ms, const int64_t *amount,
+                             const uint32_t *cur);
+
 static inline const char *rt__strmap_key(const rt__strmap *m, uint32_t i) {
   return m->pool + m->key_off[i];
 }

@@ -6,6 +6,7 @@
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 
 static atomic_long fail_after = -1;
 
@@ -36,6 +37,27 @@ void *rt_reallocarray(void *p, size_t count, size_t size) {
 }
 
 void rt_free(void *p) { free(p); }
+
+void *rt__calloc_big(size_t count, size_t size) {
+  if (size && count > SIZE_MAX / size)
+    return NULL;
+  size_t n = count * size;
+  if (n < ((size_t)4 << 20))
+    return rt_calloc(count, size);
+  if (should_fail())
+    return NULL;
+  /* Large randomly accessed tables (hash slots) run at half the speed on 4 KiB pages: every
+   * lookup is a TLB miss. Ask for transparent huge pages; the kernel may still say no. */
+  size_t align = (size_t)2 << 20;
+  void *p = NULL;
+  if (posix_memalign(&p, align, (n + align - 1) / align * align))
+    return NULL;
+#ifdef MADV_HUGEPAGE
+  madvise(p, (n + align - 1) / align * align, MADV_HUGEPAGE);
+#endif
+  memset(p, 0, n);
+  return p;
+}
 
 char *rt_strndup(const char *s, size_t n) {
   char *d = rt_malloc(n + 1);

@@ -36,77 +36,153 @@ void rt__strmap_free(rt__strmap *m) {
   if (!m)
     return;
   rt_free(m->slots);
-  rt_free(m->hashes);
+  rt_free(m->dense);
   rt_free(m->key_off);
   rt_free(m->pool);
   memset(m, 0, sizeof *m);
 }
 
-static int grow_slots(rt__strmap *m) {
-  size_t nslots = m->mask ? (m->mask + 1) * 2 : 1024;
-  uint32_t *slots = rt_calloc(nslots, sizeof *slots);
-  if (!slots)
-    return RT_ENOMEM;
-  size_t mask = nslots - 1;
-  for (size_t i = 0; i < m->count; i++) {
-    size_t s = m->hashes[i] & mask;
-    while (slots[s])
-      s = (s + 1) & mask;
-    slots[s] = (uint32_t)(i + 1);
+/* The value of a canonical decimal key ("0", "7", "123456789"), or -1. */
+static inline int64_t key_number(const char *k, size_t len) {
+  if (len == 0 || len > 9 || (k[0] == '0' && len > 1))
+    return -1;
+  int64_t v = 0;
+  for (size_t i = 0; i < len; i++) {
+    unsigned d = (unsigned)(unsigned char)k[i] - '0';
+    if (d > 9)
+      return -1;
+    v = v * 10 + d;
   }
+  return v;
+}
+
+/* How far the direct array may reach for a map of n keys: numbers may be sparse by 4x. */
+static inline size_t dense_limit(size_t n) { return 4 * n + ((size_t)1 << 16); }
+
+static inline uint64_t key_head(const char *key, size_t len) {
+  uint64_t w = 0;
+  if (len >= 8) {
+    memcpy(&w, key, 8);
+  } else {
+    for (size_t i = 0; i < len; i++)
+      w |= (uint64_t)(unsigned char)key[i] << (8 * i);
+  }
+  return w;
+}
+
+static inline uint32_t key_tag(uint64_t h, size_t len) {
+  return (uint32_t)(h >> 40) << 8 | (uint32_t)(len < 255 ? len : 255);
+}
+
+/* Slots for n hashed keys at a load factor of at most 1/2. */
+static size_t slots_for(size_t n) {
+  size_t nslots = 1024;
+  while (nslots < 2 * n)
+    nslots *= 2;
+  return nslots;
+}
+
+/* Rebuilds the direct array (dense_len entries) and the hash table (nslots slots, a power of
+ * two, or none) from the pool: numbers below dense_len go to the array, the rest are hashed. */
+static int rebuild(rt__strmap *m, size_t dense_len, size_t nslots) {
+  uint32_t *dense = NULL;
+  rt__strslot *slots = NULL;
+  if (dense_len && !(dense = rt__calloc_big(dense_len, sizeof *dense)))
+    return RT_ENOMEM;
+  if (nslots && !(slots = rt__calloc_big(nslots, sizeof *slots))) {
+    rt_free(dense);
+    return RT_ENOMEM;
+  }
+  size_t mask = nslots ? nslots - 1 : 0, nhashed = 0;
+  for (size_t i = 0; i < m->count; i++) {
+    const char *k = m->pool + m->key_off[i];
+    size_t len = (size_t)(m->key_off[i + 1] - m->key_off[i] - 1);
+    int64_t v = key_number(k, len);
+    if (v >= 0 && (size_t)v < dense_len) {
+      dense[v] = (uint32_t)(i + 1);
+      continue;
+    }
+    if (!slots) { /* a caller bug: the table must be sized for every hashed key */
+      rt_free(dense);
+      return RT_EINVAL;
+    }
+    uint64_t h = rt__hash_bytes(k, len);
+    size_t s = h & mask;
+    while (slots[s].idx1)
+      s = (s + 1) & mask;
+    slots[s] = (rt__strslot){(uint32_t)(i + 1), key_tag(h, len), key_head(k, len)};
+    nhashed++;
+  }
+  rt_free(m->dense);
   rt_free(m->slots);
+  m->dense = dense;
+  m->dense_len = dense_len;
   m->slots = slots;
   m->mask = mask;
+  m->nhashed = nhashed;
   return 0;
 }
 
-int rt__strmap_find(const rt__strmap *m, const char *key, size_t len, uint32_t *out) {
-  if (!m->slots)
+static int reserve_idx(rt__strmap *m, size_t n) {
+  if (n + 1 <= m->cap_idx)
     return 0;
-  uint64_t h = rt__hash_bytes(key, len);
+  size_t cap = m->cap_idx ? m->cap_idx : 1024;
+  while (cap < n + 1)
+    cap *= 2;
+  uint64_t *ko = rt_reallocarray(m->key_off, cap + 1, sizeof *ko);
+  if (!ko)
+    return RT_ENOMEM;
+  m->key_off = ko;
+  if (m->count == 0)
+    m->key_off[0] = 0;
+  m->cap_idx = cap;
+  return 0;
+}
+
+int rt__strmap_reserve(rt__strmap *m, size_t n) { return reserve_idx(m, n); }
+
+/* The slot holding key, or the empty slot where it would go. */
+static inline size_t probe(const rt__strmap *m, const char *key, size_t len, uint64_t h) {
+  uint32_t tag = key_tag(h, len);
+  uint64_t head = key_head(key, len);
   size_t s = h & m->mask;
   for (;;) {
-    uint32_t v = m->slots[s];
-    if (!v)
-      return 0;
-    uint32_t i = v - 1;
-    if (m->hashes[i] == h && m->key_off[i + 1] - m->key_off[i] == len + 1 &&
-        memcmp(m->pool + m->key_off[i], key, len) == 0) {
-      *out = i;
-      return 1;
+    const rt__strslot *sl = &m->slots[s];
+    if (!sl->idx1)
+      return s;
+    if (sl->tag == tag && sl->head == head) {
+      if (len <= 8)
+        return s;
+      uint32_t i = sl->idx1 - 1;
+      if (m->key_off[i + 1] - m->key_off[i] == len + 1 &&
+          memcmp(m->pool + m->key_off[i], key, len) == 0)
+        return s;
     }
     s = (s + 1) & m->mask;
   }
 }
 
-int rt__strmap_intern(rt__strmap *m, const char *key, size_t len, uint32_t *out, int *inserted) {
-  if (m->slots && rt__strmap_find(m, key, len, out)) {
-    if (inserted)
-      *inserted = 0;
+int rt__strmap_find(const rt__strmap *m, const char *key, size_t len, uint32_t *out) {
+  int64_t v = key_number(key, len);
+  if (v >= 0 && (size_t)v < m->dense_len) {
+    if (!m->dense[v])
+      return 0;
+    *out = m->dense[v] - 1;
+    return 1;
+  }
+  if (!m->slots)
     return 0;
-  }
-  if (m->count >= UINT32_MAX - 1)
-    return RT_ERANGE;
-  /* keep the load factor under 1/2 */
-  if (!m->slots || (m->count + 1) * 2 > m->mask + 1) {
-    int rc = grow_slots(m);
-    if (rc)
-      return rc;
-  }
-  if (m->count + 2 > m->cap_idx) {
-    size_t cap = m->cap_idx ? m->cap_idx * 2 : 1024;
-    uint64_t *hs = rt_reallocarray(m->hashes, cap, sizeof *hs);
-    if (!hs)
-      return RT_ENOMEM;
-    m->hashes = hs;
-    uint64_t *ko = rt_reallocarray(m->key_off, cap + 1, sizeof *ko);
-    if (!ko)
-      return RT_ENOMEM;
-    m->key_off = ko;
-    if (m->count == 0)
-      m->key_off[0] = 0;
-    m->cap_idx = cap;
-  }
+  const rt__strslot *sl = &m->slots[probe(m, key, len, rt__hash_bytes(key, len))];
+  if (!sl->idx1)
+    return 0;
+  *out = sl->idx1 - 1;
+  return 1;
+}
+
+/* Appends key to the pool as index count. */
+static int add_key(rt__strmap *m, const char *key, size_t len, uint32_t *out) {
+  if (reserve_idx(m, m->count + 1))
+    return RT_ENOMEM;
   if (m->pool_len + len + 1 > m->pool_cap) {
     size_t cap = m->pool_cap ? m->pool_cap * 2 : 16384;
     while (cap < m->pool_len + len + 1)
@@ -117,19 +193,66 @@ int rt__strmap_intern(rt__strmap *m, const char *key, size_t len, uint32_t *out,
     m->pool = p;
     m->pool_cap = cap;
   }
-  uint64_t h = rt__hash_bytes(key, len);
   uint32_t i = (uint32_t)m->count;
   memcpy(m->pool + m->pool_len, key, len);
   m->pool[m->pool_len + len] = '\0';
   m->pool_len += len + 1;
-  m->hashes[i] = h;
   m->key_off[i + 1] = m->pool_len;
-  size_t s = h & m->mask;
-  while (m->slots[s])
-    s = (s + 1) & m->mask;
-  m->slots[s] = i + 1;
   m->count++;
   *out = i;
+  return 0;
+}
+
+int rt__strmap_intern(rt__strmap *m, const char *key, size_t len, uint32_t *out, int *inserted) {
+  if (m->count >= UINT32_MAX - 1)
+    return RT_ERANGE;
+  int64_t v = key_number(key, len);
+  if (v >= 0 && (size_t)v >= m->dense_len) {
+    /* grow the direct array (at least doubling, so rebuilds stay rare) to take this number
+     * and any hashed ones it now covers, while the numbers are dense enough */
+    size_t want = m->dense_len ? m->dense_len * 2 : 4096;
+    while (want <= (size_t)v)
+      want *= 2;
+    if (want <= dense_limit(m->count + 1)) {
+      int rc = rebuild(m, want, m->slots ? m->mask + 1 : 0);
+      if (rc)
+        return rc;
+    }
+  }
+  if (v >= 0 && (size_t)v < m->dense_len) {
+    uint32_t *d = &m->dense[v];
+    if (*d) {
+      *out = *d - 1;
+      if (inserted)
+        *inserted = 0;
+      return 0;
+    }
+    int rc = add_key(m, key, len, out);
+    if (rc)
+      return rc;
+    *d = *out + 1;
+    if (inserted)
+      *inserted = 1;
+    return 0;
+  }
+  if (!m->slots || (m->nhashed + 1) * 2 > m->mask + 1) {
+    int rc = rebuild(m, m->dense_len, slots_for(m->nhashed + 1));
+    if (rc)
+      return rc;
+  }
+  uint64_t h = rt__hash_bytes(key, len);
+  size_t s = probe(m, key, len, h);
+  if (m->slots[s].idx1) {
+    *out = m->slots[s].idx1 - 1;
+    if (inserted)
+      *inserted = 0;
+    return 0;
+  }
+  int rc = add_key(m, key, len, out);
+  if (rc)
+    return rc;
+  m->slots[s] = (rt__strslot){*out + 1, key_tag(h, len), key_head(key, len)};
+  m->nhashed++;
   if (inserted)
     *inserted = 1;
   return 0;

@@ -319,6 +319,10 @@ static int resolve_customer(importer *im, const char *key, size_t len, int64_t f
   int rc = rt__strmap_intern(&im->cust, key, len, &ix, &inserted);
   if (rc)
     return rt_error_set(im->err, rc, "%s: %s", im->file, rt_strerror(rc));
+  if (im->rows) { /* reading into a row buffer: the map index is the id */
+    *out = ix;
+    return 0;
+  }
   if (!inserted) {
     *out = im->cust_id[ix];
     return 0;
@@ -1089,42 +1093,48 @@ static void *par_main(void *arg) {
 static int par_join(par_part *parts, int nparts, rt_model_builder *b, rt_import_result *res) {
   int rc = 0;
   uint32_t *map[PAR_THREADS] = {0};
-  for (int t = 0; t < nparts && !rc; t++) {
+  /* the first part's customers become the builder's as they are (same order, same indexes);
+   * the others' are looked up or added */
+  rc = rt__model_builder_adopt_ids(b, &parts[0].im.cust);
+  rt__strmap *ids = rt__model_builder_ids(b);
+  for (int t = 1; t < nparts && !rc; t++) {
     rt__strmap *m = &parts[t].im.cust;
     map[t] = rt_malloc((m->count ? m->count : 1) * sizeof *map[t]);
     if (!map[t]) {
       rc = RT_ENOMEM;
       break;
     }
-    for (uint32_t i = 0; i < m->count && !rc; i++) {
-      const char *k = rt__strmap_key(m, i);
-      rc = rt_model_builder_customer(b, k, m->key_off[i + 1] - m->key_off[i] - 1, 0, &map[t][i]);
-    }
+    for (uint32_t i = 0; i < m->count && !rc; i++)
+      rc = rt__strmap_intern(ids, rt__strmap_key(m, i), rt__strmap_len(m, i), &map[t][i], NULL);
   }
+  if (!rc)
+    rc = rt__model_builder_sync_ids(b);
+  rt__trace("read: customers joined");
+#define GLOBAL_CUST(t, c) ((t) ? map[t][c] : (c))
   /* an order whose lines straddle a cut: add the part's first group to the previous part's
    * last one, and skip it */
   size_t skip[PAR_THREADS] = {0};
   for (int t = 1; t < nparts && !rc; t++) {
     rowbuf *r = &parts[t].rows, *prev = &parts[t - 1].rows;
     if (r->n && r->oid[0] && prev->n && prev->oid[prev->n - 1] == r->oid[0] &&
-        map[t - 1][prev->cust[prev->n - 1]] == map[t][r->cust[0]]) {
+        GLOBAL_CUST(t - 1, prev->cust[prev->n - 1]) == GLOBAL_CUST(t, r->cust[0])) {
       prev->amount[prev->n - 1] += r->amount[0];
       skip[t] = 1;
       res->merged++;
     }
   }
+#undef GLOBAL_CUST
   for (int t = 0; t < nparts && !rc; t++) {
     rowbuf *r = &parts[t].rows;
-    for (size_t i = skip[t]; i < r->n && !rc; i++) {
-      char cur[4] = {(char)(r->cur[i] >> 16), (char)(r->cur[i] >> 8), (char)r->cur[i], 0};
-      int64_t a = r->amount[i];
-      uint32_t c = map[t][r->cust[i]];
-      rc = a < 0 ? rt_model_builder_refund(b, c, r->ts[i], -a, cur)
-                 : rt_model_builder_order(b, c, r->ts[i], a, cur);
-      res->stored++;
-      res->refunds += a < 0;
-    }
+    size_t k = skip[t], n = r->n - k;
+    rc = rt__model_builder_append(b, n, r->cust + k, map[t], r->ts + k, r->amount + k,
+                                  r->cur + k);
+    res->stored += (int64_t)n;
+    for (size_t i = k; i < r->n; i++)
+      res->refunds += r->amount[i] < 0;
+    rowbuf_free(r);
   }
+  rt__trace("read: rows joined");
   for (int t = 0; t < nparts; t++)
     rt_free(map[t]);
   return rc;
@@ -1197,6 +1207,7 @@ static int read_orders_parallel(const char *path, const rt_import_opts *opts, rt
     p->data = data + bounds[t];
     p->len = bounds[t + 1] - bounds[t];
   }
+  rt__trace("read: two threads start");
   pthread_t th[PAR_THREADS];
   int started[PAR_THREADS] = {0};
   for (int t = 1; t < nparts; t++)
@@ -1217,6 +1228,7 @@ static int read_orders_parallel(const char *path, const rt_import_opts *opts, rt
       res->rows += parts[t].res.rows;
       res->merged += parts[t].res.merged;
     }
+    rt__trace("read: parsed");
     rc = par_join(parts, nparts, b, res) ? RT_ENOMEM : 0;
   }
 out:

@@ -34,23 +34,36 @@ struct rt_model_builder {
   rawcols orders, refunds, subs;
 };
 
+/* ISO 4217 minor units for the codes that do not use 2 decimals. The codes are packed into
+ * integers so the common case (a 2-decimal currency, checked for every order) is a short
+ * scan of integer compares. */
+#define CUR3(a, b, c) (((uint32_t)(a) << 16) | ((uint32_t)(b) << 8) | (uint32_t)(c))
 int rt_currency_exponent(const char *code) {
-  static const char *const zero[] = {"BIF", "CLP", "DJF", "GNF", "ISK", "JPY", "KMF", "KRW",
-                                     "PYG", "RWF", "UGX", "UYI", "VND", "VUV", "XAF", "XOF",
-                                     "XPF"};
-  static const char *const three[] = {"BHD", "IQD", "JOD", "KWD", "LYD", "OMR", "TND"};
-  if (!code)
+  static const uint32_t zero[] = {
+      CUR3('B', 'I', 'F'), CUR3('C', 'L', 'P'), CUR3('D', 'J', 'F'), CUR3('G', 'N', 'F'),
+      CUR3('I', 'S', 'K'), CUR3('J', 'P', 'Y'), CUR3('K', 'M', 'F'), CUR3('K', 'R', 'W'),
+      CUR3('P', 'Y', 'G'), CUR3('R', 'W', 'F'), CUR3('U', 'G', 'X'), CUR3('U', 'Y', 'I'),
+      CUR3('V', 'N', 'D'), CUR3('V', 'U', 'V'), CUR3('X', 'A', 'F'), CUR3('X', 'O', 'F'),
+      CUR3('X', 'P', 'F')};
+  static const uint32_t three[] = {CUR3('B', 'H', 'D'), CUR3('I', 'Q', 'D'), CUR3('J', 'O', 'D'),
+                                   CUR3('K', 'W', 'D'), CUR3('L', 'Y', 'D'), CUR3('O', 'M', 'R'),
+                                   CUR3('T', 'N', 'D')};
+  if (!code || !code[0] || !code[1] || !code[2] || code[3])
+    return 2;
+  uint32_t k = CUR3((unsigned char)code[0], (unsigned char)code[1], (unsigned char)code[2]);
+  if (k == CUR3('U', 'S', 'D') || k == CUR3('E', 'U', 'R') || k == CUR3('G', 'B', 'P'))
     return 2;
   for (size_t i = 0; i < RT_ARRAY_LEN(zero); i++)
-    if (strcmp(code, zero[i]) == 0)
+    if (k == zero[i])
       return 0;
   for (size_t i = 0; i < RT_ARRAY_LEN(three); i++)
-    if (strcmp(code, three[i]) == 0)
+    if (k == three[i])
       return 3;
-  if (strcmp(code, "CLF") == 0 || strcmp(code, "UYW") == 0)
+  if (k == CUR3('C', 'L', 'F') || k == CUR3('U', 'Y', 'W'))
     return 4;
   return 2;
 }
+#undef CUR3
 
 static void rawcols_free(rawcols *c) {
   rt_free(c->cust);
@@ -59,6 +72,39 @@ static void rawcols_free(rawcols *c) {
   rt_free(c->ms2);
   rt_free(c->cur);
   memset(c, 0, sizeof *c);
+}
+
+/* Makes room for `need` rows in all. */
+static int rawcols_reserve(rawcols *c, size_t need, int with_ms2) {
+  if (need <= c->cap)
+    return 0;
+  size_t cap = c->cap ? c->cap : 4096;
+  while (cap < need)
+    cap *= 2;
+  uint32_t *a = rt_reallocarray(c->cust, cap, sizeof *a);
+  if (!a)
+    return RT_ENOMEM;
+  c->cust = a;
+  int64_t *b = rt_reallocarray(c->ms, cap, sizeof *b);
+  if (!b)
+    return RT_ENOMEM;
+  c->ms = b;
+  b = rt_reallocarray(c->amount, cap, sizeof *b);
+  if (!b)
+    return RT_ENOMEM;
+  c->amount = b;
+  if (with_ms2) {
+    b = rt_reallocarray(c->ms2, cap, sizeof *b);
+    if (!b)
+      return RT_ENOMEM;
+    c->ms2 = b;
+  }
+  uint8_t *d = rt_reallocarray(c->cur, cap, 1);
+  if (!d)
+    return RT_ENOMEM;
+  c->cur = d;
+  c->cap = cap;
+  return 0;
 }
 
 static int rawcols_push(rawcols *c, uint32_t cust, int64_t ms, int64_t amount, int64_t ms2,
@@ -187,6 +233,68 @@ int rt_model_builder_subscription(rt_model_builder *b, uint32_t cust, int64_t st
   return rawcols_push(&b->subs, cust, started_ms, amount, canceled_ms, (uint8_t)cid, 1);
 }
 
+int rt__model_builder_adopt_ids(rt_model_builder *b, rt__strmap *ids) {
+  if (b->ids.count)
+    return RT_EINVAL;
+  size_t n = ids->count;
+  int64_t *s = rt_calloc(n ? n : 1, sizeof *s);
+  if (!s)
+    return RT_ENOMEM;
+  rt_free(b->store_id);
+  b->store_id = s;
+  b->store_cap = n ? n : 1;
+  rt__strmap_free(&b->ids);
+  b->ids = *ids;
+  rt__strmap_init(ids);
+  return 0;
+}
+
+rt__strmap *rt__model_builder_ids(rt_model_builder *b) { return &b->ids; }
+
+int rt__model_builder_sync_ids(rt_model_builder *b) {
+  size_t n = b->ids.count;
+  if (n <= b->store_cap)
+    return 0;
+  int64_t *s = rt_reallocarray(b->store_id, n, sizeof *s);
+  if (!s)
+    return RT_ENOMEM;
+  memset(s + b->store_cap, 0, (n - b->store_cap) * sizeof *s);
+  b->store_id = s;
+  b->store_cap = n;
+  return 0;
+}
+
+int rt__model_builder_append(rt_model_builder *b, size_t n, const uint32_t *cust,
+                             const uint32_t *map, const int64_t *ms, const int64_t *amount,
+                             const uint32_t *cur) {
+  size_t nref = 0;
+  for (size_t i = 0; i < n; i++)
+    nref += amount[i] < 0;
+  if (rawcols_reserve(&b->orders, b->orders.n + (n - nref), 0) ||
+      rawcols_reserve(&b->refunds, b->refunds.n + nref, 0))
+    return RT_ENOMEM;
+  uint32_t last_packed = UINT32_MAX;
+  int cid = -1;
+  for (size_t i = 0; i < n; i++) {
+    if (cur[i] != last_packed) {
+      char code[4] = {(char)(cur[i] >> 16), (char)(cur[i] >> 8), (char)cur[i], 0};
+      if ((cid = currency_id(b, code)) < 0)
+        return RT_EINVAL;
+      last_packed = cur[i];
+    }
+    uint32_t c = map ? map[cust[i]] : cust[i];
+    if (check_cust(b, c))
+      return RT_EINVAL;
+    rawcols *rc = amount[i] < 0 ? &b->refunds : &b->orders;
+    size_t k = rc->n++;
+    rc->cust[k] = c;
+    rc->ms[k] = ms[i];
+    rc->amount[k] = amount[i] < 0 ? -amount[i] : amount[i];
+    rc->cur[k] = (uint8_t)cid;
+  }
+  return 0;
+}
+
 typedef struct msidx {
   int64_t ms;
   uint32_t idx;
@@ -311,6 +419,7 @@ static int pick_currency(rt_model_builder *b, rt_model *m) {
 }
 
 int rt_model_build(rt_model_builder *b, rt_model **out, rt_error *err) {
+  rt__trace("model: build starts");
   int rc = RT_ENOMEM;
   uint32_t *perm = NULL;
   size_t nkept = 0;
@@ -376,6 +485,7 @@ int rt_model_build(rt_model_builder *b, rt_model **out, rt_error *err) {
   perm = NULL;
   rawcols_free(&b->orders);
 
+  rt__trace("model: orders grouped");
   /* refunds */
   rc = group_rows(&b->refunds, nc, keep, &m->refund_start, &perm, &nkept);
   if (rc)
@@ -457,6 +567,7 @@ int rt_model_build(rt_model_builder *b, rt_model **out, rt_error *err) {
   }
   rt_model_builder_free(b);
   *out = m;
+  rt__trace("model: built");
   return 0;
 
 fail:

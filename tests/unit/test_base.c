@@ -9,6 +9,7 @@
 #include <retain/alloc.h>
 #include <retain/error.h>
 #include <stdio.h>
+#include <stdlib.h>
 
 static void test_strerror(void **state) {
   (void)state;
@@ -91,6 +92,61 @@ static void test_strmap(void **state) {
   rt__strmap_free(&m);
 }
 
+/* Numbers, numbers with leading zeros, huge numbers, short and long strings, mixed and
+ * revisited in a scrambled order: every key keeps its first index, and the direct array for
+ * numbers and the hash table agree with a plain list of what was inserted. */
+static void format_mixed_key(uint32_t r, char *key, size_t cap) {
+  switch (r % 6) {
+  case 0: snprintf(key, cap, "%u", r % 50000); break;            /* dense numbers */
+  case 1: snprintf(key, cap, "%u", r % 3000 + 1); break;         /* more, overlapping */
+  case 2: snprintf(key, cap, "0%u", r % 3000); break;            /* leading zero: a string */
+  case 3: snprintf(key, cap, "%u", 900000000u + r % 5000); break; /* sparse numbers */
+  case 4: snprintf(key, cap, "c%u", r % 4000); break;            /* short strings */
+  default: snprintf(key, cap, "someone%u@example.com", r % 4000); break;
+  }
+}
+
+static void test_strmap_numbers_and_strings(void **state) {
+  (void)state;
+  rt__strmap m;
+  rt__strmap_init(&m);
+  char key[64];
+  char **seen = calloc(200000, sizeof *seen);
+  uint32_t nseen = 0, x = 12345;
+  for (int round = 0; round < 200000; round++) {
+    x = x * 1103515245u + 12345u;
+    format_mixed_key(x >> 8, key, sizeof key);
+    size_t n = strlen(key);
+    uint32_t ix, found;
+    int ins;
+    int had = rt__strmap_find(&m, key, n, &found);
+    assert_int_equal(rt__strmap_intern(&m, key, n, &ix, &ins), 0);
+    assert_int_equal(ins, !had);
+    if (had) {
+      assert_int_equal(found, ix);
+      assert_string_equal(seen[ix], key);
+    } else {
+      assert_int_equal(ix, nseen);
+      seen[nseen++] = strdup(key);
+    }
+  }
+  assert_int_equal(m.count, nseen);
+  for (uint32_t i = 0; i < nseen; i++) {
+    uint32_t ix;
+    assert_int_equal(rt__strmap_find(&m, seen[i], strlen(seen[i]), &ix), 1);
+    assert_int_equal(ix, i);
+    assert_string_equal(rt__strmap_key(&m, i), seen[i]);
+    assert_int_equal(rt__strmap_len(&m, i), strlen(seen[i]));
+    free(seen[i]);
+  }
+  uint32_t ix;
+  assert_int_equal(rt__strmap_find(&m, "00", 2, &ix), 0);
+  assert_int_equal(rt__strmap_find(&m, "4294967296", 10, &ix), 0);
+  assert_int_equal(rt__strmap_find(&m, "", 0, &ix), 0);
+  free(seen);
+  rt__strmap_free(&m);
+}
+
 static void test_alloc_fail(void **state) {
   (void)state;
   rt__strmap m;
@@ -113,6 +169,7 @@ int main(void) {
       cmocka_unit_test(test_strerror),
       cmocka_unit_test(test_money),
       cmocka_unit_test(test_strmap),
+      cmocka_unit_test(test_strmap_numbers_and_strings),
       cmocka_unit_test(test_alloc_fail),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,6 +17,20 @@
 #define DAY(y, m, d) rt_days_from_civil(y, m, d)
 #define MS(y, m, d) (DAY(y, m, d) * RT_MS_PER_DAY + 12 * 3600000LL)
 
+static void test_currency_exponent(void **state) {
+  (void)state;
+  assert_int_equal(rt_currency_exponent("USD"), 2);
+  assert_int_equal(rt_currency_exponent("GBP"), 2);
+  assert_int_equal(rt_currency_exponent("JPY"), 0);
+  assert_int_equal(rt_currency_exponent("XPF"), 0);
+  assert_int_equal(rt_currency_exponent("KWD"), 3);
+  assert_int_equal(rt_currency_exponent("TND"), 3);
+  assert_int_equal(rt_currency_exponent("CLF"), 4);
+  assert_int_equal(rt_currency_exponent("JP"), 2);
+  assert_int_equal(rt_currency_exponent("JPYX"), 2);
+  assert_int_equal(rt_currency_exponent(NULL), 2);
+}
+
 static void test_group_and_sort(void **state) {
   (void)state;
   rt_model_builder *b;
@@ -238,6 +252,7 @@ static void test_load_from_store(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_currency_exponent),
       cmocka_unit_test(test_group_and_sort),
       cmocka_unit_test(test_explicit_currency_and_long_slice),
       cmocka_unit_test(test_timezone_days),
