@@ -307,27 +307,86 @@ static int cmp_msidx(const void *a, const void *b) {
   return x->idx < y->idx ? -1 : x->idx > y->idx;
 }
 
-/* Sorts one long customer slice of row indexes by time, ties by arrival. */
-static int sort_slice(const int64_t *ms, uint32_t *rows, size_t n) {
-  msidx *t = rt_malloc(n * sizeof *t);
-  if (!t)
-    return RT_ENOMEM;
-  for (size_t i = 0; i < n; i++) {
-    t[i].ms = ms[rows[i]];
-    t[i].idx = rows[i];
+/* Grouped columns: rows of one customer together, in time order. */
+typedef struct grouped {
+  uint32_t *start; /* ncust + 1 */
+  int64_t *ms, *amount, *ms2; /* ms2 only when the source has it */
+  uint8_t *cur;
+  size_t n;
+} grouped;
+
+static void grouped_free(grouped *g) {
+  rt_free(g->start);
+  rt_free(g->ms);
+  rt_free(g->amount);
+  rt_free(g->ms2);
+  rt_free(g->cur);
+  memset(g, 0, sizeof *g);
+}
+
+/* Puts the slice [lo, hi) of g in time order, stable (ties keep arrival order). */
+static int sort_slice(grouped *g, uint32_t lo, uint32_t hi) {
+  size_t n = hi - lo;
+  if (n <= 32) {
+    for (uint32_t j = lo + 1; j < hi; j++) {
+      int64_t t = g->ms[j], a = g->amount[j], t2 = g->ms2 ? g->ms2[j] : 0;
+      uint8_t cu = g->cur[j];
+      uint32_t p = j;
+      while (p > lo && g->ms[p - 1] > t) {
+        g->ms[p] = g->ms[p - 1];
+        g->amount[p] = g->amount[p - 1];
+        if (g->ms2)
+          g->ms2[p] = g->ms2[p - 1];
+        g->cur[p] = g->cur[p - 1];
+        p--;
+      }
+      g->ms[p] = t;
+      g->amount[p] = a;
+      if (g->ms2)
+        g->ms2[p] = t2;
+      g->cur[p] = cu;
+    }
+    return 0;
   }
-  qsort(t, n, sizeof *t, cmp_msidx);
+  msidx *t = rt_malloc(n * sizeof *t);
+  int64_t *tmp = rt_malloc(n * sizeof *tmp);
+  uint8_t *tc = rt_malloc(n);
+  if (!t || !tmp || !tc) {
+    rt_free(t);
+    rt_free(tmp);
+    rt_free(tc);
+    return RT_ENOMEM;
+  }
   for (size_t i = 0; i < n; i++)
-    rows[i] = t[i].idx;
+    t[i] = (msidx){g->ms[lo + i], (uint32_t)i};
+  qsort(t, n, sizeof *t, cmp_msidx);
+  int64_t *cols[3] = {g->ms, g->amount, g->ms2};
+  for (int k = 0; k < 3; k++) {
+    if (!cols[k])
+      continue;
+    for (size_t i = 0; i < n; i++)
+      tmp[i] = cols[k][lo + t[i].idx];
+    memcpy(cols[k] + lo, tmp, n * sizeof *tmp);
+  }
+  for (size_t i = 0; i < n; i++)
+    tc[i] = g->cur[lo + t[i].idx];
+  memcpy(g->cur + lo, tc, n);
   rt_free(t);
+  rt_free(tmp);
+  rt_free(tc);
   return 0;
 }
 
-/* Counting sort of the kept rows of c by customer: fills start[ncust+1] and perm (row indexes
- * in grouped order). Rows whose currency is not `keep` are skipped (keep < 0 keeps all). */
-static int group_rows(const rawcols *c, size_t ncust, int keep, uint32_t **start_out,
-                      uint32_t **perm_out, size_t *nkept) {
-  uint32_t *start = rt_calloc(ncust + 1, sizeof *start);
+/* Groups the kept rows of c by customer, scattering their columns into g (stable: rows that
+ * arrived in time order stay in time order; other slices are then sorted). Rows whose
+ * currency is not `keep` are left out (keep < 0 keeps all). c's columns are consumed.
+ * Customers arrive in random order, so a direct scatter misses the cache on every row; rows
+ * are first partitioned by a block of customer numbers (sequential writes to a few hundred
+ * streams), then each block is scattered within a range that fits in cache. */
+#define GROUP_BLOCK_BITS 11
+static int group_rows(rawcols *c, size_t ncust, int keep, grouped *g) {
+  memset(g, 0, sizeof *g);
+  uint32_t *start = g->start = rt_calloc(ncust + 1, sizeof *start);
   if (!start)
     return RT_ENOMEM;
   size_t kept = 0;
@@ -337,54 +396,77 @@ static int group_rows(const rawcols *c, size_t ncust, int keep, uint32_t **start
       kept++;
     }
   if (kept > UINT32_MAX) {
-    rt_free(start);
+    grouped_free(g);
     return RT_ERANGE;
   }
   for (size_t i = 0; i < ncust; i++)
     start[i + 1] += start[i];
-  uint32_t *perm = rt_malloc((kept ? kept : 1) * sizeof *perm);
+  size_t nk = kept ? kept : 1;
+  size_t nblocks = (ncust >> GROUP_BLOCK_BITS) + 1;
   uint32_t *fill = rt_malloc((ncust ? ncust : 1) * sizeof *fill);
-  if (!perm || !fill) {
-    rt_free(start);
-    rt_free(perm);
-    rt_free(fill);
-    return RT_ENOMEM;
+  size_t *bfill = rt_malloc(nblocks * sizeof *bfill);
+  /* the rows partitioned by block: customer, time, amount, ms2, currency */
+  uint32_t *pc = rt_malloc(nk * sizeof *pc);
+  int64_t *pm = rt_malloc(nk * sizeof *pm), *pa = rt_malloc(nk * sizeof *pa);
+  int64_t *p2 = c->ms2 ? rt_malloc(nk * sizeof *p2) : NULL;
+  uint8_t *pu = rt_malloc(nk);
+  int rc = RT_ENOMEM;
+  if (!fill || !bfill || !pc || !pm || !pa || !pu || (c->ms2 && !p2))
+    goto out;
+  for (size_t b = 0; b < nblocks; b++) {
+    size_t first = b << GROUP_BLOCK_BITS;
+    bfill[b] = start[first < ncust ? first : ncust];
   }
+  for (size_t i = 0; i < c->n; i++) {
+    if (keep >= 0 && c->cur[i] != keep)
+      continue;
+    size_t k = bfill[c->cust[i] >> GROUP_BLOCK_BITS]++;
+    pc[k] = c->cust[i];
+    pm[k] = c->ms[i];
+    pa[k] = c->amount[i];
+    pu[k] = c->cur[i];
+    if (p2)
+      p2[k] = c->ms2[i];
+  }
+  rawcols_free(c);
+  g->ms = rt_malloc(nk * sizeof *g->ms);
+  g->amount = rt_malloc(nk * sizeof *g->amount);
+  g->cur = rt_malloc(nk);
+  if (p2)
+    g->ms2 = rt_malloc(nk * sizeof *g->ms2);
+  if (!g->ms || !g->amount || !g->cur || (p2 && !g->ms2))
+    goto out;
+  g->n = kept;
   memcpy(fill, start, ncust * sizeof *fill);
-  for (size_t i = 0; i < c->n; i++)
-    if (keep < 0 || c->cur[i] == keep)
-      perm[fill[c->cust[i]]++] = (uint32_t)i;
-  rt_free(fill);
-  /* within a customer, order by time (stable: ties keep arrival order); rows that arrived in
-   * time order are already sorted, so this is usually a check */
-  for (size_t k = 0; k < ncust; k++) {
+  for (size_t k = 0; k < kept; k++) {
+    uint32_t d = fill[pc[k]]++;
+    g->ms[d] = pm[k];
+    g->amount[d] = pa[k];
+    g->cur[d] = pu[k];
+    if (p2)
+      g->ms2[d] = p2[k];
+  }
+  /* within a customer, order by time; usually a check of rows already in order */
+  rc = 0;
+  for (size_t k = 0; k < ncust && !rc; k++) {
     uint32_t lo = start[k], hi = start[k + 1];
     uint32_t j = lo + 1;
-    while (j < hi && c->ms[perm[j - 1]] <= c->ms[perm[j]])
+    while (j < hi && g->ms[j - 1] <= g->ms[j])
       j++;
-    if (j >= hi)
-      continue;
-    if (hi - lo <= 64) {
-      for (j = lo + 1; j < hi; j++) {
-        uint32_t v = perm[j];
-        int64_t t = c->ms[v];
-        uint32_t p = j;
-        while (p > lo && c->ms[perm[p - 1]] > t) {
-          perm[p] = perm[p - 1];
-          p--;
-        }
-        perm[p] = v;
-      }
-    } else if (sort_slice(c->ms, perm + lo, hi - lo)) {
-      rt_free(start);
-      rt_free(perm);
-      return RT_ENOMEM;
-    }
+    if (j < hi)
+      rc = sort_slice(g, lo, hi);
   }
-  *start_out = start;
-  *perm_out = perm;
-  *nkept = kept;
-  return 0;
+out:
+  rt_free(fill);
+  rt_free(bfill);
+  rt_free(pc);
+  rt_free(pm);
+  rt_free(pa);
+  rt_free(p2);
+  rt_free(pu);
+  if (rc)
+    grouped_free(g);
+  return rc;
 }
 
 static int32_t clamp_day(int64_t d) {
@@ -421,8 +503,6 @@ static int pick_currency(rt_model_builder *b, rt_model *m) {
 int rt_model_build(rt_model_builder *b, rt_model **out, rt_error *err) {
   rt__trace("model: build starts");
   int rc = RT_ENOMEM;
-  uint32_t *perm = NULL;
-  size_t nkept = 0;
   *out = NULL;
   rt_model *m = rt_calloc(1, sizeof *m);
   if (!m)
@@ -461,81 +541,81 @@ int rt_model_build(rt_model_builder *b, rt_model **out, rt_error *err) {
   } while (0)
 
   /* orders */
-  rc = group_rows(&b->orders, nc, keep, &m->order_start, &perm, &nkept);
+  grouped g;
+  size_t nraw = b->orders.n;
+  rc = group_rows(&b->orders, nc, keep, &g);
   if (rc)
     goto fail;
   rc = RT_ENOMEM;
-  m->norders = nkept;
-  m->other_currency_rows += (int64_t)(b->orders.n - nkept);
-  m->order_ms = rt_malloc((nkept ? nkept : 1) * sizeof *m->order_ms);
-  m->order_day = rt_malloc((nkept ? nkept : 1) * sizeof *m->order_day);
-  m->order_amount = rt_malloc((nkept ? nkept : 1) * sizeof *m->order_amount);
-  if (!m->order_ms || !m->order_day || !m->order_amount)
+  m->order_start = g.start;
+  m->norders = g.n;
+  m->other_currency_rows += (int64_t)(nraw - g.n);
+  m->order_ms = g.ms;
+  m->order_amount = g.amount;
+  rt_free(g.cur);
+  m->order_day = rt_malloc((g.n ? g.n : 1) * sizeof *m->order_day);
+  if (!m->order_day)
     goto fail;
-  for (size_t i = 0; i < nkept; i++) {
-    uint32_t r = perm[i];
-    int64_t ms = b->orders.ms[r];
-    int64_t day = rt_tz_day(b->tz, ms);
-    m->order_ms[i] = ms;
+  for (size_t i = 0; i < g.n; i++) {
+    int64_t day = rt_tz_day(b->tz, m->order_ms[i]);
     m->order_day[i] = clamp_day(day);
-    m->order_amount[i] = b->orders.amount[r];
     SEE_DAY(day);
   }
-  rt_free(perm);
-  perm = NULL;
-  rawcols_free(&b->orders);
 
   rt__trace("model: orders grouped");
   /* refunds */
-  rc = group_rows(&b->refunds, nc, keep, &m->refund_start, &perm, &nkept);
+  nraw = b->refunds.n;
+  rc = group_rows(&b->refunds, nc, keep, &g);
   if (rc)
     goto fail;
   rc = RT_ENOMEM;
-  m->nrefunds = nkept;
-  m->other_currency_rows += (int64_t)(b->refunds.n - nkept);
-  m->refund_day = rt_malloc((nkept ? nkept : 1) * sizeof *m->refund_day);
-  m->refund_amount = rt_malloc((nkept ? nkept : 1) * sizeof *m->refund_amount);
-  if (!m->refund_day || !m->refund_amount)
+  m->refund_start = g.start;
+  m->nrefunds = g.n;
+  m->other_currency_rows += (int64_t)(nraw - g.n);
+  m->refund_amount = g.amount;
+  g.start = NULL;
+  g.amount = NULL;
+  m->refund_day = rt_malloc((g.n ? g.n : 1) * sizeof *m->refund_day);
+  if (!m->refund_day) {
+    grouped_free(&g);
     goto fail;
-  for (size_t i = 0; i < nkept; i++) {
-    uint32_t r = perm[i];
-    int64_t day = rt_tz_day(b->tz, b->refunds.ms[r]);
+  }
+  for (size_t i = 0; i < g.n; i++) {
+    int64_t day = rt_tz_day(b->tz, g.ms[i]);
     m->refund_day[i] = clamp_day(day);
-    m->refund_amount[i] = b->refunds.amount[r];
     SEE_DAY(day);
   }
-  rt_free(perm);
-  perm = NULL;
-  rawcols_free(&b->refunds);
+  grouped_free(&g);
 
   /* subscriptions: all currencies count for activity; amounts only in the model currency */
-  rc = group_rows(&b->subs, nc, -1, &m->sub_start, &perm, &nkept);
+  rc = group_rows(&b->subs, nc, -1, &g);
   if (rc)
     goto fail;
   rc = RT_ENOMEM;
-  m->nsubs = nkept;
-  m->sub_first_day = rt_malloc((nkept ? nkept : 1) * sizeof *m->sub_first_day);
-  m->sub_end_day = rt_malloc((nkept ? nkept : 1) * sizeof *m->sub_end_day);
-  m->sub_amount = rt_malloc((nkept ? nkept : 1) * sizeof *m->sub_amount);
-  if (!m->sub_first_day || !m->sub_end_day || !m->sub_amount)
+  m->sub_start = g.start;
+  g.start = NULL;
+  m->nsubs = g.n;
+  m->sub_first_day = rt_malloc((g.n ? g.n : 1) * sizeof *m->sub_first_day);
+  m->sub_end_day = rt_malloc((g.n ? g.n : 1) * sizeof *m->sub_end_day);
+  m->sub_amount = rt_malloc((g.n ? g.n : 1) * sizeof *m->sub_amount);
+  if (!m->sub_first_day || !m->sub_end_day || !m->sub_amount) {
+    grouped_free(&g);
     goto fail;
-  for (size_t i = 0; i < nkept; i++) {
-    uint32_t r = perm[i];
-    int64_t d0 = rt_tz_day(b->tz, b->subs.ms[r]);
+  }
+  for (size_t i = 0; i < g.n; i++) {
+    int64_t d0 = rt_tz_day(b->tz, g.ms[i]);
     m->sub_first_day[i] = clamp_day(d0);
     SEE_DAY(d0);
-    if (b->subs.ms2[r]) {
-      int64_t d1 = rt_tz_day(b->tz, b->subs.ms2[r]);
+    if (g.ms2 && g.ms2[i]) {
+      int64_t d1 = rt_tz_day(b->tz, g.ms2[i]);
       m->sub_end_day[i] = clamp_day(d1 < d0 ? d0 : d1);
       SEE_DAY(d1);
     } else {
       m->sub_end_day[i] = INT32_MAX;
     }
-    m->sub_amount[i] = b->subs.cur[r] == keep ? b->subs.amount[r] : 0;
+    m->sub_amount[i] = g.cur[i] == keep ? g.amount[i] : 0;
   }
-  rt_free(perm);
-  perm = NULL;
-  rawcols_free(&b->subs);
+  grouped_free(&g);
 #undef SEE_DAY
 
   /* derived per customer */
@@ -571,7 +651,6 @@ int rt_model_build(rt_model_builder *b, rt_model **out, rt_error *err) {
   return 0;
 
 fail:
-  rt_free(perm);
   rt_model_builder_free(b);
   rt_model_free(m);
   return rt_error_set(err, rc, "building the customer model: %s", rt_strerror(rc));
