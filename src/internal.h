@@ -52,6 +52,8 @@ void rt__strmap_free(rt__strmap *m);
 int rt__strmap_intern(rt__strmap *m, const char *key, size_t len, uint32_t *out, int *inserted);
 /* Returns 1 and sets *out if present. */
 int rt__strmap_find(const rt__strmap *m, const char *key, size_t len, uint32_t *out);
+/* Starts loading the memory a lookup of key will touch (call it some work before the lookup). */
+void rt__strmap_prefetch(const rt__strmap *m, const char *key, size_t len);
 /* Makes room for n keys in all (no rehash until then). RT_ENOMEM on failure. */
 int rt__strmap_reserve(rt__strmap *m, size_t n);
 static inline size_t rt__strmap_len(const rt__strmap *m, uint32_t i) {

@@ -179,6 +179,14 @@ int rt__strmap_find(const rt__strmap *m, const char *key, size_t len, uint32_t *
   return 1;
 }
 
+void rt__strmap_prefetch(const rt__strmap *m, const char *key, size_t len) {
+  int64_t v = key_number(key, len);
+  if (v >= 0 && (size_t)v < m->dense_len)
+    __builtin_prefetch(&m->dense[v]);
+  else if (m->slots)
+    __builtin_prefetch(&m->slots[rt__hash_bytes(key, len) & m->mask]);
+}
+
 /* Appends key to the pool as index count. */
 static int add_key(rt__strmap *m, const char *key, size_t len, uint32_t *out) {
   if (reserve_idx(m, m->count + 1))

@@ -148,28 +148,33 @@ static void rowbuf_free(rowbuf *r) {
   memset(r, 0, sizeof *r);
 }
 
+static int rowbuf_reserve(rowbuf *r, size_t cap) {
+  if (cap <= r->cap)
+    return 0;
+  void *a;
+  if (!(a = rt_reallocarray(r->cust, cap, sizeof *r->cust)))
+    return RT_ENOMEM;
+  r->cust = a;
+  if (!(a = rt_reallocarray(r->ts, cap, sizeof *r->ts)))
+    return RT_ENOMEM;
+  r->ts = a;
+  if (!(a = rt_reallocarray(r->amount, cap, sizeof *r->amount)))
+    return RT_ENOMEM;
+  r->amount = a;
+  if (!(a = rt_reallocarray(r->cur, cap, sizeof *r->cur)))
+    return RT_ENOMEM;
+  r->cur = a;
+  if (!(a = rt_reallocarray(r->oid, cap, sizeof *r->oid)))
+    return RT_ENOMEM;
+  r->oid = a;
+  r->cap = cap;
+  return 0;
+}
+
 static int rowbuf_push(rowbuf *r, uint32_t cust, int64_t ts, int64_t amount, const char *cur,
                        uint64_t oid) {
-  if (r->n == r->cap) {
-    size_t cap = r->cap ? r->cap * 2 : 65536;
-    void *a;
-    if (!(a = rt_reallocarray(r->cust, cap, sizeof *r->cust)))
-      return RT_ENOMEM;
-    r->cust = a;
-    if (!(a = rt_reallocarray(r->ts, cap, sizeof *r->ts)))
-      return RT_ENOMEM;
-    r->ts = a;
-    if (!(a = rt_reallocarray(r->amount, cap, sizeof *r->amount)))
-      return RT_ENOMEM;
-    r->amount = a;
-    if (!(a = rt_reallocarray(r->cur, cap, sizeof *r->cur)))
-      return RT_ENOMEM;
-    r->cur = a;
-    if (!(a = rt_reallocarray(r->oid, cap, sizeof *r->oid)))
-      return RT_ENOMEM;
-    r->oid = a;
-    r->cap = cap;
-  }
+  if (r->n == r->cap && rowbuf_reserve(r, r->cap ? r->cap * 2 : 65536))
+    return RT_ENOMEM;
   r->cust[r->n] = cust;
   r->ts[r->n] = ts;
   r->amount[r->n] = amount;
@@ -520,6 +525,7 @@ static int order_row(importer *im, const rt_csv_record *rec) {
     return bad_row(im, rec, im->cm.idx[RT_COL_CUSTOMER] >= 0 ? im->cm.idx[RT_COL_CUSTOMER]
                                                               : im->cm.idx[RT_COL_EMAIL],
                    "no customer id");
+  rt__strmap_prefetch(&im->cust, key, klen); /* the lookup comes after the date and amount */
   int64_t ts;
   int ok = parse_time(im, rec, RT_COL_DATE, &ts, 1);
   if (ok <= 0)
@@ -1206,6 +1212,15 @@ static int read_orders_parallel(const char *path, const rt_import_opts *opts, rt
     p->im.file = path;
     p->data = data + bounds[t];
     p->len = bounds[t + 1] - bounds[t];
+    /* room for the rows the part probably holds (lines in its first MiB, scaled), so the
+     * buffers are not copied while they grow */
+    size_t sample = p->len < ((size_t)1 << 20) ? p->len : (size_t)1 << 20, lines = 0;
+    for (const char *q = p->data, *e = p->data + sample; (q = memchr(q, '\n', (size_t)(e - q)));
+         q++)
+      lines++;
+    if (lines && rowbuf_reserve(&p->rows, (size_t)((double)p->len / (double)sample *
+                                                   (double)lines * 1.05) + 1024))
+      goto out;
   }
   rt__trace("read: two threads start");
   pthread_t th[PAR_THREADS];
