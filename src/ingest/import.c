@@ -1038,8 +1038,10 @@ int rt_import_file(rt_store *st, const char *path, const rt_import_opts *opts,
     rc = rt_store_import_begin(st, kinds[opts->kind], path, NULL, &im.import_id, err);
     if (!rc && try_bulk)
       rc = rt_store_bulk_begin(st, &im.bulk, err);
+    rt__trace("import: reading");
     if (!rc)
       rc = run(&im, path);
+    rt__trace("import: read");
     if (!rc && im.bulk) {
       rc = rt_store_bulk_end(st, err);
       if (rc == RT_EEXISTS) {

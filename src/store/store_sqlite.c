@@ -573,6 +573,7 @@ static int sq_commit(rt_store_backend *b, rt_error *err) {
     rc = run(b, s, err, "committing");
   if (rc)
     return rc;
+  rt__trace("store: committed");
   b->in_txn = 0;
   if (b->bulk) {
     b->bulk = 0;
@@ -1032,6 +1033,7 @@ static int sq_bulk_end(rt_store_backend *b, rt_error *err) {
   int rc = in_txn(b, err);
   if (!rc)
     rc = flush_all(b, err);
+  rt__trace("store: bulk rows written");
   for (int i = 0; !rc && i < RT__SQLITE_BULK_INDEXES; i++) {
     const rt__sqlite_index *ix = &rt__sqlite_bulk_indexes[i];
     if (sqlite3_exec(b->db, ix->create_sql, NULL, NULL, NULL) == SQLITE_OK)
@@ -1056,6 +1058,7 @@ static int sq_bulk_end(rt_store_backend *b, rt_error *err) {
   }
   b->bulk = 0;
   set_cache(b, CACHE_KIB_NORMAL);
+  rt__trace("store: unique indexes rebuilt");
   return rc;
 }
 
