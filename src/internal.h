@@ -14,6 +14,13 @@
 /* A fast 64-bit hash of a byte string (not cryptographic; for hash tables). */
 uint64_t rt__hash_bytes(const void *p, size_t n);
 
+/* Runs fn(args + i * stride) for i in 0..n-1 (n <= RT__MAX_THREADS), parts 1.. on their own
+ * threads and part 0 on the calling thread; a part whose thread cannot start runs on the
+ * calling thread. Returns when all are done. rt__cpus: online CPUs, at most RT__MAX_THREADS. */
+#define RT__MAX_THREADS 4
+void rt__parallel(int n, void (*fn)(void *), void *args, size_t stride);
+int rt__cpus(void);
+
 /* Prints a phase mark with the time since the first mark to stderr if RETAIN_TRACE is set. */
 void rt__trace(const char *what);
 

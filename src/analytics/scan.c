@@ -1,11 +1,10 @@
 /* scan.c - the day -> period lookup table and the threaded customer-range scans shared by
  * metrics.c and cohort.c (see scan.h). */
+#include "internal.h"
 #include "analytics/scan.h"
 
 #include <retain/alloc.h>
 #include <retain/error.h>
-#include <pthread.h>
-#include <unistd.h>
 
 int rt__period_lut_init(rt__period_lut *l, rt_period_unit unit, int64_t lo, int64_t hi) {
   l->unit = unit;
@@ -46,10 +45,8 @@ void rt__period_lut_free(rt__period_lut *l) {
 int rt__scan_parts(const rt_model *m) {
   if (m->norders + m->ncustomers < 400000)
     return 1;
-  long cpus = sysconf(_SC_NPROCESSORS_ONLN);
-  if (cpus < 1)
-    cpus = 1;
-  return cpus > RT__MAX_PARTS ? RT__MAX_PARTS : (int)cpus;
+  int cpus = rt__cpus();
+  return cpus > RT__MAX_PARTS ? RT__MAX_PARTS : cpus;
 }
 
 void rt__scan_split(const rt_model *m, int n, size_t *bounds) {
@@ -72,35 +69,6 @@ void rt__scan_split(const rt_model *m, int n, size_t *bounds) {
   bounds[n] = nc;
 }
 
-typedef struct part_thread {
-  void (*fn)(void *);
-  void *arg;
-} part_thread;
-
-static void *part_main(void *p) {
-  part_thread *t = p;
-  t->fn(t->arg);
-  return NULL;
-}
-
 void rt__scan_run(int n, void (*fn)(void *), void *args, size_t stride) {
-  pthread_t th[RT__MAX_PARTS];
-  part_thread pt[RT__MAX_PARTS];
-  int started[RT__MAX_PARTS] = {0};
-  char *base = args;
-  if (n > RT__MAX_PARTS)
-    n = RT__MAX_PARTS;
-  for (int i = 1; i < n; i++) {
-    pt[i].fn = fn;
-    pt[i].arg = base + (size_t)i * stride;
-    started[i] = pthread_create(&th[i], NULL, part_main, &pt[i]) == 0;
-  }
-  fn(base);
-  for (int i = 1; i < n; i++) {
-    if (started[i])
-      pthread_join(th[i], NULL);
-    else
-      fn(base + (size_t)i * stride);
-  }
+  rt__parallel(n, fn, args, stride);
 }
-

@@ -377,93 +377,176 @@ static int sort_slice(grouped *g, uint32_t lo, uint32_t hi) {
   return 0;
 }
 
-/* Groups the kept rows of c by customer, scattering their columns into g (stable: rows that
- * arrived in time order stay in time order; other slices are then sorted). Rows whose
- * currency is not `keep` are left out (keep < 0 keeps all). c's columns are consumed.
- * Customers arrive in random order, so a direct scatter misses the cache on every row; rows
- * are first partitioned by a block of customer numbers (sequential writes to a few hundred
- * streams), then each block is scattered within a range that fits in cache. */
+/* Grouping rows by customer. Customers arrive in random order, so a direct scatter misses the
+ * cache on every row. Instead rows are first partitioned by blocks of 2^GROUP_BLOCK_BITS
+ * customer numbers (sequential writes to a few hundred streams), then each block is grouped
+ * by customer within a range that fits in cache. Both passes run on up to two threads: the
+ * first over halves of the rows, the second over halves of the blocks. Everything is stable,
+ * so rows that arrived in time order stay in time order; other slices are then sorted. */
 #define GROUP_BLOCK_BITS 11
+#define GROUP_PARTS 2
+
+typedef struct group_job {
+  rawcols *c;
+  int keep;
+  size_t ncust, nblocks;
+  size_t *bstart;                 /* [nblocks + 1] first partitioned row of each block */
+  uint32_t *pc;                   /* the partitioned rows: customer, */
+  int64_t *pm, *pa, *p2;          /* time, amount, ms2, */
+  uint8_t *pu;                    /* currency */
+  grouped *g;
+} group_job;
+
+typedef struct group_part {
+  group_job *j;
+  size_t r0, r1; /* rows (passes 1 and 2) */
+  size_t b0, b1; /* blocks (pass 3) */
+  size_t *boff;  /* [nblocks]: counts (pass 1), then write positions (pass 2) */
+  int pass, rc;
+} group_part;
+
+static void group_pass(void *arg) {
+  group_part *p = arg;
+  group_job *j = p->j;
+  const rawcols *c = j->c;
+  int keep = j->keep;
+  if (p->pass == 1) { /* count the kept rows per block */
+    for (size_t i = p->r0; i < p->r1; i++)
+      if (keep < 0 || c->cur[i] == keep)
+        p->boff[c->cust[i] >> GROUP_BLOCK_BITS]++;
+    return;
+  }
+  if (p->pass == 2) { /* partition */
+    for (size_t i = p->r0; i < p->r1; i++) {
+      if (keep >= 0 && c->cur[i] != keep)
+        continue;
+      size_t k = p->boff[c->cust[i] >> GROUP_BLOCK_BITS]++;
+      j->pc[k] = c->cust[i];
+      j->pm[k] = c->ms[i];
+      j->pa[k] = c->amount[i];
+      j->pu[k] = c->cur[i];
+      if (j->p2)
+        j->p2[k] = c->ms2[i];
+    }
+    return;
+  }
+  /* pass 3: group each block by customer, then put each customer's rows in time order */
+  grouped *g = j->g;
+  uint32_t fill[(size_t)1 << GROUP_BLOCK_BITS];
+  for (size_t b = p->b0; b < p->b1 && !p->rc; b++) {
+    size_t c0 = b << GROUP_BLOCK_BITS, c1 = (b + 1) << GROUP_BLOCK_BITS;
+    if (c1 > j->ncust)
+      c1 = j->ncust;
+    size_t k0 = j->bstart[b], k1 = j->bstart[b + 1];
+    memset(fill, 0, (c1 - c0) * sizeof *fill);
+    for (size_t k = k0; k < k1; k++)
+      fill[j->pc[k] - c0]++;
+    uint32_t pos = (uint32_t)k0;
+    for (size_t cu = c0; cu < c1; cu++) {
+      uint32_t n = fill[cu - c0];
+      g->start[cu] = fill[cu - c0] = pos;
+      pos += n;
+    }
+    for (size_t k = k0; k < k1; k++) {
+      uint32_t d = fill[j->pc[k] - c0]++;
+      g->ms[d] = j->pm[k];
+      g->amount[d] = j->pa[k];
+      g->cur[d] = j->pu[k];
+      if (j->p2)
+        g->ms2[d] = j->p2[k];
+    }
+    for (size_t cu = c0; cu < c1 && !p->rc; cu++) {
+      uint32_t lo = g->start[cu], hi = cu + 1 < c1 ? g->start[cu + 1] : (uint32_t)k1;
+      uint32_t x = lo + 1;
+      while (x < hi && g->ms[x - 1] <= g->ms[x])
+        x++;
+      if (x < hi)
+        p->rc = sort_slice(g, lo, hi);
+    }
+  }
+}
+
+/* Groups the kept rows of c (consumed) by customer into g. Rows whose currency is not `keep`
+ * are left out (keep < 0 keeps all). */
 static int group_rows(rawcols *c, size_t ncust, int keep, grouped *g) {
   memset(g, 0, sizeof *g);
-  uint32_t *start = g->start = rt_calloc(ncust + 1, sizeof *start);
-  if (!start)
-    return RT_ENOMEM;
-  size_t kept = 0;
-  for (size_t i = 0; i < c->n; i++)
-    if (keep < 0 || c->cur[i] == keep) {
-      start[c->cust[i] + 1]++;
-      kept++;
-    }
-  if (kept > UINT32_MAX) {
-    grouped_free(g);
-    return RT_ERANGE;
-  }
-  for (size_t i = 0; i < ncust; i++)
-    start[i + 1] += start[i];
-  size_t nk = kept ? kept : 1;
-  size_t nblocks = (ncust >> GROUP_BLOCK_BITS) + 1;
-  uint32_t *fill = rt_malloc((ncust ? ncust : 1) * sizeof *fill);
-  size_t *bfill = rt_malloc(nblocks * sizeof *bfill);
-  /* the rows partitioned by block: customer, time, amount, ms2, currency */
-  uint32_t *pc = rt_malloc(nk * sizeof *pc);
-  int64_t *pm = rt_malloc(nk * sizeof *pm), *pa = rt_malloc(nk * sizeof *pa);
-  int64_t *p2 = c->ms2 ? rt_malloc(nk * sizeof *p2) : NULL;
-  uint8_t *pu = rt_malloc(nk);
+  group_job j = {.c = c, .keep = keep, .ncust = ncust, .g = g};
+  j.nblocks = (ncust >> GROUP_BLOCK_BITS) + 1;
+  int nparts = c->n >= 500000 && rt__cpus() > 1 ? GROUP_PARTS : 1;
+  group_part parts[GROUP_PARTS];
+  memset(parts, 0, sizeof parts);
   int rc = RT_ENOMEM;
-  if (!fill || !bfill || !pc || !pm || !pa || !pu || (c->ms2 && !p2))
+  g->start = rt_malloc((ncust + 1) * sizeof *g->start);
+  j.bstart = rt_calloc(j.nblocks + 1, sizeof *j.bstart);
+  if (!g->start || !j.bstart)
     goto out;
-  for (size_t b = 0; b < nblocks; b++) {
-    size_t first = b << GROUP_BLOCK_BITS;
-    bfill[b] = start[first < ncust ? first : ncust];
+  for (int t = 0; t < nparts; t++) {
+    parts[t] = (group_part){.j = &j, .pass = 1};
+    parts[t].r0 = c->n * (size_t)t / (size_t)nparts;
+    parts[t].r1 = c->n * (size_t)(t + 1) / (size_t)nparts;
+    if (!(parts[t].boff = rt_calloc(j.nblocks, sizeof *parts[t].boff)))
+      goto out;
   }
-  for (size_t i = 0; i < c->n; i++) {
-    if (keep >= 0 && c->cur[i] != keep)
-      continue;
-    size_t k = bfill[c->cust[i] >> GROUP_BLOCK_BITS]++;
-    pc[k] = c->cust[i];
-    pm[k] = c->ms[i];
-    pa[k] = c->amount[i];
-    pu[k] = c->cur[i];
-    if (p2)
-      p2[k] = c->ms2[i];
+  rt__parallel(nparts, group_pass, parts, sizeof parts[0]);
+  /* block starts, and each part's first write position in each block */
+  size_t kept = 0;
+  for (size_t b = 0; b < j.nblocks; b++) {
+    j.bstart[b] = kept;
+    for (int t = 0; t < nparts; t++) {
+      size_t n = parts[t].boff[b];
+      parts[t].boff[b] = kept;
+      kept += n;
+    }
   }
+  j.bstart[j.nblocks] = kept;
+  if (kept > UINT32_MAX) {
+    rc = RT_ERANGE;
+    goto out;
+  }
+  size_t nk = kept ? kept : 1;
+  j.pc = rt_malloc(nk * sizeof *j.pc);
+  j.pm = rt_malloc(nk * sizeof *j.pm);
+  j.pa = rt_malloc(nk * sizeof *j.pa);
+  j.pu = rt_malloc(nk);
+  if (c->ms2)
+    j.p2 = rt_malloc(nk * sizeof *j.p2);
+  if (!j.pc || !j.pm || !j.pa || !j.pu || (c->ms2 && !j.p2))
+    goto out;
+  for (int t = 0; t < nparts; t++)
+    parts[t].pass = 2;
+  rt__parallel(nparts, group_pass, parts, sizeof parts[0]);
   rawcols_free(c);
   g->ms = rt_malloc(nk * sizeof *g->ms);
   g->amount = rt_malloc(nk * sizeof *g->amount);
   g->cur = rt_malloc(nk);
-  if (p2)
+  if (j.p2)
     g->ms2 = rt_malloc(nk * sizeof *g->ms2);
-  if (!g->ms || !g->amount || !g->cur || (p2 && !g->ms2))
+  if (!g->ms || !g->amount || !g->cur || (j.p2 && !g->ms2))
     goto out;
   g->n = kept;
-  memcpy(fill, start, ncust * sizeof *fill);
-  for (size_t k = 0; k < kept; k++) {
-    uint32_t d = fill[pc[k]]++;
-    g->ms[d] = pm[k];
-    g->amount[d] = pa[k];
-    g->cur[d] = pu[k];
-    if (p2)
-      g->ms2[d] = p2[k];
+  g->start[ncust] = (uint32_t)kept;
+  /* pass 3 over blocks split where about half the rows are on each side */
+  size_t split = 0;
+  while (nparts > 1 && split < j.nblocks && j.bstart[split] < kept / 2)
+    split++;
+  for (int t = 0; t < nparts; t++) {
+    parts[t].pass = 3;
+    parts[t].b0 = t == 0 ? 0 : split;
+    parts[t].b1 = t == nparts - 1 ? j.nblocks : split;
   }
-  /* within a customer, order by time; usually a check of rows already in order */
+  rt__parallel(nparts, group_pass, parts, sizeof parts[0]);
   rc = 0;
-  for (size_t k = 0; k < ncust && !rc; k++) {
-    uint32_t lo = start[k], hi = start[k + 1];
-    uint32_t j = lo + 1;
-    while (j < hi && g->ms[j - 1] <= g->ms[j])
-      j++;
-    if (j < hi)
-      rc = sort_slice(g, lo, hi);
-  }
+  for (int t = 0; t < nparts; t++)
+    rc = rc ? rc : parts[t].rc;
 out:
-  rt_free(fill);
-  rt_free(bfill);
-  rt_free(pc);
-  rt_free(pm);
-  rt_free(pa);
-  rt_free(p2);
-  rt_free(pu);
+  for (int t = 0; t < nparts; t++)
+    rt_free(parts[t].boff);
+  rt_free(j.bstart);
+  rt_free(j.pc);
+  rt_free(j.pm);
+  rt_free(j.pa);
+  rt_free(j.p2);
+  rt_free(j.pu);
   if (rc)
     grouped_free(g);
   return rc;

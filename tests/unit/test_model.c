@@ -31,6 +31,64 @@ static void test_currency_exponent(void **state) {
   assert_int_equal(rt_currency_exponent(NULL), 2);
 }
 
+/* Enough rows for the two-thread grouping, customers in random order, times shuffled with
+ * many ties, a second currency mixed in: every customer's slice holds exactly its rows, in
+ * time order, ties in arrival order (the amount records the arrival number). */
+static void test_group_many_rows(void **state) {
+  (void)state;
+  enum { NC = 70000, NR = 700000 };
+  rt_model_builder *b;
+  assert_int_equal(rt_model_builder_new(NULL, "USD", &b), 0);
+  char key[16];
+  for (int i = 0; i < NC; i++) {
+    uint32_t ix;
+    int n = snprintf(key, sizeof key, "k%d", i);
+    assert_int_equal(rt_model_builder_customer(b, key, (size_t)n, 0, &ix), 0);
+    assert_int_equal(ix, (uint32_t)i);
+  }
+  int64_t *count = calloc(NC, sizeof *count), *sum = calloc(NC, sizeof *sum);
+  uint32_t x = 7;
+  int64_t other = 0;
+  for (int64_t r = 0; r < NR; r++) {
+    x = x * 1664525u + 1013904223u;
+    uint32_t c = r % 50 == 0 ? 0 : (x >> 8) % NC; /* customer 0: a long slice, sorted apart */
+    x = x * 1664525u + 1013904223u;
+    int64_t ms = (int64_t)((x >> 8) % 40) * 86400000; /* 40 distinct days: many ties */
+    if (r % 97 == 0) {
+      assert_int_equal(rt_model_builder_order(b, c, ms, r + 1, "EUR"), 0);
+      other++;
+      continue;
+    }
+    assert_int_equal(rt_model_builder_order(b, c, ms, r + 1, "USD"), 0);
+    count[c]++;
+    sum[c] += r + 1;
+  }
+  rt_model *m;
+  rt_error err;
+  assert_int_equal(rt_model_build(b, &m, &err), 0);
+  assert_int_equal(m->norders, NR - other);
+  assert_int_equal(m->other_currency_rows, other);
+  assert_int_equal(m->order_start[0], 0);
+  assert_int_equal(m->order_start[NC], NR - other);
+  for (int c = 0; c < NC; c++) {
+    uint32_t lo = m->order_start[c], hi = m->order_start[c + 1];
+    assert_int_equal(hi - lo, count[c]);
+    int64_t s = 0;
+    for (uint32_t j = lo; j < hi; j++) {
+      s += m->order_amount[j];
+      if (j > lo) {
+        assert_true(m->order_ms[j - 1] <= m->order_ms[j]);
+        if (m->order_ms[j - 1] == m->order_ms[j])
+          assert_true(m->order_amount[j - 1] < m->order_amount[j]);
+      }
+    }
+    assert_int_equal(s, sum[c]);
+  }
+  free(count);
+  free(sum);
+  rt_model_free(m);
+}
+
 static void test_group_and_sort(void **state) {
   (void)state;
   rt_model_builder *b;
@@ -254,6 +312,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_currency_exponent),
       cmocka_unit_test(test_group_and_sort),
+      cmocka_unit_test(test_group_many_rows),
       cmocka_unit_test(test_explicit_currency_and_long_slice),
       cmocka_unit_test(test_timezone_days),
       cmocka_unit_test(test_empty),
