@@ -200,6 +200,8 @@ typedef struct importer {
   int bulk;
   int64_t import_id;
   rt__strmap cust;       /* customer key -> dense index */
+  const char *mapped;    /* reading a mapped part: its start, for giving back read pages */
+  size_t released;       /* bytes of it given back */
   int64_t *cust_id;      /* dense index -> store id (or model index) */
   size_t cust_cap;
   occmap occ;
@@ -893,6 +895,21 @@ static void importer_free(importer *im) {
   memset(im, 0, sizeof *im);
 }
 
+/* A mapped file's pages count as the process's memory while mapped; the pages already read
+ * (all but the last MiB, which the current row may still point into) are given back. */
+static void release_read_pages(importer *im) {
+  if (!im->mapped)
+    return;
+  size_t pos = (size_t)rt_csv_bytes_read(im->csv), keep = (size_t)1 << 20;
+  if (pos < im->released + 2 * keep)
+    return;
+  uintptr_t a = ((uintptr_t)im->mapped + im->released + 4095) & ~(uintptr_t)4095;
+  uintptr_t e = ((uintptr_t)im->mapped + pos - keep) & ~(uintptr_t)4095;
+  if (e > a)
+    madvise((void *)a, e - a, MADV_DONTNEED);
+  im->released = pos - keep;
+}
+
 /* Reads the records after the header (or from the first record when there is none). */
 static int run_records(importer *im, rt_csv_record *first) {
   const rt_import_opts *o = im->o;
@@ -932,10 +949,12 @@ static int run_records(importer *im, rt_csv_record *first) {
     }
     if (rc)
       return rc;
-    if (o->progress_cb && (uint64_t)im->res->rows >= next_progress) {
-      o->progress_cb(o->progress_ctx, rt_csv_bytes_read(im->csv), rt_csv_bytes_total(im->csv),
-                     (uint64_t)im->res->rows);
+    if ((uint64_t)im->res->rows >= next_progress) {
+      if (o->progress_cb)
+        o->progress_cb(o->progress_ctx, rt_csv_bytes_read(im->csv), rt_csv_bytes_total(im->csv),
+                       (uint64_t)im->res->rows);
       next_progress += 65536;
+      release_read_pages(im);
     }
     got = rt_csv_next(im->csv, &rec, err);
   }
@@ -1212,6 +1231,7 @@ static int read_orders_parallel(const char *path, const rt_import_opts *opts, rt
     p->im.res = &p->res;
     p->im.rows = &p->rows;
     p->im.file = path;
+    p->im.mapped = data + bounds[t];
     p->data = data + bounds[t];
     p->len = bounds[t + 1] - bounds[t];
     /* room for the rows the part probably holds (lines in its first MiB, scaled), so the
