@@ -52,7 +52,7 @@ void rt_datefmt_free(rt_datefmt *f);
  * YYYY/MM/DD, each optionally followed by [T or space]HH:MM[:SS[.fff]] and an optional Z or
  * ±HH[:MM] offset; and M/D/YYYY[ H:MM[:SS]] (US order). Times without an offset are wall-clock
  * times in tz. On failure returns RT_EPARSE and puts the reason in err ("invalid date
- * '2023-13-45' (month 13)"), without file or line: the caller adds those. */
+ * '2023-13-45': month 13 out of range"), without file or line: the caller adds those. */
 int rt_date_parse(const rt_datefmt *fmt, const char *s, size_t n, const rt_tz *tz, int64_t *out_ms,
                   rt_error *err);
 
@@ -75,7 +75,7 @@ int rt_period_unit_parse(const char *s, rt_period_unit *out);
 const char *rt_period_unit_name(rt_period_unit u);
 /* Index of the period containing day. Consecutive periods have consecutive indexes. */
 int64_t rt_period_of_day(rt_period_unit u, int64_t day);
-/* First day of a period, and the first day of the next one. */
+/* First day of a period (the next period's first day is rt_period_first_day(u, period + 1)). */
 int64_t rt_period_first_day(rt_period_unit u, int64_t period);
 /* Label: 1997-01-01 (day), 1997-W01 (ISO week-year and week), 1997-01 (month), 1997-Q1,
  * 1997 (year). Returns the length written (like snprintf). */

@@ -109,32 +109,8 @@ static int rawcols_reserve(rawcols *c, size_t need, int with_ms2) {
 
 static int rawcols_push(rawcols *c, uint32_t cust, int64_t ms, int64_t amount, int64_t ms2,
                         uint8_t cur, int with_ms2) {
-  if (c->n == c->cap) {
-    size_t cap = c->cap ? c->cap * 2 : 4096;
-    uint32_t *a = rt_reallocarray(c->cust, cap, sizeof *a);
-    if (!a)
-      return RT_ENOMEM;
-    c->cust = a;
-    int64_t *b = rt_reallocarray(c->ms, cap, sizeof *b);
-    if (!b)
-      return RT_ENOMEM;
-    c->ms = b;
-    b = rt_reallocarray(c->amount, cap, sizeof *b);
-    if (!b)
-      return RT_ENOMEM;
-    c->amount = b;
-    if (with_ms2) {
-      b = rt_reallocarray(c->ms2, cap, sizeof *b);
-      if (!b)
-        return RT_ENOMEM;
-      c->ms2 = b;
-    }
-    uint8_t *d = rt_reallocarray(c->cur, cap, 1);
-    if (!d)
-      return RT_ENOMEM;
-    c->cur = d;
-    c->cap = cap;
-  }
+  if (c->n == c->cap && rawcols_reserve(c, c->n + 1, with_ms2))
+    return RT_ENOMEM;
   c->cust[c->n] = cust;
   c->ms[c->n] = ms;
   c->amount[c->n] = amount;
