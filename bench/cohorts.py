@@ -64,8 +64,14 @@ class Postgres:
                        check=True, stdout=subprocess.DEVNULL)
 
     def cmd(self, sql_file, data):
-        return ["psql", "-X", "-q", "-h", "127.0.0.1", "-p", self.port, "-U", "postgres",
-                "-v", f"file={data}", "-f", sql_file]
+        # psql does not interpolate variables in \copy, so the path is written into a copy
+        with open(sql_file) as f:
+            sql = f.read().replace(":'file'", "'" + data.replace("'", "''") + "'")
+        path = os.path.join(self.dir, "cohorts.sql")
+        with open(path, "w") as f:
+            f.write(sql)
+        return ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", self.port,
+                "-U", "postgres", "-f", path]
 
     def stop(self):
         self.su(["pg_ctl", "-D", self.dir + "/db", "-m", "fast", "stop"])

@@ -1151,16 +1151,19 @@ static int par_join(par_part *parts, int nparts, rt_model_builder *b, rt_import_
     }
   }
 #undef GLOBAL_CUST
-  for (int t = 0; t < nparts && !rc; t++) {
+  rt__rowset sets[PAR_THREADS];
+  for (int t = 0; t < nparts; t++) {
     rowbuf *r = &parts[t].rows;
-    size_t k = skip[t], n = r->n - k;
-    rc = rt__model_builder_append(b, n, r->cust + k, map[t], r->ts + k, r->amount + k,
-                                  r->cur + k);
-    res->stored += (int64_t)n;
+    size_t k = skip[t];
+    sets[t] = (rt__rowset){r->n - k, r->cust + k, map[t], r->ts + k, r->amount + k, r->cur + k};
+    res->stored += (int64_t)(r->n - k);
     for (size_t i = k; i < r->n; i++)
       res->refunds += r->amount[i] < 0;
-    rowbuf_free(r);
   }
+  if (!rc)
+    rc = rt__model_builder_append(b, sets, nparts);
+  for (int t = 0; t < nparts; t++)
+    rowbuf_free(&parts[t].rows);
   rt__trace("read: rows joined");
   for (int t = 0; t < nparts; t++)
     rt_free(map[t]);

@@ -240,34 +240,118 @@ int rt__model_builder_sync_ids(rt_model_builder *b) {
   return 0;
 }
 
-int rt__model_builder_append(rt_model_builder *b, size_t n, const uint32_t *cust,
-                             const uint32_t *map, const int64_t *ms, const int64_t *amount,
-                             const uint32_t *cur) {
-  size_t nref = 0;
-  for (size_t i = 0; i < n; i++)
-    nref += amount[i] < 0;
-  if (rawcols_reserve(&b->orders, b->orders.n + (n - nref), 0) ||
+/* One row set's share of a bulk append: pass 1 counts its refunds and currencies, pass 2
+ * writes its rows at its offsets. */
+typedef struct append_part {
+  rt_model_builder *b;
+  const rt__rowset *set;
+  int pass, bad;
+  size_t nref;
+  uint32_t codes[MAX_CURRENCIES]; /* distinct packed codes seen (pass 1) */
+  int ncodes;
+  const uint32_t *all_codes; /* pass 2: packed code of currency id i */
+  int nall;
+  size_t ord_at, ref_at; /* pass 2: first order and refund slot */
+} append_part;
+
+static void append_pass(void *arg) {
+  append_part *p = arg;
+  const rt__rowset *r = p->set;
+  rt_model_builder *b = p->b;
+  if (p->pass == 1) {
+    uint32_t last = UINT32_MAX;
+    for (size_t i = 0; i < r->n; i++) {
+      p->nref += r->amount[i] < 0;
+      if (r->cur[i] == last)
+        continue;
+      last = r->cur[i];
+      int k = 0;
+      while (k < p->ncodes && p->codes[k] != last)
+        k++;
+      if (k == p->ncodes) {
+        if (p->ncodes == MAX_CURRENCIES) {
+          p->bad = 1;
+          return;
+        }
+        p->codes[p->ncodes++] = last;
+      }
+    }
+    return;
+  }
+  uint32_t last = UINT32_MAX;
+  uint8_t cid = 0;
+  size_t ncust = b->ids.count, o = p->ord_at, f = p->ref_at;
+  for (size_t i = 0; i < r->n; i++) {
+    if (r->cur[i] != last) {
+      last = r->cur[i];
+      int k = 0;
+      while (k < p->nall && p->all_codes[k] != last)
+        k++;
+      cid = (uint8_t)k;
+    }
+    uint32_t c = r->map ? r->map[r->cust[i]] : r->cust[i];
+    if (c >= ncust) {
+      p->bad = 1;
+      return;
+    }
+    int64_t a = r->amount[i];
+    rawcols *rc = a < 0 ? &b->refunds : &b->orders;
+    size_t k = a < 0 ? f++ : o++;
+    rc->cust[k] = c;
+    rc->ms[k] = r->ms[i];
+    rc->amount[k] = a < 0 ? -a : a;
+    rc->cur[k] = cid;
+  }
+}
+
+int rt__model_builder_append(rt_model_builder *b, const rt__rowset *sets, int nsets) {
+  if (nsets < 1 || nsets > RT__MAX_THREADS)
+    return RT_EINVAL;
+  append_part parts[RT__MAX_THREADS];
+  memset(parts, 0, sizeof parts);
+  for (int t = 0; t < nsets; t++)
+    parts[t] = (append_part){.b = b, .set = &sets[t], .pass = 1};
+  rt__parallel(nsets, append_pass, parts, sizeof parts[0]);
+  /* the builder's currency ids for every code seen, by packed code */
+  uint32_t all[MAX_CURRENCIES];
+  for (int i = 0; i < b->ncurrencies; i++)
+    all[i] = (uint32_t)(unsigned char)b->currencies[i][0] << 16 |
+             (uint32_t)(unsigned char)b->currencies[i][1] << 8 |
+             (unsigned char)b->currencies[i][2];
+  size_t nord = 0, nref = 0;
+  for (int t = 0; t < nsets; t++) {
+    if (parts[t].bad)
+      return RT_EINVAL;
+    nref += parts[t].nref;
+    nord += sets[t].n - parts[t].nref;
+    for (int k = 0; k < parts[t].ncodes; k++) {
+      uint32_t code = parts[t].codes[k];
+      char name[4] = {(char)(code >> 16), (char)(code >> 8), (char)code, 0};
+      int cid = currency_id(b, name);
+      if (cid < 0)
+        return RT_EINVAL;
+      all[cid] = code;
+    }
+  }
+  if (rawcols_reserve(&b->orders, b->orders.n + nord, 0) ||
       rawcols_reserve(&b->refunds, b->refunds.n + nref, 0))
     return RT_ENOMEM;
-  uint32_t last_packed = UINT32_MAX;
-  int cid = -1;
-  for (size_t i = 0; i < n; i++) {
-    if (cur[i] != last_packed) {
-      char code[4] = {(char)(cur[i] >> 16), (char)(cur[i] >> 8), (char)cur[i], 0};
-      if ((cid = currency_id(b, code)) < 0)
-        return RT_EINVAL;
-      last_packed = cur[i];
-    }
-    uint32_t c = map ? map[cust[i]] : cust[i];
-    if (check_cust(b, c))
-      return RT_EINVAL;
-    rawcols *rc = amount[i] < 0 ? &b->refunds : &b->orders;
-    size_t k = rc->n++;
-    rc->cust[k] = c;
-    rc->ms[k] = ms[i];
-    rc->amount[k] = amount[i] < 0 ? -amount[i] : amount[i];
-    rc->cur[k] = (uint8_t)cid;
+  size_t o = b->orders.n, f = b->refunds.n;
+  for (int t = 0; t < nsets; t++) {
+    parts[t].pass = 2;
+    parts[t].all_codes = all;
+    parts[t].nall = b->ncurrencies;
+    parts[t].ord_at = o;
+    parts[t].ref_at = f;
+    o += sets[t].n - parts[t].nref;
+    f += parts[t].nref;
   }
+  rt__parallel(nsets, append_pass, parts, sizeof parts[0]);
+  for (int t = 0; t < nsets; t++)
+    if (parts[t].bad)
+      return RT_EINVAL;
+  b->orders.n = o;
+  b->refunds.n = f;
   return 0;
 }
 
