@@ -100,24 +100,13 @@ static void report_scan(void *arg) {
     /* orders, with their activity ranges merged on the fly */
     int32_t prev = -1, x = -1, y = -1; /* the open range [x, y); y < 0: none */
     if (s0 == s1) {
-      /* a customer's orders are in time order, so their periods never decrease: count and sum
-       * in registers while the period stays, and add to the arrays when it moves on */
-      int64_t cn = 0, cv = 0;
       for (uint32_t j = o0; j < o1; j++) {
         int64_t off = oday[j] - lo;
         int32_t r = rel[off], w = relw[off];
-        if (r != prev) {
-          if (prev >= 0) {
-            orders[prev] += cn;
-            revenue[prev] += cv;
-            ordering[prev]++;
-          }
-          prev = r;
-          cn = 0;
-          cv = 0;
-        }
-        cn++;
-        cv += amount[j];
+        orders[r]++;
+        revenue[r] += amount[j];
+        ordering[r] += (r != prev);
+        prev = r;
         if (w > r) {
           if (r <= y) {
             y = w > y ? w : y;
@@ -131,11 +120,6 @@ static void report_scan(void *arg) {
             y = w;
           }
         }
-      }
-      if (prev >= 0) {
-        orders[prev] += cn;
-        revenue[prev] += cv;
-        ordering[prev]++;
       }
     } else {
       for (uint32_t j = o0; j < o1; j++) {
