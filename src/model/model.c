@@ -575,12 +575,23 @@ static int group_rows(rawcols *c, size_t ncust, int keep, grouped *g) {
   for (int t = 0; t < nparts; t++)
     parts[t].pass = 2;
   rt__parallel(nparts, group_pass, parts, sizeof parts[0]);
+  /* the raw columns, now copied into the partitions, take the grouped rows (they hold at
+   * least as many): no fresh memory to fault in */
+  if (c->n) {
+    g->ms = c->ms;
+    g->amount = c->amount;
+    g->cur = c->cur;
+    g->ms2 = c->ms2;
+    c->ms = c->amount = c->ms2 = NULL;
+    c->cur = NULL;
+  } else {
+    g->ms = rt_malloc(nk * sizeof *g->ms);
+    g->amount = rt_malloc(nk * sizeof *g->amount);
+    g->cur = rt_malloc(nk);
+    if (j.p2)
+      g->ms2 = rt_malloc(nk * sizeof *g->ms2);
+  }
   rawcols_free(c);
-  g->ms = rt_malloc(nk * sizeof *g->ms);
-  g->amount = rt_malloc(nk * sizeof *g->amount);
-  g->cur = rt_malloc(nk);
-  if (j.p2)
-    g->ms2 = rt_malloc(nk * sizeof *g->ms2);
   if (!g->ms || !g->amount || !g->cur || (j.p2 && !g->ms2))
     goto out;
   g->n = kept;
