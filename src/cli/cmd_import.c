@@ -16,8 +16,9 @@ static void help(void) {
          "  --timezone TZ     zone of times without an offset (default: the store's, or UTC)\n\n"
          "Examples:\n"
          "  retain import orders orders.csv\n"
-         "  retain import orders CDNOW_master.txt --no-header --delimiter whitespace \\\n"
-         "      --customer-col 1 --date-col 2 --quantity-col 3 --amount-col 4\n"
+         "  retain import orders CDNOW_master.txt --delimiter whitespace\n"
+         "  retain import orders CDNOW_sample.txt --no-header --delimiter whitespace \\\n"
+         "      --customer-col 2 --date-col 3 --quantity-col 4 --amount-col 5\n"
          "  retain import orders online_retail.csv --skip-bad --currency GBP\n"
          "See docs/IMPORT.md for the column names recognised and the rules.\n",
          cli_import_options_help);
