@@ -19,6 +19,14 @@ run 0 "$RT_BIN" cohorts --format csv
 echo "$OUT" >cohorts.csv
 assert_same_file cohorts.csv "$RT_FIXTURES/cdnow_sample_cohorts.csv"
 
+# The library example (examples/cohort_sizes.c) on the same store: each cohort's size, which
+# pandas computed as the period-0 customers of each cohort.
+if [ -n "${RT_EXAMPLES:-}" ]; then
+  run 0 "$RT_EXAMPLES/cohort_sizes" "$RETAIN_DB"
+  assert_eq "$OUT" "$(awk -F, '$2 == "0" { print $1 "," $3 }' "$RT_FIXTURES/cdnow_sample_cohorts.csv")" \
+    "cohort sizes from the library example"
+fi
+
 # Straight from the file, without the store: the same matrix.
 run 0 "$RT_BIN" --db "$T/none.db" cohorts --orders "$F" "${COLS[@]}" --format csv
 echo "$OUT" >cohorts_file.csv
