@@ -59,6 +59,24 @@ void rt__strmap_free(rt__strmap *m);
 int rt__strmap_intern(rt__strmap *m, const char *key, size_t len, uint32_t *out, int *inserted);
 /* Returns 1 and sets *out if present. */
 int rt__strmap_find(const rt__strmap *m, const char *key, size_t len, uint32_t *out);
+/* The value of a key that is a plain decimal number ("0", "7", "123456789": no sign, no
+ * leading zero, at most 9 digits), or -1. Such keys are interned by value as well. */
+static inline int64_t rt__strmap_number(const char *k, size_t len) {
+  if (len == 0 || len > 9 || (k[0] == '0' && len > 1))
+    return -1;
+  int64_t v = 0;
+  for (size_t i = 0; i < len; i++) {
+    unsigned d = (unsigned)(unsigned char)k[i] - '0';
+    if (d > 9)
+      return -1;
+    v = v * 10 + d;
+  }
+  return v;
+}
+/* rt__strmap_intern of the decimal key of v (v < 10^9): the same index as interning its text. */
+int rt__strmap_intern_number(rt__strmap *m, uint32_t v, uint32_t *out);
+/* Starts loading the memory a lookup of the number v will touch. */
+void rt__strmap_prefetch_number(const rt__strmap *m, uint32_t v);
 /* Starts loading the memory a lookup of key will touch (call it some work before the lookup). */
 void rt__strmap_prefetch(const rt__strmap *m, const char *key, size_t len);
 /* Makes room for n keys in all (no rehash until then). RT_ENOMEM on failure. */

@@ -42,19 +42,7 @@ void rt__strmap_free(rt__strmap *m) {
   memset(m, 0, sizeof *m);
 }
 
-/* The value of a canonical decimal key ("0", "7", "123456789"), or -1. */
-static inline int64_t key_number(const char *k, size_t len) {
-  if (len == 0 || len > 9 || (k[0] == '0' && len > 1))
-    return -1;
-  int64_t v = 0;
-  for (size_t i = 0; i < len; i++) {
-    unsigned d = (unsigned)(unsigned char)k[i] - '0';
-    if (d > 9)
-      return -1;
-    v = v * 10 + d;
-  }
-  return v;
-}
+static inline int64_t key_number(const char *k, size_t len) { return rt__strmap_number(k, len); }
 
 /* How far the direct array may reach for a map of n keys: numbers may be sparse by 4x. */
 static inline size_t dense_limit(size_t n) { return 4 * n + ((size_t)1 << 16); }
@@ -185,6 +173,25 @@ void rt__strmap_prefetch(const rt__strmap *m, const char *key, size_t len) {
     __builtin_prefetch(&m->dense[v]);
   else if (m->slots)
     __builtin_prefetch(&m->slots[rt__hash_bytes(key, len) & m->mask]);
+}
+
+void rt__strmap_prefetch_number(const rt__strmap *m, uint32_t v) {
+  if (v < m->dense_len)
+    __builtin_prefetch(&m->dense[v]);
+}
+
+int rt__strmap_intern_number(rt__strmap *m, uint32_t v, uint32_t *out) {
+  if (v < m->dense_len && m->dense[v]) { /* the common case: seen before */
+    *out = m->dense[v] - 1;
+    return 0;
+  }
+  char digits[16];
+  size_t n = 0;
+  do {
+    digits[sizeof digits - 1 - n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  return rt__strmap_intern(m, digits + sizeof digits - n, n, out, NULL);
 }
 
 /* Appends key to the pool as index count. */

@@ -201,6 +201,8 @@ typedef struct importer {
   int64_t import_id;
   rt__strmap cust;       /* customer key -> dense index */
   const char *mapped;    /* reading a mapped part: its start, for giving back read pages */
+  int defer_numbers;     /* row buffer mode: numeric customer ids are resolved in a batch */
+  int deferred_any;      /* rows (or the pending order) hold DEFERRED | number */
   size_t released;       /* bytes of it given back */
   int64_t *cust_id;      /* dense index -> store id (or model index) */
   size_t cust_cap;
@@ -319,10 +321,61 @@ static const char *customer_key(importer *im, const rt_csv_record *rec, size_t *
 }
 
 /* Resolves a customer key to a store id (or model index), creating the customer if new. */
+/* Reading into a row buffer, a numeric customer id is not looked up row by row (a cache miss
+ * each): the row keeps DEFERRED | the number, and rt__strmap_intern_number resolves a whole
+ * batch later in row order (so indexes come out as if interned at once), prefetching ahead. */
+#define DEFERRED 0x80000000u
+#define DEFER_AHEAD 16
+
+static int resolve_deferred(importer *im) {
+  rowbuf *r = im->rows;
+  uint32_t *c = r->cust;
+  size_t n = r->n, ahead = 0;
+  for (size_t i = 0; i < n; i++) {
+    if (ahead < i + DEFER_AHEAD)
+      ahead = i + DEFER_AHEAD;
+    for (; ahead < n && ahead < i + 2 * DEFER_AHEAD; ahead++)
+      if (c[ahead] & DEFERRED)
+        rt__strmap_prefetch_number(&im->cust, c[ahead] & ~DEFERRED);
+    if (!(c[i] & DEFERRED))
+      continue;
+    int rc = rt__strmap_intern_number(&im->cust, c[i] & ~DEFERRED, &c[i]);
+    if (rc)
+      return rt_error_set(im->err, rc, "%s: %s", im->file, rt_strerror(rc));
+  }
+  pending *p = &im->pend;
+  if (p->active && ((uint64_t)p->customer & DEFERRED)) {
+    uint32_t ix;
+    int rc = rt__strmap_intern_number(&im->cust, (uint32_t)p->customer & ~DEFERRED, &ix);
+    if (rc)
+      return rt_error_set(im->err, rc, "%s: %s", im->file, rt_strerror(rc));
+    p->customer = ix;
+  }
+  im->deferred_any = 0;
+  return 0;
+}
+
 static int resolve_customer(importer *im, const char *key, size_t len, int64_t first_ms,
                             const rt_csv_record *rec, int64_t *out) {
   uint32_t ix;
   int inserted = 0;
+  if (im->rows && im->defer_numbers) {
+    int64_t v = rt__strmap_number(key, len);
+    if (v >= 0) {
+      *out = (int64_t)(DEFERRED | (uint32_t)v);
+      im->deferred_any = 1;
+      return 0;
+    }
+    /* another kind of id: resolve what waits, and look ids up one by one from now on */
+    im->defer_numbers = 0;
+    if (im->deferred_any) {
+      int rc = resolve_deferred(im);
+      if (rc)
+        return rc;
+    }
+  }
+  if (im->rows && im->cust.count >= DEFERRED)
+    return rt_error_set(im->err, RT_ERANGE, "%s: too many customers", im->file);
   int rc = rt__strmap_intern(&im->cust, key, len, &ix, &inserted);
   if (rc)
     return rt_error_set(im->err, rc, "%s: %s", im->file, rt_strerror(rc));
@@ -527,7 +580,8 @@ static int order_row(importer *im, const rt_csv_record *rec) {
     return bad_row(im, rec, im->cm.idx[RT_COL_CUSTOMER] >= 0 ? im->cm.idx[RT_COL_CUSTOMER]
                                                               : im->cm.idx[RT_COL_EMAIL],
                    "no customer id");
-  rt__strmap_prefetch(&im->cust, key, klen); /* the lookup comes after the date and amount */
+  if (!im->defer_numbers) /* the lookup comes after the date and amount */
+    rt__strmap_prefetch(&im->cust, key, klen);
   int64_t ts;
   int ok = parse_time(im, rec, RT_COL_DATE, &ts, 1);
   if (ok <= 0)
@@ -1114,6 +1168,8 @@ static void *par_main(void *arg) {
   p->rc = rt_csv_open_mem(p->data, p->len, p->im.file, &p->im.o->csv, &p->im.csv, &p->err);
   if (!p->rc)
     p->rc = run_records(&p->im, NULL);
+  if (!p->rc && p->im.deferred_any)
+    p->rc = resolve_deferred(&p->im);
   return NULL;
 }
 
@@ -1233,6 +1289,7 @@ static int read_orders_parallel(const char *path, const rt_import_opts *opts, rt
     p->im.err = &p->err;
     p->im.res = &p->res;
     p->im.rows = &p->rows;
+    p->im.defer_numbers = 1;
     p->im.file = path;
     p->im.mapped = data + bounds[t];
     p->data = data + bounds[t];
