@@ -135,8 +135,8 @@ typedef struct rowbuf {
   int64_t *ts;
   int64_t *amount;
   uint32_t *cur; /* the 3-letter code packed in 24 bits */
-  uint64_t *oid; /* hash of the order id (0 for rows without one), to join orders split at a
-                    chunk boundary */
+  uint64_t first_oid, last_oid; /* hash of the first and last row's order id (0 for rows
+                                   without one), to join an order split at a part boundary */
 } rowbuf;
 
 static void rowbuf_free(rowbuf *r) {
@@ -144,7 +144,6 @@ static void rowbuf_free(rowbuf *r) {
   rt_free(r->ts);
   rt_free(r->amount);
   rt_free(r->cur);
-  rt_free(r->oid);
   memset(r, 0, sizeof *r);
 }
 
@@ -164,9 +163,6 @@ static int rowbuf_reserve(rowbuf *r, size_t cap) {
   if (!(a = rt_reallocarray(r->cur, cap, sizeof *r->cur)))
     return RT_ENOMEM;
   r->cur = a;
-  if (!(a = rt_reallocarray(r->oid, cap, sizeof *r->oid)))
-    return RT_ENOMEM;
-  r->oid = a;
   r->cap = cap;
   return 0;
 }
@@ -180,7 +176,9 @@ static int rowbuf_push(rowbuf *r, uint32_t cust, int64_t ts, int64_t amount, con
   r->amount[r->n] = amount;
   r->cur[r->n] = (uint32_t)(unsigned char)cur[0] << 16 | (uint32_t)(unsigned char)cur[1] << 8 |
                  (unsigned char)cur[2];
-  r->oid[r->n] = oid;
+  if (!r->n)
+    r->first_oid = oid;
+  r->last_oid = oid;
   r->n++;
   return 0;
 }
@@ -1199,7 +1197,7 @@ static int par_join(par_part *parts, int nparts, rt_model_builder *b, rt_import_
   size_t skip[PAR_THREADS] = {0};
   for (int t = 1; t < nparts && !rc; t++) {
     rowbuf *r = &parts[t].rows, *prev = &parts[t - 1].rows;
-    if (r->n && r->oid[0] && prev->n && prev->oid[prev->n - 1] == r->oid[0] &&
+    if (r->n && r->first_oid && prev->n && prev->last_oid == r->first_oid &&
         GLOBAL_CUST(t - 1, prev->cust[prev->n - 1]) == GLOBAL_CUST(t, r->cust[0])) {
       prev->amount[prev->n - 1] += r->amount[0];
       skip[t] = 1;
