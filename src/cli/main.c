@@ -3,6 +3,7 @@
  * error. */
 #include "cli/cli.h"
 
+#include <malloc.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -42,6 +43,11 @@ static void usage(FILE *f) {
 }
 
 int main(int argc, char **argv) {
+  /* A model build frees and allocates columns of hundreds of MB in turn. Served from the heap
+   * and kept there, freed columns are reused instead of being handed back to the kernel and
+   * faulted in (and zeroed) again. */
+  mallopt(M_MMAP_THRESHOLD, 1 << 30);
+  mallopt(M_TRIM_THRESHOLD, 1 << 30);
   cli_global g = {0};
   g.db = getenv("RETAIN_DB");
   g.db_given = g.db && *g.db;
