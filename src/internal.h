@@ -91,18 +91,19 @@ int rt__model_builder_adopt_ids(struct rt_model_builder *b, rt__strmap *ids);
 /* The builder's customer map, to add customers in bulk; call rt__model_builder_sync_ids after. */
 rt__strmap *rt__model_builder_ids(struct rt_model_builder *b);
 int rt__model_builder_sync_ids(struct rt_model_builder *b);
-/* Rows for rt__model_builder_append: an order each, or a refund of -amount where amount < 0.
+/* Rows for rt__model_builder_take: an order each, or a refund of -amount where amount < 0.
  * Customers are cust[i], or map[cust[i]] when map is given; currencies are 3 letters packed
- * in 24 bits. */
+ * in 24 bits. The arrays are rt_malloc'd; map may be NULL. */
 typedef struct rt__rowset {
-  size_t n;
-  const uint32_t *cust, *map;
-  const int64_t *ms, *amount;
-  const uint32_t *cur;
+  size_t from, n; /* rows from..n-1 are the set's */
+  uint32_t *cust, *map;
+  int64_t *ms, *amount;
+  uint32_t *cur;
 } rt__rowset;
-/* Appends several row sets in this order, one thread each. RT_EINVAL for a customer the
- * builder does not have or too many currencies, RT_ENOMEM. */
-int rt__model_builder_append(struct rt_model_builder *b, const rt__rowset *sets, int nsets);
+/* Hands row sets (at most RT__MAX_THREADS in all) to the builder, which groups them with its
+ * other rows at build time and frees them; the sets are left empty, also on failure.
+ * RT_EINVAL for a customer the builder does not have or too many currencies, RT_ENOMEM. */
+int rt__model_builder_take(struct rt_model_builder *b, rt__rowset *sets, int nsets);
 
 static inline const char *rt__strmap_key(const rt__strmap *m, uint32_t i) {
   return m->pool + m->key_off[i];

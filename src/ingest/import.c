@@ -1205,19 +1205,30 @@ static int par_join(par_part *parts, int nparts, rt_model_builder *b, rt_import_
     }
   }
 #undef GLOBAL_CUST
+  /* the row buffers (and maps) go to the builder, which groups them when the model is built */
   rt__rowset sets[PAR_THREADS];
+  memset(sets, 0, sizeof sets);
   for (int t = 0; t < nparts; t++) {
     rowbuf *r = &parts[t].rows;
-    size_t k = skip[t];
-    sets[t] = (rt__rowset){r->n - k, r->cust + k, map[t], r->ts + k, r->amount + k, r->cur + k};
-    res->stored += (int64_t)(r->n - k);
-    for (size_t i = k; i < r->n; i++)
+    sets[t] = (rt__rowset){skip[t], r->n, r->cust, map[t], r->ts, r->amount, r->cur};
+    res->stored += (int64_t)(r->n - skip[t]);
+    for (size_t i = skip[t]; i < r->n; i++)
       res->refunds += r->amount[i] < 0;
+    r->cust = r->cur = NULL;
+    r->ts = r->amount = NULL;
+    r->n = r->cap = 0;
+    map[t] = NULL;
   }
   if (!rc)
-    rc = rt__model_builder_append(b, sets, nparts);
-  for (int t = 0; t < nparts; t++)
-    rowbuf_free(&parts[t].rows);
+    rc = rt__model_builder_take(b, sets, nparts);
+  else
+    for (int t = 0; t < nparts; t++) {
+      rt_free(sets[t].cust);
+      rt_free(sets[t].map);
+      rt_free(sets[t].ms);
+      rt_free(sets[t].amount);
+      rt_free(sets[t].cur);
+    }
   rt__trace("read: rows joined");
   for (int t = 0; t < nparts; t++)
     rt_free(map[t]);

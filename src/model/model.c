@@ -32,6 +32,11 @@ struct rt_model_builder {
   char currencies[MAX_CURRENCIES][4];
   int ncurrencies;
   rawcols orders, refunds, subs;
+  /* row sets taken over from the parallel file reader: orders and refunds, grouped at build */
+  rt__rowset sets[RT__MAX_THREADS];
+  int nsets;
+  size_t set_orders;
+  size_t set_count[MAX_CURRENCIES]; /* orders in the sets per currency id */
 };
 
 /* ISO 4217 minor units for the codes that do not use 2 decimals. The codes are packed into
@@ -64,6 +69,15 @@ int rt_currency_exponent(const char *code) {
   return 2;
 }
 #undef CUR3
+
+static void rowset_free(rt__rowset *r) {
+  rt_free(r->cust);
+  rt_free(r->map);
+  rt_free(r->ms);
+  rt_free(r->amount);
+  rt_free(r->cur);
+  memset(r, 0, sizeof *r);
+}
 
 static void rawcols_free(rawcols *c) {
   rt_free(c->cust);
@@ -147,6 +161,8 @@ void rt_model_builder_free(rt_model_builder *b) {
   rawcols_free(&b->orders);
   rawcols_free(&b->refunds);
   rawcols_free(&b->subs);
+  for (int t = 0; t < b->nsets; t++)
+    rowset_free(&b->sets[t]);
   rt_free(b);
 }
 
@@ -240,119 +256,105 @@ int rt__model_builder_sync_ids(rt_model_builder *b) {
   return 0;
 }
 
-/* One row set's share of a bulk append: pass 1 counts its refunds and currencies, pass 2
- * writes its rows at its offsets. */
-typedef struct append_part {
-  rt_model_builder *b;
-  const rt__rowset *set;
-  int pass, bad;
-  size_t nref;
-  uint32_t codes[MAX_CURRENCIES]; /* distinct packed codes seen (pass 1) */
-  int ncodes;
-  const uint32_t *all_codes; /* pass 2: packed code of currency id i */
-  int nall;
-  size_t ord_at, ref_at; /* pass 2: first order and refund slot */
-} append_part;
 
-static void append_pass(void *arg) {
-  append_part *p = arg;
-  const rt__rowset *r = p->set;
-  rt_model_builder *b = p->b;
-  if (p->pass == 1) {
-    uint32_t last = UINT32_MAX;
-    for (size_t i = 0; i < r->n; i++) {
-      p->nref += r->amount[i] < 0;
-      if (r->cur[i] == last)
-        continue;
+/* One row set's census, on its own thread: customers mapped in place (the map is freed), the
+ * refunds moved out into their own columns, and the orders counted per currency (packed code).
+ * The orders stay where they are; a refund row is marked by its amount, still negative. */
+typedef struct census {
+  rt_model_builder *b;
+  rt__rowset *set;
+  int bad;
+  rawcols refunds; /* currency column: index into codes[] until the builder's ids are known */
+  uint32_t codes[MAX_CURRENCIES];
+  size_t orders[MAX_CURRENCIES];
+  int ncodes;
+} census;
+
+static void census_run(void *arg) {
+  census *p = arg;
+  rt__rowset *r = p->set;
+  size_t ncust = p->b->ids.count;
+  uint32_t last = UINT32_MAX;
+  int k = 0;
+  for (size_t i = r->from; i < r->n; i++) {
+    uint32_t c = r->map ? r->map[r->cust[i]] : r->cust[i];
+    if (c >= ncust) {
+      p->bad = RT_EINVAL;
+      return;
+    }
+    r->cust[i] = c;
+    if (r->cur[i] != last) {
       last = r->cur[i];
-      int k = 0;
+      k = 0;
       while (k < p->ncodes && p->codes[k] != last)
         k++;
       if (k == p->ncodes) {
         if (p->ncodes == MAX_CURRENCIES) {
-          p->bad = 1;
+          p->bad = RT_EINVAL;
           return;
         }
         p->codes[p->ncodes++] = last;
       }
     }
-    return;
-  }
-  uint32_t last = UINT32_MAX;
-  uint8_t cid = 0;
-  size_t ncust = b->ids.count, o = p->ord_at, f = p->ref_at;
-  for (size_t i = 0; i < r->n; i++) {
-    if (r->cur[i] != last) {
-      last = r->cur[i];
-      int k = 0;
-      while (k < p->nall && p->all_codes[k] != last)
-        k++;
-      cid = (uint8_t)k;
-    }
-    uint32_t c = r->map ? r->map[r->cust[i]] : r->cust[i];
-    if (c >= ncust) {
-      p->bad = 1;
+    if (r->amount[i] >= 0) {
+      p->orders[k]++;
+    } else if (rawcols_push(&p->refunds, c, r->ms[i], -r->amount[i], 0, (uint8_t)k, 0)) {
+      p->bad = RT_ENOMEM;
       return;
     }
-    int64_t a = r->amount[i];
-    rawcols *rc = a < 0 ? &b->refunds : &b->orders;
-    size_t k = a < 0 ? f++ : o++;
-    rc->cust[k] = c;
-    rc->ms[k] = r->ms[i];
-    rc->amount[k] = a < 0 ? -a : a;
-    rc->cur[k] = cid;
   }
+  rt_free(r->map);
+  r->map = NULL;
 }
 
-int rt__model_builder_append(rt_model_builder *b, const rt__rowset *sets, int nsets) {
-  if (nsets < 1 || nsets > RT__MAX_THREADS)
-    return RT_EINVAL;
-  append_part parts[RT__MAX_THREADS];
-  memset(parts, 0, sizeof parts);
-  for (int t = 0; t < nsets; t++)
-    parts[t] = (append_part){.b = b, .set = &sets[t], .pass = 1};
-  rt__parallel(nsets, append_pass, parts, sizeof parts[0]);
-  /* the builder's currency ids for every code seen, by packed code */
-  uint32_t all[MAX_CURRENCIES];
-  for (int i = 0; i < b->ncurrencies; i++)
-    all[i] = (uint32_t)(unsigned char)b->currencies[i][0] << 16 |
-             (uint32_t)(unsigned char)b->currencies[i][1] << 8 |
-             (unsigned char)b->currencies[i][2];
-  size_t nord = 0, nref = 0;
-  for (int t = 0; t < nsets; t++) {
-    if (parts[t].bad)
-      return RT_EINVAL;
-    nref += parts[t].nref;
-    nord += sets[t].n - parts[t].nref;
-    for (int k = 0; k < parts[t].ncodes; k++) {
-      uint32_t code = parts[t].codes[k];
-      char name[4] = {(char)(code >> 16), (char)(code >> 8), (char)code, 0};
-      int cid = currency_id(b, name);
-      if (cid < 0)
-        return RT_EINVAL;
-      all[cid] = code;
+int rt__model_builder_take(rt_model_builder *b, rt__rowset *sets, int nsets) {
+  int rc = 0;
+  if (nsets < 1 || b->nsets + nsets > RT__MAX_THREADS)
+    rc = RT_EINVAL;
+  census *cs = rc ? NULL : rt_calloc((size_t)nsets, sizeof *cs);
+  if (!rc && !cs)
+    rc = RT_ENOMEM;
+  if (!rc) {
+    for (int t = 0; t < nsets; t++) {
+      cs[t].b = b;
+      cs[t].set = &sets[t];
     }
+    rt__parallel(nsets, census_run, cs, sizeof *cs);
   }
-  if (rawcols_reserve(&b->orders, b->orders.n + nord, 0) ||
-      rawcols_reserve(&b->refunds, b->refunds.n + nref, 0))
-    return RT_ENOMEM;
-  size_t o = b->orders.n, f = b->refunds.n;
+  for (int t = 0; t < nsets && !rc; t++) {
+    rc = cs[t].bad;
+    uint8_t cid[MAX_CURRENCIES];
+    for (int k = 0; k < cs[t].ncodes && !rc; k++) {
+      uint32_t code = cs[t].codes[k];
+      char name[4] = {(char)(code >> 16), (char)(code >> 8), (char)code, 0};
+      int id = currency_id(b, name);
+      if (id < 0)
+        rc = RT_EINVAL;
+      else {
+        cid[k] = (uint8_t)id;
+        b->set_count[id] += cs[t].orders[k];
+        b->set_orders += cs[t].orders[k];
+      }
+    }
+    /* the refunds join the builder's */
+    rawcols *f = &cs[t].refunds;
+    if (!rc && f->n && rawcols_reserve(&b->refunds, b->refunds.n + f->n, 0))
+      rc = RT_ENOMEM;
+    for (size_t i = 0; i < f->n && !rc; i++)
+      rc = rawcols_push(&b->refunds, f->cust[i], f->ms[i], f->amount[i], 0, cid[f->cur[i]], 0);
+  }
   for (int t = 0; t < nsets; t++) {
-    parts[t].pass = 2;
-    parts[t].all_codes = all;
-    parts[t].nall = b->ncurrencies;
-    parts[t].ord_at = o;
-    parts[t].ref_at = f;
-    o += sets[t].n - parts[t].nref;
-    f += parts[t].nref;
+    if (!rc) {
+      b->sets[b->nsets++] = sets[t];
+      memset(&sets[t], 0, sizeof sets[t]);
+    } else {
+      rowset_free(&sets[t]);
+    }
+    if (cs)
+      rawcols_free(&cs[t].refunds);
   }
-  rt__parallel(nsets, append_pass, parts, sizeof parts[0]);
-  for (int t = 0; t < nsets; t++)
-    if (parts[t].bad)
-      return RT_EINVAL;
-  b->orders.n = o;
-  b->refunds.n = f;
-  return 0;
+  rt_free(cs);
+  return rc;
 }
 
 typedef struct msidx {
@@ -441,14 +443,28 @@ static int sort_slice(grouped *g, uint32_t lo, uint32_t hi) {
  * cache on every row. Instead rows are first partitioned by blocks of 2^GROUP_BLOCK_BITS
  * customer numbers (sequential writes to a few hundred streams), then each block is grouped
  * by customer within a range that fits in cache. Both passes run on up to two threads: the
- * first over halves of the rows, the second over halves of the blocks. Everything is stable,
- * so rows that arrived in time order stay in time order; other slices are then sorted. */
+ * first over parts of the rows, the second over halves of the blocks. Everything is stable,
+ * so rows that arrived in time order stay in time order; other slices are then sorted.
+ *
+ * The rows come from sources: the builder's raw columns, or the row sets the parallel file
+ * reader handed over (orders and refunds mixed, told apart by the sign of the amount,
+ * customers through a map, currencies as packed codes). */
 #define GROUP_BLOCK_BITS 11
 #define GROUP_PARTS 2
 
+typedef struct gsrc {
+  size_t n;
+  const uint32_t *cust, *map;  /* customer: map ? map[cust[i]] : cust[i] */
+  const int64_t *ms, *amount, *ms2;
+  const uint8_t *cur8;         /* builder currency ids, or */
+  const uint32_t *cur32;       /* packed codes, builder currency i having code codes[i] */
+  const uint32_t *codes;
+  int ncodes;
+  int sign; /* 0: every row; 1: rows with amount >= 0; -1: rows with amount < 0, negated */
+} gsrc;
+
 typedef struct group_job {
-  rawcols *c;
-  int keep;
+  int keep, has_ms2;
   size_t ncust, nblocks;
   size_t *bstart;                 /* [nblocks + 1] first partitioned row of each block */
   uint32_t *pc;                   /* the partitioned rows: customer, */
@@ -459,34 +475,69 @@ typedef struct group_job {
 
 typedef struct group_part {
   group_job *j;
-  size_t r0, r1; /* rows (passes 1 and 2) */
+  const gsrc *src;
+  size_t r0, r1; /* rows of src (passes 1 and 2) */
   size_t b0, b1; /* blocks (pass 3) */
   size_t *boff;  /* [nblocks]: counts (pass 1), then write positions (pass 2) */
   int pass, rc;
 } group_part;
 
+/* Row i of src if it is kept: its customer, amount and currency id; else 0. */
+static inline int src_row(const gsrc *s, size_t i, int keep, uint32_t *last_code, int *last_cid,
+                          uint32_t *cust, int64_t *amount, int *cid) {
+  int64_t a = s->amount[i];
+  if (s->sign > 0 && a < 0)
+    return 0;
+  if (s->sign < 0) {
+    if (a >= 0)
+      return 0;
+    a = -a;
+  }
+  int c;
+  if (s->cur8) {
+    c = s->cur8[i];
+  } else {
+    if (s->cur32[i] != *last_code) {
+      *last_code = s->cur32[i];
+      int k = 0;
+      while (k < s->ncodes && s->codes[k] != *last_code)
+        k++;
+      *last_cid = k;
+    }
+    c = *last_cid;
+  }
+  if (keep >= 0 && c != keep)
+    return 0;
+  *cust = s->map ? s->map[s->cust[i]] : s->cust[i];
+  *amount = a;
+  *cid = c;
+  return 1;
+}
+
 static void group_pass(void *arg) {
   group_part *p = arg;
   group_job *j = p->j;
-  const rawcols *c = j->c;
-  int keep = j->keep;
+  const gsrc *s = p->src;
+  uint32_t code = UINT32_MAX, cu;
+  int cid = 0, c;
+  int64_t a;
   if (p->pass == 1) { /* count the kept rows per block */
     for (size_t i = p->r0; i < p->r1; i++)
-      if (keep < 0 || c->cur[i] == keep)
-        p->boff[c->cust[i] >> GROUP_BLOCK_BITS]++;
+      if (src_row(s, i, j->keep, &code, &cid, &cu, &a, &c))
+        p->boff[cu >> GROUP_BLOCK_BITS]++;
     return;
   }
   if (p->pass == 2) { /* partition */
     for (size_t i = p->r0; i < p->r1; i++) {
-      if (keep >= 0 && c->cur[i] != keep)
+      if (!src_row(s, i, j->keep, &code, &cid, &cu, &a, &c))
         continue;
-      size_t k = p->boff[c->cust[i] >> GROUP_BLOCK_BITS]++;
-      j->pc[k] = c->cust[i];
-      j->pm[k] = c->ms[i];
-      j->pa[k] = c->amount[i];
-      j->pu[k] = c->cur[i];
+      size_t k = p->boff[cu >> GROUP_BLOCK_BITS]++;
+      j->pc[k] = cu;
+      j->pm[k] = s->ms[i];
+      j->pa[k] = a;
+      j->pu[k] = (uint8_t)c;
       if (j->p2)
-        j->p2[k] = c->ms2[i];
+        j->p2[k] = s->ms2[i];
     }
     return;
   }
@@ -502,9 +553,9 @@ static void group_pass(void *arg) {
     for (size_t k = k0; k < k1; k++)
       fill[j->pc[k] - c0]++;
     uint32_t pos = (uint32_t)k0;
-    for (size_t cu = c0; cu < c1; cu++) {
-      uint32_t n = fill[cu - c0];
-      g->start[cu] = fill[cu - c0] = pos;
+    for (size_t x = c0; x < c1; x++) {
+      uint32_t n = fill[x - c0];
+      g->start[x] = fill[x - c0] = pos;
       pos += n;
     }
     for (size_t k = k0; k < k1; k++) {
@@ -515,35 +566,50 @@ static void group_pass(void *arg) {
       if (j->p2)
         g->ms2[d] = j->p2[k];
     }
-    for (size_t cu = c0; cu < c1 && !p->rc; cu++) {
-      uint32_t lo = g->start[cu], hi = cu + 1 < c1 ? g->start[cu + 1] : (uint32_t)k1;
-      uint32_t x = lo + 1;
-      while (x < hi && g->ms[x - 1] <= g->ms[x])
-        x++;
-      if (x < hi)
+    for (size_t x = c0; x < c1 && !p->rc; x++) {
+      uint32_t lo = g->start[x], hi = x + 1 < c1 ? g->start[x + 1] : (uint32_t)k1;
+      uint32_t y = lo + 1;
+      while (y < hi && g->ms[y - 1] <= g->ms[y])
+        y++;
+      if (y < hi)
         p->rc = sort_slice(g, lo, hi);
     }
   }
 }
 
-/* Groups the kept rows of c (consumed) by customer into g. Rows whose currency is not `keep`
- * are left out (keep < 0 keeps all). */
-static int group_rows(rawcols *c, size_t ncust, int keep, grouped *g) {
+/* Groups the kept rows of the sources by customer into g. Rows whose currency id is not `keep`
+ * are left out (keep < 0 keeps all). *nraw is set to the rows the sources offered (kept or
+ * not). When `reuse` is given (the raw columns the only source reads), it is consumed: its
+ * arrays, copied out by then, take the grouped rows. The `drop` row sets are freed as soon as
+ * their rows are copied out (their memory then serves the grouped rows). */
+static int group_rows(const gsrc *src, int nsrc, size_t ncust, int keep, rawcols *reuse,
+                      rt__rowset *drop, int ndrop, grouped *g) {
   memset(g, 0, sizeof *g);
-  group_job j = {.c = c, .keep = keep, .ncust = ncust, .g = g};
+  group_job j = {.keep = keep, .ncust = ncust, .g = g};
   j.nblocks = (ncust >> GROUP_BLOCK_BITS) + 1;
-  int nparts = c->n >= 500000 && rt__cpus() > 1 ? GROUP_PARTS : 1;
-  group_part parts[GROUP_PARTS];
+  size_t total = 0;
+  for (int i = 0; i < nsrc; i++) {
+    total += src[i].n;
+    j.has_ms2 |= src[i].ms2 != NULL;
+  }
+  group_part parts[RT__MAX_THREADS];
+  int nparts = 0;
   memset(parts, 0, sizeof parts);
+  if (nsrc == 1 && total >= 500000 && rt__cpus() > 1) { /* one source: split its rows */
+    for (int t = 0; t < GROUP_PARTS; t++)
+      parts[nparts++] = (group_part){.j = &j, .src = src, .r0 = total * (size_t)t / GROUP_PARTS,
+                                     .r1 = total * (size_t)(t + 1) / GROUP_PARTS};
+  } else {
+    for (int i = 0; i < nsrc && i < RT__MAX_THREADS; i++)
+      parts[nparts++] = (group_part){.j = &j, .src = &src[i], .r0 = 0, .r1 = src[i].n};
+  }
   int rc = RT_ENOMEM;
   g->start = rt_malloc((ncust + 1) * sizeof *g->start);
   j.bstart = rt_calloc(j.nblocks + 1, sizeof *j.bstart);
   if (!g->start || !j.bstart)
     goto out;
   for (int t = 0; t < nparts; t++) {
-    parts[t] = (group_part){.j = &j, .pass = 1};
-    parts[t].r0 = c->n * (size_t)t / (size_t)nparts;
-    parts[t].r1 = c->n * (size_t)(t + 1) / (size_t)nparts;
+    parts[t].pass = 1;
     if (!(parts[t].boff = rt_calloc(j.nblocks, sizeof *parts[t].boff)))
       goto out;
   }
@@ -568,22 +634,24 @@ static int group_rows(rawcols *c, size_t ncust, int keep, grouped *g) {
   j.pm = rt_malloc(nk * sizeof *j.pm);
   j.pa = rt_malloc(nk * sizeof *j.pa);
   j.pu = rt_malloc(nk);
-  if (c->ms2)
+  if (j.has_ms2)
     j.p2 = rt_malloc(nk * sizeof *j.p2);
-  if (!j.pc || !j.pm || !j.pa || !j.pu || (c->ms2 && !j.p2))
+  if (!j.pc || !j.pm || !j.pa || !j.pu || (j.has_ms2 && !j.p2))
     goto out;
   for (int t = 0; t < nparts; t++)
     parts[t].pass = 2;
   rt__parallel(nparts, group_pass, parts, sizeof parts[0]);
+  for (int t = 0; t < ndrop; t++)
+    rowset_free(&drop[t]);
   /* the raw columns, now copied into the partitions, take the grouped rows (they hold at
    * least as many): no fresh memory to fault in */
-  if (c->n) {
-    g->ms = c->ms;
-    g->amount = c->amount;
-    g->cur = c->cur;
-    g->ms2 = c->ms2;
-    c->ms = c->amount = c->ms2 = NULL;
-    c->cur = NULL;
+  if (reuse && reuse->n) {
+    g->ms = reuse->ms;
+    g->amount = reuse->amount;
+    g->cur = reuse->cur;
+    g->ms2 = reuse->ms2;
+    reuse->ms = reuse->amount = reuse->ms2 = NULL;
+    reuse->cur = NULL;
   } else {
     g->ms = rt_malloc(nk * sizeof *g->ms);
     g->amount = rt_malloc(nk * sizeof *g->amount);
@@ -591,23 +659,27 @@ static int group_rows(rawcols *c, size_t ncust, int keep, grouped *g) {
     if (j.p2)
       g->ms2 = rt_malloc(nk * sizeof *g->ms2);
   }
-  rawcols_free(c);
+  if (reuse)
+    rawcols_free(reuse);
   if (!g->ms || !g->amount || !g->cur || (j.p2 && !g->ms2))
     goto out;
   g->n = kept;
   g->start[ncust] = (uint32_t)kept;
   /* pass 3 over blocks split where about half the rows are on each side */
+  int n3 = kept >= 500000 && rt__cpus() > 1 ? GROUP_PARTS : 1;
   size_t split = 0;
-  while (nparts > 1 && split < j.nblocks && j.bstart[split] < kept / 2)
+  while (n3 > 1 && split < j.nblocks && j.bstart[split] < kept / 2)
     split++;
-  for (int t = 0; t < nparts; t++) {
+  for (int t = 0; t < n3; t++) {
+    parts[t].j = &j;
     parts[t].pass = 3;
     parts[t].b0 = t == 0 ? 0 : split;
-    parts[t].b1 = t == nparts - 1 ? j.nblocks : split;
+    parts[t].b1 = t == n3 - 1 ? j.nblocks : split;
+    parts[t].rc = 0;
   }
-  rt__parallel(nparts, group_pass, parts, sizeof parts[0]);
+  rt__parallel(n3, group_pass, parts, sizeof parts[0]);
   rc = 0;
-  for (int t = 0; t < nparts; t++)
+  for (int t = 0; t < n3; t++)
     rc = rc ? rc : parts[t].rc;
 out:
   for (int t = 0; t < nparts; t++)
@@ -621,6 +693,20 @@ out:
   if (rc)
     grouped_free(g);
   return rc;
+}
+
+/* The source that reads a row set's orders (sign 1) or refunds (sign -1). */
+static gsrc set_source(const rt__rowset *r, const uint32_t *codes, int ncodes, int sign) {
+  size_t f = r->from;
+  return (gsrc){.n = r->n - f, .cust = r->cust + f, .map = r->map, .ms = r->ms + f,
+                .amount = r->amount + f, .cur32 = r->cur + f, .codes = codes, .ncodes = ncodes,
+                .sign = sign};
+}
+
+/* The source that reads the builder's raw columns. */
+static gsrc raw_source(const rawcols *c) {
+  return (gsrc){.n = c->n, .cust = c->cust, .ms = c->ms, .amount = c->amount, .ms2 = c->ms2,
+                .cur8 = c->cur};
 }
 
 static int32_t clamp_day(int64_t d) {
@@ -646,6 +732,8 @@ static int pick_currency(rt_model_builder *b, rt_model *m) {
   size_t counts[MAX_CURRENCIES] = {0};
   for (size_t i = 0; i < b->orders.n; i++)
     counts[b->orders.cur[i]]++;
+  for (int i = 0; i < b->ncurrencies; i++)
+    counts[i] += b->set_count[i];
   int best = 0;
   for (int i = 1; i < b->ncurrencies; i++)
     if (counts[i] > counts[best])
@@ -695,9 +783,27 @@ int rt_model_build(rt_model_builder *b, rt_model **out, rt_error *err) {
   } while (0)
 
   /* orders */
+  /* the sources: the raw columns, and the row sets (their orders: the rows with amount >= 0;
+   * their refunds went to the raw refund columns when the builder took them) */
+  uint32_t codes[MAX_CURRENCIES];
+  for (int i = 0; i < b->ncurrencies; i++)
+    codes[i] = (uint32_t)(unsigned char)b->currencies[i][0] << 16 |
+               (uint32_t)(unsigned char)b->currencies[i][1] << 8 |
+               (unsigned char)b->currencies[i][2];
+  gsrc src[1 + RT__MAX_THREADS];
+  int nsrc = 0;
+  if (b->orders.n || !b->nsets)
+    src[nsrc++] = raw_source(&b->orders);
+  for (int t = 0; t < b->nsets; t++)
+    src[nsrc++] = set_source(&b->sets[t], codes, b->ncurrencies, 1);
   grouped g;
-  size_t nraw = b->orders.n;
-  rc = group_rows(&b->orders, nc, keep, &g);
+  size_t nraw = b->orders.n + b->set_orders;
+  rc = group_rows(src, nsrc, nc, keep, nsrc == 1 && !b->nsets ? &b->orders : NULL, b->sets,
+                  b->nsets, &g);
+  rawcols_free(&b->orders);
+  for (int t = 0; t < b->nsets; t++) /* freed already, unless the grouping failed early */
+    rowset_free(&b->sets[t]);
+  b->nsets = 0;
   if (rc)
     goto fail;
   rc = RT_ENOMEM;
@@ -718,8 +824,9 @@ int rt_model_build(rt_model_builder *b, rt_model **out, rt_error *err) {
 
   rt__trace("model: orders grouped");
   /* refunds */
+  gsrc rsrc = raw_source(&b->refunds);
   nraw = b->refunds.n;
-  rc = group_rows(&b->refunds, nc, keep, &g);
+  rc = group_rows(&rsrc, 1, nc, keep, &b->refunds, NULL, 0, &g);
   if (rc)
     goto fail;
   rc = RT_ENOMEM;
@@ -742,7 +849,8 @@ int rt_model_build(rt_model_builder *b, rt_model **out, rt_error *err) {
   grouped_free(&g);
 
   /* subscriptions: all currencies count for activity; amounts only in the model currency */
-  rc = group_rows(&b->subs, nc, -1, &g);
+  gsrc subs = raw_source(&b->subs);
+  rc = group_rows(&subs, 1, nc, -1, &b->subs, NULL, 0, &g);
   if (rc)
     goto fail;
   rc = RT_ENOMEM;

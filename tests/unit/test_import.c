@@ -328,7 +328,7 @@ static void test_to_model(void **state) {
 static void write_big_orders(const char *path, int style) {
   FILE *fp = fopen(path, "w");
   assert_non_null(fp);
-  fputs("order_id,customer_id,date,quantity,unit_price,note\n", fp);
+  fputs("order_id,customer_id,date,quantity,unit_price,currency,note\n", fp);
   unsigned seed = 7;
   for (int o = 0; o < 110000; o++) {
     seed = seed * 1103515245u + 12345u;
@@ -338,9 +338,11 @@ static void write_big_orders(const char *path, int style) {
       snprintf(id, sizeof id, "c%d", cust);
     else
       snprintf(id, sizeof id, "%d", cust);
+    /* every 37th order is a cancellation (a refund), every 53rd in another currency */
     for (int l = 0; l < 3; l++)
-      fprintf(fp, "%d,%s,2024-%02d-%02d 10:00:00,%d,%d.%02d,padding text for size\n", o, id,
-              1 + o % 12, 1 + o % 28, 1 + l, 1 + o % 50, l * 7);
+      fprintf(fp, "%d,%s,2024-%02d-%02d 10:00:00,%d,%d.%02d,%s,padding text for size\n", o, id,
+              1 + o % 12, 1 + o % 28, (o % 37 ? 1 : -1) * (1 + l), 1 + o % 50, l * 7,
+              o % 53 ? "USD" : "EUR");
   }
   fclose(fp);
 }
@@ -367,8 +369,13 @@ static void test_parallel_read_equals_serial(void **state) {
     }
     assert_int_equal(r[0].rows, 330000);
     assert_int_equal(r[0].rows, r[1].rows);
-    assert_int_equal(m[0]->norders, 110000);
     assert_int_equal(m[0]->norders, m[1]->norders);
+    assert_int_equal(m[0]->nrefunds, m[1]->nrefunds);
+    assert_int_equal(m[0]->other_currency_rows, m[1]->other_currency_rows);
+    /* 110,000 orders: 2,973 refunds (every 37th), 2,076 in EUR (every 53rd) of which 57 refunds */
+    assert_int_equal(m[0]->norders + m[0]->nrefunds + m[0]->other_currency_rows, 110000);
+    assert_int_equal(m[0]->nrefunds, 2973 - 57);
+    assert_int_equal(m[0]->other_currency_rows, 2076);
     assert_int_equal(m[0]->ncustomers, m[1]->ncustomers);
     for (size_t i = 0; i < m[1]->ncustomers; i++) {
       assert_string_equal(rt_model_ext_id(m[0], i), rt_model_ext_id(m[1], i));
@@ -379,6 +386,12 @@ static void test_parallel_read_equals_serial(void **state) {
       assert_int_equal(m[0]->order_amount[i], m[1]->order_amount[i]);
       assert_int_equal(m[0]->order_ms[i], m[1]->order_ms[i]);
     }
+    for (size_t i = 0; i < m[0]->nrefunds; i++) {
+      assert_int_equal(m[0]->refund_amount[i], m[1]->refund_amount[i]);
+      assert_int_equal(m[0]->refund_day[i], m[1]->refund_day[i]);
+    }
+    for (size_t i = 0; i <= m[0]->ncustomers; i++)
+      assert_int_equal(m[0]->refund_start[i], m[1]->refund_start[i]);
     rt_model_free(m[0]);
     rt_model_free(m[1]);
   }
