@@ -119,17 +119,24 @@ def main():
         tools["postgres"] = lambda: pg.cmd(os.path.join(HERE, "cohorts_pg.sql"), orders)
     results = {}
     try:
+        # rounds: every tool once per round (while it has runs left), so that the machine's
+        # drift over the minutes of a benchmark touches all tools alike
+        nruns = {name: a.runs if name in ("retain", "duckdb") else max(1, min(a.runs, 3))
+                 for name in only}
+        times = {name: [] for name in only}
+        mems = {name: [] for name in only}
+        for r in range(max(nruns.values())):
+            for name in only:
+                if r < nruns[name]:
+                    warm(orders)
+                    t, m = measure(tools[name](), os.path.join(out, name + ".csv"))
+                    times[name].append(t)
+                    mems[name].append(m)
         for name in only:
-            runs = a.runs if name in ("retain", "duckdb") else max(1, min(a.runs, 3))
-            times, mems = [], []
-            for _ in range(runs):
-                warm(orders)
-                t, m = measure(tools[name](), os.path.join(out, name + ".csv"))
-                times.append(t)
-                mems.append(m)
-            results[name] = (statistics.median(times), max(mems), runs)
+            results[name] = (statistics.median(times[name]), max(mems[name]), nruns[name])
             print(f"  {name:9s} {results[name][0]:8.3f} s  {results[name][1]:7.0f} MB peak"
-                  f"  ({runs} runs: {', '.join(f'{x:.2f}' for x in times)})", flush=True)
+                  f"  ({nruns[name]} runs: {', '.join(f'{x:.2f}' for x in times[name])})",
+                  flush=True)
     finally:
         if pg:
             pg.stop()
