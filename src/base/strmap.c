@@ -127,8 +127,6 @@ static int reserve_idx(rt__strmap *m, size_t n) {
   return 0;
 }
 
-int rt__strmap_reserve(rt__strmap *m, size_t n) { return reserve_idx(m, n); }
-
 /* The slot holding key, or the empty slot where it would go. */
 static inline size_t probe(const rt__strmap *m, const char *key, size_t len, uint64_t h) {
   uint32_t tag = key_tag(h, len);
