@@ -79,6 +79,7 @@ int rt__strmap_intern_number(rt__strmap *m, uint32_t v, uint32_t *out);
 void rt__strmap_prefetch_number(const rt__strmap *m, uint32_t v);
 /* Starts loading the memory a lookup of key will touch (call it some work before the lookup). */
 void rt__strmap_prefetch(const rt__strmap *m, const char *key, size_t len);
+/* The length of key i (rt__strmap_key gives its bytes, NUL-terminated). */
 static inline size_t rt__strmap_len(const rt__strmap *m, uint32_t i) {
   return (size_t)(m->key_off[i + 1] - m->key_off[i] - 1);
 }
