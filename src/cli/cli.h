@@ -22,6 +22,7 @@ typedef struct cli_global {
   const char *timezone; /* --timezone; NULL: the store's setting or UTC */
   const char *currency; /* --currency at the top level; NULL: the store's or the data's */
   int quiet;            /* --quiet: no progress bars or notes */
+  const char *prog;     /* how the program was invoked (argv[0]), for printed examples */
 } cli_global;
 
 typedef enum { FMT_TABLE = 0, FMT_CSV, FMT_JSON } cli_format;

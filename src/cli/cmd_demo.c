@@ -91,10 +91,11 @@ int cmd_demo(const cli_global *g, int argc, char **argv) {
   char *coh_argv[] = {"cohorts", "--period", "quarter", "--percent", NULL};
   if ((rc = run(&dg, cmd_cohorts, coh_argv))) return rc;
 
+  const char *prog = g->prog ? g->prog : "retain";
   printf("\nNext steps:\n"
-         "  retain --db %s report --period week --from 2024-W40\n"
-         "  retain --db %s cohorts --metric revenue --format csv\n"
-         "  retain --db %s import orders YOUR_ORDERS.csv   (see docs/IMPORT.md)\n",
-         db, db, db);
+         "  %s --db %s report --period week --from 2024-W40\n"
+         "  %s --db %s cohorts --metric revenue --format csv\n"
+         "  %s --db %s import orders YOUR_ORDERS.csv   (see docs/IMPORT.md)\n",
+         prog, db, prog, db, prog, db);
   return CLI_OK;
 }

@@ -49,6 +49,7 @@ int main(int argc, char **argv) {
   mallopt(M_MMAP_THRESHOLD, 1 << 30);
   mallopt(M_TRIM_THRESHOLD, 1 << 30);
   cli_global g = {0};
+  g.prog = argc > 0 && argv[0][0] ? argv[0] : "retain";
   g.db = getenv("RETAIN_DB");
   g.db_given = g.db && *g.db;
   if (!g.db_given) g.db = "retain.db";
