@@ -3,10 +3,7 @@
  * built with the model builder, then rt_cohort_compute (both modes) and rt_report_compute (all
  * periods) by month, week and day. Prints the best and median of several runs in ms.
  *
- * Build (from the top directory; the library sources and SQLite are linked for the model):
- *   gcc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iinclude -Isrc -o speed
- *     bench/analytics_speed.c src/{analytics,model,base,store}/[a-z]*.c -lsqlite3 -lpthread -lm
- * Run:   ./speed [customers] [runs] */
+ *   cmake --build build --target bench && build/bench/analytics_speed [customers] [runs] */
 #include <retain/cohort.h>
 #include <retain/metrics.h>
 #include <retain/model.h>

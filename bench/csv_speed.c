@@ -4,9 +4,7 @@
  * times rt_csv_next over it from memory (rt_csv_open_mem) and from a temporary file
  * (rt_csv_open_file; the file is fresh in the page cache), and prints MB/s (1 MB = 10^6 bytes).
  *
- *   cc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iinclude -Isrc \
- *      bench/csv_speed.c src/io/csv.c src/base/error.c src/base/alloc.c -o /tmp/csv_speed
- *   /tmp/csv_speed [megabytes] [tmp-path] */
+ *   cmake --build build --target bench && build/bench/csv_speed [megabytes] [tmp-path] */
 #include <retain/csv.h>
 
 #include <inttypes.h>

@@ -6,10 +6,7 @@
  * the ns/parse of the fastest round and the mean; then the same with tz UTC and, if installed,
  * Europe/Berlin (a wall-clock time looked up in the zone's transitions).
  *
- *   cc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iinclude -Isrc \
- *      bench/date_speed.c src/base/datetime.c src/base/tz.c src/base/dateparse.c \
- *      src/base/error.c src/base/alloc.c -o /tmp/date_speed
- *   /tmp/date_speed [iterations] */
+ *   cmake --build build --target bench && build/bench/date_speed [iterations] */
 #include <retain/datetime.h>
 
 #include <inttypes.h>

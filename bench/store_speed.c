@@ -4,10 +4,8 @@
  * bulk mode, inside one transaction, commits (durable: WAL, synchronous=FULL), and reports rows
  * per second; then reopens the store read-only and times the scans the model builder uses.
  *
- *   cc -std=c11 -O2 -D_POSIX_C_SOURCE=200809L -D_DEFAULT_SOURCE -Iinclude -Isrc \
- *      bench/store_speed.c src/store/\*.c src/base/error.c src/base/alloc.c \
- *      -lsqlite3 -ljansson -o /tmp/store_speed
- *   /tmp/store_speed [db-path] [orders] [customers] [lines-per-order] */
+ *   cmake --build build --target bench && \
+ *   build/bench/store_speed [db-path] [orders] [customers] [lines-per-order] */
 #include <retain/alloc.h>
 #include <retain/store.h>
 
