@@ -39,6 +39,10 @@ static void usage(FILE *f) {
           "  --currency CODE   report amounts in this currency (default: the most used)\n"
           "  --quiet           no progress bars or notes on stderr\n"
           "  --help, --version\n\n"
+          "Environment:\n"
+          "  RETAIN_DB         the store when --db is not given\n"
+          "  RETAIN_TRACE=1    print where a command spends its time, phase by phase\n"
+          "  TZDIR             where the time zone files are (default /usr/share/zoneinfo)\n\n"
           "Run 'retain COMMAND --help' for a command's options. Docs: README.md, docs/.\n");
 }
 
