@@ -21,6 +21,10 @@ uint64_t rt__hash_bytes(const void *p, size_t n);
 void rt__parallel(int n, void (*fn)(void *), void *args, size_t stride);
 int rt__cpus(void);
 
+/* Parts of files read by the importer's fast row loop (import.c), for the tests. */
+#include <stdatomic.h>
+extern atomic_long rt__import_fast_parts;
+
 /* Prints a phase mark with the time since the first mark to stderr if RETAIN_TRACE is set. */
 void rt__trace(const char *what);
 
@@ -75,6 +79,9 @@ static inline int64_t rt__strmap_number(const char *k, size_t len) {
 }
 /* rt__strmap_intern of the decimal key of v (v < 10^9): the same index as interning its text. */
 int rt__strmap_intern_number(rt__strmap *m, uint32_t v, uint32_t *out);
+/* Makes the direct array reach the number v at once, if it would once up to more_keys more
+ * keys are added (so a batch of numbers does not grow it step by step). RT_ENOMEM. */
+int rt__strmap_reserve_number(rt__strmap *m, uint32_t v, size_t more_keys);
 /* Starts loading the memory a lookup of the number v will touch. */
 void rt__strmap_prefetch_number(const rt__strmap *m, uint32_t v);
 /* Starts loading the memory a lookup of key will touch (call it some work before the lookup). */

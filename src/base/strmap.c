@@ -173,6 +173,17 @@ void rt__strmap_prefetch(const rt__strmap *m, const char *key, size_t len) {
     __builtin_prefetch(&m->slots[rt__hash_bytes(key, len) & m->mask]);
 }
 
+int rt__strmap_reserve_number(rt__strmap *m, uint32_t v, size_t more_keys) {
+  if (v < m->dense_len)
+    return 0;
+  size_t want = m->dense_len ? m->dense_len * 2 : 4096;
+  while (want <= v)
+    want *= 2;
+  if (want > dense_limit(m->count + more_keys))
+    return 0; /* too sparse: such numbers stay in the hash table */
+  return rebuild(m, want, m->slots ? m->mask + 1 : 0);
+}
+
 void rt__strmap_prefetch_number(const rt__strmap *m, uint32_t v) {
   if (v < m->dense_len)
     __builtin_prefetch(&m->dense[v]);

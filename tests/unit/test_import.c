@@ -7,6 +7,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "internal.h"
 #include <retain/import.h>
 #include <retain/model.h>
 #include <retain/store.h>
@@ -324,11 +325,20 @@ static void test_to_model(void **state) {
  * read, including the order whose lines straddle the cut (every order here has 3 lines). */
 /* Writes a file big enough for the two-thread read: 110,000 orders of 3 lines each; customer
  * ids "c<n>" (style 0), plain numbers (style 1, resolved in batches), or numbers with a few
- * other ids among them (style 2: the batch is resolved where the first one appears). */
-static void write_big_orders(const char *path, int style) {
+ * other ids among them (style 2: the batch is resolved where the first one appears). Every
+ * 37th order is a cancellation (a refund), every 53rd in another currency. Layouts: 0 lines
+ * with quantity and unit price; 1 lines with an amount each (the fast row loop); 2 the same
+ * without order ids, so every line is an order; 3 like 1 with a quoted note (the CSV reader
+ * again). */
+static void write_big_orders(const char *path, int style, int layout) {
   FILE *fp = fopen(path, "w");
   assert_non_null(fp);
-  fputs("order_id,customer_id,date,quantity,unit_price,currency,note\n", fp);
+  if (layout == 0)
+    fputs("order_id,customer_id,date,quantity,unit_price,currency,note\n", fp);
+  else if (layout == 2)
+    fputs("customer_id,date,amount,currency,note\n", fp);
+  else
+    fputs("order_id,customer_id,date,amount,currency,note\n", fp);
   unsigned seed = 7;
   for (int o = 0; o < 110000; o++) {
     seed = seed * 1103515245u + 12345u;
@@ -338,63 +348,108 @@ static void write_big_orders(const char *path, int style) {
       snprintf(id, sizeof id, "c%d", cust);
     else
       snprintf(id, sizeof id, "%d", cust);
-    /* every 37th order is a cancellation (a refund), every 53rd in another currency */
-    for (int l = 0; l < 3; l++)
-      fprintf(fp, "%d,%s,2024-%02d-%02d 10:00:00,%d,%d.%02d,%s,padding text for size\n", o, id,
-              1 + o % 12, 1 + o % 28, (o % 37 ? 1 : -1) * (1 + l), 1 + o % 50, l * 7,
-              o % 53 ? "USD" : "EUR");
+    const char *cur = o % 53 ? "USD" : "EUR";
+    int sign = o % 37 ? 1 : -1;
+    for (int l = 0; l < 3; l++) {
+      if (layout == 0)
+        fprintf(fp, "%d,%s,2024-%02d-%02d 10:00:00,%d,%d.%02d,%s,padding text for size\n", o, id,
+                1 + o % 12, 1 + o % 28, sign * (1 + l), 1 + o % 50, l * 7, cur);
+      else if (layout == 2)
+        fprintf(fp, "%s, 2024-%02d-%02d 10:%02d:00 ,%d.%02d,%s,padding text for size\n", id,
+                1 + o % 12, 1 + o % 28, l, sign * (1 + o % 50), l * 7, cur);
+      else
+        fprintf(fp, "%d,%s,2024-%02d-%02d 10:00:00,%d.%02d,%s,%s\n", o, id, 1 + o % 12,
+                1 + o % 28, sign * (1 + o % 50), l * 7, cur,
+                layout == 3 ? "\"padding, quoted\"" : "padding text for size");
+    }
   }
   fclose(fp);
 }
 
 /* The two-thread read gives the same model as the one-thread read: the same customers in the
- * same order (first appearance), each with the same orders. */
+ * same order (first appearance), each with the same orders and refunds. */
 static void test_parallel_read_equals_serial(void **state) {
   fx *f = *state;
   char path[256];
   snprintf(path, sizeof path, "%s/big.csv", f->dir);
-  for (int style = 0; style < 3; style++) {
-    write_big_orders(path, style);
-    rt_model *m[2];
-    rt_import_result r[2];
-    rt_error err;
-    for (int k = 0; k < 2; k++) {
-      rt_import_opts o;
-      rt_import_opts_init(&o, RT_IMPORT_ORDERS);
-      o.threads = k ? 1 : 0;
-      rt_model_builder *b;
-      assert_int_equal(rt_model_builder_new(NULL, NULL, &b), 0);
-      assert_int_equal(rt_import_orders_to_model(path, &o, b, &r[k], &err), 0);
-      assert_int_equal(rt_model_build(b, &m[k], &err), 0);
+  for (int layout = 0; layout < 4; layout++) {
+    for (int style = 0; style < 3; style++) {
+      if (layout >= 2 && style != 2)
+        continue;
+      write_big_orders(path, style, layout);
+      long fast0 = atomic_load(&rt__import_fast_parts);
+      rt_model *m[2];
+      rt_import_result r[2];
+      rt_error err;
+      for (int k = 0; k < 2; k++) {
+        rt_import_opts o;
+        rt_import_opts_init(&o, RT_IMPORT_ORDERS);
+        o.threads = k ? 1 : 0;
+        rt_model_builder *b;
+        assert_int_equal(rt_model_builder_new(NULL, NULL, &b), 0);
+        assert_int_equal(rt_import_orders_to_model(path, &o, b, &r[k], &err), 0);
+        assert_int_equal(rt_model_build(b, &m[k], &err), 0);
+      }
+      /* layouts 1 and 2 are read by the fast row loop, in both halves */
+      assert_int_equal(atomic_load(&rt__import_fast_parts) - fast0,
+                       layout == 1 || layout == 2 ? 2 : 0);
+      assert_int_equal(r[0].rows, 330000);
+      assert_int_equal(r[0].rows, r[1].rows);
+      assert_int_equal(r[0].merged, r[1].merged);
+      assert_int_equal(m[0]->norders, m[1]->norders);
+      assert_int_equal(m[0]->nrefunds, m[1]->nrefunds);
+      assert_int_equal(m[0]->other_currency_rows, m[1]->other_currency_rows);
+      /* orders: 2,973 refunds (every 37th), 2,076 in EUR (every 53rd) of which 57 refunds;
+       * without order ids every line counts */
+      int lines = layout == 2 ? 3 : 1;
+      assert_int_equal(m[0]->norders + m[0]->nrefunds + m[0]->other_currency_rows,
+                       110000 * lines);
+      assert_int_equal(m[0]->nrefunds, (2973 - 57) * lines);
+      assert_int_equal(m[0]->other_currency_rows, 2076 * lines);
+      assert_int_equal(m[0]->ncustomers, m[1]->ncustomers);
+      for (size_t i = 0; i < m[1]->ncustomers; i++) {
+        assert_string_equal(rt_model_ext_id(m[0], i), rt_model_ext_id(m[1], i));
+        assert_int_equal(m[0]->revenue[i], m[1]->revenue[i]);
+        assert_int_equal(m[0]->order_start[i + 1], m[1]->order_start[i + 1]);
+      }
+      for (size_t i = 0; i < m[0]->norders; i++) {
+        assert_int_equal(m[0]->order_amount[i], m[1]->order_amount[i]);
+        assert_int_equal(m[0]->order_ms[i], m[1]->order_ms[i]);
+      }
+      for (size_t i = 0; i < m[0]->nrefunds; i++) {
+        assert_int_equal(m[0]->refund_amount[i], m[1]->refund_amount[i]);
+        assert_int_equal(m[0]->refund_day[i], m[1]->refund_day[i]);
+      }
+      for (size_t i = 0; i <= m[0]->ncustomers; i++)
+        assert_int_equal(m[0]->refund_start[i], m[1]->refund_start[i]);
+      rt_model_free(m[0]);
+      rt_model_free(m[1]);
     }
-    assert_int_equal(r[0].rows, 330000);
-    assert_int_equal(r[0].rows, r[1].rows);
-    assert_int_equal(m[0]->norders, m[1]->norders);
-    assert_int_equal(m[0]->nrefunds, m[1]->nrefunds);
-    assert_int_equal(m[0]->other_currency_rows, m[1]->other_currency_rows);
-    /* 110,000 orders: 2,973 refunds (every 37th), 2,076 in EUR (every 53rd) of which 57 refunds */
-    assert_int_equal(m[0]->norders + m[0]->nrefunds + m[0]->other_currency_rows, 110000);
-    assert_int_equal(m[0]->nrefunds, 2973 - 57);
-    assert_int_equal(m[0]->other_currency_rows, 2076);
-    assert_int_equal(m[0]->ncustomers, m[1]->ncustomers);
-    for (size_t i = 0; i < m[1]->ncustomers; i++) {
-      assert_string_equal(rt_model_ext_id(m[0], i), rt_model_ext_id(m[1], i));
-      assert_int_equal(m[0]->revenue[i], m[1]->revenue[i]);
-      assert_int_equal(m[0]->order_start[i + 1], m[1]->order_start[i + 1]);
-    }
-    for (size_t i = 0; i < m[0]->norders; i++) {
-      assert_int_equal(m[0]->order_amount[i], m[1]->order_amount[i]);
-      assert_int_equal(m[0]->order_ms[i], m[1]->order_ms[i]);
-    }
-    for (size_t i = 0; i < m[0]->nrefunds; i++) {
-      assert_int_equal(m[0]->refund_amount[i], m[1]->refund_amount[i]);
-      assert_int_equal(m[0]->refund_day[i], m[1]->refund_day[i]);
-    }
-    for (size_t i = 0; i <= m[0]->ncustomers; i++)
-      assert_int_equal(m[0]->refund_start[i], m[1]->refund_start[i]);
-    rt_model_free(m[0]);
-    rt_model_free(m[1]);
   }
+}
+
+/* A bad row in a file read by the fast loop: the error still names its line and column. */
+static void test_parallel_read_reports_errors(void **state) {
+  fx *f = *state;
+  char path[256];
+  snprintf(path, sizeof path, "%s/bad.csv", f->dir);
+  FILE *fp = fopen(path, "w");
+  assert_non_null(fp);
+  fputs("order_id,customer_id,date,amount,currency,note\n", fp);
+  for (int o = 0; o < 300000; o++)
+    fprintf(fp, "%d,%d,2024-01-%02d,%d.50,USD,padding text for size\n", o, o % 5000, 1 + o % 28,
+            o == 250000 ? 0 : 1);
+  fputs("300000,1,2024-02-30,1.00,USD,bad day\n", fp);
+  fclose(fp);
+  rt_import_opts o;
+  rt_import_opts_init(&o, RT_IMPORT_ORDERS);
+  rt_model_builder *b;
+  assert_int_equal(rt_model_builder_new(NULL, NULL, &b), 0);
+  rt_import_result r;
+  rt_error err;
+  assert_true(rt_import_orders_to_model(path, &o, b, &r, &err) < 0);
+  assert_non_null(strstr(err.msg, "bad.csv:300002:3"));
+  rt_model_builder_free(b);
 }
 
 static void test_customers_events_subscriptions(void **state) {
@@ -477,6 +532,7 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_split_order_falls_back, setup, teardown),
       cmocka_unit_test_setup_teardown(test_to_model, setup, teardown),
       cmocka_unit_test_setup_teardown(test_parallel_read_equals_serial, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_parallel_read_reports_errors, setup, teardown),
       cmocka_unit_test_setup_teardown(test_customers_events_subscriptions, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
