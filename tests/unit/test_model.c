@@ -6,6 +6,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include "internal.h"
 #include <retain/alloc.h>
 #include <retain/model.h>
 #include <retain/store.h>
@@ -87,6 +88,71 @@ static void test_group_many_rows(void **state) {
   free(count);
   free(sum);
   rt_model_free(m);
+}
+
+/* Row sets handed over by the file reader join rows added one by one: orders and refunds told
+ * apart by sign, customers through a map, currencies by packed code, grouped with the rest. */
+static void test_row_sets(void **state) {
+  (void)state;
+  rt_model_builder *b;
+  assert_int_equal(rt_model_builder_new(NULL, "USD", &b), 0);
+  uint32_t a, c;
+  assert_int_equal(rt_model_builder_customer(b, "a", 1, 0, &a), 0);
+  assert_int_equal(rt_model_builder_customer(b, "c", 1, 0, &c), 0);
+  assert_int_equal(rt_model_builder_order(b, a, MS(2024, 2, 1), 100, "USD"), 0);
+  const uint32_t usd = 'U' << 16 | 'S' << 8 | 'D', eur = 'E' << 16 | 'U' << 8 | 'R';
+  rt__rowset set = {.from = 1, .n = 5};
+  set.cust = rt_malloc(5 * sizeof *set.cust);
+  set.map = rt_malloc(2 * sizeof *set.map);
+  set.ms = rt_malloc(5 * sizeof *set.ms);
+  set.amount = rt_malloc(5 * sizeof *set.amount);
+  set.cur = rt_malloc(5 * sizeof *set.cur);
+  set.map[0] = c; /* the set's customer 0 is c, 1 is a */
+  set.map[1] = a;
+  const uint32_t cu[5] = {0, 1, 0, 1, 0};
+  const int64_t ms[5] = {MS(2024, 1, 9), MS(2024, 1, 1), MS(2024, 3, 1), MS(2024, 1, 20),
+                         MS(2024, 1, 5)};
+  const int64_t am[5] = {999, 250, -40, 70, 30}; /* row 0 is before `from`: not the set's */
+  const uint32_t cc[5] = {usd, usd, usd, eur, usd};
+  for (int i = 0; i < 5; i++) {
+    set.cust[i] = cu[i];
+    set.ms[i] = ms[i];
+    set.amount[i] = am[i];
+    set.cur[i] = cc[i];
+  }
+  assert_int_equal(rt__model_builder_take(b, &set, 1), 0);
+  assert_null(set.cust); /* taken */
+  rt_model *m;
+  rt_error err;
+  assert_int_equal(rt_model_build(b, &m, &err), 0);
+  /* a: 250 on Jan 1 (set) then 100 on Feb 1 (added one by one); the EUR order is left out */
+  assert_int_equal(m->order_start[a + 1] - m->order_start[a], 2);
+  assert_int_equal(m->order_amount[m->order_start[a]], 250);
+  assert_int_equal(m->order_amount[m->order_start[a] + 1], 100);
+  assert_int_equal(m->other_currency_rows, 1);
+  /* c: one order of 30 on Jan 5 and a refund of 40 on Mar 1 */
+  assert_int_equal(m->order_start[c + 1] - m->order_start[c], 1);
+  assert_int_equal(m->order_amount[m->order_start[c]], 30);
+  assert_int_equal(m->nrefunds, 1);
+  assert_int_equal(m->refund_start[c + 1] - m->refund_start[c], 1);
+  assert_int_equal(m->refund_amount[m->refund_start[c]], 40);
+  assert_int_equal(m->refund_day[m->refund_start[c]], DAY(2024, 3, 1));
+  rt_model_free(m);
+
+  /* a customer the builder does not have is refused, and the set is freed */
+  assert_int_equal(rt_model_builder_new(NULL, "USD", &b), 0);
+  rt__rowset bad = {.from = 0, .n = 1};
+  bad.cust = rt_malloc(sizeof *bad.cust);
+  bad.ms = rt_malloc(sizeof *bad.ms);
+  bad.amount = rt_malloc(sizeof *bad.amount);
+  bad.cur = rt_malloc(sizeof *bad.cur);
+  bad.cust[0] = 7;
+  bad.ms[0] = MS(2024, 1, 1);
+  bad.amount[0] = 1;
+  bad.cur[0] = usd;
+  assert_int_equal(rt__model_builder_take(b, &bad, 1), RT_EINVAL);
+  assert_null(bad.cust);
+  rt_model_builder_free(b);
 }
 
 static void test_group_and_sort(void **state) {
@@ -312,6 +378,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_currency_exponent),
       cmocka_unit_test(test_group_and_sort),
+      cmocka_unit_test(test_row_sets),
       cmocka_unit_test(test_group_many_rows),
       cmocka_unit_test(test_explicit_currency_and_long_slice),
       cmocka_unit_test(test_timezone_days),
