@@ -717,6 +717,52 @@ static int32_t clamp_day(int64_t d) {
   return (int32_t)d;
 }
 
+/* Order days from order times, for a range of orders (one thread each), with the range's
+ * first and last day. */
+typedef struct day_part {
+  const rt_tz *tz;
+  const int64_t *ms;
+  int32_t *day;
+  size_t i0, i1;
+  int64_t lo, hi;
+} day_part;
+
+static void days_of(void *arg) {
+  day_part *p = arg;
+  for (size_t i = p->i0; i < p->i1; i++) {
+    int64_t d = rt_tz_day(p->tz, p->ms[i]);
+    p->day[i] = clamp_day(d);
+    if (d < p->lo)
+      p->lo = d;
+    if (d > p->hi)
+      p->hi = d;
+  }
+}
+
+/* The per-customer columns of a range of customers (one thread each). */
+typedef struct derive_part {
+  rt_model *m;
+  size_t c0, c1;
+} derive_part;
+
+static void derive(void *arg) {
+  derive_part *p = arg;
+  rt_model *m = p->m;
+  for (size_t c = p->c0; c < p->c1; c++) {
+    uint32_t lo = m->order_start[c], hi = m->order_start[c + 1];
+    m->first_order_day[c] = lo < hi ? m->order_day[lo] : INT32_MAX;
+    m->last_order_day[c] = lo < hi ? m->order_day[hi - 1] : INT32_MIN;
+    int64_t sum = 0;
+    for (uint32_t j = lo; j < hi; j++)
+      sum += m->order_amount[j];
+    m->revenue[c] = sum;
+    sum = 0;
+    for (uint32_t j = m->refund_start[c]; j < m->refund_start[c + 1]; j++)
+      sum += m->refund_amount[j];
+    m->refunded[c] = sum;
+  }
+}
+
 static int pick_currency(rt_model_builder *b, rt_model *m) {
   if (b->want_currency[0]) {
     memcpy(m->currency, b->want_currency, 4);
@@ -816,10 +862,18 @@ int rt_model_build(rt_model_builder *b, rt_model **out, rt_error *err) {
   m->order_day = rt_malloc((g.n ? g.n : 1) * sizeof *m->order_day);
   if (!m->order_day)
     goto fail;
-  for (size_t i = 0; i < g.n; i++) {
-    int64_t day = rt_tz_day(b->tz, m->order_ms[i]);
-    m->order_day[i] = clamp_day(day);
-    SEE_DAY(day);
+  {
+    day_part dp[GROUP_PARTS];
+    int nd = g.n >= 500000 && rt__cpus() > 1 ? GROUP_PARTS : 1;
+    for (int t = 0; t < nd; t++)
+      dp[t] = (day_part){b->tz, m->order_ms, m->order_day, g.n * (size_t)t / (size_t)nd,
+                         g.n * (size_t)(t + 1) / (size_t)nd, INT64_MAX, INT64_MIN};
+    rt__parallel(nd, days_of, dp, sizeof dp[0]);
+    for (int t = 0; t < nd; t++)
+      if (dp[t].lo <= dp[t].hi) {
+        SEE_DAY(dp[t].lo);
+        SEE_DAY(dp[t].hi);
+      }
   }
 
   rt__trace("model: orders grouped");
@@ -887,18 +941,12 @@ int rt_model_build(rt_model_builder *b, rt_model **out, rt_error *err) {
   m->refunded = rt_calloc(nc ? nc : 1, sizeof *m->refunded);
   if (!m->first_order_day || !m->last_order_day || !m->revenue || !m->refunded)
     goto fail;
-  for (size_t c = 0; c < nc; c++) {
-    uint32_t lo = m->order_start[c], hi = m->order_start[c + 1];
-    m->first_order_day[c] = lo < hi ? m->order_day[lo] : INT32_MAX;
-    m->last_order_day[c] = lo < hi ? m->order_day[hi - 1] : INT32_MIN;
-    int64_t sum = 0;
-    for (uint32_t j = lo; j < hi; j++)
-      sum += m->order_amount[j];
-    m->revenue[c] = sum;
-    sum = 0;
-    for (uint32_t j = m->refund_start[c]; j < m->refund_start[c + 1]; j++)
-      sum += m->refund_amount[j];
-    m->refunded[c] = sum;
+  {
+    derive_part dv[GROUP_PARTS];
+    int nd = nc >= 200000 && rt__cpus() > 1 ? GROUP_PARTS : 1;
+    for (int t = 0; t < nd; t++)
+      dv[t] = (derive_part){m, nc * (size_t)t / (size_t)nd, nc * (size_t)(t + 1) / (size_t)nd};
+    rt__parallel(nd, derive, dv, sizeof dv[0]);
   }
   if (min_day <= max_day) {
     m->min_day = clamp_day(min_day);
