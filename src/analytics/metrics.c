@@ -84,7 +84,7 @@ static void report_scan(void *arg) {
   for (size_t i = p->c0; i < p->c1; i++) {
     uint32_t o0 = ostart[i], o1 = ostart[i + 1];
     uint32_t s0 = sstart[i], s1 = sstart[i + 1];
-    int32_t pf = o0 < o1 ? rel[oday[o0] - lo] : INT32_MAX;
+    int32_t pf = o0 < o1 ? rel[m->first_order_day[i] - lo] : INT32_MAX;
     for (uint32_t j = rstart[i]; j < rstart[i + 1]; j++) {
       int32_t r = rel[rday[j] - lo];
       refunds[r]++;
@@ -101,13 +101,18 @@ static void report_scan(void *arg) {
     }
     /* orders early enough not to matter (see rt_report_compute) are skipped, their revenue
      * counted in period 0 for the running totals */
-    if (p->skip_off > 0 && o0 < o1 && oday[o0] - lo < p->skip_off) {
-      uint32_t j = o1;
-      int64_t later = 0;
-      while (j > o0 && oday[j - 1] - lo >= p->skip_off)
-        later += amount[--j];
-      revenue[0] += m->revenue[i] - later;
-      o0 = j;
+    if (p->skip_off > 0 && o0 < o1 && m->first_order_day[i] - lo < p->skip_off) {
+      if (m->last_order_day[i] - lo < p->skip_off) { /* all of them, without reading them */
+        revenue[0] += m->revenue[i];
+        o0 = o1;
+      } else {
+        uint32_t j = o1;
+        int64_t later = 0;
+        while (j > o0 && oday[j - 1] - lo >= p->skip_off)
+          later += amount[--j];
+        revenue[0] += m->revenue[i] - later;
+        o0 = j;
+      }
     }
     /* orders, with their activity ranges merged on the fly */
     int32_t prev = -1, x = -1, y = -1; /* the open range [x, y); y < 0: none */
