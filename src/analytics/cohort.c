@@ -11,6 +11,7 @@
  * matrices are added at the end. (A flat, branch-free loop over all orders was tried: it
  * avoids the mispredicted exit of each customer's loop but runs more instructions per order,
  * and measured slower.) */
+#include "internal.h"
 #include "analytics/scan.h"
 
 #include <retain/alloc.h>
@@ -200,7 +201,7 @@ int rt_cohort_compute(const rt_model *m, const rt_cohort_opts *opts, rt_cohort_t
       goto fail;
     }
   }
-  rt__scan_run(nparts, cohort_scan, parts, sizeof parts[0]);
+  rt__parallel(nparts, cohort_scan, parts, sizeof parts[0]);
 
   /* part 0's matrices become the result; the others are added in */
   t->size = parts[0].size;

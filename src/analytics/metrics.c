@@ -17,6 +17,7 @@
  * end of y - 1 and not at the end of y. P() of days past the data clamps to np ("after").
  * Customers are split into ranges scanned by a few threads into private arrays, added up at
  * the end. */
+#include "internal.h"
 #include "analytics/scan.h"
 
 #include <retain/alloc.h>
@@ -345,7 +346,7 @@ int rt_report_compute(const rt_model *m, const rt_report_opts *opts, rt_report *
     parts[i].c1 = bounds[i + 1];
     parts[i].h = h + (size_t)i * H_COUNT * (size_t)stride;
   }
-  rt__scan_run(nparts, report_scan, parts, sizeof parts[0]);
+  rt__parallel(nparts, report_scan, parts, sizeof parts[0]);
   for (int i = 1; i < nparts; i++)
     for (int64_t x = 0; x < H_COUNT * stride; x++)
       h[x] += parts[i].h[x];

@@ -68,7 +68,3 @@ void rt__scan_split(const rt_model *m, int n, size_t *bounds) {
   }
   bounds[n] = nc;
 }
-
-void rt__scan_run(int n, void (*fn)(void *), void *args, size_t stride) {
-  rt__parallel(n, fn, args, stride);
-}

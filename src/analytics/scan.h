@@ -37,9 +37,6 @@ int rt__scan_parts(const rt_model *m);
  * customers): part i is [bounds[i], bounds[i+1]). */
 void rt__scan_split(const rt_model *m, int n, size_t *bounds /* [n + 1] */);
 
-/* Runs fn(args + i * stride) for i in 0..n-1, parts 1.. on threads and part 0 on the calling
- * thread; a part whose thread cannot start runs on the calling thread. Returns when all are
- * done. */
-void rt__scan_run(int n, void (*fn)(void *), void *args, size_t stride);
+/* The parts run with rt__parallel (internal.h). */
 
 #endif

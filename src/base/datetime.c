@@ -228,6 +228,19 @@ static int take_digits(const char **p, const char *end, int k) {
   return v;
 }
 
+/* The string s (NULL: empty) without the white space around it, as [*b, *e). */
+static void trim_span(const char *s, const char **b, const char **e) {
+  if (!s)
+    s = "";
+  const char *x = s, *y = s + strlen(s);
+  while (x < y && isspace((unsigned char)*x))
+    x++;
+  while (y > x && isspace((unsigned char)y[-1]))
+    y--;
+  *b = x;
+  *e = y;
+}
+
 static const char *const label_forms[] = {"YYYY-MM-DD", "YYYY-Www or YYYY-MM-DD",
                                           "YYYY-MM or YYYY-MM-DD", "YYYY-Qn or YYYY-MM-DD",
                                           "YYYY or YYYY-MM-DD"};
@@ -235,13 +248,8 @@ static const char *const label_forms[] = {"YYYY-MM-DD", "YYYY-Www or YYYY-MM-DD"
 int rt_period_parse_label(rt_period_unit u, const char *s, int64_t *out_period, rt_error *err) {
   if ((unsigned)u >= RT_ARRAY_LEN(unit_names))
     return rt_error_set(err, RT_EINVAL, "invalid period unit %d", (int)u);
-  if (!s)
-    s = "";
-  const char *b = s, *e = s + strlen(s);
-  while (b < e && isspace((unsigned char)*b))
-    b++;
-  while (e > b && isspace((unsigned char)e[-1]))
-    e--;
+  const char *b, *e;
+  trim_span(s, &b, &e);
   int len = (int)(e - b);
   const char *p = b;
   int y = take_digits(&p, e, 4);
@@ -338,13 +346,8 @@ int rt_duration_parse(const char *s, int64_t *out_amount, char *out_unit, rt_err
       {"mo", 'm'},    {"month", 'm'}, {"months", 'm'}, {"y", 'y'},      {"yr", 'y'},
       {"year", 'y'},  {"years", 'y'},
   };
-  if (!s)
-    s = "";
-  const char *b = s, *e = s + strlen(s);
-  while (b < e && isspace((unsigned char)*b))
-    b++;
-  while (e > b && isspace((unsigned char)e[-1]))
-    e--;
+  const char *b, *e;
+  trim_span(s, &b, &e);
   int len = (int)(e - b), shown = len > 64 ? 64 : len;
   if (len == 0)
     return rt_error_set(err, RT_EPARSE, "empty duration (expected a number and a unit, e.g. 90d)");

@@ -42,8 +42,6 @@ void rt__strmap_free(rt__strmap *m) {
   memset(m, 0, sizeof *m);
 }
 
-static inline int64_t key_number(const char *k, size_t len) { return rt__strmap_number(k, len); }
-
 /* How far the direct array may reach for a map of n keys: numbers may be sparse by 4x. */
 static inline size_t dense_limit(size_t n) { return 4 * n + ((size_t)1 << 16); }
 
@@ -85,7 +83,7 @@ static int rebuild(rt__strmap *m, size_t dense_len, size_t nslots) {
   for (size_t i = 0; i < m->count; i++) {
     const char *k = m->pool + m->key_off[i];
     size_t len = (size_t)(m->key_off[i + 1] - m->key_off[i] - 1);
-    int64_t v = key_number(k, len);
+    int64_t v = rt__strmap_number(k, len);
     if (v >= 0 && (size_t)v < dense_len) {
       dense[v] = (uint32_t)(i + 1);
       continue;
@@ -149,7 +147,7 @@ static inline size_t probe(const rt__strmap *m, const char *key, size_t len, uin
 }
 
 int rt__strmap_find(const rt__strmap *m, const char *key, size_t len, uint32_t *out) {
-  int64_t v = key_number(key, len);
+  int64_t v = rt__strmap_number(key, len);
   if (v >= 0 && (size_t)v < m->dense_len) {
     if (!m->dense[v])
       return 0;
@@ -166,7 +164,7 @@ int rt__strmap_find(const rt__strmap *m, const char *key, size_t len, uint32_t *
 }
 
 void rt__strmap_prefetch(const rt__strmap *m, const char *key, size_t len) {
-  int64_t v = key_number(key, len);
+  int64_t v = rt__strmap_number(key, len);
   if (v >= 0 && (size_t)v < m->dense_len)
     __builtin_prefetch(&m->dense[v]);
   else if (m->slots)
@@ -230,7 +228,7 @@ static int add_key(rt__strmap *m, const char *key, size_t len, uint32_t *out) {
 int rt__strmap_intern(rt__strmap *m, const char *key, size_t len, uint32_t *out, int *inserted) {
   if (m->count >= UINT32_MAX - 1)
     return RT_ERANGE;
-  int64_t v = key_number(key, len);
+  int64_t v = rt__strmap_number(key, len);
   if (v >= 0 && (size_t)v >= m->dense_len) {
     /* grow the direct array (at least doubling, so rebuilds stay rare) to take this number
      * and any hashed ones it now covers, while the numbers are dense enough */

@@ -263,6 +263,19 @@ static int bad_row(importer *im, const rt_csv_record *rec, int col, const char *
   return 0;
 }
 
+/* s[0..*n) without the spaces and tabs around it. */
+static inline const char *trimmed(const char *s, size_t *n) {
+  size_t k = *n;
+  while (k && (*s == ' ' || *s == '\t')) {
+    s++;
+    k--;
+  }
+  while (k && (s[k - 1] == ' ' || s[k - 1] == '\t'))
+    k--;
+  *n = k;
+  return s;
+}
+
 static const char *field(const importer *im, const rt_csv_record *rec, rt_import_col c,
                          size_t *len) {
   int i = im->cm.idx[c];
@@ -270,20 +283,10 @@ static const char *field(const importer *im, const rt_csv_record *rec, rt_import
     *len = 0;
     return NULL;
   }
-  const char *s = rec->fields[i];
-  size_t n = rec->lens[i];
-  while (n && (*s == ' ' || *s == '\t')) {
-    s++;
-    n--;
-  }
-  while (n && (s[n - 1] == ' ' || s[n - 1] == '\t'))
-    n--;
-  *len = n;
-  return s;
+  *len = rec->lens[i];
+  return trimmed(rec->fields[i], len);
 }
 
-/* The customer key of a row: the customer id (decimal ids written as "17850.0" lose the ".0"),
- * else the email (lowercased). Returns the key in im->scratch, or NULL when the row has none. */
 /* The length of a customer id without a zero fraction: "17850.0" is customer 17850. */
 static size_t id_without_zero_fraction(const char *s, size_t n) {
   size_t dot = n;
@@ -304,6 +307,8 @@ static size_t id_without_zero_fraction(const char *s, size_t n) {
   return n;
 }
 
+/* The customer key of a row: the customer id (decimal ids written as "17850.0" lose the ".0"),
+ * else the email (lowercased). Returns the key in im->scratch, or NULL when the row has none. */
 static const char *customer_key(importer *im, const rt_csv_record *rec, size_t *len, int *col) {
   size_t n;
   const char *s = field(im, rec, RT_COL_CUSTOMER, &n);
@@ -493,24 +498,32 @@ static int parse_money(importer *im, const rt_csv_record *rec, rt_import_col c, 
   return 1;
 }
 
-static int row_currency(importer *im, const rt_csv_record *rec, char cur[4]) {
-  size_t n;
-  const char *s = field(im, rec, RT_COL_CURRENCY, &n);
+/* The currency of a row from its field s[0..n) (trimmed): the default when empty, else three
+ * letters, upper-cased. Returns 0 for anything else. */
+static int currency_code(const importer *im, const char *s, size_t n, char cur[4]) {
   if (!s || !n) {
     memcpy(cur, im->default_currency, 4);
     return 1;
   }
   if (n != 3 || !isalpha((unsigned char)s[0]) || !isalpha((unsigned char)s[1]) ||
       !isalpha((unsigned char)s[2]))
-    return bad_row(im, rec, im->cm.idx[RT_COL_CURRENCY],
-                   "invalid currency '%.*s' (expected a 3-letter ISO 4217 code)",
-                   (int)RT_MIN(n, 20), s)
-               ? -1
-               : 0;
+    return 0;
   for (int i = 0; i < 3; i++)
     cur[i] = (char)toupper((unsigned char)s[i]);
   cur[3] = '\0';
   return 1;
+}
+
+static int row_currency(importer *im, const rt_csv_record *rec, char cur[4]) {
+  size_t n;
+  const char *s = field(im, rec, RT_COL_CURRENCY, &n);
+  if (currency_code(im, s, n, cur))
+    return 1;
+  return bad_row(im, rec, im->cm.idx[RT_COL_CURRENCY],
+                 "invalid currency '%.*s' (expected a 3-letter ISO 4217 code)",
+                 (int)RT_MIN(n, 20), s)
+             ? -1
+             : 0;
 }
 
 /* ---- orders ---- */
@@ -1218,18 +1231,6 @@ static int fast_qualifies(const importer *im, const char *data, size_t len) {
   return !(acc & 0x8080808080808080ULL);
 }
 
-static inline const char *trimmed(const char *s, size_t *n) {
-  size_t k = *n;
-  while (k && (*s == ' ' || *s == '\t')) {
-    s++;
-    k--;
-  }
-  while (k && (s[k - 1] == ' ' || s[k - 1] == '\t'))
-    k--;
-  *n = k;
-  return s;
-}
-
 /* Cuts the line at p into fields at each delim, up to the '\n' (or end): fills f/l, sets *nl
  * to the line end and returns the number of fields, or -1 past max. Sixteen bytes at a time:
  * one compare finds every delimiter and the line end among them. */
@@ -1339,16 +1340,8 @@ static int fast_orders(importer *im, const char *data, size_t len) {
     char cur[4];
     n = ui >= 0 ? l[ui] : 0;
     x = ui >= 0 ? trimmed(f[ui], &n) : NULL;
-    if (!n) {
-      memcpy(cur, im->default_currency, 4);
-    } else {
-      if (n != 3 || !isalpha((unsigned char)x[0]) || !isalpha((unsigned char)x[1]) ||
-          !isalpha((unsigned char)x[2]))
-        return RT_EPARSE;
-      for (int i = 0; i < 3; i++)
-        cur[i] = (char)toupper((unsigned char)x[i]);
-      cur[3] = '\0';
-    }
+    if (!currency_code(im, x, n, cur))
+      return RT_EPARSE;
     /* amount */
     n = l[ai];
     x = trimmed(f[ai], &n);
