@@ -222,6 +222,7 @@ int cli_load_model(const cli_global *g, const char *orders_path, const rt_import
     rt_import_result res;
     rt_import_opts o = *io;
     o.tz = tz;
+    if (!o.currency) o.currency = g->currency; /* `retain --currency GBP cohorts --orders F` */
     cli_progress p;
     cli_progress_init(&p, g, "reading");
     if (p.enabled) {

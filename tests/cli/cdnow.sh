@@ -32,6 +32,10 @@ run 0 "$RT_BIN" --db "$T/none.db" cohorts --orders "$F" "${COLS[@]}" --format cs
 echo "$OUT" >cohorts_file.csv
 assert_same_file cohorts_file.csv "$RT_FIXTURES/cdnow_sample_cohorts.csv"
 [ ! -e "$T/none.db" ] || fail "--orders created a store"
+# The global --currency names the file's currency too: the same matrix, not an empty one.
+run 0 "$RT_BIN" --db "$T/none.db" --currency GBP cohorts --orders "$F" "${COLS[@]}" --format csv
+echo "$OUT" >cohorts_gbp.csv
+assert_same_file cohorts_gbp.csv "$RT_FIXTURES/cdnow_sample_cohorts.csv"
 
 # The monthly report: every column pandas computed, for every month.
 run 0 "$RT_BIN" report --from 1997-01 --to 1998-06 --format csv
