@@ -139,6 +139,7 @@ typedef struct rowbuf {
   int64_t *ts;
   int64_t *amount;
   uint32_t *cur; /* the 3-letter code packed in 24 bits */
+  size_t nneg;   /* rows with a negative amount (refunds) */
   uint64_t first_oid, last_oid; /* hash of the first and last row's order id (0 for rows
                                    without one), to join an order split at a part boundary */
 } rowbuf;
@@ -178,6 +179,7 @@ static int rowbuf_push(rowbuf *r, uint32_t cust, int64_t ts, int64_t amount, con
   r->cust[r->n] = cust;
   r->ts[r->n] = ts;
   r->amount[r->n] = amount;
+  r->nneg += amount < 0;
   r->cur[r->n] = (uint32_t)(unsigned char)cur[0] << 16 | (uint32_t)(unsigned char)cur[1] << 8 |
                  (unsigned char)cur[2];
   if (!r->n)
@@ -1216,19 +1218,28 @@ static int fast_qualifies(const importer *im, const char *data, size_t len) {
       idx[RT_COL_PRICE] >= 0 || idx[RT_COL_QUANTITY] >= 0 || idx[RT_COL_PRODUCT] >= 0 ||
       idx[RT_COL_NAME] >= 0 || im->cm.nheader < 1 || im->cm.nheader > 64)
     return 0;
-  if (memchr(data, '"', len) || memchr(data, '\r', len))
-    return 0;
-  /* ASCII only (so nothing to validate as UTF-8), eight bytes at a time */
+  /* no quote, no CR, ASCII only (so nothing to validate as UTF-8): one pass over the part */
   size_t i = 0;
-  uint64_t acc = 0;
-  for (; i + 8 <= len; i += 8) {
-    uint64_t w;
-    memcpy(&w, data + i, 8);
-    acc |= w;
+#ifdef __SSE2__
+  const __m128i vq = _mm_set1_epi8('"'), vr = _mm_set1_epi8('\r');
+  for (; i + 64 <= len; i += 64) {
+    __m128i bad = _mm_setzero_si128();
+    for (int k = 0; k < 64; k += 16) {
+      __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(data + i + k));
+      /* a byte >= 0x80 has its top bit set; a quote or CR compares to 0xFF */
+      bad = _mm_or_si128(bad, _mm_or_si128(x, _mm_or_si128(_mm_cmpeq_epi8(x, vq),
+                                                             _mm_cmpeq_epi8(x, vr))));
+    }
+    if (_mm_movemask_epi8(bad))
+      return 0;
   }
-  for (; i < len; i++)
-    acc |= (unsigned char)data[i];
-  return !(acc & 0x8080808080808080ULL);
+#endif
+  for (; i < len; i++) {
+    unsigned char c = (unsigned char)data[i];
+    if (c >= 0x80 || c == '"' || c == '\r')
+      return 0;
+  }
+  return 1;
 }
 
 /* Cuts the line at p into fields at each delim, up to the '\n' (or end): fills f/l, sets *nl
@@ -1418,8 +1429,11 @@ static int par_join(par_part *parts, int nparts, rt_model_builder *b, rt_import_
       rc = RT_ENOMEM;
       break;
     }
-    for (uint32_t i = 0; i < m->count && !rc; i++)
+    for (uint32_t i = 0; i < m->count && !rc; i++) {
+      if (i + 16 < m->count) /* the global map is touched at random: load ahead */
+        rt__strmap_prefetch(ids, rt__strmap_key(m, i + 16), rt__strmap_len(m, i + 16));
       rc = rt__strmap_intern(ids, rt__strmap_key(m, i), rt__strmap_len(m, i), &map[t][i], NULL);
+    }
   }
   if (!rc)
     rc = rt__model_builder_sync_ids(b);
@@ -1432,7 +1446,10 @@ static int par_join(par_part *parts, int nparts, rt_model_builder *b, rt_import_
     rowbuf *r = &parts[t].rows, *prev = &parts[t - 1].rows;
     if (r->n && r->first_oid && prev->n && prev->last_oid == r->first_oid &&
         GLOBAL_CUST(t - 1, prev->cust[prev->n - 1]) == GLOBAL_CUST(t, r->cust[0])) {
+      prev->nneg -= prev->amount[prev->n - 1] < 0;
       prev->amount[prev->n - 1] += r->amount[0];
+      prev->nneg += prev->amount[prev->n - 1] < 0;
+      r->nneg -= r->amount[0] < 0;
       skip[t] = 1;
       res->merged++;
     }
@@ -1445,11 +1462,10 @@ static int par_join(par_part *parts, int nparts, rt_model_builder *b, rt_import_
     rowbuf *r = &parts[t].rows;
     sets[t] = (rt__rowset){skip[t], r->n, r->cust, map[t], r->ts, r->amount, r->cur};
     res->stored += (int64_t)(r->n - skip[t]);
-    for (size_t i = skip[t]; i < r->n; i++)
-      res->refunds += r->amount[i] < 0;
+    res->refunds += (int64_t)r->nneg;
     r->cust = r->cur = NULL;
     r->ts = r->amount = NULL;
-    r->n = r->cap = 0;
+    r->n = r->cap = r->nneg = 0;
     map[t] = NULL;
   }
   if (!rc)

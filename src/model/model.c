@@ -37,7 +37,15 @@ struct rt_model_builder {
   int nsets;
   size_t set_orders;
   size_t set_count[MAX_CURRENCIES]; /* orders in the sets per currency id */
+  /* per set, when it holds one currency (id set_cid), its orders counted per block of
+   * customers by the census, so that the grouping need not count them again; else NULL */
+  size_t *set_blocks[RT__MAX_THREADS];
+  size_t set_nblocks[RT__MAX_THREADS];
+  int set_cid[RT__MAX_THREADS];
 };
+
+/* Rows are grouped by blocks of 2^GROUP_BLOCK_BITS customers (see group_rows). */
+#define GROUP_BLOCK_BITS 11
 
 /* ISO 4217 minor units for the codes that do not use 2 decimals. The codes are packed into
  * integers so the common case (a 2-decimal currency, checked for every order) is a short
@@ -161,8 +169,10 @@ void rt_model_builder_free(rt_model_builder *b) {
   rawcols_free(&b->orders);
   rawcols_free(&b->refunds);
   rawcols_free(&b->subs);
-  for (int t = 0; t < b->nsets; t++)
+  for (int t = 0; t < b->nsets; t++) {
     rowset_free(&b->sets[t]);
+    rt_free(b->set_blocks[t]);
+  }
   rt_free(b);
 }
 
@@ -268,6 +278,8 @@ typedef struct census {
   uint32_t codes[MAX_CURRENCIES];
   size_t orders[MAX_CURRENCIES];
   int ncodes;
+  size_t *blocks, nblocks; /* orders per block of customers, while there is one currency */
+  int cid0;                /* the builder's id of codes[0] */
 } census;
 
 static void census_run(void *arg) {
@@ -276,6 +288,8 @@ static void census_run(void *arg) {
   size_t ncust = p->b->ids.count;
   uint32_t last = UINT32_MAX;
   int k = 0;
+  p->nblocks = (ncust >> GROUP_BLOCK_BITS) + 1;
+  p->blocks = rt_calloc(p->nblocks, sizeof *p->blocks); /* optional: NULL is fine */
   for (size_t i = r->from; i < r->n; i++) {
     uint32_t c = r->map ? r->map[r->cust[i]] : r->cust[i];
     if (c >= ncust) {
@@ -294,10 +308,16 @@ static void census_run(void *arg) {
           return;
         }
         p->codes[p->ncodes++] = last;
+        if (p->ncodes > 1) {
+          rt_free(p->blocks);
+          p->blocks = NULL;
+        }
       }
     }
     if (r->amount[i] >= 0) {
       p->orders[k]++;
+      if (p->blocks)
+        p->blocks[c >> GROUP_BLOCK_BITS]++;
     } else if (rawcols_push(&p->refunds, c, r->ms[i], -r->amount[i], 0, (uint8_t)k, 0)) {
       p->bad = RT_ENOMEM;
       return;
@@ -332,6 +352,8 @@ int rt__model_builder_take(rt_model_builder *b, rt__rowset *sets, int nsets) {
         rc = RT_EINVAL;
       else {
         cid[k] = (uint8_t)id;
+        if (k == 0)
+          cs[t].cid0 = id;
         b->set_count[id] += cs[t].orders[k];
         b->set_orders += cs[t].orders[k];
       }
@@ -345,13 +367,20 @@ int rt__model_builder_take(rt_model_builder *b, rt__rowset *sets, int nsets) {
   }
   for (int t = 0; t < nsets; t++) {
     if (!rc) {
+      int id = cs[t].blocks && cs[t].ncodes == 1 ? cs[t].cid0 : -1;
+      b->set_blocks[b->nsets] = cs[t].blocks;
+      b->set_nblocks[b->nsets] = cs[t].nblocks;
+      b->set_cid[b->nsets] = id;
+      cs[t].blocks = NULL;
       b->sets[b->nsets++] = sets[t];
       memset(&sets[t], 0, sizeof sets[t]);
     } else {
       rowset_free(&sets[t]);
     }
-    if (cs)
+    if (cs) {
       rawcols_free(&cs[t].refunds);
+      rt_free(cs[t].blocks);
+    }
   }
   rt_free(cs);
   return rc;
@@ -373,7 +402,7 @@ static int cmp_msidx(const void *a, const void *b) {
 typedef struct grouped {
   uint32_t *start; /* ncust + 1 */
   int64_t *ms, *amount, *ms2; /* ms2 only when the source has it */
-  uint8_t *cur;
+  uint8_t *cur;               /* only when every currency is kept (else it is the kept one) */
   size_t n;
 } grouped;
 
@@ -392,28 +421,30 @@ static int sort_slice(grouped *g, uint32_t lo, uint32_t hi) {
   if (n <= 32) {
     for (uint32_t j = lo + 1; j < hi; j++) {
       int64_t t = g->ms[j], a = g->amount[j], t2 = g->ms2 ? g->ms2[j] : 0;
-      uint8_t cu = g->cur[j];
+      uint8_t cu = g->cur ? g->cur[j] : 0;
       uint32_t p = j;
       while (p > lo && g->ms[p - 1] > t) {
         g->ms[p] = g->ms[p - 1];
         g->amount[p] = g->amount[p - 1];
         if (g->ms2)
           g->ms2[p] = g->ms2[p - 1];
-        g->cur[p] = g->cur[p - 1];
+        if (g->cur)
+          g->cur[p] = g->cur[p - 1];
         p--;
       }
       g->ms[p] = t;
       g->amount[p] = a;
       if (g->ms2)
         g->ms2[p] = t2;
-      g->cur[p] = cu;
+      if (g->cur)
+        g->cur[p] = cu;
     }
     return 0;
   }
   msidx *t = rt_malloc(n * sizeof *t);
   int64_t *tmp = rt_malloc(n * sizeof *tmp);
-  uint8_t *tc = rt_malloc(n);
-  if (!t || !tmp || !tc) {
+  uint8_t *tc = g->cur ? rt_malloc(n) : NULL;
+  if (!t || !tmp || (g->cur && !tc)) {
     rt_free(t);
     rt_free(tmp);
     rt_free(tc);
@@ -430,9 +461,11 @@ static int sort_slice(grouped *g, uint32_t lo, uint32_t hi) {
       tmp[i] = cols[k][lo + t[i].idx];
     memcpy(cols[k] + lo, tmp, n * sizeof *tmp);
   }
-  for (size_t i = 0; i < n; i++)
-    tc[i] = g->cur[lo + t[i].idx];
-  memcpy(g->cur + lo, tc, n);
+  if (g->cur) {
+    for (size_t i = 0; i < n; i++)
+      tc[i] = g->cur[lo + t[i].idx];
+    memcpy(g->cur + lo, tc, n);
+  }
   rt_free(t);
   rt_free(tmp);
   rt_free(tc);
@@ -449,7 +482,6 @@ static int sort_slice(grouped *g, uint32_t lo, uint32_t hi) {
  * The rows come from sources: the builder's raw columns, or the row sets the parallel file
  * reader handed over (orders and refunds mixed, told apart by the sign of the amount,
  * customers through a map, currencies as packed codes). */
-#define GROUP_BLOCK_BITS 11
 #define GROUP_PARTS 2
 
 typedef struct gsrc {
@@ -461,6 +493,10 @@ typedef struct gsrc {
   const uint32_t *codes;
   int ncodes;
   int sign; /* 0: every row; 1: rows with amount >= 0; -1: rows with amount < 0, negated */
+  /* optional: the rows counted per block already (all of currency blocks_cid) */
+  const size_t *blocks;
+  size_t nblocks;
+  int blocks_cid;
 } gsrc;
 
 typedef struct group_job {
@@ -469,7 +505,7 @@ typedef struct group_job {
   size_t *bstart;                 /* [nblocks + 1] first partitioned row of each block */
   uint32_t *pc;                   /* the partitioned rows: customer, */
   int64_t *pm, *pa, *p2;          /* time, amount, ms2, */
-  uint8_t *pu;                    /* currency */
+  uint8_t *pu;                    /* currency (when every currency is kept) */
   grouped *g;
 } group_job;
 
@@ -535,7 +571,8 @@ static void group_pass(void *arg) {
       j->pc[k] = cu;
       j->pm[k] = s->ms[i];
       j->pa[k] = a;
-      j->pu[k] = (uint8_t)c;
+      if (j->pu)
+        j->pu[k] = (uint8_t)c;
       if (j->p2)
         j->p2[k] = s->ms2[i];
     }
@@ -562,7 +599,8 @@ static void group_pass(void *arg) {
       uint32_t d = fill[j->pc[k] - c0]++;
       g->ms[d] = j->pm[k];
       g->amount[d] = j->pa[k];
-      g->cur[d] = j->pu[k];
+      if (j->pu)
+        g->cur[d] = j->pu[k];
       if (j->p2)
         g->ms2[d] = j->p2[k];
     }
@@ -613,7 +651,19 @@ static int group_rows(const gsrc *src, int nsrc, size_t ncust, int keep, rawcols
     if (!(parts[t].boff = rt_calloc(j.nblocks, sizeof *parts[t].boff)))
       goto out;
   }
-  rt__parallel(nparts, group_pass, parts, sizeof parts[0]);
+  /* pass 1 counts the rows per block, unless each part is a whole source counted already */
+  int counted = nparts == nsrc;
+  for (int t = 0; t < nparts; t++)
+    counted &= parts[t].src->blocks != NULL && parts[t].src->nblocks <= j.nblocks;
+  if (counted) {
+    for (int t = 0; t < nparts; t++) {
+      const gsrc *sr = parts[t].src;
+      if (keep < 0 || sr->blocks_cid == keep)
+        memcpy(parts[t].boff, sr->blocks, sr->nblocks * sizeof *sr->blocks);
+    }
+  } else {
+    rt__parallel(nparts, group_pass, parts, sizeof parts[0]);
+  }
   /* block starts, and each part's first write position in each block */
   size_t kept = 0;
   for (size_t b = 0; b < j.nblocks; b++) {
@@ -633,10 +683,11 @@ static int group_rows(const gsrc *src, int nsrc, size_t ncust, int keep, rawcols
   j.pc = rt_malloc(nk * sizeof *j.pc);
   j.pm = rt_malloc(nk * sizeof *j.pm);
   j.pa = rt_malloc(nk * sizeof *j.pa);
-  j.pu = rt_malloc(nk);
+  if (keep < 0)
+    j.pu = rt_malloc(nk);
   if (j.has_ms2)
     j.p2 = rt_malloc(nk * sizeof *j.p2);
-  if (!j.pc || !j.pm || !j.pa || !j.pu || (j.has_ms2 && !j.p2))
+  if (!j.pc || !j.pm || !j.pa || (keep < 0 && !j.pu) || (j.has_ms2 && !j.p2))
     goto out;
   for (int t = 0; t < nparts; t++)
     parts[t].pass = 2;
@@ -648,20 +699,23 @@ static int group_rows(const gsrc *src, int nsrc, size_t ncust, int keep, rawcols
   if (reuse && reuse->n) {
     g->ms = reuse->ms;
     g->amount = reuse->amount;
-    g->cur = reuse->cur;
+    if (keep < 0) {
+      g->cur = reuse->cur;
+      reuse->cur = NULL;
+    }
     g->ms2 = reuse->ms2;
     reuse->ms = reuse->amount = reuse->ms2 = NULL;
-    reuse->cur = NULL;
   } else {
     g->ms = rt_malloc(nk * sizeof *g->ms);
     g->amount = rt_malloc(nk * sizeof *g->amount);
-    g->cur = rt_malloc(nk);
+    if (keep < 0)
+      g->cur = rt_malloc(nk);
     if (j.p2)
       g->ms2 = rt_malloc(nk * sizeof *g->ms2);
   }
   if (reuse)
     rawcols_free(reuse);
-  if (!g->ms || !g->amount || !g->cur || (j.p2 && !g->ms2))
+  if (!g->ms || !g->amount || (keep < 0 && !g->cur) || (j.p2 && !g->ms2))
     goto out;
   g->n = kept;
   g->start[ncust] = (uint32_t)kept;
@@ -840,15 +894,25 @@ int rt_model_build(rt_model_builder *b, rt_model **out, rt_error *err) {
   int nsrc = 0;
   if (b->orders.n || !b->nsets)
     src[nsrc++] = raw_source(&b->orders);
-  for (int t = 0; t < b->nsets; t++)
-    src[nsrc++] = set_source(&b->sets[t], codes, b->ncurrencies, 1);
+  for (int t = 0; t < b->nsets; t++) {
+    src[nsrc] = set_source(&b->sets[t], codes, b->ncurrencies, 1);
+    if (b->set_blocks[t] && b->set_cid[t] >= 0) {
+      src[nsrc].blocks = b->set_blocks[t];
+      src[nsrc].nblocks = b->set_nblocks[t];
+      src[nsrc].blocks_cid = b->set_cid[t];
+    }
+    nsrc++;
+  }
   grouped g;
   size_t nraw = b->orders.n + b->set_orders;
   rc = group_rows(src, nsrc, nc, keep, nsrc == 1 && !b->nsets ? &b->orders : NULL, b->sets,
                   b->nsets, &g);
   rawcols_free(&b->orders);
-  for (int t = 0; t < b->nsets; t++) /* freed already, unless the grouping failed early */
+  for (int t = 0; t < b->nsets; t++) { /* freed already, unless the grouping failed early */
     rowset_free(&b->sets[t]);
+    rt_free(b->set_blocks[t]);
+    b->set_blocks[t] = NULL;
+  }
   b->nsets = 0;
   if (rc)
     goto fail;
