@@ -77,6 +77,9 @@ static inline int64_t rt__strmap_number(const char *k, size_t len) {
   }
   return v;
 }
+/* map[i] = the index in dst of src's key i, for every key of src (map has src->count
+ * entries); keys dst lacks are added in src's order, as interning them one by one would. */
+int rt__strmap_merge(rt__strmap *dst, const rt__strmap *src, uint32_t *map);
 /* rt__strmap_intern of the decimal key of v (v < 10^9): the same index as interning its text. */
 int rt__strmap_intern_number(rt__strmap *m, uint32_t v, uint32_t *out);
 /* Makes the direct array reach the number v at once, if it would once up to more_keys more

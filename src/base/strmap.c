@@ -279,3 +279,27 @@ int rt__strmap_intern(rt__strmap *m, const char *key, size_t len, uint32_t *out,
     *inserted = 1;
   return 0;
 }
+
+int rt__strmap_merge(rt__strmap *dst, const rt__strmap *src, uint32_t *map) {
+  if (src->count)
+    memset(map, 0xFF, src->count * sizeof *map); /* UINT32_MAX: not matched yet */
+  /* numbers both direct arrays hold: the arrays side by side, no key read */
+  size_t n = src->dense_len < dst->dense_len ? src->dense_len : dst->dense_len;
+  for (size_t v = 0; v < n; v++) {
+    uint32_t a = src->dense[v], b = dst->dense[v];
+    if (a && b)
+      map[a - 1] = b - 1;
+  }
+  /* the rest one by one, in src's order, so that new keys get their indexes in that order */
+  for (uint32_t i = 0; i < src->count; i++) {
+    uint32_t ahead = i + 16;
+    if (ahead < src->count && map[ahead] == UINT32_MAX) /* dst is touched at random */
+      rt__strmap_prefetch(dst, rt__strmap_key(src, ahead), rt__strmap_len(src, ahead));
+    if (map[i] != UINT32_MAX)
+      continue;
+    int rc = rt__strmap_intern(dst, rt__strmap_key(src, i), rt__strmap_len(src, i), &map[i], NULL);
+    if (rc)
+      return rc;
+  }
+  return 0;
+}

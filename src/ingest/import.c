@@ -1323,6 +1323,8 @@ static int fast_orders(importer *im, const char *data, size_t len) {
   fast_pending po = {0};
   int active = 0;
   uint64_t rows = 0, merged = 0, next_release = 65536;
+  char cur[4], cur_raw[3];
+  int have_cur = 0, cur_exp = 2;
   rt_error e;
   const char *p = data, *end = data + len;
   while (p < end) {
@@ -1347,23 +1349,30 @@ static int fast_orders(importer *im, const char *data, size_t len) {
     int64_t ts;
     if (!n || rt_date_parse(im->fmt, x, n, im->o->tz, &ts, &e))
       return RT_EPARSE;
-    /* currency */
-    char cur[4];
+    /* currency: mostly the same three letters as the row before */
     n = ui >= 0 ? l[ui] : 0;
     x = ui >= 0 ? trimmed(f[ui], &n) : NULL;
-    if (!currency_code(im, x, n, cur))
-      return RT_EPARSE;
+    if (!have_cur || n != 3 || memcmp(x, cur_raw, 3) != 0) {
+      if (!currency_code(im, x, n, cur))
+        return RT_EPARSE;
+      cur_exp = rt_currency_exponent(cur);
+      have_cur = n == 3;
+      if (have_cur)
+        memcpy(cur_raw, x, 3);
+    }
     /* amount */
     n = l[ai];
     x = trimmed(f[ai], &n);
     int64_t amount;
-    if (!n || rt__parse_money(x, n, rt_currency_exponent(cur), &amount))
+    if (!n || rt__parse_money(x, n, cur_exp, &amount))
       return RT_EPARSE;
     /* order id: a further line of the pending order, or a new order */
     size_t olen = oi >= 0 ? l[oi] : 0;
     const char *oid = oi >= 0 ? trimmed(f[oi], &olen) : NULL;
     int64_t cust;
-    if (olen && active && po.len == olen && memcmp(po.id, oid, olen) == 0) {
+    /* ids of neighbouring orders mostly differ in their last byte: compared first */
+    if (olen && active && po.len == olen && po.id[olen - 1] == oid[olen - 1] &&
+        memcmp(po.id, oid, olen - 1) == 0) {
       if (resolve_customer(im, key, klen, ts, NULL, &cust) || cust != po.cust ||
           memcmp(cur, po.cur, 4) != 0)
         return RT_EPARSE;
@@ -1429,11 +1438,7 @@ static int par_join(par_part *parts, int nparts, rt_model_builder *b, rt_import_
       rc = RT_ENOMEM;
       break;
     }
-    for (uint32_t i = 0; i < m->count && !rc; i++) {
-      if (i + 16 < m->count) /* the global map is touched at random: load ahead */
-        rt__strmap_prefetch(ids, rt__strmap_key(m, i + 16), rt__strmap_len(m, i + 16));
-      rc = rt__strmap_intern(ids, rt__strmap_key(m, i), rt__strmap_len(m, i), &map[t][i], NULL);
-    }
+    rc = rt__strmap_merge(ids, m, map[t]);
   }
   if (!rc)
     rc = rt__model_builder_sync_ids(b);

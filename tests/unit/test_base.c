@@ -147,6 +147,60 @@ static void test_strmap_numbers_and_strings(void **state) {
   rt__strmap_free(&m);
 }
 
+/* Merging map b into map a gives a what interning b's keys one by one would (new keys after
+ * a's, in b's order), and each key of b its index there: with the numbers of each side in
+ * direct arrays of different reach, and strings and sparse numbers hashed. */
+static void fill_mixed(rt__strmap *m, uint32_t seed, int rounds, uint32_t spread) {
+  char key[64];
+  for (int i = 0; i < rounds; i++) {
+    seed = seed * 1103515245u + 12345u;
+    uint32_t r = seed >> 8;
+    if (r % 6 == 0)
+      snprintf(key, sizeof key, "%u", r % spread); /* dense numbers, up to spread */
+    else
+      format_mixed_key(r, key, sizeof key);
+    uint32_t ix;
+    assert_int_equal(rt__strmap_intern(m, key, strlen(key), &ix, NULL), 0);
+  }
+}
+
+static void test_strmap_merge(void **state) {
+  (void)state;
+  const uint32_t spreads[][2] = {{50000, 50000}, {1000, 400000}, {400000, 1000}};
+  for (int c = 0; c < 3; c++) {
+    rt__strmap a, b, want;
+    rt__strmap_init(&a);
+    rt__strmap_init(&b);
+    rt__strmap_init(&want);
+    fill_mixed(&a, 11, 60000, spreads[c][0]);
+    fill_mixed(&b, 29, 60000, spreads[c][1]);
+    uint32_t ix;
+    for (uint32_t i = 0; i < a.count; i++)
+      assert_int_equal(rt__strmap_intern(&want, rt__strmap_key(&a, i), rt__strmap_len(&a, i),
+                                         &ix, NULL), 0);
+    uint32_t *map = malloc(b.count * sizeof *map);
+    assert_non_null(map);
+    assert_int_equal(rt__strmap_merge(&a, &b, map), 0);
+    for (uint32_t i = 0; i < b.count; i++) {
+      assert_int_equal(rt__strmap_intern(&want, rt__strmap_key(&b, i), rt__strmap_len(&b, i),
+                                         &ix, NULL), 0);
+      assert_int_equal(map[i], ix);
+    }
+    assert_true(want.count > b.count && want.count < a.count + b.count); /* overlapping */
+    assert_int_equal(a.count, want.count);
+    for (uint32_t i = 0; i < a.count; i++) {
+      assert_string_equal(rt__strmap_key(&a, i), rt__strmap_key(&want, i));
+      assert_int_equal(rt__strmap_find(&a, rt__strmap_key(&want, i), rt__strmap_len(&want, i),
+                                       &ix), 1);
+      assert_int_equal(ix, i);
+    }
+    free(map);
+    rt__strmap_free(&a);
+    rt__strmap_free(&b);
+    rt__strmap_free(&want);
+  }
+}
+
 static void test_alloc_fail(void **state) {
   (void)state;
   rt__strmap m;
@@ -170,6 +224,7 @@ int main(void) {
       cmocka_unit_test(test_money),
       cmocka_unit_test(test_strmap),
       cmocka_unit_test(test_strmap_numbers_and_strings),
+      cmocka_unit_test(test_strmap_merge),
       cmocka_unit_test(test_alloc_fail),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
