@@ -14,6 +14,12 @@
 /* A fast 64-bit hash of a byte string (not cryptographic; for hash tables). */
 uint64_t rt__hash_bytes(const void *p, size_t n);
 
+#if defined(__GNUC__)
+#define RT__NOINLINE __attribute__((noinline))
+#else
+#define RT__NOINLINE
+#endif
+
 /* Runs fn(args + i * stride) for i in 0..n-1 (n <= RT__MAX_THREADS), parts 1.. on their own
  * threads and part 0 on the calling thread; a part whose thread cannot start runs on the
  * calling thread. Returns when all are done. rt__cpus: online CPUs, at most RT__MAX_THREADS. */
@@ -80,6 +86,10 @@ static inline int64_t rt__strmap_number(const char *k, size_t len) {
 /* map[i] = the index in dst of src's key i, for every key of src (map has src->count
  * entries); keys dst lacks are added in src's order, as interning them one by one would. */
 int rt__strmap_merge(rt__strmap *dst, const rt__strmap *src, uint32_t *map);
+/* Fills the empty map m with the numbers whose bits are set (bit v of bits[v / 64]), in
+ * increasing order, as interning their decimal keys in that order would. RT_ERANGE for
+ * numbers of 10 digits or more. */
+int rt__strmap_from_numbers(rt__strmap *m, const uint64_t *bits, size_t nwords);
 /* rt__strmap_intern of the decimal key of v (v < 10^9): the same index as interning its text. */
 int rt__strmap_intern_number(rt__strmap *m, uint32_t v, uint32_t *out);
 /* Makes the direct array reach the number v at once, if it would once up to more_keys more

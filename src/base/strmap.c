@@ -303,3 +303,66 @@ int rt__strmap_merge(rt__strmap *dst, const rt__strmap *src, uint32_t *map) {
   }
   return 0;
 }
+
+/* The decimal digits of v (v < 10^9) at d; returns their count. */
+static inline size_t put_decimal(char *d, uint32_t v) {
+  char t[10];
+  size_t n = 0;
+  do {
+    t[n++] = (char)('0' + v % 10);
+    v /= 10;
+  } while (v);
+  for (size_t i = 0; i < n; i++)
+    d[i] = t[n - 1 - i];
+  return n;
+}
+
+int rt__strmap_from_numbers(rt__strmap *m, const uint64_t *bits, size_t nwords) {
+  if (m->count)
+    return RT_EINVAL;
+  size_t n = 0, pool = 0;
+  uint32_t maxv = 0;
+  for (size_t k = 0; k < nwords; k++) {
+    if (!bits[k])
+      continue;
+    n += (size_t)__builtin_popcountll(bits[k]);
+    maxv = (uint32_t)(k * 64 + 63 - (size_t)__builtin_clzll(bits[k]));
+  }
+  if (!n)
+    return 0;
+  if (maxv >= 1000000000u || n >= UINT32_MAX - 1)
+    return RT_ERANGE;
+  pool = n * 10; /* at most 9 digits and the NUL each */
+  int rc = reserve_idx(m, n);
+  if (rc)
+    return rc;
+  if (!(m->pool = rt_malloc(pool)))
+    return RT_ENOMEM;
+  m->pool_cap = pool;
+  /* the direct array, as interning would size it, filled on the way; or, numbers too sparse
+   * for one, the hash table after */
+  size_t want = 4096;
+  while (want <= maxv)
+    want *= 2;
+  uint32_t *dense = NULL;
+  if (want <= dense_limit(n)) {
+    if (!(dense = rt__calloc_big(want, sizeof *dense)))
+      return RT_ENOMEM;
+    m->dense = dense;
+    m->dense_len = want;
+  }
+  char *d = m->pool;
+  uint32_t i = 0;
+  for (size_t k = 0; k < nwords; k++)
+    for (uint64_t w = bits[k]; w; w &= w - 1) {
+      uint32_t v = (uint32_t)(k * 64 + (size_t)__builtin_ctzll(w));
+      d += put_decimal(d, v);
+      *d++ = '\0';
+      m->key_off[++i] = (uint64_t)(d - m->pool);
+      if (dense)
+        dense[v] = i; /* index i - 1, plus one */
+    }
+  m->pool_len = (size_t)(d - m->pool);
+  m->count = n;
+  return dense ? 0 : rebuild(m, 0, slots_for(n));
+}

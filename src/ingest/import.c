@@ -207,6 +207,11 @@ typedef struct importer {
   const char *mapped;    /* reading a mapped part: its start, for giving back read pages */
   int defer_numbers;     /* row buffer mode: numeric customer ids are resolved in a batch */
   int deferred_any;      /* rows (or the pending order) hold DEFERRED | number */
+  /* while every id deferred is a number below RANK_LIMIT (rank_ok), the numbers seen, as
+   * bits: when all parts qualify, customers are numbered by rank (see rank_customers) */
+  int rank_ok;
+  uint64_t *seen;
+  size_t seen_words;
   size_t released;       /* bytes of it given back */
   int64_t *cust_id;      /* dense index -> store id (or model index) */
   size_t cust_cap;
@@ -341,6 +346,30 @@ static const char *customer_key(importer *im, const rt_csv_record *rec, size_t *
 #define DEFERRED 0x80000000u
 #define DEFER_AHEAD 16
 
+/* Numbers from RANK_LIMIT up end the rank mode (their bits would take too much memory). */
+#define RANK_LIMIT ((uint64_t)1 << 27)
+
+/* Makes the bit set reach word w; 0 (and the rank mode off) when it cannot. */
+static RT__NOINLINE int seen_grow(importer *im, size_t w) {
+  size_t n = im->seen_words ? im->seen_words * 2 : 4096;
+  if (n <= w)
+    n = w + 1;
+  if (n > RANK_LIMIT / 64)
+    n = RANK_LIMIT / 64;
+  uint64_t *a = w < n ? rt_reallocarray(im->seen, n, sizeof *a) : NULL;
+  if (!a) {
+    im->rank_ok = 0;
+    rt_free(im->seen);
+    im->seen = NULL;
+    im->seen_words = 0;
+    return 0;
+  }
+  memset(a + im->seen_words, 0, (n - im->seen_words) * sizeof *a);
+  im->seen = a;
+  im->seen_words = n;
+  return 1;
+}
+
 static int resolve_deferred(importer *im) {
   rowbuf *r = im->rows;
   uint32_t *c = r->cust;
@@ -387,10 +416,16 @@ static int resolve_customer(importer *im, const char *key, size_t len, int64_t f
     if (v >= 0) {
       *out = (int64_t)(DEFERRED | (uint32_t)v);
       im->deferred_any = 1;
+      if (im->rank_ok) {
+        size_t w = (size_t)v >> 6;
+        if (w < im->seen_words || seen_grow(im, w))
+          im->seen[w] |= UINT64_C(1) << (v & 63);
+      }
       return 0;
     }
     /* another kind of id: resolve what waits, and look ids up one by one from now on */
     im->defer_numbers = 0;
+    im->rank_ok = 0;
     if (im->deferred_any) {
       int rc = resolve_deferred(im);
       if (rc)
@@ -970,6 +1005,7 @@ static void importer_free(importer *im) {
   rt__colmap_free(&im->cm);
   rt_datefmt_free(im->fmt);
   rt__strmap_free(&im->cust);
+  rt_free(im->seen);
   rt_free(im->cust_id);
   occ_free(&im->occ);
   rt_free(im->pend.strs.p);
@@ -1419,19 +1455,114 @@ static void *par_main(void *arg) {
     if (!p->rc)
       p->rc = run_records(&p->im, NULL);
   }
-  if (!p->rc && p->im.deferred_any)
+  /* a part that may be ranked waits for the others' verdict (par_join) */
+  if (!p->rc && p->im.deferred_any && !p->im.rank_ok)
     p->rc = resolve_deferred(&p->im);
   return NULL;
+}
+
+static void resolve_part(void *arg) {
+  par_part *p = arg;
+  if (!p->rc && p->im.deferred_any)
+    p->rc = resolve_deferred(&p->im);
+}
+
+/* Numbering by rank: the customers' map is built on one thread while the rows are numbered
+ * on the other (the rows need only the bit set and the counts before each word). */
+typedef struct rank_job {
+  int what; /* 0: the map, 1: the rows of every part */
+  par_part *parts;
+  int nparts;
+  const uint64_t *seen;
+  size_t words;
+  const uint32_t *before; /* set bits in the words before each word */
+  rt__strmap *ids;
+  int rc;
+} rank_job;
+
+static inline uint32_t rank_of(const rank_job *j, uint32_t v) {
+  uint64_t below = j->seen[v >> 6] & ((UINT64_C(1) << (v & 63)) - 1);
+  return j->before[v >> 6] + (uint32_t)__builtin_popcountll(below);
+}
+
+static void rank_run(void *arg) {
+  rank_job *j = arg;
+  if (j->what == 0) {
+    j->rc = rt__strmap_from_numbers(j->ids, j->seen, j->words);
+    return;
+  }
+  for (int t = 0; t < j->nparts; t++) {
+    rowbuf *r = &j->parts[t].rows;
+    for (size_t i = 0; i < r->n; i++)
+      r->cust[i] = rank_of(j, r->cust[i] & ~DEFERRED);
+    pending *pd = &j->parts[t].im.pend;
+    if (pd->active && ((uint64_t)pd->customer & DEFERRED))
+      pd->customer = rank_of(j, (uint32_t)pd->customer & ~DEFERRED);
+    j->parts[t].im.deferred_any = 0;
+  }
+}
+
+/* When every customer id of every part is a number (the common export), the customers are
+ * numbered in numeric order: the parts' bit sets of the numbers seen are joined, and each
+ * number's index is its rank (the set bits before it). No per-part map and no join of maps;
+ * every lookup hits a bit set small enough for the cache. */
+static int rank_customers(par_part *parts, int nparts, rt_model_builder *b) {
+  importer *im0 = &parts[0].im;
+  size_t words = 0;
+  for (int t = 0; t < nparts; t++)
+    if (parts[t].im.seen_words > words)
+      words = parts[t].im.seen_words;
+  if (!words)
+    return 0;
+  if (im0->seen_words < words && !seen_grow(im0, words - 1))
+    return RT_ENOMEM;
+  for (int t = 1; t < nparts; t++)
+    for (size_t k = 0; k < parts[t].im.seen_words; k++)
+      im0->seen[k] |= parts[t].im.seen[k];
+  uint32_t *before = rt_malloc(words * sizeof *before);
+  if (!before)
+    return RT_ENOMEM;
+  uint32_t n = 0;
+  for (size_t k = 0; k < words; k++) {
+    before[k] = n;
+    n += (uint32_t)__builtin_popcountll(im0->seen[k]);
+  }
+  rt__strmap ids;
+  rt__strmap_init(&ids);
+  rank_job jobs[2];
+  for (int k = 0; k < 2; k++)
+    jobs[k] = (rank_job){k, parts, nparts, im0->seen, words, before, &ids, 0};
+  rt__parallel(2, rank_run, jobs, sizeof jobs[0]);
+  int rc = jobs[0].rc;
+  if (!rc)
+    rc = rt__model_builder_adopt_ids(b, &ids);
+  rt__strmap_free(&ids);
+  if (!rc)
+    rc = rt__model_builder_sync_ids(b);
+  rt_free(before);
+  return rc;
 }
 
 static int par_join(par_part *parts, int nparts, rt_model_builder *b, rt_import_result *res) {
   int rc = 0;
   uint32_t *map[PAR_THREADS] = {0};
-  /* the first part's customers become the builder's as they are (same order, same indexes);
-   * the others' are looked up or added */
-  rc = rt__model_builder_adopt_ids(b, &parts[0].im.cust);
+  int rank = 1;
+  for (int t = 0; t < nparts; t++)
+    rank &= parts[t].im.rank_ok;
+  if (rank) {
+    rc = rank_customers(parts, nparts, b);
+  } else {
+    /* the parts that waited resolve their numbers now, side by side */
+    rt__parallel(nparts, resolve_part, parts, sizeof parts[0]);
+    for (int t = 0; t < nparts && !rc; t++)
+      rc = parts[t].rc;
+    /* the first part's customers become the builder's as they are (same order, same
+     * indexes); the others' are looked up or added */
+    if (!rc)
+      rc = rt__model_builder_adopt_ids(b, &parts[0].im.cust);
+  }
   rt__strmap *ids = rt__model_builder_ids(b);
-  for (int t = 1; t < nparts && !rc; t++) {
+  for (int t = 1; t < nparts && !rc && !rank; t++) {
     rt__strmap *m = &parts[t].im.cust;
     map[t] = rt_malloc((m->count ? m->count : 1) * sizeof *map[t]);
     if (!map[t]) {
@@ -1443,7 +1574,7 @@ static int par_join(par_part *parts, int nparts, rt_model_builder *b, rt_import_
   if (!rc)
     rc = rt__model_builder_sync_ids(b);
   rt__trace("read: customers joined");
-#define GLOBAL_CUST(t, c) ((t) ? map[t][c] : (c))
+#define GLOBAL_CUST(t, c) (map[t] ? map[t][c] : (c))
   /* an order whose lines straddle a cut: add the part's first group to the previous part's
    * last one, and skip it */
   size_t skip[PAR_THREADS] = {0};
@@ -1553,6 +1684,7 @@ static int read_orders_parallel(const char *path, const rt_import_opts *opts, rt
     p->im.res = &p->res;
     p->im.rows = &p->rows;
     p->im.defer_numbers = 1;
+    p->im.rank_ok = 1;
     p->im.file = path;
     p->im.mapped = data + bounds[t];
     p->data = data + bounds[t];

@@ -201,6 +201,47 @@ static void test_strmap_merge(void **state) {
   }
 }
 
+/* A map filled from a bit set of numbers equals interning the numbers one by one in
+ * increasing order: dense numbers (direct array) and sparse ones (hash table). */
+static void test_strmap_from_numbers(void **state) {
+  (void)state;
+  for (int sparse = 0; sparse < 2; sparse++) {
+    size_t nwords = sparse ? ((size_t)1 << 24) / 64 : 4000;
+    uint64_t *bits = calloc(nwords, sizeof *bits);
+    assert_non_null(bits);
+    uint32_t x = 99;
+    for (int i = 0; i < 30000; i++) {
+      x = x * 1103515245u + 12345u;
+      uint32_t v = sparse ? (x >> 4) % (uint32_t)(nwords * 64) : (x >> 8) % 100000;
+      bits[v >> 6] |= UINT64_C(1) << (v & 63);
+    }
+    bits[0] |= 1; /* the number 0 */
+    rt__strmap m, want;
+    rt__strmap_init(&m);
+    rt__strmap_init(&want);
+    assert_int_equal(rt__strmap_from_numbers(&m, bits, nwords), 0);
+    char key[16];
+    uint32_t ix;
+    for (size_t v = 0; v < nwords * 64; v++)
+      if (bits[v >> 6] >> (v & 63) & 1) {
+        snprintf(key, sizeof key, "%zu", v);
+        assert_int_equal(rt__strmap_intern(&want, key, strlen(key), &ix, NULL), 0);
+        assert_int_equal(rt__strmap_find(&m, key, strlen(key), &ix), 1);
+        assert_int_equal(ix, want.count - 1);
+        assert_string_equal(rt__strmap_key(&m, ix), key);
+      }
+    assert_int_equal(m.count, want.count);
+    assert_int_equal(m.dense_len > 0, !sparse); /* dense numbers get the direct array */
+    assert_int_equal(rt__strmap_find(&m, "00", 2, &ix), 0);
+    /* more keys go on as usual */
+    assert_int_equal(rt__strmap_intern(&m, "someone", 7, &ix, NULL), 0);
+    assert_int_equal(ix, want.count);
+    free(bits);
+    rt__strmap_free(&m);
+    rt__strmap_free(&want);
+  }
+}
+
 static void test_alloc_fail(void **state) {
   (void)state;
   rt__strmap m;
@@ -225,6 +266,7 @@ int main(void) {
       cmocka_unit_test(test_strmap),
       cmocka_unit_test(test_strmap_numbers_and_strings),
       cmocka_unit_test(test_strmap_merge),
+      cmocka_unit_test(test_strmap_from_numbers),
       cmocka_unit_test(test_alloc_fail),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
