@@ -20,6 +20,18 @@ uint64_t rt__hash_bytes(const void *p, size_t n);
 #define RT__NOINLINE
 #endif
 
+/* Set bits in x (without the POPCNT instruction the builtin is a library call). */
+static inline unsigned rt__popcount64(uint64_t x) {
+#ifdef __POPCNT__
+  return (unsigned)__builtin_popcountll(x);
+#else
+  x -= (x >> 1) & UINT64_C(0x5555555555555555);
+  x = (x & UINT64_C(0x3333333333333333)) + ((x >> 2) & UINT64_C(0x3333333333333333));
+  x = (x + (x >> 4)) & UINT64_C(0x0F0F0F0F0F0F0F0F);
+  return (unsigned)((x * UINT64_C(0x0101010101010101)) >> 56);
+#endif
+}
+
 /* Runs fn(args + i * stride) for i in 0..n-1 (n <= RT__MAX_THREADS), parts 1.. on their own
  * threads and part 0 on the calling thread; a part whose thread cannot start runs on the
  * calling thread. Returns when all are done. rt__cpus: online CPUs, at most RT__MAX_THREADS. */

@@ -325,7 +325,7 @@ int rt__strmap_from_numbers(rt__strmap *m, const uint64_t *bits, size_t nwords) 
   for (size_t k = 0; k < nwords; k++) {
     if (!bits[k])
       continue;
-    n += (size_t)__builtin_popcountll(bits[k]);
+    n += (size_t)rt__popcount64(bits[k]);
     maxv = (uint32_t)(k * 64 + 63 - (size_t)__builtin_clzll(bits[k]));
   }
   if (!n)

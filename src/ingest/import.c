@@ -370,6 +370,17 @@ static RT__NOINLINE int seen_grow(importer *im, size_t w) {
   return 1;
 }
 
+/* The row's customer for the number v, resolved later (and v marked for the rank mode). */
+static inline int64_t defer_number(importer *im, uint32_t v) {
+  im->deferred_any = 1;
+  if (im->rank_ok) {
+    size_t w = (size_t)v >> 6;
+    if (w < im->seen_words || seen_grow(im, w))
+      im->seen[w] |= UINT64_C(1) << (v & 63);
+  }
+  return (int64_t)(DEFERRED | v);
+}
+
 static int resolve_deferred(importer *im) {
   rowbuf *r = im->rows;
   uint32_t *c = r->cust;
@@ -414,13 +425,7 @@ static int resolve_customer(importer *im, const char *key, size_t len, int64_t f
   if (im->rows && im->defer_numbers) {
     int64_t v = rt__strmap_number(key, len);
     if (v >= 0) {
-      *out = (int64_t)(DEFERRED | (uint32_t)v);
-      im->deferred_any = 1;
-      if (im->rank_ok) {
-        size_t w = (size_t)v >> 6;
-        if (w < im->seen_words || seen_grow(im, w))
-          im->seen[w] |= UINT64_C(1) << (v & 63);
-      }
+      *out = defer_number(im, (uint32_t)v);
       return 0;
     }
     /* another kind of id: resolve what waits, and look ids up one by one from now on */
@@ -1349,6 +1354,17 @@ static int fast_push(importer *im, fast_pending *po) {
 
 atomic_long rt__import_fast_parts;
 
+/* resolve_customer, with the common case (a number, deferred) inline. */
+static inline int fast_customer(importer *im, const char *key, size_t len, int64_t ts,
+                                int64_t *out) {
+  int64_t v;
+  if (im->defer_numbers && (v = rt__strmap_number(key, len)) >= 0) {
+    *out = defer_number(im, (uint32_t)v);
+    return 0;
+  }
+  return resolve_customer(im, key, len, ts, NULL, out);
+}
+
 static int fast_orders(importer *im, const char *data, size_t len) {
   const int *idx = im->cm.idx;
   const int nh = im->cm.nheader, ci = idx[RT_COL_CUSTOMER], di = idx[RT_COL_DATE],
@@ -1409,7 +1425,7 @@ static int fast_orders(importer *im, const char *data, size_t len) {
     /* ids of neighbouring orders mostly differ in their last byte: compared first */
     if (olen && active && po.len == olen && po.id[olen - 1] == oid[olen - 1] &&
         memcmp(po.id, oid, olen - 1) == 0) {
-      if (resolve_customer(im, key, klen, ts, NULL, &cust) || cust != po.cust ||
+      if (fast_customer(im, key, klen, ts, &cust) || cust != po.cust ||
           memcmp(cur, po.cur, 4) != 0)
         return RT_EPARSE;
       po.amount += amount;
@@ -1417,7 +1433,7 @@ static int fast_orders(importer *im, const char *data, size_t len) {
     } else {
       if (active && fast_push(im, &po))
         return RT_ENOMEM;
-      if (resolve_customer(im, key, klen, ts, NULL, &cust))
+      if (fast_customer(im, key, klen, ts, &cust))
         return RT_EPARSE;
       active = 1;
       po.id = olen ? oid : NULL;
@@ -1482,7 +1498,7 @@ typedef struct rank_job {
 
 static inline uint32_t rank_of(const rank_job *j, uint32_t v) {
   uint64_t below = j->seen[v >> 6] & ((UINT64_C(1) << (v & 63)) - 1);
-  return j->before[v >> 6] + (uint32_t)__builtin_popcountll(below);
+  return j->before[v >> 6] + (uint32_t)rt__popcount64(below);
 }
 
 static void rank_run(void *arg) {
@@ -1525,7 +1541,7 @@ static int rank_customers(par_part *parts, int nparts, rt_model_builder *b) {
   uint32_t n = 0;
   for (size_t k = 0; k < words; k++) {
     before[k] = n;
-    n += (uint32_t)__builtin_popcountll(im0->seen[k]);
+    n += (uint32_t)rt__popcount64(im0->seen[k]);
   }
   rt__strmap ids;
   rt__strmap_init(&ids);
