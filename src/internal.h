@@ -129,7 +129,8 @@ typedef struct rt__rowset {
   size_t from, n; /* rows from..n-1 are the set's */
   uint32_t *cust, *map;
   int64_t *ms, *amount;
-  uint32_t *cur;
+  uint32_t *cur;  /* NULL when every row's code is cur1 */
+  uint32_t cur1;
 } rt__rowset;
 /* Hands row sets (at most RT__MAX_THREADS in all) to the builder, which groups them with its
  * other rows at build time and frees them; the sets are left empty, also on failure.

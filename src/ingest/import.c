@@ -138,7 +138,9 @@ typedef struct rowbuf {
   uint32_t *cust;
   int64_t *ts;
   int64_t *amount;
-  uint32_t *cur; /* the 3-letter code packed in 24 bits */
+  uint32_t *cur; /* the 3-letter code packed in 24 bits; written only once mixed */
+  uint32_t cur1; /* while not mixed: every row's code */
+  int mixed;     /* rows in more than one currency */
   size_t nneg;   /* rows with a negative amount (refunds) */
   uint64_t first_oid, last_oid; /* hash of the first and last row's order id (0 for rows
                                    without one), to join an order split at a part boundary */
@@ -180,8 +182,18 @@ static int rowbuf_push(rowbuf *r, uint32_t cust, int64_t ts, int64_t amount, con
   r->ts[r->n] = ts;
   r->amount[r->n] = amount;
   r->nneg += amount < 0;
-  r->cur[r->n] = (uint32_t)(unsigned char)cur[0] << 16 | (uint32_t)(unsigned char)cur[1] << 8 |
-                 (unsigned char)cur[2];
+  uint32_t code = (uint32_t)(unsigned char)cur[0] << 16 | (uint32_t)(unsigned char)cur[1] << 8 |
+                  (unsigned char)cur[2];
+  if (r->mixed) {
+    r->cur[r->n] = code;
+  } else if (r->n == 0 || code == r->cur1) { /* one currency (the rule): no column written */
+    r->cur1 = code;
+  } else {
+    for (size_t i = 0; i < r->n; i++)
+      r->cur[i] = r->cur1;
+    r->cur[r->n] = code;
+    r->mixed = 1;
+  }
   if (!r->n)
     r->first_oid = oid;
   r->last_oid = oid;
@@ -1612,7 +1624,11 @@ static int par_join(par_part *parts, int nparts, rt_model_builder *b, rt_import_
   memset(sets, 0, sizeof sets);
   for (int t = 0; t < nparts; t++) {
     rowbuf *r = &parts[t].rows;
-    sets[t] = (rt__rowset){skip[t], r->n, r->cust, map[t], r->ts, r->amount, r->cur};
+    if (!r->mixed) { /* one currency: the set carries its code instead of a column */
+      rt_free(r->cur);
+      r->cur = NULL;
+    }
+    sets[t] = (rt__rowset){skip[t], r->n, r->cust, map[t], r->ts, r->amount, r->cur, r->cur1};
     res->stored += (int64_t)(r->n - skip[t]);
     res->refunds += (int64_t)r->nneg;
     r->cust = r->cur = NULL;

@@ -297,8 +297,9 @@ static void census_run(void *arg) {
       return;
     }
     r->cust[i] = c;
-    if (r->cur[i] != last) {
-      last = r->cur[i];
+    uint32_t code = r->cur ? r->cur[i] : r->cur1;
+    if (code != last) {
+      last = code;
       k = 0;
       while (k < p->ncodes && p->codes[k] != last)
         k++;
@@ -490,6 +491,7 @@ typedef struct gsrc {
   const int64_t *ms, *amount, *ms2;
   const uint8_t *cur8;         /* builder currency ids, or */
   const uint32_t *cur32;       /* packed codes, builder currency i having code codes[i] */
+  uint32_t cur1;               /* or, cur32 NULL, every row's code */
   const uint32_t *codes;
   int ncodes;
   int sign; /* 0: every row; 1: rows with amount >= 0; -1: rows with amount < 0, negated */
@@ -533,8 +535,9 @@ static inline int src_row(const gsrc *s, size_t i, int keep, uint32_t *last_code
   if (s->cur8) {
     c = s->cur8[i];
   } else {
-    if (s->cur32[i] != *last_code) {
-      *last_code = s->cur32[i];
+    uint32_t code = s->cur32 ? s->cur32[i] : s->cur1;
+    if (code != *last_code) {
+      *last_code = code;
       int k = 0;
       while (k < s->ncodes && s->codes[k] != *last_code)
         k++;
@@ -753,7 +756,8 @@ out:
 static gsrc set_source(const rt__rowset *r, const uint32_t *codes, int ncodes, int sign) {
   size_t f = r->from;
   return (gsrc){.n = r->n - f, .cust = r->cust + f, .map = r->map, .ms = r->ms + f,
-                .amount = r->amount + f, .cur32 = r->cur + f, .codes = codes, .ncodes = ncodes,
+                .amount = r->amount + f, .cur32 = r->cur ? r->cur + f : NULL, .cur1 = r->cur1,
+                .codes = codes, .ncodes = ncodes,
                 .sign = sign};
 }
 
