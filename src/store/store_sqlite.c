@@ -13,6 +13,7 @@
 #include <retain/error.h>
 
 #include <assert.h>
+#include <pthread.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -461,7 +462,14 @@ static void sq_close(rt_store_backend *b) {
   rt_free(b);
 }
 
+/* SQLite keeps allocation statistics behind a global mutex taken on every malloc; retain
+ * reads none of them. Turned off once, before SQLite initializes (when a program using
+ * libretain has initialized SQLite already, the call is refused and changes nothing). */
+static pthread_once_t sq_config_once = PTHREAD_ONCE_INIT;
+static void sq_config(void) { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); }
+
 static int sq_open(const rt_store_config *cfg, rt_store_backend **out, rt_error *err) {
+  pthread_once(&sq_config_once, sq_config);
   *out = NULL;
   rt_store_backend *b = rt_calloc(1, sizeof *b);
   if (!b || !(b->path = rt_strdup(cfg->path))) {
