@@ -1,8 +1,10 @@
 /* model.h - the in-memory columnar customer model.
  *
  * Every analytic (metrics, cohorts, and later RFM, CLV, churn, segments) is a scan over these
- * dense arrays. Customers are numbered 0..ncustomers-1 (the customer "index"); orders, refunds
- * and subscriptions are stored grouped by customer (customer 0's first), in time order within a
+ * dense arrays. Customers are numbered 0..ncustomers-1 (the customer "index": store id order
+ * from a store; from a file, order of first appearance, or numeric order when a large file of
+ * numeric ids is read on two threads: do not rely on the order). Orders, refunds and
+ * subscriptions are stored grouped by customer (customer 0's first), in time order within a
  * customer, and each customer's slice is [X_start[i], X_start[i+1]). Days are local day numbers
  * in the model's business time zone (see datetime.h). Money is in minor units of the model's
  * currency; rows in other currencies are counted in other_currency_rows and left out.
