@@ -1,0 +1,79 @@
+/* clv.h - buy-till-you-die models: who is still a customer, how much will they buy, what are
+ * they worth. On the customer model (model.h):
+ *  - rt_clv_summarize: each customer's repeat purchase days x, recency t_x and age T (in a time
+ *    unit, up to a calibration end), and the mean amount of the repeat purchase days;
+ *  - BG/NBD (Fader, Hardie & Lee 2005, "Counting your customers the easy way"): purchases at
+ *    rate lambda ~ Gamma(r, alpha) while alive, dropping out after each purchase with
+ *    probability p ~ Beta(a, b);
+ *  - Gamma-Gamma spend (Fader, Hardie & Lee 2005, "RFM and CLV"; Fader & Hardie's note on the
+ *    Gamma-Gamma model): a customer's mean spend per transaction ~ Gamma(p, nu),
+ *    nu ~ Gamma(q, v);
+ * fitted by maximum likelihood (NLopt's L-BFGS on the log parameters, analytic gradients,
+ * several starting points; identical summaries are counted once with a weight), and the
+ * per-customer predictions built on them. Formulas and references: docs/MODELS.md. */
+#ifndef RETAIN_CLV_H
+#define RETAIN_CLV_H
+
+#include <retain/error.h>
+#include <retain/model.h>
+#include <stddef.h>
+#include <stdint.h>
+
+/* One row per customer whose first order is on or before the calibration end. */
+typedef struct rt_clv_summary {
+  size_t n;
+  uint32_t *customer;   /* the model's customer index */
+  double *x;            /* repeat purchase days: distinct order days - 1 */
+  double *t_x;          /* recency: first to last order day, in units */
+  double *T;            /* age: first order day to the calibration end, in units */
+  double *m;            /* mean amount of the repeat days (major units); 0 when x = 0 */
+  double unit_days;     /* 1 (day), 7 (week), 365.25 / 12 (month) */
+  int32_t until_day;    /* the calibration end (inclusive), a model day */
+} rt_clv_summary;
+
+/* Summarizes the orders on or before until_day (a model day; INT32_MAX: all of them) in
+ * units of unit_days days. */
+int rt_clv_summarize(const rt_model *m, int32_t until_day, double unit_days,
+                     rt_clv_summary **out, rt_error *err);
+void rt_clv_summary_free(rt_clv_summary *s);
+
+/* A fit's outcome. */
+typedef struct rt_fit_info {
+  double loglik;     /* the maximized log-likelihood (sum over customers) */
+  size_t n;          /* customers fitted */
+  size_t distinct;   /* distinct summaries (each fitted once, weighted) */
+  int evaluations;   /* likelihood evaluations of the best start */
+  int starts;        /* starting points tried */
+  int converged;     /* the optimizer met its tolerance (not only the evaluation limit) */
+} rt_fit_info;
+
+typedef struct rt_bgnbd {
+  double r, alpha, a, b;
+  rt_fit_info info;
+} rt_bgnbd;
+
+int rt_bgnbd_fit(const rt_clv_summary *s, rt_bgnbd *out, rt_error *err);
+/* The log-likelihood of one customer. */
+double rt_bgnbd_loglik(const rt_bgnbd *p, double x, double t_x, double T);
+/* P(alive at T | x, t_x, T). */
+double rt_bgnbd_p_alive(const rt_bgnbd *p, double x, double t_x, double T);
+/* E[purchases in (T, T + t] | x, t_x, T]. */
+double rt_bgnbd_expected(const rt_bgnbd *p, double t, double x, double t_x, double T);
+
+typedef struct rt_gamma_gamma {
+  double p, q, v;
+  rt_fit_info info;
+} rt_gamma_gamma;
+
+/* Fits on the customers with x > 0 and a positive mean amount. */
+int rt_gamma_gamma_fit(const rt_clv_summary *s, rt_gamma_gamma *out, rt_error *err);
+/* E[mean spend | x repeat purchases of mean m]; the population mean p v / (q - 1) when x = 0. */
+double rt_gamma_gamma_spend(const rt_gamma_gamma *g, double x, double m);
+
+/* Predicted value over the next `horizon` units: expected purchases in each of `steps` equal
+ * slices of the horizon, times the expected spend, discounted at `discount` per unit to the end
+ * of each slice. */
+double rt_clv_value(const rt_bgnbd *bg, const rt_gamma_gamma *gg, double x, double t_x, double T,
+                    double m, double horizon, int steps, double discount);
+
+#endif

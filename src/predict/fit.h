@@ -1,0 +1,43 @@
+/* fit.h - maximum likelihood for the models of clv.h: the distinct rows of a summary with their
+ * weights, and a fit of a per-row log-likelihood by NLopt's L-BFGS on the log parameters. */
+#ifndef RETAIN_PREDICT_FIT_H
+#define RETAIN_PREDICT_FIT_H
+
+#include <retain/clv.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define RT__FIT_MAXP 4
+
+/* Rows of k values, each distinct row once with the number of times it occurs. */
+typedef struct rt__rows {
+  size_t n;
+  int k;
+  double *v; /* n * k */
+  double *w; /* n */
+  size_t total;
+} rt__rows;
+
+/* The distinct rows of the columns cols[0..k-1] (n values each), skipping row i when keep is
+ * given and keep(ctx, i) is 0. RT_ENOMEM. */
+int rt__rows_distinct(const double *const *cols, int k, size_t n,
+                      int (*keep)(const void *ctx, size_t i), const void *ctx, rt__rows *out);
+void rt__rows_free(rt__rows *r);
+
+/* One row's log-likelihood at theta (natural parameters); when grad is given, also its
+ * derivatives with respect to each parameter. */
+typedef double (*rt__loglik_fn)(const double *theta, const double *row, double *grad);
+
+/* Maximizes sum_i w_i f(theta, row_i) over positive theta from each starting point; theta gets
+ * the best. info gets the log-likelihood and how the best start ended. 0, or RT_EINVAL when no
+ * start gave a finite likelihood. */
+int rt__fit_ml(const rt__rows *rows, int np, rt__loglik_fn f, const double *starts, int nstarts,
+               double *theta, rt_fit_info *info);
+
+/* The models' per-row log-likelihoods with their gradients (rt__loglik_fn), for the tests:
+ * BG/NBD row (x, t_x, T), theta (r, alpha, a, b); Gamma-Gamma row (x, m), theta (p, q, v). */
+double rt__bgnbd_ll(const double *theta, const double *row, double *grad);
+double rt__gamma_gamma_ll(const double *theta, const double *row, double *grad);
+
+#endif

@@ -1,0 +1,15 @@
+/* specfun.h - the special functions the models need, written for their argument ranges:
+ * digamma, and the Gauss hypergeometric function 2F1(a, b; c; z) for 0 <= z < 1 in log form
+ * (its series can exceed the range of a double before the prefactor brings it back). */
+#ifndef RETAIN_PREDICT_SPECFUN_H
+#define RETAIN_PREDICT_SPECFUN_H
+
+/* psi(x) = d/dx ln Gamma(x), for x > 0. */
+double rt__digamma(double x);
+/* ln 2F1(a, b; c; z) for a, b, c > 0 and 0 <= z < 1 (the series, summed in scaled form until
+ * the terms stop mattering). */
+double rt__log_hyp2f1(double a, double b, double c, double z);
+/* ln(exp(u) + exp(v)) without overflow. */
+double rt__log_add(double u, double v);
+
+#endif
