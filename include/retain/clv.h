@@ -27,6 +27,7 @@ typedef struct rt_clv_summary {
   double *t_x;          /* recency: first to last order day, in units */
   double *T;            /* age: first order day to the calibration end, in units */
   double *m;            /* mean amount of the repeat days (major units); 0 when x = 0 */
+  double *spent;        /* orders less refunds up to the calibration end (major units) */
   double unit_days;     /* 1 (day), 7 (week), 365.25 / 12 (month) */
   int32_t until_day;    /* the calibration end (inclusive), a model day */
 } rt_clv_summary;

@@ -19,6 +19,7 @@ static const struct {
     {"import", cmd_import, "import orders, customers, events or subscriptions from CSV"},
     {"report", cmd_report, "retention KPIs for a period against a baseline"},
     {"cohorts", cmd_cohorts, "acquisition cohorts x periods since acquisition"},
+    {"clv", cmd_clv, "who is still a customer and what each is worth (BG/NBD, Gamma-Gamma)"},
     {"gen", cmd_gen, "generate a realistic synthetic business (CSV files)"},
     {"demo", cmd_demo, "generate a business, import it and show its retention report"},
 };

@@ -15,6 +15,7 @@ void rt_clv_summary_free(rt_clv_summary *s) {
   rt_free(s->t_x);
   rt_free(s->T);
   rt_free(s->m);
+  rt_free(s->spent);
   rt_free(s);
 }
 
@@ -29,7 +30,8 @@ int rt_clv_summarize(const rt_model *m, int32_t until_day, double unit_days,
   size_t nc = m->ncustomers ? m->ncustomers : 1;
   if (!s || !(s->customer = rt_malloc(nc * sizeof *s->customer)) ||
       !(s->x = rt_malloc(nc * sizeof *s->x)) || !(s->t_x = rt_malloc(nc * sizeof *s->t_x)) ||
-      !(s->T = rt_malloc(nc * sizeof *s->T)) || !(s->m = rt_malloc(nc * sizeof *s->m))) {
+      !(s->T = rt_malloc(nc * sizeof *s->T)) || !(s->m = rt_malloc(nc * sizeof *s->m)) ||
+      !(s->spent = rt_malloc(nc * sizeof *s->spent))) {
     rt_clv_summary_free(s);
     return rt_error_set(err, RT_ENOMEM, "clv: %s", rt_strerror(RT_ENOMEM));
   }
@@ -42,9 +44,10 @@ int rt_clv_summarize(const rt_model *m, int32_t until_day, double unit_days,
     if (j == end || m->order_day[j] > until_day)
       continue;
     int32_t first = m->order_day[j], last = first, day = first;
-    int64_t repeat_amount = 0;
+    int64_t repeat_amount = 0, spent = m->order_amount[j];
     uint32_t days = 1;
     for (j++; j < end && m->order_day[j] <= until_day; j++) {
+      spent += m->order_amount[j];
       if (m->order_day[j] != day) {
         day = m->order_day[j];
         days++;
@@ -58,6 +61,10 @@ int rt_clv_summarize(const rt_model *m, int32_t until_day, double unit_days,
     s->t_x[n] = (last - first) / unit_days;
     s->T[n] = (until_day - first) / unit_days;
     s->m[n] = days > 1 ? (double)repeat_amount / minor / (days - 1) : 0;
+    for (uint32_t k = m->refund_start[i]; k < m->refund_start[i + 1]; k++)
+      if (m->refund_day[k] <= until_day)
+        spent -= m->refund_amount[k];
+    s->spent[n] = (double)spent / minor;
     n++;
   }
   s->n = n;

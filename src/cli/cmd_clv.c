@@ -1,0 +1,282 @@
+/* cmd_clv.c - `retain clv fit|predict`: the buy-till-you-die models of include/retain/clv.h on
+ * the store's orders or an orders file. `fit` prints the BG/NBD and Gamma-Gamma estimates with
+ * their log-likelihood and convergence; `predict` one row per customer: P(alive), expected
+ * purchases and value over a horizon, expected next order date, historic value and the mean
+ * days between orders. */
+#include "cli/cli.h"
+
+#include <retain/clv.h>
+
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+static void help(void) {
+  printf("Usage: retain [--db PATH] clv fit|predict [options]\n\n"
+         "Who is still a customer and what each is worth, from the orders (BG/NBD purchases,\n"
+         "Gamma-Gamma spend; docs/MODELS.md). The models are fitted on the orders up to --until\n"
+         "(the calibration end); predictions are for the time after it.\n\n"
+         "  fit       print the estimates, log-likelihoods and convergence\n"
+         "  predict   one row per customer: customer_id, p_alive, expected_purchases,\n"
+         "            predicted_clv, expected_next_order, historic_clv, avg_days_between_orders\n\n"
+         "Options:\n"
+         "  --model M          bgnbd (default)\n"
+         "  --until DATE       calibration end, inclusive (default: the last order day)\n"
+         "  --unit U           day, week (default) or month: the models' time unit\n"
+         "  --horizon H        predict: how far ahead, like 52w, 90d, 12m or 1y (default 52w)\n"
+         "  --discount R       predict: discount rate per month for the value (default 0)\n"
+         "  --format F         table (default), csv or json\n"
+         "  --orders FILE      run straight from an orders CSV, without a store\n"
+         "  --timezone TZ      business time zone (default: the store's, or UTC)\n\n"
+         "Import options for --orders:\n%s",
+         cli_import_options_help);
+}
+
+typedef struct clv_args {
+  int predict;
+  const char *until_s;
+  double unit_days;
+  const char *unit_name;
+  double horizon_days;
+  double discount; /* per month */
+} clv_args;
+
+/* "52w", "90d", "12m", "1y" or plain days. */
+static int parse_horizon(const char *s, double *days) {
+  char *end;
+  double v = strtod(s, &end);
+  if (end == s || !(v > 0) || v > 1e6) return -1;
+  double mult = 1;
+  if (*end == 'd' || *end == '\0') mult = 1;
+  else if (*end == 'w') mult = 7;
+  else if (*end == 'm') mult = 365.25 / 12;
+  else if (*end == 'y') mult = 365.25;
+  else return -1;
+  if (*end && end[1]) return -1;
+  *days = v * mult;
+  return 0;
+}
+
+static void day_label(int32_t day, char *buf, size_t n) {
+  int64_t y;
+  int mo, d;
+  rt_civil_from_days(day, &y, &mo, &d);
+  snprintf(buf, n, "%04lld-%02d-%02d", (long long)y, mo, d);
+}
+
+static json_t *params_json(const char *const *names, const double *values, int n) {
+  json_t *o = json_object();
+  for (int i = 0; i < n; i++)
+    json_object_set_new(o, names[i], json_real(values[i]));
+  return o;
+}
+
+static void print_fit(const clv_args *c, const cli_analysis *a, const rt_clv_summary *s,
+                      const rt_bgnbd *bg, const rt_gamma_gamma *gg, int gg_ok) {
+  char until[16];
+  day_label(s->until_day, until, sizeof until);
+  if (a->format == FMT_JSON) {
+    json_t *root = json_object();
+    json_object_set_new(root, "model", json_string("bgnbd"));
+    json_object_set_new(root, "unit", json_string(c->unit_name));
+    json_object_set_new(root, "until", json_string(until));
+    json_object_set_new(root, "customers", json_integer((json_int_t)bg->info.n));
+    json_object_set_new(root, "distinct_summaries", json_integer((json_int_t)bg->info.distinct));
+    const char *bn[] = {"r", "alpha", "a", "b"};
+    const double bv[] = {bg->r, bg->alpha, bg->a, bg->b};
+    json_object_set_new(root, "params", params_json(bn, bv, 4));
+    json_object_set_new(root, "loglik", json_real(bg->info.loglik));
+    json_object_set_new(root, "converged", json_boolean(bg->info.converged));
+    json_object_set_new(root, "evaluations", json_integer(bg->info.evaluations));
+    json_object_set_new(root, "starts", json_integer(bg->info.starts));
+    if (gg_ok) {
+      json_t *sp = json_object();
+      json_object_set_new(sp, "model", json_string("gamma-gamma"));
+      json_object_set_new(sp, "customers", json_integer((json_int_t)gg->info.n));
+      const char *gn[] = {"p", "q", "v"};
+      const double gv[] = {gg->p, gg->q, gg->v};
+      json_object_set_new(sp, "params", params_json(gn, gv, 3));
+      json_object_set_new(sp, "loglik", json_real(gg->info.loglik));
+      json_object_set_new(sp, "converged", json_boolean(gg->info.converged));
+      json_object_set_new(root, "spend", sp);
+    }
+    json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+    printf("\n");
+    json_decref(root);
+    return;
+  }
+  if (a->format == FMT_CSV) {
+    printf("model,parameter,value\n");
+    printf("bgnbd,r,%.10g\nbgnbd,alpha,%.10g\nbgnbd,a,%.10g\nbgnbd,b,%.10g\n", bg->r, bg->alpha,
+           bg->a, bg->b);
+    printf("bgnbd,loglik,%.10g\nbgnbd,converged,%d\n", bg->info.loglik, bg->info.converged);
+    if (gg_ok)
+      printf("gamma-gamma,p,%.10g\ngamma-gamma,q,%.10g\ngamma-gamma,v,%.10g\n"
+             "gamma-gamma,loglik,%.10g\ngamma-gamma,converged,%d\n",
+             gg->p, gg->q, gg->v, gg->info.loglik, gg->info.converged);
+    return;
+  }
+  char n1[32], n2[32];
+  printf("BG/NBD purchases · %s customers (%s distinct summaries) · orders up to %s · unit: %s\n",
+         cli_count((int64_t)bg->info.n, n1, sizeof n1),
+         cli_count((int64_t)bg->info.distinct, n2, sizeof n2), until, c->unit_name);
+  printf("  r = %.4f   alpha = %.4f   a = %.4f   b = %.4f\n", bg->r, bg->alpha, bg->a, bg->b);
+  printf("  log-likelihood %.2f · %s after %d evaluations (best of %d starts)\n",
+         bg->info.loglik, bg->info.converged ? "converged" : "NOT converged",
+         bg->info.evaluations, bg->info.starts);
+  if (gg_ok) {
+    printf("Gamma-Gamma spend · %s repeat buyers\n", cli_count((int64_t)gg->info.n, n1,
+                                                              sizeof n1));
+    printf("  p = %.4f   q = %.4f   v = %.4f   (mean spend per order %.2f %s)\n", gg->p, gg->q,
+           gg->v, gg->q > 1 ? gg->p * gg->v / (gg->q - 1) : NAN, a->model->currency);
+    printf("  log-likelihood %.2f · %s\n", gg->info.loglik,
+           gg->info.converged ? "converged" : "NOT converged");
+  } else {
+    printf("Gamma-Gamma spend: not fitted (fewer than 2 repeat buyers)\n");
+  }
+}
+
+static void print_predict(const clv_args *c, const cli_analysis *a, const rt_clv_summary *s,
+                          const rt_bgnbd *bg, const rt_gamma_gamma *gg, int gg_ok) {
+  const rt_model *m = a->model;
+  double horizon = c->horizon_days / s->unit_days;
+  double disc = pow(1 + c->discount, s->unit_days / (365.25 / 12)) - 1; /* per unit */
+  int csv = a->format != FMT_JSON;
+  json_t *arr = csv ? NULL : json_array();
+  if (csv)
+    printf("customer_id,p_alive,expected_purchases,predicted_clv,expected_next_order,"
+           "historic_clv,avg_days_between_orders\n");
+  for (size_t i = 0; i < s->n; i++) {
+    uint32_t ci = s->customer[i];
+    double x = s->x[i], tx = s->t_x[i], T = s->T[i];
+    double pa = rt_bgnbd_p_alive(bg, x, tx, T);
+    double ep = rt_bgnbd_expected(bg, horizon, x, tx, T);
+    double value = gg_ok ? rt_clv_value(bg, gg, x, tx, T, s->m[i], horizon, 12, disc) : NAN;
+    /* if still a customer, the rate is Gamma(r + x, alpha + T): the mean wait 1/lambda */
+    char next[16] = "";
+    if (bg->r + x > 1)
+      day_label(s->until_day + (int32_t)lround((bg->alpha + T) / (bg->r + x - 1) * s->unit_days),
+                next, sizeof next);
+    double hist = s->spent[i];
+    double gap = x > 0 ? tx * s->unit_days / x : NAN;
+    if (csv) {
+      cli_csv_field(stdout, rt_model_ext_id(m, ci));
+      printf(",%.6f,%.6f,%.2f,%s,%.2f,", pa, ep, value, next, hist);
+      if (isnan(gap)) printf("\n");
+      else printf("%.2f\n", gap);
+    } else {
+      json_t *o = json_object();
+      json_object_set_new(o, "customer_id", json_string(rt_model_ext_id(m, ci)));
+      json_object_set_new(o, "p_alive", json_real(pa));
+      json_object_set_new(o, "expected_purchases", json_real(ep));
+      json_object_set_new(o, "predicted_clv", isnan(value) ? json_null() : json_real(value));
+      json_object_set_new(o, "expected_next_order", next[0] ? json_string(next) : json_null());
+      json_object_set_new(o, "historic_clv", json_real(hist));
+      json_object_set_new(o, "avg_days_between_orders", isnan(gap) ? json_null() : json_real(gap));
+      json_array_append_new(arr, o);
+    }
+  }
+  if (!csv) {
+    json_dumpf(arr, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(8));
+    printf("\n");
+    json_decref(arr);
+  }
+}
+
+int cmd_clv(const cli_global *g, int argc, char **argv) {
+  if (argc < 2 || cli_is_help(argv[1])) {
+    help();
+    return argc < 2 ? CLI_USAGE : CLI_OK;
+  }
+  clv_args c = {0};
+  c.unit_days = 7;
+  c.unit_name = "week";
+  c.horizon_days = 52 * 7;
+  if (!strcmp(argv[1], "predict")) c.predict = 1;
+  else if (strcmp(argv[1], "fit"))
+    return cli_usage_error("clv", "unknown subcommand '%s' (expected fit or predict)", argv[1]);
+  cli_analysis a;
+  cli_analysis_init(&a, g);
+  if (c.predict) a.format = FMT_CSV;
+  for (int i = 2; i < argc; i++) {
+    const char *v;
+    int r;
+    if (cli_is_help(argv[i])) {
+      help();
+      return CLI_OK;
+    }
+    if ((r = cli_value(argc, argv, &i, "--model", &v)) != 0) {
+      if (r < 0) return CLI_USAGE;
+      if (!strcmp(v, "pareto"))
+        return cli_usage_error("clv", "--model pareto (Pareto/NBD) is not available yet; "
+                                      "use bgnbd");
+      if (strcmp(v, "bgnbd")) return cli_usage_error("clv", "--model wants bgnbd, not '%s'", v);
+      continue;
+    }
+    if ((r = cli_value(argc, argv, &i, "--until", &v)) != 0) {
+      if (r < 0) return CLI_USAGE;
+      c.until_s = v;
+      continue;
+    }
+    if ((r = cli_value(argc, argv, &i, "--unit", &v)) != 0) {
+      if (r < 0) return CLI_USAGE;
+      if (!strcmp(v, "day")) c.unit_days = 1;
+      else if (!strcmp(v, "week")) c.unit_days = 7;
+      else if (!strcmp(v, "month")) c.unit_days = 365.25 / 12;
+      else return cli_usage_error("clv", "--unit wants day, week or month, not '%s'", v);
+      c.unit_name = v;
+      continue;
+    }
+    if ((r = cli_value(argc, argv, &i, "--horizon", &v)) != 0) {
+      if (r < 0) return CLI_USAGE;
+      if (parse_horizon(v, &c.horizon_days))
+        return cli_usage_error("clv", "--horizon wants a length like 52w, 90d, 12m or 1y, "
+                                      "not '%s'", v);
+      continue;
+    }
+    if ((r = cli_value(argc, argv, &i, "--discount", &v)) != 0) {
+      if (r < 0) return CLI_USAGE;
+      char *end;
+      c.discount = strtod(v, &end);
+      if (end == v || *end || !(c.discount >= 0) || c.discount >= 1)
+        return cli_usage_error("clv", "--discount wants a monthly rate in [0, 1), not '%s'", v);
+      continue;
+    }
+    if (!strcmp(argv[i], "--period") || !strcmp(argv[i], "--from") || !strcmp(argv[i], "--to"))
+      return cli_usage_error("clv", "%s is not an option of clv (see --until and --unit)",
+                             argv[i]);
+    r = cli_analysis_option("clv", argc, argv, &i, &a);
+    if (r < 0) return CLI_USAGE;
+    if (r == 0) return cli_usage_error("clv", "unknown argument '%s'", argv[i]);
+  }
+  int rc = cli_analysis_load("clv", g, &a);
+  if (rc) {
+    cli_analysis_free(&a);
+    return rc;
+  }
+  rt_error err = {0};
+  int32_t until = INT32_MAX;
+  if (c.until_s) {
+    int64_t ms;
+    if (rt_date_parse(NULL, c.until_s, strlen(c.until_s), a.tz, &ms, &err)) {
+      cli_analysis_free(&a);
+      return cli_usage_error("clv", "--until: %s", err.msg);
+    }
+    until = (int32_t)rt_tz_day(a.tz, ms);
+  }
+  rt_clv_summary *s = NULL;
+  rt_bgnbd bg;
+  rt_gamma_gamma gg;
+  if (rt_clv_summarize(a.model, until, c.unit_days, &s, &err) || rt_bgnbd_fit(s, &bg, &err)) {
+    rc = cli_fail(&err);
+  } else {
+    rt_error gerr = {0};
+    int gg_ok = rt_gamma_gamma_fit(s, &gg, &gerr) == 0;
+    if (c.predict) print_predict(&c, &a, s, &bg, &gg, gg_ok);
+    else print_fit(&c, &a, s, &bg, &gg, gg_ok);
+  }
+  rt_clv_summary_free(s);
+  cli_analysis_free(&a);
+  return rc;
+}

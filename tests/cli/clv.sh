@@ -1,0 +1,59 @@
+# `retain clv fit|predict` on the CDNOW sample (the papers' 2,357 customers, calibration to
+# 1997-09-30 in weeks): the published estimates, from a file and from the store alike, and the
+# prediction table.
+. "$(dirname "$0")/lib/assert.bash"
+F=$RT_FIXTURES/cdnow_sample.txt
+COLS=(--no-header --delimiter whitespace --customer-col 2 --date-col 3 --amount-col 5)
+
+# json VALUE NAME: the number after "NAME": in the JSON output, rounded to 3 decimals
+num() { echo "$OUT" | awk -v k="\"$1\":" '$1 == k { gsub(/,/, "", $2); printf "%.3f\n", $2; exit }'; }
+
+run 0 "$RT_BIN" clv fit --orders "$F" "${COLS[@]}" --until 1997-09-30 --format json
+assert_eq "$(num r)" 0.243 "BG/NBD r"
+assert_eq "$(num alpha)" 4.414 "BG/NBD alpha"
+assert_eq "$(num a)" 0.793 "BG/NBD a"
+assert_eq "$(num b)" 2.426 "BG/NBD b"
+assert_eq "$(num p)" 6.250 "Gamma-Gamma p"
+assert_eq "$(num q)" 3.744 "Gamma-Gamma q"
+assert_eq "$(num v)" 15.444 "Gamma-Gamma v"
+assert_contains "$OUT" '"converged": true'
+assert_contains "$OUT" '"customers": 2357'
+FILE_FIT=$OUT
+
+# From the store: the same estimates.
+run 0 "$RT_BIN" import orders "$F" "${COLS[@]}"
+run 0 "$RT_BIN" clv fit --until 1997-09-30 --format json
+assert_eq "$OUT" "$FILE_FIT" "fit from the store"
+
+# The table for people names the parameters and says whether the fit converged.
+run 0 "$RT_BIN" clv fit --until 1997-09-30
+assert_contains "$OUT" "r = 0.2426"
+assert_contains "$OUT" "converged"
+
+# predict: one row per customer; the paper's worked customer (x = 2, t_x = 30.43, T = 38.86,
+# id 0001) expects 1.226 purchases in the next 39 weeks.
+run 0 "$RT_BIN" clv predict --until 1997-09-30 --horizon 39w --format csv
+assert_eq "$(echo "$OUT" | head -1)" \
+  "customer_id,p_alive,expected_purchases,predicted_clv,expected_next_order,historic_clv,avg_days_between_orders"
+assert_eq "$(echo "$OUT" | tail -n +2 | wc -l)" 2357 "prediction rows"
+assert_eq "$(echo "$OUT" | awk -F, '$1 == "0001" { printf "%.3f", $3 }')" 1.226 "E[Y(39)] of 0001"
+# its historic value is what it spent up to the calibration end: 29.33 + 29.73 + 14.96
+assert_eq "$(echo "$OUT" | awk -F, '$1 == "0001" { print $6 }')" 74.02 "historic value of 0001"
+# every P(alive) is a probability, every expected count and value non-negative
+assert_eq "$(echo "$OUT" | awk -F, 'NR > 1 && ($2 < 0 || $2 > 1 || $3 < 0 || $4 < 0)' | wc -l)" 0 \
+  "ranges of the predictions"
+# a longer horizon expects more
+run 0 "$RT_BIN" clv predict --until 1997-09-30 --horizon 78w
+assert_eq "$(echo "$OUT" | awk -F, '$1 == "0001" { print ($3 > 1.226) }')" 1 "78 weeks > 39 weeks"
+
+# Usage errors exit 2.
+run 2 "$RT_BIN" clv
+run 2 "$RT_BIN" clv guess
+run 2 "$RT_BIN" clv fit --unit fortnight
+run 2 "$RT_BIN" clv fit --model pareto
+assert_contains "$ERR" "not available yet"
+run 2 "$RT_BIN" clv predict --horizon soon
+run 2 "$RT_BIN" clv fit --until 1997-13-45
+run 0 "$RT_BIN" clv --help
+assert_contains "$OUT" "Usage: retain [--db PATH] clv fit|predict"
+finish
