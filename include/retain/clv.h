@@ -77,4 +77,20 @@ double rt_gamma_gamma_spend(const rt_gamma_gamma *g, double x, double m);
 double rt_clv_value(const rt_bgnbd *bg, const rt_gamma_gamma *gg, double x, double t_x, double T,
                     double m, double horizon, int steps, double discount);
 
+/* Predictions for every customer of a summary, computed on up to two threads. */
+typedef struct rt_clv_predictions {
+  size_t n;            /* = the summary's n, in its order */
+  double *p_alive;
+  double *expected;    /* purchases in the horizon */
+  double *value;       /* rt_clv_value over the horizon (NAN without a spend model) */
+  double *wait;        /* if still a customer, the mean time to the next purchase (units):
+                          (alpha + T) / (r + x - 1); NAN when r + x <= 1 */
+} rt_clv_predictions;
+
+/* gg may be NULL (no values). discount is per unit; with 0 the value is the expected purchases
+ * times the expected spend. */
+int rt_clv_predict(const rt_clv_summary *s, const rt_bgnbd *bg, const rt_gamma_gamma *gg,
+                   double horizon, double discount, rt_clv_predictions **out, rt_error *err);
+void rt_clv_predictions_free(rt_clv_predictions *p);
+
 #endif

@@ -137,46 +137,77 @@ static void print_fit(const clv_args *c, const cli_analysis *a, const rt_clv_sum
   }
 }
 
+/* A non-negative or negative number with `dec` decimals, without printf (millions of rows). */
+static char *fixed(char *p, double v, int dec) {
+  static const double scale[] = {1, 10, 100, 1000, 10000, 100000, 1000000};
+  if (!isfinite(v) || fabs(v) >= 9e12)
+    return p + sprintf(p, "%.*f", dec, v);
+  if (v < 0) {
+    *p++ = '-';
+    v = -v;
+  }
+  uint64_t u = (uint64_t)llround(v * scale[dec]);
+  char digits[32];
+  int n = 0;
+  do {
+    digits[n++] = (char)('0' + u % 10);
+    u /= 10;
+  } while (u || n <= dec);
+  while (n > dec)
+    *p++ = digits[--n];
+  if (dec) {
+    *p++ = '.';
+    while (n > 0)
+      *p++ = digits[--n];
+  }
+  return p;
+}
+
 static void print_predict(const clv_args *c, const cli_analysis *a, const rt_clv_summary *s,
-                          const rt_bgnbd *bg, const rt_gamma_gamma *gg, int gg_ok) {
+                          const rt_clv_predictions *pr) {
   const rt_model *m = a->model;
-  double horizon = c->horizon_days / s->unit_days;
-  double disc = pow(1 + c->discount, s->unit_days / (365.25 / 12)) - 1; /* per unit */
   int csv = a->format != FMT_JSON;
   json_t *arr = csv ? NULL : json_array();
   if (csv)
     printf("customer_id,p_alive,expected_purchases,predicted_clv,expected_next_order,"
            "historic_clv,avg_days_between_orders\n");
+  char line[512];
   for (size_t i = 0; i < s->n; i++) {
     uint32_t ci = s->customer[i];
-    double x = s->x[i], tx = s->t_x[i], T = s->T[i];
-    double pa = rt_bgnbd_p_alive(bg, x, tx, T);
-    double ep = rt_bgnbd_expected(bg, horizon, x, tx, T);
-    double value = gg_ok ? rt_clv_value(bg, gg, x, tx, T, s->m[i], horizon, 12, disc) : NAN;
-    /* if still a customer, the rate is Gamma(r + x, alpha + T): the mean wait 1/lambda */
+    double x = s->x[i];
     char next[16] = "";
-    if (bg->r + x > 1)
-      day_label(s->until_day + (int32_t)lround((bg->alpha + T) / (bg->r + x - 1) * s->unit_days),
-                next, sizeof next);
-    double hist = s->spent[i];
-    double gap = x > 0 ? tx * s->unit_days / x : NAN;
+    if (!isnan(pr->wait[i]) && pr->wait[i] * s->unit_days < 1e6)
+      day_label(s->until_day + (int32_t)lround(pr->wait[i] * s->unit_days), next, sizeof next);
+    double gap = x > 0 ? s->t_x[i] * s->unit_days / x : NAN;
     if (csv) {
       cli_csv_field(stdout, rt_model_ext_id(m, ci));
-      printf(",%.6f,%.6f,%.2f,%s,%.2f,", pa, ep, value, next, hist);
-      if (isnan(gap)) printf("\n");
-      else printf("%.2f\n", gap);
+      char *p = line;
+      *p++ = ',';
+      p = fixed(p, pr->p_alive[i], 6);
+      *p++ = ',';
+      p = fixed(p, pr->expected[i], 6);
+      *p++ = ',';
+      if (!isnan(pr->value[i])) p = fixed(p, pr->value[i], 2);
+      p += sprintf(p, ",%s,", next);
+      p = fixed(p, s->spent[i], 2);
+      *p++ = ',';
+      if (!isnan(gap)) p = fixed(p, gap, 2);
+      *p++ = '\n';
+      fwrite(line, 1, (size_t)(p - line), stdout);
     } else {
       json_t *o = json_object();
       json_object_set_new(o, "customer_id", json_string(rt_model_ext_id(m, ci)));
-      json_object_set_new(o, "p_alive", json_real(pa));
-      json_object_set_new(o, "expected_purchases", json_real(ep));
-      json_object_set_new(o, "predicted_clv", isnan(value) ? json_null() : json_real(value));
+      json_object_set_new(o, "p_alive", json_real(pr->p_alive[i]));
+      json_object_set_new(o, "expected_purchases", json_real(pr->expected[i]));
+      json_object_set_new(o, "predicted_clv",
+                          isnan(pr->value[i]) ? json_null() : json_real(pr->value[i]));
       json_object_set_new(o, "expected_next_order", next[0] ? json_string(next) : json_null());
-      json_object_set_new(o, "historic_clv", json_real(hist));
+      json_object_set_new(o, "historic_clv", json_real(s->spent[i]));
       json_object_set_new(o, "avg_days_between_orders", isnan(gap) ? json_null() : json_real(gap));
       json_array_append_new(arr, o);
     }
   }
+  (void)c;
   if (!csv) {
     json_dumpf(arr, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(8));
     printf("\n");
@@ -273,8 +304,18 @@ int cmd_clv(const cli_global *g, int argc, char **argv) {
   } else {
     rt_error gerr = {0};
     int gg_ok = rt_gamma_gamma_fit(s, &gg, &gerr) == 0;
-    if (c.predict) print_predict(&c, &a, s, &bg, &gg, gg_ok);
-    else print_fit(&c, &a, s, &bg, &gg, gg_ok);
+    if (c.predict) {
+      double disc = pow(1 + c.discount, c.unit_days / (365.25 / 12)) - 1; /* per unit */
+      rt_clv_predictions *pr = NULL;
+      if (rt_clv_predict(s, &bg, gg_ok ? &gg : NULL, c.horizon_days / c.unit_days, disc, &pr,
+                         &err))
+        rc = cli_fail(&err);
+      else
+        print_predict(&c, &a, s, pr);
+      rt_clv_predictions_free(pr);
+    } else {
+      print_fit(&c, &a, s, &bg, &gg, gg_ok);
+    }
   }
   rt_clv_summary_free(s);
   cli_analysis_free(&a);

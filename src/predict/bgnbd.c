@@ -2,6 +2,7 @@
  * way: an alternative to the Pareto/NBD model", Marketing Science 24(2)): its likelihood with
  * analytic gradient, the fit, P(alive) and conditional expected purchases (equations 6, 10 and
  * 13 of the paper; docs/MODELS.md). */
+#include <retain/alloc.h>
 #include <retain/clv.h>
 
 #include <math.h>
@@ -9,25 +10,97 @@
 #include "predict/fit.h"
 #include "predict/specfun.h"
 
-/* row = (x, t_x, T); theta = (r, alpha, a, b) */
-double rt__bgnbd_ll(const double *th, const double *row, double *g) {
+/* What the rows share at theta (rt__prepare_fn), so that a fit's evaluation costs few
+ * transcendental functions per row: the parts of the log-likelihood and its gradient made of
+ * log-gamma and digamma functions, per repeat count x = 0..maxx (small integers); and
+ * ln(alpha + d/unit) and 1/(alpha + d/unit) per whole number of days d = 0..maxd, since t_x and
+ * T are whole days in a time unit (day_tx / day_T give each row's, or UINT32_MAX). */
+typedef struct bg_tables {
+  size_t maxx;
+  double *c;  /* ln G(r+x) - ln G(r) + r ln alpha + ln B(a, b+x) - ln B(a, b) */
+  double *dr; /* d/dr of it */
+  double *da, *db;
+  double *lbx; /* ln(b + x - 1), x >= 1 */
+  double la;   /* ln a */
+  const double *base; /* the rows (3 values each) that day_tx and day_T describe */
+  uint32_t *day_tx, *day_T;
+  size_t maxd;
+  double unit_days;
+  double *lg, *inv;
+} bg_tables;
+
+static void bg_prepare(const double *th, void *ctx) {
+  bg_tables *t = ctx;
+  const double r = th[0], al = th[1], a = th[2], b = th[3];
+  const double lr = lgamma(r), lab = lgamma(a + b), lb = lgamma(b), la = log(al);
+  const double pr = rt__digamma(r), pab = rt__digamma(a + b), pb = rt__digamma(b);
+  for (size_t x = 0; x <= t->maxx; x++) {
+    t->c[x] = lgamma(r + x) - lr + r * la + lab + lgamma(b + x) - lb - lgamma(a + b + x);
+    double pabx = rt__digamma(a + b + x);
+    t->dr[x] = rt__digamma(r + x) - pr + la;
+    t->da[x] = pab - pabx;
+    t->db[x] = pab + rt__digamma(b + x) - pb - pabx;
+    t->lbx[x] = x > 0 ? log(b + x - 1) : 0;
+  }
+  t->la = log(a);
+  if (t->lg)
+    for (size_t d = 0; d <= t->maxd; d++) {
+      double v = al + d / t->unit_days;
+      t->lg[d] = log(v);
+      t->inv[d] = 1 / v;
+    }
+}
+
+/* row = (x, t_x, T); theta = (r, alpha, a, b); ctx: bg_tables for this theta, or NULL */
+double rt__bgnbd_ll(const double *th, const double *row, double *g, const void *ctx) {
   const double r = th[0], al = th[1], a = th[2], b = th[3];
   const double x = row[0], tx = row[1], T = row[2];
-  double a1 = lgamma(r + x) - lgamma(r) + r * log(al);
-  double a2 = lgamma(a + b) + lgamma(b + x) - lgamma(b) - lgamma(a + b + x);
-  double a3 = -(r + x) * log(al + T);
-  double a4 = x > 0 ? log(a) - log(b + x - 1) - (r + x) * log(al + tx) : -INFINITY;
-  double ll = a1 + a2 + rt__log_add(a3, a4);
+  const bg_tables *t = ctx;
+  size_t xi = (size_t)x;
+  int tabled = t && x >= 0 && x == (double)xi && xi <= t->maxx;
+  size_t i = tabled && t->lg ? (size_t)(row - t->base) / 3 : 0;
+  int days = tabled && t->lg && t->day_T[i] != UINT32_MAX;
+  double a12 = tabled ? t->c[xi]
+                      : lgamma(r + x) - lgamma(r) + r * log(al) + lgamma(a + b) + lgamma(b + x) -
+                            lgamma(b) - lgamma(a + b + x);
+  double lT = days ? t->lg[t->day_T[i]] : log(al + T);
+  double a3 = -(r + x) * lT, a4 = -INFINITY, ltx = 0, ll, w4 = 0;
+  if (x > 0) {
+    ltx = days ? t->lg[t->day_tx[i]] : log(al + tx);
+    a4 = (tabled ? t->la - t->lbx[xi] : log(a) - log(b + x - 1)) - (r + x) * ltx;
+    /* ln(e^a3 + e^a4) and the weight of the second term, with one exp */
+    double d = a4 - a3;
+    if (d <= 0) {
+      double e = exp(d);
+      ll = a12 + a3 + log1p(e);
+      w4 = e / (1 + e);
+    } else {
+      double e = exp(-d);
+      ll = a12 + a4 + log1p(e);
+      w4 = 1 / (1 + e);
+    }
+  } else {
+    ll = a12 + a3;
+  }
   if (g) {
-    double w4 = x > 0 ? 1 / (1 + exp(a3 - a4)) : 0, w3 = 1 - w4;
-    double pab = rt__digamma(a + b), pabx = rt__digamma(a + b + x);
-    g[0] = rt__digamma(r + x) - rt__digamma(r) + log(al) - w3 * log(al + T);
-    g[1] = r / al - w3 * (r + x) / (al + T);
-    g[2] = pab - pabx;
-    g[3] = pab + rt__digamma(b + x) - rt__digamma(b) - pabx;
+    double w3 = 1 - w4;
+    double iT = days ? t->inv[t->day_T[i]] : 1 / (al + T);
+    if (tabled) {
+      g[0] = t->dr[xi];
+      g[2] = t->da[xi];
+      g[3] = t->db[xi];
+    } else {
+      double pab = rt__digamma(a + b), pabx = rt__digamma(a + b + x);
+      g[0] = rt__digamma(r + x) - rt__digamma(r) + log(al);
+      g[2] = pab - pabx;
+      g[3] = pab + rt__digamma(b + x) - rt__digamma(b) - pabx;
+    }
+    g[0] -= w3 * lT;
+    g[1] = r / al - w3 * (r + x) * iT;
     if (x > 0) {
-      g[0] -= w4 * log(al + tx);
-      g[1] -= w4 * (r + x) / (al + tx);
+      double itx = days ? t->inv[t->day_tx[i]] : 1 / (al + tx);
+      g[0] -= w4 * ltx;
+      g[1] -= w4 * (r + x) * itx;
       g[2] += w4 / a;
       g[3] -= w4 / (b + x - 1);
     }
@@ -37,7 +110,7 @@ double rt__bgnbd_ll(const double *th, const double *row, double *g) {
 
 double rt_bgnbd_loglik(const rt_bgnbd *p, double x, double t_x, double T) {
   double th[4] = {p->r, p->alpha, p->a, p->b}, row[3] = {x, t_x, T};
-  return rt__bgnbd_ll(th, row, NULL);
+  return rt__bgnbd_ll(th, row, NULL, NULL);
 }
 
 int rt_bgnbd_fit(const rt_clv_summary *s, rt_bgnbd *out, rt_error *err) {
@@ -55,15 +128,63 @@ int rt_bgnbd_fit(const rt_clv_summary *s, rt_bgnbd *out, rt_error *err) {
   mean_T = mean_T / (double)rows.total + 1;
   /* starting points: unit values, and two spread around the data's time scale */
   const double starts[] = {1, 1, 1, 1, 0.5, mean_T / 10, 0.8, 2.5, 2, mean_T, 0.5, 5};
+  bg_tables t = {0};
+  for (size_t i = 0; i < rows.n; i++)
+    if (rows.v[i * 3] <= 100000 && rows.v[i * 3] > (double)t.maxx)
+      t.maxx = (size_t)rows.v[i * 3];
+  /* whole days: each row's t_x and T as day numbers, when they are */
+  t.unit_days = s->unit_days;
+  t.base = rows.v;
+  int rc = RT_ENOMEM;
+  double *mem = rt_malloc(5 * (t.maxx + 1) * sizeof *mem);
+  if (t.unit_days > 0) {
+    t.day_tx = rt_malloc((rows.n ? rows.n : 1) * sizeof *t.day_tx);
+    t.day_T = rt_malloc((rows.n ? rows.n : 1) * sizeof *t.day_T);
+  }
+  if (!mem || (t.unit_days > 0 && (!t.day_tx || !t.day_T)))
+    goto out;
+  t.c = mem;
+  t.dr = mem + (t.maxx + 1);
+  t.da = mem + 2 * (t.maxx + 1);
+  t.db = mem + 3 * (t.maxx + 1);
+  t.lbx = mem + 4 * (t.maxx + 1);
+  if (t.unit_days > 0) {
+    for (size_t i = 0; i < rows.n; i++) {
+      double dtx = rows.v[i * 3 + 1] * t.unit_days, dT = rows.v[i * 3 + 2] * t.unit_days;
+      double rtx = nearbyint(dtx), rT = nearbyint(dT);
+      int whole = fabs(dtx - rtx) < 1e-6 && fabs(dT - rT) < 1e-6 && rtx >= 0 && rT >= 0 &&
+                  rT < 1e7 && rtx < 1e7;
+      t.day_tx[i] = whole ? (uint32_t)rtx : UINT32_MAX;
+      t.day_T[i] = whole ? (uint32_t)rT : UINT32_MAX;
+      if (whole && (size_t)rT > t.maxd)
+        t.maxd = (size_t)rT;
+      if (whole && (size_t)rtx > t.maxd)
+        t.maxd = (size_t)rtx;
+    }
+    t.lg = rt_malloc(2 * (t.maxd + 1) * sizeof *t.lg);
+    if (!t.lg)
+      goto out;
+    t.inv = t.lg + (t.maxd + 1);
+  }
   double th[4];
-  int rc = rt__fit_ml(&rows, 4, rt__bgnbd_ll, starts, 3, th, &out->info);
+  rc = rt__fit_ml(&rows, 4, rt__bgnbd_ll, bg_prepare, &t, starts, 3, th, &out->info) ? RT_EINVAL
+                                                                                        : 0;
+  if (!rc) {
+    out->r = th[0];
+    out->alpha = th[1];
+    out->a = th[2];
+    out->b = th[3];
+  }
+out:
+  rt_free(mem);
+  rt_free(t.day_tx);
+  rt_free(t.day_T);
+  rt_free(t.lg);
   rt__rows_free(&rows);
+  if (rc == RT_ENOMEM)
+    return rt_error_set(err, rc, "clv: %s", rt_strerror(rc));
   if (rc)
     return rt_error_set(err, RT_EINVAL, "clv: the BG/NBD fit found no finite likelihood");
-  out->r = th[0];
-  out->alpha = th[1];
-  out->a = th[2];
-  out->b = th[3];
   return 0;
 }
 

@@ -66,21 +66,52 @@ typedef struct objective {
   const rt__rows *rows;
   int np;
   rt__loglik_fn f;
+  rt__prepare_fn prepare;
+  void *ctx;
   int evals;
 } objective;
 
+/* A range of rows summed on one thread. */
+typedef struct sum_part {
+  const objective *o;
+  const double *theta;
+  size_t r0, r1;
+  int want_grad;
+  double ll, g[RT__FIT_MAXP];
+} sum_part;
+
+static void sum_rows(void *arg) {
+  sum_part *p = arg;
+  const rt__rows *r = p->o->rows;
+  double g[RT__FIT_MAXP];
+  for (size_t i = p->r0; i < p->r1; i++) {
+    double ll = p->o->f(p->theta, r->v + i * (size_t)r->k, p->want_grad ? g : NULL, p->o->ctx);
+    p->ll += r->w[i] * ll;
+    if (p->want_grad)
+      for (int j = 0; j < p->o->np; j++)
+        p->g[j] += r->w[i] * g[j];
+  }
+}
+
 static double neg_mean_ll(unsigned np, const double *lx, double *grad, void *data) {
   objective *o = data;
-  double theta[RT__FIT_MAXP], g[RT__FIT_MAXP], sum_g[RT__FIT_MAXP] = {0}, sum = 0;
+  double theta[RT__FIT_MAXP];
   for (unsigned j = 0; j < np; j++)
     theta[j] = exp(lx[j]);
+  if (o->prepare)
+    o->prepare(theta, o->ctx);
   const rt__rows *r = o->rows;
-  for (size_t i = 0; i < r->n; i++) {
-    double ll = o->f(theta, r->v + i * (size_t)r->k, grad ? g : NULL);
-    sum += r->w[i] * ll;
-    if (grad)
-      for (unsigned j = 0; j < np; j++)
-        sum_g[j] += r->w[i] * g[j];
+  sum_part parts[2];
+  int nparts = r->n >= 20000 && rt__cpus() > 1 ? 2 : 1;
+  for (int t = 0; t < nparts; t++)
+    parts[t] = (sum_part){o, theta, r->n * (size_t)t / (size_t)nparts,
+                          r->n * (size_t)(t + 1) / (size_t)nparts, grad != NULL, 0, {0}};
+  rt__parallel(nparts, sum_rows, parts, sizeof parts[0]);
+  double sum = 0, sum_g[RT__FIT_MAXP] = {0};
+  for (int t = 0; t < nparts; t++) {
+    sum += parts[t].ll;
+    for (unsigned j = 0; j < np; j++)
+      sum_g[j] += parts[t].g[j];
   }
   o->evals++;
   double total = r->total ? (double)r->total : 1;
@@ -90,53 +121,85 @@ static double neg_mean_ll(unsigned np, const double *lx, double *grad, void *dat
   return isfinite(sum) ? -sum / total : HUGE_VAL;
 }
 
-int rt__fit_ml(const rt__rows *rows, int np, rt__loglik_fn f, const double *starts, int nstarts,
-               double *theta, rt_fit_info *info) {
+/* One L-BFGS run from lx (log parameters, updated in place). Returns the minimum found, or
+ * HUGE_VAL when the run failed; *converged and *evals say how it ended. */
+static double lbfgs(const rt__rows *rows, int np, rt__loglik_fn f, rt__prepare_fn prepare,
+                    void *ctx, double *lx, int *converged, int *evals) {
+  *converged = 0;
+  *evals = 0;
+  nlopt_opt opt = nlopt_create(NLOPT_LD_LBFGS, (unsigned)np);
+  if (!opt)
+    return HUGE_VAL;
+  objective o = {rows, np, f, prepare, ctx, 0};
+  double lo[RT__FIT_MAXP], hi[RT__FIT_MAXP], minf = HUGE_VAL;
+  for (int j = 0; j < np; j++) {
+    lo[j] = -25; /* e^-25 .. e^25: any parameter a customer base can have */
+    hi[j] = 25;
+  }
+  nlopt_set_lower_bounds(opt, lo);
+  nlopt_set_upper_bounds(opt, hi);
+  nlopt_set_min_objective(opt, neg_mean_ll, &o);
+  nlopt_set_ftol_rel(opt, 1e-13);
+  nlopt_set_xtol_rel(opt, 1e-10);
+  nlopt_set_maxeval(opt, 3000);
+  nlopt_result res = nlopt_optimize(opt, lx, &minf);
+  nlopt_destroy(opt);
+  *evals = o.evals;
+  if (res < 0 && res != NLOPT_ROUNDOFF_LIMITED)
+    return HUGE_VAL;
+  /* round-off limited: L-BFGS could not improve further, which at an optimum is the expected
+   * end; the gradient check after the fit tells */
+  *converged = res == NLOPT_SUCCESS || res == NLOPT_FTOL_REACHED || res == NLOPT_XTOL_REACHED ||
+               res == NLOPT_ROUNDOFF_LIMITED;
+  return isfinite(minf) ? minf : HUGE_VAL;
+}
+
+/* With many distinct rows the starting points are compared on the first SCOUT_ROWS of them
+ * (a few evaluations each, cheap), and only the best is run on all the rows. */
+#define SCOUT_ROWS 50000
+
+int rt__fit_ml(const rt__rows *rows, int np, rt__loglik_fn f, rt__prepare_fn prepare, void *ctx,
+               const double *starts, int nstarts, double *theta, rt_fit_info *info) {
   memset(info, 0, sizeof *info);
   info->n = rows->total;
   info->distinct = rows->n;
-  double best = HUGE_VAL;
+  rt__rows scout = *rows;
+  if (rows->n > 2 * SCOUT_ROWS) {
+    scout.n = SCOUT_ROWS;
+    scout.total = 0;
+    for (size_t i = 0; i < scout.n; i++)
+      scout.total += (size_t)rows->w[i];
+  }
+  double best = HUGE_VAL, best_lx[RT__FIT_MAXP] = {0};
+  int converged = 0, evals = 0;
   for (int s = 0; s < nstarts; s++) {
-    nlopt_opt opt = nlopt_create(NLOPT_LD_LBFGS, (unsigned)np);
-    if (!opt)
-      return RT_ENOMEM;
-    objective o = {rows, np, f, 0};
-    double lx[RT__FIT_MAXP], lo[RT__FIT_MAXP], hi[RT__FIT_MAXP], minf = HUGE_VAL;
-    for (int j = 0; j < np; j++) {
+    double lx[RT__FIT_MAXP];
+    for (int j = 0; j < np; j++)
       lx[j] = log(starts[s * np + j]);
-      lo[j] = -25; /* e^-25 .. e^25: any parameter a customer base can have */
-      hi[j] = 25;
-    }
-    nlopt_set_lower_bounds(opt, lo);
-    nlopt_set_upper_bounds(opt, hi);
-    nlopt_set_min_objective(opt, neg_mean_ll, &o);
-    nlopt_set_ftol_rel(opt, 1e-13);
-    nlopt_set_xtol_rel(opt, 1e-10);
-    nlopt_set_maxeval(opt, 3000);
-    nlopt_result res = nlopt_optimize(opt, lx, &minf);
-    nlopt_destroy(opt);
-    if (res < 0 && res != NLOPT_ROUNDOFF_LIMITED)
-      continue;
-    if (isfinite(minf) && minf < best) {
-      best = minf;
-      for (int j = 0; j < np; j++)
-        theta[j] = exp(lx[j]);
-      info->evaluations = o.evals;
-      /* round-off limited: L-BFGS could not improve further, which at an optimum is the
-       * expected end; the gradient tells */
-      info->converged = res == NLOPT_SUCCESS || res == NLOPT_FTOL_REACHED ||
-                        res == NLOPT_XTOL_REACHED || res == NLOPT_ROUNDOFF_LIMITED;
-    }
+    int c, e;
+    double v = lbfgs(&scout, np, f, prepare, ctx, lx, &c, &e);
     info->starts++;
+    if (v < best) {
+      best = v;
+      memcpy(best_lx, lx, sizeof lx);
+      converged = c;
+      evals = e;
+    }
   }
   if (best == HUGE_VAL)
     return RT_EINVAL;
+  if (scout.n < rows->n) /* the best start, on all the rows */
+    best = lbfgs(rows, np, f, prepare, ctx, best_lx, &converged, &evals);
+  if (best == HUGE_VAL)
+    return RT_EINVAL;
+  for (int j = 0; j < np; j++)
+    theta[j] = exp(best_lx[j]);
+  info->evaluations = evals;
+  info->converged = converged;
   if (info->converged) { /* a last check: the gradient at the best point is flat */
-    objective o = {rows, np, f, 0};
-    double lx[RT__FIT_MAXP] = {0}, g[RT__FIT_MAXP] = {0}, norm = 0;
-    for (int j = 0; j < np; j++)
-      lx[j] = log(theta[j]);
-    neg_mean_ll((unsigned)np, lx, g, &o);
+    objective o = {rows, np, f, prepare, ctx, 0};
+    double g[RT__FIT_MAXP] = {0}, norm = 0;
+    neg_mean_ll((unsigned)np, best_lx, g, &o);
     for (int j = 0; j < np; j++)
       norm += g[j] * g[j];
     info->converged = sqrt(norm) < 1e-4;

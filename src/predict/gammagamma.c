@@ -3,6 +3,7 @@
  * Research 42(4); Fader & Hardie, "The Gamma-Gamma model of monetary value", 2013 note): the
  * likelihood of a customer's mean spend m over x transactions, its gradient, the fit and the
  * conditional expected spend (docs/MODELS.md). */
+#include <retain/alloc.h>
 #include <retain/clv.h>
 
 #include <math.h>
@@ -10,16 +11,50 @@
 #include "predict/fit.h"
 #include "predict/specfun.h"
 
-/* row = (x, m); theta = (p, q, v) */
-double rt__gamma_gamma_ll(const double *th, const double *row, double *g) {
+/* What the rows share at theta (rt__prepare_fn): the log-gamma and digamma parts per
+ * transaction count x = 1..maxx, and each row's ln m (fixed), so that a row costs one log. */
+typedef struct gg_tables {
+  size_t maxx;
+  double *c;  /* ln G(px+q) - ln G(px) - ln G(q) + q ln v + px ln x */
+  double *dp; /* x (psi(px+q) - psi(px) + ln x) */
+  double *dq; /* psi(px+q) - psi(q) + ln v */
+  const double *base; /* the rows (2 values each) lm describes */
+  double *lm;         /* ln m of each row */
+} gg_tables;
+
+static void gg_prepare(const double *th, void *ctx) {
+  gg_tables *t = ctx;
+  const double p = th[0], q = th[1], v = th[2], lq = lgamma(q), pq = rt__digamma(q);
+  for (size_t x = 1; x <= t->maxx; x++) {
+    double px = p * x, pxq = rt__digamma(px + q), lx = log((double)x);
+    t->c[x] = lgamma(px + q) - lgamma(px) - lq + q * log(v) + px * lx;
+    t->dp[x] = x * (pxq - rt__digamma(px) + lx);
+    t->dq[x] = pxq - pq + log(v);
+  }
+}
+
+/* row = (x, m); theta = (p, q, v); ctx: gg_tables for this theta, or NULL */
+double rt__gamma_gamma_ll(const double *th, const double *row, double *g, const void *ctx) {
   const double p = th[0], q = th[1], v = th[2], x = row[0], m = row[1];
+  const gg_tables *t = ctx;
+  size_t xi = (size_t)x;
+  int tabled = t && x >= 1 && x == (double)xi && xi <= t->maxx;
   double px = p * x, lvm = log(v + m * x);
-  double ll = lgamma(px + q) - lgamma(px) - lgamma(q) + q * log(v) + (px - 1) * log(m) +
-              px * log(x) - (px + q) * lvm;
+  double lm = tabled ? t->lm[(size_t)(row - t->base) / 2] : log(m);
+  double c = tabled ? t->c[xi]
+                    : lgamma(px + q) - lgamma(px) - lgamma(q) + q * log(v) + px * log(x);
+  double ll = c + (px - 1) * lm - (px + q) * lvm;
   if (g) {
-    double ppq = rt__digamma(px + q);
-    g[0] = x * (ppq - rt__digamma(px) + log(m) + log(x) - lvm);
-    g[1] = ppq - rt__digamma(q) + log(v) - lvm;
+    if (tabled) {
+      g[0] = t->dp[xi];
+      g[1] = t->dq[xi];
+    } else {
+      double ppq = rt__digamma(px + q);
+      g[0] = x * (ppq - rt__digamma(px) + log(x));
+      g[1] = ppq - rt__digamma(q) + log(v);
+    }
+    g[0] += x * (lm - lvm);
+    g[1] -= lvm;
     g[2] = q / v - (px + q) / (v + m * x);
   }
   return ll;
@@ -45,14 +80,37 @@ int rt_gamma_gamma_fit(const rt_clv_summary *s, rt_gamma_gamma *out, rt_error *e
     mean_m += rows.w[i] * rows.v[i * 2 + 1];
   mean_m /= (double)rows.total;
   const double starts[] = {1, 1, 1, 2, 3, mean_m, 5, 3, 2 * mean_m};
-  double th[3];
-  int rc = rt__fit_ml(&rows, 3, rt__gamma_gamma_ll, starts, 3, th, &out->info);
+  gg_tables t = {0};
+  for (size_t i = 0; i < rows.n; i++)
+    if (rows.v[i * 2] <= 100000 && rows.v[i * 2] > (double)t.maxx)
+      t.maxx = (size_t)rows.v[i * 2];
+  double *mem = rt_malloc(3 * (t.maxx + 1) * sizeof *mem);
+  t.lm = rt_malloc((rows.n ? rows.n : 1) * sizeof *t.lm);
+  int rc = RT_ENOMEM;
+  if (mem && t.lm) {
+    t.c = mem;
+    t.dp = mem + (t.maxx + 1);
+    t.dq = mem + 2 * (t.maxx + 1);
+    t.base = rows.v;
+    for (size_t i = 0; i < rows.n; i++)
+      t.lm[i] = log(rows.v[i * 2 + 1]);
+    double th[3];
+    rc = rt__fit_ml(&rows, 3, rt__gamma_gamma_ll, gg_prepare, &t, starts, 3, th, &out->info)
+             ? RT_EINVAL
+             : 0;
+    if (!rc) {
+      out->p = th[0];
+      out->q = th[1];
+      out->v = th[2];
+    }
+  }
+  rt_free(mem);
+  rt_free(t.lm);
   rt__rows_free(&rows);
+  if (rc == RT_ENOMEM)
+    return rt_error_set(err, rc, "clv: %s", rt_strerror(rc));
   if (rc)
     return rt_error_set(err, RT_EINVAL, "clv: the Gamma-Gamma fit found no finite likelihood");
-  out->p = th[0];
-  out->q = th[1];
-  out->v = th[2];
   return 0;
 }
 
