@@ -72,8 +72,8 @@ int rt_gamma_gamma_fit(const rt_clv_summary *s, rt_gamma_gamma *out, rt_error *e
 double rt_gamma_gamma_spend(const rt_gamma_gamma *g, double x, double m);
 
 /* Predicted value over the next `horizon` units: expected purchases in each of `steps` equal
- * slices of the horizon, times the expected spend, discounted at `discount` per unit to the end
- * of each slice. */
+ * slices of the horizon (at most 16), times the expected spend, discounted at `discount` per
+ * unit to the end of each slice. */
 double rt_clv_value(const rt_bgnbd *bg, const rt_gamma_gamma *gg, double x, double t_x, double T,
                     double m, double horizon, int steps, double discount);
 

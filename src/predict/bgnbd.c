@@ -196,31 +196,53 @@ double rt_bgnbd_p_alive(const rt_bgnbd *p, double x, double t_x, double T) {
   return 1 / (1 + exp(q));
 }
 
+void rt__bgnbd_numerators(const rt_bgnbd *p, const double *t, int nt, double x, double T,
+                          double *num) {
+  const double r = p->r, al = p->alpha, a = p->a, b = p->b, c = a + b + x - 1;
+  if (c <= 0 || a == 1) { /* outside the formula's range (a = 1 needs a limit) */
+    for (int j = 0; j < nt; j++)
+      num[j] = NAN;
+    return;
+  }
+  double z[16] = {0}, l[16];
+  for (int j = 0; j < nt; j++)
+    z[j] = t[j] > 0 ? t[j] / (al + T + t[j]) : 0;
+  rt__log_hyp2f1_many(r + x, b + x, c, z, nt, l);
+  for (int j = 0; j < nt; j++)
+    num[j] = t[j] > 0 ? c / (a - 1) * -expm1((r + x) * log((al + T) / (al + T + t[j])) + l[j])
+                      : 0;
+}
+
+/* E[Y(t[j]) | x, t_x, T] for nt horizons (nt <= 16): the numerators (one pass over the 2F1
+ * series for all of them) times P(alive), which is 1 / the denominator of equation 10. */
+static void expected_many(const rt_bgnbd *p, const double *t, int nt, double x, double t_x,
+                          double T, double *out) {
+  rt__bgnbd_numerators(p, t, nt, x, T, out);
+  double pa = rt_bgnbd_p_alive(p, x, t_x, T);
+  for (int j = 0; j < nt; j++)
+    out[j] *= pa;
+}
+
 double rt_bgnbd_expected(const rt_bgnbd *p, double t, double x, double t_x, double T) {
-  if (t <= 0)
-    return 0;
-  const double r = p->r, al = p->alpha, a = p->a, b = p->b;
-  double c = a + b + x - 1;
-  if (c <= 0 || a == 1)
-    return NAN; /* outside the formula's range (a = 1 needs a limit) */
-  double z = t / (al + T + t);
-  double l = (r + x) * log((al + T) / (al + T + t)) + rt__log_hyp2f1(r + x, b + x, c, z);
-  double num = c / (a - 1) * -expm1(l);
-  double den = 1;
-  if (x > 0)
-    den += exp(log(a) - log(b + x - 1) + (r + x) * (log(al + T) - log(al + t_x)));
-  return num / den;
+  double e;
+  expected_many(p, &t, 1, x, t_x, T, &e);
+  return e;
 }
 
 double rt_clv_value(const rt_bgnbd *bg, const rt_gamma_gamma *gg, double x, double t_x, double T,
                     double m, double horizon, int steps, double discount) {
   if (steps < 1)
     steps = 1;
+  if (steps > 16)
+    steps = 16;
+  double t[16], e[16];
+  for (int k = 0; k < steps; k++)
+    t[k] = horizon * (k + 1) / steps;
+  expected_many(bg, t, steps, x, t_x, T, e);
   double spend = rt_gamma_gamma_spend(gg, x, m), value = 0, prev = 0;
-  for (int k = 1; k <= steps; k++) {
-    double t = horizon * k / steps, e = rt_bgnbd_expected(bg, t, x, t_x, T);
-    value += (e - prev) * spend / pow(1 + discount, t);
-    prev = e;
+  for (int k = 0; k < steps; k++) {
+    value += (e[k] - prev) * spend / pow(1 + discount, t[k]);
+    prev = e[k];
   }
   return value;
 }

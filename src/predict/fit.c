@@ -59,6 +59,22 @@ int rt__rows_distinct(const double *const *cols, int k, size_t n,
     out->total++;
   }
   rt_free(slot);
+  /* in a fixed pseudo-random order, so that any first part of the rows is a fair sample of
+   * them (rt__fit_ml compares its starting points on one) */
+  uint64_t st = 0x9E3779B97F4A7C15ULL;
+  for (size_t i = out->n; i > 1; i--) {
+    st ^= st << 13;
+    st ^= st >> 7;
+    st ^= st << 17;
+    size_t j = (size_t)(st % i);
+    double t[RT__FIT_MAXP];
+    memcpy(t, out->v + (i - 1) * (size_t)k, (size_t)k * sizeof *t);
+    memcpy(out->v + (i - 1) * (size_t)k, out->v + j * (size_t)k, (size_t)k * sizeof *t);
+    memcpy(out->v + j * (size_t)k, t, (size_t)k * sizeof *t);
+    double w = out->w[i - 1];
+    out->w[i - 1] = out->w[j];
+    out->w[j] = w;
+  }
   return 0;
 }
 

@@ -20,7 +20,7 @@ typedef struct rt__rows {
 } rt__rows;
 
 /* The distinct rows of the columns cols[0..k-1] (n values each), skipping row i when keep is
- * given and keep(ctx, i) is 0. RT_ENOMEM. */
+ * given and keep(ctx, i) is 0, in a fixed pseudo-random order. RT_ENOMEM. */
 int rt__rows_distinct(const double *const *cols, int k, size_t n,
                       int (*keep)(const void *ctx, size_t i), const void *ctx, rt__rows *out);
 void rt__rows_free(rt__rows *r);
@@ -44,5 +44,11 @@ int rt__fit_ml(const rt__rows *rows, int np, rt__loglik_fn f, rt__prepare_fn pre
  * BG/NBD row (x, t_x, T), theta (r, alpha, a, b); Gamma-Gamma row (x, m), theta (p, q, v). */
 double rt__bgnbd_ll(const double *theta, const double *row, double *grad, const void *ctx);
 double rt__gamma_gamma_ll(const double *theta, const double *row, double *grad, const void *ctx);
+
+/* BG/NBD's conditional expectation (equation 10) is a numerator that depends on x and T only
+ * (through Gauss's 2F1) times P(alive): customers with the same x and T share the numerators.
+ * num[j] for horizons t[j], nt <= 16, with one pass over the series. */
+void rt__bgnbd_numerators(const rt_bgnbd *p, const double *t, int nt, double x, double T,
+                          double *num);
 
 #endif

@@ -53,3 +53,39 @@ double rt__log_hyp2f1(double a, double b, double c, double z) {
   }
   return log(sum) + scale;
 }
+
+void rt__log_hyp2f1_many(double a, double b, double c, const double *z, int nz, double *out) {
+  /* sum_k coef_k z^k for every z: the coefficient (a)_k (b)_k / ((c)_k k!) is computed once
+   * per k; the convergence test is on the largest z, the slowest to converge */
+  double sum[16], pw[16], zmax = 0;
+  int jmax = 0;
+  for (int j = 0; j < nz; j++) {
+    sum[j] = 1;
+    pw[j] = 1;
+    if (z[j] > zmax) {
+      zmax = z[j];
+      jmax = j;
+    }
+  }
+  double coef = 1;
+  for (int k = 0; k < 100000; k++) {
+    coef *= (a + k) * (b + k) / ((c + k) * (k + 1.0));
+    double big = 0;
+    for (int j = 0; j < nz; j++) {
+      pw[j] *= z[j];
+      sum[j] += coef * pw[j];
+      big = sum[j] > big ? sum[j] : big;
+    }
+    if (big > 1e200 || coef > 1e200) { /* past a double's comfort: one series each, scaled */
+      for (int j = 0; j < nz; j++)
+        out[j] = rt__log_hyp2f1(a, b, c, z[j]);
+      return;
+    }
+    double ratio = (a + k + 1) * (b + k + 1) / ((c + k + 1) * (k + 2.0)) * zmax;
+    double bound = ratio > zmax ? ratio : zmax;
+    if (ratio < 1 && coef * pw[jmax] * bound / (1 - bound) < 1e-16 * sum[jmax])
+      break;
+  }
+  for (int j = 0; j < nz; j++)
+    out[j] = log(sum[j]);
+}

@@ -9,6 +9,9 @@ double rt__digamma(double x);
 /* ln 2F1(a, b; c; z) for a, b, c > 0 and 0 <= z < 1 (the series, summed in scaled form until
  * the terms stop mattering). */
 double rt__log_hyp2f1(double a, double b, double c, double z);
+/* ln 2F1(a, b; c; z[j]) for nz values of z at once (nz <= 16), sharing the series'
+ * coefficients: out[j]. */
+void rt__log_hyp2f1_many(double a, double b, double c, const double *z, int nz, double *out);
 /* ln(exp(u) + exp(v)) without overflow. */
 double rt__log_add(double u, double v);
 

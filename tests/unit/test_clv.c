@@ -201,6 +201,51 @@ static void test_cdnow_gamma_gamma(void **state) {
   rt_model_free(m);
 }
 
+/* rt_clv_predict equals the one-customer functions, whether customers share their (x, T)
+ * numerators through its table (whole days) or compute their own (continuous T), with and
+ * without a discount. */
+static void check_predictions(const rt_clv_summary *s, const rt_bgnbd *bg,
+                              const rt_gamma_gamma *gg) {
+  for (int d = 0; d < 2; d++) {
+    double disc = d ? 0.004 : 0;
+    rt_clv_predictions *pr;
+    rt_error err;
+    assert_int_equal(rt_clv_predict(s, bg, gg, 39, disc, &pr, &err), 0);
+    assert_int_equal(pr->n, s->n);
+    for (size_t i = 0; i < s->n; i++) {
+      double x = s->x[i], tx = s->t_x[i], T = s->T[i];
+      double e = rt_bgnbd_expected(bg, 39, x, tx, T);
+      NEAR(pr->p_alive[i], rt_bgnbd_p_alive(bg, x, tx, T), 1e-12);
+      NEAR(pr->expected[i], e, 1e-9 * (1 + e));
+      double v = d ? rt_clv_value(bg, gg, x, tx, T, s->m[i], 39, 12, disc)
+                   : e * rt_gamma_gamma_spend(gg, x, s->m[i]);
+      NEAR(pr->value[i], v, 1e-9 * (1 + v));
+      if (bg->r + x > 1)
+        NEAR(pr->wait[i], (bg->alpha + T) / (bg->r + x - 1), 1e-12);
+      else
+        assert_true(isnan(pr->wait[i]));
+    }
+    rt_clv_predictions_free(pr);
+  }
+}
+
+static void test_predictions(void **state) {
+  (void)state;
+  rt_model *m = cdnow_model();
+  rt_clv_summary *s = cdnow_summary(m);
+  rt_bgnbd bg;
+  rt_gamma_gamma gg;
+  rt_error err;
+  assert_int_equal(rt_bgnbd_fit(s, &bg, &err), 0);
+  assert_int_equal(rt_gamma_gamma_fit(s, &gg, &err), 0);
+  check_predictions(s, &bg, &gg); /* whole days: the shared table */
+  for (size_t i = 0; i < s->n; i++)
+    s->T[i] += 0.001 * (double)(i % 7); /* no longer whole days: each its own */
+  check_predictions(s, &bg, &gg);
+  rt_clv_summary_free(s);
+  rt_model_free(m);
+}
+
 /* ---- parameter recovery ---- */
 
 /* A BG/NBD customer base: each customer's rate and dropout probability drawn from the
@@ -312,6 +357,7 @@ int main(void) {
       cmocka_unit_test(test_cdnow_summary),
       cmocka_unit_test(test_cdnow_bgnbd),
       cmocka_unit_test(test_cdnow_gamma_gamma),
+      cmocka_unit_test(test_predictions),
       cmocka_unit_test(test_bgnbd_recovers_parameters),
       cmocka_unit_test(test_gamma_gamma_recovers_parameters),
   };

@@ -1,0 +1,81 @@
+"""Orders CSV → per-customer P(alive) and 52-week CLV, retain against the Python recipe
+(bench/clv_python.py: pandas + scipy, the libraries the lifetimes package is built on), on the
+same file in one run. Prints the median wall time of each, the ratio, the two fits' parameter
+estimates side by side and the largest difference in the customers' predictions.
+
+Usage: /usr/bin/python3 bench/clv.py [--customers 2000000] [--runs 3]"""
+import argparse
+import csv
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+RETAIN = os.environ.get("RETAIN", os.path.join(os.path.dirname(HERE), "build", "retain"))
+
+
+def timed(cmd, out_path):
+    with open(out_path, "w") as out:
+        t0 = time.perf_counter()
+        p = subprocess.run(cmd, stdout=out, stderr=subprocess.PIPE, text=True)
+        el = time.perf_counter() - t0
+    if p.returncode:
+        sys.exit(f"failed: {' '.join(cmd)}\n{p.stderr[-2000:]}")
+    return el, p.stderr
+
+
+def predictions(path):
+    with open(path) as f:
+        return {row["customer_id"]: row for row in csv.DictReader(f)}
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--customers", default="2000000")
+    ap.add_argument("--runs", type=int, default=3)
+    a = ap.parse_args()
+    data = os.path.join(HERE, "data", f"gen-{a.customers}")
+    orders = os.path.join(data, "orders.csv")
+    if not os.path.exists(orders):
+        subprocess.run([RETAIN, "--quiet", "gen", "--customers", a.customers, "--seed", "1",
+                        "--no-lines", "--no-events", "--out", data], check=True)
+    out = tempfile.mkdtemp(prefix="retain-bench-clv-")
+    rcmd = [RETAIN, "--quiet", "clv", "predict", "--orders", orders, "--horizon", "52w",
+            "--discount", "0.01", "--format", "csv"]
+    pcmd = ["/usr/bin/python3", os.path.join(HERE, "clv_python.py"), orders]
+    rt, pt = [], []
+    for _ in range(a.runs):  # interleaved rounds
+        rt.append(timed(rcmd, os.path.join(out, "retain.csv"))[0])
+        t, err = timed(pcmd, os.path.join(out, "python.csv"))
+        pt.append(t)
+    py_fit = json.loads(err.strip().splitlines()[-1])
+    r_fit = subprocess.run([RETAIN, "--quiet", "clv", "fit", "--orders", orders, "--format",
+                            "json"], capture_output=True, text=True, check=True).stdout
+    r_fit = json.loads(r_fit)
+    mine = dict(r_fit["params"], **r_fit["spend"]["params"])
+    print(f"orders.csv of {a.customers} customers; median of {a.runs} runs")
+    print(f"  retain clv predict   {statistics.median(rt):7.2f} s  "
+          f"({', '.join(f'{x:.2f}' for x in rt)})")
+    print(f"  pandas + scipy       {statistics.median(pt):7.2f} s  "
+          f"({', '.join(f'{x:.2f}' for x in pt)})")
+    print(f"  ratio                {statistics.median(pt) / statistics.median(rt):7.1f}x")
+    print("  parameters (retain / python):")
+    for k in ("r", "alpha", "a", "b", "p", "q", "v"):
+        print(f"    {k:6s} {mine[k]:12.6g} {py_fit[k]:12.6g}   rel. diff "
+              f"{abs(mine[k] - py_fit[k]) / abs(py_fit[k]):.1e}")
+    rp, pp = predictions(os.path.join(out, "retain.csv")), predictions(os.path.join(out, "python.csv"))
+    worst = {"p_alive": 0.0, "expected_purchases": 0.0, "predicted_clv": 0.0}
+    for cid, row in pp.items():
+        mine_row = rp[cid]
+        for k in worst:
+            worst[k] = max(worst[k], abs(float(mine_row[k]) - float(row[k])))
+    print(f"  customers: {len(rp):,} / {len(pp):,}; largest differences: " +
+          ", ".join(f"{k} {v:.2g}" for k, v in worst.items()))
+
+
+if __name__ == "__main__":
+    main()
