@@ -77,6 +77,33 @@ double rt_gamma_gamma_spend(const rt_gamma_gamma *g, double x, double m);
 double rt_clv_value(const rt_bgnbd *bg, const rt_gamma_gamma *gg, double x, double t_x, double T,
                     double m, double horizon, int steps, double discount);
 
+/* ---- subscriptions: the shifted-beta-geometric model (Fader & Hardie 2007, "How to project
+ * customer retention", Journal of Interactive Marketing 21(1)) ----
+ * Each subscriber churns at the end of a period with probability theta ~ Beta(alpha, beta). */
+typedef struct rt_sbg {
+  double alpha, beta;
+  rt_fit_info info;
+} rt_sbg;
+
+/* Fits from a survival table: alive[t] subscribers at the start of period t = 0..n-1 (a
+ * non-increasing sequence, alive[0] the cohort's size). */
+int rt_sbg_fit(const double *alive, int n, rt_sbg *out, rt_error *err);
+/* Fits from individual subscriptions: paid[i] periods paid for (>= 1); ended[i] 1 if it was
+ * cancelled after them, 0 if still active (then it has renewed paid[i] - 1 times so far). */
+int rt_sbg_fit_tenures(const int32_t *paid, const uint8_t *ended, size_t n, rt_sbg *out,
+                       rt_error *err);
+/* P(still subscribed after t periods) = B(alpha, beta + t) / B(alpha, beta). */
+double rt_sbg_survival(const rt_sbg *m, int t);
+/* Expected further renewals of a subscriber who has renewed `renewals` times:
+ * (beta + renewals) / (alpha - 1), infinite when alpha <= 1. */
+double rt_sbg_expected_remaining(const rt_sbg *m, int renewals);
+/* Discounted expected residual lifetime value, per unit of value per period, of a subscriber
+ * who has renewed `renewals` times, at discount rate d per period (after Fader & Hardie 2010,
+ * "Customer-base valuation in a contractual setting"): the payments still to come, the next
+ * one a period from now, each made only if the subscriber renews: sum over k >= 1 of
+ * S(renewals + k) / S(renewals) / (1 + d)^k. With d = 0, rt_sbg_expected_remaining. */
+double rt_sbg_derl(const rt_sbg *m, int renewals, double d);
+
 /* Predictions for every customer of a summary, computed on up to two threads. */
 typedef struct rt_clv_predictions {
   size_t n;            /* = the summary's n, in its order */

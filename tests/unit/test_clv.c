@@ -246,6 +246,79 @@ static void test_predictions(void **state) {
   rt_model_free(m);
 }
 
+/* ---- subscriptions: shifted-beta-geometric ---- */
+
+/* Fader & Hardie (2007), the first 7 years of two segments: regular alpha = 0.704,
+ * beta = 1.182; high end alpha = 0.668, beta = 3.806. */
+static void test_sbg_published(void **state) {
+  (void)state;
+  const double regular[] = {1000, 631, 468, 382, 326, 289, 262, 241};
+  const double high[] = {1000, 869, 743, 653, 593, 551, 517, 491};
+  rt_sbg m;
+  rt_error err;
+  assert_int_equal(rt_sbg_fit(regular, 8, &m, &err), 0);
+  NEAR(m.alpha, 0.704, 0.0006);
+  NEAR(m.beta, 1.182, 0.0006);
+  assert_true(m.info.converged);
+  /* the fitted curve passes near the data it was fitted on */
+  for (int t = 1; t < 8; t++)
+    assert_true(fabs(1000 * rt_sbg_survival(&m, t) - regular[t]) < 12);
+  assert_int_equal(rt_sbg_fit(high, 8, &m, &err), 0);
+  NEAR(m.alpha, 0.668, 0.0006);
+  NEAR(m.beta, 3.806, 0.0006);
+  /* alpha < 1: the mean lifetime is infinite */
+  assert_true(isinf(rt_sbg_expected_remaining(&m, 3)));
+  /* bad tables */
+  const double grows[] = {1000, 900, 950};
+  assert_int_not_equal(rt_sbg_fit(grows, 3, &m, &err), 0);
+  assert_int_not_equal(rt_sbg_fit(regular, 1, &m, &err), 0);
+}
+
+/* DERL equals its defining sum, the undiscounted value the expected remaining renewals, and
+ * a fit on survival generated from known parameters gives them back. */
+static void test_sbg_derl_and_recovery(void **state) {
+  (void)state;
+  rt_sbg m = {.alpha = 3.2, .beta = 5.5};
+  for (int n = 0; n < 6; n += 5)
+    for (double d = 0.02; d < 0.3; d += 0.1) {
+      double sum = 0, s0 = rt_sbg_survival(&m, n);
+      for (int k = 1; k < 20000; k++)
+        sum += rt_sbg_survival(&m, n + k) / s0 / pow(1 + d, k);
+      NEAR(rt_sbg_derl(&m, n, d), sum, 1e-9 * sum);
+    }
+  NEAR(rt_sbg_derl(&m, 2, 0), (5.5 + 2) / (3.2 - 1), 1e-12);
+  double alive[10];
+  for (int t = 0; t < 10; t++)
+    alive[t] = 1e6 * rt_sbg_survival(&m, t);
+  rt_sbg e;
+  rt_error err;
+  assert_int_equal(rt_sbg_fit(alive, 10, &e, &err), 0);
+  NEAR(e.alpha, 3.2, 1e-4);
+  NEAR(e.beta, 5.5, 1e-4);
+  /* from individual subscriptions: 40,000 simulated subscribers joining over 24 periods, each
+   * churning at the end of a period with its own theta, observed up to period 24 */
+  const size_t n = 40000;
+  int32_t *paid = malloc(n * sizeof *paid);
+  uint8_t *ended = malloc(n);
+  rt__rng g;
+  rt__rng_seed(&g, 11, 3, 3);
+  for (size_t i = 0; i < n; i++) {
+    double theta = rt__rng_beta(&g, 3.2, 5.5);
+    int horizon = 1 + (int)(rt__rng_unif(&g) * 24), p = 1;
+    while (p < horizon && rt__rng_unif(&g) >= theta)
+      p++;
+    paid[i] = p;
+    ended[i] = p < horizon; /* churned before the end of the observation, or still active */
+  }
+  assert_int_equal(rt_sbg_fit_tenures(paid, ended, n, &e, &err), 0);
+  assert_true(fabs(e.alpha / 3.2 - 1) < 0.1);
+  assert_true(fabs(e.beta / 5.5 - 1) < 0.1);
+  paid[0] = 0;
+  assert_int_not_equal(rt_sbg_fit_tenures(paid, ended, n, &e, &err), 0);
+  free(paid);
+  free(ended);
+}
+
 /* ---- parameter recovery ---- */
 
 /* A BG/NBD customer base: each customer's rate and dropout probability drawn from the
@@ -358,6 +431,8 @@ int main(void) {
       cmocka_unit_test(test_cdnow_bgnbd),
       cmocka_unit_test(test_cdnow_gamma_gamma),
       cmocka_unit_test(test_predictions),
+      cmocka_unit_test(test_sbg_published),
+      cmocka_unit_test(test_sbg_derl_and_recovery),
       cmocka_unit_test(test_bgnbd_recovers_parameters),
       cmocka_unit_test(test_gamma_gamma_recovers_parameters),
   };
