@@ -77,6 +77,15 @@ double rt_gamma_gamma_spend(const rt_gamma_gamma *g, double x, double m);
 double rt_clv_value(const rt_bgnbd *bg, const rt_gamma_gamma *gg, double x, double t_x, double T,
                     double m, double horizon, int steps, double discount);
 
+/* The holdout check: for the customers of a calibration summary, the repeat purchases (order
+ * days) they actually made in each of the `periods` units after the calibration end, and the
+ * number the model expected: actual[k] and predicted[k] for period k + 1 (arrays of `periods`).
+ * Periods past the data's last day are not asked for (see rt_clv_holdout_periods). */
+int rt_clv_holdout(const rt_model *m, const rt_clv_summary *s, const rt_bgnbd *bg, int periods,
+                   double *actual, double *predicted, rt_error *err);
+/* Whole units between the calibration end and the model's last day. */
+int rt_clv_holdout_periods(const rt_model *m, const rt_clv_summary *s);
+
 /* ---- subscriptions: the shifted-beta-geometric model (Fader & Hardie 2007, "How to project
  * customer retention", Journal of Interactive Marketing 21(1)) ----
  * Each subscriber churns at the end of a period with probability theta ~ Beta(alpha, beta). */

@@ -13,19 +13,22 @@
 #include <string.h>
 
 static void help(void) {
-  printf("Usage: retain [--db PATH] clv fit|predict [options]\n\n"
+  printf("Usage: retain [--db PATH] clv fit|predict|holdout [options]\n\n"
          "Who is still a customer and what each is worth, from the orders (BG/NBD purchases,\n"
          "Gamma-Gamma spend; docs/MODELS.md). The models are fitted on the orders up to --until\n"
          "(the calibration end); predictions are for the time after it.\n\n"
          "  fit       print the estimates, log-likelihoods and convergence\n"
          "  predict   one row per customer: customer_id, p_alive, expected_purchases,\n"
-         "            predicted_clv, expected_next_order, historic_clv, avg_days_between_orders\n\n"
+         "            predicted_clv, expected_next_order, historic_clv, avg_days_between_orders\n"
+         "  holdout   fit on the orders up to --until, then compare the repeat purchases the\n"
+         "            model expected in each unit after it with those made, and the total\n\n"
          "Options:\n"
          "  --model M          bgnbd (default)\n"
          "  --until DATE       calibration end, inclusive (default: the last order day)\n"
          "  --unit U           day, week (default) or month: the models' time unit\n"
          "  --horizon H        predict: how far ahead, like 52w, 90d, 12m or 1y (default 52w)\n"
          "  --discount R       predict: discount rate per month for the value (default 0)\n"
+         "  --periods N        holdout: units compared (default: all whole units after --until)\n"
          "  --format F         table (default), csv or json\n"
          "  --orders FILE      run straight from an orders CSV, without a store\n"
          "  --timezone TZ      business time zone (default: the store's, or UTC)\n\n"
@@ -215,6 +218,65 @@ static void print_predict(const clv_args *c, const cli_analysis *a, const rt_clv
   }
 }
 
+static void print_holdout(const clv_args *c, const cli_analysis *a, const rt_clv_summary *s,
+                          int periods, const double *actual, const double *predicted) {
+  double ca = 0, cp = 0, abs_err = 0;
+  char until[16];
+  day_label(s->until_day, until, sizeof until);
+  if (a->format == FMT_CSV) printf("period,actual,predicted,cumulative_actual,cumulative_predicted\n");
+  json_t *arr = a->format == FMT_JSON ? json_array() : NULL;
+  cli_table tb;
+  cli_table_init(&tb, 5);
+  const char *head[] = {c->unit_name, "actual", "predicted", "cum. actual", "cum. predicted"};
+  cli_table_row(&tb, head);
+  for (int k = 0; k < periods; k++) {
+    ca += actual[k];
+    cp += predicted[k];
+    abs_err += fabs(actual[k] - predicted[k]);
+    if (a->format == FMT_CSV) {
+      printf("%d,%.0f,%.4f,%.0f,%.4f\n", k + 1, actual[k], predicted[k], ca, cp);
+    } else if (arr) {
+      json_t *o = json_object();
+      json_object_set_new(o, "period", json_integer(k + 1));
+      json_object_set_new(o, "actual", json_real(actual[k]));
+      json_object_set_new(o, "predicted", json_real(predicted[k]));
+      json_array_append_new(arr, o);
+    } else {
+      char cell[5][32];
+      snprintf(cell[0], 32, "%d", k + 1);
+      snprintf(cell[1], 32, "%.0f", actual[k]);
+      snprintf(cell[2], 32, "%.1f", predicted[k]);
+      snprintf(cell[3], 32, "%.0f", ca);
+      snprintf(cell[4], 32, "%.1f", cp);
+      const char *row[5] = {cell[0], cell[1], cell[2], cell[3], cell[4]};
+      cli_table_row(&tb, row);
+    }
+  }
+  double rel = ca > 0 ? (cp - ca) / ca : NAN, mae = periods ? abs_err / periods : NAN;
+  if (arr) {
+    json_t *root = json_object();
+    json_object_set_new(root, "until", json_string(until));
+    json_object_set_new(root, "unit", json_string(c->unit_name));
+    json_object_set_new(root, "customers", json_integer((json_int_t)s->n));
+    json_object_set_new(root, "actual_total", json_real(ca));
+    json_object_set_new(root, "predicted_total", json_real(cp));
+    json_object_set_new(root, "total_error", isnan(rel) ? json_null() : json_real(rel));
+    json_object_set_new(root, "mean_abs_error_per_period", json_real(mae));
+    json_object_set_new(root, "periods", arr);
+    json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+    printf("\n");
+    json_decref(root);
+  } else if (a->format == FMT_TABLE) {
+    char n1[32];
+    printf("Holdout check · %s customers fitted on orders up to %s · repeat purchases per %s\n\n",
+           cli_count((int64_t)s->n, n1, sizeof n1), until, c->unit_name);
+    cli_table_print(&tb, stdout);
+    printf("\nIn all: %.0f actual, %.1f predicted (%+.1f%%); mean absolute error %.1f per %s.\n",
+           ca, cp, 100 * rel, mae, c->unit_name);
+  }
+  cli_table_free(&tb);
+}
+
 int cmd_clv(const cli_global *g, int argc, char **argv) {
   if (argc < 2 || cli_is_help(argv[1])) {
     help();
@@ -224,9 +286,13 @@ int cmd_clv(const cli_global *g, int argc, char **argv) {
   c.unit_days = 7;
   c.unit_name = "week";
   c.horizon_days = 52 * 7;
+  int holdout = 0;
+  int64_t periods = 0;
   if (!strcmp(argv[1], "predict")) c.predict = 1;
+  else if (!strcmp(argv[1], "holdout")) holdout = 1;
   else if (strcmp(argv[1], "fit"))
-    return cli_usage_error("clv", "unknown subcommand '%s' (expected fit or predict)", argv[1]);
+    return cli_usage_error("clv", "unknown subcommand '%s' (expected fit, predict or holdout)",
+                           argv[1]);
   cli_analysis a;
   cli_analysis_init(&a, g);
   if (c.predict) a.format = FMT_CSV;
@@ -243,6 +309,10 @@ int cmd_clv(const cli_global *g, int argc, char **argv) {
         return cli_usage_error("clv", "--model pareto (Pareto/NBD) is not available yet; "
                                       "use bgnbd");
       if (strcmp(v, "bgnbd")) return cli_usage_error("clv", "--model wants bgnbd, not '%s'", v);
+      continue;
+    }
+    if ((r = cli_value(argc, argv, &i, "--periods", &v)) != 0) {
+      if (r < 0 || cli_parse_int("clv", "--periods", v, 1, 100000, &periods)) return CLI_USAGE;
       continue;
     }
     if ((r = cli_value(argc, argv, &i, "--until", &v)) != 0) {
@@ -304,7 +374,21 @@ int cmd_clv(const cli_global *g, int argc, char **argv) {
   } else {
     rt_error gerr = {0};
     int gg_ok = rt_gamma_gamma_fit(s, &gg, &gerr) == 0;
-    if (c.predict) {
+    if (holdout) {
+      int np = periods ? (int)periods : rt_clv_holdout_periods(a.model, s);
+      double *act = malloc((size_t)(np > 0 ? np : 1) * sizeof *act);
+      double *pred = malloc((size_t)(np > 0 ? np : 1) * sizeof *pred);
+      if (!act || !pred) {
+        fprintf(stderr, "retain: out of memory\n");
+        rc = CLI_FAIL;
+      } else if (rt_clv_holdout(a.model, s, &bg, np, act, pred, &err)) {
+        rc = cli_fail(&err);
+      } else {
+        print_holdout(&c, &a, s, np, act, pred);
+      }
+      free(act);
+      free(pred);
+    } else if (c.predict) {
       double disc = pow(1 + c.discount, c.unit_days / (365.25 / 12)) - 1; /* per unit */
       rt_clv_predictions *pr = NULL;
       if (rt_clv_predict(s, &bg, gg_ok ? &gg : NULL, c.horizon_days / c.unit_days, disc, &pr,

@@ -46,6 +46,18 @@ assert_eq "$(echo "$OUT" | awk -F, 'NR > 1 && ($2 < 0 || $2 > 1 || $3 < 0 || $4 
 run 0 "$RT_BIN" clv predict --until 1997-09-30 --horizon 78w
 assert_eq "$(echo "$OUT" | awk -F, '$1 == "0001" { print ($3 > 1.226) }')" 1 "78 weeks > 39 weeks"
 
+# holdout: the weeks after the calibration end, actual against predicted; the actual total is
+# every (customer, day) with an order after 1997-09-30.
+run 0 "$RT_BIN" clv holdout --until 1997-09-30 --format csv
+assert_eq "$(echo "$OUT" | head -1)" "period,actual,predicted,cumulative_actual,cumulative_predicted"
+assert_eq "$(echo "$OUT" | tail -n +2 | wc -l)" 39 "holdout weeks"
+want=$(awk '$3 > 19970930 { k[$2 " " $3] = 1 } END { print length(k) }' "$F")
+assert_eq "$(echo "$OUT" | tail -1 | cut -d, -f4)" "$want" "holdout actual total"
+run 0 "$RT_BIN" clv holdout --until 1997-09-30 --periods 4
+assert_contains "$OUT" "Holdout check"
+assert_contains "$OUT" "In all:"
+run 2 "$RT_BIN" clv holdout --periods 0
+
 # Usage errors exit 2.
 run 2 "$RT_BIN" clv
 run 2 "$RT_BIN" clv guess
@@ -55,5 +67,5 @@ assert_contains "$ERR" "not available yet"
 run 2 "$RT_BIN" clv predict --horizon soon
 run 2 "$RT_BIN" clv fit --until 1997-13-45
 run 0 "$RT_BIN" clv --help
-assert_contains "$OUT" "Usage: retain [--db PATH] clv fit|predict"
+assert_contains "$OUT" "Usage: retain [--db PATH] clv fit|predict|holdout"
 finish

@@ -246,6 +246,45 @@ static void test_predictions(void **state) {
   rt_model_free(m);
 }
 
+/* The holdout check: per-period actual purchase days after the calibration end, counted
+ * here independently, and predictions that add up to the customers' conditional
+ * expectations. */
+static void test_holdout(void **state) {
+  (void)state;
+  rt_model *m = cdnow_model();
+  rt_clv_summary *s = cdnow_summary(m);
+  rt_bgnbd bg;
+  rt_error err;
+  assert_int_equal(rt_bgnbd_fit(s, &bg, &err), 0);
+  int np = rt_clv_holdout_periods(m, s);
+  assert_int_equal(np, 39); /* 1997-10-01 .. 1998-06-30: 273 days */
+  double act[39], pred[39];
+  assert_int_equal(rt_clv_holdout(m, s, &bg, np, act, pred, &err), 0);
+  double want[39] = {0}, total = 0;
+  for (size_t c = 0; c < m->ncustomers; c++) {
+    int32_t prev = s->until_day;
+    for (uint32_t j = m->order_start[c]; j < m->order_start[c + 1]; j++)
+      if (m->order_day[j] > prev) {
+        prev = m->order_day[j];
+        want[(prev - s->until_day - 1) / 7] += 1;
+      }
+  }
+  double ca = 0, cp = 0;
+  for (int k = 0; k < 39; k++) {
+    NEAR(act[k], want[k], 0);
+    ca += act[k];
+    cp += pred[k];
+    assert_true(pred[k] > 0);
+  }
+  NEAR(ca, 1882, 0); /* distinct (customer, day) pairs after 1997-09-30 in the sample */
+  for (size_t i = 0; i < s->n; i++)
+    total += rt_bgnbd_expected(&bg, 39, s->x[i], s->t_x[i], s->T[i]);
+  NEAR(cp, total, 1e-9 * total);
+  assert_int_not_equal(rt_clv_holdout(m, s, &bg, 0, act, pred, &err), 0);
+  rt_clv_summary_free(s);
+  rt_model_free(m);
+}
+
 /* ---- subscriptions: shifted-beta-geometric ---- */
 
 /* Fader & Hardie (2007), the first 7 years of two segments: regular alpha = 0.704,
@@ -431,6 +470,7 @@ int main(void) {
       cmocka_unit_test(test_cdnow_bgnbd),
       cmocka_unit_test(test_cdnow_gamma_gamma),
       cmocka_unit_test(test_predictions),
+      cmocka_unit_test(test_holdout),
       cmocka_unit_test(test_sbg_published),
       cmocka_unit_test(test_sbg_derl_and_recovery),
       cmocka_unit_test(test_bgnbd_recovers_parameters),
