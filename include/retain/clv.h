@@ -61,6 +61,19 @@ double rt_bgnbd_p_alive(const rt_bgnbd *p, double x, double t_x, double T);
 /* E[purchases in (T, T + t] | x, t_x, T]. */
 double rt_bgnbd_expected(const rt_bgnbd *p, double t, double x, double t_x, double T);
 
+/* Pareto/NBD (Schmittlein, Morrison & Colombo 1987; the likelihood as in Fader, Hardie &
+ * Lee's 2005 note): purchases at rate lambda ~ Gamma(r, alpha) during an exponential lifetime
+ * of rate mu ~ Gamma(s, beta). */
+typedef struct rt_pareto {
+  double r, alpha, s, beta;
+  rt_fit_info info;
+} rt_pareto;
+
+int rt_pareto_fit(const rt_clv_summary *s, rt_pareto *out, rt_error *err);
+double rt_pareto_loglik(const rt_pareto *p, double x, double t_x, double T);
+double rt_pareto_p_alive(const rt_pareto *p, double x, double t_x, double T);
+double rt_pareto_expected(const rt_pareto *p, double t, double x, double t_x, double T);
+
 typedef struct rt_gamma_gamma {
   double p, q, v;
   rt_fit_info info;

@@ -44,6 +44,10 @@ int rt__fit_ml(const rt__rows *rows, int np, rt__loglik_fn f, rt__prepare_fn pre
  * BG/NBD row (x, t_x, T), theta (r, alpha, a, b); Gamma-Gamma row (x, m), theta (p, q, v). */
 double rt__bgnbd_ll(const double *theta, const double *row, double *grad, const void *ctx);
 double rt__gamma_gamma_ll(const double *theta, const double *row, double *grad, const void *ctx);
+/* Pareto/NBD: row (x, t_x, T), theta (r, alpha, s, beta). */
+double rt__pareto_ll(const double *theta, const double *row, double *grad, const void *ctx);
+/* Pareto/NBD's conditional expectation over t divided by P(alive): it depends on x and T only. */
+double rt__pareto_numerator(const rt_pareto *p, double t, double x, double T);
 
 /* BG/NBD's conditional expectation (equation 10) is a numerator that depends on x and T only
  * (through Gauss's 2F1) times P(alive): customers with the same x and T share the numerators.

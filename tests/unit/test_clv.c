@@ -64,6 +64,12 @@ static void test_gradients(void **state) {
   for (int i = 0; i < 3; i++)
     for (int k = 0; k < 4; k++)
       check_gradient(rt__bgnbd_ll, bg[i], rows[k], 4);
+  /* Pareto/NBD: alpha above and below beta (the two forms of A0) */
+  const double pn[][4] = {{0.553, 10.58, 0.606, 11.67}, {0.553, 11.67, 0.606, 10.58},
+                          {2, 3, 0.4, 30}};
+  for (int i = 0; i < 3; i++)
+    for (int k = 0; k < 4; k++)
+      check_gradient(rt__pareto_ll, pn[i], rows[k], 4);
   const double gg[][4] = {{6.25, 3.74, 15.44, 0}, {0.5, 1.2, 200, 0}, {40, 10, 2, 0}};
   const double grows[][3] = {{1, 22.35, 0}, {7, 3.5, 0}, {40, 180, 0}};
   for (int i = 0; i < 3; i++)
@@ -176,6 +182,27 @@ static void test_cdnow_bgnbd(void **state) {
   assert_true(e1 > 0 && e1 < rt_bgnbd_expected(&p, 39, 2, 30.43, 38.86));
   double pa = rt_bgnbd_p_alive(&p, 2, 30.43, 38.86);
   assert_true(pa > 0 && pa < 1);
+  rt_clv_summary_free(s);
+  rt_model_free(m);
+}
+
+/* Pareto/NBD on the sample: the note reports r = 0.553, alpha = 10.58, s = 0.606,
+ * beta = 11.67 (and a log-likelihood of -9595.0). */
+static void test_cdnow_pareto(void **state) {
+  (void)state;
+  rt_model *m = cdnow_model();
+  rt_clv_summary *s = cdnow_summary(m);
+  rt_pareto p;
+  rt_error err;
+  assert_int_equal(rt_pareto_fit(s, &p, &err), 0);
+  NEAR(p.r, 0.553, 0.0006);
+  NEAR(p.alpha, 10.58, 0.006);
+  NEAR(p.s, 0.606, 0.0006);
+  NEAR(p.beta, 11.67, 0.006);
+  NEAR(p.info.loglik, -9595.0, 0.06);
+  assert_true(p.info.converged);
+  double pa = rt_pareto_p_alive(&p, 2, 30.43, 38.86), e = rt_pareto_expected(&p, 39, 2, 30.43, 38.86);
+  assert_true(pa > 0 && pa < 1 && e > 0);
   rt_clv_summary_free(s);
   rt_model_free(m);
 }
@@ -433,6 +460,56 @@ static void test_bgnbd_recovers_parameters(void **state) {
   recover_bgnbd(300000, 7, 0.06);
 }
 
+/* Pareto/NBD recovery: 20,000 customers with exponential lifetimes, observed 20-60 weeks. */
+static void test_pareto_recovers_parameters(void **state) {
+  (void)state;
+  const size_t n = 20000;
+  rt_clv_summary s = {0};
+  s.x = malloc(n * sizeof *s.x);
+  s.t_x = malloc(n * sizeof *s.t_x);
+  s.T = malloc(n * sizeof *s.T);
+  s.m = calloc(n, sizeof *s.m);
+  rt__rng g;
+  rt__rng_seed(&g, 5, 4, 4);
+  const double r = 0.7, alpha = 6, sh = 0.9, beta = 15;
+  for (size_t i = 0; i < n; i++) {
+    double lambda = rt__rng_gamma(&g, r, 1 / alpha), mu = rt__rng_gamma(&g, sh, 1 / beta);
+    double T = 20 + 40 * rt__rng_unif(&g), life = rt__rng_exp(&g, 1 / mu);
+    double end = life < T ? life : T, t = 0, last = 0;
+    int x = 0;
+    for (;;) {
+      t += rt__rng_exp(&g, 1 / lambda);
+      if (t > end)
+        break;
+      x++;
+      last = t;
+    }
+    s.x[i] = x;
+    s.t_x[i] = last;
+    s.T[i] = T;
+  }
+  s.n = n;
+  rt_pareto p;
+  rt_error err;
+  assert_int_equal(rt_pareto_fit(&s, &p, &err), 0);
+  assert_true(p.info.converged);
+  assert_true(fabs(p.r / r - 1) < 0.15);
+  assert_true(fabs(p.alpha / alpha - 1) < 0.15);
+  assert_true(fabs(p.s / sh - 1) < 0.3); /* the dropout side is the harder to pin down */
+  assert_true(fabs(p.beta / beta - 1) < 0.3);
+  rt_pareto truth = {.r = r, .alpha = alpha, .s = sh, .beta = beta};
+  double lt = 0, le = 0;
+  for (size_t i = 0; i < n; i++) {
+    lt += rt_pareto_loglik(&truth, s.x[i], s.t_x[i], s.T[i]);
+    le += rt_pareto_loglik(&p, s.x[i], s.t_x[i], s.T[i]);
+  }
+  assert_true(le >= lt);
+  free(s.x);
+  free(s.t_x);
+  free(s.T);
+  free(s.m);
+}
+
 static void test_gamma_gamma_recovers_parameters(void **state) {
   (void)state;
   const size_t n = 20000;
@@ -468,12 +545,14 @@ int main(void) {
       cmocka_unit_test(test_bgnbd_likelihood_shape),
       cmocka_unit_test(test_cdnow_summary),
       cmocka_unit_test(test_cdnow_bgnbd),
+      cmocka_unit_test(test_cdnow_pareto),
       cmocka_unit_test(test_cdnow_gamma_gamma),
       cmocka_unit_test(test_predictions),
       cmocka_unit_test(test_holdout),
       cmocka_unit_test(test_sbg_published),
       cmocka_unit_test(test_sbg_derl_and_recovery),
       cmocka_unit_test(test_bgnbd_recovers_parameters),
+      cmocka_unit_test(test_pareto_recovers_parameters),
       cmocka_unit_test(test_gamma_gamma_recovers_parameters),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
