@@ -74,6 +74,21 @@ double rt_pareto_loglik(const rt_pareto *p, double x, double t_x, double T);
 double rt_pareto_p_alive(const rt_pareto *p, double x, double t_x, double T);
 double rt_pareto_expected(const rt_pareto *p, double t, double x, double t_x, double T);
 
+/* Either purchase model, for what works with both (value, predictions, holdout). */
+typedef enum { RT_BTYD_BGNBD = 0, RT_BTYD_PARETO } rt_btyd_kind;
+typedef struct rt_btyd {
+  rt_btyd_kind kind;
+  union {
+    rt_bgnbd bg;
+    rt_pareto pn;
+  };
+} rt_btyd;
+
+int rt_btyd_fit(const rt_clv_summary *s, rt_btyd_kind kind, rt_btyd *out, rt_error *err);
+const rt_fit_info *rt_btyd_info(const rt_btyd *m);
+double rt_btyd_p_alive(const rt_btyd *m, double x, double t_x, double T);
+double rt_btyd_expected(const rt_btyd *m, double t, double x, double t_x, double T);
+
 typedef struct rt_gamma_gamma {
   double p, q, v;
   rt_fit_info info;
@@ -87,14 +102,14 @@ double rt_gamma_gamma_spend(const rt_gamma_gamma *g, double x, double m);
 /* Predicted value over the next `horizon` units: expected purchases in each of `steps` equal
  * slices of the horizon (at most 16), times the expected spend, discounted at `discount` per
  * unit to the end of each slice. */
-double rt_clv_value(const rt_bgnbd *bg, const rt_gamma_gamma *gg, double x, double t_x, double T,
+double rt_clv_value(const rt_btyd *bg, const rt_gamma_gamma *gg, double x, double t_x, double T,
                     double m, double horizon, int steps, double discount);
 
 /* The holdout check: for the customers of a calibration summary, the repeat purchases (order
  * days) they actually made in each of the `periods` units after the calibration end, and the
  * number the model expected: actual[k] and predicted[k] for period k + 1 (arrays of `periods`).
  * Periods past the data's last day are not asked for (see rt_clv_holdout_periods). */
-int rt_clv_holdout(const rt_model *m, const rt_clv_summary *s, const rt_bgnbd *bg, int periods,
+int rt_clv_holdout(const rt_model *m, const rt_clv_summary *s, const rt_btyd *bg, int periods,
                    double *actual, double *predicted, rt_error *err);
 /* Whole units between the calibration end and the model's last day. */
 int rt_clv_holdout_periods(const rt_model *m, const rt_clv_summary *s);
@@ -133,12 +148,13 @@ typedef struct rt_clv_predictions {
   double *expected;    /* purchases in the horizon */
   double *value;       /* rt_clv_value over the horizon (NAN without a spend model) */
   double *wait;        /* if still a customer, the mean time to the next purchase (units):
-                          (alpha + T) / (r + x - 1); NAN when r + x <= 1 */
+                          (alpha + T) / (r + x - 1), the mean of 1/lambda given the data;
+                          NAN when r + x <= 1 */
 } rt_clv_predictions;
 
 /* gg may be NULL (no values). discount is per unit; with 0 the value is the expected purchases
  * times the expected spend. */
-int rt_clv_predict(const rt_clv_summary *s, const rt_bgnbd *bg, const rt_gamma_gamma *gg,
+int rt_clv_predict(const rt_clv_summary *s, const rt_btyd *bg, const rt_gamma_gamma *gg,
                    double horizon, double discount, rt_clv_predictions **out, rt_error *err);
 void rt_clv_predictions_free(rt_clv_predictions *p);
 

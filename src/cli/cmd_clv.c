@@ -23,7 +23,7 @@ static void help(void) {
          "  holdout   fit on the orders up to --until, then compare the repeat purchases the\n"
          "            model expected in each unit after it with those made, and the total\n\n"
          "Options:\n"
-         "  --model M          bgnbd (default)\n"
+         "  --model M          bgnbd (default) or pareto (Pareto/NBD) for the purchases\n"
          "  --until DATE       calibration end, inclusive (default: the last order day)\n"
          "  --unit U           day, week (default) or month: the models' time unit\n"
          "  --horizon H        predict: how far ahead, like 52w, 90d, 12m or 1y (default 52w)\n"
@@ -76,23 +76,27 @@ static json_t *params_json(const char *const *names, const double *values, int n
 }
 
 static void print_fit(const clv_args *c, const cli_analysis *a, const rt_clv_summary *s,
-                      const rt_bgnbd *bg, const rt_gamma_gamma *gg, int gg_ok) {
+                      const rt_btyd *bm, const rt_gamma_gamma *gg, int gg_ok) {
   char until[16];
   day_label(s->until_day, until, sizeof until);
+  const rt_fit_info *info = rt_btyd_info(bm);
+  int pareto = bm->kind == RT_BTYD_PARETO;
+  const char *model = pareto ? "pareto" : "bgnbd";
+  const char *pn[4] = {"r", "alpha", pareto ? "s" : "a", pareto ? "beta" : "b"};
+  const double pv[4] = {pareto ? bm->pn.r : bm->bg.r, pareto ? bm->pn.alpha : bm->bg.alpha,
+                        pareto ? bm->pn.s : bm->bg.a, pareto ? bm->pn.beta : bm->bg.b};
   if (a->format == FMT_JSON) {
     json_t *root = json_object();
-    json_object_set_new(root, "model", json_string("bgnbd"));
+    json_object_set_new(root, "model", json_string(model));
     json_object_set_new(root, "unit", json_string(c->unit_name));
     json_object_set_new(root, "until", json_string(until));
-    json_object_set_new(root, "customers", json_integer((json_int_t)bg->info.n));
-    json_object_set_new(root, "distinct_summaries", json_integer((json_int_t)bg->info.distinct));
-    const char *bn[] = {"r", "alpha", "a", "b"};
-    const double bv[] = {bg->r, bg->alpha, bg->a, bg->b};
-    json_object_set_new(root, "params", params_json(bn, bv, 4));
-    json_object_set_new(root, "loglik", json_real(bg->info.loglik));
-    json_object_set_new(root, "converged", json_boolean(bg->info.converged));
-    json_object_set_new(root, "evaluations", json_integer(bg->info.evaluations));
-    json_object_set_new(root, "starts", json_integer(bg->info.starts));
+    json_object_set_new(root, "customers", json_integer((json_int_t)info->n));
+    json_object_set_new(root, "distinct_summaries", json_integer((json_int_t)info->distinct));
+    json_object_set_new(root, "params", params_json(pn, pv, 4));
+    json_object_set_new(root, "loglik", json_real(info->loglik));
+    json_object_set_new(root, "converged", json_boolean(info->converged));
+    json_object_set_new(root, "evaluations", json_integer(info->evaluations));
+    json_object_set_new(root, "starts", json_integer(info->starts));
     if (gg_ok) {
       json_t *sp = json_object();
       json_object_set_new(sp, "model", json_string("gamma-gamma"));
@@ -111,9 +115,9 @@ static void print_fit(const clv_args *c, const cli_analysis *a, const rt_clv_sum
   }
   if (a->format == FMT_CSV) {
     printf("model,parameter,value\n");
-    printf("bgnbd,r,%.10g\nbgnbd,alpha,%.10g\nbgnbd,a,%.10g\nbgnbd,b,%.10g\n", bg->r, bg->alpha,
-           bg->a, bg->b);
-    printf("bgnbd,loglik,%.10g\nbgnbd,converged,%d\n", bg->info.loglik, bg->info.converged);
+    for (int j = 0; j < 4; j++)
+      printf("%s,%s,%.10g\n", model, pn[j], pv[j]);
+    printf("%s,loglik,%.10g\n%s,converged,%d\n", model, info->loglik, model, info->converged);
     if (gg_ok)
       printf("gamma-gamma,p,%.10g\ngamma-gamma,q,%.10g\ngamma-gamma,v,%.10g\n"
              "gamma-gamma,loglik,%.10g\ngamma-gamma,converged,%d\n",
@@ -121,13 +125,13 @@ static void print_fit(const clv_args *c, const cli_analysis *a, const rt_clv_sum
     return;
   }
   char n1[32], n2[32];
-  printf("BG/NBD purchases · %s customers (%s distinct summaries) · orders up to %s · unit: %s\n",
-         cli_count((int64_t)bg->info.n, n1, sizeof n1),
-         cli_count((int64_t)bg->info.distinct, n2, sizeof n2), until, c->unit_name);
-  printf("  r = %.4f   alpha = %.4f   a = %.4f   b = %.4f\n", bg->r, bg->alpha, bg->a, bg->b);
-  printf("  log-likelihood %.2f · %s after %d evaluations (best of %d starts)\n",
-         bg->info.loglik, bg->info.converged ? "converged" : "NOT converged",
-         bg->info.evaluations, bg->info.starts);
+  printf("%s purchases · %s customers (%s distinct summaries) · orders up to %s · unit: %s\n",
+         pareto ? "Pareto/NBD" : "BG/NBD", cli_count((int64_t)info->n, n1, sizeof n1),
+         cli_count((int64_t)info->distinct, n2, sizeof n2), until, c->unit_name);
+  printf("  %s = %.4f   %s = %.4f   %s = %.4f   %s = %.4f\n", pn[0], pv[0], pn[1], pv[1], pn[2],
+         pv[2], pn[3], pv[3]);
+  printf("  log-likelihood %.2f · %s after %d evaluations (best of %d starts)\n", info->loglik,
+         info->converged ? "converged" : "NOT converged", info->evaluations, info->starts);
   if (gg_ok) {
     printf("Gamma-Gamma spend · %s repeat buyers\n", cli_count((int64_t)gg->info.n, n1,
                                                               sizeof n1));
@@ -287,6 +291,7 @@ int cmd_clv(const cli_global *g, int argc, char **argv) {
   c.unit_name = "week";
   c.horizon_days = 52 * 7;
   int holdout = 0;
+  rt_btyd_kind kind = RT_BTYD_BGNBD;
   int64_t periods = 0;
   if (!strcmp(argv[1], "predict")) c.predict = 1;
   else if (!strcmp(argv[1], "holdout")) holdout = 1;
@@ -305,10 +310,9 @@ int cmd_clv(const cli_global *g, int argc, char **argv) {
     }
     if ((r = cli_value(argc, argv, &i, "--model", &v)) != 0) {
       if (r < 0) return CLI_USAGE;
-      if (!strcmp(v, "pareto"))
-        return cli_usage_error("clv", "--model pareto (Pareto/NBD) is not available yet; "
-                                      "use bgnbd");
-      if (strcmp(v, "bgnbd")) return cli_usage_error("clv", "--model wants bgnbd, not '%s'", v);
+      if (!strcmp(v, "pareto")) kind = RT_BTYD_PARETO;
+      else if (!strcmp(v, "bgnbd")) kind = RT_BTYD_BGNBD;
+      else return cli_usage_error("clv", "--model wants bgnbd or pareto, not '%s'", v);
       continue;
     }
     if ((r = cli_value(argc, argv, &i, "--periods", &v)) != 0) {
@@ -367,9 +371,10 @@ int cmd_clv(const cli_global *g, int argc, char **argv) {
     until = (int32_t)rt_tz_day(a.tz, ms);
   }
   rt_clv_summary *s = NULL;
-  rt_bgnbd bg;
+  rt_btyd bg;
   rt_gamma_gamma gg;
-  if (rt_clv_summarize(a.model, until, c.unit_days, &s, &err) || rt_bgnbd_fit(s, &bg, &err)) {
+  if (rt_clv_summarize(a.model, until, c.unit_days, &s, &err) ||
+      rt_btyd_fit(s, kind, &bg, &err)) {
     rc = cli_fail(&err);
   } else {
     rt_error gerr = {0};

@@ -229,7 +229,7 @@ double rt_bgnbd_expected(const rt_bgnbd *p, double t, double x, double t_x, doub
   return e;
 }
 
-double rt_clv_value(const rt_bgnbd *bg, const rt_gamma_gamma *gg, double x, double t_x, double T,
+double rt_clv_value(const rt_btyd *bg, const rt_gamma_gamma *gg, double x, double t_x, double T,
                     double m, double horizon, int steps, double discount) {
   if (steps < 1)
     steps = 1;
@@ -238,9 +238,11 @@ double rt_clv_value(const rt_bgnbd *bg, const rt_gamma_gamma *gg, double x, doub
   double t[16], e[16];
   for (int k = 0; k < steps; k++)
     t[k] = horizon * (k + 1) / steps;
-  expected_many(bg, t, steps, x, t_x, T, e);
+  rt__btyd_numerators(bg, t, steps, x, T, e);
+  double pa = rt_btyd_p_alive(bg, x, t_x, T);
   double spend = rt_gamma_gamma_spend(gg, x, m), value = 0, prev = 0;
   for (int k = 0; k < steps; k++) {
+    e[k] *= pa;
     value += (e[k] - prev) * spend / pow(1 + discount, t[k]);
     prev = e[k];
   }

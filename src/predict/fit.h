@@ -55,4 +55,10 @@ double rt__pareto_numerator(const rt_pareto *p, double t, double x, double T);
 void rt__bgnbd_numerators(const rt_bgnbd *p, const double *t, int nt, double x, double T,
                           double *num);
 
+/* Either model's numerators (see rt__bgnbd_numerators), and the mean wait to the next purchase
+ * of a customer still alive, (alpha + T) / (r + x - 1) or NAN. */
+void rt__btyd_numerators(const rt_btyd *m, const double *t, int nt, double x, double T,
+                         double *num);
+double rt__btyd_wait(const rt_btyd *m, double x, double T);
+
 #endif

@@ -15,7 +15,7 @@ int rt_clv_holdout_periods(const rt_model *m, const rt_clv_summary *s) {
   return k < 0 ? 0 : k > 100000 ? 100000 : (int)k;
 }
 
-int rt_clv_holdout(const rt_model *m, const rt_clv_summary *s, const rt_bgnbd *bg, int periods,
+int rt_clv_holdout(const rt_model *m, const rt_clv_summary *s, const rt_btyd *bg, int periods,
                    double *actual, double *predicted, rt_error *err) {
   if (periods < 1)
     return rt_error_set(err, RT_EINVAL, "clv: the holdout needs at least one period after "
@@ -51,13 +51,13 @@ int rt_clv_holdout(const rt_model *m, const rt_clv_summary *s, const rt_bgnbd *b
   }
   for (size_t r = 0; r < rows.n; r++) {
     const double *v = rows.v + r * 3;
-    double pa = rt_bgnbd_p_alive(bg, v[0], v[1], v[2]);
+    double pa = rt_btyd_p_alive(bg, v[0], v[1], v[2]);
     for (int k0 = 0; k0 < periods; k0 += 16) {
       int nt = periods - k0 < 16 ? periods - k0 : 16;
       double t[16], num[16];
       for (int j = 0; j < nt; j++)
         t[j] = k0 + j + 1;
-      rt__bgnbd_numerators(bg, t, nt, v[0], v[2], num);
+      rt__btyd_numerators(bg, t, nt, v[0], v[2], num);
       for (int j = 0; j < nt; j++)
         cum[k0 + j] += rows.w[r] * pa * num[j];
     }

@@ -30,7 +30,7 @@ void rt_clv_predictions_free(rt_clv_predictions *p) {
 
 typedef struct shared {
   const rt_clv_summary *s;
-  const rt_bgnbd *bg;
+  const rt_btyd *bg;
   const rt_gamma_gamma *gg;
   int nt;                 /* horizon steps: 1 without a discount, else STEPS */
   double t[STEPS], disc[STEPS]; /* the steps' ends, and their discount factors */
@@ -59,15 +59,15 @@ static void table_run(void *arg) {
   shared *sh = p->sh;
   for (size_t c = p->i0; c < p->i1; c++)
     if (sh->used[c])
-      rt__bgnbd_numerators(sh->bg, sh->t, sh->nt, (double)(c / sh->ncol),
-                           (double)(c % sh->ncol) / sh->s->unit_days, sh->num + c * (size_t)sh->nt);
+      rt__btyd_numerators(sh->bg, sh->t, sh->nt, (double)(c / sh->ncol),
+                          (double)(c % sh->ncol) / sh->s->unit_days, sh->num + c * (size_t)sh->nt);
 }
 
 static void predict_run(void *arg) {
   part *p = arg;
   shared *sh = p->sh;
   const rt_clv_summary *s = sh->s;
-  const rt_bgnbd *bg = sh->bg;
+  const rt_btyd *bg = sh->bg;
   for (size_t i = p->i0; i < p->i1; i++) {
     double x = s->x[i], tx = s->t_x[i], T = s->T[i], e[STEPS], own[STEPS];
     size_t c = sh->used ? cell_of(sh, i) : SIZE_MAX;
@@ -75,8 +75,8 @@ static void predict_run(void *arg) {
     if (c != SIZE_MAX && sh->used[c])
       num = sh->num + c * (size_t)sh->nt;
     else
-      rt__bgnbd_numerators(bg, sh->t, sh->nt, x, T, own);
-    double pa = rt_bgnbd_p_alive(bg, x, tx, T);
+      rt__btyd_numerators(bg, sh->t, sh->nt, x, T, own);
+    double pa = rt_btyd_p_alive(bg, x, tx, T);
     for (int k = 0; k < sh->nt; k++)
       e[k] = num[k] * pa;
     sh->out->p_alive[i] = pa;
@@ -91,11 +91,11 @@ static void predict_run(void *arg) {
       }
     }
     sh->out->value[i] = value;
-    sh->out->wait[i] = bg->r + x > 1 ? (bg->alpha + T) / (bg->r + x - 1) : NAN;
+    sh->out->wait[i] = rt__btyd_wait(bg, x, T);
   }
 }
 
-int rt_clv_predict(const rt_clv_summary *s, const rt_bgnbd *bg, const rt_gamma_gamma *gg,
+int rt_clv_predict(const rt_clv_summary *s, const rt_btyd *bg, const rt_gamma_gamma *gg,
                    double horizon, double discount, rt_clv_predictions **out, rt_error *err) {
   *out = NULL;
   rt_clv_predictions *p = rt_calloc(1, sizeof *p);
