@@ -21,6 +21,7 @@ static const struct {
     {"cohorts", cmd_cohorts, "acquisition cohorts x periods since acquisition"},
     {"clv", cmd_clv, "who is still a customer and what each is worth (BG/NBD, Gamma-Gamma)"},
     {"subscription", cmd_subscription, "subscription retention curve and residual value (sBG)"},
+    {"churn", cmd_churn, "churn classifiers: cross-validated on a labelled customer table"},
     {"gen", cmd_gen, "generate a realistic synthetic business (CSV files)"},
     {"demo", cmd_demo, "generate a business, import it and show its retention report"},
 };

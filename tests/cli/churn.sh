@@ -1,0 +1,47 @@
+# `retain churn cv`: a labelled customer table generated here (churn rises with a number and
+# differs by plan), cross-validated with both models; usage and data errors.
+. "$(dirname "$0")/lib/assert.bash"
+
+# 3,000 customers from a fixed linear congruential generator: churn when
+# 1.5 x + plan effect + noise > 0.8
+awk 'BEGIN {
+  s = 12345; print "id,plan,x,monthly,churned"
+  for (i = 0; i < 3000; i++) {
+    s = (s * 1103515245 + 12345) % 2147483648; x = (s / 2147483648) * 4 - 2
+    s = (s * 1103515245 + 12345) % 2147483648; p = int(s / 2147483648 * 3)
+    s = (s * 1103515245 + 12345) % 2147483648; e = (s / 2147483648) * 3 - 1.5
+    plan = p == 0 ? "basic" : p == 1 ? "pro" : "team"
+    z = 1.5 * x + (p == 0 ? 1 : p == 1 ? -0.5 : 0) + e
+    printf "c%d,%s,%.3f,%s,%s\n", i, plan, x, (i % 40 == 3 ? "" : sprintf("%.2f", 20 + 10 * p)), (z > 0.8 ? "Yes" : "No")
+  }
+}' > table.csv
+
+run 0 "$RT_BIN" churn cv --table table.csv --id id --label churned --folds 5 --seed 3 --model both --format json
+assert_contains "$OUT" '"customers": 3000'
+assert_contains "$OUT" '"features": 5'
+assert_contains "$OUT" '"model": "xgboost"'
+assert_contains "$OUT" '"model": "logistic"'
+auc() { echo "$OUT" | awk -v m="\"$1\"" '$2 == m"," { f = 1 } f && $1 == "\"mean_auc\":" { gsub(/,/, "", $2); print $2; exit }'; }
+assert_eq "$(awk -v a="$(auc xgboost)" 'BEGIN { print (a > 0.85) }')" 1 "xgboost AUC above 0.85"
+assert_eq "$(awk -v a="$(auc logistic)" 'BEGIN { print (a > 0.85) }')" 1 "logistic AUC above 0.85"
+FIRST=$OUT
+run 0 "$RT_BIN" churn cv --table table.csv --id id --label churned --folds 5 --seed 3 --model both --format json
+assert_eq "$(echo "$OUT" | grep -v seconds)" "$(echo "$FIRST" | grep -v seconds)" "same seed, same folds"
+
+run 0 "$RT_BIN" churn cv --table table.csv --label churned --folds 3
+assert_contains "$OUT" "Churn cross-validation · 3,000 customers"
+assert_contains "$OUT" "mean AUC"
+
+# Errors.
+run 2 "$RT_BIN" churn
+run 2 "$RT_BIN" churn cv --table table.csv
+run 2 "$RT_BIN" churn cv --table table.csv --label churned --folds 1
+run 2 "$RT_BIN" churn cv --table table.csv --label churned --model forest
+run 1 "$RT_BIN" churn cv --table table.csv --label nope
+assert_contains "$ERR" "no column 'nope'"
+printf 'id,x,churned\na,1,Yes\nb,2,perhaps\n' > bad.csv
+run 1 "$RT_BIN" churn cv --table bad.csv --label churned
+assert_contains "$ERR" "bad.csv:3:3"
+run 1 "$RT_BIN" churn cv --table missing.csv --label churned
+assert_contains "$ERR" "missing.csv"
+finish

@@ -1,0 +1,145 @@
+/* test_churn.c - the churn classifiers (src/churn/): the AUC on hand-computed cases, reading a
+ * labelled table (types, categories, blanks, ids, errors), and cross-validation of both models
+ * on a table whose churn follows a known logistic rule. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include "gen/rng.h"
+#include <retain/churn.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define NEAR(a, b, tol) assert_true(fabs((a) - (b)) <= (tol))
+
+static void test_auc(void **state) {
+  (void)state;
+  const double s[] = {0.1, 0.4, 0.35, 0.8};
+  const uint8_t y[] = {0, 0, 1, 1};
+  NEAR(rt_auc(s, y, 4), 0.75, 1e-12); /* pairs (pos, neg): 0.35>0.1, 0.35<0.4, 0.8>both */
+  const double perfect[] = {0, 1, 2, 3}, ties[] = {1, 1, 1, 1};
+  const uint8_t y2[] = {0, 0, 1, 1}, y3[] = {1, 1, 0, 0};
+  NEAR(rt_auc(perfect, y2, 4), 1, 0);
+  NEAR(rt_auc(perfect, y3, 4), 0, 0);
+  NEAR(rt_auc(ties, y2, 4), 0.5, 0);
+  const uint8_t one_class[] = {1, 1, 1, 1};
+  assert_true(isnan(rt_auc(perfect, one_class, 4)));
+}
+
+static char *write_file(const char *name, const char *text) {
+  static char path[256];
+  snprintf(path, sizeof path, "/tmp/retain-test-churn-%d-%s", (int)getpid(), name);
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs(text, f);
+  fclose(f);
+  return path;
+}
+
+static void test_table(void **state) {
+  (void)state;
+  const char *p = write_file("t.csv", "id,plan,tenure,charges,Churn\n"
+                                      "a,basic,1,10.5,Yes\n"
+                                      "b,pro,12, ,No\n"
+                                      "c,,3,7,no\n"
+                                      "d,basic,40,20,TRUE\n");
+  rt_ctable *t;
+  rt_error err;
+  assert_int_equal(rt_ctable_read_csv(p, "id", "Churn", &t, &err), 0);
+  assert_int_equal(t->nrows, 4);
+  assert_int_equal(t->ncols, 4); /* plan=basic, plan=pro, tenure, charges */
+  assert_string_equal(t->names[0], "plan=basic");
+  assert_string_equal(t->names[1], "plan=pro");
+  assert_string_equal(t->names[2], "tenure");
+  assert_string_equal(t->names[3], "charges");
+  assert_int_equal(t->y[0], 1);
+  assert_int_equal(t->y[1], 0);
+  assert_int_equal(t->y[2], 0);
+  assert_int_equal(t->y[3], 1);
+  assert_string_equal(t->ids[2], "c");
+  NEAR(t->x[0 * 4 + 0], 1, 0);
+  NEAR(t->x[0 * 4 + 1], 0, 0);
+  assert_true(isnan(t->x[1 * 4 + 3]));           /* blank number */
+  assert_true(isnan(t->x[2 * 4 + 0]));           /* blank category */
+  NEAR(t->x[3 * 4 + 2], 40, 0);
+  rt_ctable_free(t);
+  remove(p);
+  /* errors name the place */
+  p = write_file("bad.csv", "id,x,Churn\na,1,Yes\nb,2,maybe\n");
+  assert_int_not_equal(rt_ctable_read_csv(p, "id", "Churn", &t, &err), 0);
+  assert_non_null(strstr(err.msg, ":3:3"));
+  assert_non_null(strstr(err.msg, "maybe"));
+  assert_int_not_equal(rt_ctable_read_csv(p, "id", "Label", &t, &err), 0);
+  assert_non_null(strstr(err.msg, "Label"));
+  remove(p);
+  p = write_file("ragged.csv", "id,x,Churn\na,1,Yes\nb,No\n");
+  assert_int_not_equal(rt_ctable_read_csv(p, NULL, "Churn", &t, &err), 0);
+  assert_non_null(strstr(err.msg, ":3"));
+  remove(p);
+}
+
+/* A table whose churn follows a logistic rule in one number and one category, with an id-like
+ * text column and some blanks: both models find the signal (AUC close to the rule's own). */
+static void test_cv(void **state) {
+  (void)state;
+  char path[256];
+  snprintf(path, sizeof path, "/tmp/retain-test-churn-%d-cv.csv", (int)getpid());
+  FILE *f = fopen(path, "w");
+  assert_non_null(f);
+  fputs("customer,note,x,plan,noise,churn\n", f);
+  rt__rng g;
+  rt__rng_seed(&g, 3, 1, 1);
+  const char *plans[] = {"a", "b", "c"};
+  double *score = malloc(4000 * sizeof *score);
+  uint8_t *label = malloc(4000);
+  for (int i = 0; i < 4000; i++) {
+    double x = rt__rng_normal(&g);
+    int plan = (int)(rt__rng_unif(&g) * 3);
+    double z = 1.5 * x + (plan == 0 ? 1.2 : plan == 1 ? -0.5 : 0) - 0.8;
+    int y = rt__rng_unif(&g) < 1 / (1 + exp(-z));
+    score[i] = z;
+    label[i] = (uint8_t)y;
+    if (i % 50 == 7)
+      fprintf(f, "c%d,n%d,,%s,%.3f,%d\n", i, i, plans[plan], rt__rng_normal(&g), y);
+    else
+      fprintf(f, "c%d,n%d,%.4f,%s,%.3f,%d\n", i, i, x, plans[plan], rt__rng_normal(&g), y);
+  }
+  fclose(f);
+  double best = rt_auc(score, label, 4000); /* what the true rule achieves */
+  rt_ctable *t;
+  rt_error err;
+  assert_int_equal(rt_ctable_read_csv(path, "customer", "churn", &t, &err), 0);
+  assert_int_equal(t->skipped, 1); /* "note": one value per row */
+  assert_int_equal(t->ncols, 5);   /* x, plan=a/b/c, noise */
+  for (int algo = 0; algo < 2; algo++) {
+    rt_cv_result r, again;
+    assert_int_equal(rt_churn_cv(t, (rt_churn_algo)algo, 5, 9, &r, &err), 0);
+    assert_int_equal(r.folds, 5);
+    assert_true(r.mean > best - 0.03 && r.mean < best + 0.03);
+    assert_true(r.sd > 0 && r.sd < 0.05);
+    assert_int_equal(rt_churn_cv(t, (rt_churn_algo)algo, 5, 9, &again, &err), 0);
+    for (int k = 0; k < 5; k++)
+      NEAR(again.auc[k], r.auc[k], 0); /* the seed fixes everything */
+  }
+  rt_cv_result r;
+  assert_int_not_equal(rt_churn_cv(t, RT_CHURN_LOGISTIC, 1, 9, &r, &err), 0);
+  rt_ctable_free(t);
+  free(score);
+  free(label);
+  remove(path);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_auc),
+      cmocka_unit_test(test_table),
+      cmocka_unit_test(test_cv),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
