@@ -46,4 +46,55 @@ typedef struct rt_cv_result {
 int rt_churn_cv(const rt_ctable *t, rt_churn_algo algo, int folds, uint64_t seed,
                 rt_cv_result *out, rt_error *err);
 
+/* ---- churn from the customer history ----
+ * Features of each customer at a cutoff day, from what the model holds up to it: recency,
+ * order days, tenure, mean gap between orders and recency in gaps, mean order value, orders
+ * and revenue in the last 90 days and the 90 before (the trend), refunds, subscriptions.
+ * The label, when the data reaches cutoff + horizon: churned = no order in the horizon and no
+ * subscription still running at its end. The rows are the customers still in play at the
+ * cutoff: an order within active_days before it (0: any order before it) or a running
+ * subscription; ids are their external ids, and customer[i] their model index. */
+struct rt_model;
+int rt_churn_features(const struct rt_model *m, int32_t cutoff, int horizon_days,
+                      int active_days, rt_ctable **out, uint32_t **customer, rt_error *err);
+
+/* A trained gradient-boosted churn model (XGBoost) with its feature names. */
+typedef struct rt_churn_model rt_churn_model;
+
+/* Trains on the rows of t (the last fifth of a seeded shuffle validates, for early stopping). */
+int rt_churn_train(const rt_ctable *t, uint64_t seed, rt_churn_model **out, rt_error *err);
+/* P(churn) for every row of t (whose columns must be the model's); with contrib given
+ * (nrows * (ncols + 1)), each row's SHAP contributions to the log-odds, the bias last. */
+int rt_churn_predict(const rt_churn_model *m, const rt_ctable *t, double *prob, float *contrib,
+                     rt_error *err);
+int rt_churn_model_save(const rt_churn_model *m, const char *path, rt_error *err);
+int rt_churn_model_load(const char *path, rt_churn_model **out, rt_error *err);
+void rt_churn_model_free(rt_churn_model *m);
+int rt_churn_model_rounds(const rt_churn_model *m);
+
+/* Quality of scores against labels: AUC, average precision (PR-AUC), the churn rate in the top
+ * tenth of scores over the overall rate (lift), and a calibration table of ten equal groups
+ * by score (mean score, churn rate). */
+typedef struct rt_churn_quality {
+  double auc, pr_auc, lift_top_decile;
+  double cal_score[10], cal_rate[10];
+  size_t cal_n[10];
+} rt_churn_quality;
+void rt_churn_quality_of(const double *score, const uint8_t *y, size_t n, rt_churn_quality *q);
+
+/* The time-split evaluation `retain churn train` prints: a seeded fifth of the rows is held
+ * out; XGBoost (the returned model) and the logistic baseline are trained on the rest and
+ * scored on it. */
+typedef struct rt_churn_eval {
+  size_t train, test;
+  rt_churn_quality xgboost;
+  double logistic_auc;
+  int rounds;
+} rt_churn_eval;
+int rt_churn_evaluate(const rt_ctable *t, uint64_t seed, rt_churn_eval *out,
+                      rt_churn_model **model, rt_error *err);
+
+/* The reason feature j (with value v; row values x for context) gives, in words, into buf. */
+void rt_churn_reason(const rt_ctable *t, const float *x, size_t j, char *buf, size_t n);
+
 #endif

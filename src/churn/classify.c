@@ -12,6 +12,7 @@
 #include <string.h>
 #include <xgboost/c_api.h>
 
+#include "churn/xgb.h"
 #include "gen/rng.h"
 
 /* ---- AUC: the Mann-Whitney statistic, ties counted half ---- */
@@ -108,7 +109,7 @@ static void standardize(const rt_ctable *t, const size_t *rows, size_t nrow, con
 }
 
 /* Trains on rows tr, scores rows te (probabilities into score). */
-static int logistic_fold(const rt_ctable *t, const size_t *tr, size_t ntr, const size_t *te,
+int rt__logistic_fold(const rt_ctable *t, const size_t *tr, size_t ntr, const size_t *te,
                          size_t nte, double *score) {
   size_t k = t->ncols + 1;
   double *mean = rt_calloc(k, sizeof *mean), *sd = rt_calloc(k, sizeof *sd);
@@ -165,35 +166,35 @@ out:
 
 /* ---- gradient-boosted trees (XGBoost) ---- */
 
-static int dmatrix(const rt_ctable *t, const size_t *rows, size_t n, DMatrixHandle *out) {
+int rt__xgb_dmatrix(const rt_ctable *t, const size_t *rows, size_t n, void **out) {
   float *x = rt_malloc((n * t->ncols > 0 ? n * t->ncols : 1) * sizeof *x);
   float *y = rt_malloc((n ? n : 1) * sizeof *y);
   int rc = RT_ENOMEM;
   if (x && y) {
     for (size_t i = 0; i < n; i++) {
-      memcpy(x + i * t->ncols, t->x + rows[i] * t->ncols, t->ncols * sizeof *x);
-      y[i] = t->y[rows[i]];
+      memcpy(x + i * t->ncols, t->x + (rows ? rows[i] : i) * t->ncols, t->ncols * sizeof *x);
+      y[i] = t->y ? t->y[rows ? rows[i] : i] : 0;
     }
-    rc = XGDMatrixCreateFromMat(x, n, t->ncols, NAN, out) ||
-                 XGDMatrixSetFloatInfo(*out, "label", y, n)
+    DMatrixHandle d = NULL;
+    rc = XGDMatrixCreateFromMat(x, n, t->ncols, NAN, &d) ||
+                 XGDMatrixSetFloatInfo(d, "label", y, n)
              ? RT_EIO
              : 0;
+    *out = d;
   }
   rt_free(x);
   rt_free(y);
   return rc;
 }
 
-/* Trains on rows tr (the last nval of them validate, for early stopping), scores rows te. */
-static int xgb_fold(const rt_ctable *t, const size_t *tr, size_t ntr, size_t nval,
-                    const size_t *te, size_t nte, double *score, int *rounds) {
-  DMatrixHandle dtr = NULL, dval = NULL, dte = NULL;
+int rt__xgb_train(const rt_ctable *t, const size_t *tr, size_t ntr, size_t nval, void **out,
+                  int *rounds) {
+  DMatrixHandle dtr = NULL, dval = NULL;
   BoosterHandle b = NULL;
-  int rc = dmatrix(t, tr, ntr - nval, &dtr);
+  *out = NULL;
+  int rc = rt__xgb_dmatrix(t, tr, ntr - nval, &dtr);
   if (!rc)
-    rc = dmatrix(t, tr + (ntr - nval), nval, &dval);
-  if (!rc)
-    rc = dmatrix(t, te, nte, &dte);
+    rc = rt__xgb_dmatrix(t, tr + (ntr - nval), nval, &dval);
   if (!rc) {
     DMatrixHandle cache[1] = {dtr};
     rc = XGBoosterCreate(cache, 1, &b) ? RT_EIO : 0;
@@ -226,29 +227,69 @@ static int xgb_fold(const rt_ctable *t, const size_t *tr, size_t ntr, size_t nva
       best = it;
     }
   }
-  if (!rc) {
-    char cfg[160];
-    snprintf(cfg, sizeof cfg,
-             "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, "
-             "\"iteration_end\": %d, \"strict_shape\": false}", best + 1);
-    const bst_ulong *shape;
-    bst_ulong dim;
-    const float *pred;
-    if (XGBoosterPredictFromDMatrix(b, dte, cfg, &shape, &dim, &pred))
-      rc = RT_EIO;
-    else
-      for (size_t i = 0; i < nte; i++)
-        score[i] = pred[i];
-    *rounds = best + 1;
-  }
-  XGBoosterFree(b);
   XGDMatrixFree(dtr);
   XGDMatrixFree(dval);
+  if (rc) {
+    XGBoosterFree(b);
+    return rc;
+  }
+  /* keep the best trees only */
+  BoosterHandle sliced = NULL;
+  if (XGBoosterSlice(b, 0, best + 1, 1, &sliced) == 0) {
+    XGBoosterFree(b);
+    b = sliced;
+  }
+  *out = b;
+  *rounds = best + 1;
+  return 0;
+}
+
+int rt__xgb_predict(void *booster, void *dmat, int contrib, size_t n, size_t ncols, double *prob,
+                    float *contribs) {
+  const char *cfg = contrib ? "{\"type\": 2, \"training\": false, \"iteration_begin\": 0, "
+                              "\"iteration_end\": 0, \"strict_shape\": false}"
+                            : "{\"type\": 0, \"training\": false, \"iteration_begin\": 0, "
+                              "\"iteration_end\": 0, \"strict_shape\": false}";
+  const bst_ulong *shape;
+  bst_ulong dim;
+  const float *pred;
+  if (XGBoosterPredictFromDMatrix(booster, dmat, cfg, &shape, &dim, &pred))
+    return RT_EIO;
+  if (contrib)
+    memcpy(contribs, pred, n * (ncols + 1) * sizeof *contribs);
+  else
+    for (size_t i = 0; i < n; i++)
+      prob[i] = pred[i];
+  return 0;
+}
+
+/* Trains on rows tr (the last nval of them validate, for early stopping), scores rows te. */
+static int xgb_fold(const rt_ctable *t, const size_t *tr, size_t ntr, size_t nval,
+                    const size_t *te, size_t nte, double *score, int *rounds) {
+  void *b = NULL, *dte = NULL;
+  int rc = rt__xgb_train(t, tr, ntr, nval, &b, rounds);
+  if (!rc)
+    rc = rt__xgb_dmatrix(t, te, nte, &dte);
+  if (!rc)
+    rc = rt__xgb_predict(b, dte, 0, nte, t->ncols, score, NULL);
   XGDMatrixFree(dte);
+  XGBoosterFree(b);
   return rc;
 }
 
 /* ---- cross-validation ---- */
+
+void rt__shuffled_rows(size_t *rows, size_t n, uint64_t seed, uint64_t key) {
+  rt__rng g;
+  rt__rng_seed(&g, seed, key, 0);
+  for (size_t i = 0; i < n; i++)
+    rows[i] = i;
+  for (size_t i = n; i > 1; i--) {
+    size_t j = (size_t)(rt__rng_next(&g) % i), tmp = rows[i - 1];
+    rows[i - 1] = rows[j];
+    rows[j] = tmp;
+  }
+}
 
 int rt_churn_cv(const rt_ctable *t, rt_churn_algo algo, int folds, uint64_t seed,
                 rt_cv_result *out, rt_error *err) {
@@ -272,15 +313,7 @@ int rt_churn_cv(const rt_ctable *t, rt_churn_algo algo, int folds, uint64_t seed
     rc = rt_error_set(err, RT_ENOMEM, "churn: %s", rt_strerror(RT_ENOMEM));
     goto out;
   }
-  rt__rng g;
-  rt__rng_seed(&g, seed, 17, 0);
-  for (size_t i = 0; i < n; i++)
-    order[i] = i;
-  for (size_t i = n; i > 1; i--) {
-    size_t j = (size_t)(rt__rng_next(&g) % i), tmp = order[i - 1];
-    order[i - 1] = order[j];
-    order[j] = tmp;
-  }
+  rt__shuffled_rows(order, n, seed, 17);
   size_t dealt[2] = {0, 0};
   for (size_t i = 0; i < n; i++) {
     int c = t->y[order[i]];
@@ -297,7 +330,7 @@ int rt_churn_cv(const rt_ctable *t, rt_churn_algo algo, int folds, uint64_t seed
     if (algo == RT_CHURN_XGBOOST)
       rc = xgb_fold(t, tr, ntr, nval, te, nte, score, &out->rounds[f]);
     else
-      rc = logistic_fold(t, tr, ntr, te, nte, score);
+      rc = rt__logistic_fold(t, tr, ntr, te, nte, score);
     if (rc) {
       rc = rt_error_set(err, rc, "churn: %s", rc == RT_EIO ? XGBGetLastError()
                                                            : rt_strerror(rc));

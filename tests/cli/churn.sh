@@ -44,4 +44,34 @@ run 1 "$RT_BIN" churn cv --table bad.csv --label churned
 assert_contains "$ERR" "bad.csv:3:3"
 run 1 "$RT_BIN" churn cv --table missing.csv --label churned
 assert_contains "$ERR" "missing.csv"
+# From the history: a generated business (whose churners really differ), trained, scored,
+# explained.
+run 0 "$RT_BIN" gen --customers 4000 --seed 9 --out biz --no-events --no-lines
+run 0 "$RT_BIN" import orders biz/orders.csv
+run 0 "$RT_BIN" import subscriptions biz/subscriptions.csv
+run 1 "$RT_BIN" churn score
+assert_contains "$ERR" "churn train"
+run 0 "$RT_BIN" churn train --horizon 90d --format json
+[ -f "$RETAIN_DB.churn.json" ] || fail "no model file next to the store"
+for k in auc pr_auc lift_top_decile logistic_auc; do
+  assert_contains "$OUT" "\"$k\":"
+done
+hauc=$(echo "$OUT" | awk '$1 == "\"auc\":" { gsub(/,/, "", $2); print $2 }')
+assert_eq "$(awk -v a="$hauc" 'BEGIN { print (a > 0.65 && a <= 1) }')" 1 "history model AUC ($hauc)"
+assert_eq "$(echo "$OUT" | grep -c '"churn_rate"')" 10 "calibration groups"
+run 0 "$RT_BIN" churn score --format csv
+assert_eq "$(echo "$OUT" | head -1)" "customer_id,churn_probability,reason_1,reason_2,reason_3"
+rows=$(echo "$OUT" | tail -n +2 | wc -l)
+assert_eq "$(awk -v r="$rows" 'BEGIN { print (r > 100) }')" 1 "scored customers ($rows)"
+assert_eq "$(echo "$OUT" | awk -F, 'NR > 1 && ($2 < 0 || $2 > 1)' | wc -l)" 0 "probabilities"
+id=$(echo "$OUT" | awk -F, 'NR == 2 { print $1 }')
+run 0 "$RT_BIN" churn score --top 5
+assert_contains "$OUT" "The 5 customers most likely to churn"
+run 0 "$RT_BIN" churn explain "$id"
+assert_contains "$OUT" "Customer $id"
+assert_contains "$OUT" "SHAP"
+run 1 "$RT_BIN" churn explain no-such-customer
+assert_contains "$ERR" "not in play"
+run 2 "$RT_BIN" churn train --horizon soon
+run 2 "$RT_BIN" churn train --cutoff 2999-01-01
 finish

@@ -9,6 +9,7 @@
 
 #include "gen/rng.h"
 #include <retain/churn.h>
+#include <retain/model.h>
 
 #include <math.h>
 #include <stdio.h>
@@ -17,6 +18,14 @@
 #include <unistd.h>
 
 #define NEAR(a, b, tol) assert_true(fabs((a) - (b)) <= (tol))
+
+static size_t col_of(const rt_ctable *t, const char *name) {
+  for (size_t j = 0; j < t->ncols; j++)
+    if (!strcmp(t->names[j], name))
+      return j;
+  fail_msg("no feature %s", name);
+  return 0;
+}
 
 static void test_auc(void **state) {
   (void)state;
@@ -135,11 +144,77 @@ static void test_cv(void **state) {
   remove(path);
 }
 
+/* Features and labels of a small hand-made history, checked value by value. */
+static void test_features(void **state) {
+  (void)state;
+  rt_model_builder *b;
+  rt_error err;
+  assert_int_equal(rt_model_builder_new(NULL, "USD", &b), 0);
+  const int64_t day = 86400000;
+  uint32_t a, z, q;
+  assert_int_equal(rt_model_builder_customer(b, "a", 1, 0, &a), 0);
+  assert_int_equal(rt_model_builder_customer(b, "z", 1, 0, &z), 0);
+  assert_int_equal(rt_model_builder_customer(b, "q", 1, 0, &q), 0);
+  /* a: orders on days 0, 10, 20 and 150 (after the cutoff 100: not churned), a refund */
+  const int ad[] = {0, 10, 20, 150};
+  for (int k = 0; k < 4; k++)
+    assert_int_equal(rt_model_builder_order(b, a, ad[k] * day, 1000 * (k + 1), NULL), 0);
+  assert_int_equal(rt_model_builder_refund(b, a, 15 * day, 500, NULL), 0);
+  /* z: one order on day 50, nothing after: churned; a subscription that ended on day 60 */
+  assert_int_equal(rt_model_builder_order(b, z, 50 * day, 2000, NULL), 0);
+  assert_int_equal(rt_model_builder_subscription(b, z, 40 * day, 60 * day, 999, NULL), 0);
+  /* q: first order after the cutoff: not a row */
+  assert_int_equal(rt_model_builder_order(b, q, 120 * day, 100, NULL), 0);
+  rt_model *m;
+  assert_int_equal(rt_model_build(b, &m, &err), 0);
+  rt_ctable *t;
+  uint32_t *cust;
+  assert_int_equal(rt_churn_features(m, 100, 90, 0, &t, &cust, &err), 0);
+  assert_int_equal(t->nrows, 2);
+  assert_string_equal(t->ids[0], "a");
+  assert_string_equal(t->ids[1], "z");
+  size_t k = t->ncols;
+  const float *x = t->x;
+#define F(name) (col_of(t, name))
+  NEAR(x[F("days_since_last_order")], 80, 0);
+  NEAR(x[F("order_days")], 3, 0);
+  NEAR(x[F("tenure_days")], 100, 0);
+  NEAR(x[F("mean_days_between_orders")], 10, 1e-6);
+  NEAR(x[F("recency_in_gaps")], 8, 1e-6);
+  NEAR(x[F("mean_order_value")], 20, 1e-4); /* (10 + 20 + 30) / 3 */
+  NEAR(x[F("orders_last_90d")], 1, 0);      /* day 20 > 100 - 90 */
+  NEAR(x[F("orders_prior_90d")], 2, 0);
+  NEAR(x[F("refunds")], 1, 0);
+  NEAR(x[F("refunded_share")], 5.0 / 60, 1e-6);
+  assert_int_equal(t->y[0], 0);
+  NEAR(x[k + F("order_days")], 1, 0);
+  assert_true(isnan(x[k + F("mean_days_between_orders")]));
+  NEAR(x[k + F("subscriptions")], 1, 0);
+  NEAR(x[k + F("subscription_active")], 0, 0);
+  assert_int_equal(t->y[1], 1);
+  char why[160];
+  rt_churn_reason(t, x, F("days_since_last_order"), why, sizeof why);
+  assert_string_equal(why, "no order for 80 days, 8.0× the usual gap");
+  rt_churn_reason(t, x + k, F("subscription_active"), why, sizeof why);
+  assert_string_equal(why, "no active subscription");
+#undef F
+  rt_ctable_free(t);
+  free(cust);
+  /* customers in play: an order within 60 days of the cutoff drops a (last order day 20) */
+  assert_int_equal(rt_churn_features(m, 100, 90, 60, &t, &cust, &err), 0);
+  assert_int_equal(t->nrows, 1);
+  assert_string_equal(t->ids[0], "z");
+  rt_ctable_free(t);
+  free(cust);
+  rt_model_free(m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_auc),
       cmocka_unit_test(test_table),
       cmocka_unit_test(test_cv),
+      cmocka_unit_test(test_features),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
