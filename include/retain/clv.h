@@ -46,6 +46,10 @@ typedef struct rt_fit_info {
   int evaluations;   /* likelihood evaluations of the best start */
   int starts;        /* starting points tried */
   int converged;     /* the optimizer met its tolerance (not only the evaluation limit) */
+  double se[4];      /* standard errors of the parameters, from the observed information
+                        (the likelihood's curvature at the estimate); NAN when singular */
+  int prior;         /* under 500 customers: a weak prior, log(parameter) ~ N(0, 3^2),
+                        keeps a small shop's estimates finite (the MAP estimate) */
 } rt_fit_info;
 
 typedef struct rt_bgnbd {

@@ -93,6 +93,8 @@ static void print_fit(const clv_args *c, const cli_analysis *a, const rt_clv_sum
     json_object_set_new(root, "customers", json_integer((json_int_t)info->n));
     json_object_set_new(root, "distinct_summaries", json_integer((json_int_t)info->distinct));
     json_object_set_new(root, "params", params_json(pn, pv, 4));
+    json_object_set_new(root, "standard_errors", params_json(pn, info->se, 4));
+    json_object_set_new(root, "prior", json_boolean(info->prior));
     json_object_set_new(root, "loglik", json_real(info->loglik));
     json_object_set_new(root, "converged", json_boolean(info->converged));
     json_object_set_new(root, "evaluations", json_integer(info->evaluations));
@@ -104,6 +106,7 @@ static void print_fit(const clv_args *c, const cli_analysis *a, const rt_clv_sum
       const char *gn[] = {"p", "q", "v"};
       const double gv[] = {gg->p, gg->q, gg->v};
       json_object_set_new(sp, "params", params_json(gn, gv, 3));
+      json_object_set_new(sp, "standard_errors", params_json(gn, gg->info.se, 3));
       json_object_set_new(sp, "loglik", json_real(gg->info.loglik));
       json_object_set_new(sp, "converged", json_boolean(gg->info.converged));
       json_object_set_new(root, "spend", sp);
@@ -128,15 +131,20 @@ static void print_fit(const clv_args *c, const cli_analysis *a, const rt_clv_sum
   printf("%s purchases · %s customers (%s distinct summaries) · orders up to %s · unit: %s\n",
          pareto ? "Pareto/NBD" : "BG/NBD", cli_count((int64_t)info->n, n1, sizeof n1),
          cli_count((int64_t)info->distinct, n2, sizeof n2), until, c->unit_name);
-  printf("  %s = %.4f   %s = %.4f   %s = %.4f   %s = %.4f\n", pn[0], pv[0], pn[1], pv[1], pn[2],
-         pv[2], pn[3], pv[3]);
+  for (int j = 0; j < 4; j++)
+    printf("  %-5s = %10.4f  ± %.4f\n", pn[j], pv[j], info->se[j]);
+  if (info->prior)
+    printf("  (under 500 customers: a weak prior keeps the estimates finite; read them with "
+           "their errors)\n");
   printf("  log-likelihood %.2f · %s after %d evaluations (best of %d starts)\n", info->loglik,
          info->converged ? "converged" : "NOT converged", info->evaluations, info->starts);
   if (gg_ok) {
     printf("Gamma-Gamma spend · %s repeat buyers\n", cli_count((int64_t)gg->info.n, n1,
                                                               sizeof n1));
-    printf("  p = %.4f   q = %.4f   v = %.4f   (mean spend per order %.2f %s)\n", gg->p, gg->q,
-           gg->v, gg->q > 1 ? gg->p * gg->v / (gg->q - 1) : NAN, a->model->currency);
+    printf("  p     = %10.4f  ± %.4f\n  q     = %10.4f  ± %.4f\n  v     = %10.4f  ± %.4f\n",
+           gg->p, gg->info.se[0], gg->q, gg->info.se[1], gg->v, gg->info.se[2]);
+    printf("  mean spend per order %.2f %s\n", gg->q > 1 ? gg->p * gg->v / (gg->q - 1) : NAN,
+           a->model->currency);
     printf("  log-likelihood %.2f · %s\n", gg->info.loglik,
            gg->info.converged ? "converged" : "NOT converged");
   } else {

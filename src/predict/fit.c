@@ -85,6 +85,7 @@ typedef struct objective {
   rt__prepare_fn prepare;
   void *ctx;
   int evals;
+  double prior_var; /* > 0: log(theta) ~ N(0, prior_var) added to the likelihood */
 } objective;
 
 /* A range of rows summed on one thread. */
@@ -134,19 +135,76 @@ static double neg_mean_ll(unsigned np, const double *lx, double *grad, void *dat
   if (grad)
     for (unsigned j = 0; j < np; j++)
       grad[j] = isfinite(sum_g[j]) ? -sum_g[j] * theta[j] / total : 0;
+  if (o->prior_var > 0)
+    for (unsigned j = 0; j < np; j++) {
+      sum -= lx[j] * lx[j] / (2 * o->prior_var);
+      if (grad)
+        grad[j] += lx[j] / o->prior_var / total;
+    }
   return isfinite(sum) ? -sum / total : HUGE_VAL;
+}
+
+/* Standard errors at the estimate lx: the Hessian of the mean objective in log parameters by
+ * central differences of the analytic gradient, scaled to the total, inverted (Gauss-Jordan),
+ * and carried to the parameters by the delta method (se(theta) = theta se(log theta)). */
+static void standard_errors(objective *o, const double *lx, double *se) {
+  int np = o->np;
+  double h[RT__FIT_MAXP][2 * RT__FIT_MAXP], gp[RT__FIT_MAXP], gm[RT__FIT_MAXP];
+  double x[RT__FIT_MAXP], total = o->rows->total ? (double)o->rows->total : 1;
+  for (int j = 0; j < np; j++)
+    se[j] = NAN;
+  for (int k = 0; k < np; k++) {
+    const double step = 1e-4;
+    memcpy(x, lx, (size_t)np * sizeof *x);
+    x[k] = lx[k] + step;
+    neg_mean_ll((unsigned)np, x, gp, o);
+    x[k] = lx[k] - step;
+    neg_mean_ll((unsigned)np, x, gm, o);
+    for (int j = 0; j < np; j++)
+      h[j][k] = (gp[j] - gm[j]) / (2 * step) * total;
+  }
+  for (int j = 0; j < np; j++) /* symmetric, with the identity beside it */
+    for (int k = 0; k < np; k++) {
+      if (k > j)
+        h[j][k] = h[k][j] = (h[j][k] + h[k][j]) / 2;
+      h[j][np + k] = j == k;
+    }
+  for (int c = 0; c < np; c++) {
+    int piv = c;
+    for (int r = c + 1; r < np; r++)
+      if (fabs(h[r][c]) > fabs(h[piv][c]))
+        piv = r;
+    if (!(fabs(h[piv][c]) > 1e-300))
+      return;
+    for (int k = 0; k < 2 * np; k++) {
+      double t = h[c][k];
+      h[c][k] = h[piv][k];
+      h[piv][k] = t;
+    }
+    double d = h[c][c];
+    for (int k = 0; k < 2 * np; k++)
+      h[c][k] /= d;
+    for (int r = 0; r < np; r++)
+      if (r != c) {
+        double f = h[r][c];
+        for (int k = 0; k < 2 * np; k++)
+          h[r][k] -= f * h[c][k];
+      }
+  }
+  for (int j = 0; j < np; j++)
+    se[j] = h[j][np + j] > 0 ? exp(lx[j]) * sqrt(h[j][np + j]) : NAN;
 }
 
 /* One L-BFGS run from lx (log parameters, updated in place). Returns the minimum found, or
  * HUGE_VAL when the run failed; *converged and *evals say how it ended. */
 static double lbfgs(const rt__rows *rows, int np, rt__loglik_fn f, rt__prepare_fn prepare,
-                    void *ctx, double *lx, int *converged, int *evals) {
+                    void *ctx, double prior_var, double *lx, int *converged, int *evals) {
   *converged = 0;
   *evals = 0;
   nlopt_opt opt = nlopt_create(NLOPT_LD_LBFGS, (unsigned)np);
   if (!opt)
     return HUGE_VAL;
-  objective o = {rows, np, f, prepare, ctx, 0};
+  objective o = {rows, np, f, prepare, ctx, 0, prior_var};
   double lo[RT__FIT_MAXP], hi[RT__FIT_MAXP], minf = HUGE_VAL;
   for (int j = 0; j < np; j++) {
     lo[j] = -25; /* e^-25 .. e^25: any parameter a customer base can have */
@@ -179,6 +237,8 @@ int rt__fit_ml(const rt__rows *rows, int np, rt__loglik_fn f, rt__prepare_fn pre
   memset(info, 0, sizeof *info);
   info->n = rows->total;
   info->distinct = rows->n;
+  info->prior = rows->total < 500;
+  const double prior_var = info->prior ? 9 : 0;
   rt__rows scout = *rows;
   if (rows->n > 2 * SCOUT_ROWS) {
     scout.n = SCOUT_ROWS;
@@ -193,7 +253,7 @@ int rt__fit_ml(const rt__rows *rows, int np, rt__loglik_fn f, rt__prepare_fn pre
     for (int j = 0; j < np; j++)
       lx[j] = log(starts[s * np + j]);
     int c, e;
-    double v = lbfgs(&scout, np, f, prepare, ctx, lx, &c, &e);
+    double v = lbfgs(&scout, np, f, prepare, ctx, prior_var, lx, &c, &e);
     info->starts++;
     if (v < best) {
       best = v;
@@ -205,21 +265,27 @@ int rt__fit_ml(const rt__rows *rows, int np, rt__loglik_fn f, rt__prepare_fn pre
   if (best == HUGE_VAL)
     return RT_EINVAL;
   if (scout.n < rows->n) /* the best start, on all the rows */
-    best = lbfgs(rows, np, f, prepare, ctx, best_lx, &converged, &evals);
+    best = lbfgs(rows, np, f, prepare, ctx, prior_var, best_lx, &converged, &evals);
   if (best == HUGE_VAL)
     return RT_EINVAL;
   for (int j = 0; j < np; j++)
     theta[j] = exp(best_lx[j]);
   info->evaluations = evals;
   info->converged = converged;
+  objective o = {rows, np, f, prepare, ctx, 0, prior_var};
   if (info->converged) { /* a last check: the gradient at the best point is flat */
-    objective o = {rows, np, f, prepare, ctx, 0};
     double g[RT__FIT_MAXP] = {0}, norm = 0;
     neg_mean_ll((unsigned)np, best_lx, g, &o);
     for (int j = 0; j < np; j++)
       norm += g[j] * g[j];
     info->converged = sqrt(norm) < 1e-4;
   }
-  info->loglik = -best * (double)(rows->total ? rows->total : 1);
+  standard_errors(&o, best_lx, info->se);
+  for (int j = np; j < 4; j++)
+    info->se[j] = NAN;
+  /* the log-likelihood itself, without the prior */
+  o.prior_var = 0;
+  info->loglik = -neg_mean_ll((unsigned)np, best_lx, NULL, &o) *
+                 (double)(rows->total ? rows->total : 1);
   return 0;
 }

@@ -27,7 +27,7 @@ assert_eq "$OUT" "$FILE_FIT" "fit from the store"
 
 # The table for people names the parameters and says whether the fit converged.
 run 0 "$RT_BIN" clv fit --until 1997-09-30
-assert_contains "$OUT" "r = 0.2426"
+assert_contains "$OUT" "0.2426  ± 0.0126"
 assert_contains "$OUT" "converged"
 
 # predict: one row per customer; the paper's worked customer (x = 2, t_x = 30.43, T = 38.86,

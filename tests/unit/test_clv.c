@@ -174,6 +174,12 @@ static void test_cdnow_bgnbd(void **state) {
   assert_true(p.info.converged);
   assert_int_equal(p.info.n, 2357);
   assert_true(p.info.distinct < 2357); /* identical summaries fitted once */
+  assert_false(p.info.prior);
+  /* standard errors from the observed information, as the lifetimes library documents for
+   * this fit: r 0.012557, alpha 0.378224, a 0.185720, b 0.705346 */
+  const double se[4] = {0.012557, 0.378224, 0.185720, 0.705346};
+  for (int j = 0; j < 4; j++)
+    NEAR(p.info.se[j], se[j], 0.01 * se[j]);
   /* the paper's worked example: x = 2, t_x = 30.43, T = 38.86 expects 1.226 purchases in
    * the next 39 weeks */
   NEAR(rt_bgnbd_expected(&p, 39, 2, 30.43, 38.86), 1.226, 0.002);
@@ -472,6 +478,40 @@ static void test_bgnbd_recovers_parameters(void **state) {
   recover_bgnbd(300000, 7, 0.06);
 }
 
+/* Standard errors shrink like 1/sqrt(n), and the truth lies within a few of them; a shop of
+ * 120 customers gets finite estimates (the weak prior) and wider errors. */
+static void test_bgnbd_uncertainty(void **state) {
+  (void)state;
+  const size_t sizes[3] = {120, 3000, 30000};
+  double se_r[3];
+  for (int k = 0; k < 3; k++) {
+    size_t n = sizes[k];
+    rt_clv_summary s = {0};
+    s.x = malloc(n * sizeof *s.x);
+    s.t_x = malloc(n * sizeof *s.t_x);
+    s.T = malloc(n * sizeof *s.T);
+    s.m = malloc(n * sizeof *s.m);
+    simulate_bgnbd(0.6, 5.0, 0.8, 2.5, n, 100 + (uint64_t)k, &s);
+    rt_bgnbd p;
+    rt_error err;
+    assert_int_equal(rt_bgnbd_fit(&s, &p, &err), 0);
+    assert_int_equal(p.info.prior, n < 500);
+    const double est[4] = {p.r, p.alpha, p.a, p.b}, truth[4] = {0.6, 5.0, 0.8, 2.5};
+    for (int j = 0; j < 4; j++) {
+      assert_true(isfinite(est[j]) && est[j] > 0 && est[j] < 1000);
+      if (n >= 3000) /* asymptotics: the truth within 4 standard errors */
+        assert_true(fabs(est[j] - truth[j]) < 4 * p.info.se[j]);
+    }
+    se_r[k] = p.info.se[0];
+    free(s.x);
+    free(s.t_x);
+    free(s.T);
+    free(s.m);
+  }
+  assert_true(se_r[2] < 0.5 * se_r[1]); /* ten times the customers: about a third */
+  assert_true(se_r[1] < se_r[0]);
+}
+
 /* Pareto/NBD recovery: 20,000 customers with exponential lifetimes, observed 20-60 weeks. */
 static void test_pareto_recovers_parameters(void **state) {
   (void)state;
@@ -564,6 +604,7 @@ int main(void) {
       cmocka_unit_test(test_sbg_published),
       cmocka_unit_test(test_sbg_derl_and_recovery),
       cmocka_unit_test(test_bgnbd_recovers_parameters),
+      cmocka_unit_test(test_bgnbd_uncertainty),
       cmocka_unit_test(test_pareto_recovers_parameters),
       cmocka_unit_test(test_gamma_gamma_recovers_parameters),
   };
