@@ -170,4 +170,19 @@ int rt_store_scan_subscriptions(rt_store *st, rt_store_subscription_cb cb, void 
 /* Row counts of a table ("customers", "orders", ...). */
 int rt_store_count(rt_store *st, const char *table, int64_t *out, rt_error *err);
 
+/* ---- model runs and customer scores ----
+ * A run records a model's kind ("bgnbd", "pareto", "churn"), its parameters (a JSON object),
+ * the time and the store's data version; its scores are one row per customer. Writing them does
+ * not change the data version. NAN (and NULL strings) are stored as NULL. */
+typedef struct rt_score_rec {
+  int64_t customer;            /* store id */
+  double p_alive, expected_purchases, predicted_clv, churn_probability;
+  const char *expected_next_order; /* "YYYY-MM-DD" or NULL */
+  const char *reasons;             /* or NULL */
+} rt_score_rec;
+int rt_store_score_run_begin(rt_store *st, const char *kind, const char *params_json,
+                             int64_t *out_run, rt_error *err);
+int rt_store_score_put(rt_store *st, int64_t run, const rt_score_rec *r, rt_error *err);
+int rt_store_score_run_finish(rt_store *st, int64_t run, int64_t customers, rt_error *err);
+
 #endif

@@ -24,6 +24,8 @@ static void help(void) {
          "  --cutoff DATE      train: the features' date (default: the horizon before the end)\n"
          "  --model PATH       the model file (default: the store's path + .churn.json)\n"
          "  --top N            score: the N riskiest as a table (default: all, as CSV)\n"
+         "  --save             score: also store every score as a model run (tables\n"
+         "                     model_runs and customer_scores)\n"
          "  --active-days N    customers in play: an order within N days (default 365) or a\n"
          "                     running subscription; 0 takes every customer with an order\n"
          "  --seed N           train: the held-out fifth (default 1)\n"
@@ -52,6 +54,7 @@ typedef struct hist_args {
   const char *model_path; /* default: <store>.churn.json */
   const char *customer;   /* explain */
   int64_t seed, top, active;
+  int save; /* score --save */
   char path_buf[4200];
 } hist_args;
 
@@ -104,6 +107,51 @@ static int top_reasons(const rt_ctable *t, const float *contrib, size_t i, size_
   return got;
 }
 
+/* score --save: a model run ("churn") and every customer's probability with its reasons. */
+static int save_churn_scores(const cli_global *g, const hist_args *h, const rt_ctable *t,
+                             const uint32_t *cust, const double *prob, const float *contrib,
+                             const char *as_of) {
+  const rt_model *m = h->a.model;
+  json_t *p = json_object();
+  json_object_set_new(p, "as_of", json_string(as_of));
+  json_object_set_new(p, "horizon_days", json_integer(h->horizon));
+  json_object_set_new(p, "active_days", json_integer(h->active));
+  json_object_set_new(p, "model_file", json_string(h->model_path));
+  char *params = json_dumps(p, JSON_COMPACT);
+  json_decref(p);
+  rt_store *st = NULL;
+  rt_error err = {0};
+  int64_t run = 0;
+  int rc = cli_open_store(g, 0, &st);
+  if (!rc && (rt_store_begin(st, &err) || rt_store_score_run_begin(st, "churn", params, &run,
+                                                                   &err)))
+    rc = cli_fail(&err);
+  for (size_t i = 0; !rc && i < t->nrows; i++) {
+    size_t idx[3];
+    int nr = top_reasons(t, contrib, i, idx, 3);
+    char why[3 * 160 + 8] = "";
+    for (int r = 0; r < nr; r++) {
+      size_t len = strlen(why);
+      if (r) len += (size_t)snprintf(why + len, sizeof why - len, "; ");
+      rt_churn_reason(t, t->x + i * t->ncols, idx[r], why + len, sizeof why - len);
+    }
+    rt_score_rec r = {.customer = m->store_id[cust[i]], .p_alive = NAN,
+                      .expected_purchases = NAN, .predicted_clv = NAN,
+                      .churn_probability = prob[i], .reasons = nr ? why : NULL};
+    if (rt_store_score_put(st, run, &r, &err)) rc = cli_fail(&err);
+  }
+  if (!rc && (rt_store_score_run_finish(st, run, (int64_t)t->nrows, &err) ||
+              rt_store_commit(st, &err)))
+    rc = cli_fail(&err);
+  if (rc && st) rt_store_rollback(st);
+  rt_store_close(st);
+  free(params);
+  if (!rc && !g->quiet)
+    fprintf(stderr, "retain: saved model run %lld with %zu customers' churn scores\n",
+            (long long)run, t->nrows);
+  return rc;
+}
+
 static int history_cmd(const cli_global *g, int argc, char **argv, int which) {
   static const char *const names[] = {"train", "score", "explain"};
   hist_args h;
@@ -140,6 +188,8 @@ static int history_cmd(const cli_global *g, int argc, char **argv, int which) {
       h.model_path = v;
     } else if ((r = cli_value(argc, argv, &i, "--seed", &v)) != 0) {
       if (r < 0 || cli_parse_int("churn", "--seed", v, 0, INT64_MAX, &h.seed)) return CLI_USAGE;
+    } else if (which == 1 && cli_flag(argv, i, "--save")) {
+      h.save = 1;
     } else if ((r = cli_value(argc, argv, &i, "--active-days", &v)) != 0) {
       if (r < 0 || cli_parse_int("churn", "--active-days", v, 0, 100000, &h.active))
         return CLI_USAGE;
@@ -154,6 +204,8 @@ static int history_cmd(const cli_global *g, int argc, char **argv, int which) {
       if (r == 0) return cli_usage_error("churn", "unknown argument '%s'", argv[i]);
     }
   }
+  if (h.save && h.a.orders_path)
+    return cli_usage_error("churn", "--save stores the scores in the store (not with --orders)");
   if (!h.model_path) {
     if (h.a.orders_path)
       return cli_usage_error("churn", "with --orders, name the model file with --model PATH");
@@ -328,6 +380,7 @@ static int history_cmd(const cli_global *g, int argc, char **argv, int which) {
       }
     }
     free(order);
+    if (h.save) rc = save_churn_scores(g, &h, t, cust, prob, contrib, cut);
   }
   free(prob);
   free(contrib);

@@ -29,6 +29,8 @@ static void help(void) {
          "  --horizon H        predict: how far ahead, like 52w, 90d, 12m or 1y (default 52w)\n"
          "  --discount R       predict: discount rate per month for the value (default 0)\n"
          "  --periods N        holdout: units compared (default: all whole units after --until)\n"
+         "  --save             predict: also store the scores as a model run (tables\n"
+         "                     model_runs and customer_scores; docs/STORE.md)\n"
          "  --format F         table (default), csv or json\n"
          "  --orders FILE      run straight from an orders CSV, without a store\n"
          "  --timezone TZ      business time zone (default: the store's, or UTC)\n\n"
@@ -38,6 +40,7 @@ static void help(void) {
 
 typedef struct clv_args {
   int predict;
+  int save; /* predict --save: the scores into the store */
   const char *until_s;
   double unit_days;
   const char *unit_name;
@@ -176,6 +179,61 @@ static char *fixed(char *p, double v, int dec) {
       *p++ = digits[--n];
   }
   return p;
+}
+
+/* predict --save: a model run with its parameters, and every customer's scores, in one
+ * transaction. */
+static int save_scores(const cli_global *g, const clv_args *c, const cli_analysis *a,
+                       const rt_clv_summary *s, const rt_btyd *bm, const rt_gamma_gamma *gg,
+                       int gg_ok, const rt_clv_predictions *pr) {
+  const rt_model *m = a->model;
+  int pareto = bm->kind == RT_BTYD_PARETO;
+  char until[16];
+  day_label(s->until_day, until, sizeof until);
+  json_t *p = json_object();
+  json_object_set_new(p, "unit", json_string(c->unit_name));
+  json_object_set_new(p, "until", json_string(until));
+  json_object_set_new(p, "horizon_days", json_real(c->horizon_days));
+  json_object_set_new(p, "discount_monthly", json_real(c->discount));
+  const char *pn[4] = {"r", "alpha", pareto ? "s" : "a", pareto ? "beta" : "b"};
+  const double pv[4] = {pareto ? bm->pn.r : bm->bg.r, pareto ? bm->pn.alpha : bm->bg.alpha,
+                        pareto ? bm->pn.s : bm->bg.a, pareto ? bm->pn.beta : bm->bg.b};
+  json_object_set_new(p, "params", params_json(pn, pv, 4));
+  if (gg_ok) {
+    const char *gn[] = {"p", "q", "v"};
+    const double gv[] = {gg->p, gg->q, gg->v};
+    json_object_set_new(p, "spend", params_json(gn, gv, 3));
+  }
+  char *params = json_dumps(p, JSON_COMPACT | JSON_REAL_PRECISION(10));
+  json_decref(p);
+  rt_store *st = NULL;
+  rt_error err = {0};
+  int64_t run = 0;
+  int rc = cli_open_store(g, 0, &st);
+  if (!rc && (rt_store_begin(st, &err) ||
+              rt_store_score_run_begin(st, pareto ? "pareto" : "bgnbd", params, &run, &err)))
+    rc = cli_fail(&err);
+  for (size_t i = 0; !rc && i < s->n; i++) {
+    char next[16] = "";
+    if (!isnan(pr->wait[i]) && pr->wait[i] * s->unit_days < 1e6)
+      day_label(s->until_day + (int32_t)lround(pr->wait[i] * s->unit_days), next, sizeof next);
+    rt_score_rec r = {.customer = m->store_id[s->customer[i]], .p_alive = pr->p_alive[i],
+                      .expected_purchases = pr->expected[i], .predicted_clv = pr->value[i],
+                      .churn_probability = NAN, .expected_next_order = next[0] ? next : NULL};
+    if (rt_store_score_put(st, run, &r, &err)) rc = cli_fail(&err);
+  }
+  if (!rc && (rt_store_score_run_finish(st, run, (int64_t)s->n, &err) ||
+              rt_store_commit(st, &err)))
+    rc = cli_fail(&err);
+  if (rc && st) rt_store_rollback(st);
+  rt_store_close(st);
+  free(params);
+  if (!rc && !g->quiet) {
+    char n1[32];
+    fprintf(stderr, "retain: saved model run %lld with %s customers' scores (tables model_runs, "
+            "customer_scores)\n", (long long)run, cli_count((int64_t)s->n, n1, sizeof n1));
+  }
+  return rc;
 }
 
 static void print_predict(const clv_args *c, const cli_analysis *a, const rt_clv_summary *s,
@@ -323,6 +381,10 @@ int cmd_clv(const cli_global *g, int argc, char **argv) {
       else return cli_usage_error("clv", "--model wants bgnbd or pareto, not '%s'", v);
       continue;
     }
+    if (cli_flag(argv, i, "--save")) {
+      c.save = 1;
+      continue;
+    }
     if ((r = cli_value(argc, argv, &i, "--periods", &v)) != 0) {
       if (r < 0 || cli_parse_int("clv", "--periods", v, 1, 100000, &periods)) return CLI_USAGE;
       continue;
@@ -362,6 +424,11 @@ int cmd_clv(const cli_global *g, int argc, char **argv) {
     r = cli_analysis_option("clv", argc, argv, &i, &a);
     if (r < 0) return CLI_USAGE;
     if (r == 0) return cli_usage_error("clv", "unknown argument '%s'", argv[i]);
+  }
+  if (c.save && (!c.predict || a.orders_path)) {
+    cli_analysis_free(&a);
+    return cli_usage_error("clv", "--save stores the scores of `clv predict` in the store (not "
+                                  "with --orders)");
   }
   int rc = cli_analysis_load("clv", g, &a);
   if (rc) {
@@ -409,6 +476,7 @@ int cmd_clv(const cli_global *g, int argc, char **argv) {
         rc = cli_fail(&err);
       else
         print_predict(&c, &a, s, pr);
+      if (!rc && c.save) rc = save_scores(g, &c, &a, s, &bg, &gg, gg_ok, pr);
       rt_clv_predictions_free(pr);
     } else {
       print_fit(&c, &a, s, &bg, &gg, gg_ok);

@@ -108,6 +108,27 @@ static const migration migrations[] = {
      "  import_id INTEGER REFERENCES imports(id)\n"
      ");\n"
      "CREATE UNIQUE INDEX subscriptions_ext_id ON subscriptions(ext_id);\n"},
+    {2, "model runs and customer scores",
+     "CREATE TABLE model_runs (\n"
+     "  id INTEGER PRIMARY KEY,\n"
+     "  kind TEXT NOT NULL,\n"
+     "  created_ms INTEGER NOT NULL,\n"
+     "  data_version INTEGER NOT NULL,\n"
+     "  params TEXT NOT NULL,\n"
+     "  customers INTEGER NOT NULL DEFAULT 0\n"
+     ");\n"
+     "CREATE TABLE customer_scores (\n"
+     "  run_id INTEGER NOT NULL REFERENCES model_runs(id),\n"
+     "  customer_id INTEGER NOT NULL REFERENCES customers(id),\n"
+     "  p_alive REAL,\n"
+     "  expected_purchases REAL,\n"
+     "  predicted_clv REAL,\n"
+     "  expected_next_order TEXT,\n"
+     "  churn_probability REAL,\n"
+     "  reasons TEXT,\n"
+     "  PRIMARY KEY (run_id, customer_id)\n"
+     ") WITHOUT ROWID;\n"
+     "CREATE INDEX customer_scores_customer ON customer_scores(customer_id, run_id);\n"},
 };
 
 /* The unique indexes bulk mode drops on empty tables and rebuilds at its end. They must match

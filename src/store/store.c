@@ -502,6 +502,40 @@ int rt_store_scan_subscriptions(rt_store *st, rt_store_subscription_cb cb, void 
   return finish(st, st->ops->scan_subscriptions(st->be, cb, ctx, err), err);
 }
 
+int rt_store_score_run_begin(rt_store *st, const char *kind, const char *params_json,
+                             int64_t *out_run, rt_error *err) {
+  LOCAL_ERR(err);
+  if (!st || !kind || !kind[0] || !params_json || !out_run)
+    return bad(err, "rt_store_score_run_begin: NULL argument");
+  int implicit, rc = write_enter(st, &implicit, err);
+  if (rc)
+    return finish(st, rc, err);
+  rc = st->ops->score_run_begin(st->be, kind, params_json, out_run, err);
+  return finish(st, write_leave(st, implicit, rc, err), err);
+}
+
+int rt_store_score_put(rt_store *st, int64_t run, const rt_score_rec *r, rt_error *err) {
+  LOCAL_ERR(err);
+  if (!st || !r)
+    return bad(err, "rt_store_score_put: NULL argument");
+  int implicit, rc = write_enter(st, &implicit, err);
+  if (rc)
+    return finish(st, rc, err);
+  rc = st->ops->score_put(st->be, run, r, err);
+  return finish(st, write_leave(st, implicit, rc, err), err);
+}
+
+int rt_store_score_run_finish(rt_store *st, int64_t run, int64_t customers, rt_error *err) {
+  LOCAL_ERR(err);
+  if (!st)
+    return bad(err, "rt_store_score_run_finish: NULL argument");
+  int implicit, rc = write_enter(st, &implicit, err);
+  if (rc)
+    return finish(st, rc, err);
+  rc = st->ops->score_run_finish(st->be, run, customers, err);
+  return finish(st, write_leave(st, implicit, rc, err), err);
+}
+
 int rt_store_count(rt_store *st, const char *table, int64_t *out, rt_error *err) {
   LOCAL_ERR(err);
   if (!st || !table || !out)

@@ -17,7 +17,7 @@ typedef struct rt_store_backend rt_store_backend;
 /* The tables rt_store_count accepts, in a fixed order that backends may index by. */
 #define RT_STORE_TABLES(X)                                                                    \
   X(customers) X(identities) X(events) X(orders) X(order_lines) X(refunds) X(subscriptions) \
-      X(imports) X(meta) X(schema_migrations)
+      X(imports) X(meta) X(schema_migrations) X(model_runs) X(customer_scores)
 typedef enum rt_store_table {
 #define RT__TABLE_ENUM(name) RT_TABLE_##name,
   RT_STORE_TABLES(RT__TABLE_ENUM)
@@ -84,6 +84,13 @@ typedef struct rt_store_ops {
                       const char *digest, int64_t *out_import_id, rt_error *err);
   int (*import_finish)(rt_store_backend *b, int64_t import_id, int64_t rows, int64_t stored,
                        int64_t skipped, rt_error *err);
+
+  /* Model runs and their customer scores: not customer data, so they leave the data version
+   * (and with it the model snapshot) alone. */
+  int (*score_run_begin)(rt_store_backend *b, const char *kind, const char *params_json,
+                         int64_t *out_run, rt_error *err);
+  int (*score_put)(rt_store_backend *b, int64_t run, const rt_score_rec *r, rt_error *err);
+  int (*score_run_finish)(rt_store_backend *b, int64_t run, int64_t customers, rt_error *err);
 
   /* Scans return the callback's nonzero value as is (err untouched) when it stops them. */
   int (*scan_customers)(rt_store_backend *b, rt_store_customer_cb cb, void *ctx, rt_error *err);

@@ -13,6 +13,7 @@
 #include <retain/error.h>
 
 #include <assert.h>
+#include <math.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdarg.h>
@@ -73,6 +74,12 @@
                 "renews_ms = ?5, canceled_ms = ?6, amount = ?7, currency = ?8, interval = ?9, "  \
                 "import_id = ?10 WHERE ext_id = ?2")                                             \
   X(IMPORT_BEGIN, "INSERT INTO imports(kind, path, digest, started_ms) VALUES (?1, ?2, ?3, ?4)") \
+  X(RUN_BEGIN, "INSERT INTO model_runs(kind, created_ms, data_version, params) VALUES (?1, ?2, "   \
+               "(SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'data_version'), ?3)")      \
+  X(RUN_FINISH, "UPDATE model_runs SET customers = ?2 WHERE id = ?1")                            \
+  X(SCORE_INSERT, "INSERT INTO customer_scores(run_id, customer_id, p_alive, "                   \
+                  "expected_purchases, predicted_clv, expected_next_order, churn_probability, "  \
+                  "reasons) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")                            \
   X(IMPORT_FINISH, "UPDATE imports SET finished_ms = ?2, rows = ?3, stored = ?4, skipped = ?5 "  \
                    "WHERE id = ?1")                                                              \
   X(BULK_NONEMPTY, "SELECT EXISTS (SELECT 1 FROM customers) OR EXISTS (SELECT 1 FROM orders) "   \
@@ -140,6 +147,7 @@ struct rt_store_backend {
   /* transaction */
   int in_txn;
   int ddl;                  /* schema changed in this transaction (bulk mode) */
+  int64_t score_changes;    /* rows written for model runs: not data (see sq_commit) */
   sqlite3_int64 changes0;   /* sqlite3_total_changes64 at begin */
   /* bulk mode */
   int bulk;
@@ -562,6 +570,7 @@ static int sq_begin(rt_store_backend *b, rt_error *err) {
   b->ddl = 0;
   b->bulk = 0;
   b->changes0 = sqlite3_total_changes64(b->db);
+  b->score_changes = 0;
   return 0;
 }
 
@@ -570,7 +579,7 @@ static int sq_commit(rt_store_backend *b, rt_error *err) {
   int rc = in_txn(b, err);
   if (!rc)
     rc = flush_all(b, err);
-  if (!rc && (b->ddl || sqlite3_total_changes64(b->db) != b->changes0)) {
+  if (!rc && (b->ddl || sqlite3_total_changes64(b->db) - b->score_changes != b->changes0)) {
     rc = get(b, S_DV_BUMP, &s, err);
     if (!rc)
       rc = run(b, s, err, "bumping the data version");
@@ -1109,6 +1118,74 @@ static int sq_import_finish(rt_store_backend *b, int64_t import_id, int64_t rows
   return rc;
 }
 
+/* ---- model runs and customer scores ---- */
+
+static int sq_score_run_begin(rt_store_backend *b, const char *kind, const char *params_json,
+                              int64_t *out_run, rt_error *err) {
+  sqlite3_stmt *s;
+  int rc = in_txn(b, err);
+  if (!rc)
+    rc = get(b, S_RUN_BEGIN, &s, err);
+  if (rc)
+    return rc;
+  bind_str(s, 1, kind);
+  sqlite3_bind_int64(s, 2, now_ms());
+  bind_str(s, 3, params_json);
+  rc = run(b, s, err, "recording a model run");
+  if (!rc) {
+    *out_run = sqlite3_last_insert_rowid(b->db);
+    b->score_changes++;
+  }
+  return rc;
+}
+
+static void bind_real(sqlite3_stmt *s, int i, double v) {
+  if (isnan(v))
+    sqlite3_bind_null(s, i);
+  else
+    sqlite3_bind_double(s, i, v);
+}
+
+static int sq_score_put(rt_store_backend *b, int64_t run_id, const rt_score_rec *r,
+                        rt_error *err) {
+  sqlite3_stmt *s;
+  int rc = in_txn(b, err);
+  if (!rc)
+    rc = get(b, S_SCORE_INSERT, &s, err);
+  if (rc)
+    return rc;
+  sqlite3_bind_int64(s, 1, run_id);
+  sqlite3_bind_int64(s, 2, r->customer);
+  bind_real(s, 3, r->p_alive);
+  bind_real(s, 4, r->expected_purchases);
+  bind_real(s, 5, r->predicted_clv);
+  bind_str(s, 6, r->expected_next_order);
+  bind_real(s, 7, r->churn_probability);
+  bind_str(s, 8, r->reasons);
+  rc = run(b, s, err, "storing a customer score");
+  if (!rc)
+    b->score_changes++;
+  return rc;
+}
+
+static int sq_score_run_finish(rt_store_backend *b, int64_t run_id, int64_t customers,
+                               rt_error *err) {
+  sqlite3_stmt *s;
+  int rc = in_txn(b, err);
+  if (!rc)
+    rc = get(b, S_RUN_FINISH, &s, err);
+  if (rc)
+    return rc;
+  sqlite3_bind_int64(s, 1, run_id);
+  sqlite3_bind_int64(s, 2, customers);
+  rc = run(b, s, err, "finishing a model run");
+  if (!rc && sqlite3_changes(b->db) == 0)
+    rc = rt_error_set(err, RT_ENOTFOUND, "no model run with id %lld", (long long)run_id);
+  if (!rc)
+    b->score_changes++;
+  return rc;
+}
+
 /* ---- scans ---- */
 
 /* Prepares a scan: flushes the bulk buffers (the scan must see every row) and refuses a scan
@@ -1230,4 +1307,7 @@ const rt_store_ops rt__store_sqlite_ops = {
     .scan_refunds = sq_scan_refunds,
     .scan_subscriptions = sq_scan_subscriptions,
     .count = sq_count,
+    .score_run_begin = sq_score_run_begin,
+    .score_put = sq_score_put,
+    .score_run_finish = sq_score_run_finish,
 };

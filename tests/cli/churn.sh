@@ -67,6 +67,12 @@ assert_eq "$(echo "$OUT" | awk -F, 'NR > 1 && ($2 < 0 || $2 > 1)' | wc -l)" 0 "p
 id=$(echo "$OUT" | awk -F, 'NR == 2 { print $1 }')
 run 0 "$RT_BIN" churn score --top 5
 assert_contains "$OUT" "The 5 customers most likely to churn"
+run 0 "$RT_BIN" churn score --save --format csv
+assert_contains "$ERR" "saved model run"
+assert_eq "$(sql "select count(*) from customer_scores s join model_runs r on r.id = s.run_id where r.kind = 'churn'")" "$rows" "stored churn scores"
+assert_eq "$(sql "select count(*) from customer_scores where churn_probability is null")" 0 "every stored score has a probability"
+# reasons are the features pushing towards churn; a customer nothing pushes has none
+assert_eq "$(sql "select count(*) > $rows / 2 from customer_scores where reasons like 'no order for%' or reasons like '%; %'")" 1 "stored reasons"
 run 0 "$RT_BIN" churn explain "$id"
 assert_contains "$OUT" "Customer $id"
 assert_contains "$OUT" "SHAP"

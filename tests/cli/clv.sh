@@ -70,6 +70,18 @@ assert_contains "$OUT" "Holdout check"
 assert_contains "$OUT" "In all:"
 run 2 "$RT_BIN" clv holdout --periods 0
 
+# predict --save: a model run and one score per customer in the store, readable with SQL;
+# the customer data (and its version) untouched.
+dv0=$(sql "select value from meta where key = 'data_version'")
+run 0 "$RT_BIN" clv predict --until 1997-09-30 --horizon 39w --save
+assert_contains "$ERR" "saved model run"
+assert_eq "$(sql "select kind || ',' || customers from model_runs")" "bgnbd,2357" "model run"
+assert_eq "$(sql 'select count(*) from customer_scores')" 2357 "stored scores"
+assert_eq "$(sql "select printf('%.3f', s.expected_purchases) from customer_scores s join customers c on c.id = s.customer_id where c.ext_id = '0001'")" 1.226 "stored E[Y(39)] of 0001"
+assert_eq "$(sql "select value from meta where key = 'data_version'")" "$dv0" "data version"
+run 2 "$RT_BIN" clv fit --save
+run 2 "$RT_BIN" clv predict --orders "$F" "${COLS[@]}" --save
+
 # Usage errors exit 2.
 run 2 "$RT_BIN" clv
 run 2 "$RT_BIN" clv guess

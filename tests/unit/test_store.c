@@ -12,6 +12,7 @@
 #include <retain/store.h>
 
 #include <dirent.h>
+#include <math.h>
 #include <sqlite3.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -727,6 +728,56 @@ static void test_data_version(void **state) {
   rt_store_close(st);
 }
 
+/* Model runs and scores: stored with their run, NAN as NULL, counted, and the data version
+ * (customer data) untouched, so that a model snapshot stays valid. */
+static void test_scores(void **state) {
+  (void)state;
+  const char *path = fresh("scores");
+  rt_store *st = open_rw(path);
+  rt_error err = {0};
+  assert_int_equal(rt_store_begin(st, &err), 0);
+  int64_t a = cust(st, "a"), b = cust(st, "b");
+  assert_int_equal(rt_store_commit(st, &err), 0);
+  int64_t v0 = dv(st), run;
+  assert_int_equal(rt_store_begin(st, &err), 0);
+  assert_int_equal(rt_store_score_run_begin(st, "bgnbd", "{\"r\": 0.5}", &run, &err), 0);
+  rt_score_rec r1 = {.customer = a, .p_alive = 0.75, .expected_purchases = 1.5,
+                     .predicted_clv = 30, .churn_probability = NAN,
+                     .expected_next_order = "2024-05-01", .reasons = NULL};
+  rt_score_rec r2 = {.customer = b, .p_alive = NAN, .expected_purchases = NAN,
+                     .predicted_clv = NAN, .churn_probability = 0.9, .reasons = "no order"};
+  assert_int_equal(rt_store_score_put(st, run, &r1, &err), 0);
+  assert_int_equal(rt_store_score_put(st, run, &r2, &err), 0);
+  assert_int_equal(rt_store_score_run_finish(st, run, 2, &err), 0);
+  assert_int_equal(rt_store_commit(st, &err), 0);
+  assert_int_equal(dv(st), v0);
+  assert_int_equal(count(st, "model_runs"), 1);
+  assert_int_equal(count(st, "customer_scores"), 2);
+  /* a score of the same run twice for a customer is refused */
+  assert_int_not_equal(rt_store_score_put(st, run, &r1, &err), 0);
+  assert_int_equal(rt_store_score_run_finish(st, run + 5, 1, &err), RT_ENOTFOUND);
+  rt_store_close(st);
+  /* what SQL sees */
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  sqlite3_stmt *q;
+  assert_int_equal(sqlite3_prepare_v2(db, "SELECT r.kind, r.customers, r.data_version, "
+                                          "s.p_alive IS NULL, s.churn_probability, s.reasons "
+                                          "FROM customer_scores s JOIN model_runs r "
+                                          "ON r.id = s.run_id WHERE s.customer_id = ?1",
+                                      -1, &q, NULL), SQLITE_OK);
+  sqlite3_bind_int64(q, 1, b);
+  assert_int_equal(sqlite3_step(q), SQLITE_ROW);
+  assert_string_equal((const char *)sqlite3_column_text(q, 0), "bgnbd");
+  assert_int_equal(sqlite3_column_int64(q, 1), 2);
+  assert_int_equal(sqlite3_column_int64(q, 2), v0);
+  assert_int_equal(sqlite3_column_int(q, 3), 1);
+  assert_true(sqlite3_column_double(q, 4) == 0.9);
+  assert_string_equal((const char *)sqlite3_column_text(q, 5), "no order");
+  sqlite3_finalize(q);
+  sqlite3_close(db);
+}
+
 static void test_durability(void **state) {
   (void)state;
   const char *path = fresh("durable");
@@ -802,6 +853,7 @@ int main(void) {
       cmocka_unit_test(test_bulk_duplicates),
       cmocka_unit_test(test_rollback),
       cmocka_unit_test(test_data_version),
+      cmocka_unit_test(test_scores),
       cmocka_unit_test(test_durability),
       cmocka_unit_test(test_count_and_args),
   };
