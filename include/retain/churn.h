@@ -58,6 +58,17 @@ struct rt_model;
 int rt_churn_features(const struct rt_model *m, int32_t cutoff, int horizon_days,
                       int active_days, rt_ctable **out, uint32_t **customer, rt_error *err);
 
+/* Appends the features the store's events give at the cutoff: product usage (logins and
+ * features used in the last 30 days and the 30 before, days since the last use), support
+ * (tickets opened, in the last 90 days, not resolved) and feedback (the last NPS and CSAT
+ * answers: survey_answered events with {"survey": "nps"|"csat", "score": N}). customer[i] is
+ * row i's model index (rt_churn_features); events after the cutoff are ignored. */
+struct rt_store;
+struct rt_tz;
+int rt_churn_add_events(rt_ctable *t, const uint32_t *customer, const struct rt_model *m,
+                        struct rt_store *st, int32_t cutoff, const struct rt_tz *tz,
+                        rt_error *err);
+
 /* A trained gradient-boosted churn model (XGBoost) with its feature names. */
 typedef struct rt_churn_model rt_churn_model;
 

@@ -162,7 +162,11 @@ typedef int (*rt_store_refund_cb)(void *ctx, int64_t customer, int64_t ts_ms, in
                                   const char *currency);
 typedef int (*rt_store_subscription_cb)(void *ctx, int64_t customer, int64_t started_ms,
                                         int64_t canceled_ms, int64_t amount, const char *currency);
+/* type and props (a JSON object, or NULL) are valid during the call only. */
+typedef int (*rt_store_event_cb)(void *ctx, int64_t customer, const char *type, int64_t ts_ms,
+                                 const char *props);
 int rt_store_scan_customers(rt_store *st, rt_store_customer_cb cb, void *ctx, rt_error *err);
+int rt_store_scan_events(rt_store *st, rt_store_event_cb cb, void *ctx, rt_error *err);
 int rt_store_scan_orders(rt_store *st, rt_store_order_cb cb, void *ctx, rt_error *err);
 int rt_store_scan_refunds(rt_store *st, rt_store_refund_cb cb, void *ctx, rt_error *err);
 int rt_store_scan_subscriptions(rt_store *st, rt_store_subscription_cb cb, void *ctx,

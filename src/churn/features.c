@@ -166,6 +166,25 @@ void rt_churn_reason(const rt_ctable *t, const float *x, size_t j, char *buf, si
     snprintf(buf, n, v > 0 ? "an active subscription" : "no active subscription");
   } else if (!strcmp(name, "subscriptions")) {
     snprintf(buf, n, "%.0f subscription%s", v, v == 1 ? "" : "s");
+  } else if (!strcmp(name, "usage_last_30d") || !strcmp(name, "usage_prior_30d")) {
+    snprintf(buf, n, "%.0f product uses in the last 30 days against %.0f in the 30 before",
+             value_of(t, x, "usage_last_30d"), value_of(t, x, "usage_prior_30d"));
+  } else if (!strcmp(name, "days_since_last_use")) {
+    if (isnan(v))
+      snprintf(buf, n, "never used the product");
+    else
+      snprintf(buf, n, "no login or feature use for %.0f days", v);
+  } else if (!strcmp(name, "tickets") || !strcmp(name, "tickets_last_90d")) {
+    snprintf(buf, n, "%.0f support tickets (%.0f in the last 90 days)",
+             value_of(t, x, "tickets"), value_of(t, x, "tickets_last_90d"));
+  } else if (!strcmp(name, "tickets_unresolved")) {
+    snprintf(buf, n, "%.0f unresolved support ticket%s", v, v == 1 ? "" : "s");
+  } else if (!strcmp(name, "last_nps") || !strcmp(name, "last_csat")) {
+    const char *what = !strcmp(name, "last_nps") ? "NPS" : "CSAT";
+    if (isnan(v))
+      snprintf(buf, n, "no %s answer", what);
+    else
+      snprintf(buf, n, "last %s answer: %.0f", what, v);
   } else if (isnan(v)) {
     snprintf(buf, n, "%s unknown", name);
   } else {

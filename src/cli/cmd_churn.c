@@ -81,7 +81,9 @@ static void day_text(int32_t day, char *buf, size_t n) {
 static int same_reason(const rt_ctable *t, size_t a, size_t b) {
   static const char *const pairs[][2] = {{"days_since_last_order", "recency_in_gaps"},
                                          {"orders_last_90d", "orders_prior_90d"},
-                                         {"revenue_last_90d", "revenue_prior_90d"}};
+                                         {"revenue_last_90d", "revenue_prior_90d"},
+                                         {"usage_last_30d", "usage_prior_30d"},
+                                         {"tickets", "tickets_last_90d"}};
   if (a == b) return 1;
   for (size_t p = 0; p < sizeof pairs / sizeof pairs[0]; p++)
     if ((!strcmp(t->names[a], pairs[p][0]) && !strcmp(t->names[b], pairs[p][1])) ||
@@ -244,6 +246,14 @@ static int history_cmd(const cli_global *g, int argc, char **argv, int which) {
   if (rt_churn_features(m, cutoff, h.horizon, (int)h.active, &t, &cust, &err)) {
     rc = cli_fail(&err);
     goto out;
+  }
+  if (!h.a.orders_path) { /* the store's events: usage, support, feedback */
+    rt_store *st = NULL;
+    if ((rc = cli_open_store(g, 1, &st)) == 0 &&
+        rt_churn_add_events(t, cust, m, st, cutoff, h.a.tz, &err))
+      rc = cli_fail(&err);
+    rt_store_close(st);
+    if (rc) goto out;
   }
   char cut[16];
   day_text(cutoff, cut, sizeof cut);

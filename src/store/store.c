@@ -502,6 +502,13 @@ int rt_store_scan_subscriptions(rt_store *st, rt_store_subscription_cb cb, void 
   return finish(st, st->ops->scan_subscriptions(st->be, cb, ctx, err), err);
 }
 
+int rt_store_scan_events(rt_store *st, rt_store_event_cb cb, void *ctx, rt_error *err) {
+  LOCAL_ERR(err);
+  if (!st || !cb)
+    return bad(err, "rt_store_scan_events: NULL argument");
+  return finish(st, st->ops->scan_events(st->be, cb, ctx, err), err);
+}
+
 int rt_store_score_run_begin(rt_store *st, const char *kind, const char *params_json,
                              int64_t *out_run, rt_error *err) {
   LOCAL_ERR(err);

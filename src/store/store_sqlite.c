@@ -87,7 +87,8 @@
   X(SCAN_CUSTOMERS, "SELECT id, ext_id, created_ms FROM customers")                              \
   X(SCAN_ORDERS, "SELECT customer_id, ts_ms, amount, currency FROM orders")                      \
   X(SCAN_REFUNDS, "SELECT customer_id, ts_ms, amount, currency FROM refunds")                    \
-  X(SCAN_SUBS, "SELECT customer_id, started_ms, canceled_ms, amount, currency FROM subscriptions")
+  X(SCAN_SUBS, "SELECT customer_id, started_ms, canceled_ms, amount, currency FROM subscriptions") \
+  X(SCAN_EVENTS, "SELECT customer_id, type, ts_ms, props FROM events")
 
 typedef enum stmt_id {
 #define STMT_ENUM(name, sql) S_##name,
@@ -1255,6 +1256,17 @@ static int sq_scan_subscriptions(rt_store_backend *b, rt_store_subscription_cb c
   return scan_end(b, s, stop ? SQLITE_DONE : x, stop, err, "reading subscriptions");
 }
 
+static int sq_scan_events(rt_store_backend *b, rt_store_event_cb cb, void *ctx, rt_error *err) {
+  sqlite3_stmt *s;
+  int rc = scan_start(b, S_SCAN_EVENTS, &s, err), x = SQLITE_DONE, stop = 0;
+  if (rc)
+    return rc;
+  while (!stop && (x = sqlite3_step(s)) == SQLITE_ROW)
+    stop = cb(ctx, sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 1),
+              sqlite3_column_int64(s, 2), (const char *)sqlite3_column_text(s, 3));
+  return scan_end(b, s, stop ? SQLITE_DONE : x, stop, err, "reading events");
+}
+
 static int sq_count(rt_store_backend *b, rt_store_table t, int64_t *out, rt_error *err) {
   int rc = flush_all(b, err);
   if (rc)
@@ -1306,6 +1318,7 @@ const rt_store_ops rt__store_sqlite_ops = {
     .scan_orders = sq_scan_orders,
     .scan_refunds = sq_scan_refunds,
     .scan_subscriptions = sq_scan_subscriptions,
+    .scan_events = sq_scan_events,
     .count = sq_count,
     .score_run_begin = sq_score_run_begin,
     .score_put = sq_score_put,

@@ -46,9 +46,10 @@ run 1 "$RT_BIN" churn cv --table missing.csv --label churned
 assert_contains "$ERR" "missing.csv"
 # From the history: a generated business (whose churners really differ), trained, scored,
 # explained.
-run 0 "$RT_BIN" gen --customers 4000 --seed 9 --out biz --no-events --no-lines
+run 0 "$RT_BIN" gen --customers 4000 --seed 9 --out biz --no-lines
 run 0 "$RT_BIN" import orders biz/orders.csv
 run 0 "$RT_BIN" import subscriptions biz/subscriptions.csv
+run 0 "$RT_BIN" import events biz/events.csv
 run 1 "$RT_BIN" churn score
 assert_contains "$ERR" "churn train"
 run 0 "$RT_BIN" churn train --horizon 90d --format json
@@ -75,6 +76,8 @@ assert_eq "$(sql "select count(*) from customer_scores where churn_probability i
 assert_eq "$(sql "select count(*) > $rows / 2 from customer_scores where reasons like 'no order for%' or reasons like '%; %'")" 1 "stored reasons"
 run 0 "$RT_BIN" churn explain "$id"
 assert_contains "$OUT" "Customer $id"
+# the store's events are features too: usage, support, feedback
+assert_contains "$OUT" "product uses"
 assert_contains "$OUT" "SHAP"
 run 1 "$RT_BIN" churn explain no-such-customer
 assert_contains "$ERR" "not in play"

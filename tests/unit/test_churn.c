@@ -10,6 +10,7 @@
 #include "gen/rng.h"
 #include <retain/churn.h>
 #include <retain/model.h>
+#include <retain/store.h>
 
 #include <math.h>
 #include <stdio.h>
@@ -209,12 +210,99 @@ static void test_features(void **state) {
   rt_model_free(m);
 }
 
+/* Event features from a real store: usage windows, tickets and the last survey answers, and
+ * events after the cutoff ignored. */
+static void test_event_features(void **state) {
+  (void)state;
+  char path[256];
+  snprintf(path, sizeof path, "/tmp/retain-test-churn-%d-ev.db", (int)getpid());
+  remove(path);
+  rt_store_config cfg = {.path = path};
+  rt_store *st;
+  rt_error err;
+  assert_int_equal(rt_store_open(&cfg, &st, &err), 0);
+  const int64_t day = 86400000;
+  int64_t a, b;
+  int created, status;
+  assert_int_equal(rt_store_customer_upsert(st, "a", 1, 0, &a, &created, &err), 0);
+  assert_int_equal(rt_store_customer_upsert(st, "b", 1, 0, &b, &created, &err), 0);
+  rt_order_rec o1 = {.customer = a, .ext_id = "1", .ts_ms = 10 * day, .amount = 100,
+                     .currency = "USD"};
+  rt_order_rec o2 = {.customer = b, .ext_id = "2", .ts_ms = 20 * day, .amount = 100,
+                     .currency = "USD"};
+  assert_int_equal(rt_store_order_put(st, &o1, NULL, 0, &status, &err), 0);
+  assert_int_equal(rt_store_order_put(st, &o2, NULL, 0, &status, &err), 0);
+  /* cutoff day 100: a logs in on days 50 (prior 30) and 80, 90 (last 30), opens two tickets
+   * (days 5 and 95, the first resolved), answers NPS 9 then 3, CSAT 4; a login on day 120 is
+   * after the cutoff */
+  struct {
+    int64_t who;
+    const char *type;
+    int d;
+    const char *props;
+  } ev[] = {{a, "login", 50, NULL},
+            {a, "login", 80, NULL},
+            {a, "feature_used", 90, "{\"feature\":\"reports\"}"},
+            {a, "ticket_opened", 5, "{\"ticket\":\"T1\"}"},
+            {a, "ticket_opened", 95, "{\"ticket\":\"T2\"}"},
+            {a, "ticket_resolved", 40, "{\"ticket\":\"T1\"}"},
+            {a, "survey_answered", 60, "{\"survey\":\"nps\",\"score\":9}"},
+            {a, "survey_answered", 85, "{\"survey\":\"nps\",\"score\":3}"},
+            {a, "survey_answered", 70, "{\"survey\":\"csat\",\"score\":4}"},
+            {a, "login", 120, NULL}};
+  for (size_t i = 0; i < sizeof ev / sizeof ev[0]; i++) {
+    char id[16];
+    snprintf(id, sizeof id, "e%zu", i);
+    rt_event_rec e = {.customer = ev[i].who, .type = ev[i].type, .ts_ms = ev[i].d * day,
+                      .props = ev[i].props, .ext_id = id};
+    assert_int_equal(rt_store_event_put(st, &e, &status, &err), 0);
+  }
+  rt_model *m;
+  assert_int_equal(rt_model_load(st, NULL, NULL, &m, &err), 0);
+  rt_ctable *t;
+  uint32_t *cust;
+  assert_int_equal(rt_churn_features(m, 100, 30, 0, &t, &cust, &err), 0);
+  size_t before = t->ncols;
+  assert_int_equal(rt_churn_add_events(t, cust, m, st, 100, NULL, &err), 0);
+  assert_int_equal(t->ncols, before + 8);
+  size_t ra = !strcmp(t->ids[0], "a") ? 0 : 1, rb = 1 - ra;
+  const float *xa = t->x + ra * t->ncols, *xb = t->x + rb * t->ncols;
+  NEAR(xa[col_of(t, "usage_last_30d")], 2, 0);
+  NEAR(xa[col_of(t, "usage_prior_30d")], 1, 0);
+  NEAR(xa[col_of(t, "days_since_last_use")], 10, 0);
+  NEAR(xa[col_of(t, "tickets")], 2, 0);
+  NEAR(xa[col_of(t, "tickets_last_90d")], 1, 0);
+  NEAR(xa[col_of(t, "tickets_unresolved")], 1, 0);
+  NEAR(xa[col_of(t, "last_nps")], 3, 0);
+  NEAR(xa[col_of(t, "last_csat")], 4, 0);
+  NEAR(xa[col_of(t, "days_since_last_order")], 90, 0); /* the order features stay */
+  assert_true(isnan(xb[col_of(t, "days_since_last_use")]));
+  assert_true(isnan(xb[col_of(t, "last_nps")]));
+  NEAR(xb[col_of(t, "tickets")], 0, 0);
+  char why[160];
+  rt_churn_reason(t, xa, col_of(t, "last_nps"), why, sizeof why);
+  assert_string_equal(why, "last NPS answer: 3");
+  rt_churn_reason(t, xb, col_of(t, "days_since_last_use"), why, sizeof why);
+  assert_string_equal(why, "never used the product");
+  rt_ctable_free(t);
+  free(cust);
+  rt_model_free(m);
+  rt_store_close(st);
+  remove(path);
+  char side[300];
+  snprintf(side, sizeof side, "%s-wal", path);
+  remove(side);
+  snprintf(side, sizeof side, "%s-shm", path);
+  remove(side);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_auc),
       cmocka_unit_test(test_table),
       cmocka_unit_test(test_cv),
       cmocka_unit_test(test_features),
+      cmocka_unit_test(test_event_features),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
