@@ -144,24 +144,23 @@ static double neg_mean_ll(unsigned np, const double *lx, double *grad, void *dat
   return isfinite(sum) ? -sum / total : HUGE_VAL;
 }
 
-/* Standard errors at the estimate lx: the Hessian of the mean objective in log parameters by
- * central differences of the analytic gradient, scaled to the total, inverted (Gauss-Jordan),
- * and carried to the parameters by the delta method (se(theta) = theta se(log theta)). */
-static void standard_errors(objective *o, const double *lx, double *se) {
+/* Standard errors at the estimate lx, whose gradient g0 is known: the Hessian of the mean
+ * objective in log parameters by forward differences of the analytic gradient, scaled to the
+ * total, inverted (Gauss-Jordan), and carried to the parameters by the delta method
+ * (se(theta) = theta se(log theta)). */
+static void standard_errors(objective *o, const double *lx, const double *g0, double *se) {
   int np = o->np;
-  double h[RT__FIT_MAXP][2 * RT__FIT_MAXP], gp[RT__FIT_MAXP], gm[RT__FIT_MAXP];
+  double h[RT__FIT_MAXP][2 * RT__FIT_MAXP], gp[RT__FIT_MAXP];
   double x[RT__FIT_MAXP], total = o->rows->total ? (double)o->rows->total : 1;
   for (int j = 0; j < np; j++)
     se[j] = NAN;
   for (int k = 0; k < np; k++) {
-    const double step = 1e-4;
+    const double step = 1e-5;
     memcpy(x, lx, (size_t)np * sizeof *x);
     x[k] = lx[k] + step;
     neg_mean_ll((unsigned)np, x, gp, o);
-    x[k] = lx[k] - step;
-    neg_mean_ll((unsigned)np, x, gm, o);
     for (int j = 0; j < np; j++)
-      h[j][k] = (gp[j] - gm[j]) / (2 * step) * total;
+      h[j][k] = (gp[j] - g0[j]) / step * total;
   }
   for (int j = 0; j < np; j++) /* symmetric, with the identity beside it */
     for (int k = 0; k < np; k++) {
@@ -198,7 +197,8 @@ static void standard_errors(objective *o, const double *lx, double *se) {
 /* One L-BFGS run from lx (log parameters, updated in place). Returns the minimum found, or
  * HUGE_VAL when the run failed; *converged and *evals say how it ended. */
 static double lbfgs(const rt__rows *rows, int np, rt__loglik_fn f, rt__prepare_fn prepare,
-                    void *ctx, double prior_var, double *lx, int *converged, int *evals) {
+                    void *ctx, double prior_var, double ftol, double *lx, int *converged,
+                    int *evals) {
   *converged = 0;
   *evals = 0;
   nlopt_opt opt = nlopt_create(NLOPT_LD_LBFGS, (unsigned)np);
@@ -213,8 +213,8 @@ static double lbfgs(const rt__rows *rows, int np, rt__loglik_fn f, rt__prepare_f
   nlopt_set_lower_bounds(opt, lo);
   nlopt_set_upper_bounds(opt, hi);
   nlopt_set_min_objective(opt, neg_mean_ll, &o);
-  nlopt_set_ftol_rel(opt, 1e-13);
-  nlopt_set_xtol_rel(opt, 1e-10);
+  nlopt_set_ftol_rel(opt, ftol);
+  nlopt_set_xtol_rel(opt, ftol * 1e3);
   nlopt_set_maxeval(opt, 3000);
   nlopt_result res = nlopt_optimize(opt, lx, &minf);
   nlopt_destroy(opt);
@@ -253,7 +253,7 @@ int rt__fit_ml(const rt__rows *rows, int np, rt__loglik_fn f, rt__prepare_fn pre
     for (int j = 0; j < np; j++)
       lx[j] = log(starts[s * np + j]);
     int c, e;
-    double v = lbfgs(&scout, np, f, prepare, ctx, prior_var, lx, &c, &e);
+    double v = lbfgs(&scout, np, f, prepare, ctx, prior_var, 1e-13, lx, &c, &e);
     info->starts++;
     if (v < best) {
       best = v;
@@ -265,7 +265,7 @@ int rt__fit_ml(const rt__rows *rows, int np, rt__loglik_fn f, rt__prepare_fn pre
   if (best == HUGE_VAL)
     return RT_EINVAL;
   if (scout.n < rows->n) /* the best start, on all the rows */
-    best = lbfgs(rows, np, f, prepare, ctx, prior_var, best_lx, &converged, &evals);
+    best = lbfgs(rows, np, f, prepare, ctx, prior_var, 1e-13, best_lx, &converged, &evals);
   if (best == HUGE_VAL)
     return RT_EINVAL;
   for (int j = 0; j < np; j++)
@@ -273,19 +273,20 @@ int rt__fit_ml(const rt__rows *rows, int np, rt__loglik_fn f, rt__prepare_fn pre
   info->evaluations = evals;
   info->converged = converged;
   objective o = {rows, np, f, prepare, ctx, 0, prior_var};
-  if (info->converged) { /* a last check: the gradient at the best point is flat */
-    double g[RT__FIT_MAXP] = {0}, norm = 0;
-    neg_mean_ll((unsigned)np, best_lx, g, &o);
-    for (int j = 0; j < np; j++)
-      norm += g[j] * g[j];
-    info->converged = sqrt(norm) < 1e-4;
-  }
-  standard_errors(&o, best_lx, info->se);
+  /* a last check, that the gradient at the best point is flat; it also anchors the Hessian */
+  double g[RT__FIT_MAXP] = {0}, norm = 0;
+  neg_mean_ll((unsigned)np, best_lx, g, &o);
+  for (int j = 0; j < np; j++)
+    norm += g[j] * g[j];
+  info->converged = info->converged && sqrt(norm) < 1e-4;
+  standard_errors(&o, best_lx, g, info->se);
   for (int j = np; j < 4; j++)
     info->se[j] = NAN;
-  /* the log-likelihood itself, without the prior */
-  o.prior_var = 0;
-  info->loglik = -neg_mean_ll((unsigned)np, best_lx, NULL, &o) *
-                 (double)(rows->total ? rows->total : 1);
+  info->loglik = -best * (double)(rows->total ? rows->total : 1);
+  if (prior_var > 0) { /* the log-likelihood itself, without the prior */
+    o.prior_var = 0;
+    info->loglik = -neg_mean_ll((unsigned)np, best_lx, NULL, &o) *
+                   (double)(rows->total ? rows->total : 1);
+  }
   return 0;
 }
