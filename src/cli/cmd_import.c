@@ -108,7 +108,8 @@ int cmd_import(const cli_global *g, int argc, char **argv) {
                                                        : "subscriptions";
   printf("  stored %s new %s", cli_count(res.stored, a, sizeof a), what);
   if (kind == RT_IMPORT_ORDERS) printf(" (%s refunds)", cli_count(res.refunds, c, sizeof c));
-  printf(", %s new customers\n", cli_count(res.new_customers, b, sizeof b));
+  if (kind == RT_IMPORT_CUSTOMERS) printf("\n"); /* the customers are what was stored */
+  else printf(", %s new customers\n", cli_count(res.new_customers, b, sizeof b));
   if (res.merged)
     printf("  %s rows merged into their order or record\n", cli_count(res.merged, a, sizeof a));
   if (res.duplicates)

@@ -44,6 +44,14 @@ assert_eq "$(sql "select count(*) from orders where ext_id in ('10','13')")" 2 "
 assert_eq "$(grep -c '' mixed.csv.rejects.csv)" 3 "rejects file lines (header + 2)"
 assert_contains "$(cat mixed.csv.rejects.csv)" "day 31 out of range"
 
+# A customers file: the summary counts the customers once.
+printf 'customer_id,email\nk1,k1@example.com\nk2,k2@example.com\n' >people.csv
+run 0 "$RT_BIN" import customers people.csv
+assert_contains "$OUT" "stored 2 new customers"
+assert_not_contains "$OUT" "customers,"
+run 0 "$RT_BIN" import customers people.csv
+assert_contains "$OUT" "stored 0 new customers"
+
 # Usage errors exit 2.
 run 2 "$RT_BIN" import
 run 2 "$RT_BIN" import widgets good.csv
