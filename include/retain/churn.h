@@ -69,13 +69,21 @@ int rt_churn_add_events(rt_ctable *t, const uint32_t *customer, const struct rt_
                         struct rt_store *st, int32_t cutoff, const struct rt_tz *tz,
                         rt_error *err);
 
+/* Appends the customers' attributes from the store (the JSON object of a customers import's
+ * extra columns): numbers as "attr:key", text as one 0/1 column per value "attr:key=value"
+ * (keys with more than 50 values, like ids or emails, left out). */
+int rt_churn_add_attributes(rt_ctable *t, const uint32_t *customer, const struct rt_model *m,
+                            struct rt_store *st, rt_error *err);
+
 /* A trained gradient-boosted churn model (XGBoost) with its feature names. */
 typedef struct rt_churn_model rt_churn_model;
 
 /* Trains on the rows of t (the last fifth of a seeded shuffle validates, for early stopping). */
 int rt_churn_train(const rt_ctable *t, uint64_t seed, rt_churn_model **out, rt_error *err);
-/* P(churn) for every row of t (whose columns must be the model's); with contrib given
- * (nrows * (ncols + 1)), each row's SHAP contributions to the log-odds, the bias last. */
+/* P(churn) for every row of t; with contrib given (nrows * (ncols + 1)), each row's SHAP
+ * contributions to the log-odds, the bias last, in t's column order. The model keeps the
+ * names of the features it was trained on: t's columns are matched to them by name (a feature
+ * t lacks is missing; one the model does not know is left out, contribution 0). */
 int rt_churn_predict(const rt_churn_model *m, const rt_ctable *t, double *prob, float *contrib,
                      rt_error *err);
 int rt_churn_model_save(const rt_churn_model *m, const char *path, rt_error *err);

@@ -167,6 +167,9 @@ typedef int (*rt_store_event_cb)(void *ctx, int64_t customer, const char *type, 
                                  const char *props);
 int rt_store_scan_customers(rt_store *st, rt_store_customer_cb cb, void *ctx, rt_error *err);
 int rt_store_scan_events(rt_store *st, rt_store_event_cb cb, void *ctx, rt_error *err);
+/* The customers that have attributes: id and the JSON object (valid during the call). */
+typedef int (*rt_store_attrs_cb)(void *ctx, int64_t customer, const char *attrs_json);
+int rt_store_scan_customer_attrs(rt_store *st, rt_store_attrs_cb cb, void *ctx, rt_error *err);
 int rt_store_scan_orders(rt_store *st, rt_store_order_cb cb, void *ctx, rt_error *err);
 int rt_store_scan_refunds(rt_store *st, rt_store_refund_cb cb, void *ctx, rt_error *err);
 int rt_store_scan_subscriptions(rt_store *st, rt_store_subscription_cb cb, void *ctx,

@@ -9,6 +9,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "churn/columns.h"
+
 enum { E_USE30, E_USE_PRIOR30, E_LAST_USE, E_TICKETS, E_TICKETS90, E_UNRESOLVED, E_NPS, E_CSAT,
        E_COUNT };
 
@@ -69,11 +71,8 @@ static int on_event(void *ctx, int64_t customer, const char *type, int64_t ts_ms
 int rt_churn_add_events(rt_ctable *t, const uint32_t *customer, const rt_model *m,
                         rt_store *st, int32_t cutoff, const rt_tz *tz, rt_error *err) {
   size_t n = t->nrows, nids = 1;
-  for (size_t i = 0; i < n; i++)
-    if ((size_t)m->store_id[customer[i]] + 1 > nids)
-      nids = (size_t)m->store_id[customer[i]] + 1;
+  uint32_t *rowof = rt__rows_by_store_id(m, customer, n, &nids);
   agg a = {.tz = tz, .cutoff = cutoff, .nids = nids};
-  uint32_t *rowof = rt_calloc(nids, sizeof *rowof);
   double *mem = rt_calloc(n ? 7 * n : 1, sizeof *mem);
   a.last_use = rt_malloc((n ? n : 1) * sizeof *a.last_use);
   a.nps_ms = rt_malloc((n ? n : 1) * sizeof *a.nps_ms);
@@ -87,9 +86,6 @@ int rt_churn_add_events(rt_ctable *t, const uint32_t *customer, const rt_model *
     goto out;
   }
   for (size_t i = 0; i < n; i++) {
-    int64_t id = m->store_id[customer[i]];
-    if (id > 0)
-      rowof[id] = (uint32_t)(i + 1);
     a.last_use[i] = INT32_MIN;
     a.nps_ms[i] = a.csat_ms[i] = INT64_MIN;
   }
@@ -125,15 +121,9 @@ int rt_churn_add_events(rt_ctable *t, const uint32_t *customer, const rt_model *
     e[E_NPS] = a.nps_ms[i] == INT64_MIN ? NAN : (float)a.nps[i];
     e[E_CSAT] = a.csat_ms[i] == INT64_MIN ? NAN : (float)a.csat[i];
   }
-  for (size_t j = 0; j < t->ncols; j++)
-    names[j] = t->names[j];
-  rt_free(t->names);
-  t->names = names;
-  names = NULL;
-  rt_free(t->x);
-  t->x = x;
+  rt__ctable_widen(t, x, names, nc);
   x = NULL;
-  t->ncols = nc;
+  names = NULL;
 out:
   rt_free(rowof);
   rt_free(mem);

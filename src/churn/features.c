@@ -8,6 +8,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "churn/columns.h"
+
 enum {
   F_RECENCY, F_ORDER_DAYS, F_TENURE, F_GAP, F_RECENCY_GAPS, F_MEAN_ORDER, F_ORDERS_90,
   F_ORDERS_PREV_90, F_REVENUE_90, F_REVENUE_PREV_90, F_REFUNDS, F_REFUNDED_SHARE, F_SUBS,
@@ -185,9 +187,44 @@ void rt_churn_reason(const rt_ctable *t, const float *x, size_t j, char *buf, si
       snprintf(buf, n, "no %s answer", what);
     else
       snprintf(buf, n, "last %s answer: %.0f", what, v);
+  } else if (!strncmp(name, "attr:", 5)) {
+    const char *eq = strchr(name + 5, '=');
+    if (isnan(v))
+      snprintf(buf, n, "%.*s unknown", (int)(eq ? eq - name - 5 : (long)strlen(name + 5)),
+               name + 5);
+    else if (eq)
+      snprintf(buf, n, "%.*s %s %s", (int)(eq - name - 5), name + 5, v > 0 ? "is" : "is not",
+               eq + 1);
+    else
+      snprintf(buf, n, "%s = %g", name + 5, v);
   } else if (isnan(v)) {
     snprintf(buf, n, "%s unknown", name);
   } else {
     snprintf(buf, n, "%s = %g", name, v);
   }
+}
+
+uint32_t *rt__rows_by_store_id(const rt_model *m, const uint32_t *customer, size_t n,
+                               size_t *nids) {
+  size_t k = 1;
+  for (size_t i = 0; i < n; i++)
+    if ((size_t)m->store_id[customer[i]] + 1 > k)
+      k = (size_t)m->store_id[customer[i]] + 1;
+  uint32_t *rowof = rt_calloc(k, sizeof *rowof);
+  if (rowof)
+    for (size_t i = 0; i < n; i++)
+      if (m->store_id[customer[i]] > 0)
+        rowof[m->store_id[customer[i]]] = (uint32_t)(i + 1);
+  *nids = k;
+  return rowof;
+}
+
+void rt__ctable_widen(rt_ctable *t, float *x, char **names, size_t nc) {
+  for (size_t j = 0; j < t->ncols; j++)
+    names[j] = t->names[j];
+  rt_free(t->names);
+  t->names = names;
+  rt_free(t->x);
+  t->x = x;
+  t->ncols = nc;
 }

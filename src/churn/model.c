@@ -14,13 +14,42 @@
 struct rt_churn_model {
   BoosterHandle booster;
   int rounds;
+  char *features; /* the training table's column names, one per line (a booster attribute) */
 };
 
 void rt_churn_model_free(rt_churn_model *m) {
   if (!m)
     return;
   XGBoosterFree(m->booster);
+  rt_free(m->features);
   rt_free(m);
+}
+
+/* Records t's column names in the booster, so that a saved model knows its features. */
+static int keep_names(rt_churn_model *m, const rt_ctable *t) {
+  size_t len = 1;
+  for (size_t j = 0; j < t->ncols; j++)
+    len += strlen(t->names[j]) + 1;
+  char *s = rt_malloc(len), *p = s;
+  if (!s)
+    return RT_ENOMEM;
+  for (size_t j = 0; j < t->ncols; j++) {
+    size_t n = strlen(t->names[j]);
+    memcpy(p, t->names[j], n);
+    p += n;
+    *p++ = '\n';
+  }
+  *p = 0;
+  m->features = s;
+  return XGBoosterSetAttr(m->booster, "retain_features", s) ? RT_EIO : 0;
+}
+
+/* The model's feature j as a column of t, or SIZE_MAX. */
+static size_t column_of(const rt_ctable *t, const char *name, size_t len) {
+  for (size_t k = 0; k < t->ncols; k++)
+    if (strlen(t->names[k]) == len && !memcmp(t->names[k], name, len))
+      return k;
+  return SIZE_MAX;
 }
 
 int rt_churn_model_rounds(const rt_churn_model *m) { return m->rounds; }
@@ -50,6 +79,10 @@ int rt_churn_train(const rt_ctable *t, uint64_t seed, rt_churn_model **out, rt_e
                                                            : rt_strerror(rc));
   }
   m->booster = b;
+  if (keep_names(m, t)) {
+    rt_churn_model_free(m);
+    return rt_error_set(err, RT_ENOMEM, "churn: %s", rt_strerror(RT_ENOMEM));
+  }
   *out = m;
   return 0;
 }
@@ -57,16 +90,59 @@ int rt_churn_train(const rt_ctable *t, uint64_t seed, rt_churn_model **out, rt_e
 int rt_churn_predict(const rt_churn_model *m, const rt_ctable *t, double *prob, float *contrib,
                      rt_error *err) {
   bst_ulong nf = 0;
-  if (XGBoosterGetNumFeature(m->booster, &nf) == 0 && nf != t->ncols)
+  XGBoosterGetNumFeature(m->booster, &nf);
+  /* the model's columns, in its order, from t's by name */
+  size_t nm = 0, *src = NULL;
+  if (m->features) {
+    for (const char *p = m->features; *p; p = strchr(p, '\n') + 1)
+      nm++;
+    src = rt_malloc((nm ? nm : 1) * sizeof *src);
+    if (!src)
+      return rt_error_set(err, RT_ENOMEM, "churn: %s", rt_strerror(RT_ENOMEM));
+    size_t j = 0;
+    for (const char *p = m->features; *p; p = strchr(p, '\n') + 1)
+      src[j++] = column_of(t, p, (size_t)(strchr(p, '\n') - p));
+  } else if (nf != t->ncols) {
     return rt_error_set(err, RT_EINVAL, "churn: the model has %llu features, the data %zu",
                         (unsigned long long)nf, t->ncols);
+  }
+  rt_ctable view = *t;
+  float *vx = NULL, *vc = NULL;
+  if (src) {
+    view.ncols = nm;
+    vx = rt_malloc((t->nrows * nm > 0 ? t->nrows * nm : 1) * sizeof *vx);
+    if (contrib)
+      vc = rt_malloc((t->nrows * (nm + 1) > 0 ? t->nrows * (nm + 1) : 1) * sizeof *vc);
+    if (!vx || (contrib && !vc)) {
+      rt_free(src);
+      rt_free(vx);
+      rt_free(vc);
+      return rt_error_set(err, RT_ENOMEM, "churn: %s", rt_strerror(RT_ENOMEM));
+    }
+    for (size_t i = 0; i < t->nrows; i++)
+      for (size_t j = 0; j < nm; j++)
+        vx[i * nm + j] = src[j] == SIZE_MAX ? NAN : t->x[i * t->ncols + src[j]];
+    view.x = vx;
+  }
   void *d = NULL;
-  int rc = rt__xgb_dmatrix(t, NULL, t->nrows, &d);
+  int rc = rt__xgb_dmatrix(&view, NULL, view.nrows, &d);
   if (!rc && prob)
-    rc = rt__xgb_predict(m->booster, d, 0, t->nrows, t->ncols, prob, NULL);
+    rc = rt__xgb_predict(m->booster, d, 0, view.nrows, view.ncols, prob, NULL);
   if (!rc && contrib)
-    rc = rt__xgb_predict(m->booster, d, 1, t->nrows, t->ncols, NULL, contrib);
+    rc = rt__xgb_predict(m->booster, d, 1, view.nrows, view.ncols, NULL, src ? vc : contrib);
+  if (!rc && contrib && src) /* back to t's columns; features the model lacks get 0 */
+    for (size_t i = 0; i < t->nrows; i++) {
+      float *c = contrib + i * (t->ncols + 1);
+      memset(c, 0, (t->ncols + 1) * sizeof *c);
+      for (size_t j = 0; j < nm; j++)
+        if (src[j] != SIZE_MAX)
+          c[src[j]] = vc[i * (nm + 1) + j];
+      c[t->ncols] = vc[i * (nm + 1) + nm];
+    }
   XGDMatrixFree(d);
+  rt_free(src);
+  rt_free(vx);
+  rt_free(vc);
   if (rc)
     return rt_error_set(err, rc, "churn: %s", rc == RT_EIO ? XGBGetLastError()
                                                            : rt_strerror(rc));
@@ -89,9 +165,15 @@ int rt_churn_model_load(const char *path, rt_churn_model **out, rt_error *err) {
     rt_churn_model_free(m);
     return RT_EIO;
   }
-  int rounds = 0;
+  int rounds = 0, ok = 0;
   XGBoosterBoostedRounds(m->booster, &rounds);
   m->rounds = rounds;
+  const char *names = NULL;
+  if (XGBoosterGetAttr(m->booster, "retain_features", &names, &ok) == 0 && ok && names &&
+      !(m->features = rt_strndup(names, strlen(names)))) {
+    rt_churn_model_free(m);
+    return rt_error_set(err, RT_ENOMEM, "churn: %s", rt_strerror(RT_ENOMEM));
+  }
   *out = m;
   return 0;
 }
@@ -192,6 +274,10 @@ int rt_churn_evaluate(const rt_ctable *t, uint64_t seed, rt_churn_eval *out,
   out->train = ntr;
   out->test = nte;
   out->rounds = m->rounds;
+  if (keep_names(m, t)) {
+    rc = rt_error_set(err, RT_ENOMEM, "churn: %s", rt_strerror(RT_ENOMEM));
+    goto out;
+  }
   *model = m;
   m = NULL;
 out:

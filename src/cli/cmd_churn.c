@@ -250,7 +250,8 @@ static int history_cmd(const cli_global *g, int argc, char **argv, int which) {
   if (!h.a.orders_path) { /* the store's events: usage, support, feedback */
     rt_store *st = NULL;
     if ((rc = cli_open_store(g, 1, &st)) == 0 &&
-        rt_churn_add_events(t, cust, m, st, cutoff, h.a.tz, &err))
+        (rt_churn_add_events(t, cust, m, st, cutoff, h.a.tz, &err) ||
+         rt_churn_add_attributes(t, cust, m, st, &err)))
       rc = cli_fail(&err);
     rt_store_close(st);
     if (rc) goto out;

@@ -509,6 +509,13 @@ int rt_store_scan_events(rt_store *st, rt_store_event_cb cb, void *ctx, rt_error
   return finish(st, st->ops->scan_events(st->be, cb, ctx, err), err);
 }
 
+int rt_store_scan_customer_attrs(rt_store *st, rt_store_attrs_cb cb, void *ctx, rt_error *err) {
+  LOCAL_ERR(err);
+  if (!st || !cb)
+    return bad(err, "rt_store_scan_customer_attrs: NULL argument");
+  return finish(st, st->ops->scan_attrs(st->be, cb, ctx, err), err);
+}
+
 int rt_store_score_run_begin(rt_store *st, const char *kind, const char *params_json,
                              int64_t *out_run, rt_error *err) {
   LOCAL_ERR(err);

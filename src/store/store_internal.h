@@ -99,6 +99,7 @@ typedef struct rt_store_ops {
   int (*scan_subscriptions)(rt_store_backend *b, rt_store_subscription_cb cb, void *ctx,
                             rt_error *err);
   int (*scan_events)(rt_store_backend *b, rt_store_event_cb cb, void *ctx, rt_error *err);
+  int (*scan_attrs)(rt_store_backend *b, rt_store_attrs_cb cb, void *ctx, rt_error *err);
   int (*count)(rt_store_backend *b, rt_store_table table, int64_t *out, rt_error *err);
 } rt_store_ops;
 

@@ -88,7 +88,8 @@
   X(SCAN_ORDERS, "SELECT customer_id, ts_ms, amount, currency FROM orders")                      \
   X(SCAN_REFUNDS, "SELECT customer_id, ts_ms, amount, currency FROM refunds")                    \
   X(SCAN_SUBS, "SELECT customer_id, started_ms, canceled_ms, amount, currency FROM subscriptions") \
-  X(SCAN_EVENTS, "SELECT customer_id, type, ts_ms, props FROM events")
+  X(SCAN_EVENTS, "SELECT customer_id, type, ts_ms, props FROM events")                           \
+  X(SCAN_ATTRS, "SELECT id, attrs FROM customers WHERE attrs IS NOT NULL")
 
 typedef enum stmt_id {
 #define STMT_ENUM(name, sql) S_##name,
@@ -1267,6 +1268,16 @@ static int sq_scan_events(rt_store_backend *b, rt_store_event_cb cb, void *ctx, 
   return scan_end(b, s, stop ? SQLITE_DONE : x, stop, err, "reading events");
 }
 
+static int sq_scan_attrs(rt_store_backend *b, rt_store_attrs_cb cb, void *ctx, rt_error *err) {
+  sqlite3_stmt *s;
+  int rc = scan_start(b, S_SCAN_ATTRS, &s, err), x = SQLITE_DONE, stop = 0;
+  if (rc)
+    return rc;
+  while (!stop && (x = sqlite3_step(s)) == SQLITE_ROW)
+    stop = cb(ctx, sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 1));
+  return scan_end(b, s, stop ? SQLITE_DONE : x, stop, err, "reading customer attributes");
+}
+
 static int sq_count(rt_store_backend *b, rt_store_table t, int64_t *out, rt_error *err) {
   int rc = flush_all(b, err);
   if (rc)
@@ -1319,6 +1330,7 @@ const rt_store_ops rt__store_sqlite_ops = {
     .scan_refunds = sq_scan_refunds,
     .scan_subscriptions = sq_scan_subscriptions,
     .scan_events = sq_scan_events,
+    .scan_attrs = sq_scan_attrs,
     .count = sq_count,
     .score_run_begin = sq_score_run_begin,
     .score_put = sq_score_put,

@@ -20,6 +20,16 @@
 
 #define NEAR(a, b, tol) assert_true(fabs((a) - (b)) <= (tol))
 
+/* Removes a test store and its WAL files. */
+static void remove_db(const char *path) {
+  char side[300];
+  remove(path);
+  snprintf(side, sizeof side, "%s-wal", path);
+  remove(side);
+  snprintf(side, sizeof side, "%s-shm", path);
+  remove(side);
+}
+
 static size_t col_of(const rt_ctable *t, const char *name) {
   for (size_t j = 0; j < t->ncols; j++)
     if (!strcmp(t->names[j], name))
@@ -288,12 +298,112 @@ static void test_event_features(void **state) {
   free(cust);
   rt_model_free(m);
   rt_store_close(st);
+  remove_db(path);
+}
+
+/* Attributes from the store: numbers, booleans, categories, an id-like key left out, keys a
+ * customer lacks as missing; and a model trained on one column order scores a table whose
+ * columns come in another order, with one more and one fewer, by name. */
+static void test_attributes_and_alignment(void **state) {
+  (void)state;
+  char path[256];
+  snprintf(path, sizeof path, "/tmp/retain-test-churn-%d-attr.db", (int)getpid());
   remove(path);
-  char side[300];
-  snprintf(side, sizeof side, "%s-wal", path);
-  remove(side);
-  snprintf(side, sizeof side, "%s-shm", path);
-  remove(side);
+  rt_store_config cfg = {.path = path};
+  rt_store *st;
+  rt_error err;
+  assert_int_equal(rt_store_open(&cfg, &st, &err), 0);
+  int status, created;
+  for (int i = 0; i < 120; i++) {
+    char id[16], attrs[160];
+    int64_t c;
+    snprintf(id, sizeof id, "k%d", i);
+    assert_int_equal(rt_store_customer_upsert(st, id, strlen(id), 0, &c, &created, &err), 0);
+    if (i % 10 != 9) { /* every tenth customer has no attributes */
+      snprintf(attrs, sizeof attrs,
+               "{\"plan\":\"%s\",\"seats\":%d,\"vip\":%s,\"email\":\"u%d@x.org\"}",
+               i % 3 == 0 ? "pro" : "basic", i % 7, i % 2 ? "true" : "false", i);
+      assert_int_equal(rt_store_customer_set_attrs(st, c, attrs, &err), 0);
+    }
+    rt_order_rec o = {.customer = c, .ext_id = id, .ts_ms = (int64_t)(i % 50) * 86400000,
+                      .amount = 100, .currency = "USD"};
+    assert_int_equal(rt_store_order_put(st, &o, NULL, 0, &status, &err), 0);
+  }
+  rt_model *m;
+  assert_int_equal(rt_model_load(st, NULL, NULL, &m, &err), 0);
+  rt_ctable *t;
+  uint32_t *cust;
+  assert_int_equal(rt_churn_features(m, 60, 30, 0, &t, &cust, &err), 0);
+  size_t before = t->ncols;
+  assert_int_equal(rt_churn_add_attributes(t, cust, m, st, &err), 0);
+  /* plan=basic, plan=pro, seats, vip; the email (120 values) is left out */
+  assert_int_equal(t->ncols, before + 4);
+  size_t basic = col_of(t, "attr:plan=basic"), pro = col_of(t, "attr:plan=pro");
+  size_t seats = col_of(t, "attr:seats"), vip = col_of(t, "attr:vip");
+  for (size_t i = 0; i < t->nrows; i++) {
+    int k = atoi(t->ids[i] + 1);
+    const float *x = t->x + i * t->ncols;
+    if (k % 10 == 9) {
+      assert_true(isnan(x[basic]) && isnan(x[seats]) && isnan(x[vip]));
+      continue;
+    }
+    NEAR(x[pro], k % 3 == 0, 0);
+    NEAR(x[basic], k % 3 != 0, 0);
+    NEAR(x[seats], k % 7, 0);
+    NEAR(x[vip], k % 2, 0);
+  }
+  char why[160];
+  rt_churn_reason(t, t->x, pro, why, sizeof why);
+  assert_non_null(strstr(why, "plan is"));
+  /* alignment by name: train on t, score a copy with the columns reversed, a column dropped
+   * and an unknown one added: the same probabilities as with the dropped column missing */
+  for (size_t i = 0; i < t->nrows; i++)
+    t->y[i] = (uint8_t)(i % 3 == 0);
+  rt_churn_model *cm;
+  assert_int_equal(rt_churn_train(t, 1, &cm, &err), 0);
+  rt_ctable u = *t, v = *t;
+  size_t nc = t->ncols;
+  u.names = malloc(nc * sizeof *u.names);
+  u.x = malloc(t->nrows * nc * sizeof *u.x);
+  v.x = malloc(t->nrows * nc * sizeof *v.x);
+  static char extra[] = "not_a_feature";
+  size_t dropped = col_of(t, "attr:seats");
+  for (size_t j = 0; j < nc; j++) {
+    size_t from = nc - 1 - j; /* reversed; the dropped column's place holds the unknown one */
+    u.names[j] = from == dropped ? extra : t->names[from];
+    for (size_t i = 0; i < t->nrows; i++) {
+      u.x[i * nc + j] = from == dropped ? 123.0f : t->x[i * nc + from];
+      v.x[i * nc + from] = from == dropped ? NAN : t->x[i * nc + from];
+    }
+  }
+  double *pu = malloc(t->nrows * sizeof *pu), *pv = malloc(t->nrows * sizeof *pv);
+  float *cu = malloc(t->nrows * (nc + 1) * sizeof *cu);
+  float *cv = malloc(t->nrows * (nc + 1) * sizeof *cv);
+  assert_int_equal(rt_churn_predict(cm, &u, pu, cu, &err), 0);
+  assert_int_equal(rt_churn_predict(cm, &v, pv, cv, &err), 0);
+  for (size_t i = 0; i < t->nrows; i++) {
+    NEAR(pu[i], pv[i], 1e-6);
+    for (size_t j = 0; j < nc; j++) {
+      size_t from = nc - 1 - j;
+      if (from == dropped)
+        NEAR(cu[i * (nc + 1) + j], 0, 0); /* the unknown column moves nothing */
+      else
+        NEAR(cu[i * (nc + 1) + j], cv[i * (nc + 1) + from], 1e-5);
+    }
+  }
+  free(pu);
+  free(pv);
+  free(cu);
+  free(cv);
+  free(u.names);
+  free(u.x);
+  free(v.x);
+  rt_churn_model_free(cm);
+  rt_ctable_free(t);
+  free(cust);
+  rt_model_free(m);
+  rt_store_close(st);
+  remove_db(path);
 }
 
 int main(void) {
@@ -303,6 +413,7 @@ int main(void) {
       cmocka_unit_test(test_cv),
       cmocka_unit_test(test_features),
       cmocka_unit_test(test_event_features),
+      cmocka_unit_test(test_attributes_and_alignment),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
