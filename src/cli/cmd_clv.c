@@ -68,7 +68,22 @@ static void day_label(int32_t day, char *buf, size_t n) {
   int64_t y;
   int mo, d;
   rt_civil_from_days(day, &y, &mo, &d);
-  snprintf(buf, n, "%04lld-%02d-%02d", (long long)y, mo, d);
+  if (y < 0 || y > 9999 || n < 11) {
+    snprintf(buf, n, "%04lld-%02d-%02d", (long long)y, mo, d);
+    return;
+  }
+  /* millions of rows: no printf */
+  buf[0] = (char)('0' + y / 1000);
+  buf[1] = (char)('0' + y / 100 % 10);
+  buf[2] = (char)('0' + y / 10 % 10);
+  buf[3] = (char)('0' + y % 10);
+  buf[4] = '-';
+  buf[5] = (char)('0' + mo / 10);
+  buf[6] = (char)('0' + mo % 10);
+  buf[7] = '-';
+  buf[8] = (char)('0' + d / 10);
+  buf[9] = (char)('0' + d % 10);
+  buf[10] = 0;
 }
 
 static json_t *params_json(const char *const *names, const double *values, int n) {
@@ -244,7 +259,7 @@ static void print_predict(const clv_args *c, const cli_analysis *a, const rt_clv
   if (csv)
     printf("customer_id,p_alive,expected_purchases,predicted_clv,expected_next_order,"
            "historic_clv,avg_days_between_orders\n");
-  char line[512];
+  char line[768];
   for (size_t i = 0; i < s->n; i++) {
     uint32_t ci = s->customer[i];
     double x = s->x[i];
@@ -253,15 +268,26 @@ static void print_predict(const clv_args *c, const cli_analysis *a, const rt_clv
       day_label(s->until_day + (int32_t)lround(pr->wait[i] * s->unit_days), next, sizeof next);
     double gap = x > 0 ? s->t_x[i] * s->unit_days / x : NAN;
     if (csv) {
-      cli_csv_field(stdout, rt_model_ext_id(m, ci));
+      const char *id = rt_model_ext_id(m, ci);
+      size_t idlen = strlen(id);
       char *p = line;
+      if (idlen < 256 && !strpbrk(id, ",\"\n\r")) { /* the common id: as it is */
+        memcpy(p, id, idlen);
+        p += idlen;
+      } else {
+        cli_csv_field(stdout, id);
+      }
       *p++ = ',';
       p = fixed(p, pr->p_alive[i], 6);
       *p++ = ',';
       p = fixed(p, pr->expected[i], 6);
       *p++ = ',';
       if (!isnan(pr->value[i])) p = fixed(p, pr->value[i], 2);
-      p += sprintf(p, ",%s,", next);
+      *p++ = ',';
+      size_t nl = strlen(next);
+      memcpy(p, next, nl);
+      p += nl;
+      *p++ = ',';
       p = fixed(p, s->spent[i], 2);
       *p++ = ',';
       if (!isnan(gap)) p = fixed(p, gap, 2);
