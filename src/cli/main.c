@@ -21,7 +21,7 @@ static const struct {
     {"cohorts", cmd_cohorts, "acquisition cohorts x periods since acquisition"},
     {"clv", cmd_clv, "who is still a customer and what each is worth (BG/NBD, Gamma-Gamma)"},
     {"subscription", cmd_subscription, "subscription retention curve and residual value (sBG)"},
-    {"churn", cmd_churn, "churn classifiers: cross-validated on a labelled customer table"},
+    {"churn", cmd_churn, "churn risk with reasons: train, score, explain; cv on a table"},
     {"gen", cmd_gen, "generate a realistic synthetic business (CSV files)"},
     {"demo", cmd_demo, "generate a business, import it and show its retention report"},
 };
@@ -33,7 +33,7 @@ static void usage(FILE *f) {
           "Commands:\n",
           RETAIN_VERSION);
   for (size_t i = 0; i < sizeof commands / sizeof commands[0]; i++)
-    fprintf(f, "  %-9s %s\n", commands[i].name, commands[i].summary);
+    fprintf(f, "  %-13s %s\n", commands[i].name, commands[i].summary);
   fprintf(f,
           "\nGlobal options (before the command):\n"
           "  --db PATH         the store (SQLite file); default $RETAIN_DB or retain.db\n"
