@@ -1,5 +1,6 @@
 /* cmd_demo.c - `retain demo`: generates a synthetic business, imports it into a fresh store and
- * shows its retention report and cohorts: the whole product in one command. */
+ * shows its retention report, cohorts, customer-value models and churn risks: the whole product
+ * in one command. */
 #include "cli/cli.h"
 
 #include <retain/gen.h>
@@ -14,7 +15,8 @@ static void help(void) {
   printf("Usage: retain demo [--customers N] [--seed S] [--dir DIR]\n\n"
          "Generates a realistic business (retain gen) into DIR/data, imports its customers,\n"
          "orders, subscriptions and events into DIR/retain.db (or the global --db PATH),\n"
-         "then shows the retention report and the quarterly cohorts. DIR defaults to\n"
+         "then shows the retention report, the quarterly cohorts, the customer-value models\n"
+         "and a churn model with the riskiest customers. DIR defaults to\n"
          "retain-demo; an existing demo store there is replaced. RETAIN_DB is ignored, so\n"
          "a demo never lands in your real store.\n\n"
          "Options:\n"
@@ -91,11 +93,24 @@ int cmd_demo(const cli_global *g, int argc, char **argv) {
   char *coh_argv[] = {"cohorts", "--period", "quarter", "--percent", NULL};
   if ((rc = run(&dg, cmd_cohorts, coh_argv))) return rc;
 
+  printf("\n== 5. Who is still a customer, and what each is worth (BG/NBD, Gamma-Gamma)\n\n");
+  char *clv_argv[] = {"clv", "fit", NULL};
+  if ((rc = run(&dg, cmd_clv, clv_argv))) return rc;
+
+  printf("\n== 6. Who is about to leave, and why (a churn model on the history)\n\n");
+  char *train_argv[] = {"churn", "train", NULL};
+  if ((rc = run(&dg, cmd_churn, train_argv))) return rc;
+  printf("\n");
+  char *score_argv[] = {"churn", "score", "--top", "5", NULL};
+  if ((rc = run(&dg, cmd_churn, score_argv))) return rc;
+
   const char *prog = g->prog ? g->prog : "retain";
   printf("\nNext steps:\n"
          "  %s --db %s report --period week --from 2024-W40\n"
          "  %s --db %s cohorts --metric revenue --format csv\n"
+         "  %s --db %s clv predict --horizon 52w --save > clv.csv\n"
+         "  %s --db %s churn score --top 20\n"
          "  %s --db %s import orders YOUR_ORDERS.csv   (see docs/IMPORT.md)\n",
-         prog, db, prog, db, prog, db);
+         prog, db, prog, db, prog, db, prog, db, prog, db);
   return CLI_OK;
 }

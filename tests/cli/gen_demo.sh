@@ -32,5 +32,9 @@ run 2 "$RT_BIN" gen --customers lots
 run 0 "$RT_BIN" demo --customers 2000 --dir demo
 assert_contains "$OUT" "Retention report"
 assert_contains "$OUT" "Cohorts by quarter"
+assert_contains "$OUT" "BG/NBD purchases"
+assert_contains "$OUT" "Churn model"
+assert_contains "$OUT" "most likely to churn"
 [ -f demo/retain.db ] || fail "demo store missing"
+[ -f demo/retain.db.churn.json ] || fail "demo churn model missing"
 finish
