@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 #include <math.h>
+#include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -251,15 +252,93 @@ static int save_scores(const cli_global *g, const clv_args *c, const cli_analysi
   return rc;
 }
 
-static void print_predict(const clv_args *c, const cli_analysis *a, const rt_clv_summary *s,
-                          const rt_clv_predictions *pr) {
+/* The CSV rows of customers i0..i1-1 into a growing buffer (two of these run side by side). */
+typedef struct csv_part {
+  const cli_analysis *a;
+  const rt_clv_summary *s;
+  const rt_clv_predictions *pr;
+  size_t i0, i1;
+  char *buf;
+  size_t len, cap;
+  int oom;
+} csv_part;
+
+static void *csv_rows(void *arg) {
+  csv_part *cp = arg;
+  const rt_clv_summary *s = cp->s;
+  const rt_clv_predictions *pr = cp->pr;
+  for (size_t i = cp->i0; i < cp->i1; i++) {
+    const char *id = rt_model_ext_id(cp->a->model, s->customer[i]);
+    size_t idlen = strlen(id);
+    if (cp->len + 2 * idlen + 400 > cp->cap) {
+      size_t cap = (cp->cap ? cp->cap * 2 : 1 << 20) + 2 * idlen + 400;
+      char *b = realloc(cp->buf, cap);
+      if (!b) {
+        cp->oom = 1;
+        return NULL;
+      }
+      cp->buf = b;
+      cp->cap = cap;
+    }
+    char *p = cp->buf + cp->len;
+    if (!strpbrk(id, ",\"\n\r")) {
+      memcpy(p, id, idlen);
+      p += idlen;
+    } else { /* quoted, quotes doubled */
+      *p++ = '"';
+      for (const char *q = id; *q; q++) {
+        if (*q == '"') *p++ = '"';
+        *p++ = *q;
+      }
+      *p++ = '"';
+    }
+    *p++ = ',';
+    p = fixed(p, pr->p_alive[i], 6);
+    *p++ = ',';
+    p = fixed(p, pr->expected[i], 6);
+    *p++ = ',';
+    if (!isnan(pr->value[i])) p = fixed(p, pr->value[i], 2);
+    *p++ = ',';
+    if (!isnan(pr->wait[i]) && pr->wait[i] * s->unit_days < 1e6) {
+      day_label(s->until_day + (int32_t)lround(pr->wait[i] * s->unit_days), p, 16);
+      p += strlen(p);
+    }
+    *p++ = ',';
+    p = fixed(p, s->spent[i], 2);
+    *p++ = ',';
+    if (s->x[i] > 0) p = fixed(p, s->t_x[i] * s->unit_days / s->x[i], 2);
+    *p++ = '\n';
+    cp->len = (size_t)(p - cp->buf);
+  }
+  return NULL;
+}
+
+static int print_predict(const clv_args *c, const cli_analysis *a, const rt_clv_summary *s,
+                         const rt_clv_predictions *pr) {
   const rt_model *m = a->model;
-  int csv = a->format != FMT_JSON;
-  json_t *arr = csv ? NULL : json_array();
-  if (csv)
+  (void)c;
+  if (a->format != FMT_JSON) {
     printf("customer_id,p_alive,expected_purchases,predicted_clv,expected_next_order,"
            "historic_clv,avg_days_between_orders\n");
-  char line[768];
+    csv_part parts[2];
+    int np = s->n >= 100000 ? 2 : 1, rc = CLI_OK;
+    for (int t = 0; t < np; t++)
+      parts[t] = (csv_part){a, s, pr, s->n * (size_t)t / (size_t)np,
+                            s->n * (size_t)(t + 1) / (size_t)np, NULL, 0, 0, 0};
+    pthread_t th;
+    int started = np > 1 && pthread_create(&th, NULL, csv_rows, &parts[1]) == 0;
+    csv_rows(&parts[0]);
+    if (started) pthread_join(th, NULL);
+    else if (np > 1) csv_rows(&parts[1]);
+    for (int t = 0; t < np; t++) {
+      if (parts[t].oom) rc = CLI_FAIL;
+      else if (!rc) fwrite(parts[t].buf, 1, parts[t].len, stdout);
+      free(parts[t].buf);
+    }
+    if (rc) fprintf(stderr, "retain: out of memory\n");
+    return rc;
+  }
+  json_t *arr = json_array();
   for (size_t i = 0; i < s->n; i++) {
     uint32_t ci = s->customer[i];
     double x = s->x[i];
@@ -267,51 +346,21 @@ static void print_predict(const clv_args *c, const cli_analysis *a, const rt_clv
     if (!isnan(pr->wait[i]) && pr->wait[i] * s->unit_days < 1e6)
       day_label(s->until_day + (int32_t)lround(pr->wait[i] * s->unit_days), next, sizeof next);
     double gap = x > 0 ? s->t_x[i] * s->unit_days / x : NAN;
-    if (csv) {
-      const char *id = rt_model_ext_id(m, ci);
-      size_t idlen = strlen(id);
-      char *p = line;
-      if (idlen < 256 && !strpbrk(id, ",\"\n\r")) { /* the common id: as it is */
-        memcpy(p, id, idlen);
-        p += idlen;
-      } else {
-        cli_csv_field(stdout, id);
-      }
-      *p++ = ',';
-      p = fixed(p, pr->p_alive[i], 6);
-      *p++ = ',';
-      p = fixed(p, pr->expected[i], 6);
-      *p++ = ',';
-      if (!isnan(pr->value[i])) p = fixed(p, pr->value[i], 2);
-      *p++ = ',';
-      size_t nl = strlen(next);
-      memcpy(p, next, nl);
-      p += nl;
-      *p++ = ',';
-      p = fixed(p, s->spent[i], 2);
-      *p++ = ',';
-      if (!isnan(gap)) p = fixed(p, gap, 2);
-      *p++ = '\n';
-      fwrite(line, 1, (size_t)(p - line), stdout);
-    } else {
-      json_t *o = json_object();
-      json_object_set_new(o, "customer_id", json_string(rt_model_ext_id(m, ci)));
-      json_object_set_new(o, "p_alive", json_real(pr->p_alive[i]));
-      json_object_set_new(o, "expected_purchases", json_real(pr->expected[i]));
-      json_object_set_new(o, "predicted_clv",
-                          isnan(pr->value[i]) ? json_null() : json_real(pr->value[i]));
-      json_object_set_new(o, "expected_next_order", next[0] ? json_string(next) : json_null());
-      json_object_set_new(o, "historic_clv", json_real(s->spent[i]));
-      json_object_set_new(o, "avg_days_between_orders", isnan(gap) ? json_null() : json_real(gap));
-      json_array_append_new(arr, o);
-    }
+    json_t *o = json_object();
+    json_object_set_new(o, "customer_id", json_string(rt_model_ext_id(m, ci)));
+    json_object_set_new(o, "p_alive", json_real(pr->p_alive[i]));
+    json_object_set_new(o, "expected_purchases", json_real(pr->expected[i]));
+    json_object_set_new(o, "predicted_clv",
+                        isnan(pr->value[i]) ? json_null() : json_real(pr->value[i]));
+    json_object_set_new(o, "expected_next_order", next[0] ? json_string(next) : json_null());
+    json_object_set_new(o, "historic_clv", json_real(s->spent[i]));
+    json_object_set_new(o, "avg_days_between_orders", isnan(gap) ? json_null() : json_real(gap));
+    json_array_append_new(arr, o);
   }
-  (void)c;
-  if (!csv) {
-    json_dumpf(arr, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(8));
-    printf("\n");
-    json_decref(arr);
-  }
+  json_dumpf(arr, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(8));
+  printf("\n");
+  json_decref(arr);
+  return CLI_OK;
 }
 
 static void print_holdout(const clv_args *c, const cli_analysis *a, const rt_clv_summary *s,
@@ -501,7 +550,7 @@ int cmd_clv(const cli_global *g, int argc, char **argv) {
                          &err))
         rc = cli_fail(&err);
       else
-        print_predict(&c, &a, s, pr);
+        rc = print_predict(&c, &a, s, pr);
       if (!rc && c.save) rc = save_scores(g, &c, &a, s, &bg, &gg, gg_ok, pr);
       rt_clv_predictions_free(pr);
     } else {

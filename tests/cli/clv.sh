@@ -82,6 +82,13 @@ assert_eq "$(sql "select value from meta where key = 'data_version'")" "$dv0" "d
 run 2 "$RT_BIN" clv fit --save
 run 2 "$RT_BIN" clv predict --orders "$F" "${COLS[@]}" --save
 
+# Ids with a comma or a quote are quoted in the CSV, quotes doubled.
+printf 'order_id,customer_id,order_date,amount\n1,"a,b",2024-01-01,10\n2,"a,b",2024-02-01,20\n3,"q""x",2024-01-05,5\n4,"q""x",2024-03-05,7\n5,d,2024-01-09,3\n' >odd.csv
+run 0 "$RT_BIN" clv predict --orders odd.csv --unit day
+assert_contains "$OUT" $'\n"a,b",'
+assert_contains "$OUT" $'\n"q""x",'
+assert_contains "$OUT" $'\nd,1.000000,'
+
 # Usage errors exit 2.
 run 2 "$RT_BIN" clv
 run 2 "$RT_BIN" clv guess
