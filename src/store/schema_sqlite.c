@@ -127,8 +127,7 @@ static const migration migrations[] = {
      "  churn_probability REAL,\n"
      "  reasons TEXT,\n"
      "  PRIMARY KEY (run_id, customer_id)\n"
-     ") WITHOUT ROWID;\n"
-     "CREATE INDEX customer_scores_customer ON customer_scores(customer_id, run_id);\n"},
+     ") WITHOUT ROWID;\n"},
 };
 
 /* The unique indexes bulk mode drops on empty tables and rebuilds at its end. They must match
