@@ -191,5 +191,17 @@ int rt_store_score_run_begin(rt_store *st, const char *kind, const char *params_
                              int64_t *out_run, rt_error *err);
 int rt_store_score_put(rt_store *st, int64_t run, const rt_score_rec *r, rt_error *err);
 int rt_store_score_run_finish(rt_store *st, int64_t run, int64_t customers, rt_error *err);
+/* A run: the one with id run (> 0), else the latest of kind (NULL: of any kind). kind and
+ * params are rt_malloc'd copies (free them with rt_free). RT_ENOTFOUND when there is none. */
+typedef struct rt_score_run {
+  int64_t id, created_ms, data_version, customers;
+  char *kind, *params;
+} rt_score_run;
+int rt_store_score_run_get(rt_store *st, int64_t run, const char *kind, rt_score_run *out,
+                           rt_error *err);
+/* A run's scores in customer order, with each customer's external id. */
+typedef int (*rt_store_score_cb)(void *ctx, const char *ext_id, const rt_score_rec *r);
+int rt_store_scan_scores(rt_store *st, int64_t run, rt_store_score_cb cb, void *ctx,
+                         rt_error *err);
 
 #endif

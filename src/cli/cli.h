@@ -38,6 +38,7 @@ int cmd_demo(const cli_global *g, int argc, char **argv);
 int cmd_clv(const cli_global *g, int argc, char **argv);
 int cmd_subscription(const cli_global *g, int argc, char **argv);
 int cmd_churn(const cli_global *g, int argc, char **argv);
+int cmd_scores(const cli_global *g, int argc, char **argv);
 
 /* ---- argument matching ----
  * cli_flag: argv[*i] is exactly `name`. cli_value: argv[*i] is `name VALUE` or `name=VALUE`;

@@ -22,6 +22,7 @@ static const struct {
     {"clv", cmd_clv, "who is still a customer and what each is worth (BG/NBD, Gamma-Gamma)"},
     {"subscription", cmd_subscription, "subscription retention curve and residual value (sBG)"},
     {"churn", cmd_churn, "churn risk with reasons: train, score, explain; cv on a table"},
+    {"scores", cmd_scores, "export the customer scores a model run stored"},
     {"gen", cmd_gen, "generate a realistic synthetic business (CSV files)"},
     {"demo", cmd_demo, "generate a business, import it and show its retention report"},
 };

@@ -550,6 +550,22 @@ int rt_store_score_run_finish(rt_store *st, int64_t run, int64_t customers, rt_e
   return finish(st, write_leave(st, implicit, rc, err), err);
 }
 
+int rt_store_score_run_get(rt_store *st, int64_t run, const char *kind, rt_score_run *out,
+                           rt_error *err) {
+  LOCAL_ERR(err);
+  if (!st || !out)
+    return bad(err, "rt_store_score_run_get: NULL argument");
+  return finish(st, st->ops->score_run_get(st->be, run, kind, out, err), err);
+}
+
+int rt_store_scan_scores(rt_store *st, int64_t run, rt_store_score_cb cb, void *ctx,
+                         rt_error *err) {
+  LOCAL_ERR(err);
+  if (!st || !cb)
+    return bad(err, "rt_store_scan_scores: NULL argument");
+  return finish(st, st->ops->scan_scores(st->be, run, cb, ctx, err), err);
+}
+
 int rt_store_count(rt_store *st, const char *table, int64_t *out, rt_error *err) {
   LOCAL_ERR(err);
   if (!st || !table || !out)

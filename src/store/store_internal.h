@@ -91,6 +91,10 @@ typedef struct rt_store_ops {
                          int64_t *out_run, rt_error *err);
   int (*score_put)(rt_store_backend *b, int64_t run, const rt_score_rec *r, rt_error *err);
   int (*score_run_finish)(rt_store_backend *b, int64_t run, int64_t customers, rt_error *err);
+  int (*score_run_get)(rt_store_backend *b, int64_t run, const char *kind, rt_score_run *out,
+                       rt_error *err);
+  int (*scan_scores)(rt_store_backend *b, int64_t run, rt_store_score_cb cb, void *ctx,
+                     rt_error *err);
 
   /* Scans return the callback's nonzero value as is (err untouched) when it stops them. */
   int (*scan_customers)(rt_store_backend *b, rt_store_customer_cb cb, void *ctx, rt_error *err);

@@ -89,7 +89,14 @@
   X(SCAN_REFUNDS, "SELECT customer_id, ts_ms, amount, currency FROM refunds")                    \
   X(SCAN_SUBS, "SELECT customer_id, started_ms, canceled_ms, amount, currency FROM subscriptions") \
   X(SCAN_EVENTS, "SELECT customer_id, type, ts_ms, props FROM events")                           \
-  X(SCAN_ATTRS, "SELECT id, attrs FROM customers WHERE attrs IS NOT NULL")
+  X(SCAN_ATTRS, "SELECT id, attrs FROM customers WHERE attrs IS NOT NULL")                       \
+  X(RUN_GET, "SELECT id, kind, created_ms, data_version, customers, params FROM model_runs "      \
+             "WHERE (?1 > 0 AND id = ?1) OR (?1 <= 0 AND (?2 IS NULL OR kind = ?2)) "            \
+             "ORDER BY id DESC LIMIT 1")                                                         \
+  X(SCAN_SCORES, "SELECT c.ext_id, s.customer_id, s.p_alive, s.expected_purchases, "             \
+                 "s.predicted_clv, s.expected_next_order, s.churn_probability, s.reasons "       \
+                 "FROM customer_scores s JOIN customers c ON c.id = s.customer_id "              \
+                 "WHERE s.run_id = ?1 ORDER BY s.customer_id")
 
 typedef enum stmt_id {
 #define STMT_ENUM(name, sql) S_##name,
@@ -1278,6 +1285,64 @@ static int sq_scan_attrs(rt_store_backend *b, rt_store_attrs_cb cb, void *ctx, r
   return scan_end(b, s, stop ? SQLITE_DONE : x, stop, err, "reading customer attributes");
 }
 
+static int sq_score_run_get(rt_store_backend *b, int64_t run_id, const char *kind,
+                            rt_score_run *out, rt_error *err) {
+  memset(out, 0, sizeof *out);
+  sqlite3_stmt *s;
+  int rc = get(b, S_RUN_GET, &s, err);
+  if (rc)
+    return rc;
+  sqlite3_bind_int64(s, 1, run_id);
+  bind_str(s, 2, kind);
+  rc = lookup(b, s, err, "reading a model run");
+  if (rc < 0)
+    return rc;
+  if (!rc && run_id > 0)
+    return rt_error_set(err, RT_ENOTFOUND, "no model run %lld", (long long)run_id);
+  if (!rc)
+    return rt_error_set(err, RT_ENOTFOUND, "no model run%s%s (save one with `clv predict "
+                        "--save` or `churn score --save`)", kind ? " of kind " : "",
+                        kind ? kind : "");
+  out->id = sqlite3_column_int64(s, 0);
+  out->created_ms = sqlite3_column_int64(s, 2);
+  out->data_version = sqlite3_column_int64(s, 3);
+  out->customers = sqlite3_column_int64(s, 4);
+  const char *k = (const char *)sqlite3_column_text(s, 1);
+  const char *p = (const char *)sqlite3_column_text(s, 5);
+  out->kind = rt_strndup(k ? k : "", k ? strlen(k) : 0);
+  out->params = rt_strndup(p ? p : "{}", p ? strlen(p) : 2);
+  sqlite3_reset(s);
+  if (!out->kind || !out->params) {
+    rt_free(out->kind);
+    rt_free(out->params);
+    memset(out, 0, sizeof *out);
+    return rt_error_set(err, RT_ENOMEM, "%s", rt_strerror(RT_ENOMEM));
+  }
+  return 0;
+}
+
+static double col_real(sqlite3_stmt *s, int i) {
+  return sqlite3_column_type(s, i) == SQLITE_NULL ? NAN : sqlite3_column_double(s, i);
+}
+
+static int sq_scan_scores(rt_store_backend *b, int64_t run_id, rt_store_score_cb cb, void *ctx,
+                          rt_error *err) {
+  sqlite3_stmt *s;
+  int rc = scan_start(b, S_SCAN_SCORES, &s, err), x = SQLITE_DONE, stop = 0;
+  if (rc)
+    return rc;
+  sqlite3_bind_int64(s, 1, run_id);
+  while (!stop && (x = sqlite3_step(s)) == SQLITE_ROW) {
+    rt_score_rec r = {.customer = sqlite3_column_int64(s, 1), .p_alive = col_real(s, 2),
+                      .expected_purchases = col_real(s, 3), .predicted_clv = col_real(s, 4),
+                      .expected_next_order = (const char *)sqlite3_column_text(s, 5),
+                      .churn_probability = col_real(s, 6),
+                      .reasons = (const char *)sqlite3_column_text(s, 7)};
+    stop = cb(ctx, (const char *)sqlite3_column_text(s, 0), &r);
+  }
+  return scan_end(b, s, stop ? SQLITE_DONE : x, stop, err, "reading scores");
+}
+
 static int sq_count(rt_store_backend *b, rt_store_table t, int64_t *out, rt_error *err) {
   int rc = flush_all(b, err);
   if (rc)
@@ -1335,4 +1400,6 @@ const rt_store_ops rt__store_sqlite_ops = {
     .score_run_begin = sq_score_run_begin,
     .score_put = sq_score_put,
     .score_run_finish = sq_score_run_finish,
+    .score_run_get = sq_score_run_get,
+    .scan_scores = sq_scan_scores,
 };

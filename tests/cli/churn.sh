@@ -77,6 +77,9 @@ assert_eq "$(sql "select count(*) from customer_scores s join model_runs r on r.
 assert_eq "$(sql "select count(*) from customer_scores where churn_probability is null")" 0 "every stored score has a probability"
 # reasons are the features pushing towards churn; a customer nothing pushes has none
 assert_eq "$(sql "select count(*) > $rows / 2 from customer_scores where reasons like 'no order for%' or reasons like '%; %'")" 1 "stored reasons"
+run 0 "$RT_BIN" scores --kind churn
+assert_eq "$(echo "$OUT" | head -1)" "customer_id,churn_probability,reasons"
+assert_eq "$(echo "$OUT" | tail -n +2 | wc -l)" "$rows" "exported churn scores"
 run 0 "$RT_BIN" churn explain "$id"
 assert_contains "$OUT" "Customer $id"
 # the store's events are features too: usage, support, feedback

@@ -79,6 +79,18 @@ assert_eq "$(sql "select kind || ',' || customers from model_runs")" "bgnbd,2357
 assert_eq "$(sql 'select count(*) from customer_scores')" 2357 "stored scores"
 assert_eq "$(sql "select printf('%.3f', s.expected_purchases) from customer_scores s join customers c on c.id = s.customer_id where c.ext_id = '0001'")" 1.226 "stored E[Y(39)] of 0001"
 assert_eq "$(sql "select value from meta where key = 'data_version'")" "$dv0" "data version"
+# ... and exported: the latest run, by kind, as CSV and JSON
+run 0 "$RT_BIN" scores --kind bgnbd
+assert_contains "$ERR" "bgnbd"
+assert_eq "$(echo "$OUT" | head -1)" "customer_id,p_alive,expected_purchases,predicted_clv,expected_next_order"
+assert_eq "$(echo "$OUT" | tail -n +2 | wc -l)" 2357 "exported scores"
+assert_eq "$(echo "$OUT" | awk -F, '$1 == "0001" { printf "%.3f", $3 }')" 1.226 "exported E[Y(39)] of 0001"
+run 0 "$RT_BIN" scores --format json
+assert_contains "$OUT" '"kind": "bgnbd"'
+assert_contains "$OUT" '"until": "1997-09-30"'
+run 1 "$RT_BIN" scores --run 99
+assert_contains "$ERR" "no model run 99"
+run 2 "$RT_BIN" scores --kind guess
 run 2 "$RT_BIN" clv fit --save
 run 2 "$RT_BIN" clv predict --orders "$F" "${COLS[@]}" --save
 

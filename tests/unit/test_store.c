@@ -728,6 +728,24 @@ static void test_data_version(void **state) {
   rt_store_close(st);
 }
 
+typedef struct score_rows {
+  int n;
+  char id[4][8], next[4][16];
+  double p_alive[4];
+} score_rows;
+
+static int collect_score(void *ctx, const char *ext_id, const rt_score_rec *r) {
+  score_rows *s = ctx;
+  if (s->n < 4) {
+    snprintf(s->id[s->n], sizeof s->id[0], "%s", ext_id);
+    snprintf(s->next[s->n], sizeof s->next[0], "%s",
+             r->expected_next_order ? r->expected_next_order : "");
+    s->p_alive[s->n] = r->p_alive;
+  }
+  s->n++;
+  return 0;
+}
+
 /* Model runs and scores: stored with their run, NAN as NULL, counted, and the data version
  * (customer data) untouched, so that a model snapshot stays valid. */
 static void test_scores(void **state) {
@@ -756,6 +774,28 @@ static void test_scores(void **state) {
   /* a score of the same run twice for a customer is refused */
   assert_int_not_equal(rt_store_score_put(st, run, &r1, &err), 0);
   assert_int_equal(rt_store_score_run_finish(st, run + 5, 1, &err), RT_ENOTFOUND);
+  /* read back: the latest run, by kind, by id; its scores in customer order */
+  rt_score_run info;
+  assert_int_equal(rt_store_score_run_get(st, 0, NULL, &info, &err), 0);
+  assert_int_equal(info.id, run);
+  assert_string_equal(info.kind, "bgnbd");
+  assert_string_equal(info.params, "{\"r\": 0.5}");
+  assert_int_equal(info.customers, 2);
+  assert_int_equal(info.data_version, v0);
+  rt_free(info.kind);
+  rt_free(info.params);
+  assert_int_equal(rt_store_score_run_get(st, 0, "churn", &info, &err), RT_ENOTFOUND);
+  assert_int_equal(rt_store_score_run_get(st, run + 1, NULL, &info, &err), RT_ENOTFOUND);
+  assert_int_equal(rt_store_score_run_get(st, run, NULL, &info, &err), 0);
+  rt_free(info.kind);
+  rt_free(info.params);
+  score_rows got = {0};
+  assert_int_equal(rt_store_scan_scores(st, run, collect_score, &got, &err), 0);
+  assert_int_equal(got.n, 2);
+  assert_string_equal(got.id[0], "a");
+  assert_true(got.p_alive[0] == 0.75 && isnan(got.p_alive[1]));
+  assert_string_equal(got.next[0], "2024-05-01");
+  assert_string_equal(got.next[1], "");
   rt_store_close(st);
   /* what SQL sees */
   sqlite3 *db;
