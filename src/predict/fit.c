@@ -298,6 +298,7 @@ static double lbfgs(const rt__rows *rows, int np, rt__loglik_fn f, rt__prepare_f
 /* With many distinct rows the starting points are compared on the first SCOUT_ROWS of them
  * (a few evaluations each, cheap), and only the best is run on all the rows. */
 #define SCOUT_ROWS 50000
+#define STARTS_ROWS 10000
 
 int rt__fit_ml(const rt__rows *rows, int np, rt__loglik_fn f, rt__prepare_fn prepare, void *ctx,
                const double *starts, int nstarts, double *theta, rt_fit_info *info) {
@@ -306,12 +307,18 @@ int rt__fit_ml(const rt__rows *rows, int np, rt__loglik_fn f, rt__prepare_fn pre
   info->distinct = rows->n;
   info->prior = rows->total < 500;
   const double prior_var = info->prior ? 9 : 0;
-  rt__rows scout = *rows;
+  /* the starts race on the first STARTS_ROWS rows, the winner is refined on the scout rows,
+   * then polished on all of them (first parts of rows in random order are fair samples) */
+  rt__rows scout = *rows, race = *rows;
   if (rows->n > 2 * SCOUT_ROWS) {
     scout.n = SCOUT_ROWS;
     scout.total = 0;
     for (size_t i = 0; i < scout.n; i++)
       scout.total += (size_t)rows->w[i];
+    race.n = STARTS_ROWS;
+    race.total = 0;
+    for (size_t i = 0; i < race.n; i++)
+      race.total += (size_t)rows->w[i];
   }
   double best = HUGE_VAL, best_lx[RT__FIT_MAXP] = {0};
   int converged = 0, evals = 0;
@@ -320,7 +327,7 @@ int rt__fit_ml(const rt__rows *rows, int np, rt__loglik_fn f, rt__prepare_fn pre
     for (int j = 0; j < np; j++)
       lx[j] = log(starts[s * np + j]);
     int c, e;
-    double v = lbfgs(&scout, np, f, prepare, ctx, prior_var, 1e-13, lx, &c, &e);
+    double v = lbfgs(&race, np, f, prepare, ctx, prior_var, 1e-13, lx, &c, &e);
     info->starts++;
     if (v < best) {
       best = v;
@@ -329,6 +336,10 @@ int rt__fit_ml(const rt__rows *rows, int np, rt__loglik_fn f, rt__prepare_fn pre
       evals = e;
     }
   }
+  if (best == HUGE_VAL)
+    return RT_EINVAL;
+  if (race.n < scout.n)
+    best = lbfgs(&scout, np, f, prepare, ctx, prior_var, 1e-13, best_lx, &converged, &evals);
   if (best == HUGE_VAL)
     return RT_EINVAL;
   if (scout.n < rows->n) { /* the best start, on all the rows */
