@@ -328,6 +328,25 @@ void cli_progress_end(cli_progress *p) {
 
 /* ---- formatting ---- */
 
+int cli_parse_days(const char *s, double max_days, double *days) {
+  char *end;
+  double v = strtod(s, &end);
+  if (end == s || !(v > 0)) return -1;
+  double mult;
+  switch (*end) {
+  case '\0':
+  case 'd': mult = 1; break;
+  case 'w': mult = 7; break;
+  case 'm': mult = 365.25 / 12; break;
+  case 'y': mult = 365.25; break;
+  default: return -1;
+  }
+  if (*end && end[1]) return -1;
+  if (v * mult > max_days) return -1;
+  *days = v * mult;
+  return 0;
+}
+
 char *cli_money(int64_t minor, int exp, char *buf, size_t n) {
   if (exp <= 0) {
     snprintf(buf, n, "%" PRId64, minor);

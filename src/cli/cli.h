@@ -56,6 +56,9 @@ int cli_parse_format(const char *cmd, const char *s, cli_format *out);
 int cli_parse_count(const char *cmd, const char *opt, const char *s, uint64_t *out);
 int cli_parse_int(const char *cmd, const char *opt, const char *s, int64_t lo, int64_t hi,
                   int64_t *out);
+/* A length of time in days: "90d", "12w", "3m" (365.25/12 days), "1y" or a plain number of
+ * days, above 0 and at most max_days. 0, or -1 (nothing printed). */
+int cli_parse_days(const char *s, double max_days, double *days);
 
 /* Import options shared by `import` and the --orders mode of report/cohorts: column flags,
  * --delimiter, --encoding, --no-header, --date-format, --currency, --skip-bad, --rejects.

@@ -59,24 +59,6 @@ typedef struct hist_args {
   char path_buf[4200];
 } hist_args;
 
-static int parse_days(const char *s, int *days) {
-  char *end;
-  double v = strtod(s, &end);
-  if (end == s || !(v > 0) || v > 100000) return -1;
-  double mult = *end == 'w' ? 7 : *end == 'm' ? 365.25 / 12 : *end == 'y' ? 365.25 : 1;
-  if (*end && *end != 'd' && *end != 'w' && *end != 'm' && *end != 'y') return -1;
-  if (*end && end[1]) return -1;
-  *days = (int)lround(v * mult);
-  return 0;
-}
-
-static void day_text(int32_t day, char *buf, size_t n) {
-  int64_t y;
-  int mo, d;
-  rt_civil_from_days(day, &y, &mo, &d);
-  snprintf(buf, n, "%04lld-%02d-%02d", (long long)y, mo, d);
-}
-
 /* Features told in one sentence: the recency's words include the gap ratio, and the two
  * halves of each 90-day trend are one reason. */
 static int same_reason(const rt_ctable *t, size_t a, size_t b) {
@@ -180,7 +162,8 @@ static int history_cmd(const cli_global *g, int argc, char **argv, int which) {
     }
     if ((r = cli_value(argc, argv, &i, "--horizon", &v)) != 0) {
       if (r < 0) return CLI_USAGE;
-      if (parse_days(v, &h.horizon))
+      double days;
+      if (cli_parse_days(v, 100000, &days) || (h.horizon = (int)lround(days)) < 1)
         return cli_usage_error("churn", "--horizon wants a length like 90d, 12w or 3m, not '%s'",
                                v);
     } else if ((r = cli_value(argc, argv, &i, "--cutoff", &v)) != 0) {
@@ -235,8 +218,8 @@ static int history_cmd(const cli_global *g, int argc, char **argv, int which) {
   }
   if (which == 0 && cutoff + h.horizon > m->max_day) {
     char a[16], b[16];
-    day_text(cutoff + h.horizon, a, sizeof a);
-    day_text(m->max_day, b, sizeof b);
+    rt_day_format(cutoff + h.horizon, a, sizeof a);
+    rt_day_format(m->max_day, b, sizeof b);
     cli_analysis_free(&h.a);
     return cli_usage_error("churn", "the labels need data up to %s; it ends on %s (choose an "
                                     "earlier --cutoff or a shorter --horizon)", a, b);
@@ -258,7 +241,7 @@ static int history_cmd(const cli_global *g, int argc, char **argv, int which) {
     if (rc) goto out;
   }
   char cut[16];
-  day_text(cutoff, cut, sizeof cut);
+  rt_day_format(cutoff, cut, sizeof cut);
   if (which == 0) {
     rt_churn_eval ev;
     if (rt_churn_evaluate(t, (uint64_t)h.seed, &ev, &cm, &err) ||

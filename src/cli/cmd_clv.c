@@ -49,43 +49,6 @@ typedef struct clv_args {
   double discount; /* per month */
 } clv_args;
 
-/* "52w", "90d", "12m", "1y" or plain days. */
-static int parse_horizon(const char *s, double *days) {
-  char *end;
-  double v = strtod(s, &end);
-  if (end == s || !(v > 0) || v > 1e6) return -1;
-  double mult = 1;
-  if (*end == 'd' || *end == '\0') mult = 1;
-  else if (*end == 'w') mult = 7;
-  else if (*end == 'm') mult = 365.25 / 12;
-  else if (*end == 'y') mult = 365.25;
-  else return -1;
-  if (*end && end[1]) return -1;
-  *days = v * mult;
-  return 0;
-}
-
-static void day_label(int32_t day, char *buf, size_t n) {
-  int64_t y;
-  int mo, d;
-  rt_civil_from_days(day, &y, &mo, &d);
-  if (y < 0 || y > 9999 || n < 11) {
-    snprintf(buf, n, "%04lld-%02d-%02d", (long long)y, mo, d);
-    return;
-  }
-  /* millions of rows: no printf */
-  buf[0] = (char)('0' + y / 1000);
-  buf[1] = (char)('0' + y / 100 % 10);
-  buf[2] = (char)('0' + y / 10 % 10);
-  buf[3] = (char)('0' + y % 10);
-  buf[4] = '-';
-  buf[5] = (char)('0' + mo / 10);
-  buf[6] = (char)('0' + mo % 10);
-  buf[7] = '-';
-  buf[8] = (char)('0' + d / 10);
-  buf[9] = (char)('0' + d % 10);
-  buf[10] = 0;
-}
 
 static json_t *params_json(const char *const *names, const double *values, int n) {
   json_t *o = json_object();
@@ -97,7 +60,7 @@ static json_t *params_json(const char *const *names, const double *values, int n
 static void print_fit(const clv_args *c, const cli_analysis *a, const rt_clv_summary *s,
                       const rt_btyd *bm, const rt_gamma_gamma *gg, int gg_ok) {
   char until[16];
-  day_label(s->until_day, until, sizeof until);
+  rt_day_format(s->until_day, until, sizeof until);
   const rt_fit_info *info = rt_btyd_info(bm);
   int pareto = bm->kind == RT_BTYD_PARETO;
   const char *model = pareto ? "pareto" : "bgnbd";
@@ -197,6 +160,16 @@ static char *fixed(char *p, double v, int dec) {
   return p;
 }
 
+/* Customer i's expected next order date into buf (16 bytes): the calibration end plus the mean
+ * wait, or "" when there is none. Returns its length. */
+static size_t next_order(const rt_clv_summary *s, const rt_clv_predictions *pr, size_t i,
+                         char *buf) {
+  double days = pr->wait[i] * s->unit_days;
+  buf[0] = 0;
+  if (isnan(days) || days >= 1e6) return 0;
+  return (size_t)rt_day_format(s->until_day + (int32_t)lround(days), buf, 16);
+}
+
 /* predict --save: a model run with its parameters, and every customer's scores, in one
  * transaction. */
 static int save_scores(const cli_global *g, const clv_args *c, const cli_analysis *a,
@@ -205,7 +178,7 @@ static int save_scores(const cli_global *g, const clv_args *c, const cli_analysi
   const rt_model *m = a->model;
   int pareto = bm->kind == RT_BTYD_PARETO;
   char until[16];
-  day_label(s->until_day, until, sizeof until);
+  rt_day_format(s->until_day, until, sizeof until);
   json_t *p = json_object();
   json_object_set_new(p, "unit", json_string(c->unit_name));
   json_object_set_new(p, "until", json_string(until));
@@ -230,9 +203,8 @@ static int save_scores(const cli_global *g, const clv_args *c, const cli_analysi
               rt_store_score_run_begin(st, pareto ? "pareto" : "bgnbd", params, &run, &err)))
     rc = cli_fail(&err);
   for (size_t i = 0; !rc && i < s->n; i++) {
-    char next[16] = "";
-    if (!isnan(pr->wait[i]) && pr->wait[i] * s->unit_days < 1e6)
-      day_label(s->until_day + (int32_t)lround(pr->wait[i] * s->unit_days), next, sizeof next);
+    char next[16];
+    next_order(s, pr, i, next);
     rt_score_rec r = {.customer = m->store_id[s->customer[i]], .p_alive = pr->p_alive[i],
                       .expected_purchases = pr->expected[i], .predicted_clv = pr->value[i],
                       .churn_probability = NAN, .expected_next_order = next[0] ? next : NULL};
@@ -299,10 +271,7 @@ static void *csv_rows(void *arg) {
     *p++ = ',';
     if (!isnan(pr->value[i])) p = fixed(p, pr->value[i], 2);
     *p++ = ',';
-    if (!isnan(pr->wait[i]) && pr->wait[i] * s->unit_days < 1e6) {
-      day_label(s->until_day + (int32_t)lround(pr->wait[i] * s->unit_days), p, 16);
-      p += strlen(p);
-    }
+    p += next_order(s, pr, i, p);
     *p++ = ',';
     p = fixed(p, s->spent[i], 2);
     *p++ = ',';
@@ -342,9 +311,8 @@ static int print_predict(const clv_args *c, const cli_analysis *a, const rt_clv_
   for (size_t i = 0; i < s->n; i++) {
     uint32_t ci = s->customer[i];
     double x = s->x[i];
-    char next[16] = "";
-    if (!isnan(pr->wait[i]) && pr->wait[i] * s->unit_days < 1e6)
-      day_label(s->until_day + (int32_t)lround(pr->wait[i] * s->unit_days), next, sizeof next);
+    char next[16];
+    next_order(s, pr, i, next);
     double gap = x > 0 ? s->t_x[i] * s->unit_days / x : NAN;
     json_t *o = json_object();
     json_object_set_new(o, "customer_id", json_string(rt_model_ext_id(m, ci)));
@@ -367,7 +335,7 @@ static void print_holdout(const clv_args *c, const cli_analysis *a, const rt_clv
                           int periods, const double *actual, const double *predicted) {
   double ca = 0, cp = 0, abs_err = 0;
   char until[16];
-  day_label(s->until_day, until, sizeof until);
+  rt_day_format(s->until_day, until, sizeof until);
   if (a->format == FMT_CSV) printf("period,actual,predicted,cumulative_actual,cumulative_predicted\n");
   json_t *arr = a->format == FMT_JSON ? json_array() : NULL;
   cli_table tb;
@@ -480,7 +448,7 @@ int cmd_clv(const cli_global *g, int argc, char **argv) {
     }
     if ((r = cli_value(argc, argv, &i, "--horizon", &v)) != 0) {
       if (r < 0) return CLI_USAGE;
-      if (parse_horizon(v, &c.horizon_days))
+      if (cli_parse_days(v, 1e6, &c.horizon_days))
         return cli_usage_error("clv", "--horizon wants a length like 52w, 90d, 12m or 1y, "
                                       "not '%s'", v);
       continue;

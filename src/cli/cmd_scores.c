@@ -9,7 +9,6 @@
 #include <math.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 static void help(void) {
   printf("Usage: retain [--db PATH] scores [--run N | --kind K] [--format csv|json]\n\n"
@@ -109,10 +108,8 @@ int cmd_scores(const cli_global *g, int argc, char **argv) {
     rt_store_close(st);
     return cli_fail(&err);
   }
-  char when[32] = "";
-  time_t secs = (time_t)(info.created_ms / 1000);
-  struct tm tm;
-  if (gmtime_r(&secs, &tm)) strftime(when, sizeof when, "%Y-%m-%d %H:%M UTC", &tm);
+  char when[48];
+  rt_time_format(NULL, info.created_ms, when, sizeof when); /* ISO 8601, UTC */
   if (!g->quiet)
     fprintf(stderr, "retain: run %lld · %s · %s · %lld customers · %s\n", (long long)info.id,
             info.kind, when, (long long)info.customers, info.params);

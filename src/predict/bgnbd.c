@@ -114,18 +114,11 @@ double rt_bgnbd_loglik(const rt_bgnbd *p, double x, double t_x, double T) {
 }
 
 int rt_bgnbd_fit(const rt_clv_summary *s, rt_bgnbd *out, rt_error *err) {
-  const double *cols[3] = {s->x, s->t_x, s->T};
   rt__rows rows;
-  if (rt__rows_distinct(cols, 3, s->n, NULL, NULL, &rows))
-    return rt_error_set(err, RT_ENOMEM, "clv: %s", rt_strerror(RT_ENOMEM));
-  if (rows.total < 2) {
-    rt__rows_free(&rows);
-    return rt_error_set(err, RT_EINVAL, "clv: BG/NBD needs at least 2 customers with orders");
-  }
-  double mean_T = 0;
-  for (size_t i = 0; i < rows.n; i++)
-    mean_T += rows.w[i] * rows.v[i * 3 + 2];
-  mean_T = mean_T / (double)rows.total + 1;
+  double mean_T;
+  int frc = rt__purchase_rows(s, "BG/NBD", &rows, &mean_T, err);
+  if (frc)
+    return frc;
   /* starting points: unit values, and two spread around the data's time scale */
   const double starts[] = {1, 1, 1, 1, 0.5, mean_T / 10, 0.8, 2.5, 2, mean_T, 0.5, 5};
   bg_tables t = {0};

@@ -78,6 +78,24 @@ int rt__rows_distinct(const double *const *cols, int k, size_t n,
   return 0;
 }
 
+int rt__purchase_rows(const rt_clv_summary *s, const char *model, rt__rows *rows,
+                      double *mean_T, rt_error *err) {
+  const double *cols[3] = {s->x, s->t_x, s->T};
+  if (rt__rows_distinct(cols, 3, s->n, NULL, NULL, rows))
+    return rt_error_set(err, RT_ENOMEM, "clv: %s", rt_strerror(RT_ENOMEM));
+  if (rows->total < 2) {
+    rt__rows_free(rows);
+    return rt_error_set(err, RT_EINVAL, "clv: %s needs at least 2 customers with orders", model);
+  }
+  if (mean_T) {
+    double sum = 0;
+    for (size_t i = 0; i < rows->n; i++)
+      sum += rows->w[i] * rows->v[i * 3 + 2];
+    *mean_T = sum / (double)rows->total + 1;
+  }
+  return 0;
+}
+
 typedef struct objective {
   const rt__rows *rows;
   int np;

@@ -24,6 +24,10 @@ typedef struct rt__rows {
 int rt__rows_distinct(const double *const *cols, int k, size_t n,
                       int (*keep)(const void *ctx, size_t i), const void *ctx, rt__rows *out);
 void rt__rows_free(rt__rows *r);
+/* The distinct (x, t_x, T) rows of a summary for a purchase model (named in the errors), and
+ * the customers' mean age plus one (*mean_T, may be NULL), which scales the starting points. */
+int rt__purchase_rows(const rt_clv_summary *s, const char *model, rt__rows *rows,
+                      double *mean_T, rt_error *err);
 
 /* One row's log-likelihood at theta (natural parameters); when grad is given, also its
  * derivatives with respect to each parameter. ctx is what prepare (if any) computed for this

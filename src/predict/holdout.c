@@ -40,10 +40,10 @@ int rt_clv_holdout(const rt_model *m, const rt_clv_summary *s, const rt_btyd *bg
     }
   }
   /* predicted: sum of E[Y(t)] at every period end, per distinct summary, differenced */
-  const double *cols[3] = {s->x, s->t_x, s->T};
   rt__rows rows;
-  if (rt__rows_distinct(cols, 3, s->n, NULL, NULL, &rows))
-    return rt_error_set(err, RT_ENOMEM, "clv: %s", rt_strerror(RT_ENOMEM));
+  int rc = rt__purchase_rows(s, "the holdout check", &rows, NULL, err);
+  if (rc)
+    return rc;
   double *cum = rt_calloc((size_t)periods, sizeof *cum);
   if (!cum) {
     rt__rows_free(&rows);
