@@ -89,7 +89,6 @@ int rt_churn_predict(const rt_churn_model *m, const rt_ctable *t, double *prob, 
 int rt_churn_model_save(const rt_churn_model *m, const char *path, rt_error *err);
 int rt_churn_model_load(const char *path, rt_churn_model **out, rt_error *err);
 void rt_churn_model_free(rt_churn_model *m);
-int rt_churn_model_rounds(const rt_churn_model *m);
 
 /* Quality of scores against labels: AUC, average precision (PR-AUC), the churn rate in the top
  * tenth of scores over the overall rate (lift), and a calibration table of ten equal groups

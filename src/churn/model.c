@@ -52,8 +52,6 @@ static size_t column_of(const rt_ctable *t, const char *name, size_t len) {
   return SIZE_MAX;
 }
 
-int rt_churn_model_rounds(const rt_churn_model *m) { return m->rounds; }
-
 int rt_churn_train(const rt_ctable *t, uint64_t seed, rt_churn_model **out, rt_error *err) {
   *out = NULL;
   size_t n = t->nrows, pos = 0;
@@ -165,9 +163,7 @@ int rt_churn_model_load(const char *path, rt_churn_model **out, rt_error *err) {
     rt_churn_model_free(m);
     return RT_EIO;
   }
-  int rounds = 0, ok = 0;
-  XGBoosterBoostedRounds(m->booster, &rounds);
-  m->rounds = rounds;
+  int ok = 0;
   const char *names = NULL;
   if (XGBoosterGetAttr(m->booster, "retain_features", &names, &ok) == 0 && ok && names &&
       !(m->features = rt_strndup(names, strlen(names)))) {
