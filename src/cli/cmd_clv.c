@@ -224,35 +224,33 @@ static int save_scores(const cli_global *g, const clv_args *c, const cli_analysi
   return rc;
 }
 
-/* The CSV rows of customers i0..i1-1 into a growing buffer (two of these run side by side). */
-typedef struct csv_part {
+/* The CSV rows are formatted in chunks on two threads, each reusing one buffer and writing its
+ * chunk to stdout when the chunk before it is out: the output streams in order while it is
+ * formatted, and no buffer grows with the number of customers. */
+#define CSV_CHUNK 8192 /* customers per chunk */
+
+typedef struct csv_writer {
   const cli_analysis *a;
   const rt_clv_summary *s;
   const rt_clv_predictions *pr;
-  size_t i0, i1;
-  char *buf;
-  size_t len, cap;
-  int oom;
-} csv_part;
+  size_t nchunks, next; /* the chunk whose turn it is to be written */
+  int nthreads, failed;
+  pthread_mutex_t mu;
+  pthread_cond_t turn;
+} csv_writer;
 
-static void *csv_rows(void *arg) {
-  csv_part *cp = arg;
-  const rt_clv_summary *s = cp->s;
-  const rt_clv_predictions *pr = cp->pr;
-  for (size_t i = cp->i0; i < cp->i1; i++) {
-    const char *id = rt_model_ext_id(cp->a->model, s->customer[i]);
+typedef struct csv_thread {
+  csv_writer *w;
+  int t;
+} csv_thread;
+
+/* customers i0..i1-1 as CSV rows at p (room enough: see csv_chunks); returns the end */
+static char *csv_rows(const csv_writer *w, size_t i0, size_t i1, char *p) {
+  const rt_clv_summary *s = w->s;
+  const rt_clv_predictions *pr = w->pr;
+  for (size_t i = i0; i < i1; i++) {
+    const char *id = rt_model_ext_id(w->a->model, s->customer[i]);
     size_t idlen = strlen(id);
-    if (cp->len + 2 * idlen + 400 > cp->cap) {
-      size_t cap = (cp->cap ? cp->cap * 2 : 1 << 20) + 2 * idlen + 400;
-      char *b = realloc(cp->buf, cap);
-      if (!b) {
-        cp->oom = 1;
-        return NULL;
-      }
-      cp->buf = b;
-      cp->cap = cap;
-    }
-    char *p = cp->buf + cp->len;
     if (!strpbrk(id, ",\"\n\r")) {
       memcpy(p, id, idlen);
       p += idlen;
@@ -277,8 +275,48 @@ static void *csv_rows(void *arg) {
     *p++ = ',';
     if (s->x[i] > 0) p = fixed(p, s->t_x[i] * s->unit_days / s->x[i], 2);
     *p++ = '\n';
-    cp->len = (size_t)(p - cp->buf);
   }
+  return p;
+}
+
+static void *csv_chunks(void *arg) {
+  csv_thread *ct = arg;
+  csv_writer *w = ct->w;
+  char *buf = NULL;
+  size_t cap = 0;
+  for (size_t c = (size_t)ct->t; c < w->nchunks; c += (size_t)w->nthreads) {
+    size_t i0 = c * CSV_CHUNK, i1 = i0 + CSV_CHUNK < w->s->n ? i0 + CSV_CHUNK : w->s->n;
+    size_t need = 0; /* ids doubled (quoting) plus 400 bytes of numbers a row */
+    for (size_t i = i0; i < i1; i++)
+      need += 2 * strlen(rt_model_ext_id(w->a->model, w->s->customer[i])) + 400;
+    if (need > cap) {
+      char *b = realloc(buf, need);
+      if (!b) {
+        pthread_mutex_lock(&w->mu);
+        w->failed = 1;
+        pthread_cond_broadcast(&w->turn);
+        pthread_mutex_unlock(&w->mu);
+        break;
+      }
+      buf = b;
+      cap = need;
+    }
+    size_t len = (size_t)(csv_rows(w, i0, i1, buf) - buf);
+    pthread_mutex_lock(&w->mu);
+    while (w->next != c && !w->failed)
+      pthread_cond_wait(&w->turn, &w->mu);
+    int failed = w->failed;
+    pthread_mutex_unlock(&w->mu);
+    if (failed) break;
+    if (fwrite(buf, 1, len, stdout) != len) failed = 1;
+    pthread_mutex_lock(&w->mu);
+    w->failed |= failed;
+    w->next++;
+    pthread_cond_broadcast(&w->turn);
+    pthread_mutex_unlock(&w->mu);
+    if (failed) break;
+  }
+  free(buf);
   return NULL;
 }
 
@@ -289,23 +327,18 @@ static int print_predict(const clv_args *c, const cli_analysis *a, const rt_clv_
   if (a->format != FMT_JSON) {
     printf("customer_id,p_alive,expected_purchases,predicted_clv,expected_next_order,"
            "historic_clv,avg_days_between_orders\n");
-    csv_part parts[2];
-    int np = s->n >= 100000 ? 2 : 1, rc = CLI_OK;
-    for (int t = 0; t < np; t++)
-      parts[t] = (csv_part){a, s, pr, s->n * (size_t)t / (size_t)np,
-                            s->n * (size_t)(t + 1) / (size_t)np, NULL, 0, 0, 0};
+    csv_writer w = {a, s, pr, (s->n + CSV_CHUNK - 1) / CSV_CHUNK, 0, 2, 0,
+                    PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
+    csv_thread ct[2] = {{&w, 0}, {&w, 1}};
     pthread_t th;
-    int started = np > 1 && pthread_create(&th, NULL, csv_rows, &parts[1]) == 0;
-    csv_rows(&parts[0]);
-    if (started) pthread_join(th, NULL);
-    else if (np > 1) csv_rows(&parts[1]);
-    for (int t = 0; t < np; t++) {
-      if (parts[t].oom) rc = CLI_FAIL;
-      else if (!rc) fwrite(parts[t].buf, 1, parts[t].len, stdout);
-      free(parts[t].buf);
+    if (w.nchunks < 2 || pthread_create(&th, NULL, csv_chunks, &ct[1]) != 0) w.nthreads = 1;
+    csv_chunks(&ct[0]);
+    if (w.nthreads > 1) pthread_join(th, NULL);
+    if (w.failed || fflush(stdout) != 0) {
+      fprintf(stderr, "retain: writing the predictions failed (out of memory or output error)\n");
+      return CLI_FAIL;
     }
-    if (rc) fprintf(stderr, "retain: out of memory\n");
-    return rc;
+    return CLI_OK;
   }
   json_t *arr = json_array();
   for (size_t i = 0; i < s->n; i++) {

@@ -20,6 +20,7 @@ typedef struct bg_tables {
   double *c;  /* ln G(r+x) - ln G(r) + r ln alpha + ln B(a, b+x) - ln B(a, b) */
   double *dr; /* d/dr of it */
   double *da, *db;
+  double *hrr, *haa, *hbb; /* its second derivatives (d2/da db = d2/da2) */
   double *lbx; /* ln(b + x - 1), x >= 1 */
   double la;   /* ln a */
   const double *base; /* the rows (3 values each) that day_tx and day_T describe */
@@ -29,17 +30,23 @@ typedef struct bg_tables {
   double *lg, *inv;
 } bg_tables;
 
+#define BG_TABLES 8 /* columns per x in the tables' memory */
+
 static void bg_prepare(const double *th, void *ctx) {
   bg_tables *t = ctx;
   const double r = th[0], al = th[1], a = th[2], b = th[3];
   const double lr = lgamma(r), lab = lgamma(a + b), lb = lgamma(b), la = log(al);
   const double pr = rt__digamma(r), pab = rt__digamma(a + b), pb = rt__digamma(b);
+  const double tr = rt__trigamma(r), tab = rt__trigamma(a + b), tb = rt__trigamma(b);
   for (size_t x = 0; x <= t->maxx; x++) {
     t->c[x] = lgamma(r + x) - lr + r * la + lab + lgamma(b + x) - lb - lgamma(a + b + x);
-    double pabx = rt__digamma(a + b + x);
+    double pabx = rt__digamma(a + b + x), tabx = rt__trigamma(a + b + x);
     t->dr[x] = rt__digamma(r + x) - pr + la;
     t->da[x] = pab - pabx;
     t->db[x] = pab + rt__digamma(b + x) - pb - pabx;
+    t->hrr[x] = rt__trigamma(r + x) - tr;
+    t->haa[x] = tab - tabx;
+    t->hbb[x] = tab + rt__trigamma(b + x) - tb - tabx;
     t->lbx[x] = x > 0 ? log(b + x - 1) : 0;
   }
   t->la = log(a);
@@ -51,8 +58,12 @@ static void bg_prepare(const double *th, void *ctx) {
     }
 }
 
-/* row = (x, t_x, T); theta = (r, alpha, a, b); ctx: bg_tables for this theta, or NULL */
-double rt__bgnbd_ll(const double *th, const double *row, double *g, const void *ctx) {
+/* row = (x, t_x, T); theta = (r, alpha, a, b); ctx: bg_tables for this theta, or NULL.
+ * The log-likelihood is c(x) + ln(e^A3 + e^A4) with A3 = -(r+x) ln(alpha+T) and, for x > 0,
+ * A4 = ln a - ln(b+x-1) - (r+x) ln(alpha+t_x); with the terms' weights w3 + w4 = 1, its
+ * gradient is grad c + w3 grad A3 + w4 grad A4 and its Hessian
+ * hess c + w3 hess A3 + w4 hess A4 + w3 w4 (grad A3 - grad A4)(grad A3 - grad A4)'. */
+double rt__bgnbd_ll(const double *th, const double *row, double *g, double *h, const void *ctx) {
   const double r = th[0], al = th[1], a = th[2], b = th[3];
   const double x = row[0], tx = row[1], T = row[2];
   const bg_tables *t = ctx;
@@ -85,6 +96,7 @@ double rt__bgnbd_ll(const double *th, const double *row, double *g, const void *
   if (g) {
     double w3 = 1 - w4;
     double iT = days ? t->inv[t->day_T[i]] : 1 / (al + T);
+    double itx = 0, ib = 0;
     if (tabled) {
       g[0] = t->dr[xi];
       g[2] = t->da[xi];
@@ -98,11 +110,37 @@ double rt__bgnbd_ll(const double *th, const double *row, double *g, const void *
     g[0] -= w3 * lT;
     g[1] = r / al - w3 * (r + x) * iT;
     if (x > 0) {
-      double itx = days ? t->inv[t->day_tx[i]] : 1 / (al + tx);
+      itx = days ? t->inv[t->day_tx[i]] : 1 / (al + tx);
+      ib = 1 / (b + x - 1);
       g[0] -= w4 * ltx;
       g[1] -= w4 * (r + x) * itx;
       g[2] += w4 / a;
-      g[3] -= w4 / (b + x - 1);
+      g[3] -= w4 * ib;
+    }
+    if (h) {
+      double hrr, haa, hbb;
+      if (tabled) {
+        hrr = t->hrr[xi];
+        haa = t->haa[xi];
+        hbb = t->hbb[xi];
+      } else {
+        double tab = rt__trigamma(a + b), tabx = rt__trigamma(a + b + x);
+        hrr = rt__trigamma(r + x) - rt__trigamma(r);
+        haa = tab - tabx;
+        hbb = tab + rt__trigamma(b + x) - rt__trigamma(b) - tabx;
+      }
+      /* grad A3 - grad A4, and the cross term's weight */
+      double d0 = x > 0 ? ltx - lT : 0, d1 = x > 0 ? (r + x) * (itx - iT) : 0;
+      double d2 = x > 0 ? -1 / a : 0, d3 = x > 0 ? ib : 0, ww = w3 * w4;
+      double dd[4] = {d0, d1, d2, d3};
+      double base[4][4] = {
+          {hrr, 1 / al - w3 * iT - w4 * itx, 0, 0},
+          {0, -r / (al * al) + w3 * (r + x) * iT * iT + w4 * (r + x) * itx * itx, 0, 0},
+          {0, 0, haa - w4 / (a * a), haa},
+          {0, 0, 0, hbb + w4 * ib * ib}};
+      for (int j = 0; j < 4; j++)
+        for (int k = j; k < 4; k++)
+          h[j * 4 + k] = h[k * 4 + j] = base[j][k] + ww * dd[j] * dd[k];
     }
   }
   return ll;
@@ -110,7 +148,7 @@ double rt__bgnbd_ll(const double *th, const double *row, double *g, const void *
 
 double rt_bgnbd_loglik(const rt_bgnbd *p, double x, double t_x, double T) {
   double th[4] = {p->r, p->alpha, p->a, p->b}, row[3] = {x, t_x, T};
-  return rt__bgnbd_ll(th, row, NULL, NULL);
+  return rt__bgnbd_ll(th, row, NULL, NULL, NULL);
 }
 
 int rt_bgnbd_fit(const rt_clv_summary *s, rt_bgnbd *out, rt_error *err) {
@@ -129,7 +167,7 @@ int rt_bgnbd_fit(const rt_clv_summary *s, rt_bgnbd *out, rt_error *err) {
   t.unit_days = s->unit_days;
   t.base = rows.v;
   int rc = RT_ENOMEM;
-  double *mem = rt_malloc(5 * (t.maxx + 1) * sizeof *mem);
+  double *mem = rt_malloc(BG_TABLES * (t.maxx + 1) * sizeof *mem);
   if (t.unit_days > 0) {
     t.day_tx = rt_malloc((rows.n ? rows.n : 1) * sizeof *t.day_tx);
     t.day_T = rt_malloc((rows.n ? rows.n : 1) * sizeof *t.day_T);
@@ -141,6 +179,9 @@ int rt_bgnbd_fit(const rt_clv_summary *s, rt_bgnbd *out, rt_error *err) {
   t.da = mem + 2 * (t.maxx + 1);
   t.db = mem + 3 * (t.maxx + 1);
   t.lbx = mem + 4 * (t.maxx + 1);
+  t.hrr = mem + 5 * (t.maxx + 1);
+  t.haa = mem + 6 * (t.maxx + 1);
+  t.hbb = mem + 7 * (t.maxx + 1);
   if (t.unit_days > 0) {
     for (size_t i = 0; i < rows.n; i++) {
       double dtx = rows.v[i * 3 + 1] * t.unit_days, dT = rows.v[i * 3 + 2] * t.unit_days;
@@ -160,7 +201,7 @@ int rt_bgnbd_fit(const rt_clv_summary *s, rt_bgnbd *out, rt_error *err) {
     t.inv = t.lg + (t.maxd + 1);
   }
   double th[4];
-  rc = rt__fit_ml(&rows, 4, rt__bgnbd_ll, bg_prepare, &t, starts, 3, th, &out->info) ? RT_EINVAL
+  rc = rt__fit_ml(&rows, 4, rt__bgnbd_ll, bg_prepare, &t, 1, starts, 3, th, &out->info) ? RT_EINVAL
                                                                                         : 0;
   if (!rc) {
     out->r = th[0];

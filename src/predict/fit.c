@@ -19,62 +19,113 @@ void rt__rows_free(rt__rows *r) {
   memset(r, 0, sizeof *r);
 }
 
+/* A row's hash: its values' bits mixed (-0.0 and 0.0 are one value). */
+static uint64_t row_hash(const double *row, int k) {
+  uint64_t h = 0x243F6A8885A308D3ULL;
+  for (int c = 0; c < k; c++) {
+    uint64_t b;
+    memcpy(&b, &row[c], sizeof b);
+    h = (h ^ b) * 0x9E3779B97F4A7C15ULL;
+    h ^= h >> 29;
+  }
+  h *= 0xBF58476D1CE4E5B9ULL;
+  return h ^ (h >> 32);
+}
+
+/* The rows are hashed and partitioned by the top bits of their hash into buckets of a few
+ * thousand, so that grouping a bucket runs in cache (one hash table over all the rows would
+ * miss the cache on every row); the distinct rows come out bucket by bucket, an order that is
+ * pseudo-random (by hash) however the customers were ordered. */
 int rt__rows_distinct(const double *const *cols, int k, size_t n,
                       int (*keep)(const void *ctx, size_t i), const void *ctx, rt__rows *out) {
   memset(out, 0, sizeof *out);
   out->k = k;
-  size_t nslots = 1024;
-  while (nslots < 2 * n)
-    nslots *= 2;
-  uint32_t *slot = rt_calloc(nslots, sizeof *slot); /* row index + 1, 0 = empty */
+  int bits = 0;
+  while (bits < 16 && ((size_t)2048 << bits) < n)
+    bits++;
+  const size_t nb = (size_t)1 << bits, stride = 1 + (size_t)k; /* entry: hash, values */
+  uint64_t *hs = rt_malloc((n ? n : 1) * sizeof *hs);
+  double *part = rt_malloc((n ? n : 1) * stride * sizeof *part);
+  size_t *end = rt_calloc(nb + 1, sizeof *end);
   out->v = rt_malloc((n ? n : 1) * (size_t)k * sizeof *out->v);
   out->w = rt_malloc((n ? n : 1) * sizeof *out->w);
-  if (!slot || !out->v || !out->w) {
-    rt_free(slot);
+  if (!hs || !part || !end || !out->v || !out->w) {
+    rt_free(hs);
+    rt_free(part);
+    rt_free(end);
     rt__rows_free(out);
     return RT_ENOMEM;
   }
   double row[RT__FIT_MAXP];
+  size_t m = 0;
   for (size_t i = 0; i < n; i++) {
     if (keep && !keep(ctx, i))
       continue;
     for (int c = 0; c < k; c++)
-      row[c] = cols[c][i] + 0.0; /* -0.0 and 0.0 are one value */
-    uint64_t h = rt__hash_bytes(row, (size_t)k * sizeof *row);
-    size_t s = h & (nslots - 1);
-    for (;;) {
-      if (!slot[s]) {
-        memcpy(out->v + out->n * (size_t)k, row, (size_t)k * sizeof *row);
-        out->w[out->n] = 1;
-        slot[s] = (uint32_t)++out->n;
-        break;
+      row[c] = cols[c][i] + 0.0;
+    hs[m] = row_hash(row, k);
+    end[bits ? (hs[m] >> (64 - bits)) + 1 : 1]++;
+    m++;
+  }
+  out->total = m;
+  for (size_t b = 0; b < nb; b++)
+    end[b + 1] += end[b];
+  for (size_t i = 0, j = 0; i < n; i++) {
+    if (keep && !keep(ctx, i))
+      continue;
+    size_t b = bits ? (size_t)(hs[j] >> (64 - bits)) : 0;
+    double *e = part + end[b]++ * stride;
+    memcpy(e, &hs[j], sizeof *e);
+    for (int c = 0; c < k; c++)
+      e[1 + c] = cols[c][i] + 0.0;
+    j++;
+  }
+  rt_free(hs);
+  /* end[b] now ends bucket b; each bucket is grouped with a small hash table (in cache) on
+   * the hash's lower bits, its distinct rows appended in the order they first appear */
+  size_t maxlen = 0;
+  for (size_t b = 0, b0 = 0; b < nb; b0 = end[b], b++)
+    maxlen = end[b] - b0 > maxlen ? end[b] - b0 : maxlen;
+  size_t nslots = 16;
+  while (nslots < 2 * maxlen)
+    nslots *= 2;
+  uint32_t *slot = rt_malloc(nslots * sizeof *slot); /* distinct row - first + 1, 0 = empty */
+  if (!slot) {
+    rt_free(part);
+    rt_free(end);
+    rt__rows_free(out);
+    return RT_ENOMEM;
+  }
+  for (size_t b = 0, b0 = 0; b < nb; b0 = end[b], b++) {
+    const double *p = part + b0 * stride;
+    size_t len = end[b] - b0, ns = 16;
+    while (ns < 2 * len)
+      ns *= 2;
+    memset(slot, 0, ns * sizeof *slot);
+    const size_t first = out->n;
+    for (size_t j = 0; j < len; j++) {
+      const double *e = p + j * stride;
+      uint64_t h;
+      memcpy(&h, e, sizeof h);
+      for (size_t q = h & (ns - 1);; q = (q + 1) & (ns - 1)) {
+        if (!slot[q]) {
+          memcpy(out->v + out->n * (size_t)k, e + 1, (size_t)k * sizeof *e);
+          out->w[out->n++] = 1;
+          slot[q] = (uint32_t)(out->n - first);
+          break;
+        }
+        size_t d = first + slot[q] - 1;
+        if (!memcmp(out->v + d * (size_t)k, e + 1, (size_t)k * sizeof *e)) {
+          out->w[d] += 1;
+          break;
+        }
       }
-      double *v = out->v + (slot[s] - 1) * (size_t)k;
-      if (memcmp(v, row, (size_t)k * sizeof *row) == 0) {
-        out->w[slot[s] - 1] += 1;
-        break;
-      }
-      s = (s + 1) & (nslots - 1);
     }
-    out->total++;
   }
   rt_free(slot);
-  /* in a fixed pseudo-random order, so that any first part of the rows is a fair sample of
-   * them (rt__fit_ml compares its starting points on one) */
-  uint64_t st = 0x9E3779B97F4A7C15ULL;
-  for (size_t i = out->n; i > 1; i--) {
-    st ^= st << 13;
-    st ^= st >> 7;
-    st ^= st << 17;
-    size_t j = (size_t)(st % i);
-    double t[RT__FIT_MAXP];
-    memcpy(t, out->v + (i - 1) * (size_t)k, (size_t)k * sizeof *t);
-    memcpy(out->v + (i - 1) * (size_t)k, out->v + j * (size_t)k, (size_t)k * sizeof *t);
-    memcpy(out->v + j * (size_t)k, t, (size_t)k * sizeof *t);
-    double w = out->w[i - 1];
-    out->w[i - 1] = out->w[j];
-    out->w[j] = w;
-  }
+  rt_free(part);
+  rt_free(end);
+  rt__trace("fit: distinct rows");
   return 0;
 }
 
@@ -102,36 +153,51 @@ typedef struct objective {
   rt__loglik_fn f;
   rt__prepare_fn prepare;
   void *ctx;
+  int analytic; /* f gives the Hessian */
   int evals;
   double prior_var; /* > 0: log(theta) ~ N(0, prior_var) added to the likelihood */
 } objective;
+
+typedef double matrix[RT__FIT_MAXP][RT__FIT_MAXP];
 
 /* A range of rows summed on one thread. */
 typedef struct sum_part {
   const objective *o;
   const double *theta;
   size_t r0, r1;
-  int want_grad;
-  double ll, g[RT__FIT_MAXP];
+  int want_grad, want_hess;
+  double ll, g[RT__FIT_MAXP], h[RT__FIT_MAXP * RT__FIT_MAXP];
 } sum_part;
 
 static void sum_rows(void *arg) {
   sum_part *p = arg;
   const rt__rows *r = p->o->rows;
-  double g[RT__FIT_MAXP];
+  const int np = p->o->np, nh = p->want_hess ? np * np : 0;
+  /* summed in locals and stored once: the parts sit side by side, and threads writing to one
+   * cache line row after row would take it from each other */
+  double g[RT__FIT_MAXP], h[RT__FIT_MAXP * RT__FIT_MAXP], ll = 0, sg[RT__FIT_MAXP] = {0};
+  double sh[RT__FIT_MAXP * RT__FIT_MAXP] = {0};
   for (size_t i = p->r0; i < p->r1; i++) {
-    double ll = p->o->f(p->theta, r->v + i * (size_t)r->k, p->want_grad ? g : NULL, p->o->ctx);
-    p->ll += r->w[i] * ll;
+    double w = r->w[i];
+    ll += w * p->o->f(p->theta, r->v + i * (size_t)r->k, p->want_grad ? g : NULL,
+                      p->want_hess ? h : NULL, p->o->ctx);
     if (p->want_grad)
-      for (int j = 0; j < p->o->np; j++)
-        p->g[j] += r->w[i] * g[j];
+      for (int j = 0; j < np; j++)
+        sg[j] += w * g[j];
+    for (int j = 0; j < nh; j++)
+      sh[j] += w * h[j];
   }
+  p->ll = ll;
+  memcpy(p->g, sg, sizeof sg);
+  memcpy(p->h, sh, sizeof sh);
 }
 
-static double neg_mean_ll(unsigned np, const double *lx, double *grad, void *data) {
-  objective *o = data;
+/* The objective at lx: the mean negative log-likelihood (plus the prior's penalty), and when
+ * asked its gradient and (analytic models only) Hessian with respect to lx. */
+static double evaluate(objective *o, const double *lx, double *grad, matrix hess) {
+  const int np = o->np;
   double theta[RT__FIT_MAXP];
-  for (unsigned j = 0; j < np; j++)
+  for (int j = 0; j < np; j++)
     theta[j] = exp(lx[j]);
   if (o->prepare)
     o->prepare(theta, o->ctx);
@@ -140,39 +206,58 @@ static double neg_mean_ll(unsigned np, const double *lx, double *grad, void *dat
   int nparts = r->n >= 20000 && rt__cpus() > 1 ? 2 : 1;
   for (int t = 0; t < nparts; t++)
     parts[t] = (sum_part){o, theta, r->n * (size_t)t / (size_t)nparts,
-                          r->n * (size_t)(t + 1) / (size_t)nparts, grad != NULL, 0, {0}};
+                          r->n * (size_t)(t + 1) / (size_t)nparts, grad != NULL,
+                          grad && hess, 0, {0}, {0}};
   rt__parallel(nparts, sum_rows, parts, sizeof parts[0]);
-  double sum = 0, sum_g[RT__FIT_MAXP] = {0};
+  double sum = 0, sum_g[RT__FIT_MAXP] = {0}, sum_h[RT__FIT_MAXP * RT__FIT_MAXP] = {0};
   for (int t = 0; t < nparts; t++) {
     sum += parts[t].ll;
-    for (unsigned j = 0; j < np; j++)
+    for (int j = 0; j < np; j++)
       sum_g[j] += parts[t].g[j];
+    for (int j = 0; j < np * np; j++)
+      sum_h[j] += parts[t].h[j];
   }
   o->evals++;
   double total = r->total ? (double)r->total : 1;
   if (grad)
-    for (unsigned j = 0; j < np; j++)
+    for (int j = 0; j < np; j++)
       grad[j] = isfinite(sum_g[j]) ? -sum_g[j] * theta[j] / total : 0;
+  if (grad && hess) /* the chain rule for theta = e^lx */
+    for (int j = 0; j < np; j++)
+      for (int k = 0; k < np; k++)
+        hess[j][k] = -(theta[j] * theta[k] * sum_h[j * np + k] + (j == k) * theta[j] * sum_g[j]) /
+                     total;
   if (o->prior_var > 0)
-    for (unsigned j = 0; j < np; j++) {
+    for (int j = 0; j < np; j++) {
       sum -= lx[j] * lx[j] / (2 * o->prior_var);
       if (grad)
         grad[j] += lx[j] / o->prior_var / total;
+      if (grad && hess)
+        hess[j][j] += 1 / o->prior_var / total;
     }
   return isfinite(sum) ? -sum / total : HUGE_VAL;
 }
 
-/* The Hessian of the mean objective at lx, by forward differences of the analytic gradient
- * around g0 (the gradient at lx): np evaluations, symmetrized. */
-static void hessian(objective *o, const double *lx, const double *g0,
-                    double h[RT__FIT_MAXP][RT__FIT_MAXP]) {
+/* NLopt's objective */
+static double neg_mean_ll(unsigned np, const double *lx, double *grad, void *data) {
+  (void)np;
+  return evaluate(data, lx, grad, NULL);
+}
+
+/* The Hessian of the mean objective at lx: the model's own, or forward differences of the
+ * analytic gradient around g0 (the gradient at lx; np evaluations, symmetrized). */
+static void hessian(objective *o, const double *lx, const double *g0, matrix h) {
   int np = o->np;
   double x[RT__FIT_MAXP], gp[RT__FIT_MAXP];
+  if (o->analytic) {
+    evaluate(o, lx, gp, h);
+    return;
+  }
   for (int k = 0; k < np; k++) {
     const double step = 1e-5;
     memcpy(x, lx, (size_t)np * sizeof *x);
     x[k] = lx[k] + step;
-    neg_mean_ll((unsigned)np, x, gp, o);
+    evaluate(o, x, gp, NULL);
     for (int j = 0; j < np; j++)
       h[j][k] = (gp[j] - g0[j]) / step;
   }
@@ -183,7 +268,7 @@ static void hessian(objective *o, const double *lx, const double *g0,
 
 /* Inverts the np x np matrix a in place (Gauss-Jordan with partial pivoting); -1 when
  * singular. */
-static int invert(double a[RT__FIT_MAXP][RT__FIT_MAXP], int np) {
+static int invert(matrix a, int np) {
   double m[RT__FIT_MAXP][2 * RT__FIT_MAXP];
   for (int j = 0; j < np; j++)
     for (int k = 0; k < np; k++) {
@@ -218,46 +303,66 @@ static int invert(double a[RT__FIT_MAXP][RT__FIT_MAXP], int np) {
   return 0;
 }
 
-/* Standard errors at the estimate lx, whose gradient g0 is known: the inverse of the observed
- * information (the Hessian of the total negative log-likelihood in log parameters), carried to
- * the parameters by the delta method (se(theta) = theta se(log theta)). */
-static void standard_errors(objective *o, const double *lx, const double *g0, double *se) {
+/* Standard errors from the Hessian h of the mean objective at the estimate lx: the inverse of
+ * the observed information (the Hessian of the total negative log-likelihood in log
+ * parameters), carried to the parameters by the delta method (se(theta) = theta se(log
+ * theta)). */
+static void standard_errors(const objective *o, const double *lx, const matrix h, double *se) {
   int np = o->np;
-  double h[RT__FIT_MAXP][RT__FIT_MAXP], total = o->rows->total ? (double)o->rows->total : 1;
+  matrix info;
+  double total = o->rows->total ? (double)o->rows->total : 1;
   for (int j = 0; j < np; j++)
     se[j] = NAN;
-  hessian(o, lx, g0, h);
   for (int j = 0; j < np; j++)
     for (int k = 0; k < np; k++)
-      h[j][k] *= total;
-  if (invert(h, np))
+      info[j][k] = h[j][k] * total;
+  if (invert(info, np))
     return;
   for (int j = 0; j < np; j++)
-    se[j] = h[j][j] > 0 ? exp(lx[j]) * sqrt(h[j][j]) : NAN;
+    se[j] = info[j][j] > 0 ? exp(lx[j]) * sqrt(info[j][j]) : NAN;
 }
 
-/* From lx next to the optimum (the scout's), Newton steps on all the rows with the curvature
- * measured on the scout rows (hinv: its inverse, the same per customer up to sampling): each
- * step costs one gradient of the full objective, and a step that does not lower it is halved.
- * Returns the objective at the end, or HUGE_VAL when it does not settle (the caller then runs
- * L-BFGS from lx). */
-static double newton_polish(objective *o, double hinv[RT__FIT_MAXP][RT__FIT_MAXP], double *lx) {
+/* Newton steps on all the rows from lx next to the optimum (the scout's). Each step costs one
+ * evaluation: with an analytic model it brings the Hessian at the new point, and the step
+ * solves with it (quadratic convergence); otherwise, or where it is not positive definite, the
+ * step uses hinv, the inverse curvature measured on the scout rows (the same per customer up
+ * to sampling). A step that does not lower the objective is halved. Returns the objective at
+ * the end, with its gradient in g and (analytic) its Hessian in h; or HUGE_VAL when it does
+ * not settle (the caller then runs L-BFGS from lx). */
+static double newton_polish(objective *o, const matrix hinv, double *lx, double *g, matrix h) {
   int np = o->np;
-  double g[RT__FIT_MAXP], x[RT__FIT_MAXP], gn[RT__FIT_MAXP];
-  double f = neg_mean_ll((unsigned)np, lx, g, o);
+  double x[RT__FIT_MAXP], gn[RT__FIT_MAXP];
+  matrix hn;
+  double f = evaluate(o, lx, g, o->analytic ? h : NULL);
   for (int it = 0; it < 40 && f < HUGE_VAL; it++) {
-    double step[RT__FIT_MAXP], big = 0, fn = HUGE_VAL, t = 1;
-    for (int j = 0; j < np; j++) {
-      step[j] = 0;
-      for (int k = 0; k < np; k++)
-        step[j] -= hinv[j][k] * g[k];
+    double step[RT__FIT_MAXP], big = 0, fn = HUGE_VAL, t = 1, slope = 0;
+    matrix inv;
+    int own = 0;
+    if (o->analytic) {
+      memcpy(inv, h, sizeof inv);
+      own = invert(inv, np) == 0;
     }
+    for (int pass = own ? 0 : 1; pass < 2; pass++) {
+      const double(*m)[RT__FIT_MAXP] = pass == 0 ? (const double(*)[RT__FIT_MAXP])inv : hinv;
+      slope = 0;
+      for (int j = 0; j < np; j++) {
+        step[j] = 0;
+        for (int k = 0; k < np; k++)
+          step[j] -= m[j][k] * g[k];
+        slope += step[j] * g[j];
+      }
+      if (slope < 0)
+        break; /* a descent direction */
+    }
+    /* settled: the decrease the step promises is below the objective's rounding */
+    if (!(slope < -1e-14 * fabs(f)))
+      return slope <= 0 ? f : HUGE_VAL;
     for (int ls = 0; ls < 30; ls++, t /= 2) {
       for (int j = 0; j < np; j++) {
         x[j] = lx[j] + t * step[j];
         x[j] = x[j] < -25 ? -25 : x[j] > 25 ? 25 : x[j];
       }
-      fn = neg_mean_ll((unsigned)np, x, gn, o);
+      fn = evaluate(o, x, gn, o->analytic ? hn : NULL);
       if (fn <= f)
         break;
     }
@@ -270,6 +375,8 @@ static double newton_polish(objective *o, double hinv[RT__FIT_MAXP][RT__FIT_MAXP
     double df = f - fn;
     memcpy(lx, x, (size_t)np * sizeof *x);
     memcpy(g, gn, (size_t)np * sizeof *g);
+    if (o->analytic)
+      memcpy(h, hn, sizeof hn);
     f = fn;
     /* settled: the step no longer moves the objective beyond its rounding (1e-12 of the mean
      * log-likelihood leaves the estimates right to about 1e-5) */
@@ -281,15 +388,17 @@ static double newton_polish(objective *o, double hinv[RT__FIT_MAXP][RT__FIT_MAXP
 
 /* One L-BFGS run from lx (log parameters, updated in place). Returns the minimum found, or
  * HUGE_VAL when the run failed; *converged and *evals say how it ended. */
-static double lbfgs(const rt__rows *rows, int np, rt__loglik_fn f, rt__prepare_fn prepare,
-                    void *ctx, double prior_var, double ftol, double *lx, int *converged,
-                    int *evals) {
+static double lbfgs(const objective *model, const rt__rows *rows, double ftol, double *lx,
+                    int *converged, int *evals) {
+  const int np = model->np;
   *converged = 0;
   *evals = 0;
   nlopt_opt opt = nlopt_create(NLOPT_LD_LBFGS, (unsigned)np);
   if (!opt)
     return HUGE_VAL;
-  objective o = {rows, np, f, prepare, ctx, 0, prior_var};
+  objective o = *model;
+  o.rows = rows;
+  o.evals = 0;
   double lo[RT__FIT_MAXP], hi[RT__FIT_MAXP], minf = HUGE_VAL;
   for (int j = 0; j < np; j++) {
     lo[j] = -25; /* e^-25 .. e^25: any parameter a customer base can have */
@@ -319,12 +428,13 @@ static double lbfgs(const rt__rows *rows, int np, rt__loglik_fn f, rt__prepare_f
 #define STARTS_ROWS 10000
 
 int rt__fit_ml(const rt__rows *rows, int np, rt__loglik_fn f, rt__prepare_fn prepare, void *ctx,
-               const double *starts, int nstarts, double *theta, rt_fit_info *info) {
+               int hessian_given, const double *starts, int nstarts, double *theta,
+               rt_fit_info *info) {
   memset(info, 0, sizeof *info);
   info->n = rows->total;
   info->distinct = rows->n;
   info->prior = rows->total < 500;
-  const double prior_var = info->prior ? 9 : 0;
+  objective o = {rows, np, f, prepare, ctx, hessian_given, 0, info->prior ? 9 : 0};
   /* the starts race on the first STARTS_ROWS rows, the winner is refined on the scout rows,
    * then polished on all of them (first parts of rows in random order are fair samples) */
   rt__rows scout = *rows, race = *rows;
@@ -345,7 +455,7 @@ int rt__fit_ml(const rt__rows *rows, int np, rt__loglik_fn f, rt__prepare_fn pre
     for (int j = 0; j < np; j++)
       lx[j] = log(starts[s * np + j]);
     int c, e;
-    double v = lbfgs(&race, np, f, prepare, ctx, prior_var, 1e-13, lx, &c, &e);
+    double v = lbfgs(&o, &race, 1e-13, lx, &c, &e);
     info->starts++;
     if (v < best) {
       best = v;
@@ -356,48 +466,62 @@ int rt__fit_ml(const rt__rows *rows, int np, rt__loglik_fn f, rt__prepare_fn pre
   }
   if (best == HUGE_VAL)
     return RT_EINVAL;
+  rt__trace("fit: starts raced");
   if (race.n < scout.n)
-    best = lbfgs(&scout, np, f, prepare, ctx, prior_var, 1e-13, best_lx, &converged, &evals);
+    best = lbfgs(&o, &scout, 1e-13, best_lx, &converged, &evals);
   if (best == HUGE_VAL)
     return RT_EINVAL;
+  rt__trace("fit: refined on the scout rows");
+  double g[RT__FIT_MAXP] = {0};
+  matrix h;
+  int known = 0; /* g and h are those at best_lx */
   if (scout.n < rows->n) { /* the best start, on all the rows */
-    objective so = {&scout, np, f, prepare, ctx, 0, prior_var}, fo = {rows, np, f, prepare, ctx,
-                                                                       0, prior_var};
-    double g[RT__FIT_MAXP], h[RT__FIT_MAXP][RT__FIT_MAXP], lx[RT__FIT_MAXP];
+    objective so = o;
+    so.rows = &scout;
+    double lx[RT__FIT_MAXP];
+    matrix hs;
     memcpy(lx, best_lx, sizeof lx);
-    neg_mean_ll((unsigned)np, lx, g, &so);
-    hessian(&so, lx, g, h);
-    double v = invert(h, np) ? HUGE_VAL : newton_polish(&fo, h, lx);
+    if (!so.analytic) /* the differences start from the gradient */
+      evaluate(&so, lx, g, NULL);
+    hessian(&so, lx, g, hs);
+    o.evals = 0;
+    double v = invert(hs, np) ? HUGE_VAL : newton_polish(&o, hs, lx, g, h);
     if (v < HUGE_VAL) {
       best = v;
       memcpy(best_lx, lx, sizeof lx);
       converged = 1; /* the gradient check below has the last word */
-      evals = fo.evals;
+      evals = o.evals;
+      known = 1;
     } else {
-      best = lbfgs(rows, np, f, prepare, ctx, prior_var, 1e-13, best_lx, &converged, &evals);
+      best = lbfgs(&o, rows, 1e-13, best_lx, &converged, &evals);
     }
   }
   if (best == HUGE_VAL)
     return RT_EINVAL;
+  rt__trace("fit: polished on all rows");
   for (int j = 0; j < np; j++)
     theta[j] = exp(best_lx[j]);
   info->evaluations = evals;
   info->converged = converged;
-  objective o = {rows, np, f, prepare, ctx, 0, prior_var};
-  /* a last check, that the gradient at the best point is flat; it also anchors the Hessian */
-  double g[RT__FIT_MAXP] = {0}, norm = 0;
-  neg_mean_ll((unsigned)np, best_lx, g, &o);
+  /* a last check, that the gradient at the best point is flat; and the curvature there for
+   * the standard errors */
+  if (!known || !o.analytic) {
+    evaluate(&o, best_lx, g, o.analytic ? h : NULL);
+    if (!o.analytic)
+      hessian(&o, best_lx, g, h);
+  }
+  double norm = 0;
   for (int j = 0; j < np; j++)
     norm += g[j] * g[j];
   info->converged = info->converged && sqrt(norm) < 1e-4;
-  standard_errors(&o, best_lx, g, info->se);
+  standard_errors(&o, best_lx, h, info->se);
   for (int j = np; j < 4; j++)
     info->se[j] = NAN;
+  rt__trace("fit: standard errors");
   info->loglik = -best * (double)(rows->total ? rows->total : 1);
-  if (prior_var > 0) { /* the log-likelihood itself, without the prior */
+  if (o.prior_var > 0) { /* the log-likelihood itself, without the prior */
     o.prior_var = 0;
-    info->loglik = -neg_mean_ll((unsigned)np, best_lx, NULL, &o) *
-                   (double)(rows->total ? rows->total : 1);
+    info->loglik = -evaluate(&o, best_lx, NULL, NULL) * (double)(rows->total ? rows->total : 1);
   }
   return 0;
 }

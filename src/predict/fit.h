@@ -30,26 +30,32 @@ int rt__purchase_rows(const rt_clv_summary *s, const char *model, rt__rows *rows
                       double *mean_T, rt_error *err);
 
 /* One row's log-likelihood at theta (natural parameters); when grad is given, also its
- * derivatives with respect to each parameter. ctx is what prepare (if any) computed for this
- * theta, or NULL. */
+ * derivatives with respect to each parameter, and when hess is given too (only to models fitted
+ * with hessian = 1), its second derivatives (np x np, row-major). ctx is what prepare (if any)
+ * computed for this theta, or NULL. */
 typedef double (*rt__loglik_fn)(const double *theta, const double *row, double *grad,
-                                const void *ctx);
+                                double *hess, const void *ctx);
 /* Computes, once per evaluation and before the rows, what the rows share at theta. */
 typedef void (*rt__prepare_fn)(const double *theta, void *ctx);
 
 /* Maximizes sum_i w_i f(theta, row_i) over positive theta from each starting point; theta gets
  * the best. With many distinct rows the starts are compared on a first part of the rows and
- * the best is then run on all of them. The rows are summed on up to two threads. info gets the log-likelihood and how the
+ * the best is then run on all of them. The rows are summed on up to two threads. With hessian,
+ * f gives second derivatives too: the final Newton steps and the standard errors use them
+ * (otherwise they difference the gradient). info gets the log-likelihood and how the
  * best start ended. 0, or RT_EINVAL when no start gave a finite likelihood. */
 int rt__fit_ml(const rt__rows *rows, int np, rt__loglik_fn f, rt__prepare_fn prepare, void *ctx,
-               const double *starts, int nstarts, double *theta, rt_fit_info *info);
+               int hessian, const double *starts, int nstarts, double *theta, rt_fit_info *info);
 
 /* The models' per-row log-likelihoods with their gradients (rt__loglik_fn), for the tests:
  * BG/NBD row (x, t_x, T), theta (r, alpha, a, b); Gamma-Gamma row (x, m), theta (p, q, v). */
-double rt__bgnbd_ll(const double *theta, const double *row, double *grad, const void *ctx);
-double rt__gamma_gamma_ll(const double *theta, const double *row, double *grad, const void *ctx);
+double rt__bgnbd_ll(const double *theta, const double *row, double *grad, double *hess,
+                    const void *ctx);
+double rt__gamma_gamma_ll(const double *theta, const double *row, double *grad, double *hess,
+                          const void *ctx);
 /* Pareto/NBD: row (x, t_x, T), theta (r, alpha, s, beta). */
-double rt__pareto_ll(const double *theta, const double *row, double *grad, const void *ctx);
+double rt__pareto_ll(const double *theta, const double *row, double *grad, double *hess,
+                     const void *ctx);
 /* Pareto/NBD's conditional expectation over t divided by P(alive): it depends on x and T only. */
 double rt__pareto_numerator(const rt_pareto *p, double t, double x, double T);
 

@@ -18,6 +18,7 @@ typedef struct gg_tables {
   double *c;  /* ln G(px+q) - ln G(px) - ln G(q) + q ln v + px ln x */
   double *dp; /* x (psi(px+q) - psi(px) + ln x) */
   double *dq; /* psi(px+q) - psi(q) + ln v */
+  double *hpp, *hpq, *hqq; /* second derivatives of the first line's terms */
   const double *base; /* the rows (2 values each) lm describes */
   double *lm;         /* ln m of each row */
 } gg_tables;
@@ -25,8 +26,13 @@ typedef struct gg_tables {
 static void gg_prepare(const double *th, void *ctx) {
   gg_tables *t = ctx;
   const double p = th[0], q = th[1], v = th[2], lq = lgamma(q), pq = rt__digamma(q);
+  const double tq = rt__trigamma(q);
   for (size_t x = 1; x <= t->maxx; x++) {
     double px = p * x, pxq = rt__digamma(px + q), lx = log((double)x);
+    double txq = rt__trigamma(px + q);
+    t->hpp[x] = (double)x * x * (txq - rt__trigamma(px));
+    t->hpq[x] = x * txq;
+    t->hqq[x] = txq - tq;
     t->c[x] = lgamma(px + q) - lgamma(px) - lq + q * log(v) + px * lx;
     t->dp[x] = x * (pxq - rt__digamma(px) + lx);
     t->dq[x] = pxq - pq + log(v);
@@ -34,7 +40,8 @@ static void gg_prepare(const double *th, void *ctx) {
 }
 
 /* row = (x, m); theta = (p, q, v); ctx: gg_tables for this theta, or NULL */
-double rt__gamma_gamma_ll(const double *th, const double *row, double *g, const void *ctx) {
+double rt__gamma_gamma_ll(const double *th, const double *row, double *g, double *h,
+                          const void *ctx) {
   const double p = th[0], q = th[1], v = th[2], x = row[0], m = row[1];
   const gg_tables *t = ctx;
   size_t xi = (size_t)x;
@@ -45,6 +52,7 @@ double rt__gamma_gamma_ll(const double *th, const double *row, double *g, const 
                     : lgamma(px + q) - lgamma(px) - lgamma(q) + q * log(v) + px * log(x);
   double ll = c + (px - 1) * lm - (px + q) * lvm;
   if (g) {
+    double u = 1 / (v + m * x);
     if (tabled) {
       g[0] = t->dp[xi];
       g[1] = t->dq[xi];
@@ -55,7 +63,26 @@ double rt__gamma_gamma_ll(const double *th, const double *row, double *g, const 
     }
     g[0] += x * (lm - lvm);
     g[1] -= lvm;
-    g[2] = q / v - (px + q) / (v + m * x);
+    g[2] = q / v - (px + q) * u;
+    if (h) {
+      double hpp, hpq, hqq;
+      if (tabled) {
+        hpp = t->hpp[xi];
+        hpq = t->hpq[xi];
+        hqq = t->hqq[xi];
+      } else {
+        double txq = rt__trigamma(px + q);
+        hpp = x * x * (txq - rt__trigamma(px));
+        hpq = x * txq;
+        hqq = txq - rt__trigamma(q);
+      }
+      h[0] = hpp;
+      h[1] = h[3] = hpq;
+      h[2] = h[6] = -x * u;
+      h[4] = hqq;
+      h[5] = h[7] = 1 / v - u;
+      h[8] = -q / (v * v) + (px + q) * u * u;
+    }
   }
   return ll;
 }
@@ -84,18 +111,21 @@ int rt_gamma_gamma_fit(const rt_clv_summary *s, rt_gamma_gamma *out, rt_error *e
   for (size_t i = 0; i < rows.n; i++)
     if (rows.v[i * 2] <= 100000 && rows.v[i * 2] > (double)t.maxx)
       t.maxx = (size_t)rows.v[i * 2];
-  double *mem = rt_malloc(3 * (t.maxx + 1) * sizeof *mem);
+  double *mem = rt_malloc(6 * (t.maxx + 1) * sizeof *mem);
   t.lm = rt_malloc((rows.n ? rows.n : 1) * sizeof *t.lm);
   int rc = RT_ENOMEM;
   if (mem && t.lm) {
     t.c = mem;
     t.dp = mem + (t.maxx + 1);
     t.dq = mem + 2 * (t.maxx + 1);
+    t.hpp = mem + 3 * (t.maxx + 1);
+    t.hpq = mem + 4 * (t.maxx + 1);
+    t.hqq = mem + 5 * (t.maxx + 1);
     t.base = rows.v;
     for (size_t i = 0; i < rows.n; i++)
       t.lm[i] = log(rows.v[i * 2 + 1]);
     double th[3];
-    rc = rt__fit_ml(&rows, 3, rt__gamma_gamma_ll, gg_prepare, &t, starts, 3, th, &out->info)
+    rc = rt__fit_ml(&rows, 3, rt__gamma_gamma_ll, gg_prepare, &t, 1, starts, 3, th, &out->info)
              ? RT_EINVAL
              : 0;
     if (!rc) {

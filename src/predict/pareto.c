@@ -83,7 +83,9 @@ static double log_a0(const double *th, double x, double tx, double T, double *g)
 }
 
 /* row = (x, t_x, T); theta = (r, alpha, s, beta) */
-double rt__pareto_ll(const double *th, const double *row, double *g, const void *ctx) {
+double rt__pareto_ll(const double *th, const double *row, double *g, double *h,
+                     const void *ctx) {
+  (void)h; /* no analytic Hessian: the fit differences the gradient */
   (void)ctx;
   const double r = th[0], al = th[1], s = th[2], be = th[3];
   const double x = row[0], tx = row[1], T = row[2];
@@ -106,7 +108,7 @@ double rt__pareto_ll(const double *th, const double *row, double *g, const void 
 
 double rt_pareto_loglik(const rt_pareto *p, double x, double t_x, double T) {
   double th[4] = {p->r, p->alpha, p->s, p->beta}, row[3] = {x, t_x, T};
-  return rt__pareto_ll(th, row, NULL, NULL);
+  return rt__pareto_ll(th, row, NULL, NULL, NULL);
 }
 
 int rt_pareto_fit(const rt_clv_summary *s, rt_pareto *out, rt_error *err) {
@@ -118,7 +120,7 @@ int rt_pareto_fit(const rt_clv_summary *s, rt_pareto *out, rt_error *err) {
   const double starts[] = {1, 1, 1, 1, 0.5, mean_T / 4, 0.5, mean_T / 4, 1, mean_T, 1,
                            mean_T / 2};
   double th[4];
-  int rc = rt__fit_ml(&rows, 4, rt__pareto_ll, NULL, NULL, starts, 3, th, &out->info);
+  int rc = rt__fit_ml(&rows, 4, rt__pareto_ll, NULL, NULL, 0, starts, 3, th, &out->info);
   rt__rows_free(&rows);
   if (rc)
     return rt_error_set(err, RT_EINVAL, "clv: the Pareto/NBD fit found no finite likelihood");

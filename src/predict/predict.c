@@ -142,6 +142,7 @@ int rt_clv_predict(const rt_clv_summary *s, const rt_btyd *bg, const rt_gamma_ga
       for (int t = 0; t < nt; t++)
         tp[t] = (part){&sh, cells * (size_t)t / (size_t)nt, cells * (size_t)(t + 1) / (size_t)nt};
       rt__parallel(nt, table_run, tp, sizeof tp[0]);
+      rt__trace("predict: (x, T) table");
     }
   }
   part parts[2];
@@ -153,5 +154,6 @@ int rt_clv_predict(const rt_clv_summary *s, const rt_btyd *bg, const rt_gamma_ga
   rt_free(sh.used);
   rt_free(sh.num);
   *out = p;
+  rt__trace("clv: predicted");
   return 0;
 }

@@ -14,7 +14,9 @@ static double lbeta(double a, double b) { return lgamma(a) + lgamma(b) - lgamma(
 /* row = (t, survived): survived 0 — churned in period t: ln P(T = t) = ln B(alpha + 1,
  * beta + t - 1) - ln B(alpha, beta); survived 1 — still there after t periods: ln S(t) =
  * ln B(alpha, beta + t) - ln B(alpha, beta). theta = (alpha, beta). */
-static double sbg_ll(const double *th, const double *row, double *g, const void *ctx) {
+static double sbg_ll(const double *th, const double *row, double *g, double *h,
+                     const void *ctx) {
+  (void)h;
   (void)ctx;
   const double a = th[0], b = th[1], t = row[0];
   const int survived = row[1] != 0;
@@ -65,7 +67,7 @@ int rt_sbg_fit(const double *alive, int n, rt_sbg *out, rt_error *err) {
     rows.total = 1;
   const double starts[] = {1, 1, 0.5, 2, 2, 0.5};
   double th[2];
-  int rc = rt__fit_ml(&rows, 2, sbg_ll, NULL, NULL, starts, 3, th, &out->info);
+  int rc = rt__fit_ml(&rows, 2, sbg_ll, NULL, NULL, 0, starts, 3, th, &out->info);
   rt__rows_free(&rows);
   if (rc)
     return rt_error_set(err, RT_EINVAL, "sbg: the fit found no finite likelihood");
@@ -106,7 +108,7 @@ int rt_sbg_fit_tenures(const int32_t *paid, const uint8_t *ended, size_t n, rt_s
   }
   const double starts[] = {1, 1, 0.5, 2, 2, 0.5};
   double th[2];
-  if (rt__fit_ml(&rows, 2, sbg_ll, NULL, NULL, starts, 3, th, &out->info)) {
+  if (rt__fit_ml(&rows, 2, sbg_ll, NULL, NULL, 0, starts, 3, th, &out->info)) {
     rc = rt_error_set(err, RT_EINVAL, "sbg: the fit found no finite likelihood");
     goto out;
   }

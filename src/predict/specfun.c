@@ -19,6 +19,21 @@ double rt__digamma(double x) {
   return acc + log(x) - 0.5 / x - series;
 }
 
+double rt__trigamma(double x) {
+  /* the recurrence psi'(x) = psi'(x + 1) + 1/x^2, then the asymptotic series
+   * 1/x + 1/(2x^2) + sum B_2k / x^(2k+1) (Abramowitz & Stegun 6.4.12), from x >= 10 */
+  double acc = 0;
+  while (x < 10) {
+    acc += 1 / (x * x);
+    x += 1;
+  }
+  double f = 1 / (x * x);
+  double series =
+      f * (1.0 / 6 - f * (1.0 / 30 - f * (1.0 / 42 - f * (1.0 / 30 - f * (5.0 / 66 -
+                                                                      f * (691.0 / 2730))))));
+  return acc + (1 + 0.5 / x + series) / x;
+}
+
 double rt__log_add(double u, double v) {
   if (u < v) {
     double t = u;

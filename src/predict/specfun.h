@@ -6,6 +6,8 @@
 
 /* psi(x) = d/dx ln Gamma(x), for x > 0. */
 double rt__digamma(double x);
+/* psi'(x), the trigamma function, for x > 0. */
+double rt__trigamma(double x);
 /* ln 2F1(a, b; c; z) for a, b, c > 0 and 0 <= z < 1 (the series, summed in scaled form until
  * the terms stop mattering). */
 double rt__log_hyp2f1(double a, double b, double c, double z);

@@ -7,6 +7,8 @@
 #include <math.h>
 #include <string.h>
 
+#include "internal.h"
+
 void rt_clv_summary_free(rt_clv_summary *s) {
   if (!s)
     return;
@@ -69,5 +71,6 @@ int rt_clv_summarize(const rt_model *m, int32_t until_day, double unit_days,
   }
   s->n = n;
   *out = s;
+  rt__trace("clv: summarised");
   return 0;
 }

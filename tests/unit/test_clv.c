@@ -29,6 +29,12 @@ static void test_special_functions(void **state) {
   NEAR(rt__digamma(0.5), -1.9635100260214235, 1e-13);
   NEAR(rt__digamma(10), 2.251752589066721, 1e-13);
   NEAR(rt__digamma(1e-3), -1000.57557193181, 1e-9);
+  /* trigamma: pi^2/6, pi^2/2 and values from scipy.special.polygamma(1, x) */
+  NEAR(rt__trigamma(1), 1.6449340668482266, 1e-13);
+  NEAR(rt__trigamma(0.5), 4.93480220054468, 1e-13);
+  NEAR(rt__trigamma(3.7), 0.31003785767003833, 1e-14);
+  NEAR(rt__trigamma(20), 0.051270822935203124, 1e-15);
+  NEAR(rt__trigamma(250), 0.004008010666632532, 1e-16);
   for (double z = 0; z < 0.99; z += 0.07) {
     double want = z ? -log1p(-z) / z : 1; /* 2F1(1, 1; 2; z) */
     NEAR(rt__log_hyp2f1(1, 1, 2, z), log(want), 1e-13);
@@ -41,19 +47,26 @@ static void test_special_functions(void **state) {
 }
 
 /* The analytic gradients equal central finite differences, at points inside and at the edge
- * of the usual ranges, for customers with and without repeat purchases. */
-static void check_gradient(rt__loglik_fn ll, const double *th, const double *row, int np) {
-  double g[4];
-  ll(th, row, g, NULL);
+ * of the usual ranges, for customers with and without repeat purchases; and where a model has
+ * an analytic Hessian (hess = 1), it equals central differences of the gradient. */
+static void check_gradient(rt__loglik_fn ll, const double *th, const double *row, int np,
+                           int hess) {
+  double g[4], h[16];
+  ll(th, row, g, hess ? h : NULL, NULL);
   for (int j = 0; j < np; j++) {
-    double up[4], dn[4];
+    double up[4], dn[4], gu[4], gd[4];
     memcpy(up, th, sizeof up);
     memcpy(dn, th, sizeof dn);
-    double h = 1e-6 * th[j];
-    up[j] += h;
-    dn[j] -= h;
-    double fd = (ll(up, row, NULL, NULL) - ll(dn, row, NULL, NULL)) / (2 * h);
+    double d = 1e-6 * th[j];
+    up[j] += d;
+    dn[j] -= d;
+    double fd = (ll(up, row, gu, NULL, NULL) - ll(dn, row, gd, NULL, NULL)) / (2 * d);
     assert_true(fabs(fd - g[j]) <= 1e-5 * (1 + fabs(fd)));
+    for (int k = 0; k < np && hess; k++) {
+      double fh = (gu[k] - gd[k]) / (2 * d);
+      assert_true(fabs(fh - h[k * np + j]) <= 1e-5 * (1 + fabs(fh)));
+      assert_true(h[k * np + j] == h[j * np + k]);
+    }
   }
 }
 
@@ -63,18 +76,18 @@ static void test_gradients(void **state) {
   const double rows[][3] = {{0, 0, 38.86}, {2, 30.43, 38.86}, {14, 2.5, 3}, {1, 0.1, 52}};
   for (int i = 0; i < 3; i++)
     for (int k = 0; k < 4; k++)
-      check_gradient(rt__bgnbd_ll, bg[i], rows[k], 4);
+      check_gradient(rt__bgnbd_ll, bg[i], rows[k], 4, 1);
   /* Pareto/NBD: alpha above and below beta (the two forms of A0) */
   const double pn[][4] = {{0.553, 10.58, 0.606, 11.67}, {0.553, 11.67, 0.606, 10.58},
                           {2, 3, 0.4, 30}};
   for (int i = 0; i < 3; i++)
     for (int k = 0; k < 4; k++)
-      check_gradient(rt__pareto_ll, pn[i], rows[k], 4);
+      check_gradient(rt__pareto_ll, pn[i], rows[k], 4, 0);
   const double gg[][4] = {{6.25, 3.74, 15.44, 0}, {0.5, 1.2, 200, 0}, {40, 10, 2, 0}};
   const double grows[][3] = {{1, 22.35, 0}, {7, 3.5, 0}, {40, 180, 0}};
   for (int i = 0; i < 3; i++)
     for (int k = 0; k < 3; k++)
-      check_gradient(rt__gamma_gamma_ll, gg[i], grows[k], 3);
+      check_gradient(rt__gamma_gamma_ll, gg[i], grows[k], 3, 1);
 }
 
 static void test_bgnbd_likelihood_shape(void **state) {
