@@ -134,28 +134,48 @@ static void print_fit(const clv_args *c, const cli_analysis *a, const rt_clv_sum
   }
 }
 
-/* A non-negative or negative number with `dec` decimals, without printf (millions of rows). */
+/* A number with `dec` (<= 6) decimals, without printf (millions of rows): rounded to an
+ * integer of units of 10^-dec, written two digits at a time. */
 static char *fixed(char *p, double v, int dec) {
   static const double scale[] = {1, 10, 100, 1000, 10000, 100000, 1000000};
+  static const uint64_t pow10[] = {1, 10, 100, 1000, 10000, 100000, 1000000};
+  static const char pairs[] = "00010203040506070809101112131415161718192021222324252627282930313233"
+                              "34353637383940414243444546474849505152535455565758596061626364656667"
+                              "6869707172737475767778798081828384858687888990919293949596979899";
   if (!isfinite(v) || fabs(v) >= 9e12)
     return p + sprintf(p, "%.*f", dec, v);
   if (v < 0) {
     *p++ = '-';
     v = -v;
   }
-  uint64_t u = (uint64_t)llround(v * scale[dec]);
-  char digits[32];
-  int n = 0;
-  do {
-    digits[n++] = (char)('0' + u % 10);
-    u /= 10;
-  } while (u || n <= dec);
-  while (n > dec)
-    *p++ = digits[--n];
+  uint64_t u = (uint64_t)(v * scale[dec] + 0.5); /* half away from zero, as llround */
+  uint64_t ip = u / pow10[dec], fp = u % pow10[dec];
+  char digits[24], *d = digits + sizeof digits;
+  while (ip >= 100) {
+    d -= 2;
+    memcpy(d, pairs + 2 * (ip % 100), 2);
+    ip /= 100;
+  }
+  if (ip >= 10) {
+    d -= 2;
+    memcpy(d, pairs + 2 * ip, 2);
+  } else {
+    *--d = (char)('0' + ip);
+  }
+  size_t n = (size_t)(digits + sizeof digits - d);
+  memcpy(p, d, n);
+  p += n;
   if (dec) {
     *p++ = '.';
-    while (n > 0)
-      *p++ = digits[--n];
+    for (int k = dec; k > 0; k -= 2) { /* from the right, in pairs */
+      if (k == 1) {
+        p[0] = (char)('0' + fp % 10);
+        break;
+      }
+      memcpy(p + k - 2, pairs + 2 * (fp % 100), 2);
+      fp /= 100;
+    }
+    p += dec;
   }
   return p;
 }
