@@ -13,6 +13,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+/* The spend model is fitted on a second thread while the purchase model fits: the two are
+ * independent, and each fit has stretches on one thread (the distinct summaries, the starts). */
+typedef struct spend_fit {
+  const rt_clv_summary *s;
+  rt_gamma_gamma *out;
+  int ok;
+} spend_fit;
+
+static void *fit_spend(void *arg) {
+  spend_fit *f = arg;
+  rt_error err = {0};
+  f->ok = rt_gamma_gamma_fit(f->s, f->out, &err) == 0;
+  return NULL;
+}
+
 static void help(void) {
   printf("Usage: retain [--db PATH] clv fit|predict|holdout [options]\n\n"
          "Who is still a customer and what each is worth, from the orders (BG/NBD purchases,\n"
@@ -544,12 +559,18 @@ int cmd_clv(const cli_global *g, int argc, char **argv) {
   rt_clv_summary *s = NULL;
   rt_btyd bg;
   rt_gamma_gamma gg;
+  spend_fit sf = {0};
+  pthread_t sth;
+  int sthread = 0;
   if (rt_clv_summarize(a.model, until, c.unit_days, &s, &err) ||
-      rt_btyd_fit(s, kind, &bg, &err)) {
+      (sf.s = s, sf.out = &gg, sthread = pthread_create(&sth, NULL, fit_spend, &sf) == 0,
+       rt_btyd_fit(s, kind, &bg, &err))) {
+    if (sthread) pthread_join(sth, NULL);
     rc = cli_fail(&err);
   } else {
-    rt_error gerr = {0};
-    int gg_ok = rt_gamma_gamma_fit(s, &gg, &gerr) == 0;
+    if (sthread) pthread_join(sth, NULL);
+    else fit_spend(&sf);
+    int gg_ok = sf.ok;
     if (holdout) {
       int np = periods ? (int)periods : rt_clv_holdout_periods(a.model, s);
       double *act = malloc((size_t)(np > 0 ? np : 1) * sizeof *act);

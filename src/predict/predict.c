@@ -36,6 +36,7 @@ typedef struct shared {
   double t[STEPS], disc[STEPS]; /* the steps' ends, and their discount factors */
   /* the (x, T-in-days) table, when there is one */
   size_t ncol;            /* days 0..ncol-1 */
+  size_t ncells;          /* (x, day) cells */
   uint8_t *used;          /* per cell: a customer has it */
   double *num;            /* per cell: the nt numerators of the conditional expectation */
   rt_clv_predictions *out;
@@ -51,13 +52,15 @@ static size_t cell_of(const shared *sh, size_t i) {
 
 typedef struct part {
   shared *sh;
-  size_t i0, i1; /* customers, or table cells in the table pass */
+  size_t i0, i1; /* customers; in the table pass, the first cell and the step */
 } part;
 
 static void table_run(void *arg) {
   part *p = arg;
   shared *sh = p->sh;
-  for (size_t c = p->i0; c < p->i1; c++)
+  /* every i1-th cell from i0: used cells crowd at small x, so interleaved cells share the work
+   * evenly where halves would not */
+  for (size_t c = p->i0; c < sh->ncells; c += p->i1)
     if (sh->used[c])
       rt__btyd_numerators(sh->bg, sh->t, sh->nt, (double)(c / sh->ncol),
                           (double)(c % sh->ncol) / sh->s->unit_days, sh->num + c * (size_t)sh->nt);
@@ -137,10 +140,9 @@ int rt_clv_predict(const rt_clv_summary *s, const rt_btyd *bg, const rt_gamma_ga
         sh.used[cell_of(&sh, i)] = 1;
       part tp[2];
       int nt = rt__cpus() > 1 ? 2 : 1;
-      /* cells with large x cost more; interleaving by halves of x would need weights, and the
-       * used cells are dominated by small x, so equal halves of the cells do */
+      sh.ncells = cells;
       for (int t = 0; t < nt; t++)
-        tp[t] = (part){&sh, cells * (size_t)t / (size_t)nt, cells * (size_t)(t + 1) / (size_t)nt};
+        tp[t] = (part){&sh, (size_t)t, (size_t)nt};
       rt__parallel(nt, table_run, tp, sizeof tp[0]);
       rt__trace("predict: (x, T) table");
     }
