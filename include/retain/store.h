@@ -204,4 +204,54 @@ typedef int (*rt_store_score_cb)(void *ctx, const char *ext_id, const rt_score_r
 int rt_store_scan_scores(rt_store *st, int64_t run, rt_store_score_cb cb, void *ctx,
                          rt_error *err);
 
+/* ---- segments ----
+ * A segment is a named rule (rule.h) whose members the store keeps: entering and leaving are
+ * recorded as events with their time (journeys trigger on them), and every evaluation records
+ * the size, so its size over time can be shown. Like scores, segment writes do not change the
+ * data version. Customers are store ids. */
+typedef struct rt_segment_info {
+  int64_t id;
+  char *name, *rule, *description; /* rt_malloc'd: rt_segment_info_free */
+  int64_t created_ms, updated_ms;
+  int64_t evaluated_ms; /* 0: never evaluated */
+  int64_t size;         /* members at the last evaluation */
+} rt_segment_info;
+void rt_segment_info_free(rt_segment_info *s); /* frees the strings, not s */
+/* A new segment: RT_EEXISTS when the name is taken. description may be NULL. */
+int rt_store_segment_create(rt_store *st, const char *name, const char *rule,
+                            const char *description, int64_t *out_id, rt_error *err);
+/* Replaces the rule (and description, when not NULL) of a segment: RT_ENOTFOUND. */
+int rt_store_segment_update(rt_store *st, int64_t id, const char *rule, const char *description,
+                            rt_error *err);
+/* By name: RT_ENOTFOUND when there is none. */
+int rt_store_segment_get(rt_store *st, const char *name, rt_segment_info *out, rt_error *err);
+/* Every segment, by name. The info is valid during the call only. */
+typedef int (*rt_store_segment_cb)(void *ctx, const rt_segment_info *s);
+int rt_store_scan_segments(rt_store *st, rt_store_segment_cb cb, void *ctx, rt_error *err);
+/* Deletes a segment with its members, events and sizes: RT_ENOTFOUND. */
+int rt_store_segment_delete(rt_store *st, int64_t id, rt_error *err);
+/* A customer enters (enter = 1) or leaves (0) a segment at at_ms: the membership changes and an
+ * event is recorded. Entering when already a member, or leaving when not, is RT_EINVAL. */
+int rt_store_segment_move(rt_store *st, int64_t id, int64_t customer, int enter, int64_t at_ms,
+                          rt_error *err);
+/* Records an evaluation: the size after it, how many entered and left, at at_ms (also sets the
+ * segment's size and evaluated_ms). */
+int rt_store_segment_evaluated(rt_store *st, int64_t id, int64_t at_ms, int64_t size,
+                               int64_t entered, int64_t exited, rt_error *err);
+/* The members, by customer id, with their external id and when they entered. */
+typedef int (*rt_store_member_cb)(void *ctx, int64_t customer, const char *ext_id,
+                                  int64_t entered_ms);
+int rt_store_scan_segment_members(rt_store *st, int64_t id, rt_store_member_cb cb, void *ctx,
+                                  rt_error *err);
+/* The evaluations, oldest first. */
+typedef int (*rt_store_segment_size_cb)(void *ctx, int64_t at_ms, int64_t size, int64_t entered,
+                                        int64_t exited);
+int rt_store_scan_segment_sizes(rt_store *st, int64_t id, rt_store_segment_size_cb cb, void *ctx,
+                                rt_error *err);
+/* Enter and exit events since since_ms (inclusive), oldest first; id 0: of every segment. */
+typedef int (*rt_store_segment_event_cb)(void *ctx, const char *segment, int64_t customer,
+                                         const char *ext_id, int enter, int64_t at_ms);
+int rt_store_scan_segment_events(rt_store *st, int64_t id, int64_t since_ms,
+                                 rt_store_segment_event_cb cb, void *ctx, rt_error *err);
+
 #endif

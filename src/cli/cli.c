@@ -422,9 +422,9 @@ void cli_table_print(const cli_table *t, FILE *f) {
       const char *c = t->cells[i * t->ncols + j];
       size_t pad = w[j] - text_width(c);
       if (j) fputs("  ", f);
-      if (j == 0) {
+      if (j == 0 || (t->left >> j & 1)) {
         fputs(c, f);
-        if (t->ncols > 1)
+        if (j + 1 < t->ncols)
           for (size_t k = 0; k < pad; k++) fputc(' ', f);
       } else {
         for (size_t k = 0; k < pad; k++) fputc(' ', f);

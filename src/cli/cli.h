@@ -6,6 +6,7 @@
 
 #include <retain/datetime.h>
 #include <retain/error.h>
+#include <retain/features.h>
 #include <retain/import.h>
 #include <retain/model.h>
 #include <retain/store.h>
@@ -39,6 +40,10 @@ int cmd_clv(const cli_global *g, int argc, char **argv);
 int cmd_subscription(const cli_global *g, int argc, char **argv);
 int cmd_churn(const cli_global *g, int argc, char **argv);
 int cmd_scores(const cli_global *g, int argc, char **argv);
+int cmd_features(const cli_global *g, int argc, char **argv);
+int cmd_rfm(const cli_global *g, int argc, char **argv);
+int cmd_lifecycle(const cli_global *g, int argc, char **argv);
+int cmd_segment(const cli_global *g, int argc, char **argv);
 
 /* ---- argument matching ----
  * cli_flag: argv[*i] is exactly `name`. cli_value: argv[*i] is `name VALUE` or `name=VALUE`;
@@ -101,6 +106,25 @@ extern const char cli_analysis_options_help[];
 int cli_analysis_load(const char *cmd, const cli_global *g, cli_analysis *a);
 void cli_analysis_free(cli_analysis *a);
 
+/* ---- features (features, rfm, lifecycle, segment) ---- */
+/* The as-of day: --as-of DATE (s), else $RETAIN_NOW, else today, in the zone. */
+int cli_parse_as_of(const char *cmd, const char *s, const rt_tz *tz, int32_t *day);
+typedef struct cli_features {
+  rt_store *st;
+  rt_tz *tz;
+  rt_model *model;
+  rt_features *f;
+  rt_features_options o;
+} cli_features;
+/* Opens the store (writable or not), the zone and the model, and computes the features as of
+ * as_of (NULL: today). Returns an exit code; on failure nothing needs freeing. */
+int cli_features_load(const cli_global *g, const char *cmd, const char *as_of, int writable,
+                      cli_features *cf);
+void cli_features_free(cli_features *cf);
+const char *cli_type_name(rt_value_type t);
+/* Customer i's value of c as text ("" when missing; may return a dictionary string). */
+const char *cli_feature_value(const rt_column *c, size_t i, char *buf, size_t n);
+
 /* ---- progress ---- */
 typedef struct cli_progress {
   int enabled;     /* stderr is a terminal and not --quiet */
@@ -126,6 +150,7 @@ char *cli_count(int64_t v, char *buf, size_t n);
 typedef struct cli_table {
   size_t ncols, nrows, cap;
   char **cells; /* row-major, nrows * ncols, owned */
+  unsigned left; /* bit j: column j is text, left-aligned (set after cli_table_init) */
 } cli_table;
 void cli_table_init(cli_table *t, size_t ncols);
 /* Adds one row of ncols strings (copied). */

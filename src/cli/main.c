@@ -23,6 +23,10 @@ static const struct {
     {"subscription", cmd_subscription, "subscription retention curve and residual value (sBG)"},
     {"churn", cmd_churn, "churn risk with reasons: train, score, explain; cv on a table"},
     {"scores", cmd_scores, "export the customer scores a model run stored"},
+    {"features", cmd_features, "the fields segment rules use, or one customer's values"},
+    {"rfm", cmd_rfm, "RFM scores and the named RFM segments"},
+    {"lifecycle", cmd_lifecycle, "customers by lifecycle stage (new, active, at-risk, ...)"},
+    {"segment", cmd_segment, "dynamic segments: create, list, show, members, refresh, ..."},
     {"gen", cmd_gen, "generate a realistic synthetic business (CSV files)"},
     {"demo", cmd_demo, "generate a business, import it and show its retention report"},
 };

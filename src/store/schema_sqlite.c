@@ -128,6 +128,43 @@ static const migration migrations[] = {
      "  reasons TEXT,\n"
      "  PRIMARY KEY (run_id, customer_id)\n"
      ") WITHOUT ROWID;\n"},
+    /* Segments are not touched by bulk mode, so the name may be a plain UNIQUE column;
+     * evaluated_ms and size are 0 until the first evaluation. Several evaluations may share a
+     * millisecond, so segment_sizes has no unique key: rowid keeps their order. */
+    {3, "segments",
+     "CREATE TABLE segments (\n"
+     "  id INTEGER PRIMARY KEY,\n"
+     "  name TEXT NOT NULL UNIQUE,\n"
+     "  rule TEXT NOT NULL,\n"
+     "  description TEXT,\n"
+     "  created_ms INTEGER NOT NULL,\n"
+     "  updated_ms INTEGER NOT NULL,\n"
+     "  evaluated_ms INTEGER NOT NULL DEFAULT 0,\n"
+     "  size INTEGER NOT NULL DEFAULT 0\n"
+     ");\n"
+     "CREATE TABLE segment_members (\n"
+     "  segment_id INTEGER NOT NULL REFERENCES segments(id),\n"
+     "  customer_id INTEGER NOT NULL REFERENCES customers(id),\n"
+     "  entered_ms INTEGER NOT NULL,\n"
+     "  PRIMARY KEY (segment_id, customer_id)\n"
+     ") WITHOUT ROWID;\n"
+     "CREATE TABLE segment_events (\n"
+     "  id INTEGER PRIMARY KEY,\n"
+     "  segment_id INTEGER NOT NULL,\n"
+     "  customer_id INTEGER NOT NULL,\n"
+     "  enter INTEGER NOT NULL,\n"
+     "  at_ms INTEGER NOT NULL\n"
+     ");\n"
+     "CREATE INDEX segment_events_segment ON segment_events(segment_id, at_ms);\n"
+     "CREATE INDEX segment_events_customer ON segment_events(customer_id, at_ms);\n"
+     "CREATE TABLE segment_sizes (\n"
+     "  segment_id INTEGER NOT NULL,\n"
+     "  at_ms INTEGER NOT NULL,\n"
+     "  size INTEGER NOT NULL,\n"
+     "  entered INTEGER NOT NULL,\n"
+     "  exited INTEGER NOT NULL\n"
+     ");\n"
+     "CREATE INDEX segment_sizes_segment ON segment_sizes(segment_id, at_ms);\n"},
 };
 
 /* The unique indexes bulk mode drops on empty tables and rebuilds at its end. They must match

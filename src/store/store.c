@@ -566,6 +566,135 @@ int rt_store_scan_scores(rt_store *st, int64_t run, rt_store_score_cb cb, void *
   return finish(st, st->ops->scan_scores(st->be, run, cb, ctx, err), err);
 }
 
+/* ---- segments ---- */
+
+void rt_segment_info_free(rt_segment_info *s) {
+  if (!s)
+    return;
+  rt_free(s->name);
+  rt_free(s->rule);
+  rt_free(s->description);
+  s->name = s->rule = s->description = NULL;
+}
+
+int rt_store_segment_create(rt_store *st, const char *name, const char *rule,
+                            const char *description, int64_t *out_id, rt_error *err) {
+  LOCAL_ERR(err);
+  if (out_id)
+    *out_id = 0;
+  if (!st || !name || !rule || !out_id)
+    return bad(err, "rt_store_segment_create: NULL argument");
+  if (!name[0])
+    return bad(err, "rt_store_segment_create: empty segment name");
+  int implicit, rc = write_enter(st, &implicit, err);
+  if (rc)
+    return finish(st, rc, err);
+  rc = st->ops->segment_create(st->be, name, rule, description, out_id, err);
+  rc = write_leave(st, implicit, rc, err);
+  if (rc)
+    *out_id = 0;
+  return finish(st, rc, err);
+}
+
+int rt_store_segment_update(rt_store *st, int64_t id, const char *rule, const char *description,
+                            rt_error *err) {
+  LOCAL_ERR(err);
+  if (!st || !rule)
+    return bad(err, "rt_store_segment_update: NULL argument");
+  if (id <= 0)
+    return bad(err, "rt_store_segment_update: invalid segment id");
+  int implicit, rc = write_enter(st, &implicit, err);
+  if (rc)
+    return finish(st, rc, err);
+  rc = st->ops->segment_update(st->be, id, rule, description, err);
+  return finish(st, write_leave(st, implicit, rc, err), err);
+}
+
+int rt_store_segment_get(rt_store *st, const char *name, rt_segment_info *out, rt_error *err) {
+  LOCAL_ERR(err);
+  if (out)
+    memset(out, 0, sizeof *out);
+  if (!st || !name || !out)
+    return bad(err, "rt_store_segment_get: NULL argument");
+  return finish(st, st->ops->segment_get(st->be, name, out, err), err);
+}
+
+int rt_store_scan_segments(rt_store *st, rt_store_segment_cb cb, void *ctx, rt_error *err) {
+  LOCAL_ERR(err);
+  if (!st || !cb)
+    return bad(err, "rt_store_scan_segments: NULL argument");
+  return finish(st, st->ops->scan_segments(st->be, cb, ctx, err), err);
+}
+
+int rt_store_segment_delete(rt_store *st, int64_t id, rt_error *err) {
+  LOCAL_ERR(err);
+  if (!st)
+    return bad(err, "rt_store_segment_delete: store is NULL");
+  if (id <= 0)
+    return bad(err, "rt_store_segment_delete: invalid segment id");
+  int implicit, rc = write_enter(st, &implicit, err);
+  if (rc)
+    return finish(st, rc, err);
+  rc = st->ops->segment_delete(st->be, id, err);
+  return finish(st, write_leave(st, implicit, rc, err), err);
+}
+
+int rt_store_segment_move(rt_store *st, int64_t id, int64_t customer, int enter, int64_t at_ms,
+                          rt_error *err) {
+  LOCAL_ERR(err);
+  if (!st)
+    return bad(err, "rt_store_segment_move: store is NULL");
+  if (id <= 0 || customer <= 0)
+    return bad(err, "rt_store_segment_move: invalid segment or customer id");
+  int implicit, rc = write_enter(st, &implicit, err);
+  if (rc)
+    return finish(st, rc, err);
+  rc = st->ops->segment_move(st->be, id, customer, enter != 0, at_ms, err);
+  return finish(st, write_leave(st, implicit, rc, err), err);
+}
+
+int rt_store_segment_evaluated(rt_store *st, int64_t id, int64_t at_ms, int64_t size,
+                               int64_t entered, int64_t exited, rt_error *err) {
+  LOCAL_ERR(err);
+  if (!st)
+    return bad(err, "rt_store_segment_evaluated: store is NULL");
+  if (id <= 0)
+    return bad(err, "rt_store_segment_evaluated: invalid segment id");
+  if (size < 0 || entered < 0 || exited < 0)
+    return bad(err, "rt_store_segment_evaluated: negative count");
+  int implicit, rc = write_enter(st, &implicit, err);
+  if (rc)
+    return finish(st, rc, err);
+  rc = st->ops->segment_evaluated(st->be, id, at_ms, size, entered, exited, err);
+  return finish(st, write_leave(st, implicit, rc, err), err);
+}
+
+int rt_store_scan_segment_members(rt_store *st, int64_t id, rt_store_member_cb cb, void *ctx,
+                                  rt_error *err) {
+  LOCAL_ERR(err);
+  if (!st || !cb)
+    return bad(err, "rt_store_scan_segment_members: NULL argument");
+  return finish(st, st->ops->scan_segment_members(st->be, id, cb, ctx, err), err);
+}
+
+int rt_store_scan_segment_sizes(rt_store *st, int64_t id, rt_store_segment_size_cb cb, void *ctx,
+                                rt_error *err) {
+  LOCAL_ERR(err);
+  if (!st || !cb)
+    return bad(err, "rt_store_scan_segment_sizes: NULL argument");
+  return finish(st, st->ops->scan_segment_sizes(st->be, id, cb, ctx, err), err);
+}
+
+int rt_store_scan_segment_events(rt_store *st, int64_t id, int64_t since_ms,
+                                 rt_store_segment_event_cb cb, void *ctx, rt_error *err) {
+  LOCAL_ERR(err);
+  if (!st || !cb)
+    return bad(err, "rt_store_scan_segment_events: NULL argument");
+  if (id < 0)
+    return bad(err, "rt_store_scan_segment_events: invalid segment id");
+  return finish(st, st->ops->scan_segment_events(st->be, id, since_ms, cb, ctx, err), err);
+}
+
 int rt_store_count(rt_store *st, const char *table, int64_t *out, rt_error *err) {
   LOCAL_ERR(err);
   if (!st || !table || !out)

@@ -17,7 +17,8 @@ typedef struct rt_store_backend rt_store_backend;
 /* The tables rt_store_count accepts, in a fixed order that backends may index by. */
 #define RT_STORE_TABLES(X)                                                                    \
   X(customers) X(identities) X(events) X(orders) X(order_lines) X(refunds) X(subscriptions) \
-      X(imports) X(meta) X(schema_migrations) X(model_runs) X(customer_scores)
+      X(imports) X(meta) X(schema_migrations) X(model_runs) X(customer_scores)                \
+      X(segments) X(segment_members) X(segment_events) X(segment_sizes)
 typedef enum rt_store_table {
 #define RT__TABLE_ENUM(name) RT_TABLE_##name,
   RT_STORE_TABLES(RT__TABLE_ENUM)
@@ -95,6 +96,32 @@ typedef struct rt_store_ops {
                        rt_error *err);
   int (*scan_scores)(rt_store_backend *b, int64_t run, rt_store_score_cb cb, void *ctx,
                      rt_error *err);
+
+  /* Segments, their members, enter/exit events and sizes: like scores, not customer data, so
+   * they leave the data version alone. Names and rules are stored as given. create returns
+   * RT_EEXISTS for a taken name; update, get, delete, move and evaluated RT_ENOTFOUND for an
+   * unknown segment (move also for an unknown customer, and RT_EINVAL when the customer is
+   * already in (enter) or not in (leave) the segment). get fills out with rt_malloc'd strings;
+   * on failure out is zeroed. */
+  int (*segment_create)(rt_store_backend *b, const char *name, const char *rule,
+                        const char *description, int64_t *out_id, rt_error *err);
+  int (*segment_update)(rt_store_backend *b, int64_t id, const char *rule,
+                        const char *description, rt_error *err);
+  int (*segment_get)(rt_store_backend *b, const char *name, rt_segment_info *out,
+                     rt_error *err);
+  int (*segment_delete)(rt_store_backend *b, int64_t id, rt_error *err);
+  int (*segment_move)(rt_store_backend *b, int64_t id, int64_t customer, int enter,
+                      int64_t at_ms, rt_error *err);
+  int (*segment_evaluated)(rt_store_backend *b, int64_t id, int64_t at_ms, int64_t size,
+                           int64_t entered, int64_t exited, rt_error *err);
+  int (*scan_segments)(rt_store_backend *b, rt_store_segment_cb cb, void *ctx, rt_error *err);
+  int (*scan_segment_members)(rt_store_backend *b, int64_t id, rt_store_member_cb cb, void *ctx,
+                              rt_error *err);
+  int (*scan_segment_sizes)(rt_store_backend *b, int64_t id, rt_store_segment_size_cb cb,
+                            void *ctx, rt_error *err);
+  /* id 0: the events of every segment. */
+  int (*scan_segment_events)(rt_store_backend *b, int64_t id, int64_t since_ms,
+                             rt_store_segment_event_cb cb, void *ctx, rt_error *err);
 
   /* Scans return the callback's nonzero value as is (err untouched) when it stops them. */
   int (*scan_customers)(rt_store_backend *b, rt_store_customer_cb cb, void *ctx, rt_error *err);

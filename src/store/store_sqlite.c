@@ -96,7 +96,43 @@
   X(SCAN_SCORES, "SELECT c.ext_id, s.customer_id, s.p_alive, s.expected_purchases, "             \
                  "s.predicted_clv, s.expected_next_order, s.churn_probability, s.reasons "       \
                  "FROM customer_scores s JOIN customers c ON c.id = s.customer_id "              \
-                 "WHERE s.run_id = ?1 ORDER BY s.customer_id")
+                 "WHERE s.run_id = ?1 ORDER BY s.customer_id")                                  \
+  X(SEG_INSERT, "INSERT INTO segments(name, rule, description, created_ms, updated_ms) "        \
+                "VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT(name) DO NOTHING")                      \
+  X(SEG_UPDATE, "UPDATE segments SET rule = ?2, description = coalesce(?3, description), "      \
+                "updated_ms = ?4 WHERE id = ?1")                                                 \
+  X(SEG_GET, "SELECT id, name, rule, description, created_ms, updated_ms, evaluated_ms, size "   \
+             "FROM segments WHERE name = ?1")                                                    \
+  X(SEG_DELETE, "DELETE FROM segments WHERE id = ?1")                                            \
+  X(SEG_DELETE_MEMBERS, "DELETE FROM segment_members WHERE segment_id = ?1")                     \
+  X(SEG_DELETE_EVENTS, "DELETE FROM segment_events WHERE segment_id = ?1")                       \
+  X(SEG_DELETE_SIZES, "DELETE FROM segment_sizes WHERE segment_id = ?1")                         \
+  X(SEG_MEMBER_STATE, "SELECT s.name, (SELECT ext_id FROM customers WHERE id = ?2), "            \
+                      "EXISTS (SELECT 1 FROM segment_members WHERE segment_id = ?1 "             \
+                      "AND customer_id = ?2) FROM segments s WHERE s.id = ?1")                   \
+  X(SEG_ENTER, "INSERT INTO segment_members(segment_id, customer_id, entered_ms) "               \
+               "VALUES (?1, ?2, ?3)")                                                            \
+  X(SEG_LEAVE, "DELETE FROM segment_members WHERE segment_id = ?1 AND customer_id = ?2")         \
+  X(SEG_EVENT_INSERT, "INSERT INTO segment_events(segment_id, customer_id, enter, at_ms) "       \
+                      "VALUES (?1, ?2, ?3, ?4)")                                                 \
+  X(SEG_EVALUATED, "UPDATE segments SET evaluated_ms = ?2, size = ?3 WHERE id = ?1")             \
+  X(SEG_SIZE_INSERT, "INSERT INTO segment_sizes(segment_id, at_ms, size, entered, exited) "      \
+                     "VALUES (?1, ?2, ?3, ?4, ?5)")                                              \
+  X(SCAN_SEGMENTS, "SELECT id, name, rule, description, created_ms, updated_ms, evaluated_ms, "  \
+                   "size FROM segments ORDER BY name")                                           \
+  X(SCAN_SEG_MEMBERS, "SELECT m.customer_id, c.ext_id, m.entered_ms FROM segment_members m "     \
+                      "JOIN customers c ON c.id = m.customer_id WHERE m.segment_id = ?1 "        \
+                      "ORDER BY m.customer_id")                                                  \
+  X(SCAN_SEG_SIZES, "SELECT at_ms, size, entered, exited FROM segment_sizes "                    \
+                    "WHERE segment_id = ?1 ORDER BY at_ms, rowid")                               \
+  X(SCAN_SEG_EVENTS, "SELECT s.name, e.customer_id, c.ext_id, e.enter, e.at_ms "                 \
+                     "FROM segment_events e JOIN segments s ON s.id = e.segment_id "             \
+                     "JOIN customers c ON c.id = e.customer_id "                                 \
+                     "WHERE e.segment_id = ?1 AND e.at_ms >= ?2 ORDER BY e.at_ms, e.id")         \
+  X(SCAN_ALL_SEG_EVENTS, "SELECT s.name, e.customer_id, c.ext_id, e.enter, e.at_ms "             \
+                         "FROM segment_events e JOIN segments s ON s.id = e.segment_id "         \
+                         "JOIN customers c ON c.id = e.customer_id "                             \
+                         "WHERE e.at_ms >= ?2 ORDER BY e.at_ms, e.id")
 
 typedef enum stmt_id {
 #define STMT_ENUM(name, sql) S_##name,
@@ -157,6 +193,7 @@ struct rt_store_backend {
   int in_txn;
   int ddl;                  /* schema changed in this transaction (bulk mode) */
   int64_t score_changes;    /* rows written for model runs: not data (see sq_commit) */
+  int64_t segment_changes;  /* rows written for segments: not data either */
   sqlite3_int64 changes0;   /* sqlite3_total_changes64 at begin */
   /* bulk mode */
   int bulk;
@@ -580,6 +617,7 @@ static int sq_begin(rt_store_backend *b, rt_error *err) {
   b->bulk = 0;
   b->changes0 = sqlite3_total_changes64(b->db);
   b->score_changes = 0;
+  b->segment_changes = 0;
   return 0;
 }
 
@@ -588,7 +626,8 @@ static int sq_commit(rt_store_backend *b, rt_error *err) {
   int rc = in_txn(b, err);
   if (!rc)
     rc = flush_all(b, err);
-  if (!rc && (b->ddl || sqlite3_total_changes64(b->db) - b->score_changes != b->changes0)) {
+  if (!rc && (b->ddl || sqlite3_total_changes64(b->db) - b->score_changes -
+                             b->segment_changes != b->changes0)) {
     rc = get(b, S_DV_BUMP, &s, err);
     if (!rc)
       rc = run(b, s, err, "bumping the data version");
@@ -1343,6 +1382,252 @@ static int sq_scan_scores(rt_store_backend *b, int64_t run_id, rt_store_score_cb
   return scan_end(b, s, stop ? SQLITE_DONE : x, stop, err, "reading scores");
 }
 
+/* ---- segments ---- */
+
+/* Runs a write to a segment table and counts its rows apart: segments are not customer data,
+ * so sq_commit must not bump the data version for them. */
+static int seg_run(rt_store_backend *b, sqlite3_stmt *s, rt_error *err, const char *what) {
+  int rc = run(b, s, err, what);
+  if (!rc)
+    b->segment_changes += sqlite3_changes64(b->db);
+  return rc;
+}
+
+static int no_segment(rt_error *err, int64_t id) {
+  return rt_error_set(err, RT_ENOTFOUND, "no segment with id %lld", (long long)id);
+}
+
+static int sq_segment_create(rt_store_backend *b, const char *name, const char *rule,
+                             const char *description, int64_t *out_id, rt_error *err) {
+  sqlite3_stmt *s;
+  int rc = in_txn(b, err);
+  if (!rc)
+    rc = get(b, S_SEG_INSERT, &s, err);
+  if (rc)
+    return rc;
+  bind_str(s, 1, name);
+  bind_str(s, 2, rule);
+  bind_str(s, 3, description);
+  sqlite3_bind_int64(s, 4, now_ms());
+  rc = seg_run(b, s, err, "creating a segment");
+  if (rc)
+    return rc;
+  if (sqlite3_changes(b->db) == 0) /* ON CONFLICT(name) DO NOTHING */
+    return rt_error_set(err, RT_EEXISTS, "segment '%.200s' already exists", name);
+  *out_id = sqlite3_last_insert_rowid(b->db);
+  return 0;
+}
+
+static int sq_segment_update(rt_store_backend *b, int64_t id, const char *rule,
+                             const char *description, rt_error *err) {
+  sqlite3_stmt *s;
+  int rc = in_txn(b, err);
+  if (!rc)
+    rc = get(b, S_SEG_UPDATE, &s, err);
+  if (rc)
+    return rc;
+  sqlite3_bind_int64(s, 1, id);
+  bind_str(s, 2, rule);
+  bind_str(s, 3, description); /* NULL keeps the description */
+  sqlite3_bind_int64(s, 4, now_ms());
+  rc = seg_run(b, s, err, "updating a segment");
+  if (!rc && sqlite3_changes(b->db) == 0)
+    rc = no_segment(err, id);
+  return rc;
+}
+
+/* The columns of SEG_GET and SCAN_SEGMENTS; the strings belong to the statement's row. */
+static void segment_row(sqlite3_stmt *s, rt_segment_info *out) {
+  out->id = sqlite3_column_int64(s, 0);
+  out->name = (char *)sqlite3_column_text(s, 1);
+  out->rule = (char *)sqlite3_column_text(s, 2);
+  out->description = (char *)sqlite3_column_text(s, 3);
+  out->created_ms = sqlite3_column_int64(s, 4);
+  out->updated_ms = sqlite3_column_int64(s, 5);
+  out->evaluated_ms = sqlite3_column_int64(s, 6);
+  out->size = sqlite3_column_int64(s, 7);
+}
+
+static int sq_segment_get(rt_store_backend *b, const char *name, rt_segment_info *out,
+                          rt_error *err) {
+  sqlite3_stmt *s;
+  int rc = get(b, S_SEG_GET, &s, err);
+  if (rc)
+    return rc;
+  bind_str(s, 1, name);
+  rc = lookup(b, s, err, "reading a segment");
+  if (rc < 0)
+    return rc;
+  if (rc == 0)
+    return rt_error_set(err, RT_ENOTFOUND, "no segment '%.200s'", name);
+  rt_segment_info row;
+  segment_row(s, &row);
+  *out = row;
+  out->name = row.name ? rt_strdup(row.name) : NULL;
+  out->rule = row.rule ? rt_strdup(row.rule) : NULL;
+  out->description = row.description ? rt_strdup(row.description) : NULL;
+  int oom = !out->name || !out->rule || (row.description && !out->description);
+  sqlite3_reset(s);
+  if (oom) {
+    rt_segment_info_free(out);
+    memset(out, 0, sizeof *out);
+    return rt_error_set(err, RT_ENOMEM, "%s: out of memory", b->path);
+  }
+  return 0;
+}
+
+static int sq_segment_delete(rt_store_backend *b, int64_t id, rt_error *err) {
+  /* the segment first: when it is unknown nothing else is looked at */
+  static const stmt_id steps[] = {S_SEG_DELETE, S_SEG_DELETE_MEMBERS, S_SEG_DELETE_EVENTS,
+                                  S_SEG_DELETE_SIZES};
+  int rc = in_txn(b, err);
+  for (size_t i = 0; !rc && i < sizeof steps / sizeof steps[0]; i++) {
+    sqlite3_stmt *s;
+    rc = get(b, steps[i], &s, err);
+    if (rc)
+      break;
+    sqlite3_bind_int64(s, 1, id);
+    rc = seg_run(b, s, err, "deleting a segment");
+    if (!rc && i == 0 && sqlite3_changes(b->db) == 0)
+      rc = no_segment(err, id);
+  }
+  return rc;
+}
+
+static int sq_segment_move(rt_store_backend *b, int64_t id, int64_t customer, int enter,
+                           int64_t at_ms, rt_error *err) {
+  sqlite3_stmt *s;
+  int rc = in_txn(b, err);
+  if (!rc)
+    rc = flush(b, B_CUSTOMERS, err); /* the customer may still be buffered (bulk mode) */
+  if (!rc)
+    rc = get(b, S_SEG_MEMBER_STATE, &s, err);
+  if (rc)
+    return rc;
+  sqlite3_bind_int64(s, 1, id);
+  sqlite3_bind_int64(s, 2, customer);
+  rc = lookup(b, s, err, "reading a segment's member");
+  if (rc < 0)
+    return rc;
+  if (rc == 0)
+    return no_segment(err, id);
+  const char *seg = (const char *)sqlite3_column_text(s, 0);
+  const char *ext = (const char *)sqlite3_column_text(s, 1); /* NULL: no such customer */
+  int member = sqlite3_column_int(s, 2);
+  rc = 0;
+  if (!ext)
+    rc = rt_error_set(err, RT_ENOTFOUND, "segment '%.200s': no customer with id %lld",
+                      seg ? seg : "", (long long)customer);
+  else if (member == enter)
+    rc = rt_error_set(err, RT_EINVAL,
+                      enter ? "customer '%.200s' is already in segment '%.200s'"
+                            : "customer '%.200s' is not in segment '%.200s'",
+                      ext, seg ? seg : "");
+  sqlite3_reset(s);
+  if (rc)
+    return rc;
+  rc = get(b, enter ? S_SEG_ENTER : S_SEG_LEAVE, &s, err);
+  if (rc)
+    return rc;
+  sqlite3_bind_int64(s, 1, id);
+  sqlite3_bind_int64(s, 2, customer);
+  if (enter)
+    sqlite3_bind_int64(s, 3, at_ms);
+  rc = seg_run(b, s, err, enter ? "adding a segment member" : "removing a segment member");
+  if (!rc)
+    rc = get(b, S_SEG_EVENT_INSERT, &s, err);
+  if (rc)
+    return rc;
+  sqlite3_bind_int64(s, 1, id);
+  sqlite3_bind_int64(s, 2, customer);
+  sqlite3_bind_int(s, 3, enter);
+  sqlite3_bind_int64(s, 4, at_ms);
+  return seg_run(b, s, err, "recording a segment event");
+}
+
+static int sq_segment_evaluated(rt_store_backend *b, int64_t id, int64_t at_ms, int64_t size,
+                                int64_t entered, int64_t exited, rt_error *err) {
+  sqlite3_stmt *s;
+  int rc = in_txn(b, err);
+  if (!rc)
+    rc = get(b, S_SEG_EVALUATED, &s, err);
+  if (rc)
+    return rc;
+  sqlite3_bind_int64(s, 1, id);
+  sqlite3_bind_int64(s, 2, at_ms);
+  sqlite3_bind_int64(s, 3, size);
+  rc = seg_run(b, s, err, "recording a segment evaluation");
+  if (!rc && sqlite3_changes(b->db) == 0)
+    rc = no_segment(err, id);
+  if (!rc)
+    rc = get(b, S_SEG_SIZE_INSERT, &s, err);
+  if (rc)
+    return rc;
+  sqlite3_bind_int64(s, 1, id);
+  sqlite3_bind_int64(s, 2, at_ms);
+  sqlite3_bind_int64(s, 3, size);
+  sqlite3_bind_int64(s, 4, entered);
+  sqlite3_bind_int64(s, 5, exited);
+  return seg_run(b, s, err, "recording a segment size");
+}
+
+static int sq_scan_segments(rt_store_backend *b, rt_store_segment_cb cb, void *ctx,
+                            rt_error *err) {
+  sqlite3_stmt *s;
+  int rc = scan_start(b, S_SCAN_SEGMENTS, &s, err), x = SQLITE_DONE, stop = 0;
+  if (rc)
+    return rc;
+  while (!stop && (x = sqlite3_step(s)) == SQLITE_ROW) {
+    rt_segment_info info;
+    segment_row(s, &info);
+    stop = cb(ctx, &info);
+  }
+  return scan_end(b, s, stop ? SQLITE_DONE : x, stop, err, "reading segments");
+}
+
+static int sq_scan_segment_members(rt_store_backend *b, int64_t id, rt_store_member_cb cb,
+                                   void *ctx, rt_error *err) {
+  sqlite3_stmt *s;
+  int rc = scan_start(b, S_SCAN_SEG_MEMBERS, &s, err), x = SQLITE_DONE, stop = 0;
+  if (rc)
+    return rc;
+  sqlite3_bind_int64(s, 1, id);
+  while (!stop && (x = sqlite3_step(s)) == SQLITE_ROW)
+    stop = cb(ctx, sqlite3_column_int64(s, 0), (const char *)sqlite3_column_text(s, 1),
+              sqlite3_column_int64(s, 2));
+  return scan_end(b, s, stop ? SQLITE_DONE : x, stop, err, "reading segment members");
+}
+
+static int sq_scan_segment_sizes(rt_store_backend *b, int64_t id, rt_store_segment_size_cb cb,
+                                 void *ctx, rt_error *err) {
+  sqlite3_stmt *s;
+  int rc = scan_start(b, S_SCAN_SEG_SIZES, &s, err), x = SQLITE_DONE, stop = 0;
+  if (rc)
+    return rc;
+  sqlite3_bind_int64(s, 1, id);
+  while (!stop && (x = sqlite3_step(s)) == SQLITE_ROW)
+    stop = cb(ctx, sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1),
+              sqlite3_column_int64(s, 2), sqlite3_column_int64(s, 3));
+  return scan_end(b, s, stop ? SQLITE_DONE : x, stop, err, "reading segment sizes");
+}
+
+static int sq_scan_segment_events(rt_store_backend *b, int64_t id, int64_t since_ms,
+                                  rt_store_segment_event_cb cb, void *ctx, rt_error *err) {
+  sqlite3_stmt *s;
+  /* one segment reads its (segment_id, at_ms) index in order; every segment sorts */
+  int rc = scan_start(b, id ? S_SCAN_SEG_EVENTS : S_SCAN_ALL_SEG_EVENTS, &s, err);
+  int x = SQLITE_DONE, stop = 0;
+  if (rc)
+    return rc;
+  sqlite3_bind_int64(s, 1, id);
+  sqlite3_bind_int64(s, 2, since_ms);
+  while (!stop && (x = sqlite3_step(s)) == SQLITE_ROW)
+    stop = cb(ctx, (const char *)sqlite3_column_text(s, 0), sqlite3_column_int64(s, 1),
+              (const char *)sqlite3_column_text(s, 2), sqlite3_column_int(s, 3) != 0,
+              sqlite3_column_int64(s, 4));
+  return scan_end(b, s, stop ? SQLITE_DONE : x, stop, err, "reading segment events");
+}
+
 static int sq_count(rt_store_backend *b, rt_store_table t, int64_t *out, rt_error *err) {
   int rc = flush_all(b, err);
   if (rc)
@@ -1402,4 +1687,14 @@ const rt_store_ops rt__store_sqlite_ops = {
     .score_run_finish = sq_score_run_finish,
     .score_run_get = sq_score_run_get,
     .scan_scores = sq_scan_scores,
+    .segment_create = sq_segment_create,
+    .segment_update = sq_segment_update,
+    .segment_get = sq_segment_get,
+    .segment_delete = sq_segment_delete,
+    .segment_move = sq_segment_move,
+    .segment_evaluated = sq_segment_evaluated,
+    .scan_segments = sq_scan_segments,
+    .scan_segment_members = sq_scan_segment_members,
+    .scan_segment_sizes = sq_scan_segment_sizes,
+    .scan_segment_events = sq_scan_segment_events,
 };

@@ -1,7 +1,8 @@
 /* test_store.c - the store (src/store/) on real SQLite files in a temporary directory: open,
  * migrations and version refusal, read-only opens, customers, identities, the idempotency rules
  * of orders, refunds, events and subscriptions, bulk mode with and without duplicates,
- * transactions, the data version, scans and durability across reopen. */
+ * transactions, the data version, scans, scores, segments (members, events, sizes and the
+ * migration that added them) and durability across reopen. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -17,6 +18,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 static char tmpdir[256];
@@ -818,6 +820,515 @@ static void test_scores(void **state) {
   sqlite3_close(db);
 }
 
+/* ---- segments ---- */
+
+typedef struct seg_list {
+  int n;
+  char name[8][16], desc[8][16];
+  int64_t id[8], size[8];
+} seg_list;
+
+static int collect_segment(void *ctx, const rt_segment_info *s) {
+  seg_list *l = ctx;
+  if (l->n < 8) {
+    snprintf(l->name[l->n], sizeof l->name[0], "%s", s->name);
+    snprintf(l->desc[l->n], sizeof l->desc[0], "%s", s->description ? s->description : "-");
+    l->id[l->n] = s->id;
+    l->size[l->n] = s->size;
+  }
+  l->n++;
+  return 0;
+}
+
+static int stop_segments(void *ctx, const rt_segment_info *s) {
+  (void)s;
+  ++*(int *)ctx;
+  return 42;
+}
+
+typedef struct member_list {
+  int n;
+  char ext[8][16];
+  int64_t customer[8], entered_ms[8];
+} member_list;
+
+static int collect_member(void *ctx, int64_t customer, const char *ext_id, int64_t entered_ms) {
+  member_list *l = ctx;
+  if (l->n < 8) {
+    snprintf(l->ext[l->n], sizeof l->ext[0], "%s", ext_id);
+    l->customer[l->n] = customer;
+    l->entered_ms[l->n] = entered_ms;
+  }
+  l->n++;
+  return 0;
+}
+
+typedef struct size_list {
+  int n;
+  int64_t at_ms[8], size[8], entered[8], exited[8];
+} size_list;
+
+static int collect_size(void *ctx, int64_t at_ms, int64_t size, int64_t entered,
+                        int64_t exited) {
+  size_list *l = ctx;
+  if (l->n < 8) {
+    l->at_ms[l->n] = at_ms;
+    l->size[l->n] = size;
+    l->entered[l->n] = entered;
+    l->exited[l->n] = exited;
+  }
+  l->n++;
+  return 0;
+}
+
+typedef struct seg_event_list {
+  int n;
+  char segment[16][16], ext[16][16];
+  int64_t customer[16], at_ms[16];
+  int enter[16];
+} seg_event_list;
+
+static int collect_seg_event(void *ctx, const char *segment, int64_t customer,
+                             const char *ext_id, int enter, int64_t at_ms) {
+  seg_event_list *l = ctx;
+  if (l->n < 16) {
+    snprintf(l->segment[l->n], sizeof l->segment[0], "%s", segment);
+    snprintf(l->ext[l->n], sizeof l->ext[0], "%s", ext_id);
+    l->customer[l->n] = customer;
+    l->enter[l->n] = enter;
+    l->at_ms[l->n] = at_ms;
+  }
+  l->n++;
+  return 0;
+}
+
+static int64_t ms_now(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* Create, read back, list by name, update, delete; taken names and unknown segments. */
+static void test_segments(void **state) {
+  (void)state;
+  rt_store *st = open_rw(fresh("segments"));
+  rt_error err = {0};
+  int64_t before = ms_now(), vip, lapsed;
+  assert_int_equal(rt_store_segment_create(st, "vip", "orders >= 5", "best customers", &vip,
+                                           &err), 0);
+  assert_int_equal(rt_store_segment_create(st, "lapsed", "days_since_last_order > 90", NULL,
+                                           &lapsed, &err), 0);
+  int64_t after = ms_now();
+  assert_true(vip > 0 && lapsed > 0 && vip != lapsed);
+  assert_int_equal(count(st, "segments"), 2);
+
+  rt_segment_info info;
+  assert_int_equal(rt_store_segment_get(st, "vip", &info, &err), 0);
+  assert_int_equal(info.id, vip);
+  assert_string_equal(info.name, "vip");
+  assert_string_equal(info.rule, "orders >= 5");
+  assert_string_equal(info.description, "best customers");
+  assert_true(info.created_ms >= before && info.created_ms <= after);
+  assert_int_equal(info.updated_ms, info.created_ms);
+  assert_int_equal(info.evaluated_ms, 0);
+  assert_int_equal(info.size, 0);
+  int64_t created = info.created_ms;
+  rt_segment_info_free(&info);
+  assert_null(info.name);
+  rt_segment_info_free(&info); /* twice is harmless */
+  rt_segment_info_free(NULL);
+  assert_int_equal(rt_store_segment_get(st, "lapsed", &info, &err), 0);
+  assert_null(info.description);
+  rt_segment_info_free(&info);
+
+  /* a taken name: refused, naming it, and nothing written */
+  int64_t id = 7;
+  assert_int_equal(rt_store_segment_create(st, "vip", "orders >= 1", NULL, &id, &err),
+                   RT_EEXISTS);
+  assert_int_equal(err.code, RT_EEXISTS);
+  assert_non_null(strstr(err.msg, "'vip'"));
+  assert_int_equal(id, 0);
+  assert_int_equal(count(st, "segments"), 2);
+  /* inside a transaction the refusal leaves it usable */
+  assert_int_equal(rt_store_begin(st, &err), 0);
+  assert_int_equal(rt_store_segment_create(st, "vip", "x", NULL, &id, &err), RT_EEXISTS);
+  assert_int_equal(rt_store_segment_create(st, "new", "x", NULL, &id, &err), 0);
+  assert_int_equal(rt_store_commit(st, &err), 0);
+  assert_int_equal(count(st, "segments"), 3);
+
+  /* listed by name */
+  seg_list l = {0};
+  assert_int_equal(rt_store_scan_segments(st, collect_segment, &l, &err), 0);
+  assert_int_equal(l.n, 3);
+  assert_string_equal(l.name[0], "lapsed");
+  assert_string_equal(l.name[1], "new");
+  assert_string_equal(l.name[2], "vip");
+  assert_int_equal(l.id[2], vip);
+  assert_string_equal(l.desc[0], "-");
+  int calls = 0;
+  assert_int_equal(rt_store_scan_segments(st, stop_segments, &calls, &err), 42);
+  assert_int_equal(calls, 1);
+
+  /* update: the rule, and the description only when given */
+  assert_int_equal(rt_store_segment_update(st, vip, "orders >= 10", NULL, &err), 0);
+  assert_int_equal(rt_store_segment_get(st, "vip", &info, &err), 0);
+  assert_string_equal(info.rule, "orders >= 10");
+  assert_string_equal(info.description, "best customers");
+  assert_int_equal(info.created_ms, created);
+  assert_true(info.updated_ms >= created);
+  rt_segment_info_free(&info);
+  assert_int_equal(rt_store_segment_update(st, vip, "orders >= 20", "the very best", &err), 0);
+  assert_int_equal(rt_store_segment_get(st, "vip", &info, &err), 0);
+  assert_string_equal(info.rule, "orders >= 20");
+  assert_string_equal(info.description, "the very best");
+  rt_segment_info_free(&info);
+
+  /* unknown segments */
+  info.name = (char *)1;
+  assert_int_equal(rt_store_segment_get(st, "nope", &info, &err), RT_ENOTFOUND);
+  assert_non_null(strstr(err.msg, "'nope'"));
+  assert_null(info.name);
+  assert_int_equal(rt_store_segment_update(st, 999, "x", NULL, &err), RT_ENOTFOUND);
+  assert_non_null(strstr(err.msg, "999"));
+  assert_int_equal(rt_store_segment_delete(st, 999, &err), RT_ENOTFOUND);
+  assert_non_null(strstr(err.msg, "999"));
+  assert_int_equal(rt_store_segment_evaluated(st, 999, 1, 0, 0, 0, &err), RT_ENOTFOUND);
+
+  /* delete */
+  assert_int_equal(rt_store_segment_delete(st, lapsed, &err), 0);
+  assert_int_equal(rt_store_segment_get(st, "lapsed", &info, &err), RT_ENOTFOUND);
+  assert_int_equal(rt_store_segment_delete(st, lapsed, &err), RT_ENOTFOUND);
+  assert_int_equal(count(st, "segments"), 2);
+  /* the name is free again */
+  assert_int_equal(rt_store_segment_create(st, "lapsed", "y", NULL, &id, &err), 0);
+
+  /* arguments */
+  assert_int_equal(rt_store_segment_create(st, "", "x", NULL, &id, &err), RT_EINVAL);
+  assert_int_equal(rt_store_segment_create(st, "a", NULL, NULL, &id, &err), RT_EINVAL);
+  assert_int_equal(rt_store_segment_create(st, "a", "x", NULL, NULL, &err), RT_EINVAL);
+  assert_int_equal(rt_store_segment_update(st, 0, "x", NULL, &err), RT_EINVAL);
+  assert_int_equal(rt_store_segment_get(st, NULL, &info, &err), RT_EINVAL);
+  assert_int_equal(rt_store_scan_segments(st, NULL, NULL, &err), RT_EINVAL);
+  assert_int_equal(rt_store_segment_move(st, vip, 0, 1, 1, &err), RT_EINVAL);
+  assert_int_equal(rt_store_scan_segment_events(st, -1, 0, collect_seg_event, NULL, &err),
+                   RT_EINVAL);
+  assert_int_equal(rt_store_segment_evaluated(st, vip, 1, -1, 0, 0, &err), RT_EINVAL);
+  rt_store_close(st);
+}
+
+/* Entering and leaving: the members left behind and the events recorded; moves that do not
+ * change the membership are refused. Deleting a segment takes all of it. */
+static void test_segment_moves(void **state) {
+  (void)state;
+  rt_store *st = open_rw(fresh("segment_moves"));
+  rt_error err = {0};
+  int64_t c = cust(st, "carol"), a = cust(st, "alice"), b = cust(st, "bob");
+  int64_t seg, other;
+  assert_int_equal(rt_store_segment_create(st, "vip", "r", NULL, &seg, &err), 0);
+  assert_int_equal(rt_store_segment_create(st, "other", "r", NULL, &other, &err), 0);
+  assert_int_equal(rt_store_begin(st, &err), 0);
+  assert_int_equal(rt_store_segment_move(st, seg, b, 1, 200, &err), 0);
+  assert_int_equal(rt_store_segment_move(st, seg, c, 1, 100, &err), 0);
+  assert_int_equal(rt_store_segment_move(st, seg, a, 5, 300, &err), 0); /* nonzero: enter */
+  assert_int_equal(rt_store_segment_move(st, other, a, 1, 300, &err), 0);
+  assert_int_equal(rt_store_commit(st, &err), 0);
+
+  member_list m = {0};
+  assert_int_equal(rt_store_scan_segment_members(st, seg, collect_member, &m, &err), 0);
+  assert_int_equal(m.n, 3); /* by customer id */
+  assert_int_equal(m.customer[0], c);
+  assert_string_equal(m.ext[0], "carol");
+  assert_int_equal(m.entered_ms[0], 100);
+  assert_int_equal(m.customer[1], a);
+  assert_string_equal(m.ext[1], "alice");
+  assert_int_equal(m.entered_ms[1], 300);
+  assert_int_equal(m.customer[2], b);
+  assert_int_equal(m.entered_ms[2], 200);
+
+  /* no change of membership: refused, naming both */
+  assert_int_equal(rt_store_segment_move(st, seg, a, 1, 400, &err), RT_EINVAL);
+  assert_non_null(strstr(err.msg, "'alice'"));
+  assert_non_null(strstr(err.msg, "'vip'"));
+  assert_int_equal(rt_store_segment_move(st, seg, b, 0, 400, &err), 0);
+  assert_int_equal(rt_store_segment_move(st, seg, b, 0, 500, &err), RT_EINVAL);
+  assert_non_null(strstr(err.msg, "'bob'"));
+  /* unknown segment or customer */
+  assert_int_equal(rt_store_segment_move(st, 999, a, 1, 400, &err), RT_ENOTFOUND);
+  assert_int_equal(rt_store_segment_move(st, seg, 999, 1, 400, &err), RT_ENOTFOUND);
+  assert_non_null(strstr(err.msg, "999"));
+
+  memset(&m, 0, sizeof m);
+  assert_int_equal(rt_store_scan_segment_members(st, seg, collect_member, &m, &err), 0);
+  assert_int_equal(m.n, 2);
+  assert_int_equal(m.customer[0], c);
+  assert_int_equal(m.customer[1], a);
+  /* entering again after leaving: a new entry time */
+  assert_int_equal(rt_store_segment_move(st, seg, b, 1, 600, &err), 0);
+  memset(&m, 0, sizeof m);
+  assert_int_equal(rt_store_scan_segment_members(st, seg, collect_member, &m, &err), 0);
+  assert_int_equal(m.n, 3);
+  assert_int_equal(m.entered_ms[2], 600);
+
+  /* the events, oldest first */
+  seg_event_list e = {0};
+  assert_int_equal(rt_store_scan_segment_events(st, seg, 0, collect_seg_event, &e, &err), 0);
+  assert_int_equal(e.n, 5);
+  int64_t want_at[] = {100, 200, 300, 400, 600};
+  int64_t want_cust[] = {c, b, a, b, b};
+  int want_enter[] = {1, 1, 1, 0, 1};
+  for (int i = 0; i < 5; i++) {
+    assert_int_equal(e.at_ms[i], want_at[i]);
+    assert_int_equal(e.customer[i], want_cust[i]);
+    assert_int_equal(e.enter[i], want_enter[i]);
+    assert_string_equal(e.segment[i], "vip");
+  }
+  assert_string_equal(e.ext[3], "bob");
+  assert_int_equal(count(st, "segment_events"), 6);
+  assert_int_equal(count(st, "segment_members"), 4);
+
+  /* delete takes members, events and sizes, and leaves the other segment alone */
+  assert_int_equal(rt_store_segment_evaluated(st, seg, 700, 3, 4, 1, &err), 0);
+  assert_int_equal(rt_store_segment_evaluated(st, other, 700, 1, 1, 0, &err), 0);
+  assert_int_equal(rt_store_segment_delete(st, seg, &err), 0);
+  assert_int_equal(count(st, "segments"), 1);
+  assert_int_equal(count(st, "segment_members"), 1);
+  assert_int_equal(count(st, "segment_events"), 1);
+  assert_int_equal(count(st, "segment_sizes"), 1);
+  memset(&m, 0, sizeof m);
+  assert_int_equal(rt_store_scan_segment_members(st, seg, collect_member, &m, &err), 0);
+  assert_int_equal(m.n, 0);
+  memset(&e, 0, sizeof e);
+  assert_int_equal(rt_store_scan_segment_events(st, 0, 0, collect_seg_event, &e, &err), 0);
+  assert_int_equal(e.n, 1);
+  assert_string_equal(e.segment[0], "other");
+  rt_store_close(st);
+}
+
+/* Evaluations set the segment's size and time and are kept oldest first, even within one ms. */
+static void test_segment_sizes(void **state) {
+  (void)state;
+  const char *path = fresh("segment_sizes");
+  rt_store *st = open_rw(path);
+  rt_error err = {0};
+  int64_t seg, other;
+  assert_int_equal(rt_store_segment_create(st, "s", "r", NULL, &seg, &err), 0);
+  assert_int_equal(rt_store_segment_create(st, "t", "r", NULL, &other, &err), 0);
+  assert_int_equal(rt_store_segment_evaluated(st, seg, 2000, 10, 10, 0, &err), 0);
+  assert_int_equal(rt_store_segment_evaluated(st, seg, 1000, 5, 5, 0, &err), 0);
+  assert_int_equal(rt_store_segment_evaluated(st, seg, 3000, 8, 1, 3, &err), 0);
+  assert_int_equal(rt_store_segment_evaluated(st, seg, 3000, 9, 1, 0, &err), 0); /* same ms */
+  assert_int_equal(rt_store_segment_evaluated(st, other, 1500, 1, 1, 0, &err), 0);
+  rt_segment_info info;
+  assert_int_equal(rt_store_segment_get(st, "s", &info, &err), 0);
+  assert_int_equal(info.evaluated_ms, 3000);
+  assert_int_equal(info.size, 9);
+  rt_segment_info_free(&info);
+  size_list l = {0};
+  assert_int_equal(rt_store_scan_segment_sizes(st, seg, collect_size, &l, &err), 0);
+  assert_int_equal(l.n, 4);
+  int64_t want_at[] = {1000, 2000, 3000, 3000}, want_size[] = {5, 10, 8, 9};
+  for (int i = 0; i < 4; i++) {
+    assert_int_equal(l.at_ms[i], want_at[i]);
+    assert_int_equal(l.size[i], want_size[i]);
+  }
+  assert_int_equal(l.entered[2], 1);
+  assert_int_equal(l.exited[2], 3);
+  memset(&l, 0, sizeof l);
+  assert_int_equal(rt_store_scan_segment_sizes(st, other, collect_size, &l, &err), 0);
+  assert_int_equal(l.n, 1);
+  assert_int_equal(l.at_ms[0], 1500);
+  memset(&l, 0, sizeof l);
+  assert_int_equal(rt_store_scan_segment_sizes(st, 999, collect_size, &l, &err), 0);
+  assert_int_equal(l.n, 0);
+  rt_store_close(st);
+  /* durable */
+  st = open_rw(path);
+  assert_int_equal(count(st, "segment_sizes"), 5);
+  rt_store_close(st);
+}
+
+/* Events of one segment or all, since a time (inclusive), oldest first with ties by insertion. */
+static void test_segment_events(void **state) {
+  (void)state;
+  rt_store *st = open_rw(fresh("segment_events"));
+  rt_error err = {0};
+  int64_t a = cust(st, "a"), b = cust(st, "b");
+  int64_t s1, s2;
+  assert_int_equal(rt_store_segment_create(st, "one", "r", NULL, &s1, &err), 0);
+  assert_int_equal(rt_store_segment_create(st, "two", "r", NULL, &s2, &err), 0);
+  assert_int_equal(rt_store_begin(st, &err), 0);
+  assert_int_equal(rt_store_segment_move(st, s1, a, 1, 100, &err), 0);
+  assert_int_equal(rt_store_segment_move(st, s2, a, 1, 150, &err), 0);
+  assert_int_equal(rt_store_segment_move(st, s2, b, 1, 200, &err), 0);
+  assert_int_equal(rt_store_segment_move(st, s1, b, 1, 200, &err), 0);
+  assert_int_equal(rt_store_segment_move(st, s1, a, 0, 300, &err), 0);
+  assert_int_equal(rt_store_segment_move(st, s2, a, 0, 50, &err), 0); /* an earlier time */
+  assert_int_equal(rt_store_commit(st, &err), 0);
+
+  seg_event_list e = {0};
+  assert_int_equal(rt_store_scan_segment_events(st, 0, 0, collect_seg_event, &e, &err), 0);
+  assert_int_equal(e.n, 6);
+  int64_t want_at[] = {50, 100, 150, 200, 200, 300};
+  const char *want_seg[] = {"two", "one", "two", "two", "one", "one"};
+  const char *want_ext[] = {"a", "a", "a", "b", "b", "a"};
+  int want_enter[] = {0, 1, 1, 1, 1, 0};
+  for (int i = 0; i < 6; i++) {
+    assert_int_equal(e.at_ms[i], want_at[i]);
+    assert_string_equal(e.segment[i], want_seg[i]);
+    assert_string_equal(e.ext[i], want_ext[i]);
+    assert_int_equal(e.enter[i], want_enter[i]);
+  }
+  /* since is inclusive */
+  memset(&e, 0, sizeof e);
+  assert_int_equal(rt_store_scan_segment_events(st, 0, 200, collect_seg_event, &e, &err), 0);
+  assert_int_equal(e.n, 3);
+  assert_int_equal(e.at_ms[0], 200);
+  assert_string_equal(e.segment[0], "two");
+  /* one segment */
+  memset(&e, 0, sizeof e);
+  assert_int_equal(rt_store_scan_segment_events(st, s1, 0, collect_seg_event, &e, &err), 0);
+  assert_int_equal(e.n, 3);
+  for (int i = 0; i < 3; i++)
+    assert_string_equal(e.segment[i], "one");
+  assert_int_equal(e.customer[0], a);
+  assert_int_equal(e.customer[1], b);
+  assert_int_equal(e.at_ms[2], 300);
+  memset(&e, 0, sizeof e);
+  assert_int_equal(rt_store_scan_segment_events(st, s2, 151, collect_seg_event, &e, &err), 0);
+  assert_int_equal(e.n, 1);
+  assert_int_equal(e.customer[0], b);
+  memset(&e, 0, sizeof e);
+  assert_int_equal(rt_store_scan_segment_events(st, s1, 301, collect_seg_event, &e, &err), 0);
+  assert_int_equal(e.n, 0);
+  rt_store_close(st);
+}
+
+/* Segment writes are not customer data: the data version stays, alone or in a transaction of
+ * their own, and a rollback takes them back. Customer writes beside them still count. */
+static void test_segment_data_version(void **state) {
+  (void)state;
+  const char *path = fresh("segment_dv");
+  rt_store *st = open_rw(path), *other = open_rw(path);
+  rt_error err = {0};
+  int64_t a = cust(st, "a"), b = cust(st, "b");
+  int64_t v0 = dv(st), seg;
+  assert_int_equal(rt_store_segment_create(st, "s", "r", "d", &seg, &err), 0);
+  assert_int_equal(rt_store_segment_update(st, seg, "r2", NULL, &err), 0);
+  assert_int_equal(rt_store_segment_move(st, seg, a, 1, 10, &err), 0);
+  assert_int_equal(dv(st), v0);
+  assert_int_equal(rt_store_begin(st, &err), 0);
+  assert_int_equal(rt_store_segment_move(st, seg, b, 1, 20, &err), 0);
+  assert_int_equal(rt_store_segment_move(st, seg, a, 0, 20, &err), 0);
+  assert_int_equal(rt_store_segment_evaluated(st, seg, 20, 1, 1, 1, &err), 0);
+  assert_int_equal(rt_store_commit(st, &err), 0);
+  assert_int_equal(dv(st), v0);
+  assert_int_equal(dv(other), v0);
+  int64_t tmp;
+  assert_int_equal(rt_store_segment_create(st, "gone", "r", NULL, &tmp, &err), 0);
+  assert_int_equal(rt_store_segment_delete(st, tmp, &err), 0);
+  assert_int_equal(dv(st), v0);
+  /* a customer write beside segment writes bumps it once */
+  assert_int_equal(rt_store_begin(st, &err), 0);
+  assert_int_equal(rt_store_segment_move(st, seg, a, 1, 30, &err), 0);
+  cust(st, "c");
+  assert_int_equal(rt_store_commit(st, &err), 0);
+  assert_int_equal(dv(other), v0 + 1);
+  /* rolled back: gone */
+  assert_int_equal(rt_store_begin(st, &err), 0);
+  assert_int_equal(rt_store_segment_move(st, seg, b, 0, 40, &err), 0);
+  assert_int_equal(rt_store_segment_evaluated(st, seg, 40, 1, 0, 1, &err), 0);
+  rt_store_rollback(st);
+  assert_int_equal(count(st, "segment_members"), 2);
+  assert_int_equal(count(st, "segment_sizes"), 1);
+  assert_int_equal(dv(st), v0 + 1);
+  rt_store_close(other);
+  rt_store_close(st);
+}
+
+/* A store at schema version 2 (before segments) migrates to the current version on a
+ * read-write open, keeping its data; a read-only open refuses to migrate it. */
+static void test_segment_migration(void **state) {
+  (void)state;
+  const char *path = fresh("segment_migrate");
+  rt_store *st = open_rw(path);
+  int64_t a = cust(st, "kept");
+  rt_store_close(st);
+  /* back to version 2: the segment tables and the record of migration 3 removed */
+  sql_exec(path, "DROP TABLE segment_sizes; DROP TABLE segment_events; "
+                 "DROP TABLE segment_members; DROP TABLE segments; "
+                 "DELETE FROM schema_migrations WHERE version >= 3;");
+  char buf[64];
+  sql_text(path, "SELECT max(version) FROM schema_migrations", buf, sizeof buf);
+  assert_string_equal(buf, "2");
+
+  rt_error err = {0};
+  rt_store_config cfg = {.path = path, .read_only = 1};
+  assert_int_equal(rt_store_open(&cfg, &st, &err), RT_ESTORE);
+  assert_null(st);
+  assert_non_null(strstr(err.msg, "version 2"));
+
+  st = open_rw(path);
+  assert_true(rt_store_latest_schema_version() >= 3);
+  assert_int_equal(rt_store_schema_version(st), rt_store_latest_schema_version());
+  assert_int_equal(count(st, "schema_migrations"), rt_store_latest_schema_version());
+  assert_int_equal(count(st, "segments"), 0);
+  assert_int_equal(count(st, "segment_members"), 0);
+  assert_int_equal(count(st, "segment_events"), 0);
+  assert_int_equal(count(st, "segment_sizes"), 0);
+  int64_t id;
+  assert_int_equal(rt_store_customer_find(st, "kept", 4, &id, &err), 0);
+  assert_int_equal(id, a);
+  int64_t seg;
+  assert_int_equal(rt_store_segment_create(st, "s", "r", NULL, &seg, &err), 0);
+  assert_int_equal(rt_store_segment_move(st, seg, a, 1, 5, &err), 0);
+  rt_store_close(st);
+  sql_text(path, "SELECT name FROM schema_migrations WHERE version = 3", buf, sizeof buf);
+  assert_string_equal(buf, "segments");
+  sql_text(path,
+           "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name IN "
+           "('segment_events_segment', 'segment_events_customer', 'segment_sizes_segment')",
+           buf, sizeof buf);
+  assert_string_equal(buf, "3");
+}
+
+/* A read-only store reads segments but refuses every segment write. */
+static void test_segment_read_only(void **state) {
+  (void)state;
+  const char *path = fresh("segment_ro");
+  rt_store *st = open_rw(path);
+  rt_error err = {0};
+  int64_t a = cust(st, "a"), seg;
+  assert_int_equal(rt_store_segment_create(st, "s", "r", NULL, &seg, &err), 0);
+  assert_int_equal(rt_store_segment_move(st, seg, a, 1, 5, &err), 0);
+  assert_int_equal(rt_store_segment_evaluated(st, seg, 5, 1, 1, 0, &err), 0);
+  rt_store_close(st);
+
+  rt_store_config cfg = {.path = path, .read_only = 1};
+  assert_int_equal(rt_store_open(&cfg, &st, &err), 0);
+  int64_t id;
+  assert_int_equal(rt_store_segment_create(st, "t", "r", NULL, &id, &err), RT_EINVAL);
+  assert_non_null(strstr(err.msg, "read-only"));
+  assert_int_equal(rt_store_segment_update(st, seg, "r2", NULL, &err), RT_EINVAL);
+  assert_non_null(strstr(err.msg, "read-only"));
+  assert_int_equal(rt_store_segment_move(st, seg, a, 0, 6, &err), RT_EINVAL);
+  assert_non_null(strstr(err.msg, "read-only"));
+  assert_int_equal(rt_store_segment_evaluated(st, seg, 6, 0, 0, 1, &err), RT_EINVAL);
+  assert_int_equal(rt_store_segment_delete(st, seg, &err), RT_EINVAL);
+  rt_segment_info info;
+  assert_int_equal(rt_store_segment_get(st, "s", &info, &err), 0);
+  assert_string_equal(info.rule, "r");
+  assert_int_equal(info.size, 1);
+  rt_segment_info_free(&info);
+  member_list m = {0};
+  assert_int_equal(rt_store_scan_segment_members(st, seg, collect_member, &m, &err), 0);
+  assert_int_equal(m.n, 1);
+  seg_list l = {0};
+  assert_int_equal(rt_store_scan_segments(st, collect_segment, &l, &err), 0);
+  assert_int_equal(l.n, 1);
+  assert_int_equal(count(st, "segment_events"), 1);
+  rt_store_close(st);
+}
+
 static void test_durability(void **state) {
   (void)state;
   const char *path = fresh("durable");
@@ -894,6 +1405,13 @@ int main(void) {
       cmocka_unit_test(test_rollback),
       cmocka_unit_test(test_data_version),
       cmocka_unit_test(test_scores),
+      cmocka_unit_test(test_segments),
+      cmocka_unit_test(test_segment_moves),
+      cmocka_unit_test(test_segment_sizes),
+      cmocka_unit_test(test_segment_events),
+      cmocka_unit_test(test_segment_data_version),
+      cmocka_unit_test(test_segment_migration),
+      cmocka_unit_test(test_segment_read_only),
       cmocka_unit_test(test_durability),
       cmocka_unit_test(test_count_and_args),
   };

@@ -1,0 +1,122 @@
+"""A segment rule over 10 million customers: retain's compiled rule on the in-memory features
+against the same WHERE clause over an indexed SQLite table and an indexed PostgreSQL table of
+the same features, in one run; and what one customer costs (rt_rule_match) at several sizes,
+to show that updating one customer's membership does not grow with the customer count.
+
+Usage: /usr/bin/python3 bench/segments.py [--customers 10000000] [--runs 11] [--only a,b]
+Needs `cmake --build build --target bench` (build/bench/segment_speed), the sqlite3 shell and
+PostgreSQL (a throwaway cluster on a loopback port, as the postgres user)."""
+import argparse
+import json
+import os
+import re
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, HERE)
+from cohorts import Postgres  # noqa: E402  (the same throwaway cluster)
+
+ROOT = os.path.dirname(HERE)
+SPEED = os.path.join(ROOT, "build", "bench", "segment_speed")
+RULE = "orders >= 3 and days_since_last_order > 60 and net_revenue > 500"
+WHERE = "orders >= 3 AND days_since_last_order > 60 AND net_revenue > 500"
+
+
+def speed(customers, runs, csv=None):
+    cmd = [SPEED, "--customers", str(customers), "--runs", str(runs), "--rule", RULE]
+    if csv:
+        cmd += ["--csv", csv]
+    p = subprocess.run(cmd, capture_output=True, text=True, check=True)
+    return json.loads(p.stdout)
+
+
+def sqlite(csv, runs, db):
+    subprocess.run(["sqlite3", db], input=(
+        "CREATE TABLE features(customer_id TEXT PRIMARY KEY, orders INTEGER,"
+        " days_since_last_order INTEGER, net_revenue REAL);\n"
+        f".import --csv --skip 1 {csv} features\n"
+        "UPDATE features SET days_since_last_order = NULL WHERE days_since_last_order = '';\n"
+        "CREATE INDEX f_orders ON features(orders);\n"
+        "CREATE INDEX f_recency ON features(days_since_last_order);\n"
+        "CREATE INDEX f_revenue ON features(net_revenue);\n"
+        "ANALYZE;\n"), text=True, check=True)
+    import sqlite3
+    con = sqlite3.connect(db)
+    times, n = [], None
+    for _ in range(runs):
+        t0 = time.perf_counter()
+        n = con.execute(f"SELECT count(*) FROM features WHERE {WHERE}").fetchone()[0]
+        times.append((time.perf_counter() - t0) * 1e3)
+    plan = " / ".join(r[-1] for r in con.execute(
+        f"EXPLAIN QUERY PLAN SELECT count(*) FROM features WHERE {WHERE}"))
+    con.close()
+    return statistics.median(times), n, plan
+
+
+def postgres(csv, runs):
+    pg = Postgres()
+    try:
+        base = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", pg.port,
+                "-U", "postgres"]
+        subprocess.run(base, input=(
+            "CREATE TABLE features(customer_id TEXT PRIMARY KEY, orders INTEGER,"
+            " days_since_last_order INTEGER, net_revenue NUMERIC(14,2));\n"
+            f"\\copy features FROM '{csv}' WITH (FORMAT csv, HEADER true)\n"
+            "CREATE INDEX f_orders ON features(orders);\n"
+            "CREATE INDEX f_recency ON features(days_since_last_order);\n"
+            "CREATE INDEX f_revenue ON features(net_revenue);\n"
+            "VACUUM ANALYZE features;\n"), text=True, check=True, stdout=subprocess.DEVNULL)
+        script = "\\timing on\n" + f"SELECT count(*) FROM features WHERE {WHERE};\n" * runs
+        p = subprocess.run(base + ["-t", "-A"], input=script, text=True, check=True,
+                           capture_output=True)
+        times = [float(x) for x in re.findall(r"Time: ([0-9.]+) ms", p.stdout)]
+        counts = [int(x) for x in p.stdout.split() if x.isdigit()]
+        return statistics.median(times), counts[0] if counts else None
+    finally:
+        pg.stop()
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--customers", type=int, default=10000000)
+    ap.add_argument("--runs", type=int, default=11)
+    ap.add_argument("--only", default="retain,sqlite,postgres,scaling")
+    a = ap.parse_args()
+    only = a.only.split(",")
+    out = tempfile.mkdtemp(prefix="retain-bench-seg-")
+    os.chmod(out, 0o755)
+    csv = os.path.join(out, "features.csv")
+    r = speed(a.customers, a.runs, csv if ("sqlite" in only or "postgres" in only) else None)
+    os.chmod(csv, 0o644) if os.path.exists(csv) else None
+    print(f"{r['customers']:,} customers, {r['orders']:,} orders in the model "
+          f"(built in {r['model_s']:.1f} s, features in {r['features_s']:.1f} s)")
+    print(f"rule: {RULE}")
+    print(f"  retain (compile + eval, median of {a.runs})  {r['eval_ms']:8.2f} ms  "
+          f"{r['members']:,} members")
+    if "sqlite" in only:
+        ms, n, plan = sqlite(csv, a.runs, os.path.join(out, "f.db"))
+        print(f"  SQLite, indexed table              {ms:8.2f} ms  {n:,} rows  "
+              f"({ms / r['eval_ms']:.0f}x retain; plan: {plan})")
+        if n != r["members"]:
+            print(f"  MISMATCH: SQLite counts {n}, retain {r['members']}")
+    if "postgres" in only:
+        ms, n = postgres(csv, a.runs)
+        print(f"  PostgreSQL, indexed table          {ms:8.2f} ms  {n:,} rows  "
+              f"({ms / r['eval_ms']:.0f}x retain)")
+        if n != r["members"]:
+            print(f"  MISMATCH: PostgreSQL counts {n}, retain {r['members']}")
+    if "scaling" in only:
+        print("one customer's membership (rt_rule_match), by model size:")
+        for n in sorted({10000, 100000, 1000000, a.customers}):
+            s = speed(n, 3) if n != a.customers else r
+            print(f"  {n:>12,} customers  {s['match_ns']:7.1f} ns per customer"
+                  f"{'' if s['match_agrees'] else '  (DISAGREES with eval!)'}")
+    subprocess.run(["rm", "-rf", out])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,754 @@
+/* cmd_segment.c - `retain segment create|update|list|show|members|export|delete|refresh|events|
+ * preview`: dynamic segments, each a rule (docs/RULES.md) over the customers' features whose
+ * members the store keeps, with every entry and exit recorded. */
+#include "cli/cli.h"
+
+#include <retain/alloc.h>
+#include <retain/features.h>
+#include <retain/rule.h>
+
+#include <jansson.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+static void help(void) {
+  printf("Usage: retain [--db PATH] segment COMMAND ...\n\n"
+         "Dynamic segments: a name and a rule over the customers' features (see `retain\n"
+         "features` for the fields, docs/RULES.md for the language). The store keeps each\n"
+         "segment's members and records every entry and exit with its time.\n\n"
+         "Commands:\n"
+         "  create NAME --rule RULE [--description TEXT]   define and evaluate a segment\n"
+         "  update NAME --rule RULE [--description TEXT]   change its rule, re-evaluate\n"
+         "  list                                           segments with their sizes\n"
+         "  show NAME                                      rule, size, size over time\n"
+         "  members NAME                                   the members (customer id first)\n"
+         "  export NAME [--fields F1,F2,...]               members with their features\n"
+         "  delete NAME                                    forget a segment\n"
+         "  refresh [NAME ...]                             re-evaluate (all by default)\n"
+         "  events [NAME] [--since DATE]                   who entered or left, when\n"
+         "  preview --rule RULE [--limit N]                count and sample, nothing stored\n\n"
+         "Options:\n"
+         "  --as-of DATE   evaluate as of this day (default: today, or $RETAIN_NOW)\n"
+         "  --format F     table (default), csv or json (members and export: csv or json)\n\n"
+         "Example:\n"
+         "  retain segment create lapsing-vips --rule \\\n"
+         "    \"orders >= 3 and days_since_last_order > 60 and value_tier in ('platinum', 'gold')\"\n");
+}
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int valid_name(const char *s) {
+  size_t n = strlen(s);
+  if (n == 0 || n > 64) return 0;
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+             (i > 0 && (c == '_' || c == '-' || c == '.'));
+    if (!ok) return 0;
+  }
+  return 1;
+}
+
+/* ---- compiling and evaluating a rule ---- */
+
+/* in_segment('x'): the stored rule of x (kept until the compile is done) */
+typedef struct seg_lookup {
+  rt_store *st;
+  char *held[32];
+  int nheld;
+} seg_lookup;
+
+static const char *stored_rule(void *ctx, const char *name) {
+  seg_lookup *l = ctx;
+  rt_segment_info info;
+  if (l->nheld == 32 || rt_store_segment_get(l->st, name, &info, NULL)) return NULL;
+  char *rule = info.rule;
+  info.rule = NULL;
+  rt_segment_info_free(&info);
+  l->held[l->nheld++] = rule;
+  return rule;
+}
+
+static void lookup_free(seg_lookup *l) {
+  for (int i = 0; i < l->nheld; i++) rt_free(l->held[i]);
+  l->nheld = 0;
+}
+
+/* Prints a rule error, with the rule and a caret under the column it names (one-line rules). */
+static int rule_fail(const char *rule, const rt_error *err) {
+  fprintf(stderr, "retain: rule: %s\n", err->msg);
+  const char *at = strstr(err->msg, " at ");
+  int line, col;
+  if (at && sscanf(at, " at %d:%d", &line, &col) == 2 && line == 1 && !strchr(rule, '\n') &&
+      col >= 1 && (size_t)col <= strlen(rule) + 1)
+    fprintf(stderr, "  %s\n  %*s^\n", rule, col - 1, "");
+  return CLI_FAIL;
+}
+
+static int compile(const cli_features *cf, seg_lookup *l, const char *name, const char *rule,
+                   rt_rule **out) {
+  rt_rule_env env;
+  rt_features_env(cf->f, &env);
+  env.name = name;
+  env.segment_rule = stored_rule;
+  env.ctx = l;
+  rt_error err = {0};
+  int rc = rt_rule_compile(rule, &env, out, &err);
+  lookup_free(l);
+  return rc ? rule_fail(rule, &err) : CLI_OK;
+}
+
+/* The members of rule as a bitmap (rt_free it). */
+static int evaluate(const cli_features *cf, const char *name, const char *rule, uint64_t **bits,
+                    size_t *count) {
+  seg_lookup l = {cf->st, {0}, 0};
+  rt_rule *r = NULL;
+  int rc = compile(cf, &l, name, rule, &r);
+  if (rc) return rc;
+  size_t words = (cf->f->n + 63) / 64;
+  *bits = rt_calloc(words ? words : 1, sizeof **bits);
+  rt_error err = {0};
+  if (!*bits) {
+    rt_rule_free(r);
+    fprintf(stderr, "retain: out of memory\n");
+    return CLI_FAIL;
+  }
+  if (rt_rule_eval(r, *bits, &err)) {
+    rt_rule_free(r);
+    rt_free(*bits);
+    *bits = NULL;
+    return cli_fail(&err);
+  }
+  rt_rule_free(r);
+  size_t c = 0;
+  for (size_t w = 0; w < words; w++) c += (size_t)__builtin_popcountll((*bits)[w]);
+  *count = c;
+  return CLI_OK;
+}
+
+static int is_member(const uint64_t *bits, size_t i) { return (int)((bits[i / 64] >> (i % 64)) & 1); }
+
+/* the stored members' customer ids, ascending */
+typedef struct idlist {
+  int64_t *v;
+  size_t n, cap;
+} idlist;
+
+static int on_member_id(void *ctx, int64_t customer, const char *ext_id, int64_t entered_ms) {
+  (void)ext_id;
+  (void)entered_ms;
+  idlist *l = ctx;
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? 2 * l->cap : 1024;
+    int64_t *v = rt_realloc(l->v, cap * sizeof *v);
+    if (!v) return RT_ENOMEM;
+    l->v = v;
+    l->cap = cap;
+  }
+  l->v[l->n++] = customer;
+  return 0;
+}
+
+static int cmp_id(const void *a, const void *b) {
+  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* Evaluates segment id's rule and records who entered and who left, in one transaction. */
+static int apply(cli_features *cf, int64_t id, const char *name, const char *rule, int quiet) {
+  uint64_t *bits = NULL;
+  size_t count = 0;
+  int rc = evaluate(cf, name, rule, &bits, &count);
+  if (rc) return rc;
+  rt_error err = {0};
+  idlist old = {0};
+  const rt_model *m = cf->model;
+  int64_t at = now_ms(), entered = 0, exited = 0;
+  if (rt_store_begin(cf->st, &err) ||
+      rt_store_scan_segment_members(cf->st, id, on_member_id, &old, &err)) {
+    rc = cli_fail(&err);
+    goto out;
+  }
+  if (old.n) qsort(old.v, old.n, sizeof *old.v, cmp_id);
+  /* the model's customers are in store id order: merge the two ascending lists */
+  size_t j = 0;
+  for (size_t i = 0; i < m->ncustomers && !rc; i++) {
+    int64_t sid = m->store_id[i];
+    while (j < old.n && old.v[j] < sid && !rc) { /* a member no longer in the model */
+      if (rt_store_segment_move(cf->st, id, old.v[j], 0, at, &err)) rc = cli_fail(&err);
+      exited++;
+      j++;
+    }
+    int was = j < old.n && old.v[j] == sid;
+    if (was) j++;
+    int now = is_member(bits, i);
+    if (now != was && !rc) {
+      if (rt_store_segment_move(cf->st, id, sid, now, at, &err)) rc = cli_fail(&err);
+      entered += now;
+      exited += !now;
+    }
+  }
+  for (; j < old.n && !rc; j++, exited++)
+    if (rt_store_segment_move(cf->st, id, old.v[j], 0, at, &err)) rc = cli_fail(&err);
+  if (!rc && (rt_store_segment_evaluated(cf->st, id, at, (int64_t)count, entered, exited, &err) ||
+              rt_store_commit(cf->st, &err)))
+    rc = cli_fail(&err);
+  if (rc) rt_store_rollback(cf->st);
+  if (!rc && !quiet) {
+    char n1[32], n2[32], n3[32];
+    printf("segment %s: %s customers (%.1f%%) · %s entered, %s left\n", name,
+           cli_count((int64_t)count, n1, sizeof n1),
+           m->ncustomers ? 100.0 * (double)count / (double)m->ncustomers : 0.0,
+           cli_count(entered, n2, sizeof n2), cli_count(exited, n3, sizeof n3));
+  }
+out:
+  rt_free(old.v);
+  rt_free(bits);
+  return rc;
+}
+
+/* ---- commands ---- */
+
+typedef struct seg_args {
+  const char *name, *rule, *description, *as_of, *fields, *since;
+  const char *names[64];
+  int nnames;
+  int64_t limit;
+  cli_format format;
+} seg_args;
+
+static int parse(int argc, char **argv, int first, seg_args *a) {
+  for (int i = first; i < argc; i++) {
+    const char *v;
+    int r;
+    if (cli_is_help(argv[i])) {
+      help();
+      return -1;
+    }
+    if ((r = cli_value(argc, argv, &i, "--rule", &v)) != 0) {
+      if (r < 0) return CLI_USAGE;
+      a->rule = v;
+    } else if ((r = cli_value(argc, argv, &i, "--description", &v)) != 0) {
+      if (r < 0) return CLI_USAGE;
+      a->description = v;
+    } else if ((r = cli_value(argc, argv, &i, "--as-of", &v)) != 0) {
+      if (r < 0) return CLI_USAGE;
+      a->as_of = v;
+    } else if ((r = cli_value(argc, argv, &i, "--fields", &v)) != 0) {
+      if (r < 0) return CLI_USAGE;
+      a->fields = v;
+    } else if ((r = cli_value(argc, argv, &i, "--since", &v)) != 0) {
+      if (r < 0) return CLI_USAGE;
+      a->since = v;
+    } else if ((r = cli_value(argc, argv, &i, "--limit", &v)) != 0) {
+      if (r < 0 || cli_parse_int("segment", "--limit", v, 0, 1000000, &a->limit)) return CLI_USAGE;
+    } else if ((r = cli_value(argc, argv, &i, "--format", &v)) != 0) {
+      if (r < 0 || cli_parse_format("segment", v, &a->format)) return CLI_USAGE;
+    } else if (argv[i][0] == '-' && argv[i][1]) {
+      return cli_usage_error("segment", "unknown option '%s'", argv[i]);
+    } else {
+      if (a->nnames == 64) return cli_usage_error("segment", "too many names");
+      a->names[a->nnames++] = argv[i];
+    }
+  }
+  a->name = a->nnames ? a->names[0] : NULL;
+  return 0;
+}
+
+static int need_name(const char *cmd, const seg_args *a) {
+  if (a->nnames != 1) return cli_usage_error("segment", "%s wants one segment name", cmd);
+  return 0;
+}
+
+/* The store and the segment a command names (one name). Returns an exit code; on success the
+ * caller closes the store and frees info. */
+static int open_segment(const cli_global *g, const char *cmd, const seg_args *a, int writable,
+                        rt_store **st, rt_segment_info *info) {
+  int rc = need_name(cmd, a);
+  if (rc || (rc = cli_open_store(g, !writable, st))) return rc;
+  rt_error err = {0};
+  if (rt_store_segment_get(*st, a->name, info, &err)) {
+    rt_store_close(*st);
+    *st = NULL;
+    return cli_fail(&err);
+  }
+  return CLI_OK;
+}
+
+static int cmd_create(const cli_global *g, const char *cmd, seg_args *a) {
+  int rc = need_name(cmd, a);
+  if (rc) return rc;
+  if (!valid_name(a->name))
+    return cli_usage_error("segment", "'%s' is not a segment name (letters, digits, _ - ., at "
+                                      "most 64, starting with a letter or digit)",
+                           a->name);
+  if (!a->rule) return cli_usage_error("segment", "%s wants --rule RULE", cmd);
+  cli_features cf;
+  if ((rc = cli_features_load(g, "segment", a->as_of, 1, &cf))) return rc;
+  /* the rule must compile before anything is stored */
+  seg_lookup l = {cf.st, {0}, 0};
+  rt_rule *r = NULL;
+  rc = compile(&cf, &l, a->name, a->rule, &r);
+  rt_rule_free(r);
+  rt_error err = {0};
+  int64_t id = 0;
+  if (!rc) {
+    if (!strcmp(cmd, "create")) {
+      if (rt_store_segment_create(cf.st, a->name, a->rule, a->description, &id, &err))
+        rc = cli_fail(&err);
+    } else {
+      rt_segment_info info;
+      if (rt_store_segment_get(cf.st, a->name, &info, &err) ||
+          (id = info.id, rt_segment_info_free(&info),
+           rt_store_segment_update(cf.st, id, a->rule, a->description, &err)))
+        rc = cli_fail(&err);
+    }
+  }
+  if (!rc) rc = apply(&cf, id, a->name, a->rule, g->quiet);
+  cli_features_free(&cf);
+  return rc;
+}
+
+typedef struct list_ctx {
+  cli_format format;
+  cli_table t;
+  json_t *arr;
+} list_ctx;
+
+static void when(int64_t ms, char *buf, size_t n) {
+  if (ms <= 0) snprintf(buf, n, "never");
+  else rt_time_format(NULL, ms, buf, n);
+}
+
+static int on_segment(void *ctx, const rt_segment_info *s) {
+  list_ctx *l = ctx;
+  char ev[48], sz[32];
+  when(s->evaluated_ms, ev, sizeof ev);
+  if (l->format == FMT_JSON) {
+    json_t *o = json_object();
+    json_object_set_new(o, "name", json_string(s->name));
+    json_object_set_new(o, "size", json_integer(s->size));
+    json_object_set_new(o, "rule", json_string(s->rule));
+    json_object_set_new(o, "description", s->description ? json_string(s->description)
+                                                         : json_null());
+    json_object_set_new(o, "evaluated", json_string(ev));
+    json_array_append_new(l->arr, o);
+  } else if (l->format == FMT_CSV) {
+    cli_csv_field(stdout, s->name);
+    printf(",%lld,", (long long)s->size);
+    cli_csv_field(stdout, ev);
+    putchar(',');
+    cli_csv_field(stdout, s->rule);
+    putchar('\n');
+  } else {
+    cli_count(s->size, sz, sizeof sz);
+    cli_table_row(&l->t, (const char *[]){s->name, sz, ev, s->rule});
+  }
+  return 0;
+}
+
+static int cmd_list(const cli_global *g, seg_args *a) {
+  rt_store *st;
+  int rc = cli_open_store(g, 1, &st);
+  if (rc) return rc;
+  list_ctx l = {a->format, {0}, NULL};
+  cli_table_init(&l.t, 4);
+  l.t.left = 1u << 3;
+  if (a->format == FMT_JSON) l.arr = json_array();
+  else if (a->format == FMT_CSV) printf("name,size,evaluated,rule\n");
+  else cli_table_row(&l.t, (const char *[]){"segment", "customers", "evaluated", "rule"});
+  rt_error err = {0};
+  if (rt_store_scan_segments(st, on_segment, &l, &err)) rc = cli_fail(&err);
+  if (!rc && a->format == FMT_JSON) {
+    json_dumpf(l.arr, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+    printf("\n");
+  } else if (!rc && a->format == FMT_TABLE) {
+    if (l.t.nrows == 1) printf("No segments yet: retain segment create NAME --rule RULE\n");
+    else cli_table_print(&l.t, stdout);
+  }
+  json_decref(l.arr);
+  cli_table_free(&l.t);
+  rt_store_close(st);
+  return rc;
+}
+
+typedef struct sizes_ctx {
+  cli_format format;
+  cli_table t;
+  json_t *arr;
+} sizes_ctx;
+
+static int on_size(void *ctx, int64_t at_ms, int64_t size, int64_t entered, int64_t exited) {
+  sizes_ctx *s = ctx;
+  char at[48], a[32], b[32], c[32];
+  when(at_ms, at, sizeof at);
+  if (s->format == FMT_JSON) {
+    json_t *o = json_object();
+    json_object_set_new(o, "at", json_string(at));
+    json_object_set_new(o, "size", json_integer(size));
+    json_object_set_new(o, "entered", json_integer(entered));
+    json_object_set_new(o, "left", json_integer(exited));
+    json_array_append_new(s->arr, o);
+  } else if (s->format == FMT_CSV) {
+    printf("%s,%lld,%lld,%lld\n", at, (long long)size, (long long)entered, (long long)exited);
+  } else {
+    cli_table_row(&s->t, (const char *[]){at, cli_count(size, a, sizeof a),
+                                          cli_count(entered, b, sizeof b),
+                                          cli_count(exited, c, sizeof c)});
+  }
+  return 0;
+}
+
+static int cmd_show(const cli_global *g, seg_args *a) {
+  rt_store *st;
+  rt_segment_info info;
+  int rc = open_segment(g, "show", a, 0, &st, &info);
+  if (rc) return rc;
+  rt_error err = {0};
+  sizes_ctx s = {a->format, {0}, NULL};
+  cli_table_init(&s.t, 4);
+  char created[48], ev[48], sz[32];
+  when(info.created_ms, created, sizeof created);
+  when(info.evaluated_ms, ev, sizeof ev);
+  if (a->format == FMT_JSON) {
+    s.arr = json_array();
+  } else if (a->format == FMT_CSV) {
+    printf("evaluated,size,entered,left\n");
+  } else {
+    printf("segment %s\n  rule:        %s\n", info.name, info.rule);
+    if (info.description) printf("  description: %s\n", info.description);
+    printf("  customers:   %s (evaluated %s)\n  created:     %s\n\nsize over time:\n",
+           cli_count(info.size, sz, sizeof sz), ev, created);
+    cli_table_row(&s.t, (const char *[]){"evaluated", "customers", "entered", "left"});
+  }
+  if (rt_store_scan_segment_sizes(st, info.id, on_size, &s, &err)) rc = cli_fail(&err);
+  if (!rc && a->format == FMT_JSON) {
+    json_t *o = json_object();
+    json_object_set_new(o, "name", json_string(info.name));
+    json_object_set_new(o, "rule", json_string(info.rule));
+    json_object_set_new(o, "description", info.description ? json_string(info.description)
+                                                           : json_null());
+    json_object_set_new(o, "size", json_integer(info.size));
+    json_object_set_new(o, "created", json_string(created));
+    json_object_set_new(o, "evaluated", json_string(ev));
+    json_object_set_new(o, "sizes", s.arr);
+    s.arr = NULL;
+    json_dumpf(o, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+    printf("\n");
+    json_decref(o);
+  } else if (!rc && a->format == FMT_TABLE) {
+    cli_table_print(&s.t, stdout);
+  }
+  json_decref(s.arr);
+  cli_table_free(&s.t);
+  rt_segment_info_free(&info);
+  rt_store_close(st);
+  return rc;
+}
+
+typedef struct members_ctx {
+  int json;
+  json_t *arr;
+} members_ctx;
+
+static int on_member(void *ctx, int64_t customer, const char *ext_id, int64_t entered_ms) {
+  (void)customer;
+  members_ctx *m = ctx;
+  char at[48];
+  when(entered_ms, at, sizeof at);
+  if (m->json) {
+    json_t *o = json_object();
+    json_object_set_new(o, "customer_id", json_string(ext_id));
+    json_object_set_new(o, "entered", json_string(at));
+    json_array_append_new(m->arr, o);
+  } else {
+    cli_csv_field(stdout, ext_id);
+    printf(",%s\n", at);
+  }
+  return 0;
+}
+
+static int cmd_members(const cli_global *g, seg_args *a) {
+  rt_store *st;
+  rt_segment_info info;
+  int rc = open_segment(g, "members", a, 0, &st, &info);
+  if (rc) return rc;
+  rt_error err = {0};
+  members_ctx m = {a->format == FMT_JSON, NULL};
+  if (m.json) m.arr = json_array();
+  else printf("customer_id,entered\n");
+  if (rt_store_scan_segment_members(st, info.id, on_member, &m, &err)) rc = cli_fail(&err);
+  if (!rc && m.json) {
+    json_dumpf(m.arr, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+    printf("\n");
+  }
+  json_decref(m.arr);
+  rt_segment_info_free(&info);
+  rt_store_close(st);
+  return rc;
+}
+
+/* members with their features, evaluated now (as of --as-of) */
+static int cmd_export(const cli_global *g, seg_args *a) {
+  int rc = need_name("export", a);
+  if (rc) return rc;
+  cli_features cf;
+  if ((rc = cli_features_load(g, "segment", a->as_of, 0, &cf))) return rc;
+  rt_error err = {0};
+  rt_segment_info info;
+  const rt_column *cols[128];
+  int ncols = 0;
+  uint64_t *bits = NULL;
+  size_t count = 0;
+  const char *fields = a->fields ? a->fields
+                                 : "orders,net_revenue,aov,first_order_at,last_order_at,"
+                                   "days_since_last_order,rfm_segment,lifecycle_stage,value_tier";
+  if (rt_store_segment_get(cf.st, a->name, &info, &err)) {
+    cli_features_free(&cf);
+    return cli_fail(&err);
+  }
+  for (const char *p = fields; *p && !rc;) {
+    const char *e = strchr(p, ',');
+    size_t n = e ? (size_t)(e - p) : strlen(p);
+    char name[128];
+    snprintf(name, sizeof name, "%.*s", (int)(n < 127 ? n : 127), p);
+    const rt_column *c = rt_features_find(cf.f, name);
+    if (!c) rc = cli_usage_error("segment", "--fields: unknown field '%s' (see retain features)",
+                                 name);
+    else if (ncols < 128) cols[ncols++] = c;
+    p = e ? e + 1 : p + n;
+  }
+  if (!rc) rc = evaluate(&cf, info.name, info.rule, &bits, &count);
+  if (!rc) {
+    int json = a->format == FMT_JSON;
+    json_t *arr = json ? json_array() : NULL;
+    char buf[64];
+    if (!json) {
+      printf("customer_id");
+      for (int k = 0; k < ncols; k++) printf(",%s", cols[k]->name);
+      putchar('\n');
+    }
+    for (size_t i = 0; i < cf.f->n; i++) {
+      if (!is_member(bits, i)) continue;
+      if (json) {
+        json_t *o = json_object();
+        json_object_set_new(o, "customer_id", json_string(rt_model_ext_id(cf.model, i)));
+        for (int k = 0; k < ncols; k++) {
+          const char *s = cli_feature_value(cols[k], i, buf, sizeof buf);
+          json_t *v = !*s ? json_null()
+                      : cols[k]->type == RT_TYPE_NUMBER ? json_real(cols[k]->num[i])
+                      : cols[k]->type == RT_TYPE_BOOL   ? json_boolean(cols[k]->num[i] != 0)
+                                                        : json_string(s);
+          json_object_set_new(o, cols[k]->name, v);
+        }
+        json_array_append_new(arr, o);
+      } else {
+        cli_csv_field(stdout, rt_model_ext_id(cf.model, i));
+        for (int k = 0; k < ncols; k++) {
+          putchar(',');
+          cli_csv_field(stdout, cli_feature_value(cols[k], i, buf, sizeof buf));
+        }
+        putchar('\n');
+      }
+    }
+    if (json) {
+      json_dumpf(arr, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+      printf("\n");
+      json_decref(arr);
+    }
+  }
+  rt_free(bits);
+  rt_segment_info_free(&info);
+  cli_features_free(&cf);
+  return rc;
+}
+
+static int cmd_delete(const cli_global *g, seg_args *a) {
+  rt_store *st;
+  rt_segment_info info;
+  int rc = open_segment(g, "delete", a, 1, &st, &info);
+  if (rc) return rc;
+  rt_error err = {0};
+  if (rt_store_segment_delete(st, info.id, &err)) rc = cli_fail(&err);
+  else if (!g->quiet) printf("segment %s deleted\n", a->name);
+  rt_segment_info_free(&info);
+  rt_store_close(st);
+  return rc;
+}
+
+/* refresh: every segment (or the named ones), in name order */
+typedef struct names_ctx {
+  rt_segment_info *v;
+  size_t n, cap;
+  int oom;
+} names_ctx;
+
+static int on_segment_copy(void *ctx, const rt_segment_info *s) {
+  names_ctx *c = ctx;
+  if (c->n == c->cap) {
+    size_t cap = c->cap ? 2 * c->cap : 16;
+    rt_segment_info *v = rt_realloc(c->v, cap * sizeof *v);
+    if (!v) return c->oom = 1;
+    c->v = v;
+    c->cap = cap;
+  }
+  rt_segment_info *d = &c->v[c->n];
+  memset(d, 0, sizeof *d);
+  d->id = s->id;
+  d->name = rt_strdup(s->name);
+  d->rule = rt_strdup(s->rule);
+  c->n++;
+  if (!d->name || !d->rule) return c->oom = 1;
+  return 0;
+}
+
+static int cmd_refresh(const cli_global *g, seg_args *a) {
+  cli_features cf;
+  int rc = cli_features_load(g, "segment", a->as_of, 1, &cf);
+  if (rc) return rc;
+  names_ctx all = {0};
+  rt_error err = {0};
+  if (rt_store_scan_segments(cf.st, on_segment_copy, &all, &err)) rc = all.oom ? CLI_FAIL : cli_fail(&err);
+  for (int k = 0; k < a->nnames && !rc; k++) {
+    size_t j = 0;
+    while (j < all.n && strcmp(all.v[j].name, a->names[k])) j++;
+    if (j == all.n) {
+      fprintf(stderr, "retain: no segment named '%s'\n", a->names[k]);
+      rc = CLI_FAIL;
+    }
+  }
+  for (size_t j = 0; j < all.n && !rc; j++) {
+    int wanted = a->nnames == 0;
+    for (int k = 0; k < a->nnames; k++) wanted |= !strcmp(all.v[j].name, a->names[k]);
+    if (wanted) rc = apply(&cf, all.v[j].id, all.v[j].name, all.v[j].rule, g->quiet);
+  }
+  if (!rc && all.n == 0 && !g->quiet) printf("No segments to refresh.\n");
+  for (size_t j = 0; j < all.n; j++) rt_segment_info_free(&all.v[j]);
+  rt_free(all.v);
+  cli_features_free(&cf);
+  return rc;
+}
+
+typedef struct events_ctx {
+  cli_format format;
+  json_t *arr;
+} events_ctx;
+
+static int on_event(void *ctx, const char *segment, int64_t customer, const char *ext_id,
+                    int enter, int64_t at_ms) {
+  (void)customer;
+  events_ctx *e = ctx;
+  char at[48];
+  when(at_ms, at, sizeof at);
+  if (e->format == FMT_JSON) {
+    json_t *o = json_object();
+    json_object_set_new(o, "at", json_string(at));
+    json_object_set_new(o, "segment", json_string(segment));
+    json_object_set_new(o, "customer_id", json_string(ext_id));
+    json_object_set_new(o, "event", json_string(enter ? "enter" : "exit"));
+    json_array_append_new(e->arr, o);
+  } else {
+    printf("%s,", at);
+    cli_csv_field(stdout, segment);
+    putchar(',');
+    cli_csv_field(stdout, ext_id);
+    printf(",%s\n", enter ? "enter" : "exit");
+  }
+  return 0;
+}
+
+static int cmd_events(const cli_global *g, seg_args *a) {
+  if (a->nnames > 1) return cli_usage_error("segment", "events wants at most one segment name");
+  rt_store *st;
+  int rc = cli_open_store(g, 1, &st);
+  if (rc) return rc;
+  rt_error err = {0};
+  int64_t id = 0, since = INT64_MIN;
+  rt_tz *tz = NULL;
+  if (a->since) {
+    if ((rc = cli_load_tz(g, st, &tz)) == 0 &&
+        rt_date_parse(NULL, a->since, strlen(a->since), tz, &since, &err))
+      rc = cli_usage_error("segment", "--since: %s", err.msg);
+  }
+  if (!rc && a->name) {
+    rt_segment_info info;
+    if (rt_store_segment_get(st, a->name, &info, &err)) rc = cli_fail(&err);
+    else {
+      id = info.id;
+      rt_segment_info_free(&info);
+    }
+  }
+  events_ctx e = {a->format, a->format == FMT_JSON ? json_array() : NULL};
+  if (!rc && !e.arr) printf("at,segment,customer_id,event\n");
+  if (!rc && rt_store_scan_segment_events(st, id, since, on_event, &e, &err)) rc = cli_fail(&err);
+  if (!rc && e.arr) {
+    json_dumpf(e.arr, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+    printf("\n");
+  }
+  json_decref(e.arr);
+  rt_tz_free(tz);
+  rt_store_close(st);
+  return rc;
+}
+
+static int cmd_preview(const cli_global *g, seg_args *a) {
+  if (!a->rule) return cli_usage_error("segment", "preview wants --rule RULE");
+  cli_features cf;
+  int rc = cli_features_load(g, "segment", a->as_of, 0, &cf);
+  if (rc) return rc;
+  uint64_t *bits = NULL;
+  size_t count = 0;
+  if ((rc = evaluate(&cf, NULL, a->rule, &bits, &count)) == 0) {
+    char n1[32], n2[32];
+    int64_t limit = a->limit ? a->limit : 10;
+    if (a->format == FMT_JSON) {
+      json_t *o = json_object(), *arr = json_array();
+      json_object_set_new(o, "customers", json_integer((json_int_t)count));
+      for (size_t i = 0; i < cf.f->n && (int64_t)json_array_size(arr) < limit; i++)
+        if (is_member(bits, i)) json_array_append_new(arr, json_string(rt_model_ext_id(cf.model, i)));
+      json_object_set_new(o, "sample", arr);
+      json_dumpf(o, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+      printf("\n");
+      json_decref(o);
+    } else {
+      printf("%s of %s customers match", cli_count((int64_t)count, n1, sizeof n1),
+             cli_count((int64_t)cf.f->n, n2, sizeof n2));
+      int64_t shown = 0;
+      for (size_t i = 0; i < cf.f->n && shown < limit; i++)
+        if (is_member(bits, i)) printf("%s%s", shown++ ? ", " : ": ", rt_model_ext_id(cf.model, i));
+      printf(shown < (int64_t)count ? ", ...\n" : "\n");
+    }
+  }
+  rt_free(bits);
+  cli_features_free(&cf);
+  return rc;
+}
+
+int cmd_segment(const cli_global *g, int argc, char **argv) {
+  if (argc < 2 || cli_is_help(argv[1])) {
+    help();
+    return argc < 2 ? CLI_USAGE : CLI_OK;
+  }
+  const char *cmd = argv[1];
+  seg_args a = {0};
+  int rc = parse(argc, argv, 2, &a);
+  if (rc < 0) return CLI_OK; /* --help */
+  if (rc) return rc;
+  if (!strcmp(cmd, "create") || !strcmp(cmd, "update")) return cmd_create(g, cmd, &a);
+  if (!strcmp(cmd, "list")) return cmd_list(g, &a);
+  if (!strcmp(cmd, "show")) return cmd_show(g, &a);
+  if (!strcmp(cmd, "members")) return cmd_members(g, &a);
+  if (!strcmp(cmd, "export")) return cmd_export(g, &a);
+  if (!strcmp(cmd, "delete")) return cmd_delete(g, &a);
+  if (!strcmp(cmd, "refresh")) return cmd_refresh(g, &a);
+  if (!strcmp(cmd, "events")) return cmd_events(g, &a);
+  if (!strcmp(cmd, "preview")) return cmd_preview(g, &a);
+  return cli_usage_error("segment", "unknown command '%s' (create, update, list, show, members, "
+                                    "export, delete, refresh, events, preview)",
+                         cmd);
+}

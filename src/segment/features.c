@@ -1,0 +1,634 @@
+/* features.c - every customer's features at an as-of day (features.h), as rule columns: order
+ * counts and amounts, recency and tenure, RFM, lifecycle stage, value tier, the latest stored
+ * model scores and the imported attributes. Only what happened up to the as-of day counts, so
+ * a segment evaluated "as of" a past day sees what it would have seen then. */
+#include <retain/alloc.h>
+#include <retain/features.h>
+
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "internal.h"
+
+#define MAX_ATTRS 64
+#define MAX_COLS (48 + 2 * MAX_ATTRS)
+
+/* What the features own: the columns' arrays and the texts of their dictionaries. */
+typedef struct owned {
+  void *mem[MAX_COLS * 2];
+  int nmem;
+  rt__strmap dicts[MAX_ATTRS];
+  const char **dict_ptrs[MAX_ATTRS];
+  int ndicts;
+  char *names[MAX_ATTRS * 2];
+  int nnames;
+  const char **ids; /* customer_id's dictionary: pointers into the model's ids */
+} owned;
+
+void rt_features_defaults(rt_features_options *o, int32_t today) {
+  memset(o, 0, sizeof *o);
+  o->today = today;
+  o->rfm_bins = 5;
+  o->at_risk_gaps = 2;
+  o->lapsed_gaps = 4;
+  o->at_risk_min_days = 30;
+  o->lapsed_min_days = 90;
+  o->new_days = 30;
+  o->loyal_orders = 5;
+  o->tier_platinum = 0.01;
+  o->tier_gold = 0.09;
+  o->tier_silver = 0.20;
+}
+
+static void *own(owned *ow, void *p) {
+  if (p && ow->nmem < (int)(sizeof ow->mem / sizeof ow->mem[0]))
+    ow->mem[ow->nmem++] = p;
+  else if (p) {
+    rt_free(p);
+    return NULL;
+  }
+  return p;
+}
+
+static rt_column *add_col(rt_features *f, const char *name, rt_value_type type,
+                          const char *about) {
+  if (f->ncols == MAX_COLS)
+    return NULL;
+  rt_column *c = &f->cols[f->ncols++];
+  memset(c, 0, sizeof *c);
+  c->name = name;
+  c->type = type;
+  c->about = about;
+  return c;
+}
+
+static double *num_col(rt_features *f, owned *ow, const char *name, const char *about) {
+  double *v = own(ow, rt_malloc((f->n ? f->n : 1) * sizeof *v));
+  rt_column *c = v ? add_col(f, name, RT_TYPE_NUMBER, about) : NULL;
+  if (!c)
+    return NULL;
+  c->num = v;
+  return v;
+}
+
+static int32_t *day_col(rt_features *f, owned *ow, const char *name, const char *about) {
+  int32_t *v = own(ow, rt_malloc((f->n ? f->n : 1) * sizeof *v));
+  rt_column *c = v ? add_col(f, name, RT_TYPE_DATE, about) : NULL;
+  if (!c)
+    return NULL;
+  c->day = v;
+  return v;
+}
+
+/* a text column over a fixed dictionary */
+static uint32_t *text_col(rt_features *f, owned *ow, const char *name, const char *about,
+                          const char *const *dict, size_t ndict) {
+  uint32_t *v = own(ow, rt_malloc((f->n ? f->n : 1) * sizeof *v));
+  rt_column *c = v ? add_col(f, name, RT_TYPE_TEXT, about) : NULL;
+  if (!c)
+    return NULL;
+  c->code = v;
+  c->dict = dict;
+  c->ndict = ndict;
+  return v;
+}
+
+static int cmp_double(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x < y ? -1 : x > y;
+}
+
+/* the median of the repeat customers' mean gaps between distinct order days */
+static double median_gap(const rt_model *m, int32_t today) {
+  double *g = rt_malloc((m->ncustomers ? m->ncustomers : 1) * sizeof *g);
+  if (!g)
+    return NAN;
+  size_t k = 0;
+  for (size_t i = 0; i < m->ncustomers; i++) {
+    int32_t first = 0, last = 0;
+    size_t days = 0;
+    for (uint32_t o = m->order_start[i]; o < m->order_start[i + 1]; o++) {
+      int32_t d = m->order_day[o];
+      if (d > today)
+        break;
+      if (!days)
+        first = d;
+      if (!days || d != last)
+        days++;
+      last = d;
+    }
+    if (days >= 2)
+      g[k++] = (double)(last - first) / (double)(days - 1);
+  }
+  double med = NAN;
+  if (k) {
+    qsort(g, k, sizeof *g, cmp_double);
+    med = k % 2 ? g[k / 2] : (g[k / 2 - 1] + g[k / 2]) / 2;
+  }
+  rt_free(g);
+  return med;
+}
+
+/* model index of a store id (the model's customers are in store id order), or SIZE_MAX */
+static size_t index_of(const rt_model *m, int64_t id) {
+  size_t lo = 0, hi = m->ncustomers;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (m->store_id[mid] < id)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo < m->ncustomers && m->store_id[lo] == id ? lo : SIZE_MAX;
+}
+
+/* ---- scores ---- */
+
+typedef struct scores_ctx {
+  const rt_model *m;
+  double *a, *b, *c; /* p_alive, expected, clv; or churn in a */
+  int churn;
+} scores_ctx;
+
+static int on_score(void *ctx, const char *ext_id, const rt_score_rec *r) {
+  (void)ext_id;
+  scores_ctx *s = ctx;
+  size_t i = index_of(s->m, r->customer);
+  if (i == SIZE_MAX)
+    return 0;
+  if (s->churn) {
+    s->a[i] = r->churn_probability;
+  } else {
+    s->a[i] = r->p_alive;
+    s->b[i] = r->expected_purchases;
+    s->c[i] = r->predicted_clv;
+  }
+  return 0;
+}
+
+static void fill_nan(double *v, size_t n) {
+  for (size_t i = 0; i < n; i++)
+    v[i] = NAN;
+}
+
+/* the latest CLV run (BG/NBD or Pareto/NBD) and churn run, as columns */
+static int add_scores(rt_features *f, owned *ow, rt_store *st, rt_error *err) {
+  rt_score_run runs[2];
+  int have[2];
+  const char *kinds[2] = {"bgnbd", "pareto"};
+  int64_t clv_run = 0;
+  for (int k = 0; k < 2; k++) {
+    have[k] = rt_store_score_run_get(st, 0, kinds[k], &runs[k], NULL) == 0;
+    if (have[k]) {
+      if (runs[k].id > clv_run)
+        clv_run = runs[k].id;
+      rt_free(runs[k].kind);
+      rt_free(runs[k].params);
+    }
+  }
+  if (clv_run) {
+    scores_ctx s = {f->model, num_col(f, ow, "p_alive", "probability the customer is still a "
+                                                         "customer (latest CLV run)"),
+                    num_col(f, ow, "expected_purchases",
+                            "purchases expected over the CLV run's horizon"),
+                    num_col(f, ow, "predicted_clv", "predicted value over the CLV run's horizon"),
+                    0};
+    if (!s.a || !s.b || !s.c)
+      return rt_error_set(err, RT_ENOMEM, "features: %s", rt_strerror(RT_ENOMEM));
+    fill_nan(s.a, f->n);
+    fill_nan(s.b, f->n);
+    fill_nan(s.c, f->n);
+    int rc = rt_store_scan_scores(st, clv_run, on_score, &s, err);
+    if (rc)
+      return rc;
+  }
+  rt_score_run cr;
+  if (rt_store_score_run_get(st, 0, "churn", &cr, NULL) == 0) {
+    int64_t id = cr.id;
+    rt_free(cr.kind);
+    rt_free(cr.params);
+    scores_ctx s = {f->model, num_col(f, ow, "churn_risk", "churn probability (latest churn "
+                                                            "run)"),
+                    NULL, NULL, 1};
+    if (!s.a)
+      return rt_error_set(err, RT_ENOMEM, "features: %s", rt_strerror(RT_ENOMEM));
+    fill_nan(s.a, f->n);
+    int rc = rt_store_scan_scores(st, id, on_score, &s, err);
+    if (rc)
+      return rc;
+  }
+  return 0;
+}
+
+/* ---- attributes ---- */
+
+typedef struct attr {
+  char *key;    /* the field name: attributes.<key> */
+  int text;     /* some value is a string: a text column */
+  int boolean;  /* every value is true/false */
+  int seen;
+} attr;
+
+typedef struct attrs_ctx {
+  const rt_model *m;
+  json_t **obj; /* per customer */
+  attr keys[MAX_ATTRS];
+  int nkeys, oom;
+} attrs_ctx;
+
+/* a field name for an attribute key: lower case, other than [a-z0-9_] as '_' */
+static char *field_name(const char *key) {
+  size_t n = strlen(key);
+  char *s = rt_malloc(n + 12);
+  if (!s)
+    return NULL;
+  memcpy(s, "attributes.", 11);
+  for (size_t i = 0; i < n; i++) {
+    char c = key[i];
+    c = c >= 'A' && c <= 'Z' ? (char)(c - 'A' + 'a') : c;
+    s[11 + i] = (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ? c : '_';
+  }
+  s[11 + n] = 0;
+  return s;
+}
+
+static int on_attrs(void *ctx, int64_t customer, const char *json) {
+  attrs_ctx *a = ctx;
+  size_t i = index_of(a->m, customer);
+  if (i == SIZE_MAX || !json)
+    return 0;
+  json_t *o = json_loads(json, 0, NULL);
+  if (!json_is_object(o)) {
+    json_decref(o);
+    return 0;
+  }
+  a->obj[i] = o;
+  const char *k;
+  json_t *v;
+  json_object_foreach(o, k, v) {
+    if (json_is_null(v))
+      continue;
+    int j = 0;
+    while (j < a->nkeys && strcmp(a->keys[j].key, k))
+      j++;
+    if (j == a->nkeys) {
+      if (a->nkeys == MAX_ATTRS)
+        continue;
+      if (!(a->keys[j].key = rt_strdup(k))) {
+        a->oom = 1;
+        return 1;
+      }
+      a->keys[j].boolean = 1;
+      a->nkeys++;
+    }
+    a->keys[j].seen = 1;
+    if (json_is_string(v) || json_is_object(v) || json_is_array(v))
+      a->keys[j].text = 1;
+    if (!json_is_boolean(v))
+      a->keys[j].boolean = 0;
+  }
+  return 0;
+}
+
+static int add_attrs(rt_features *f, owned *ow, rt_store *st, rt_error *err) {
+  attrs_ctx a = {.m = f->model};
+  a.obj = rt_calloc(f->n ? f->n : 1, sizeof *a.obj);
+  if (!a.obj)
+    return rt_error_set(err, RT_ENOMEM, "features: %s", rt_strerror(RT_ENOMEM));
+  int rc = rt_store_scan_customer_attrs(st, on_attrs, &a, err);
+  if (a.oom)
+    rc = rt_error_set(err, RT_ENOMEM, "features: %s", rt_strerror(RT_ENOMEM));
+  for (int j = 0; j < a.nkeys && !rc; j++) {
+    char *name = field_name(a.keys[j].key);
+    if (!name || ow->nnames == MAX_ATTRS * 2) {
+      rt_free(name);
+      rc = rt_error_set(err, RT_ENOMEM, "features: %s", rt_strerror(RT_ENOMEM));
+      break;
+    }
+    ow->names[ow->nnames++] = name;
+    if (rt_features_find(f, name)) /* two keys that map to one name: the first wins */
+      continue;
+    if (!a.keys[j].text) {
+      double *v = num_col(f, ow, name, "imported attribute");
+      if (!v) {
+        rc = rt_error_set(err, RT_ENOMEM, "features: %s", rt_strerror(RT_ENOMEM));
+        break;
+      }
+      if (a.keys[j].boolean)
+        f->cols[f->ncols - 1].type = RT_TYPE_BOOL;
+      for (size_t i = 0; i < f->n; i++) {
+        json_t *x = a.obj[i] ? json_object_get(a.obj[i], a.keys[j].key) : NULL;
+        v[i] = json_is_number(x) ? json_number_value(x) : json_is_boolean(x) ? json_is_true(x)
+                                                                               : NAN;
+      }
+      continue;
+    }
+    /* text: a dictionary of the values */
+    int d = ow->ndicts++;
+    rt__strmap *map = &ow->dicts[d];
+    rt__strmap_init(map);
+    uint32_t *code = own(ow, rt_malloc((f->n ? f->n : 1) * sizeof *code));
+    if (!code) {
+      rc = rt_error_set(err, RT_ENOMEM, "features: %s", rt_strerror(RT_ENOMEM));
+      break;
+    }
+    for (size_t i = 0; i < f->n && !rc; i++) {
+      json_t *x = a.obj[i] ? json_object_get(a.obj[i], a.keys[j].key) : NULL;
+      code[i] = UINT32_MAX;
+      if (!x || json_is_null(x))
+        continue;
+      char buf[64], *dump = NULL;
+      const char *s = buf;
+      if (json_is_string(x))
+        s = json_string_value(x);
+      else if (json_is_integer(x))
+        snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(x));
+      else if (json_is_real(x))
+        snprintf(buf, sizeof buf, "%.17g", json_real_value(x));
+      else if (json_is_boolean(x))
+        s = json_is_true(x) ? "true" : "false";
+      else
+        s = dump = json_dumps(x, JSON_COMPACT | JSON_SORT_KEYS);
+      if (!s || rt__strmap_intern(map, s, strlen(s), &code[i], NULL))
+        rc = rt_error_set(err, RT_ENOMEM, "features: %s", rt_strerror(RT_ENOMEM));
+      free(dump);
+    }
+    if (rc)
+      break;
+    const char **dict = rt_malloc((map->count ? map->count : 1) * sizeof *dict);
+    if (!dict) {
+      rc = rt_error_set(err, RT_ENOMEM, "features: %s", rt_strerror(RT_ENOMEM));
+      break;
+    }
+    ow->dict_ptrs[d] = dict;
+    for (uint32_t k = 0; k < map->count; k++)
+      dict[k] = rt__strmap_key(map, k);
+    rt_column *c = add_col(f, name, RT_TYPE_TEXT, "imported attribute");
+    if (!c) {
+      rc = rt_error_set(err, RT_ENOMEM, "features: too many fields");
+      break;
+    }
+    c->code = code;
+    c->dict = dict;
+    c->ndict = map->count;
+  }
+  for (size_t i = 0; i < f->n; i++)
+    json_decref(a.obj[i]);
+  rt_free(a.obj);
+  for (int j = 0; j < a.nkeys; j++)
+    rt_free(a.keys[j].key);
+  return rc;
+}
+
+/* ---- the features ---- */
+
+static int cmp_desc(const void *a, const void *b) {
+  double x = *(const double *)a, y = *(const double *)b;
+  return x > y ? -1 : x < y;
+}
+
+int rt_features_build(const rt_model *m, rt_store *st, const rt_features_options *o,
+                      rt_features **out, rt_error *err) {
+  *out = NULL;
+  rt_features *f = rt_calloc(1, sizeof *f);
+  owned *ow = rt_calloc(1, sizeof *ow);
+  rt_column *cols = rt_calloc(MAX_COLS, sizeof *cols);
+  if (!f || !ow || !cols) {
+    rt_free(f);
+    rt_free(ow);
+    rt_free(cols);
+    return rt_error_set(err, RT_ENOMEM, "features: %s", rt_strerror(RT_ENOMEM));
+  }
+  f->n = m->ncustomers;
+  f->cols = cols;
+  f->priv = ow;
+  f->today = o->today;
+  f->model = m;
+  const size_t n = f->n;
+  const int32_t today = o->today;
+  const double unit = pow(10, m->currency_exp);
+  int rc = 0;
+#define NUM(var, name, about)                                                                      \
+  double *var = num_col(f, ow, name, about);                                                      \
+  if (!var)                                                                                        \
+    goto oom;
+  ow->ids = rt_malloc((n ? n : 1) * sizeof *ow->ids);
+  if (!ow->ids)
+    goto oom;
+  for (size_t i = 0; i < n; i++)
+    ow->ids[i] = rt_model_ext_id(m, i);
+  uint32_t *cid = text_col(f, ow, "customer_id", "the customer's own id", ow->ids, n);
+  if (!cid)
+    goto oom;
+  NUM(orders, "orders", "orders placed")
+  NUM(revenue, "revenue", "sum of the orders, in the currency's major unit")
+  NUM(refunded, "refunded", "sum of the refunds")
+  NUM(net, "net_revenue", "revenue minus refunds")
+  NUM(aov, "aov", "average order value (revenue / orders)")
+  int32_t *first = day_col(f, ow, "first_order_at", "day of the first order");
+  int32_t *last = day_col(f, ow, "last_order_at", "day of the last order");
+  if (!first || !last)
+    goto oom;
+  NUM(since_last, "days_since_last_order", "days from the last order to now")
+  NUM(tenure, "days_since_first_order", "days from the first order to now (tenure)")
+  NUM(gap, "avg_days_between_orders", "mean days between distinct order days (2+ order days)")
+  NUM(o30, "orders_30d", "orders in the last 30 days")
+  NUM(o90, "orders_90d", "orders in the last 90 days")
+  NUM(o365, "orders_365d", "orders in the last 365 days")
+  NUM(r90, "revenue_90d", "revenue in the last 90 days")
+  NUM(r365, "revenue_365d", "revenue in the last 365 days")
+  NUM(subs, "subscriptions", "subscriptions running now")
+  {
+    rt_column *c = add_col(f, "subscriber", RT_TYPE_BOOL, "has a subscription running now");
+    double *v = own(ow, rt_malloc((n ? n : 1) * sizeof *v));
+    if (!c || !v)
+      goto oom;
+    c->num = v;
+  }
+  double *subscriber = (double *)f->cols[f->ncols - 1].num;
+  for (size_t i = 0; i < n; i++) {
+    cid[i] = (uint32_t)i;
+    double cnt = 0, rev = 0, c30 = 0, c90 = 0, c365 = 0, v90 = 0, v365 = 0;
+    int32_t fd = INT32_MIN, ld = INT32_MIN, prevd = INT32_MIN;
+    size_t days = 0;
+    for (uint32_t k = m->order_start[i]; k < m->order_start[i + 1]; k++) {
+      int32_t d = m->order_day[k];
+      if (d > today)
+        break;
+      double a = (double)m->order_amount[k] / unit;
+      cnt++;
+      rev += a;
+      int32_t age = today - d;
+      c30 += age < 30;
+      c90 += age < 90;
+      c365 += age < 365;
+      v90 += age < 90 ? a : 0;
+      v365 += age < 365 ? a : 0;
+      if (fd == INT32_MIN)
+        fd = d;
+      if (d != prevd)
+        days++;
+      prevd = ld = d;
+    }
+    double ref = 0;
+    for (uint32_t k = m->refund_start[i]; k < m->refund_start[i + 1]; k++)
+      if (m->refund_day[k] <= today)
+        ref += (double)m->refund_amount[k] / unit;
+    double running = 0;
+    for (uint32_t k = m->sub_start[i]; k < m->sub_start[i + 1]; k++)
+      running += m->sub_first_day[k] <= today && m->sub_end_day[k] > today;
+    orders[i] = cnt;
+    revenue[i] = rev;
+    refunded[i] = ref;
+    net[i] = rev - ref;
+    aov[i] = cnt > 0 ? rev / cnt : NAN;
+    first[i] = fd;
+    last[i] = ld;
+    since_last[i] = cnt > 0 ? (double)(today - ld) : NAN;
+    tenure[i] = cnt > 0 ? (double)(today - fd) : NAN;
+    gap[i] = days >= 2 ? (double)(ld - fd) / (double)(days - 1) : NAN;
+    o30[i] = c30;
+    o90[i] = c90;
+    o365[i] = c365;
+    r90[i] = v90;
+    r365[i] = v365;
+    subs[i] = running;
+    subscriber[i] = running > 0;
+  }
+  /* RFM */
+  {
+    uint8_t *rs = own(ow, rt_malloc(3 * (n ? n : 1)));
+    if (!rs)
+      goto oom;
+    uint8_t *fs = rs + n, *ms = rs + 2 * n;
+    double *freq = rt_malloc((n ? n : 1) * sizeof *freq);
+    if (!freq)
+      goto oom;
+    for (size_t i = 0; i < n; i++)
+      freq[i] = orders[i] > 0 ? orders[i] : NAN;
+    rt_rfm_scores(since_last, freq, revenue, n, o->rfm_bins, rs, fs, ms);
+    rt_free(freq);
+    NUM(rsc, "recency_score", "RFM recency score, 1 (longest ago) .. 5 (most recent)")
+    NUM(fsc, "frequency_score", "RFM frequency score, 1 .. 5 (most orders)")
+    NUM(msc, "monetary_score", "RFM monetary score, 1 .. 5 (most revenue)")
+    NUM(rfm, "rfm_score", "the three RFM scores as one number (545: R 5, F 4, M 5)")
+    uint32_t *seg = text_col(f, ow, "rfm_segment", "named RFM segment (champions, ..., lost)",
+                             rt_rfm_segment_names, 11);
+    if (!seg)
+      goto oom;
+    for (size_t i = 0; i < n; i++) {
+      int ok = rs[i] > 0;
+      rsc[i] = ok ? rs[i] : NAN;
+      fsc[i] = ok ? fs[i] : NAN;
+      msc[i] = ok ? ms[i] : NAN;
+      rfm[i] = ok ? rs[i] * 100 + fs[i] * 10 + ms[i] : NAN;
+      seg[i] = UINT32_MAX;
+      if (ok) {
+        /* the named grid is on a 5-point scale: other bin counts are rescaled */
+        int b = o->rfm_bins;
+        int r5 = (rs[i] * 5 + b - 1) / b, f5 = (fs[i] * 5 + b - 1) / b,
+            m5 = (ms[i] * 5 + b - 1) / b;
+        const char *name = rt_rfm_segment(r5, f5, m5);
+        for (uint32_t k = 0; name && rt_rfm_segment_names[k]; k++)
+          if (!strcmp(rt_rfm_segment_names[k], name))
+            seg[i] = k;
+      }
+    }
+  }
+  /* lifecycle */
+  f->business_gap = median_gap(m, today);
+  {
+    uint32_t *stage = text_col(f, ow, "lifecycle_stage",
+                               "prospect, new, first-time buyer, active, loyal, at-risk, lapsed or "
+                               "won-back",
+                               rt_stage_names, RT_STAGE_COUNT);
+    if (!stage)
+      goto oom;
+    for (size_t i = 0; i < n; i++)
+      stage[i] = (uint32_t)rt_lifecycle_stage(m->order_day + m->order_start[i],
+                                              m->order_start[i + 1] - m->order_start[i], today,
+                                              f->business_gap, o);
+  }
+  if (st && (rc = add_scores(f, ow, st, err)) != 0)
+    goto fail;
+  /* value tiers: by predicted CLV where stored, else net revenue */
+  {
+    static const char *const tiers[] = {"platinum", "gold", "silver", "bronze"};
+    const rt_column *pc = rt_features_find(f, "predicted_clv");
+    uint32_t *tier = text_col(f, ow, "value_tier",
+                              "platinum (top 1% by value), gold (next 9%), silver (next 20%), "
+                              "bronze",
+                              tiers, 4);
+    double *vals = rt_malloc((n ? n : 1) * sizeof *vals);
+    if (!tier || !vals) {
+      rt_free(vals);
+      goto oom;
+    }
+    size_t k = 0;
+    for (size_t i = 0; i < n; i++) {
+      double v = pc && !isnan(pc->num[i]) ? pc->num[i] : net[i];
+      if (orders[i] > 0)
+        vals[k++] = v;
+    }
+    qsort(vals, k, sizeof *vals, cmp_desc);
+    double cut[3];
+    double share[3] = {o->tier_platinum, o->tier_platinum + o->tier_gold,
+                       o->tier_platinum + o->tier_gold + o->tier_silver};
+    for (int t = 0; t < 3; t++) { /* the value at the edge of each top share */
+      size_t at = (size_t)ceil(share[t] * (double)k);
+      cut[t] = at == 0 || k == 0 ? INFINITY : vals[(at > k ? k : at) - 1];
+    }
+    rt_free(vals);
+    for (size_t i = 0; i < n; i++) {
+      double v = pc && !isnan(pc->num[i]) ? pc->num[i] : net[i];
+      tier[i] = orders[i] <= 0 ? UINT32_MAX : v >= cut[0] ? 0 : v >= cut[1] ? 1 : v >= cut[2] ? 2 : 3;
+    }
+  }
+  if (st && (rc = add_attrs(f, ow, st, err)) != 0)
+    goto fail;
+#undef NUM
+  *out = f;
+  return 0;
+oom:
+  rc = rt_error_set(err, RT_ENOMEM, "features: %s", rt_strerror(RT_ENOMEM));
+fail:
+  rt_features_free(f);
+  return rc;
+}
+
+void rt_features_free(rt_features *f) {
+  if (!f)
+    return;
+  owned *ow = f->priv;
+  if (ow) {
+    for (int i = 0; i < ow->nmem; i++)
+      rt_free(ow->mem[i]);
+    for (int i = 0; i < ow->ndicts; i++) {
+      rt__strmap_free(&ow->dicts[i]);
+      rt_free(ow->dict_ptrs[i]);
+    }
+    for (int i = 0; i < ow->nnames; i++)
+      rt_free(ow->names[i]);
+    rt_free(ow->ids);
+    rt_free(ow);
+  }
+  rt_free(f->cols);
+  rt_free(f);
+}
+
+const rt_column *rt_features_find(const rt_features *f, const char *name) {
+  for (size_t i = 0; i < f->ncols; i++)
+    if (!strcmp(f->cols[i].name, name))
+      return &f->cols[i];
+  return NULL;
+}
+
+void rt_features_env(const rt_features *f, rt_rule_env *env) {
+  memset(env, 0, sizeof *env);
+  env->cols = f->cols;
+  env->ncols = f->ncols;
+  env->n = f->n;
+  env->today = f->today;
+}

@@ -1,0 +1,133 @@
+/* segmentations.c - the built-in segmentations of features.h: RFM scores by quantiles and the
+ * named RFM segments, and lifecycle stages relative to each customer's own rhythm
+ * (docs/SEGMENTS.md has the definitions, in words and tables). */
+#include <retain/alloc.h>
+#include <retain/features.h>
+
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char *const rt_rfm_segment_names[] = {
+    "champions",       "loyal",      "potential loyalists", "new",         "promising",
+    "need attention",  "about to sleep", "at risk",          "cannot lose them", "hibernating",
+    "lost",            NULL};
+
+const char *const rt_stage_names[RT_STAGE_COUNT] = {
+    "prospect", "new", "first-time buyer", "active", "loyal", "at-risk", "lapsed", "won-back"};
+
+/* The named segment on the grid of recency (rows, 5 = most recent) by the rounded mean of
+ * frequency and monetary (columns, 1..5). */
+const char *rt_rfm_segment(int r, int f, int m) {
+  if (r < 1 || f < 1 || m < 1)
+    return NULL;
+  int fm = (f + m + 1) / 2; /* the mean, halves rounded up */
+  static const char *const grid[5][5] = {
+      /* FM:   1                 2                 3                    4                     5 */
+      /*R1*/ {"lost", "lost", "at risk", "at risk", "cannot lose them"},
+      /*R2*/ {"hibernating", "hibernating", "at risk", "at risk", "at risk"},
+      /*R3*/ {"about to sleep", "about to sleep", "need attention", "loyal", "loyal"},
+      /*R4*/ {"promising", "potential loyalists", "potential loyalists", "loyal", "champions"},
+      /*R5*/ {"new", "potential loyalists", "potential loyalists", "champions", "champions"}};
+  r = r > 5 ? 5 : r;
+  fm = fm > 5 ? 5 : fm;
+  return grid[r - 1][fm - 1];
+}
+
+typedef struct keyed {
+  double v;
+  uint32_t i;
+} keyed;
+
+static int keyed_cmp(const void *a, const void *b) {
+  const keyed *x = a, *y = b;
+  return x->v < y->v ? -1 : x->v > y->v;
+}
+
+/* score[i] = 1 + floor(bins * (customers with a smaller value) / count), for the customers whose
+ * value is not NAN (sign -1: a larger value is worse, as days since the last order) */
+static int quantile_scores(const double *v, size_t n, int bins, int sign, uint8_t *score) {
+  keyed *k = rt_malloc((n ? n : 1) * sizeof *k);
+  if (!k)
+    return -1;
+  size_t m = 0;
+  for (size_t i = 0; i < n; i++) {
+    score[i] = 0;
+    if (!isnan(v[i]))
+      k[m++] = (keyed){sign * v[i], (uint32_t)i};
+  }
+  qsort(k, m, sizeof *k, keyed_cmp);
+  for (size_t j = 0; j < m;) {
+    size_t e = j + 1;
+    while (e < m && k[e].v == k[j].v)
+      e++;
+    int s = 1 + (int)((double)bins * (double)j / (double)m);
+    for (size_t q = j; q < e; q++)
+      score[k[q].i] = (uint8_t)(s > bins ? bins : s);
+    j = e;
+  }
+  rt_free(k);
+  return 0;
+}
+
+void rt_rfm_scores(const double *recency_days, const double *frequency, const double *monetary,
+                   size_t n, int bins, uint8_t *r, uint8_t *f, uint8_t *m) {
+  if (bins < 2)
+    bins = 2;
+  if (bins > 9)
+    bins = 9;
+  /* on allocation failure the scores stay 0 (no RFM) */
+  if (quantile_scores(recency_days, n, bins, -1, r) || quantile_scores(frequency, n, bins, 1, f) ||
+      quantile_scores(monetary, n, bins, 1, m)) {
+    memset(r, 0, n);
+    memset(f, 0, n);
+    memset(m, 0, n);
+  }
+  for (size_t i = 0; i < n; i++) /* all three or none */
+    if (!r[i] || !f[i] || !m[i])
+      r[i] = f[i] = m[i] = 0;
+}
+
+static double window(double gaps, double gap, int min_days) {
+  double d = isnan(gap) ? 0 : gaps * gap;
+  return d > min_days ? d : min_days;
+}
+
+rt_stage rt_lifecycle_stage(const int32_t *days, size_t n, int32_t today, double business_gap,
+                            const rt_features_options *o) {
+  /* distinct order days up to today: the first, the last two, and how many */
+  size_t k = 0;
+  int32_t first = 0, prev = 0, last = 0;
+  for (size_t i = 0; i < n && days[i] <= today; i++) {
+    if (k && days[i] == last)
+      continue;
+    if (!k)
+      first = days[i];
+    prev = last;
+    last = days[i];
+    k++;
+  }
+  if (!k)
+    return RT_STAGE_NONE;
+  size_t orders = 0;
+  for (size_t i = 0; i < n && days[i] <= today; i++)
+    orders++;
+  double gap = k >= 2 ? (double)(last - first) / (double)(k - 1) : business_gap;
+  double since = (double)(today - last);
+  if (since > window(o->lapsed_gaps, gap, o->lapsed_min_days))
+    return RT_STAGE_LAPSED;
+  if (since > window(o->at_risk_gaps, gap, o->at_risk_min_days))
+    return RT_STAGE_AT_RISK;
+  if (k >= 2) { /* back after a lapse, judged by the rhythm before it */
+    double before = k >= 3 ? (double)(prev - first) / (double)(k - 2) : business_gap;
+    if ((double)(last - prev) > window(o->lapsed_gaps, before, o->lapsed_min_days))
+      return RT_STAGE_WON_BACK;
+  }
+  if (today - first <= o->new_days)
+    return RT_STAGE_NEW;
+  if (k == 1)
+    return RT_STAGE_FIRST_TIME;
+  if ((int)orders >= o->loyal_orders)
+    return RT_STAGE_LOYAL;
+  return RT_STAGE_ACTIVE;
+}

@@ -1,0 +1,97 @@
+# `retain features`, `rfm`, `lifecycle` and `segment ...` on a generated business in the store:
+# memberships checked against the same conditions computed in SQL over the store's tables,
+# entry and exit events, sizes over time, errors that point at the rule.
+. "$(dirname "$0")/lib/assert.bash"
+export RETAIN_NOW=2025-01-01
+run 0 "$RT_BIN" gen --customers 2000 --seed 3 --no-lines --no-events --out g
+for k in customers orders subscriptions; do run 0 "$RT_BIN" import "$k" "g/$k.csv"; done
+TODAY=$(sql "select cast(strftime('%s', '2025-01-01') / 86400 as int)")
+
+# features lists the built-ins with types, and the imported attributes
+run 0 "$RT_BIN" features --format csv
+assert_contains "$OUT" "orders,number,"
+assert_contains "$OUT" "days_since_last_order,number,"
+assert_contains "$OUT" "first_order_at,date,"
+assert_contains "$OUT" "lifecycle_stage,text,"
+assert_contains "$OUT" "subscriber,bool,"
+assert_contains "$OUT" "attributes.country,text,"
+
+# one customer's values agree with its orders in the store
+C=$(sql "select ext_id from customers c where (select count(*) from orders o where o.customer_id = c.id) >= 3 order by id limit 1")
+run 0 "$RT_BIN" features --customer "$C" --format csv
+N=$(sql "select count(*) from orders o join customers c on c.id = o.customer_id where c.ext_id = '$C' and o.ts_ms / 86400000 <= $TODAY")
+assert_eq "$(echo "$OUT" | awk -F, '$1 == "orders" { print $NF }')" "$N" "orders of $C"
+
+# a segment's members are exactly the customers SQL finds with the same conditions
+RULE="orders >= 3 and days_since_last_order > 60"
+run 0 "$RT_BIN" segment create lapsing --rule "$RULE" --description "repeat buyers gone quiet"
+WANT=$(sql "select count(*) from (select o.customer_id from orders o where o.ts_ms / 86400000 <= $TODAY group by o.customer_id having count(*) >= 3 and $TODAY - max(o.ts_ms / 86400000) > 60)")
+assert_contains "$(echo "$OUT" | tr -d ,)" "segment lapsing: $WANT customers"
+run 0 "$RT_BIN" segment members lapsing
+assert_eq "$(echo "$OUT" | head -1)" "customer_id,entered" "members header"
+assert_eq "$(echo "$OUT" | tail -n +2 | cut -d, -f1 | sort)" \
+  "$(sql "select c.ext_id from customers c join orders o on o.customer_id = c.id where o.ts_ms / 86400000 <= $TODAY group by c.id having count(*) >= 3 and $TODAY - max(o.ts_ms / 86400000) > 60" | sort)" \
+  "members of lapsing"
+[ "$WANT" -gt 20 ] || fail "the test rule should match a fair number of customers, got $WANT"
+
+# list / show
+run 0 "$RT_BIN" segment list --format csv
+assert_contains "$OUT" "lapsing,$WANT,"
+run 0 "$RT_BIN" segment show lapsing
+assert_contains "$OUT" "rule:        $RULE"
+assert_contains "$OUT" "repeat buyers gone quiet"
+
+# every member entered once, recorded as an event
+run 0 "$RT_BIN" segment events lapsing --format csv
+assert_eq "$(echo "$OUT" | grep -c ',enter$')" "$WANT" "enter events"
+
+# moving the clock: later, more customers have gone quiet; refresh records who entered and left
+RETAIN_NOW=2025-03-01 run 0 "$RT_BIN" segment refresh lapsing
+LATER=$(sql "select count(*) from segment_members m join segments s on s.id = m.segment_id where s.name = 'lapsing'")
+[ "$LATER" -gt "$WANT" ] || fail "two months later the segment should have grown: $WANT -> $LATER"
+run 0 "$RT_BIN" segment events lapsing --format csv
+ENTERS=$(echo "$OUT" | grep -c ',enter$'); EXITS=$(echo "$OUT" | grep -c ',exit$' || true)
+assert_eq "$((ENTERS - EXITS))" "$LATER" "enters minus exits = members"
+run 0 "$RT_BIN" segment show lapsing --format csv
+assert_eq "$(echo "$OUT" | tail -n +2 | wc -l)" 2 "two evaluations in the size history"
+# back to the first day: the same members as at first (exits recorded)
+run 0 "$RT_BIN" segment refresh lapsing
+assert_eq "$(sql "select count(*) from segment_members m join segments s on s.id = m.segment_id where s.name = 'lapsing'")" "$WANT" "members after moving the clock back"
+
+# in_segment, export with fields, preview
+run 0 "$RT_BIN" segment create lapsing-subscribers --rule "in_segment('lapsing') and subscriber"
+run 0 "$RT_BIN" segment export lapsing --fields orders,days_since_last_order,lifecycle_stage
+assert_eq "$(echo "$OUT" | head -1)" "customer_id,orders,days_since_last_order,lifecycle_stage"
+assert_eq "$(echo "$OUT" | tail -n +2 | awk -F, '$2 < 3 || $3 <= 60' | wc -l)" 0 "exported rows break the rule"
+run 0 "$RT_BIN" segment preview --rule "lifecycle_stage = 'lapsed'" --limit 3
+assert_contains "$OUT" "customers match"
+
+# errors: the rule is checked before anything is stored, and the message points at it
+run 1 "$RT_BIN" segment create bad --rule "ordres >= 3"
+assert_contains "$ERR" "unknown field 'ordres' at 1:1"
+assert_contains "$ERR" "did you mean 'orders'?"
+run 1 "$RT_BIN" segment create bad --rule "orders >= "
+assert_contains "$ERR" "at 1:"
+run 1 "$RT_BIN" segment create bad --rule "attributes.country > 3"
+assert_contains "$ERR" "type"
+assert_eq "$(sql "select count(*) from segments where name = 'bad'")" 0 "a bad rule stored nothing"
+run 1 "$RT_BIN" segment create lapsing --rule "orders > 1"
+assert_contains "$ERR" "lapsing"
+run 2 "$RT_BIN" segment create "no spaces" --rule "orders > 1"
+run 1 "$RT_BIN" segment show nosuch
+assert_contains "$ERR" "nosuch"
+
+# delete forgets the segment, its members and events
+run 0 "$RT_BIN" segment delete lapsing-subscribers
+assert_eq "$(sql "select count(*) from segments where name = 'lapsing-subscribers'")" 0
+
+# rfm and lifecycle cover every customer with orders
+run 0 "$RT_BIN" rfm --format csv
+assert_eq "$(echo "$OUT" | head -1)" "rfm_segment,customers,share,avg_orders,avg_net_revenue,avg_days_since_last_order"
+BUYERS=$(sql "select count(distinct customer_id) from orders where ts_ms / 86400000 <= $TODAY")
+assert_eq "$(echo "$OUT" | tail -n +2 | awk -F, '{ s += $2 } END { print s }')" "$BUYERS" "customers in RFM segments"
+run 0 "$RT_BIN" lifecycle --format csv
+assert_eq "$(echo "$OUT" | tail -n +2 | awk -F, '{ s += $2 } END { print s }')" 2000 "customers in lifecycle stages"
+run 0 "$RT_BIN" lifecycle --customers
+assert_eq "$(echo "$OUT" | tail -n +2 | wc -l)" 2000 "one lifecycle row per customer"
+finish

@@ -1,0 +1,234 @@
+/* test_segment.c - the customers' features and the built-in segmentations (src/segment/):
+ * RFM quantile scores with ties and their named grid, lifecycle stages relative to each
+ * customer's rhythm, and rt_features_build on a hand-made model: every field's value checked
+ * against the orders, only what happened up to the as-of day counted, value tiers, and rules
+ * over the features. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <setjmp.h>
+#include <cmocka.h>
+
+#include <retain/features.h>
+#include <retain/rule.h>
+
+#include <math.h>
+#include <string.h>
+
+#define DAY_MS 86400000LL
+
+static void test_rfm_scores(void **state) {
+  (void)state;
+  /* 10 customers: recency 1..10 days (1 best), frequency with ties, one without orders */
+  double rec[11] = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, NAN};
+  double freq[11] = {1, 1, 1, 1, 1, 2, 2, 3, 4, 9, NAN};
+  double mon[11] = {10, 20, 30, 40, 50, 60, 70, 80, 90, 100, NAN};
+  uint8_t r[11], f[11], m[11];
+  rt_rfm_scores(rec, freq, mon, 11, 5, r, f, m);
+  /* recency: 2 customers per quintile, the most recent get 5 */
+  const uint8_t want_r[10] = {5, 5, 4, 4, 3, 3, 2, 2, 1, 1};
+  const uint8_t want_m[10] = {1, 1, 2, 2, 3, 3, 4, 4, 5, 5};
+  /* frequency: the five with one order tie at the bottom; 2 orders: 5 of 10 below -> 3 */
+  const uint8_t want_f[10] = {1, 1, 1, 1, 1, 3, 3, 4, 5, 5};
+  for (int i = 0; i < 10; i++) {
+    assert_int_equal(r[i], want_r[i]);
+    assert_int_equal(f[i], want_f[i]);
+    assert_int_equal(m[i], want_m[i]);
+  }
+  assert_int_equal(r[10], 0);
+  assert_int_equal(f[10], 0);
+  assert_int_equal(m[10], 0);
+  /* four bins */
+  rt_rfm_scores(rec, freq, mon, 11, 4, r, f, m);
+  assert_int_equal(r[0], 4);
+  assert_int_equal(r[9], 1);
+}
+
+static void test_rfm_grid(void **state) {
+  (void)state;
+  assert_string_equal(rt_rfm_segment(5, 5, 5), "champions");
+  assert_string_equal(rt_rfm_segment(4, 5, 5), "champions");
+  assert_string_equal(rt_rfm_segment(4, 4, 4), "loyal");
+  assert_string_equal(rt_rfm_segment(3, 5, 4), "loyal");
+  assert_string_equal(rt_rfm_segment(5, 2, 3), "potential loyalists");
+  assert_string_equal(rt_rfm_segment(5, 1, 1), "new");
+  assert_string_equal(rt_rfm_segment(4, 1, 1), "promising");
+  assert_string_equal(rt_rfm_segment(3, 3, 3), "need attention");
+  assert_string_equal(rt_rfm_segment(3, 1, 2), "about to sleep");
+  assert_string_equal(rt_rfm_segment(2, 4, 4), "at risk");
+  assert_string_equal(rt_rfm_segment(1, 5, 5), "cannot lose them");
+  assert_string_equal(rt_rfm_segment(2, 1, 1), "hibernating");
+  assert_string_equal(rt_rfm_segment(1, 1, 2), "lost");
+  assert_null(rt_rfm_segment(0, 0, 0));
+  /* every cell of the grid has one of the 11 names, and every name is used */
+  int used[11] = {0};
+  for (int r = 1; r <= 5; r++)
+    for (int f = 1; f <= 5; f++)
+      for (int m = 1; m <= 5; m++) {
+        const char *s = rt_rfm_segment(r, f, m);
+        int k = 0;
+        while (rt_rfm_segment_names[k] && strcmp(rt_rfm_segment_names[k], s))
+          k++;
+        assert_non_null(rt_rfm_segment_names[k]);
+        used[k] = 1;
+      }
+  for (int k = 0; k < 11; k++)
+    assert_true(used[k]);
+}
+
+static void test_lifecycle(void **state) {
+  (void)state;
+  rt_features_options o;
+  rt_features_defaults(&o, 1000);
+  const double gap = 30; /* the business's median gap */
+  assert_int_equal(rt_lifecycle_stage(NULL, 0, 1000, gap, &o), RT_STAGE_NONE);
+  int32_t one_recent[] = {990};
+  assert_int_equal(rt_lifecycle_stage(one_recent, 1, 1000, gap, &o), RT_STAGE_NEW);
+  int32_t one_older[] = {950}; /* 50 days: past new (30), within 2 gaps (60) */
+  assert_int_equal(rt_lifecycle_stage(one_older, 1, 1000, gap, &o), RT_STAGE_FIRST_TIME);
+  int32_t one_at_risk[] = {930}; /* 70 days: past 2 gaps, within 4 (120) */
+  assert_int_equal(rt_lifecycle_stage(one_at_risk, 1, 1000, gap, &o), RT_STAGE_AT_RISK);
+  int32_t one_lapsed[] = {800};
+  assert_int_equal(rt_lifecycle_stage(one_lapsed, 1, 1000, gap, &o), RT_STAGE_LAPSED);
+  /* a weekly buyer back after 94 days (more than 4 of its gaps, and the 90-day minimum) */
+  int32_t weekly[] = {800, 807, 814, 821, 828, 835, 842, 849, 856, 863, 870, 877, 884, 891, 985};
+  assert_int_equal(rt_lifecycle_stage(weekly, 15, 1000, gap, &o), RT_STAGE_WON_BACK);
+  int32_t weekly_now[] = {940, 947, 954, 961, 968, 975, 982, 989, 996};
+  assert_int_equal(rt_lifecycle_stage(weekly_now, 9, 1000, gap, &o), RT_STAGE_LOYAL);
+  assert_int_equal(rt_lifecycle_stage(weekly_now, 9, 1030, gap, &o), RT_STAGE_AT_RISK);
+  /* a yearly buyer is still active 200 days after its last order (2 gaps = 730) */
+  int32_t yearly[] = {0, 365, 730};
+  assert_int_equal(rt_lifecycle_stage(yearly, 3, 930, gap, &o), RT_STAGE_ACTIVE);
+  /* orders after the as-of day do not count */
+  assert_int_equal(rt_lifecycle_stage(yearly, 3, 40, gap, &o), RT_STAGE_FIRST_TIME);
+  /* two orders the same day are one order day, two orders */
+  int32_t same_day[] = {900, 900};
+  assert_int_equal(rt_lifecycle_stage(same_day, 2, 950, gap, &o), RT_STAGE_FIRST_TIME);
+}
+
+/* a model: a (3 orders, a refund, a running subscription), b (1 order), c (none), d (an order
+ * after the as-of day only), e (5 orders) */
+static rt_model *small_model(void) {
+  rt_model_builder *b;
+  assert_int_equal(rt_model_builder_new(NULL, "USD", &b), 0);
+  uint32_t a, bb, c, d, e;
+  assert_int_equal(rt_model_builder_customer(b, "a", 1, 1, &a), 0);
+  assert_int_equal(rt_model_builder_customer(b, "b", 1, 2, &bb), 0);
+  assert_int_equal(rt_model_builder_customer(b, "c", 1, 3, &c), 0);
+  assert_int_equal(rt_model_builder_customer(b, "d", 1, 4, &d), 0);
+  assert_int_equal(rt_model_builder_customer(b, "e", 1, 5, &e), 0);
+  assert_int_equal(rt_model_builder_order(b, a, 100 * DAY_MS, 1000, "USD"), 0);
+  assert_int_equal(rt_model_builder_order(b, a, 160 * DAY_MS, 3000, "USD"), 0);
+  assert_int_equal(rt_model_builder_order(b, a, 190 * DAY_MS, 2000, "USD"), 0);
+  assert_int_equal(rt_model_builder_refund(b, a, 191 * DAY_MS, 500, "USD"), 0);
+  assert_int_equal(rt_model_builder_subscription(b, a, 150 * DAY_MS, 0, 900, "USD"), 0);
+  assert_int_equal(rt_model_builder_order(b, bb, 20 * DAY_MS, 9900, "USD"), 0);
+  assert_int_equal(rt_model_builder_order(b, d, 250 * DAY_MS, 700, "USD"), 0);
+  for (int k = 0; k < 5; k++)
+    assert_int_equal(rt_model_builder_order(b, e, (180 + 5 * k) * DAY_MS, 100, "USD"), 0);
+  rt_model *m;
+  rt_error err = {0};
+  assert_int_equal(rt_model_build(b, &m, &err), 0);
+  return m;
+}
+
+static double num(const rt_features *f, const char *name, size_t i) {
+  const rt_column *c = rt_features_find(f, name);
+  assert_non_null(c);
+  return c->num[i];
+}
+
+static const char *text(const rt_features *f, const char *name, size_t i) {
+  const rt_column *c = rt_features_find(f, name);
+  assert_non_null(c);
+  assert_int_equal(c->type, RT_TYPE_TEXT);
+  return c->code[i] == UINT32_MAX ? NULL : c->dict[c->code[i]];
+}
+
+static void test_features(void **state) {
+  (void)state;
+  rt_model *m = small_model();
+  rt_features_options o;
+  rt_features_defaults(&o, 200);
+  rt_features *f;
+  rt_error err = {0};
+  assert_int_equal(rt_features_build(m, NULL, &o, &f, &err), 0);
+  assert_int_equal(f->n, 5);
+  size_t a = 0, b = 1, c = 2, d = 3, e = 4;
+  assert_string_equal(rt_model_ext_id(m, a), "a");
+  assert_true(num(f, "orders", a) == 3);
+  assert_true(fabs(num(f, "revenue", a) - 60.0) < 1e-9);
+  assert_true(fabs(num(f, "refunded", a) - 5.0) < 1e-9);
+  assert_true(fabs(num(f, "net_revenue", a) - 55.0) < 1e-9);
+  assert_true(fabs(num(f, "aov", a) - 20.0) < 1e-9);
+  assert_true(num(f, "days_since_last_order", a) == 10);
+  assert_true(num(f, "days_since_first_order", a) == 100);
+  assert_true(num(f, "avg_days_between_orders", a) == 45);
+  assert_true(num(f, "orders_30d", a) == 1);
+  assert_true(num(f, "orders_90d", a) == 2);
+  assert_true(num(f, "subscriptions", a) == 1);
+  assert_true(num(f, "subscriber", a) == 1);
+  assert_int_equal(rt_features_find(f, "first_order_at")->day[a], 100);
+  assert_int_equal(rt_features_find(f, "last_order_at")->day[a], 190);
+  /* b: one order long ago; c: none; d: only a future order, so none yet */
+  assert_true(num(f, "orders", b) == 1);
+  assert_true(isnan(num(f, "avg_days_between_orders", b)));
+  assert_true(num(f, "orders", c) == 0);
+  assert_true(isnan(num(f, "days_since_last_order", c)));
+  assert_true(isnan(num(f, "aov", c)));
+  assert_int_equal(rt_features_find(f, "first_order_at")->day[c], INT32_MIN);
+  assert_true(num(f, "orders", d) == 0);
+  assert_true(num(f, "revenue", d) == 0);
+  assert_true(num(f, "subscriber", b) == 0);
+  /* stages */
+  assert_string_equal(text(f, "lifecycle_stage", a), "active");
+  assert_string_equal(text(f, "lifecycle_stage", b), "lapsed");
+  assert_string_equal(text(f, "lifecycle_stage", c), "prospect");
+  assert_string_equal(text(f, "lifecycle_stage", d), "prospect");
+  assert_string_equal(text(f, "lifecycle_stage", e), "new");
+  /* RFM: only the three buyers have scores */
+  assert_true(isnan(num(f, "recency_score", c)));
+  assert_null(text(f, "rfm_segment", c));
+  assert_non_null(text(f, "rfm_segment", a));
+  assert_true(num(f, "recency_score", e) > num(f, "recency_score", b));
+  assert_true(num(f, "monetary_score", b) > num(f, "monetary_score", e));
+  /* tiers: b has the most net revenue (99.00): platinum; every buyer has a tier */
+  assert_string_equal(text(f, "value_tier", b), "platinum");
+  assert_non_null(text(f, "value_tier", a));
+  assert_null(text(f, "value_tier", c));
+  assert_string_equal(text(f, "customer_id", e), "e");
+
+  /* a rule over the features */
+  rt_rule_env env;
+  rt_features_env(f, &env);
+  rt_rule *r;
+  assert_int_equal(rt_rule_compile("orders >= 3 and subscriber", &env, &r, &err), 0);
+  uint64_t bits[1] = {0};
+  assert_int_equal(rt_rule_eval(r, bits, &err), 0);
+  assert_true(bits[0] == 1u); /* a only */
+  rt_rule_free(r);
+  assert_int_equal(rt_rule_compile("lifecycle_stage in ('prospect', 'lapsed') and "
+                                   "first_order_at is null", &env, &r, &err), 0);
+  assert_int_equal(rt_rule_eval(r, bits, &err), 0);
+  assert_true(bits[0] == ((1u << c) | (1u << d)));
+  rt_rule_free(r);
+
+  /* later, d's order counts and a's subscription is still running */
+  rt_features_free(f);
+  rt_features_defaults(&o, 260);
+  assert_int_equal(rt_features_build(m, NULL, &o, &f, &err), 0);
+  assert_true(num(f, "orders", d) == 1);
+  assert_string_equal(text(f, "lifecycle_stage", d), "new");
+  rt_features_free(f);
+  rt_model_free(m);
+}
+
+int main(void) {
+  const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_rfm_scores),
+      cmocka_unit_test(test_rfm_grid),
+      cmocka_unit_test(test_lifecycle),
+      cmocka_unit_test(test_features),
+  };
+  return cmocka_run_group_tests(tests, NULL, NULL);
+}
