@@ -91,6 +91,10 @@ int rt_model_build(rt_model_builder *b, rt_model **out, rt_error *err);
 int rt_model_load(rt_store *st, const rt_tz *tz, const char *currency, rt_model **out,
                   rt_error *err);
 void rt_model_free(rt_model *m);
+/* A model of the customers of m whose bit is set in bits (bit i of word i/64: customer i), in
+ * m's order, with all their rows, and m's data range, currency and zone: every analytic runs on
+ * a segment by running on its subset. m may be freed before the subset. */
+int rt_model_subset(const rt_model *m, const uint64_t *bits, rt_model **out, rt_error *err);
 
 /* ---- snapshots ----
  * A model saved to a file and mapped back in milliseconds, so a command need not rebuild it

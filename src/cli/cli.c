@@ -470,7 +470,8 @@ const char cli_analysis_options_help[] =
     "  --format F         table (default), csv or json\n"
     "  --orders FILE      run straight from an orders CSV, without a store; the import\n"
     "                     options (--customer-col, --delimiter, ...) describe the file\n"
-    "  --timezone TZ      business time zone (default: the store's, or UTC)\n";
+    "  --timezone TZ      business time zone (default: the store's, or UTC)\n"
+    "  --segment NAME     only the members of a stored segment (see retain segment)\n";
 
 void cli_analysis_init(cli_analysis *a, const cli_global *g) {
   memset(a, 0, sizeof *a);
@@ -514,8 +515,14 @@ int cli_analysis_option(const char *cmd, int argc, char **argv, int *i, cli_anal
     if (r > 0) a->tzname = v;
     return r;
   }
+  if ((r = cli_value(argc, argv, i, "--segment", &v)) != 0) {
+    if (r > 0) a->segment = v;
+    return r;
+  }
   return cli_import_option(cmd, argc, argv, i, &a->io);
 }
+
+static int load_members(const cli_global *g, cli_analysis *a);
 
 int cli_analysis_load(const char *cmd, const cli_global *g, cli_analysis *a) {
   rt_error err = {0};
@@ -536,10 +543,62 @@ int cli_analysis_load(const char *cmd, const cli_global *g, cli_analysis *a) {
   rc = cli_load_tz(&g2, st, &a->tz);
   rt_store_close(st);
   if (rc) return rc;
-  return cli_load_model(g, a->orders_path, &a->io, a->tz, &a->model);
+  if (a->segment && a->orders_path)
+    return cli_usage_error(cmd, "--segment needs the store (segments live there), not --orders");
+  rc = cli_load_model(g, a->orders_path, &a->io, a->tz, &a->model);
+  if (rc || !a->segment) return rc;
+  return load_members(g, a);
+}
+
+/* the stored members of a->segment as a bitmap over a->model (in store id order) */
+static int on_member_bit(void *ctx, int64_t customer, const char *ext_id, int64_t entered_ms) {
+  (void)ext_id;
+  (void)entered_ms;
+  cli_analysis *a = ctx;
+  const rt_model *m = a->model;
+  size_t lo = 0, hi = m->ncustomers;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (m->store_id[mid] < customer) lo = mid + 1;
+    else hi = mid;
+  }
+  if (lo < m->ncustomers && m->store_id[lo] == customer) {
+    a->members[lo / 64] |= 1ULL << (lo % 64);
+    a->nmembers++;
+  }
+  return 0;
+}
+
+static int load_members(const cli_global *g, cli_analysis *a) {
+  rt_store *st = NULL;
+  rt_error err = {0};
+  int rc = cli_open_store(g, 1, &st);
+  if (rc) return rc;
+  rt_segment_info info = {0};
+  a->members = rt_calloc((a->model->ncustomers + 63) / 64 + 1, sizeof *a->members);
+  if (!a->members) rc = rt_error_set(&err, RT_ENOMEM, "out of memory");
+  else if (!rt_store_segment_get(st, a->segment, &info, &err))
+    rc = rt_store_scan_segment_members(st, info.id, on_member_bit, a, &err);
+  else
+    rc = err.code;
+  rt_segment_info_free(&info);
+  rt_store_close(st);
+  return rc ? cli_fail(&err) : CLI_OK;
+}
+
+int cli_analysis_subset(cli_analysis *a) {
+  if (!a->members) return CLI_OK;
+  rt_model *s;
+  rt_error err = {0};
+  if (rt_model_subset(a->model, a->members, &s, &err)) return cli_fail(&err);
+  rt_model_free(a->model);
+  a->model = s;
+  return CLI_OK;
 }
 
 void cli_analysis_free(cli_analysis *a) {
+  rt_free(a->members);
+  a->members = NULL;
   rt_model_free(a->model);
   rt_tz_free(a->tz);
   a->model = NULL;

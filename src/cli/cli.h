@@ -93,9 +93,12 @@ typedef struct cli_analysis {
   const char *from_s, *to_s;
   cli_format format;
   const char *tzname;
+  const char *segment; /* --segment NAME */
   /* filled by cli_analysis_load */
   rt_tz *tz;
   rt_model *model;
+  uint64_t *members;   /* --segment: bit i set when customer i of model is a member */
+  size_t nmembers;
   int64_t from, to; /* INT64_MIN / INT64_MAX when not given */
 } cli_analysis;
 void cli_analysis_init(cli_analysis *a, const cli_global *g);
@@ -105,6 +108,9 @@ extern const char cli_analysis_options_help[];
 /* Loads the zone and the model, parses --from/--to in the unit. Returns an exit code. */
 int cli_analysis_load(const char *cmd, const cli_global *g, cli_analysis *a);
 void cli_analysis_free(cli_analysis *a);
+/* With --segment: replaces the model by the segment's members (rt_model_subset), so the
+ * analysis covers them only. Returns an exit code. */
+int cli_analysis_subset(cli_analysis *a);
 
 /* ---- features (features, rfm, lifecycle, segment) ---- */
 /* The as-of day: --as-of DATE (s), else $RETAIN_NOW, else today, in the zone. */

@@ -49,6 +49,8 @@ static void help(void) {
          "                     model_runs and customer_scores; docs/STORE.md)\n"
          "  --format F         table (default), csv or json\n"
          "  --orders FILE      run straight from an orders CSV, without a store\n"
+         "  --segment NAME     predict: only the rows of a stored segment's members (the\n"
+         "                     models are still fitted on every customer)\n"
          "  --timezone TZ      business time zone (default: the store's, or UTC)\n\n"
          "Import options for --orders:\n%s",
          cli_import_options_help);
@@ -283,8 +285,11 @@ typedef struct csv_thread {
 static char *csv_rows(const csv_writer *w, size_t i0, size_t i1, char *p) {
   const rt_clv_summary *s = w->s;
   const rt_clv_predictions *pr = w->pr;
+  const uint64_t *only = w->a->members; /* --segment */
   for (size_t i = i0; i < i1; i++) {
-    const char *id = rt_model_ext_id(w->a->model, s->customer[i]);
+    uint32_t ci = s->customer[i];
+    if (only && !(only[ci / 64] >> (ci % 64) & 1)) continue;
+    const char *id = rt_model_ext_id(w->a->model, ci);
     size_t idlen = strlen(id);
     if (!strpbrk(id, ",\"\n\r")) {
       memcpy(p, id, idlen);
@@ -378,6 +383,7 @@ static int print_predict(const clv_args *c, const cli_analysis *a, const rt_clv_
   json_t *arr = json_array();
   for (size_t i = 0; i < s->n; i++) {
     uint32_t ci = s->customer[i];
+    if (a->members && !(a->members[ci / 64] >> (ci % 64) & 1)) continue;
     double x = s->x[i];
     char next[16];
     next_order(s, pr, i, next);

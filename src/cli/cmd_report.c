@@ -265,6 +265,11 @@ int cmd_report(const cli_global *g, int argc, char **argv) {
     if (r == 0) return cli_usage_error("report", "unknown argument '%s'", argv[i]);
   }
   int rc = cli_analysis_load("report", g, &a);
+  if (!rc) rc = cli_analysis_subset(&a);
+  if (!rc && a.segment && a.format == FMT_TABLE) {
+    char n[32];
+    printf("Segment %s: %s customers\n", a.segment, cli_count((int64_t)a.nmembers, n, sizeof n));
+  }
   if (rc) {
     cli_analysis_free(&a);
     return rc;

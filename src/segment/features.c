@@ -450,14 +450,16 @@ int rt_features_build(const rt_model *m, rt_store *st, const rt_features_options
   double *subscriber = (double *)f->cols[f->ncols - 1].num;
   for (size_t i = 0; i < n; i++) {
     cid[i] = (uint32_t)i;
-    double cnt = 0, rev = 0, c30 = 0, c90 = 0, c365 = 0, v90 = 0, v365 = 0;
+    /* money summed exactly in minor units, divided once: 500.00 stays 500 */
+    double cnt = 0, c30 = 0, c90 = 0, c365 = 0;
+    int64_t rev = 0, v90 = 0, v365 = 0, ref = 0;
     int32_t fd = INT32_MIN, ld = INT32_MIN, prevd = INT32_MIN;
     size_t days = 0;
     for (uint32_t k = m->order_start[i]; k < m->order_start[i + 1]; k++) {
       int32_t d = m->order_day[k];
       if (d > today)
         break;
-      double a = (double)m->order_amount[k] / unit;
+      int64_t a = m->order_amount[k];
       cnt++;
       rev += a;
       int32_t age = today - d;
@@ -472,18 +474,17 @@ int rt_features_build(const rt_model *m, rt_store *st, const rt_features_options
         days++;
       prevd = ld = d;
     }
-    double ref = 0;
     for (uint32_t k = m->refund_start[i]; k < m->refund_start[i + 1]; k++)
       if (m->refund_day[k] <= today)
-        ref += (double)m->refund_amount[k] / unit;
+        ref += m->refund_amount[k];
     double running = 0;
     for (uint32_t k = m->sub_start[i]; k < m->sub_start[i + 1]; k++)
       running += m->sub_first_day[k] <= today && m->sub_end_day[k] > today;
     orders[i] = cnt;
-    revenue[i] = rev;
-    refunded[i] = ref;
-    net[i] = rev - ref;
-    aov[i] = cnt > 0 ? rev / cnt : NAN;
+    revenue[i] = (double)rev / unit;
+    refunded[i] = (double)ref / unit;
+    net[i] = (double)(rev - ref) / unit;
+    aov[i] = cnt > 0 ? (double)rev / unit / cnt : NAN;
     first[i] = fd;
     last[i] = ld;
     since_last[i] = cnt > 0 ? (double)(today - ld) : NAN;
@@ -492,8 +493,8 @@ int rt_features_build(const rt_model *m, rt_store *st, const rt_features_options
     o30[i] = c30;
     o90[i] = c90;
     o365[i] = c365;
-    r90[i] = v90;
-    r365[i] = v365;
+    r90[i] = (double)v90 / unit;
+    r365[i] = (double)v365 / unit;
     subs[i] = running;
     subscriber[i] = running > 0;
   }

@@ -58,6 +58,24 @@ assert_eq "$(echo "$OUT" | tail -n +2 | wc -l)" 2 "two evaluations in the size h
 run 0 "$RT_BIN" segment refresh lapsing
 assert_eq "$(sql "select count(*) from segment_members m join segments s on s.id = m.segment_id where s.name = 'lapsing'")" "$WANT" "members after moving the clock back"
 
+# every report takes --segment: the cohorts of the members add up to the members, clv predict
+# prints their rows only, and a segment's report differs from the whole business's
+run 0 "$RT_BIN" cohorts --segment lapsing --format csv
+assert_eq "$(echo "$OUT" | awk -F, 'NR > 1 && $2 == 0 { s += $3 } END { print s }')" "$WANT" "cohort sizes of the members"
+run 0 "$RT_BIN" clv predict --segment lapsing --format csv
+assert_eq "$(echo "$OUT" | tail -n +2 | cut -d, -f1 | sort)" \
+  "$(sql "select c.ext_id from customers c join segment_members m on m.customer_id = c.id join segments s on s.id = m.segment_id where s.name = 'lapsing'" | sort)" \
+  "clv rows of the members"
+run 0 "$RT_BIN" report --segment lapsing
+assert_contains "$OUT" "Segment lapsing: $(echo "$WANT" | sed ':a;s/\B[0-9]\{3\}\>/,&/;ta') customers"
+run 0 "$RT_BIN" report --segment lapsing --format csv
+SEG_REPORT=$OUT
+run 0 "$RT_BIN" report --format csv
+[ "$OUT" != "$SEG_REPORT" ] || fail "the segment's report equals the business's"
+run 1 "$RT_BIN" report --segment nosuch
+assert_contains "$ERR" "nosuch"
+run 2 "$RT_BIN" cohorts --segment lapsing --orders g/orders.csv
+
 # in_segment, export with fields, preview
 run 0 "$RT_BIN" segment create lapsing-subscribers --rule "in_segment('lapsing') and subscriber"
 run 0 "$RT_BIN" segment export lapsing --fields orders,days_since_last_order,lifecycle_stage
