@@ -550,12 +550,18 @@ int cli_analysis_load(const char *cmd, const cli_global *g, cli_analysis *a) {
   return load_members(g, a);
 }
 
-/* the stored members of a->segment as a bitmap over a->model (in store id order) */
+/* the stored members of a segment as a bitmap over a model (in store id order) */
+typedef struct member_bits {
+  const rt_model *m;
+  uint64_t *bits;
+  size_t n;
+} member_bits;
+
 static int on_member_bit(void *ctx, int64_t customer, const char *ext_id, int64_t entered_ms) {
   (void)ext_id;
   (void)entered_ms;
-  cli_analysis *a = ctx;
-  const rt_model *m = a->model;
+  member_bits *mb = ctx;
+  const rt_model *m = mb->m;
   size_t lo = 0, hi = m->ncustomers;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
@@ -563,27 +569,40 @@ static int on_member_bit(void *ctx, int64_t customer, const char *ext_id, int64_
     else hi = mid;
   }
   if (lo < m->ncustomers && m->store_id[lo] == customer) {
-    a->members[lo / 64] |= 1ULL << (lo % 64);
-    a->nmembers++;
+    mb->bits[lo / 64] |= 1ULL << (lo % 64);
+    mb->n++;
   }
   return 0;
 }
 
-static int load_members(const cli_global *g, cli_analysis *a) {
+int cli_segment_members(const cli_global *g, const rt_model *m, const char *name,
+                        uint64_t **bits, size_t *count) {
   rt_store *st = NULL;
   rt_error err = {0};
+  *bits = NULL;
+  *count = 0;
   int rc = cli_open_store(g, 1, &st);
   if (rc) return rc;
   rt_segment_info info = {0};
-  a->members = rt_calloc((a->model->ncustomers + 63) / 64 + 1, sizeof *a->members);
-  if (!a->members) rc = rt_error_set(&err, RT_ENOMEM, "out of memory");
-  else if (!rt_store_segment_get(st, a->segment, &info, &err))
-    rc = rt_store_scan_segment_members(st, info.id, on_member_bit, a, &err);
+  member_bits mb = {m, rt_calloc((m->ncustomers + 63) / 64 + 1, sizeof *mb.bits), 0};
+  if (!mb.bits) rc = rt_error_set(&err, RT_ENOMEM, "out of memory");
+  else if (!rt_store_segment_get(st, name, &info, &err))
+    rc = rt_store_scan_segment_members(st, info.id, on_member_bit, &mb, &err);
   else
     rc = err.code;
   rt_segment_info_free(&info);
   rt_store_close(st);
-  return rc ? cli_fail(&err) : CLI_OK;
+  if (rc) {
+    rt_free(mb.bits);
+    return cli_fail(&err);
+  }
+  *bits = mb.bits;
+  *count = mb.n;
+  return CLI_OK;
+}
+
+static int load_members(const cli_global *g, cli_analysis *a) {
+  return cli_segment_members(g, a->model, a->segment, &a->members, &a->nmembers);
 }
 
 int cli_analysis_subset(cli_analysis *a) {

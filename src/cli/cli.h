@@ -111,6 +111,10 @@ void cli_analysis_free(cli_analysis *a);
 /* With --segment: replaces the model by the segment's members (rt_model_subset), so the
  * analysis covers them only. Returns an exit code. */
 int cli_analysis_subset(cli_analysis *a);
+/* The stored members of segment name as a bitmap over m (rt_free it) and their count. Returns
+ * an exit code (an unknown segment is a failure, printed). */
+int cli_segment_members(const cli_global *g, const rt_model *m, const char *name,
+                        uint64_t **bits, size_t *count);
 
 /* ---- features (features, rfm, lifecycle, segment) ---- */
 /* The as-of day: --as-of DATE (s), else $RETAIN_NOW, else today, in the zone. */
@@ -127,6 +131,9 @@ typedef struct cli_features {
 int cli_features_load(const cli_global *g, const char *cmd, const char *as_of, int writable,
                       cli_features *cf);
 void cli_features_free(cli_features *cf);
+/* Re-evaluates every stored segment (if any) as of as_of (NULL: today), recording entries and
+ * exits; what `retain import` does after an import. Returns an exit code. */
+int cli_segments_refresh(const cli_global *g, const char *as_of);
 const char *cli_type_name(rt_value_type t);
 /* Customer i's value of c as text ("" when missing; may return a dictionary string). */
 const char *cli_feature_value(const rt_column *c, size_t i, char *buf, size_t n);

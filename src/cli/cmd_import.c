@@ -13,7 +13,9 @@ static void help(void) {
          "stored or, at the first bad row, nothing; the error names file, line, column and\n"
          "reason. Importing the same file twice stores nothing twice.\n\n%s"
          "Other:\n"
-         "  --timezone TZ     zone of times without an offset (default: the store's, or UTC)\n\n"
+         "  --timezone TZ     zone of times without an offset (default: the store's, or UTC)\n"
+         "  --no-segments     do not re-evaluate the stored segments after the import (by\n"
+         "                    default they are, recording who entered and who left)\n\n"
          "Examples:\n"
          "  retain import orders orders.csv\n"
          "  retain import orders CDNOW_master.txt --delimiter whitespace\n"
@@ -30,6 +32,7 @@ int cmd_import(const cli_global *g, int argc, char **argv) {
   rt_import_opts o;
   rt_import_opts_init(&o, RT_IMPORT_ORDERS);
   rt_import_opts tmp;
+  int no_segments = 0;
   for (int i = 1; i < argc; i++) {
     if (cli_is_help(argv[i]) && !kind_s) {
       help();
@@ -38,6 +41,10 @@ int cmd_import(const cli_global *g, int argc, char **argv) {
     if (!strcmp(argv[i], "--help") || !strcmp(argv[i], "-h")) {
       help();
       return CLI_OK;
+    }
+    if (cli_flag(argv, i, "--no-segments")) {
+      no_segments = 1;
+      continue;
     }
     if (argv[i][0] == '-' && argv[i][1]) {
       const char *v;
@@ -132,5 +139,7 @@ int cmd_import(const cli_global *g, int argc, char **argv) {
 out:
   rt_tz_free(tz);
   rt_store_close(st);
+  /* the stored segments follow the new data (who entered and left is recorded) */
+  if (rc == CLI_OK && !no_segments) rc = cli_segments_refresh(g, NULL);
   return rc;
 }

@@ -3,6 +3,7 @@
  * definitions are in include/retain/metrics.h and docs/METRICS.md. */
 #include "cli/cli.h"
 
+#include <retain/alloc.h>
 #include <retain/metrics.h>
 
 #include <jansson.h>
@@ -110,7 +111,8 @@ static void help(void) {
          "Options:\n%s"
          "  --baseline N       periods averaged as the baseline (default 3; 0 for none)\n"
          "  --inactive-days N  a customer without an order for N days (and no live\n"
-         "                     subscription) is no longer active (default 90)\n\n"
+         "                     subscription) is no longer active (default 90)\n"
+         "  --by segment       the period's metrics of every stored segment side by side\n\n"
          "Definitions: docs/METRICS.md. Import options for --orders:\n%s",
          cli_analysis_options_help, cli_import_options_help);
 }
@@ -235,7 +237,129 @@ static void print_json(const rt_report *r, const rt_model *m, int exp) {
   json_decref(root);
 }
 
+/* ---- --by segment: the last period's metrics of every stored segment side by side ---- */
+
+typedef struct seg_names {
+  char **v;
+  size_t n, cap;
+} seg_names;
+
+static int on_seg_name(void *ctx, const rt_segment_info *s) {
+  seg_names *l = ctx;
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? 2 * l->cap : 16;
+    char **v = realloc(l->v, cap * sizeof *v);
+    if (!v) return RT_ENOMEM;
+    l->v = v;
+    l->cap = cap;
+  }
+  if (!(l->v[l->n] = strdup(s->name))) return RT_ENOMEM;
+  l->n++;
+  return 0;
+}
+
+static int by_segment(const cli_global *g, cli_analysis *a, const rt_report_opts *ro) {
+  rt_store *st;
+  rt_error err = {0};
+  seg_names names = {0};
+  int rc = cli_open_store(g, 1, &st);
+  if (rc) return rc;
+  if (rt_store_scan_segments(st, on_seg_name, &names, &err)) rc = cli_fail(&err);
+  rt_store_close(st);
+  size_t ncol = names.n + 1, exp = (size_t)a->model->currency_exp;
+  rt_period_metrics *cols = calloc(ncol, sizeof *cols);
+  int64_t *sizes = calloc(ncol, sizeof *sizes);
+  if (!rc && (!cols || !sizes)) rc = CLI_FAIL;
+  int64_t period = INT64_MIN;
+  for (size_t c = 0; c < ncol && !rc; c++) {
+    const rt_model *m = a->model;
+    rt_model *sub = NULL;
+    uint64_t *bits = NULL;
+    size_t count = a->model->ncustomers;
+    if (c > 0) {
+      if ((rc = cli_segment_members(g, a->model, names.v[c - 1], &bits, &count))) break;
+      if (rt_model_subset(a->model, bits, &sub, &err)) rc = cli_fail(&err);
+      rt_free(bits);
+      m = sub;
+    }
+    rt_report *rep = NULL;
+    if (!rc && rt_report_compute(m, ro, &rep, &err)) rc = cli_fail(&err);
+    if (!rc && rep->nperiods) {
+      cols[c] = rep->rows[rep->nperiods - 1];
+      period = cols[c].period;
+    }
+    sizes[c] = (int64_t)count;
+    rt_report_free(rep);
+    rt_model_free(sub);
+  }
+  if (!rc) {
+    char lbl[32] = "";
+    if (period != INT64_MIN) rt_period_label(a->unit, period, lbl, sizeof lbl);
+    if (a->format == FMT_CSV) {
+      printf("segment,period,members");
+      for (size_t f = 0; f < NFIELDS; f++) printf(",%s", fields[f].name);
+      printf("\n");
+      for (size_t c = 0; c < ncol; c++) {
+        char buf[64];
+        cli_csv_field(stdout, c ? names.v[c - 1] : "(all customers)");
+        printf(",%s,%lld", lbl, (long long)sizes[c]);
+        for (size_t f = 0; f < NFIELDS; f++) {
+          machine(&cols[c], f, (int)exp, buf, sizeof buf);
+          printf(",%s", buf);
+        }
+        printf("\n");
+      }
+    } else if (a->format == FMT_JSON) {
+      json_t *arr = json_array();
+      for (size_t c = 0; c < ncol; c++) {
+        json_t *o = metrics_json(&cols[c], (int)exp);
+        json_object_set_new(o, "segment", c ? json_string(names.v[c - 1]) : json_null());
+        json_object_set_new(o, "members", json_integer(sizes[c]));
+        json_array_append_new(arr, o);
+      }
+      json_dumpf(arr, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(8));
+      printf("\n");
+      json_decref(arr);
+    } else {
+      printf("Retention report by segment: %s %s · amounts in %s\n\n",
+             rt_period_unit_name(a->unit), lbl, a->model->currency);
+      cli_table t;
+      cli_table_init(&t, ncol + 1);
+      const char **row = calloc(ncol + 1, sizeof *row);
+      char(*cell)[64] = calloc(ncol + 1, sizeof *cell);
+      if (row && cell) {
+        row[0] = "metric";
+        for (size_t c = 0; c < ncol; c++) row[c + 1] = c ? names.v[c - 1] : "all customers";
+        cli_table_row(&t, row);
+        row[0] = "members";
+        for (size_t c = 0; c < ncol; c++) row[c + 1] = cli_count(sizes[c], cell[c + 1], 64);
+        cli_table_row(&t, row);
+        for (size_t f = 0; f < NFIELDS; f++) {
+          if (!fields[f].brief) continue;
+          row[0] = fields[f].label;
+          for (size_t c = 0; c < ncol; c++) {
+            human(&cols[c], f, (int)exp, cell[c + 1], 64);
+            row[c + 1] = cell[c + 1];
+          }
+          cli_table_row(&t, row);
+        }
+        cli_table_print(&t, stdout);
+      }
+      free(row);
+      free(cell);
+      cli_table_free(&t);
+      if (ncol == 1) printf("\nNo segments yet: retain segment create NAME --rule RULE\n");
+    }
+  }
+  for (size_t c = 0; c < names.n; c++) free(names.v[c]);
+  free(names.v);
+  free(cols);
+  free(sizes);
+  return rc;
+}
+
 int cmd_report(const cli_global *g, int argc, char **argv) {
+  int by_seg = 0;
   cli_analysis a;
   cli_analysis_init(&a, g);
   rt_report_opts ro;
@@ -246,6 +370,12 @@ int cmd_report(const cli_global *g, int argc, char **argv) {
     if (cli_is_help(argv[i])) {
       help();
       return CLI_OK;
+    }
+    if ((r = cli_value(argc, argv, &i, "--by", &v)) != 0) {
+      if (r < 0) return CLI_USAGE;
+      if (strcmp(v, "segment")) return cli_usage_error("report", "--by wants 'segment', not '%s'", v);
+      by_seg = 1;
+      continue;
     }
     if ((r = cli_value(argc, argv, &i, "--baseline", &v)) != 0) {
       int64_t x;
@@ -279,6 +409,13 @@ int cmd_report(const cli_global *g, int argc, char **argv) {
   ro.to_period = a.to;
   if (a.from_s && !a.to_s) ro.to_period = INT64_MAX;
   if (a.to_s && !a.from_s) ro.from_period = a.to;
+  if (by_seg) {
+    if (a.segment || a.orders_path) rc = cli_usage_error("report", "--by segment compares the "
+                                                                   "stored segments: not with --segment or --orders");
+    else rc = by_segment(g, &a, &ro);
+    cli_analysis_free(&a);
+    return rc;
+  }
   rt_report *rep = NULL;
   rt_error err = {0};
   if (rt_report_compute(a.model, &ro, &rep, &err)) {

@@ -607,7 +607,25 @@ static int on_segment_copy(void *ctx, const rt_segment_info *s) {
   return 0;
 }
 
-static int cmd_refresh(const cli_global *g, seg_args *a) {
+static int refresh(const cli_global *g, const seg_args *a);
+
+int cli_segments_refresh(const cli_global *g, const char *as_of) {
+  rt_store *st;
+  int64_t n = 0;
+  rt_error err = {0};
+  int rc = cli_open_store(g, 1, &st);
+  if (rc) return rc;
+  if (rt_store_count(st, "segments", &n, &err)) rc = cli_fail(&err);
+  rt_store_close(st);
+  if (rc || n == 0) return rc;
+  seg_args a = {0};
+  a.as_of = as_of;
+  return refresh(g, &a);
+}
+
+static int cmd_refresh(const cli_global *g, seg_args *a) { return refresh(g, a); }
+
+static int refresh(const cli_global *g, const seg_args *a) {
   cli_features cf;
   int rc = cli_features_load(g, "segment", a->as_of, 1, &cf);
   if (rc) return rc;

@@ -7,7 +7,6 @@
 
 #include <jansson.h>
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 #include "internal.h"
@@ -95,9 +94,37 @@ static uint32_t *text_col(rt_features *f, owned *ow, const char *name, const cha
   return v;
 }
 
-static int cmp_double(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x < y ? -1 : x > y;
+/* The k-th smallest of v[0..n-1] (k < n), reordering v: quickselect, median-of-three pivots. */
+static double kth_smallest(double *v, size_t n, size_t k) {
+  size_t lo = 0, hi = n - 1;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    double a = v[lo], b = v[mid], c = v[hi];
+    double pivot = a < b ? (b < c ? b : a < c ? c : a) : (a < c ? a : b < c ? c : b);
+    size_t i = lo, j = hi;
+    while (i <= j) {
+      while (v[i] < pivot)
+        i++;
+      while (v[j] > pivot)
+        j--;
+      if (i <= j) {
+        double t = v[i];
+        v[i] = v[j];
+        v[j] = t;
+        i++;
+        if (j == 0)
+          break;
+        j--;
+      }
+    }
+    if (k <= j)
+      hi = j;
+    else if (k >= i)
+      lo = i;
+    else
+      return v[k];
+  }
+  return v[k];
 }
 
 /* the median of the repeat customers' mean gaps between distinct order days */
@@ -124,8 +151,8 @@ static double median_gap(const rt_model *m, int32_t today) {
   }
   double med = NAN;
   if (k) {
-    qsort(g, k, sizeof *g, cmp_double);
-    med = k % 2 ? g[k / 2] : (g[k / 2 - 1] + g[k / 2]) / 2;
+    double hi = kth_smallest(g, k, k / 2);
+    med = k % 2 ? hi : (kth_smallest(g, k, k / 2 - 1) + hi) / 2;
   }
   rt_free(g);
   return med;
@@ -384,10 +411,6 @@ static int add_attrs(rt_features *f, owned *ow, rt_store *st, rt_error *err) {
 
 /* ---- the features ---- */
 
-static int cmp_desc(const void *a, const void *b) {
-  double x = *(const double *)a, y = *(const double *)b;
-  return x > y ? -1 : x < y;
-}
 
 int rt_features_build(const rt_model *m, rt_store *st, const rt_features_options *o,
                       rt_features **out, rt_error *err) {
@@ -573,13 +596,13 @@ int rt_features_build(const rt_model *m, rt_store *st, const rt_features_options
       if (orders[i] > 0)
         vals[k++] = v;
     }
-    qsort(vals, k, sizeof *vals, cmp_desc);
     double cut[3];
     double share[3] = {o->tier_platinum, o->tier_platinum + o->tier_gold,
                        o->tier_platinum + o->tier_gold + o->tier_silver};
-    for (int t = 0; t < 3; t++) { /* the value at the edge of each top share */
+    for (int t = 0; t < 3; t++) { /* the value at the edge of each top share: the at-th largest */
       size_t at = (size_t)ceil(share[t] * (double)k);
-      cut[t] = at == 0 || k == 0 ? INFINITY : vals[(at > k ? k : at) - 1];
+      at = at > k ? k : at;
+      cut[t] = at == 0 ? INFINITY : kth_smallest(vals, k, k - at);
     }
     rt_free(vals);
     for (size_t i = 0; i < n; i++) {

@@ -5,7 +5,6 @@
 #include <retain/features.h>
 
 #include <math.h>
-#include <stdlib.h>
 #include <string.h>
 
 const char *const rt_rfm_segment_names[] = {
@@ -34,32 +33,76 @@ const char *rt_rfm_segment(int r, int f, int m) {
   return grid[r - 1][fm - 1];
 }
 
+/* An order-preserving map of a double to an unsigned integer (negatives reversed). */
+static uint64_t sortable(double v) {
+  uint64_t u;
+  memcpy(&u, &v, sizeof u);
+  return u >> 63 ? ~u : u | 0x8000000000000000ULL;
+}
+
 typedef struct keyed {
-  double v;
+  uint64_t k;
   uint32_t i;
 } keyed;
 
-static int keyed_cmp(const void *a, const void *b) {
-  const keyed *x = a, *y = b;
-  return x->v < y->v ? -1 : x->v > y->v;
+/* Sorts m keyed pairs by k: LSD radix, 16 bits a pass, skipping the passes where every key has
+ * the same digit (small integers need one or two). tmp has room for m pairs. */
+static void radix_sort(keyed *a, keyed *tmp, size_t m) {
+  uint64_t all_or = 0, all_and = ~0ULL;
+  for (size_t j = 0; j < m; j++) {
+    all_or |= a[j].k;
+    all_and &= a[j].k;
+  }
+  size_t *count = rt_malloc(65536 * sizeof *count);
+  if (!count) { /* keep going, slowly: insertion sort would be quadratic, so shell sort */
+    for (size_t gap = m / 2; gap > 0; gap /= 2)
+      for (size_t j = gap; j < m; j++)
+        for (size_t q = j; q >= gap && a[q - gap].k > a[q].k; q -= gap) {
+          keyed t = a[q];
+          a[q] = a[q - gap];
+          a[q - gap] = t;
+        }
+    return;
+  }
+  for (int shift = 0; shift < 64; shift += 16) {
+    if ((((all_or ^ all_and) >> shift) & 0xFFFF) == 0)
+      continue; /* one digit for every key */
+    memset(count, 0, 65536 * sizeof *count);
+    for (size_t j = 0; j < m; j++)
+      count[(a[j].k >> shift) & 0xFFFF]++;
+    size_t sum = 0;
+    for (size_t d = 0; d < 65536; d++) {
+      size_t c = count[d];
+      count[d] = sum;
+      sum += c;
+    }
+    for (size_t j = 0; j < m; j++)
+      tmp[count[(a[j].k >> shift) & 0xFFFF]++] = a[j];
+    memcpy(a, tmp, m * sizeof *a);
+  }
+  rt_free(count);
 }
 
 /* score[i] = 1 + floor(bins * (customers with a smaller value) / count), for the customers whose
  * value is not NAN (sign -1: a larger value is worse, as days since the last order) */
 static int quantile_scores(const double *v, size_t n, int bins, int sign, uint8_t *score) {
-  keyed *k = rt_malloc((n ? n : 1) * sizeof *k);
-  if (!k)
+  keyed *k = rt_malloc((n ? n : 1) * sizeof *k), *tmp = rt_malloc((n ? n : 1) * sizeof *tmp);
+  if (!k || !tmp) {
+    rt_free(k);
+    rt_free(tmp);
     return -1;
+  }
   size_t m = 0;
   for (size_t i = 0; i < n; i++) {
     score[i] = 0;
     if (!isnan(v[i]))
-      k[m++] = (keyed){sign * v[i], (uint32_t)i};
+      k[m++] = (keyed){sortable(sign * v[i] + 0.0), (uint32_t)i};
   }
-  qsort(k, m, sizeof *k, keyed_cmp);
+  radix_sort(k, tmp, m);
+  rt_free(tmp);
   for (size_t j = 0; j < m;) {
     size_t e = j + 1;
-    while (e < m && k[e].v == k[j].v)
+    while (e < m && k[e].k == k[j].k)
       e++;
     int s = 1 + (int)((double)bins * (double)j / (double)m);
     for (size_t q = j; q < e; q++)

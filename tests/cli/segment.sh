@@ -72,6 +72,15 @@ run 0 "$RT_BIN" report --segment lapsing --format csv
 SEG_REPORT=$OUT
 run 0 "$RT_BIN" report --format csv
 [ "$OUT" != "$SEG_REPORT" ] || fail "the segment's report equals the business's"
+# --by segment: one column per segment, the members counted as in the store
+run 0 "$RT_BIN" report --by segment --format csv
+assert_eq "$(echo "$OUT" | head -1 | cut -d, -f1-4)" "segment,period,members,customers"
+assert_eq "$(echo "$OUT" | awk -F, '$1 == "lapsing" { print $3 }')" "$WANT" "members in --by segment"
+assert_eq "$(echo "$OUT" | awk -F, '$1 == "lapsing" { print $4 }')" "$WANT" "customers (buyers) of lapsing"
+assert_eq "$(echo "$OUT" | awk -F, '$1 == "(all customers)" { print $3 }')" 2000 "all customers"
+run 0 "$RT_BIN" report --by segment
+assert_contains "$OUT" "all customers"
+assert_contains "$OUT" "lapsing"
 run 1 "$RT_BIN" report --segment nosuch
 assert_contains "$ERR" "nosuch"
 run 2 "$RT_BIN" cohorts --segment lapsing --orders g/orders.csv
@@ -112,4 +121,17 @@ run 0 "$RT_BIN" lifecycle --format csv
 assert_eq "$(echo "$OUT" | tail -n +2 | awk -F, '{ s += $2 } END { print s }')" 2000 "customers in lifecycle stages"
 run 0 "$RT_BIN" lifecycle --customers
 assert_eq "$(echo "$OUT" | tail -n +2 | wc -l)" 2000 "one lifecycle row per customer"
+# an import re-evaluates the segments: a lapsing member who orders again leaves, and the exit
+# is recorded; --no-segments leaves them alone
+M=$(sql "select c.ext_id from customers c join segment_members m on m.customer_id = c.id join segments s on s.id = m.segment_id where s.name = 'lapsing' order by c.id limit 1")
+printf 'order_id,customer_id,order_date,amount,currency\nX1,%s,2024-12-30,10.00,USD\n' "$M" >new.csv
+run 0 "$RT_BIN" import orders new.csv
+assert_contains "$(echo "$OUT" | tr -d ,)" "segment lapsing: $((WANT - 1)) customers"
+run 0 "$RT_BIN" segment events lapsing --format csv
+assert_contains "$OUT" ",$M,exit"
+M2=$(sql "select c.ext_id from customers c join segment_members m on m.customer_id = c.id join segments s on s.id = m.segment_id where s.name = 'lapsing' order by c.id limit 1")
+printf 'order_id,customer_id,order_date,amount,currency\nX2,%s,2024-12-30,10.00,USD\n' "$M2" >new2.csv
+run 0 "$RT_BIN" import orders new2.csv --no-segments
+assert_not_contains "$OUT" "segment lapsing"
+assert_eq "$(sql "select count(*) from segment_members m join segments s on s.id = m.segment_id where s.name = 'lapsing'")" "$((WANT - 1))" "members after --no-segments"
 finish
