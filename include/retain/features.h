@@ -54,6 +54,25 @@ const rt_column *rt_features_find(const rt_features *f, const char *name);
 /* A rule environment over the features (today = f->today); segment_rule as in rule.h. */
 void rt_features_env(const rt_features *f, rt_rule_env *env);
 
+/* One customer's rows: orders (days ascending, amounts in minor units), refunds, and
+ * subscriptions (start day, end day or INT32_MAX while running). */
+typedef struct rt_customer_rows {
+  const int32_t *order_day;
+  const int64_t *order_amount;
+  size_t norders;
+  const int32_t *refund_day;
+  const int64_t *refund_amount;
+  size_t nrefunds;
+  const int32_t *sub_first_day, *sub_end_day;
+  size_t nsubs;
+} rt_customer_rows;
+
+/* Recomputes customer i's features from its rows (after an event changed them) without
+ * touching any other customer: the counts, sums and recency, its RFM scores against the edges
+ * the whole base set at build time, its lifecycle stage and value tier. Its cost does not
+ * depend on the number of customers. RT_EINVAL for i out of range. */
+int rt_features_set_customer(rt_features *f, size_t i, const rt_customer_rows *rows);
+
 /* ---- the built-in segmentations, also usable on their own ---- */
 
 /* RFM: customers with orders get recency, frequency and monetary scores 1..bins from their

@@ -24,7 +24,130 @@ typedef struct owned {
   char *names[MAX_ATTRS * 2];
   int nnames;
   const char **ids; /* customer_id's dictionary: pointers into the model's ids */
+  /* the columns a customer's orders decide, for rt_features_set_customer */
+  double *orders, *revenue, *refunded, *net, *aov, *since_last, *tenure, *gap, *o30, *o90, *o365,
+      *r90, *r365, *subs, *subscriber, *rsc, *fsc, *msc, *rfm;
+  int32_t *first, *last;
+  uint32_t *seg, *stage, *tier;
+  const double *pclv; /* predicted_clv, or NULL */
+  /* what the whole base decided: the least value (sign-adjusted: larger is better) of each RFM
+   * score 2..bins, and the value tiers' edges */
+  double rfm_edge[3][10];
+  double tier_cut[3];
+  rt_features_options o;
+  double unit;
 } owned;
+
+/* One customer's orders (days ascending), refunds and subscriptions. */
+static void order_row(owned *ow, size_t i, const rt_customer_rows *r) {
+  const int32_t today = ow->o.today;
+  const double unit = ow->unit;
+  /* money summed exactly in minor units, divided once: 500.00 stays 500 */
+  double cnt = 0, c30 = 0, c90 = 0, c365 = 0;
+  int64_t rev = 0, v90 = 0, v365 = 0, ref = 0;
+  int32_t fd = INT32_MIN, ld = INT32_MIN, prevd = INT32_MIN;
+  size_t days = 0;
+  for (size_t k = 0; k < r->norders; k++) {
+    int32_t d = r->order_day[k];
+    if (d > today)
+      break;
+    int64_t a = r->order_amount[k];
+    cnt++;
+    rev += a;
+    int32_t age = today - d;
+    c30 += age < 30;
+    c90 += age < 90;
+    c365 += age < 365;
+    v90 += age < 90 ? a : 0;
+    v365 += age < 365 ? a : 0;
+    if (fd == INT32_MIN)
+      fd = d;
+    if (d != prevd)
+      days++;
+    prevd = ld = d;
+  }
+  for (size_t k = 0; k < r->nrefunds; k++)
+    if (r->refund_day[k] <= today)
+      ref += r->refund_amount[k];
+  double running = 0;
+  for (size_t k = 0; k < r->nsubs; k++)
+    running += r->sub_first_day[k] <= today && r->sub_end_day[k] > today;
+  ow->orders[i] = cnt;
+  ow->revenue[i] = (double)rev / unit;
+  ow->refunded[i] = (double)ref / unit;
+  ow->net[i] = (double)(rev - ref) / unit;
+  ow->aov[i] = cnt > 0 ? (double)rev / unit / cnt : NAN;
+  ow->first[i] = fd;
+  ow->last[i] = ld;
+  ow->since_last[i] = cnt > 0 ? (double)(today - ld) : NAN;
+  ow->tenure[i] = cnt > 0 ? (double)(today - fd) : NAN;
+  ow->gap[i] = days >= 2 ? (double)(ld - fd) / (double)(days - 1) : NAN;
+  ow->o30[i] = c30;
+  ow->o90[i] = c90;
+  ow->o365[i] = c365;
+  ow->r90[i] = (double)v90 / unit;
+  ow->r365[i] = (double)v365 / unit;
+  ow->subs[i] = running;
+  ow->subscriber[i] = running > 0;
+}
+
+/* the RFM columns of customer i from its scores (0: no orders) */
+static void rfm_row(owned *ow, size_t i, int r, int f, int m) {
+  int ok = r > 0;
+  ow->rsc[i] = ok ? r : NAN;
+  ow->fsc[i] = ok ? f : NAN;
+  ow->msc[i] = ok ? m : NAN;
+  ow->rfm[i] = ok ? r * 100 + f * 10 + m : NAN;
+  ow->seg[i] = UINT32_MAX;
+  if (!ok)
+    return;
+  /* the named grid is on a 5-point scale: other bin counts are rescaled */
+  int b = ow->o.rfm_bins;
+  const char *name = rt_rfm_segment((r * 5 + b - 1) / b, (f * 5 + b - 1) / b, (m * 5 + b - 1) / b);
+  for (uint32_t k = 0; name && rt_rfm_segment_names[k]; k++)
+    if (!strcmp(rt_rfm_segment_names[k], name))
+      ow->seg[i] = k;
+}
+
+static uint32_t tier_of(const owned *ow, size_t i) {
+  double v = ow->pclv && !isnan(ow->pclv[i]) ? ow->pclv[i] : ow->net[i];
+  const double *cut = ow->tier_cut;
+  return ow->orders[i] <= 0 ? UINT32_MAX : v >= cut[0] ? 0 : v >= cut[1] ? 1 : v >= cut[2] ? 2 : 3;
+}
+
+int rt_features_set_customer(rt_features *f, size_t i, const rt_customer_rows *r) {
+  owned *ow = f->priv;
+  if (i >= f->n || !r)
+    return RT_EINVAL;
+  order_row(ow, i, r);
+  /* scores against the edges the whole base set: a value scores s when it reaches edge s */
+  int sc[3] = {0, 0, 0};
+  if (ow->orders[i] > 0) {
+    double v[3] = {-ow->since_last[i], ow->orders[i], ow->revenue[i]};
+    for (int d = 0; d < 3; d++) {
+      sc[d] = 1;
+      for (int s = 2; s <= ow->o.rfm_bins; s++)
+        if (v[d] >= ow->rfm_edge[d][s])
+          sc[d] = s;
+    }
+  }
+  rfm_row(ow, i, sc[0], sc[1], sc[2]);
+  ow->stage[i] = (uint32_t)rt_lifecycle_stage(r->order_day, r->norders, ow->o.today,
+                                              f->business_gap, &ow->o);
+  ow->tier[i] = tier_of(ow, i);
+  return 0;
+}
+
+/* customer i's rows in the model */
+static rt_customer_rows model_rows(const rt_model *m, size_t i) {
+  rt_customer_rows r = {
+      m->order_day + m->order_start[i],        m->order_amount + m->order_start[i],
+      m->order_start[i + 1] - m->order_start[i], m->refund_day + m->refund_start[i],
+      m->refund_amount + m->refund_start[i],   m->refund_start[i + 1] - m->refund_start[i],
+      m->sub_first_day + m->sub_start[i],      m->sub_end_day + m->sub_start[i],
+      m->sub_start[i + 1] - m->sub_start[i]};
+  return r;
+}
 
 void rt_features_defaults(rt_features_options *o, int32_t today) {
   memset(o, 0, sizeof *o);
@@ -445,6 +568,8 @@ int rt_features_build(const rt_model *m, rt_store *st, const rt_features_options
   uint32_t *cid = text_col(f, ow, "customer_id", "the customer's own id", ow->ids, n);
   if (!cid)
     goto oom;
+  ow->o = *o;
+  ow->unit = unit;
   NUM(orders, "orders", "orders placed")
   NUM(revenue, "revenue", "sum of the orders, in the currency's major unit")
   NUM(refunded, "refunded", "sum of the refunds")
@@ -469,57 +594,28 @@ int rt_features_build(const rt_model *m, rt_store *st, const rt_features_options
     if (!c || !v)
       goto oom;
     c->num = v;
+    ow->subscriber = v;
   }
-  double *subscriber = (double *)f->cols[f->ncols - 1].num;
+  ow->orders = orders;
+  ow->revenue = revenue;
+  ow->refunded = refunded;
+  ow->net = net;
+  ow->aov = aov;
+  ow->first = first;
+  ow->last = last;
+  ow->since_last = since_last;
+  ow->tenure = tenure;
+  ow->gap = gap;
+  ow->o30 = o30;
+  ow->o90 = o90;
+  ow->o365 = o365;
+  ow->r90 = r90;
+  ow->r365 = r365;
+  ow->subs = subs;
   for (size_t i = 0; i < n; i++) {
     cid[i] = (uint32_t)i;
-    /* money summed exactly in minor units, divided once: 500.00 stays 500 */
-    double cnt = 0, c30 = 0, c90 = 0, c365 = 0;
-    int64_t rev = 0, v90 = 0, v365 = 0, ref = 0;
-    int32_t fd = INT32_MIN, ld = INT32_MIN, prevd = INT32_MIN;
-    size_t days = 0;
-    for (uint32_t k = m->order_start[i]; k < m->order_start[i + 1]; k++) {
-      int32_t d = m->order_day[k];
-      if (d > today)
-        break;
-      int64_t a = m->order_amount[k];
-      cnt++;
-      rev += a;
-      int32_t age = today - d;
-      c30 += age < 30;
-      c90 += age < 90;
-      c365 += age < 365;
-      v90 += age < 90 ? a : 0;
-      v365 += age < 365 ? a : 0;
-      if (fd == INT32_MIN)
-        fd = d;
-      if (d != prevd)
-        days++;
-      prevd = ld = d;
-    }
-    for (uint32_t k = m->refund_start[i]; k < m->refund_start[i + 1]; k++)
-      if (m->refund_day[k] <= today)
-        ref += m->refund_amount[k];
-    double running = 0;
-    for (uint32_t k = m->sub_start[i]; k < m->sub_start[i + 1]; k++)
-      running += m->sub_first_day[k] <= today && m->sub_end_day[k] > today;
-    orders[i] = cnt;
-    revenue[i] = (double)rev / unit;
-    refunded[i] = (double)ref / unit;
-    net[i] = (double)(rev - ref) / unit;
-    aov[i] = cnt > 0 ? (double)rev / unit / cnt : NAN;
-    first[i] = fd;
-    last[i] = ld;
-    since_last[i] = cnt > 0 ? (double)(today - ld) : NAN;
-    tenure[i] = cnt > 0 ? (double)(today - fd) : NAN;
-    gap[i] = days >= 2 ? (double)(ld - fd) / (double)(days - 1) : NAN;
-    o30[i] = c30;
-    o90[i] = c90;
-    o365[i] = c365;
-    r90[i] = (double)v90 / unit;
-    r365[i] = (double)v365 / unit;
-    subs[i] = running;
-    subscriber[i] = running > 0;
+    rt_customer_rows r = model_rows(m, i);
+    order_row(ow, i, &r);
   }
   /* RFM */
   {
@@ -542,24 +638,29 @@ int rt_features_build(const rt_model *m, rt_store *st, const rt_features_options
                              rt_rfm_segment_names, 11);
     if (!seg)
       goto oom;
+    ow->rsc = rsc;
+    ow->fsc = fsc;
+    ow->msc = msc;
+    ow->rfm = rfm;
+    ow->seg = seg;
+    /* each score's edge: the least (sign-adjusted) value that reached it */
+    for (int d = 0; d < 3; d++)
+      for (int sc = 0; sc < 10; sc++)
+        ow->rfm_edge[d][sc] = INFINITY;
     for (size_t i = 0; i < n; i++) {
-      int ok = rs[i] > 0;
-      rsc[i] = ok ? rs[i] : NAN;
-      fsc[i] = ok ? fs[i] : NAN;
-      msc[i] = ok ? ms[i] : NAN;
-      rfm[i] = ok ? rs[i] * 100 + fs[i] * 10 + ms[i] : NAN;
-      seg[i] = UINT32_MAX;
-      if (ok) {
-        /* the named grid is on a 5-point scale: other bin counts are rescaled */
-        int b = o->rfm_bins;
-        int r5 = (rs[i] * 5 + b - 1) / b, f5 = (fs[i] * 5 + b - 1) / b,
-            m5 = (ms[i] * 5 + b - 1) / b;
-        const char *name = rt_rfm_segment(r5, f5, m5);
-        for (uint32_t k = 0; name && rt_rfm_segment_names[k]; k++)
-          if (!strcmp(rt_rfm_segment_names[k], name))
-            seg[i] = k;
-      }
+      rfm_row(ow, i, rs[i], fs[i], ms[i]);
+      if (!rs[i])
+        continue;
+      double v[3] = {-since_last[i], orders[i], revenue[i]};
+      uint8_t sc[3] = {rs[i], fs[i], ms[i]};
+      for (int d = 0; d < 3; d++)
+        if (v[d] < ow->rfm_edge[d][sc[d]])
+          ow->rfm_edge[d][sc[d]] = v[d];
     }
+    for (int d = 0; d < 3; d++) /* a score no customer has: the next one's edge */
+      for (int sc = o->rfm_bins - 1; sc >= 2; sc--)
+        if (ow->rfm_edge[d][sc] > ow->rfm_edge[d][sc + 1])
+          ow->rfm_edge[d][sc] = ow->rfm_edge[d][sc + 1];
   }
   /* lifecycle */
   f->business_gap = median_gap(m, today);
@@ -570,6 +671,7 @@ int rt_features_build(const rt_model *m, rt_store *st, const rt_features_options
                                rt_stage_names, RT_STAGE_COUNT);
     if (!stage)
       goto oom;
+    ow->stage = stage;
     for (size_t i = 0; i < n; i++)
       stage[i] = (uint32_t)rt_lifecycle_stage(m->order_day + m->order_start[i],
                                               m->order_start[i + 1] - m->order_start[i], today,
@@ -581,6 +683,7 @@ int rt_features_build(const rt_model *m, rt_store *st, const rt_features_options
   {
     static const char *const tiers[] = {"platinum", "gold", "silver", "bronze"};
     const rt_column *pc = rt_features_find(f, "predicted_clv");
+    ow->pclv = pc ? pc->num : NULL;
     uint32_t *tier = text_col(f, ow, "value_tier",
                               "platinum (top 1% by value), gold (next 9%), silver (next 20%), "
                               "bronze",
@@ -590,25 +693,23 @@ int rt_features_build(const rt_model *m, rt_store *st, const rt_features_options
       rt_free(vals);
       goto oom;
     }
+    ow->tier = tier;
     size_t k = 0;
     for (size_t i = 0; i < n; i++) {
-      double v = pc && !isnan(pc->num[i]) ? pc->num[i] : net[i];
+      double v = ow->pclv && !isnan(ow->pclv[i]) ? ow->pclv[i] : net[i];
       if (orders[i] > 0)
         vals[k++] = v;
     }
-    double cut[3];
     double share[3] = {o->tier_platinum, o->tier_platinum + o->tier_gold,
                        o->tier_platinum + o->tier_gold + o->tier_silver};
     for (int t = 0; t < 3; t++) { /* the value at the edge of each top share: the at-th largest */
       size_t at = (size_t)ceil(share[t] * (double)k);
       at = at > k ? k : at;
-      cut[t] = at == 0 ? INFINITY : kth_smallest(vals, k, k - at);
+      ow->tier_cut[t] = at == 0 ? INFINITY : kth_smallest(vals, k, k - at);
     }
     rt_free(vals);
-    for (size_t i = 0; i < n; i++) {
-      double v = pc && !isnan(pc->num[i]) ? pc->num[i] : net[i];
-      tier[i] = orders[i] <= 0 ? UINT32_MAX : v >= cut[0] ? 0 : v >= cut[1] ? 1 : v >= cut[2] ? 2 : 3;
-    }
+    for (size_t i = 0; i < n; i++)
+      tier[i] = tier_of(ow, i);
   }
   if (st && (rc = add_attrs(f, ow, st, err)) != 0)
     goto fail;

@@ -13,6 +13,7 @@
 #include <retain/rule.h>
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #define DAY_MS 86400000LL
@@ -223,12 +224,119 @@ static void test_features(void **state) {
   rt_model_free(m);
 }
 
+/* A business of 3000 customers with pseudo-random orders, refunds and subscriptions. */
+static rt_model *random_model(void) {
+  rt_model_builder *b;
+  assert_int_equal(rt_model_builder_new(NULL, "USD", &b), 0);
+  uint64_t st = 7;
+  for (int c = 0; c < 3000; c++) {
+    char id[16];
+    int len = snprintf(id, sizeof id, "r%d", c);
+    uint32_t ci;
+    assert_int_equal(rt_model_builder_customer(b, id, (size_t)len, c + 1, &ci), 0);
+    st = st * 6364136223846793005ULL + 1442695040888963407ULL;
+    int norders = (int)(st >> 60) % 9, day = 100 + (int)((st >> 20) % 600);
+    for (int k = 0; k < norders; k++) {
+      st = st * 6364136223846793005ULL + 1442695040888963407ULL;
+      day += (int)((st >> 33) % 90);
+      assert_int_equal(rt_model_builder_order(b, ci, (int64_t)day * DAY_MS,
+                                              500 + (int64_t)((st >> 40) % 20000), "USD"), 0);
+      if ((st >> 13) % 17 == 0)
+        assert_int_equal(rt_model_builder_refund(b, ci, (int64_t)(day + 3) * DAY_MS, 300, "USD"), 0);
+    }
+    if ((st >> 7) % 5 == 0)
+      assert_int_equal(rt_model_builder_subscription(b, ci, 200 * DAY_MS,
+                                                     (st >> 9) % 2 ? 0 : 700 * DAY_MS, 900, "USD"),
+                       0);
+  }
+  rt_model *m;
+  rt_error err = {0};
+  assert_int_equal(rt_model_build(b, &m, &err), 0);
+  return m;
+}
+
+static rt_customer_rows rows_of(const rt_model *m, size_t i) {
+  rt_customer_rows r = {m->order_day + m->order_start[i], m->order_amount + m->order_start[i],
+                        m->order_start[i + 1] - m->order_start[i],
+                        m->refund_day + m->refund_start[i], m->refund_amount + m->refund_start[i],
+                        m->refund_start[i + 1] - m->refund_start[i],
+                        m->sub_first_day + m->sub_start[i], m->sub_end_day + m->sub_start[i],
+                        m->sub_start[i + 1] - m->sub_start[i]};
+  return r;
+}
+
+static int same_value(const rt_column *c, size_t i, const rt_column *d, size_t j) {
+  switch (c->type) {
+  case RT_TYPE_NUMBER:
+  case RT_TYPE_BOOL:
+    return (isnan(c->num[i]) && isnan(d->num[j])) || c->num[i] == d->num[j];
+  case RT_TYPE_DATE:
+    return c->day[i] == d->day[j];
+  case RT_TYPE_TEXT:
+    return c->code[i] == d->code[j];
+  }
+  return 0;
+}
+
+/* One customer updated from its own rows gets exactly the features the whole build gave it;
+ * a customer whose rows change moves alone, and a rule's match follows. */
+static void test_set_customer(void **state) {
+  (void)state;
+  rt_model *m = random_model();
+  rt_features_options o;
+  rt_features_defaults(&o, 800);
+  rt_features *f, *g;
+  rt_error err = {0};
+  assert_int_equal(rt_features_build(m, NULL, &o, &f, &err), 0);
+  assert_int_equal(rt_features_build(m, NULL, &o, &g, &err), 0); /* the reference */
+  for (size_t i = 0; i < f->n; i++) {
+    rt_customer_rows r = rows_of(m, i);
+    assert_int_equal(rt_features_set_customer(f, i, &r), 0);
+  }
+  for (size_t k = 0; k < f->ncols; k++)
+    for (size_t i = 0; i < f->n; i++)
+      if (!same_value(&f->cols[k], i, &g->cols[k], i))
+        fail_msg("%s of customer %zu differs after rt_features_set_customer", f->cols[k].name, i);
+  /* customer 0 buys a lot today: only it changes */
+  size_t who = 0;
+  while (who < f->n && m->order_start[who + 1] - m->order_start[who] != 0)
+    who++;
+  assert_true(who < f->n); /* one without orders */
+  int32_t days[12];
+  int64_t amounts[12];
+  for (int k = 0; k < 12; k++) {
+    days[k] = 790 + k / 2;
+    amounts[k] = 1000000;
+  }
+  rt_customer_rows big = {days, amounts, 12, NULL, NULL, 0, NULL, NULL, 0};
+  rt_rule_env env;
+  rt_features_env(f, &env);
+  rt_rule *r;
+  assert_int_equal(rt_rule_compile("rfm_segment = 'champions' and value_tier = 'platinum'",
+                                   &env, &r, &err), 0);
+  assert_int_equal(rt_rule_match(r, who), 0);
+  assert_int_equal(rt_features_set_customer(f, who, &big), 0);
+  assert_int_equal(rt_rule_match(r, who), 1);
+  assert_true(num(f, "orders", who) == 12);
+  assert_string_equal(text(f, "lifecycle_stage", who), "new");
+  for (size_t k = 0; k < f->ncols; k++)
+    for (size_t i = 0; i < f->n; i++)
+      if (i != who && !same_value(&f->cols[k], i, &g->cols[k], i))
+        fail_msg("%s of customer %zu changed with another customer's order", f->cols[k].name, i);
+  assert_int_equal(rt_features_set_customer(f, f->n, &big), RT_EINVAL);
+  rt_rule_free(r);
+  rt_features_free(f);
+  rt_features_free(g);
+  rt_model_free(m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_rfm_scores),
       cmocka_unit_test(test_rfm_grid),
       cmocka_unit_test(test_lifecycle),
       cmocka_unit_test(test_features),
+      cmocka_unit_test(test_set_customer),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
