@@ -121,6 +121,20 @@ int main(int argc, char **argv) {
   }
   double t_eval = median(times, runs), t_compile = median(compile_times, runs);
 
+  if (csv) { /* the columns the default rule reads, for the SQL peers (before the updates
+              * below change some customers) */
+    FILE *out = fopen(csv, "w");
+    if (!out) die("csv", NULL);
+    const rt_column *co = rt_features_find(f, "orders"), *cd = rt_features_find(f, "days_since_last_order"),
+                    *cn = rt_features_find(f, "net_revenue");
+    fprintf(out, "customer_id,orders,days_since_last_order,net_revenue\n");
+    for (size_t i = 0; i < n; i++) {
+      fprintf(out, "%s,%.0f,", rt_model_ext_id(m, i), co->num[i]);
+      if (!isnan(cd->num[i])) fprintf(out, "%.0f", cd->num[i]);
+      fprintf(out, ",%.2f\n", cn->num[i]);
+    }
+    fclose(out);
+  }
   /* one customer: does the rule hold for it? - median over blocks of random customers (before
    * any update, so it must agree with the bitmap) */
   rt_rule *rr;
@@ -166,19 +180,6 @@ int main(int argc, char **argv) {
   rt_rule_free(rr);
   double t_update = median(upd, 21);
 
-  if (csv) { /* the columns the default rule reads, for the SQL peers */
-    FILE *out = fopen(csv, "w");
-    if (!out) die("csv", NULL);
-    const rt_column *co = rt_features_find(f, "orders"), *cd = rt_features_find(f, "days_since_last_order"),
-                    *cn = rt_features_find(f, "net_revenue");
-    fprintf(out, "customer_id,orders,days_since_last_order,net_revenue\n");
-    for (size_t i = 0; i < n; i++) {
-      fprintf(out, "%s,%.0f,", rt_model_ext_id(m, i), co->num[i]);
-      if (!isnan(cd->num[i])) fprintf(out, "%.0f", cd->num[i]);
-      fprintf(out, ",%.2f\n", cn->num[i]);
-    }
-    fclose(out);
-  }
   printf("{\"customers\": %zu, \"orders\": %zu, \"model_s\": %.2f, \"features_s\": %.2f, "
          "\"rule\": \"%s\", \"members\": %zu, \"compile_ms\": %.3f, \"eval_ms\": %.2f, "
          "\"match_ns\": %.1f, \"match_agrees\": %s, \"update_ns\": %.1f}\n",

@@ -605,6 +605,40 @@ static int load_members(const cli_global *g, cli_analysis *a) {
   return cli_segment_members(g, a->model, a->segment, &a->members, &a->nmembers);
 }
 
+static int on_segment_name(void *ctx, const rt_segment_info *s) {
+  cli_names *l = ctx;
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? 2 * l->cap : 16;
+    char **v = realloc(l->v, cap * sizeof *v);
+    if (!v) return RT_ENOMEM;
+    l->v = v;
+    l->cap = cap;
+  }
+  if (!(l->v[l->n] = strdup(s->name))) return RT_ENOMEM;
+  l->n++;
+  return 0;
+}
+
+int cli_segment_names(const cli_global *g, cli_names *out) {
+  rt_store *st;
+  rt_error err = {0};
+  memset(out, 0, sizeof *out);
+  int rc = cli_open_store(g, 1, &st);
+  if (rc) return rc;
+  int x = rt_store_scan_segments(st, on_segment_name, out, &err);
+  if (x == RT_ENOMEM) rc = rt_error_set(&err, RT_ENOMEM, "out of memory"), cli_fail(&err);
+  else if (x) rc = cli_fail(&err);
+  rt_store_close(st);
+  if (rc) cli_names_free(out);
+  return rc;
+}
+
+void cli_names_free(cli_names *l) {
+  for (size_t i = 0; i < l->n; i++) free(l->v[i]);
+  free(l->v);
+  memset(l, 0, sizeof *l);
+}
+
 int cli_analysis_subset(cli_analysis *a) {
   if (!a->members) return CLI_OK;
   rt_model *s;

@@ -115,6 +115,15 @@ int cli_analysis_subset(cli_analysis *a);
  * an exit code (an unknown segment is a failure, printed). */
 int cli_segment_members(const cli_global *g, const rt_model *m, const char *name,
                         uint64_t **bits, size_t *count);
+/* The stored segments' names, in name order. Returns an exit code. */
+typedef struct cli_names {
+  char **v;
+  size_t n, cap;
+} cli_names;
+int cli_segment_names(const cli_global *g, cli_names *out);
+void cli_names_free(cli_names *l);
+/* `clv summary`: the latest stored CLV run summed up (cmd_clv_summary.c). */
+int cli_clv_summary(const cli_global *g, const char *segment, int by_segment, cli_format format);
 
 /* ---- features (features, rfm, lifecycle, segment) ---- */
 /* The as-of day: --as-of DATE (s), else $RETAIN_NOW, else today, in the zone. */

@@ -29,7 +29,7 @@ static void *fit_spend(void *arg) {
 }
 
 static void help(void) {
-  printf("Usage: retain [--db PATH] clv fit|predict|holdout [options]\n\n"
+  printf("Usage: retain [--db PATH] clv fit|predict|holdout|summary [options]\n\n"
          "Who is still a customer and what each is worth, from the orders (BG/NBD purchases,\n"
          "Gamma-Gamma spend; docs/MODELS.md). The models are fitted on the orders up to --until\n"
          "(the calibration end); predictions are for the time after it.\n\n"
@@ -37,7 +37,10 @@ static void help(void) {
          "  predict   one row per customer: customer_id, p_alive, expected_purchases,\n"
          "            predicted_clv, expected_next_order, historic_clv, avg_days_between_orders\n"
          "  holdout   fit on the orders up to --until, then compare the repeat purchases the\n"
-         "            model expected in each unit after it with those made, and the total\n\n"
+         "            model expected in each unit after it with those made, and the total\n"
+         "  summary   the latest stored scores (predict --save) summed up: customers, mean\n"
+         "            P(alive), expected purchases, predicted value; --segment NAME for one\n"
+         "            segment, --by segment for every segment side by side\n\n"
          "Options:\n"
          "  --model M          bgnbd (default) or pareto (Pareto/NBD) for the purchases\n"
          "  --until DATE       calibration end, inclusive (default: the last order day)\n"
@@ -476,10 +479,39 @@ int cmd_clv(const cli_global *g, int argc, char **argv) {
   int holdout = 0;
   rt_btyd_kind kind = RT_BTYD_BGNBD;
   int64_t periods = 0;
+  if (!strcmp(argv[1], "summary")) {
+    const char *segment = NULL;
+    int by_seg = 0;
+    cli_format format = FMT_TABLE;
+    for (int i = 2; i < argc; i++) {
+      const char *v;
+      int r;
+      if (cli_is_help(argv[i])) {
+        help();
+        return CLI_OK;
+      }
+      if ((r = cli_value(argc, argv, &i, "--segment", &v)) != 0) {
+        if (r < 0) return CLI_USAGE;
+        segment = v;
+      } else if ((r = cli_value(argc, argv, &i, "--by", &v)) != 0) {
+        if (r < 0) return CLI_USAGE;
+        if (strcmp(v, "segment")) return cli_usage_error("clv", "--by wants 'segment', not '%s'", v);
+        by_seg = 1;
+      } else if ((r = cli_value(argc, argv, &i, "--format", &v)) != 0) {
+        if (r < 0 || cli_parse_format("clv", v, &format)) return CLI_USAGE;
+      } else {
+        return cli_usage_error("clv", "unknown argument '%s' (summary takes --segment, --by "
+                                      "segment, --format)", argv[i]);
+      }
+    }
+    if (segment && by_seg) return cli_usage_error("clv", "--segment or --by segment, not both");
+    return cli_clv_summary(g, segment, by_seg, format);
+  }
   if (!strcmp(argv[1], "predict")) c.predict = 1;
   else if (!strcmp(argv[1], "holdout")) holdout = 1;
   else if (strcmp(argv[1], "fit"))
-    return cli_usage_error("clv", "unknown subcommand '%s' (expected fit, predict or holdout)",
+    return cli_usage_error("clv", "unknown subcommand '%s' (expected fit, predict, holdout or "
+                                  "summary)",
                            argv[1]);
   cli_analysis a;
   cli_analysis_init(&a, g);

@@ -3,6 +3,8 @@
  * JSON. Computed by rt_cohort_compute (include/retain/cohort.h). */
 #include "cli/cli.h"
 
+#include <retain/alloc.h>
+
 #include <retain/cohort.h>
 
 #include <jansson.h>
@@ -20,7 +22,9 @@ static void help(void) {
          "                     in that period or any later one)\n"
          "  --percent          customers as %% of the cohort's size, revenue as %% of its\n"
          "                     period-0 revenue (table and JSON; CSV keeps the counts)\n"
-         "  --horizon N        at most N periods after acquisition (default: all)\n\n"
+         "  --horizon N        at most N periods after acquisition (default: all)\n"
+         "  --by segment       each stored segment's cohorts in turn (CSV: a first column,\n"
+         "                     segment)\n\n"
          "CSV columns: cohort,period,customers,revenue (one row per cohort and period, zeros\n"
          "included, up to the last period). Import options for --orders:\n%s",
          cli_analysis_options_help, cli_import_options_help);
@@ -87,20 +91,27 @@ out:
   free(cells);
 }
 
-static void print_csv(const rt_cohort_table *t, const rt_model *m) {
+/* segment: a first column's value (--by segment), or NULL; header: print the header row */
+static void print_csv(const rt_cohort_table *t, const rt_model *m, const char *segment,
+                      int header) {
   char lbl[32], money[48];
-  fputs("cohort,period,customers,revenue\n", stdout);
+  if (header) fputs(segment ? "segment,cohort,period,customers,revenue\n"
+                            : "cohort,period,customers,revenue\n", stdout);
   for (size_t c = 0; c < t->ncohorts; c++) {
     rt_period_label(t->unit, t->first_cohort + (int64_t)c, lbl, sizeof lbl);
     size_t len = rt_cohort_row_len(t, c);
     for (size_t k = 0; k < len; k++) {
       cli_money(t->revenue[c * t->width + k], m->currency_exp, money, sizeof money);
+      if (segment) {
+        cli_csv_field(stdout, segment);
+        putchar(',');
+      }
       printf("%s,%zu,%lld,%s\n", lbl, k, (long long)t->customers[c * t->width + k], money);
     }
   }
 }
 
-static void print_json(const rt_cohort_table *t, const rt_model *m, int percent) {
+static json_t *cohorts_json(const rt_cohort_table *t, const rt_model *m, int percent) {
   char lbl[32];
   json_t *root = json_object(), *arr = json_array();
   json_object_set_new(root, "period_unit", json_string(rt_period_unit_name(t->unit)));
@@ -128,12 +139,63 @@ static void print_json(const rt_cohort_table *t, const rt_model *m, int percent)
     json_array_append_new(arr, o);
   }
   json_object_set_new(root, "cohorts", arr);
+  return root;
+}
+
+static void print_json(const rt_cohort_table *t, const rt_model *m, int percent) {
+  json_t *root = cohorts_json(t, m, percent);
   json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
   printf("\n");
   json_decref(root);
 }
 
+/* --by segment: each stored segment's cohorts, one after the other (CSV: a segment column) */
+static int by_segment(const cli_global *g, cli_analysis *a, const rt_cohort_opts *co,
+                      int revenue, int percent) {
+  cli_names names;
+  int rc = cli_segment_names(g, &names);
+  if (rc) return rc;
+  if (names.n == 0 && a->format == FMT_TABLE)
+    printf("No segments yet: retain segment create NAME --rule RULE\n");
+  json_t *arr = a->format == FMT_JSON ? json_array() : NULL;
+  for (size_t k = 0; k < names.n && !rc; k++) {
+    uint64_t *bits = NULL;
+    size_t count = 0;
+    rt_model *sub = NULL;
+    rt_cohort_table *t = NULL;
+    rt_error err = {0};
+    if ((rc = cli_segment_members(g, a->model, names.v[k], &bits, &count))) break;
+    if (rt_model_subset(a->model, bits, &sub, &err) || rt_cohort_compute(sub, co, &t, &err)) {
+      rc = cli_fail(&err);
+    } else if (a->format == FMT_CSV) {
+      print_csv(t, sub, names.v[k], k == 0);
+    } else if (a->format == FMT_JSON) {
+      json_t *o = json_object();
+      json_object_set_new(o, "segment", json_string(names.v[k]));
+      json_object_set_new(o, "members", json_integer((json_int_t)count));
+      json_object_set_new(o, "cohorts", cohorts_json(t, sub, percent));
+      json_array_append_new(arr, o);
+    } else {
+      char n[32];
+      printf("%sSegment %s: %s customers\n", k ? "\n" : "", names.v[k],
+             cli_count((int64_t)count, n, sizeof n));
+      print_table(t, sub, revenue, percent);
+    }
+    rt_cohort_table_free(t);
+    rt_model_free(sub);
+    rt_free(bits);
+  }
+  if (arr && !rc) {
+    json_dumpf(arr, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
+    printf("\n");
+  }
+  json_decref(arr);
+  cli_names_free(&names);
+  return rc;
+}
+
 int cmd_cohorts(const cli_global *g, int argc, char **argv) {
+  int by_seg = 0;
   cli_analysis a;
   cli_analysis_init(&a, g);
   rt_cohort_opts co;
@@ -165,6 +227,12 @@ int cmd_cohorts(const cli_global *g, int argc, char **argv) {
       else return cli_usage_error("cohorts", "--mode wants on or on-or-after, not '%s'", v);
       continue;
     }
+    if ((r = cli_value(argc, argv, &i, "--by", &v)) != 0) {
+      if (r < 0) return CLI_USAGE;
+      if (strcmp(v, "segment")) return cli_usage_error("cohorts", "--by wants 'segment', not '%s'", v);
+      by_seg = 1;
+      continue;
+    }
     if ((r = cli_value(argc, argv, &i, "--horizon", &v)) != 0) {
       if (r < 0 || cli_parse_int("cohorts", "--horizon", v, 0, 1000000, &co.horizon))
         return CLI_USAGE;
@@ -187,12 +255,20 @@ int cmd_cohorts(const cli_global *g, int argc, char **argv) {
   co.unit = a.unit;
   co.from_period = a.from;
   co.to_period = a.to;
+  if (by_seg) {
+    if (a.segment || a.orders_path)
+      rc = cli_usage_error("cohorts", "--by segment takes the stored segments: not with "
+                                      "--segment or --orders");
+    else rc = by_segment(g, &a, &co, revenue, percent);
+    cli_analysis_free(&a);
+    return rc;
+  }
   rt_cohort_table *t = NULL;
   rt_error err = {0};
   if (rt_cohort_compute(a.model, &co, &t, &err)) {
     rc = cli_fail(&err);
   } else {
-    if (a.format == FMT_CSV) print_csv(t, a.model);
+    if (a.format == FMT_CSV) print_csv(t, a.model, NULL, 1);
     else if (a.format == FMT_JSON) print_json(t, a.model, percent);
     else print_table(t, a.model, revenue, percent);
     rt_cohort_table_free(t);

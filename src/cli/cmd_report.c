@@ -239,33 +239,11 @@ static void print_json(const rt_report *r, const rt_model *m, int exp) {
 
 /* ---- --by segment: the last period's metrics of every stored segment side by side ---- */
 
-typedef struct seg_names {
-  char **v;
-  size_t n, cap;
-} seg_names;
-
-static int on_seg_name(void *ctx, const rt_segment_info *s) {
-  seg_names *l = ctx;
-  if (l->n == l->cap) {
-    size_t cap = l->cap ? 2 * l->cap : 16;
-    char **v = realloc(l->v, cap * sizeof *v);
-    if (!v) return RT_ENOMEM;
-    l->v = v;
-    l->cap = cap;
-  }
-  if (!(l->v[l->n] = strdup(s->name))) return RT_ENOMEM;
-  l->n++;
-  return 0;
-}
-
 static int by_segment(const cli_global *g, cli_analysis *a, const rt_report_opts *ro) {
-  rt_store *st;
   rt_error err = {0};
-  seg_names names = {0};
-  int rc = cli_open_store(g, 1, &st);
+  cli_names names = {0};
+  int rc = cli_segment_names(g, &names);
   if (rc) return rc;
-  if (rt_store_scan_segments(st, on_seg_name, &names, &err)) rc = cli_fail(&err);
-  rt_store_close(st);
   size_t ncol = names.n + 1, exp = (size_t)a->model->currency_exp;
   rt_period_metrics *cols = calloc(ncol, sizeof *cols);
   int64_t *sizes = calloc(ncol, sizeof *sizes);
@@ -351,8 +329,7 @@ static int by_segment(const cli_global *g, cli_analysis *a, const rt_report_opts
       if (ncol == 1) printf("\nNo segments yet: retain segment create NAME --rule RULE\n");
     }
   }
-  for (size_t c = 0; c < names.n; c++) free(names.v[c]);
-  free(names.v);
+  cli_names_free(&names);
   free(cols);
   free(sizes);
   return rc;

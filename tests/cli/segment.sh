@@ -81,6 +81,19 @@ assert_eq "$(echo "$OUT" | awk -F, '$1 == "(all customers)" { print $3 }')" 2000
 run 0 "$RT_BIN" report --by segment
 assert_contains "$OUT" "all customers"
 assert_contains "$OUT" "lapsing"
+run 0 "$RT_BIN" cohorts --by segment --format csv
+assert_eq "$(echo "$OUT" | head -1)" "segment,cohort,period,customers,revenue"
+assert_eq "$(echo "$OUT" | awk -F, '$1 == "lapsing" && $3 == 0 { s += $4 } END { print s }')" "$WANT" "lapsing's cohorts in --by segment"
+# clv summary: the stored scores summed per segment, as SQL sums them
+run 0 "$RT_BIN" clv predict --save --format csv
+run 0 "$RT_BIN" clv summary --by segment --format csv
+assert_eq "$(echo "$OUT" | head -1)" "segment,customers,mean_p_alive,likely_alive,expected_purchases,predicted_clv"
+assert_eq "$(echo "$OUT" | awk -F, '$1 == "lapsing" { print $2 }')" "$WANT" "lapsing's customers in clv summary"
+assert_eq "$(echo "$OUT" | awk -F, '$1 == "lapsing" { print $6 }')" \
+  "$(sql "select printf('%.2f', sum(predicted_clv)) from customer_scores s join segment_members m on m.customer_id = s.customer_id join segments g on g.id = m.segment_id where g.name = 'lapsing' and s.run_id = (select max(id) from model_runs)")" \
+  "lapsing's predicted value"
+run 0 "$RT_BIN" clv summary --segment lapsing
+assert_contains "$OUT" "lapsing"
 run 1 "$RT_BIN" report --segment nosuch
 assert_contains "$ERR" "nosuch"
 run 2 "$RT_BIN" cohorts --segment lapsing --orders g/orders.csv

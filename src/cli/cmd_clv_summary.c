@@ -1,0 +1,173 @@
+/* cmd_clv_summary.c - `retain clv summary`: the latest stored CLV run (`clv predict --save`)
+ * summed up for all customers, one segment (--segment NAME) or every segment side by side
+ * (--by segment): customers scored, mean P(alive), customers likely alive, expected purchases
+ * and predicted value. */
+#include "cli/cli.h"
+
+#include <retain/alloc.h>
+
+#include <jansson.h>
+#include <math.h>
+#include <stdlib.h>
+#include <string.h>
+
+typedef struct group {
+  const char *name; /* NULL: all customers */
+  int64_t *ids;     /* members' store ids, ascending */
+  size_t nids, cap;
+  int64_t scored, alive;
+  double p_alive, expected, value;
+} group;
+
+static int on_id(void *ctx, int64_t customer, const char *ext_id, int64_t entered_ms) {
+  (void)ext_id;
+  (void)entered_ms;
+  group *gr = ctx;
+  if (gr->nids == gr->cap) {
+    size_t cap = gr->cap ? 2 * gr->cap : 1024;
+    int64_t *v = rt_realloc(gr->ids, cap * sizeof *v);
+    if (!v) return RT_ENOMEM;
+    gr->ids = v;
+    gr->cap = cap;
+  }
+  gr->ids[gr->nids++] = customer; /* the scan is in customer id order */
+  return 0;
+}
+
+static int has(const group *gr, int64_t id) {
+  size_t lo = 0, hi = gr->nids;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (gr->ids[mid] < id) lo = mid + 1;
+    else hi = mid;
+  }
+  return lo < gr->nids && gr->ids[lo] == id;
+}
+
+typedef struct sum_ctx {
+  group *groups;
+  size_t n;
+} sum_ctx;
+
+static int on_score(void *ctx, const char *ext_id, const rt_score_rec *r) {
+  (void)ext_id;
+  sum_ctx *s = ctx;
+  for (size_t k = 0; k < s->n; k++) {
+    group *gr = &s->groups[k];
+    if (gr->name && !has(gr, r->customer)) continue;
+    gr->scored++;
+    if (!isnan(r->p_alive)) {
+      gr->p_alive += r->p_alive;
+      gr->alive += r->p_alive >= 0.5;
+    }
+    if (!isnan(r->expected_purchases)) gr->expected += r->expected_purchases;
+    if (!isnan(r->predicted_clv)) gr->value += r->predicted_clv;
+  }
+  return 0;
+}
+
+int cli_clv_summary(const cli_global *g, const char *segment, int by_segment, cli_format format) {
+  rt_store *st;
+  rt_error err = {0};
+  int rc = cli_open_store(g, 1, &st);
+  if (rc) return rc;
+  /* the latest CLV run, of either purchase model */
+  rt_score_run runs[2] = {{0}, {0}}, *run = NULL;
+  const char *kinds[2] = {"bgnbd", "pareto"};
+  for (int k = 0; k < 2; k++)
+    if (rt_store_score_run_get(st, 0, kinds[k], &runs[k], NULL) == 0 &&
+        (!run || runs[k].id > run->id))
+      run = &runs[k];
+  cli_names names = {0};
+  group *groups = NULL;
+  size_t ng = 1;
+  if (!run) {
+    fprintf(stderr, "retain: no stored CLV scores yet: run `retain clv predict --save` first\n");
+    rc = CLI_FAIL;
+    goto out;
+  }
+  if (by_segment && (rc = cli_segment_names(g, &names))) goto out;
+  ng = 1 + (segment ? 1 : names.n);
+  groups = calloc(ng, sizeof *groups);
+  if (!groups) {
+    rc = CLI_FAIL;
+    goto out;
+  }
+  for (size_t k = 1; k < ng && !rc; k++) {
+    rt_segment_info info;
+    groups[k].name = segment ? segment : names.v[k - 1];
+    if (rt_store_segment_get(st, groups[k].name, &info, &err)) {
+      rc = cli_fail(&err);
+      break;
+    }
+    if (rt_store_scan_segment_members(st, info.id, on_id, &groups[k], &err)) rc = cli_fail(&err);
+    rt_segment_info_free(&info);
+  }
+  sum_ctx sc = {groups, ng};
+  if (!rc && rt_store_scan_scores(st, run->id, on_score, &sc, &err)) rc = cli_fail(&err);
+  if (rc) goto out;
+  char when[48];
+  rt_time_format(NULL, run->created_ms, when, sizeof when);
+  if (format == FMT_JSON) {
+    json_t *arr = json_array();
+    for (size_t k = 0; k < ng; k++) {
+      const group *gr = &groups[k];
+      json_t *o = json_object();
+      json_object_set_new(o, "segment", gr->name ? json_string(gr->name) : json_null());
+      json_object_set_new(o, "customers", json_integer(gr->scored));
+      json_object_set_new(o, "mean_p_alive", gr->scored ? json_real(gr->p_alive / (double)gr->scored) : json_null());
+      json_object_set_new(o, "likely_alive", json_integer(gr->alive));
+      json_object_set_new(o, "expected_purchases", json_real(gr->expected));
+      json_object_set_new(o, "predicted_clv", json_real(gr->value));
+      json_array_append_new(arr, o);
+    }
+    json_t *root = json_object();
+    json_object_set_new(root, "run", json_integer(run->id));
+    json_object_set_new(root, "kind", json_string(run->kind));
+    json_object_set_new(root, "created", json_string(when));
+    json_object_set_new(root, "groups", arr);
+    json_dumpf(root, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+    printf("\n");
+    json_decref(root);
+  } else if (format == FMT_CSV) {
+    printf("segment,customers,mean_p_alive,likely_alive,expected_purchases,predicted_clv\n");
+    for (size_t k = 0; k < ng; k++) {
+      const group *gr = &groups[k];
+      cli_csv_field(stdout, gr->name ? gr->name : "(all customers)");
+      printf(",%lld,%.6f,%lld,%.4f,%.2f\n", (long long)gr->scored,
+             gr->scored ? gr->p_alive / (double)gr->scored : 0.0, (long long)gr->alive,
+             gr->expected, gr->value);
+    }
+  } else {
+    printf("Customer value · run %lld (%s, %s)\n\n", (long long)run->id, run->kind, when);
+    cli_table t;
+    cli_table_init(&t, 7);
+    cli_table_row(&t, (const char *[]){"segment", "customers", "mean P(alive)", "likely alive",
+                                       "expected purchases", "predicted value",
+                                       "value per customer"});
+    for (size_t k = 0; k < ng; k++) {
+      const group *gr = &groups[k];
+      char a[32], b[32], c[32], d[32], e[48], f[48];
+      double n = gr->scored ? (double)gr->scored : 1;
+      snprintf(b, sizeof b, "%.3f", gr->p_alive / n);
+      snprintf(d, sizeof d, "%.0f", gr->expected);
+      snprintf(e, sizeof e, "%.2f", gr->value);
+      snprintf(f, sizeof f, "%.2f", gr->value / n);
+      cli_table_row(&t, (const char *[]){gr->name ? gr->name : "all customers",
+                                         cli_count(gr->scored, a, sizeof a), b,
+                                         cli_count(gr->alive, c, sizeof c), d, e, f});
+    }
+    cli_table_print(&t, stdout);
+    cli_table_free(&t);
+  }
+out:
+  for (size_t k = 0; groups && k < ng; k++) rt_free(groups[k].ids);
+  free(groups);
+  cli_names_free(&names);
+  for (int k = 0; k < 2; k++) {
+    rt_free(runs[k].kind);
+    rt_free(runs[k].params);
+  }
+  rt_store_close(st);
+  return rc;
+}
