@@ -35,6 +35,13 @@ typedef struct rt_column {
   const uint32_t *code;  /* TEXT: index into dict; UINT32_MAX (or any code >= ndict) = missing */
   const char *const *dict; /* TEXT: the distinct values, NUL-terminated */
   size_t ndict;
+  /* NUMBER, optional (may be NULL; ignored for other types): the same values as num when every
+   * present value is a whole number in [INT32_MIN + 1, INT32_MAX], as int32, with INT32_MIN
+   * where num is NAN. A column comparing, between-ing, in-ing or null-testing against
+   * constants then reads these 4 bytes a customer instead of 8 (arithmetic and column-against-
+   * column comparisons still read num, which stays required). The caller guarantees that the
+   * two agree: i32[i] == INT32_MIN exactly when num[i] is NAN, else i32[i] == num[i]. */
+  const int32_t *i32;
 } rt_column;
 
 typedef struct rt_rule_env {

@@ -15,10 +15,10 @@ static void help(void) {
   printf("Usage: retain demo [--customers N] [--seed S] [--dir DIR]\n\n"
          "Generates a realistic business (retain gen) into DIR/data, imports its customers,\n"
          "orders, subscriptions and events into DIR/retain.db (or the global --db PATH),\n"
-         "then shows the retention report, the quarterly cohorts, the customer-value models\n"
-         "and a churn model with the riskiest customers. DIR defaults to\n"
-         "retain-demo; an existing demo store there is replaced. RETAIN_DB is ignored, so\n"
-         "a demo never lands in your real store.\n\n"
+         "then shows the retention report, the quarterly cohorts, the customer-value models,\n"
+         "a churn model with the riskiest customers, the lifecycle stages and a segment.\n"
+         "DIR defaults to retain-demo; an existing demo store there is replaced. RETAIN_DB is\n"
+         "ignored, so a demo never lands in your real store.\n\n"
          "Options:\n"
          "  --customers N   default 20000\n"
          "  --seed S        default 1\n"
@@ -104,13 +104,27 @@ int cmd_demo(const cli_global *g, int argc, char **argv) {
   char *score_argv[] = {"churn", "score", "--top", "5", NULL};
   if ((rc = run(&dg, cmd_churn, score_argv))) return rc;
 
+  printf("\n== 7. Customers by lifecycle stage, and a segment to act on\n\n");
+  /* as of the generated data's last day (gen's default end), not the wall clock */
+  char *life_argv[] = {"lifecycle", "--as-of", "2024-12-31", NULL};
+  if ((rc = run(&dg, cmd_lifecycle, life_argv))) return rc;
+  printf("\n");
+  char *seg_argv[] = {"segment", "create", "lapsing-vips", "--rule",
+                      "orders >= 3 and days_since_last_order > 60 and "
+                      "value_tier in ('platinum', 'gold')",
+                      "--description", "good customers going quiet", "--as-of", "2024-12-31",
+                      NULL};
+  if ((rc = run(&dg, cmd_segment, seg_argv))) return rc;
+
   const char *prog = g->prog ? g->prog : "retain";
   printf("\nNext steps:\n"
          "  %s --db %s report --period week --from 2024-W40\n"
          "  %s --db %s cohorts --metric revenue --format csv\n"
          "  %s --db %s clv predict --horizon 52w --save > clv.csv\n"
          "  %s --db %s churn score --top 20\n"
+         "  %s --db %s segment members lapsing-vips > lapsing.csv\n"
+         "  %s --db %s report --by segment\n"
          "  %s --db %s import orders YOUR_ORDERS.csv   (see docs/IMPORT.md)\n",
-         prog, db, prog, db, prog, db, prog, db, prog, db);
+         prog, db, prog, db, prog, db, prog, db, prog, db, prog, db, prog, db);
   return CLI_OK;
 }

@@ -14,6 +14,7 @@
 #include <retain/alloc.h>
 #include <retain/datetime.h>
 
+#include <assert.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -250,8 +251,10 @@ static rt__rnode *mk_cmp(lower *L, int cmp, rt__rnode *a, rt__rnode *b, double c
   return n;
 }
 
-/* Day numbers in [lo, hi] (neg: present and outside), bounds clamped to the int32 days. */
-static rt__rnode *date_range(lower *L, const rt_column *col, double lo, double hi, int neg) {
+/* int32 values (day numbers, or a NUMBER column's i32) in [lo, hi] (neg: present and
+ * outside), bounds clamped to the present int32 values: INT32_MIN is missing, so it is never
+ * inside, and a bound beyond the int32 range saturates. lo and hi are whole or infinite. */
+static rt__rnode *int_range(lower *L, const int32_t *ints, double lo, double hi, int neg) {
   if (isnan(lo) || isnan(hi))
     return rconst(L, 0);
   lo = lo < INT32_MIN + 1.0 ? INT32_MIN + 1.0 : lo;
@@ -259,11 +262,12 @@ static rt__rnode *date_range(lower *L, const rt_column *col, double lo, double h
   if (lo > hi) {
     if (!neg)
       return rconst(L, 0);
-    lo = INT32_MIN + 1.0, hi = INT32_MAX, neg = 0; /* every present day */
+    lo = INT32_MIN + 1.0, hi = INT32_MAX, neg = 0; /* every present value */
   }
-  rt__rnode *n = rnode(L, R_DRANGE);
+  assert(lo == floor(lo) && hi == floor(hi));
+  rt__rnode *n = rnode(L, R_IRANGE);
   if (n) {
-    n->col = col;
+    n->ints = ints;
     n->ilo = (int32_t)lo;
     n->ihi = (int32_t)hi;
     n->neg = (uint8_t)neg;
@@ -271,26 +275,39 @@ static rt__rnode *date_range(lower *L, const rt_column *col, double lo, double h
   return n;
 }
 
-/* A date field cmp a constant day c (which may have a fraction: a day number d < 10.5 is
- * d <= 10). */
-static rt__rnode *date_cmp(lower *L, const rt_column *col, int cmp, double c) {
+/* An int32 column (a date field, or a number field with i32) cmp a constant c, which may have
+ * a fraction: a whole x < 10.5 is x <= 10, x = 10.5 holds for nobody, x != 10.5 for every
+ * present x. This gives exactly what comparing x as a double with c gives. */
+static rt__rnode *int_cmp(lower *L, const int32_t *ints, int cmp, double c) {
   if (isnan(c)) /* a missing constant: no comparison holds, != neither */
     return rconst(L, 0);
   int whole = c == floor(c);
   switch (cmp) {
   case CMP_EQ:
-    return whole ? date_range(L, col, c, c, 0) : rconst(L, 0);
+    return whole ? int_range(L, ints, c, c, 0) : rconst(L, 0);
   case CMP_NE:
-    return whole ? date_range(L, col, c, c, 1) : date_range(L, col, 1, 0, 1);
+    return whole ? int_range(L, ints, c, c, 1) : int_range(L, ints, 1, 0, 1);
   case CMP_LT:
-    return date_range(L, col, -INFINITY, ceil(c) - 1, 0);
+    return int_range(L, ints, -INFINITY, ceil(c) - 1, 0);
   case CMP_LE:
-    return date_range(L, col, -INFINITY, floor(c), 0);
+    return int_range(L, ints, -INFINITY, floor(c), 0);
   case CMP_GT:
-    return date_range(L, col, floor(c) + 1, INFINITY, 0);
+    return int_range(L, ints, floor(c) + 1, INFINITY, 0);
   default:
-    return date_range(L, col, ceil(c), INFINITY, 0);
+    return int_range(L, ints, ceil(c), INFINITY, 0);
   }
+}
+
+/* The int32 values of t when it is a field that has them: a date field's days, a number
+ * field's i32 (NULL when the column gives none). */
+static const int32_t *int_values(const tval *t) {
+  if (t->isconst || !t->v || !t->col)
+    return NULL;
+  if (t->v->op == R_DATECOL)
+    return t->col->day;
+  if (t->v->op == R_NUMCOL)
+    return t->col->i32;
+  return NULL;
 }
 
 /* ---- text tables ---- */
@@ -700,8 +717,9 @@ static rt__rnode *present(lower *L, tval *t) {
   }
   if (t->type == T_BOOL && !t->col)
     return rconst(L, 1); /* a condition is never missing */
-  if (t->type == T_DATE && t->v->op == R_DATECOL)
-    return date_range(L, t->v->col, -INFINITY, INFINITY, 0);
+  const int32_t *ints = int_values(t);
+  if (ints)
+    return int_range(L, ints, -INFINITY, INFINITY, 0);
   if (!(n = rnode(L, R_PRESENT)))
     return NULL;
   if (t->type == T_BOOL) {
@@ -750,8 +768,9 @@ static rt__rnode *compare(lower *L, int cmp, tval *x, tval *y, const rt__ast *at
     if (x->isconst)
       return rconst(L, rt__rule_cmp(cmp, x->c, y->c));
     if (y->isconst) {
-      if (x->v->op == R_DATECOL)
-        return date_cmp(L, x->v->col, cmp, y->c);
+      const int32_t *ints = int_values(x);
+      if (ints)
+        return int_cmp(L, ints, cmp, y->c);
       return mk_cmp(L, cmp, use(L, x), NULL, y->c);
     }
     return mk_cmp(L, cmp, use(L, x), use(L, y), 0);
@@ -795,8 +814,9 @@ static rt__rnode *lower_between(lower *L, const rt__ast *a) {
     }
     if (isnan(lo.c) || isnan(hi.c))
       return rconst(L, 0);
-    if (x.v->op == R_DATECOL)
-      return date_range(L, x.v->col, ceil(lo.c), floor(hi.c), neg);
+    const int32_t *ints = int_values(&x);
+    if (ints) /* whole x >= 1.5 is x >= 2, and so on */
+      return int_range(L, ints, ceil(lo.c), floor(hi.c), neg);
     rt__rnode *n = rnode(L, R_RANGE);
     if (n) {
       n->a = use(L, &x);
@@ -819,6 +839,30 @@ static rt__rnode *lower_between(lower *L, const rt__ast *a) {
 static int double_cmp(const void *a, const void *b) {
   double x = *(const double *)a, y = *(const double *)b;
   return (x > y) - (x < y);
+}
+
+/* An int32 column in list[0..n) (sorted, distinct, no NAN); neg: present and in none. Values
+ * that are not whole or not in the present int32 range can equal no x, so they are dropped. */
+static rt__rnode *int_in(lower *L, const int32_t *ints, const double *list, size_t n, int neg) {
+  int32_t *ilist = rt__rarena_alloc(&L->r->arena, (n ? n : 1) * sizeof *ilist);
+  size_t m = 0;
+  if (!ilist)
+    return nomem(L), NULL;
+  for (size_t i = 0; i < n; i++)
+    if (list[i] == floor(list[i]) && list[i] >= INT32_MIN + 1.0 && list[i] <= INT32_MAX)
+      ilist[m++] = (int32_t)list[i]; /* still sorted and distinct */
+  if (m == 0)
+    return neg ? int_range(L, ints, -INFINITY, INFINITY, 0) : rconst(L, 0);
+  if (m == 1)
+    return int_range(L, ints, ilist[0], ilist[0], neg);
+  rt__rnode *r = rnode(L, R_IIN);
+  if (r) {
+    r->ints = ints;
+    r->ilist = ilist;
+    r->nlist = m;
+    r->neg = (uint8_t)neg;
+  }
+  return r;
 }
 
 static rt__rnode *lower_in(lower *L, const rt__ast *a) {
@@ -890,6 +934,9 @@ static rt__rnode *lower_in(lower *L, const rt__ast *a) {
   for (size_t i = 0; i < nlist; i++)
     if (m == 0 || list[i] != list[m - 1])
       list[m++] = list[i];
+  const int32_t *ints = int_values(&x);
+  if (ints)
+    return int_in(L, ints, list, m, neg);
   if (m == 0)
     return neg ? present(L, &x) : rconst(L, 0);
   if (m == 1) {

@@ -115,8 +115,11 @@ typedef enum rt__rop {
   R_NOT,       /* the complement of a */
   R_CMP,       /* a cmp b, or a cmp c when b is NULL; false when either is missing */
   R_RANGE,     /* lo <= a <= hi; neg: a < lo or a > hi (a present) */
-  R_DRANGE,    /* col->day in [ilo, ihi]; neg: present and outside (ilo > INT32_MIN) */
+  R_IRANGE,    /* ints[i] in [ilo, ihi]; neg: present and outside (ilo > INT32_MIN). ints is
+                  a DATE column's day or a NUMBER column's i32: INT32_MIN = missing */
   R_IN,        /* a is one of list[0..nlist); neg: a present and none of them */
+  R_IIN,       /* ints[i] is one of ilist[0..nlist) (sorted, none INT32_MIN); neg: present
+                  and none of them */
   R_PRESENT,   /* a is not missing; or, with col set, col's text code is */
   R_TEXTEQ,    /* col's code is code; neg: present and not code */
   R_TEXTSET,   /* col's code is in the bitset set (over 0..ndict) */
@@ -137,6 +140,7 @@ struct rt__rnode {
   uint32_t code;
   const uint64_t *set;
   const double *list;
+  const int32_t *ints, *ilist; /* R_IRANGE, R_IIN */
   size_t nlist;
   const uint32_t *rank, *rank2;
   size_t off;            /* scratch bytes where the node's block output (values) or temporary
