@@ -139,6 +139,19 @@ typedef struct cli_features {
  * as_of (NULL: today). Returns an exit code; on failure nothing needs freeing. */
 int cli_features_load(const cli_global *g, const char *cmd, const char *as_of, int writable,
                       cli_features *cf);
+/* The built-in segmentations' settings from the command line (features, rfm, lifecycle):
+ * --rfm-bins, --at-risk-gaps, --lapsed-gaps, --at-risk-min-days, --lapsed-min-days, --new-days,
+ * --loyal-orders. Set ones are >= 0. 1 consumed, 0 not ours, -1 usage error (printed). */
+typedef struct cli_feature_settings {
+  double rfm_bins, at_risk_gaps, lapsed_gaps, at_risk_min_days, lapsed_min_days, new_days,
+      loyal_orders;
+} cli_feature_settings;
+void cli_feature_settings_init(cli_feature_settings *s);
+int cli_feature_option(const char *cmd, int argc, char **argv, int *i, cli_feature_settings *s);
+extern const char cli_feature_options_help[];
+/* cli_features_load with settings (NULL: the defaults). */
+int cli_features_load_with(const cli_global *g, const char *cmd, const char *as_of, int writable,
+                           const cli_feature_settings *s, cli_features *cf);
 void cli_features_free(cli_features *cf);
 /* Re-evaluates every stored segment (if any) as of as_of (NULL: today), recording entries and
  * exits; what `retain import` does after an import. Returns an exit code. */

@@ -8,6 +8,7 @@
 
 #include <jansson.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
@@ -25,8 +26,59 @@ int cli_parse_as_of(const char *cmd, const char *s, const rt_tz *tz, int32_t *da
   return 0;
 }
 
+void cli_feature_settings_init(cli_feature_settings *s) {
+  s->rfm_bins = s->at_risk_gaps = s->lapsed_gaps = s->at_risk_min_days = s->lapsed_min_days =
+      s->new_days = s->loyal_orders = -1;
+}
+
+const char cli_feature_options_help[] =
+    "  --rfm-bins N          RFM scores 1..N (default 5; 2-9)\n"
+    "  --at-risk-gaps X      at risk after X of the customer's usual gaps (default 2)\n"
+    "  --lapsed-gaps X       lapsed after X gaps (default 4)\n"
+    "  --at-risk-min-days N  ... but never before N days (default 30)\n"
+    "  --lapsed-min-days N   ... and N days for lapsed (default 90)\n"
+    "  --new-days N          new: first order in the last N days (default 30)\n"
+    "  --loyal-orders N      loyal: active with at least N orders (default 5)\n";
+
+int cli_feature_option(const char *cmd, int argc, char **argv, int *i, cli_feature_settings *s) {
+  static const struct {
+    const char *flag;
+    size_t off;
+    double lo, hi;
+  } opts[] = {
+      {"--rfm-bins", offsetof(cli_feature_settings, rfm_bins), 2, 9},
+      {"--at-risk-gaps", offsetof(cli_feature_settings, at_risk_gaps), 0.1, 1000},
+      {"--lapsed-gaps", offsetof(cli_feature_settings, lapsed_gaps), 0.1, 1000},
+      {"--at-risk-min-days", offsetof(cli_feature_settings, at_risk_min_days), 0, 100000},
+      {"--lapsed-min-days", offsetof(cli_feature_settings, lapsed_min_days), 0, 100000},
+      {"--new-days", offsetof(cli_feature_settings, new_days), 0, 100000},
+      {"--loyal-orders", offsetof(cli_feature_settings, loyal_orders), 1, 1000000},
+  };
+  for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++) {
+    const char *v;
+    int r = cli_value(argc, argv, i, opts[k].flag, &v);
+    if (r == 0) continue;
+    if (r < 0) return -1;
+    char *end;
+    double x = strtod(v, &end);
+    if (end == v || *end || !(x >= opts[k].lo && x <= opts[k].hi)) {
+      cli_usage_error(cmd, "%s wants a number from %g to %g, not '%s'", opts[k].flag,
+                      opts[k].lo, opts[k].hi, v);
+      return -1;
+    }
+    *(double *)((char *)s + opts[k].off) = x;
+    return 1;
+  }
+  return 0;
+}
+
 int cli_features_load(const cli_global *g, const char *cmd, const char *as_of, int writable,
                       cli_features *cf) {
+  return cli_features_load_with(g, cmd, as_of, writable, NULL, cf);
+}
+
+int cli_features_load_with(const cli_global *g, const char *cmd, const char *as_of, int writable,
+                           const cli_feature_settings *s, cli_features *cf) {
   memset(cf, 0, sizeof *cf);
   rt_error err = {0};
   int rc = cli_open_store(g, !writable, &cf->st);
@@ -36,6 +88,15 @@ int cli_features_load(const cli_global *g, const char *cmd, const char *as_of, i
   if (!rc && rt_model_load(cf->st, cf->tz, g->currency, &cf->model, &err)) rc = cli_fail(&err);
   if (!rc) {
     rt_features_defaults(&cf->o, today);
+    if (s) {
+      if (s->rfm_bins >= 0) cf->o.rfm_bins = (int)s->rfm_bins;
+      if (s->at_risk_gaps >= 0) cf->o.at_risk_gaps = s->at_risk_gaps;
+      if (s->lapsed_gaps >= 0) cf->o.lapsed_gaps = s->lapsed_gaps;
+      if (s->at_risk_min_days >= 0) cf->o.at_risk_min_days = (int)s->at_risk_min_days;
+      if (s->lapsed_min_days >= 0) cf->o.lapsed_min_days = (int)s->lapsed_min_days;
+      if (s->new_days >= 0) cf->o.new_days = (int)s->new_days;
+      if (s->loyal_orders >= 0) cf->o.loyal_orders = (int)s->loyal_orders;
+    }
     if (rt_features_build(cf->model, cf->st, &cf->o, &cf->f, &err)) rc = cli_fail(&err);
   }
   if (rc) cli_features_free(cf);
@@ -94,18 +155,25 @@ static void features_help(void) {
          "Options:\n"
          "  --customer ID  show this customer's values of every field\n"
          "  --as-of DATE   compute as of this day (default: today, or $RETAIN_NOW)\n"
-         "  --format F     table (default), csv or json\n");
+         "  --format F     table (default), csv or json\n%s",
+         cli_feature_options_help);
 }
 
 int cmd_features(const cli_global *g, int argc, char **argv) {
   const char *as_of = NULL, *customer = NULL;
   cli_format format = FMT_TABLE;
+  cli_feature_settings fs;
+  cli_feature_settings_init(&fs);
   for (int i = 1; i < argc; i++) {
     const char *v;
     int r;
     if (cli_is_help(argv[i])) {
       features_help();
       return CLI_OK;
+    }
+    if ((r = cli_feature_option("features", argc, argv, &i, &fs)) != 0) {
+      if (r < 0) return CLI_USAGE;
+      continue;
     }
     if ((r = cli_value(argc, argv, &i, "--as-of", &v)) != 0) {
       if (r < 0) return CLI_USAGE;
@@ -120,7 +188,7 @@ int cmd_features(const cli_global *g, int argc, char **argv) {
     }
   }
   cli_features cf;
-  int rc = cli_features_load(g, "features", as_of, 0, &cf);
+  int rc = cli_features_load_with(g, "features", as_of, 0, &fs, &cf);
   if (rc) return rc;
   const rt_features *f = cf.f;
   size_t who = SIZE_MAX;
@@ -285,6 +353,8 @@ static int groups_cmd(const cli_global *g, int argc, char **argv, const char *co
   const char *as_of = NULL;
   cli_format format = FMT_TABLE;
   int per_customer = 0;
+  cli_feature_settings fs;
+  cli_feature_settings_init(&fs);
   for (int i = 1; i < argc; i++) {
     const char *v;
     int r;
@@ -292,6 +362,9 @@ static int groups_cmd(const cli_global *g, int argc, char **argv, const char *co
       help();
       return CLI_OK;
     }
+    int fr = cli_feature_option(argv[0], argc, argv, &i, &fs);
+    if (fr < 0) return CLI_USAGE;
+    if (fr > 0) continue;
     if (cli_flag(argv, i, "--customers")) {
       per_customer = 1;
     } else if ((r = cli_value(argc, argv, &i, "--as-of", &v)) != 0) {
@@ -304,7 +377,7 @@ static int groups_cmd(const cli_global *g, int argc, char **argv, const char *co
     }
   }
   cli_features cf;
-  int rc = cli_features_load(g, argv[0], as_of, 0, &cf);
+  int rc = cli_features_load_with(g, argv[0], as_of, 0, &fs, &cf);
   if (rc) return rc;
   rc = print_groups(&cf, column, title, format, per_customer);
   cli_features_free(&cf);
@@ -320,7 +393,8 @@ static void rfm_help(void) {
          "Options:\n"
          "  --customers    one CSV row per customer with its scores and segment\n"
          "  --as-of DATE   as of this day (default: today, or $RETAIN_NOW)\n"
-         "  --format F     table (default), csv or json\n");
+         "  --format F     table (default), csv or json\n%s",
+         cli_feature_options_help);
 }
 
 static void lifecycle_help(void) {
@@ -332,7 +406,8 @@ static void lifecycle_help(void) {
          "Options:\n"
          "  --customers    one CSV row per customer with its stage\n"
          "  --as-of DATE   as of this day (default: today, or $RETAIN_NOW)\n"
-         "  --format F     table (default), csv or json\n");
+         "  --format F     table (default), csv or json\n%s",
+         cli_feature_options_help);
 }
 
 int cmd_rfm(const cli_global *g, int argc, char **argv) {

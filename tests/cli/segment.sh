@@ -132,6 +132,12 @@ BUYERS=$(sql "select count(distinct customer_id) from orders where ts_ms / 86400
 assert_eq "$(echo "$OUT" | tail -n +2 | awk -F, '{ s += $2 } END { print s }')" "$BUYERS" "customers in RFM segments"
 run 0 "$RT_BIN" lifecycle --format csv
 assert_eq "$(echo "$OUT" | tail -n +2 | awk -F, '{ s += $2 } END { print s }')" 2000 "customers in lifecycle stages"
+LAPSED=$(echo "$OUT" | awk -F, '$1 == "lapsed" { print $2 }')
+run 0 "$RT_BIN" lifecycle --format csv --lapsed-gaps 8 --lapsed-min-days 365
+[ "$(echo "$OUT" | awk -F, '$1 == "lapsed" { print $2 }')" -lt "$LAPSED" ] || fail "longer lapse windows should lapse fewer customers"
+run 2 "$RT_BIN" rfm --rfm-bins 12
+run 0 "$RT_BIN" rfm --rfm-bins 3 --customers
+assert_eq "$(echo "$OUT" | tail -n +2 | awk -F, '$3 > 3 || $4 > 3 || $5 > 3' | wc -l)" 0 "scores above 3 with --rfm-bins 3"
 run 0 "$RT_BIN" lifecycle --customers
 assert_eq "$(echo "$OUT" | tail -n +2 | wc -l)" 2000 "one lifecycle row per customer"
 # an import re-evaluates the segments: a lapsing member who orders again leaves, and the exit
