@@ -5,7 +5,9 @@
  * constant (folded here: `now - 30d` is one day number), a field, a computed number or date
  * (an rt__rnode value), or a condition (an rt__rnode condition). Comparisons pick the
  * cheapest operation for their operands: a date field against a constant becomes a range of
- * day numbers, a text field against a string a test of dictionary codes, and so on.
+ * day numbers (so does a number field that gives i32: its whole values are read as int32,
+ * the constant rounded to keep the answer), a text field against a string a test of
+ * dictionary codes, and so on.
  * in_segment('x') parses the named segment's text and lowers it in place, with a stack of the
  * segments being inlined to catch cycles. The result is a tree: a node used twice (the x of
  * `x not between a and b`) is cloned, so that every node owns its scratch space. */

@@ -306,7 +306,8 @@ static void in_kernel(const rt__rnode *c, const double *x, size_t len, uint64_t 
 /* int32 values (days, or a number column's i32) in [ilo, ihi], or present and outside. One
  * unsigned compare: (uint32_t)(d - ilo) <= ihi - ilo. SSE2 has only signed compares, so both
  * sides are shifted by 2^31 (d - ilo - 2^31 against span - 2^31, as signed). gcc vectorises
- * the byte loop too, but packs its bytes through memory: this is about twice as fast. */
+ * the byte loop too, but packs its bytes through memory: this is about twice as fast on a
+ * block in cache. */
 RT__NOINLINE static void int_range(const int32_t *restrict d, int32_t ilo, int32_t ihi, int outside,
                                    size_t len, uint64_t *restrict out) {
   const uint32_t base = (uint32_t)ilo, span = (uint32_t)ihi - (uint32_t)ilo;

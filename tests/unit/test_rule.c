@@ -4,7 +4,10 @@
  * in_segment with cycles, dates and durations, limits, allocation failures, a randomized run
  * of 20k random and mutated rule texts plus well-typed random rules (each must compile or fail
  * cleanly; when it compiles, eval, match and the formatted text must agree), and 100,037
- * customers (two threads, a partial last word). */
+ * customers (two threads, a partial last word). The reference rules and the random rules run
+ * twice: on the doubles alone, and with i32 on the whole-number columns (orders,
+ * days_since_last_order, balance with the int32 edges), where they must give the same
+ * customers; INT_RULES adds the constant conversions of that path. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -42,16 +45,35 @@ static const char *const home_dict[] = {"US", "DE", "CH", "Iceland", "AT"};
 #define NPLAN (sizeof plan_dict / sizeof *plan_dict)
 #define NHOME (sizeof home_dict / sizeof *home_dict)
 
-enum { NCOLS = 11 };
+enum { NCOLS = 12 };
 
 typedef struct fixture {
   size_t n;
-  double *orders, *revenue, *days_since, *subscriber, *churn;
+  double *orders, *revenue, *days_since, *subscriber, *churn, *balance;
   int32_t *first, *last;
   uint32_t *country, *plan, *home;
+  /* i32 of the integer-valued number columns, set in cols only by use_i32 */
+  int32_t *orders_i, *days_since_i, *balance_i;
   rt_column cols[NCOLS];
   rt_rule_env env;
 } fixture;
+
+/* A whole number column's value as i32 (INT32_MIN for missing), as rule.h asks. */
+static int32_t as_i32(double x) {
+  if (isnan(x))
+    return INT32_MIN;
+  assert_true(x == floor(x) && x >= INT32_MIN + 1.0 && x <= INT32_MAX);
+  return (int32_t)x;
+}
+
+/* Balance: whole numbers, negative and positive, the int32 edges a present value may take,
+ * missing one time in ten. */
+static double rnd_balance(void) {
+  static const double edges[] = {2147483647.0, 2147483646.0, -2147483647.0, -2147483646.0,
+                                 0.0, -1.0, 1.0, -7.0};
+  size_t r = rndn(10);
+  return r == 0 ? NAN : r <= 2 ? edges[rndn(8)] : (double)rndn(2001) - 1000.0;
+}
 
 /* A code, missing one time in ten (as UINT32_MAX, or as the out-of-range code nd). */
 static uint32_t rnd_code(size_t nd) {
@@ -70,6 +92,10 @@ static fixture *fixture_new(size_t n, uint64_t seed) {
   f->days_since = malloc(m * sizeof(double));
   f->subscriber = malloc(m * sizeof(double));
   f->churn = malloc(m * sizeof(double));
+  f->balance = malloc(m * sizeof(double));
+  f->orders_i = malloc(m * sizeof(int32_t));
+  f->days_since_i = malloc(m * sizeof(int32_t));
+  f->balance_i = malloc(m * sizeof(int32_t));
   f->first = malloc(m * sizeof(int32_t));
   f->last = malloc(m * sizeof(int32_t));
   f->country = malloc(m * sizeof(uint32_t));
@@ -92,6 +118,10 @@ static fixture *fixture_new(size_t n, uint64_t seed) {
     f->country[i] = rnd_code(NCOUNTRY);
     f->plan[i] = rnd_code(NPLAN);
     f->home[i] = rnd_code(NHOME);
+    f->balance[i] = rnd_balance();
+    f->orders_i[i] = as_i32(f->orders[i]);
+    f->days_since_i[i] = as_i32(f->days_since[i]);
+    f->balance_i[i] = as_i32(f->balance[i]);
   }
   rt_column *col = f->cols;
   col[0] = (rt_column){.name = "orders", .type = RT_TYPE_NUMBER, .num = f->orders};
@@ -109,12 +139,25 @@ static fixture *fixture_new(size_t n, uint64_t seed) {
   col[9] = (rt_column){.name = "attributes.home_country", .type = RT_TYPE_TEXT,
                        .code = f->home, .dict = home_dict, .ndict = NHOME};
   col[10] = (rt_column){.name = "fields_with_a_long_name", .type = RT_TYPE_NUMBER,
-                        .num = f->orders};
+                        .num = f->orders}; /* never gets i32: a mixed env */
+  col[11] = (rt_column){.name = "balance", .type = RT_TYPE_NUMBER, .num = f->balance};
   f->env = (rt_rule_env){.cols = f->cols, .ncols = NCOLS, .n = n, .today = TODAY};
   return f;
 }
 
+/* Gives the integer-valued number columns their i32 (on) or takes it away (off). No rule may
+ * be alive: rules borrow the columns. */
+static void use_i32(fixture *f, int on) {
+  f->cols[0].i32 = on ? f->orders_i : NULL;
+  f->cols[2].i32 = on ? f->days_since_i : NULL;
+  f->cols[11].i32 = on ? f->balance_i : NULL;
+}
+
 static void fixture_free(fixture *f) {
+  free(f->balance);
+  free(f->orders_i);
+  free(f->days_since_i);
+  free(f->balance_i);
   free(f->orders);
   free(f->revenue);
   free(f->days_since);
@@ -224,17 +267,107 @@ static int ends(const char *s, const char *t) {
   X("not (orders > 2 or not (revenue < 100 and country = 'US'))",                         \
     !(o > 2 || !(r < 100 && eq(c, "US"))))
 
+/* Comparisons of whole-number columns with constants, which run on i32 when the column gives
+ * it: constants with fractions, beyond the int32 range (saturating), at its edges, negative,
+ * missing (0 / 0 and 1 / 0 are missing), fractional bounds and list values. Many match nobody
+ * or every present customer by design. */
+#define INT_RULES(X)                                                                      \
+  X("orders > 2.5", o > 2.5)                                                              \
+  X("orders >= 2.5", o >= 2.5)                                                            \
+  X("orders < 2.5", o < 2.5)                                                              \
+  X("orders <= 2.5", o <= 2.5)                                                            \
+  X("orders = 2.5", o == 2.5)                                                             \
+  X("orders != 2.5", has(o) && o != 2.5)                                                  \
+  X("not (orders = 2.5)", !(o == 2.5))                                                    \
+  X("2.5 < orders", o > 2.5)                                                              \
+  X("days_since_last_order > 60 and orders >= 3", ds > 60 && o >= 3)                      \
+  X("days_since_last_order <= 59.99", ds <= 59.99)                                        \
+  X("orders between 1.5 and 4.5", o >= 1.5 && o <= 4.5)                                   \
+  X("orders not between 1.5 and 4.5", has(o) && (o < 1.5 || o > 4.5))                     \
+  X("orders between 1.2 and 1.8", o >= 1.2 && o <= 1.8)                                   \
+  X("orders not between 1.2 and 1.8", has(o) && (o < 1.2 || o > 1.8))                     \
+  X("orders between 5 and 1", o >= 5 && o <= 1)                                           \
+  X("orders not between 5 and 1", has(o) && (o < 5 || o > 1))                             \
+  X("orders in (1.5, 2, 3)", o == 2 || o == 3)                                            \
+  X("orders not in (1.5, 2, 3)", has(o) && o != 2 && o != 3)                              \
+  X("orders in (1.5, 7)", o == 7)                                                         \
+  X("orders not in (1.5, 7)", has(o) && o != 7)                                           \
+  X("orders in (0.5, 1.5)", 0)                                                            \
+  X("orders not in (0.5, 1.5, 1e12)", has(o))                                             \
+  X("orders > 1 / 0", 0)                                                                  \
+  X("not (orders <= 0 / 0)", 1)                                                           \
+  X("orders between 0 / 0 and 5", 0)                                                      \
+  X("orders not between 1 and 0 / 0", 0)                                                  \
+  X("orders in (0 / 0, 2)", o == 2)                                                       \
+  X("orders not in (0 / 0, 2)", has(o) && o != 2)                                         \
+  X("orders not in (0 / 0)", has(o))                                                      \
+  X("balance > -1e12", has(b))                                                            \
+  X("balance < 1e12", has(b))                                                             \
+  X("balance > 1e12", 0)                                                                  \
+  X("balance < -1e12", 0)                                                                 \
+  X("balance != 1e12", has(b))                                                            \
+  X("balance = -1e12", 0)                                                                 \
+  X("balance < 1e308 * 10", has(b))                                                       \
+  X("balance >= -1e308 * 10", has(b))                                                     \
+  X("balance >= 2147483647", b >= 2147483647.0)                                           \
+  X("balance > 2147483646.5", b > 2147483646.5)                                           \
+  X("balance <= -2147483647", b <= -2147483647.0)                                         \
+  X("balance < -2147483646.5", b < -2147483646.5)                                         \
+  X("balance < -2147483647.5", b < -2147483647.5)                                         \
+  X("balance > 2147483647.5", b > 2147483647.5)                                           \
+  X("balance = -2147483648", b == -2147483648.0)                                          \
+  X("balance != -2147483648", has(b) && b != -2147483648.0)                               \
+  X("balance <= -2147483648", b <= -2147483648.0)                                         \
+  X("balance > -2147483648", b > -2147483648.0)                                           \
+  X("balance = 2147483648", b == 2147483648.0)                                            \
+  X("balance < 2147483648", b < 2147483648.0)                                             \
+  X("balance >= -10.5", b >= -10.5)                                                       \
+  X("balance > -10.5", b > -10.5)                                                         \
+  X("balance <= -10.5", b <= -10.5)                                                       \
+  X("balance < -10.5", b < -10.5)                                                         \
+  X("balance = -7", b == -7)                                                              \
+  X("balance != -7", has(b) && b != -7)                                                   \
+  X("balance < 0 - 7", b < -7)                                                            \
+  X("-1 >= balance", b <= -1)                                                             \
+  X("balance between -10.5 and 20.5", b >= -10.5 && b <= 20.5)                            \
+  X("balance not between -10.5 and 20.5", has(b) && (b < -10.5 || b > 20.5))              \
+  X("balance between -1e12 and 1e12", has(b))                                             \
+  X("balance not between -1e12 and 1e12", 0)                                              \
+  X("balance not between -2147483647 and 2147483646", b > 2147483646.0)                   \
+  X("balance in (-1, 0.5, 2147483647, -2147483647, 3)",                                   \
+    b == -1 || b == 2147483647.0 || b == -2147483647.0 || b == 3)                         \
+  X("balance not in (-1, 0.5, 2147483647, -2147483647, 3, 1e12, -2147483648)",            \
+    has(b) && b != -1 && b != 2147483647.0 && b != -2147483647.0 && b != 3)               \
+  X("balance in (-20, -19, -18, -17, -16, -15, -14, -13, -12, -11, -10, -9, -8, -7, -6, "  \
+    "-5, 0.5, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, 2147483646)",             \
+    (b >= -20 && b <= -5) || (b >= 5 && b <= 18) || b == 2147483646.0)                    \
+  X("balance not in (-20, -19, -18, -17, -16, -15, -14, -13, -12, -11, -10, -9, -8, -7, " \
+    "-6, -5, 0.5, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18, -2147483647)",        \
+    has(b) && !(b >= -20 && b <= -5) && !(b >= 5 && b <= 18) && b != -2147483647.0)       \
+  X("balance is null", !has(b))                                                           \
+  X("balance is not null", has(b))                                                        \
+  X("not (balance > 0)", !(b > 0))                                                        \
+  X("not (balance not in (1, 2))", !(has(b) && b != 1 && b != 2))                         \
+  X("balance + 0 > -10.5", b > -10.5)                                                     \
+  X("balance > orders", b > o)                                                            \
+  X("balance / 1000 between -0.5 and 0.5", b / 1000 >= -0.5 && b / 1000 <= 0.5)           \
+  X("balance between orders and 1000.5", b >= o && b <= 1000.5)                           \
+  X("balance not between -3 and orders", has(b) && has(o) && (b < -3 || b > o))           \
+  X("fields_with_a_long_name >= 2.5 and orders < 7.5", o >= 2.5 && o < 7.5)
+
 static const char *const rule_texts[] = {
 #define X_TEXT(text, expr) text,
-    RULES(X_TEXT)
-#undef X_TEXT
+    RULES(X_TEXT) INT_RULES(X_TEXT)
 };
+static const char *const base_texts[] = {RULES(X_TEXT)};
+#undef X_TEXT
 #define NRULES (sizeof rule_texts / sizeof *rule_texts)
+#define NBASE (sizeof base_texts / sizeof *base_texts) /* rules mostly matching some, not all */
 
 /* Every rule's expected result for customer i. */
 static void reference(const fixture *f, size_t i, uint8_t *res) {
   const double o = f->orders[i], r = f->revenue[i], ds = f->days_since[i];
-  const double s = f->subscriber[i], cr = f->churn[i];
+  const double s = f->subscriber[i], cr = f->churn[i], b = f->balance[i];
   const int32_t fd = f->first[i], ld = f->last[i];
   const char *c = f->country[i] < NCOUNTRY ? country_dict[f->country[i]] : NULL;
   const char *p = f->plan[i] < NPLAN ? plan_dict[f->plan[i]] : NULL;
@@ -242,6 +375,7 @@ static void reference(const fixture *f, size_t i, uint8_t *res) {
   size_t k = 0;
 #define X_REF(text, expr) res[k++] = (expr) ? 1 : 0;
   RULES(X_REF)
+  INT_RULES(X_REF)
 #undef X_REF
 }
 
@@ -320,24 +454,30 @@ static void expect_error(const rt_rule_env *env, const char *text, int code, con
 
 /* ---- (1) every operator against the reference ---- */
 
+/* Every rule, on the doubles alone and then with i32 on the whole-number columns: both equal
+ * the reference (so each other), and match agrees with eval in both. */
 static void check_against_reference(fixture *f) {
   uint8_t(*want)[NRULES] = malloc((f->n ? f->n : 1) * sizeof *want);
   assert_non_null(want);
   for (size_t i = 0; i < f->n; i++)
     reference(f, i, want[i]);
-  for (size_t k = 0; k < NRULES; k++) {
-    rt_rule *r = compile_ok(f, rule_texts[k]);
-    uint64_t *bits = eval_bits(r, f);
-    for (size_t i = 0; i < f->n; i++)
-      if (bit(bits, i) != want[i][k])
-        fail_msg("rule '%s': customer %zu: eval %d, reference %d", rule_texts[k], i,
-                 bit(bits, i), want[i][k]);
-    check_match(r, f, bits, rule_texts[k]);
-    if (f->n < 1000)
-      check_format(r, f, bits, rule_texts[k]);
-    free(bits);
-    rt_rule_free(r);
+  for (int i32 = 0; i32 <= 1; i32++) {
+    use_i32(f, i32);
+    for (size_t k = 0; k < NRULES; k++) {
+      rt_rule *r = compile_ok(f, rule_texts[k]);
+      uint64_t *bits = eval_bits(r, f);
+      for (size_t i = 0; i < f->n; i++)
+        if (bit(bits, i) != want[i][k])
+          fail_msg("rule '%s' (%s): customer %zu: eval %d, reference %d", rule_texts[k],
+                   i32 ? "i32" : "doubles", i, bit(bits, i), want[i][k]);
+      check_match(r, f, bits, rule_texts[k]);
+      if (f->n < 1000)
+        check_format(r, f, bits, rule_texts[k]);
+      free(bits);
+      rt_rule_free(r);
+    }
   }
+  use_i32(f, 0);
   free(want);
 }
 
@@ -354,9 +494,9 @@ static void test_operators(void **state) {
     for (size_t k = 0; k < NRULES; k++)
       counts[k] += want[k];
   }
-  for (size_t k = 0; k < NRULES; k++)
+  for (size_t k = 0; k < NBASE; k++)
     some += counts[k] > 0 && counts[k] < f->n;
-  assert_true(some >= NRULES - 6);
+  assert_true(some >= NBASE - 6);
   fixture_free(f);
 }
 
@@ -751,7 +891,8 @@ static void test_out_of_memory(void **state) {
 
 static const char *const vocab[] = {
     "orders", "revenue", "country", "plan", "subscriber", "first_order_at", "last_order_at",
-    "churn_risk", "attributes.home_country", "days_since_last_order", "ordres", "and", "or",
+    "churn_risk", "attributes.home_country", "days_since_last_order", "balance", "ordres",
+    "and", "or",
     "not", "in", "is", "null", "like", "between", "true", "false", "now", "today", "contains",
     "starts_with", "ends_with", "AND", "(", ")", ",", "+", "-", "*", "/", "=", "==", "!=",
     "<>", "<", "<=", ">", ">=", "0", "2", "3.5", "1e3", "30d", "2w", "6m", "1y", "'DE'",
@@ -826,14 +967,16 @@ static void app(char *b, size_t cap, const char *s) {
 }
 
 static void gen_num(char *b, size_t cap, int depth) {
-  static const char *fields[] = {"orders", "revenue", "churn_risk", "days_since_last_order"};
-  static const char *lits[] = {"0", "1", "2", "3.5", "1e3", "30d", "1.5w", "0.5", "100"};
+  static const char *fields[] = {"orders", "revenue", "churn_risk", "days_since_last_order",
+                                 "balance"};
+  static const char *lits[] = {"0",   "1",    "2",    "3.5",  "1e3",        "30d",
+                               "1.5w", "0.5", "100", "1e12", "2147483647", "(0 / 0)"};
   switch (depth > 3 ? rndn(2) : rndn(7)) {
   case 0:
-    app(b, cap, fields[rndn(4)]);
+    app(b, cap, fields[rndn(5)]);
     break;
   case 1:
-    app(b, cap, lits[rndn(9)]);
+    app(b, cap, lits[rndn(12)]);
     break;
   case 2:
   case 3:
@@ -951,24 +1094,41 @@ static void gen_cond(char *b, size_t cap, int depth) {
 }
 
 /* Compiles text: on failure the error is clean; on success eval, match and format agree.
- * Returns 1 when it compiled. */
-static int try_rule(const fixture *f, const char *text) {
-  rt_rule *r = (rt_rule *)(uintptr_t)1;
-  rt_error err = {0};
-  int rc = rt_rule_compile(text, &f->env, &r, &err);
-  if (rc) {
-    if (!(rc == RT_EPARSE || rc == RT_EINVAL) || err.code != rc || !err.msg[0] || r)
-      fail_msg("rule '%s': bad failure %d \"%s\"", text, rc, err.msg);
-    return 0;
+ * Then once more with i32 on the whole-number columns: the same outcome and the same
+ * customers. Returns 1 when it compiled. */
+static int try_rule(fixture *f, const char *text) {
+  uint64_t *first = NULL;
+  int compiled = 0;
+  for (int i32 = 0; i32 <= 1; i32++) {
+    use_i32(f, i32);
+    rt_rule *r = (rt_rule *)(uintptr_t)1;
+    rt_error err = {0};
+    int rc = rt_rule_compile(text, &f->env, &r, &err);
+    if (i32 && (rc == 0) != compiled)
+      fail_msg("rule '%s': compiles with doubles %d, with i32 %d", text, compiled, !rc);
+    if (rc) {
+      if (!(rc == RT_EPARSE || rc == RT_EINVAL) || err.code != rc || !err.msg[0] || r)
+        fail_msg("rule '%s': bad failure %d \"%s\"", text, rc, err.msg);
+      continue;
+    }
+    compiled = 1;
+    uint64_t *bits = eval_bits(r, f);
+    check_match(r, f, bits, text);
+    check_format(r, f, bits, text);
+    for (size_t i = 0; i < rt_rule_nfields(r); i++)
+      assert_non_null(rt_rule_field(r, i));
+    if (!i32)
+      first = bits;
+    else {
+      if (f->n && memcmp(first, bits, (f->n + 63) / 64 * sizeof *bits))
+        fail_msg("rule '%s': i32 and doubles give different customers", text);
+      free(bits);
+    }
+    rt_rule_free(r);
   }
-  uint64_t *bits = eval_bits(r, f);
-  check_match(r, f, bits, text);
-  check_format(r, f, bits, text);
-  for (size_t i = 0; i < rt_rule_nfields(r); i++)
-    assert_non_null(rt_rule_field(r, i));
-  free(bits);
-  rt_rule_free(r);
-  return 1;
+  use_i32(f, 0);
+  free(first);
+  return compiled;
 }
 
 static void test_random(void **state) {
