@@ -29,6 +29,9 @@ typedef struct owned {
       *r90, *r365, *subs, *subscriber, *rsc, *fsc, *msc, *rfm;
   int32_t *first, *last;
   uint32_t *seg, *stage, *tier;
+  /* int32 copies of the whole-number columns (rt_column.i32: the rules read half the bytes) */
+  int32_t *orders_i, *since_i, *tenure_i, *o30_i, *o90_i, *o365_i, *subs_i, *rsc_i, *fsc_i, *msc_i,
+      *rfm_i;
   const double *pclv; /* predicted_clv, or NULL */
   /* what the whole base decided: the least value (sign-adjusted: larger is better) of each RFM
    * score 2..bins, and the value tiers' edges */
@@ -37,6 +40,8 @@ typedef struct owned {
   rt_features_options o;
   double unit;
 } owned;
+
+static int32_t i32_of(double v) { return isnan(v) ? INT32_MIN : (int32_t)v; }
 
 /* One customer's orders (days ascending), refunds and subscriptions. */
 static void order_row(owned *ow, size_t i, const rt_customer_rows *r) {
@@ -89,6 +94,13 @@ static void order_row(owned *ow, size_t i, const rt_customer_rows *r) {
   ow->r365[i] = (double)v365 / unit;
   ow->subs[i] = running;
   ow->subscriber[i] = running > 0;
+  ow->orders_i[i] = i32_of(cnt);
+  ow->since_i[i] = i32_of(ow->since_last[i]);
+  ow->tenure_i[i] = i32_of(ow->tenure[i]);
+  ow->o30_i[i] = i32_of(c30);
+  ow->o90_i[i] = i32_of(c90);
+  ow->o365_i[i] = i32_of(c365);
+  ow->subs_i[i] = i32_of(running);
 }
 
 /* the RFM columns of customer i from its scores (0: no orders) */
@@ -98,6 +110,10 @@ static void rfm_row(owned *ow, size_t i, int r, int f, int m) {
   ow->fsc[i] = ok ? f : NAN;
   ow->msc[i] = ok ? m : NAN;
   ow->rfm[i] = ok ? r * 100 + f * 10 + m : NAN;
+  ow->rsc_i[i] = ok ? r : INT32_MIN;
+  ow->fsc_i[i] = ok ? f : INT32_MIN;
+  ow->msc_i[i] = ok ? m : INT32_MIN;
+  ow->rfm_i[i] = ok ? r * 100 + f * 10 + m : INT32_MIN;
   ow->seg[i] = UINT32_MAX;
   if (!ok)
     return;
@@ -192,6 +208,14 @@ static double *num_col(rt_features *f, owned *ow, const char *name, const char *
   if (!c)
     return NULL;
   c->num = v;
+  return v;
+}
+
+/* an int32 copy for the column just added (rt_column.i32) */
+static int32_t *i32_col(rt_features *f, owned *ow) {
+  int32_t *v = own(ow, rt_malloc((f->n ? f->n : 1) * sizeof *v));
+  if (v)
+    f->cols[f->ncols - 1].i32 = v;
   return v;
 }
 
@@ -571,6 +595,8 @@ int rt_features_build(const rt_model *m, rt_store *st, const rt_features_options
   ow->o = *o;
   ow->unit = unit;
   NUM(orders, "orders", "orders placed")
+  if (!(ow->orders_i = i32_col(f, ow)))
+    goto oom;
   NUM(revenue, "revenue", "sum of the orders, in the currency's major unit")
   NUM(refunded, "refunded", "sum of the refunds")
   NUM(net, "net_revenue", "revenue minus refunds")
@@ -580,14 +606,26 @@ int rt_features_build(const rt_model *m, rt_store *st, const rt_features_options
   if (!first || !last)
     goto oom;
   NUM(since_last, "days_since_last_order", "days from the last order to now")
+  if (!(ow->since_i = i32_col(f, ow)))
+    goto oom;
   NUM(tenure, "days_since_first_order", "days from the first order to now (tenure)")
+  if (!(ow->tenure_i = i32_col(f, ow)))
+    goto oom;
   NUM(gap, "avg_days_between_orders", "mean days between distinct order days (2+ order days)")
   NUM(o30, "orders_30d", "orders in the last 30 days")
+  if (!(ow->o30_i = i32_col(f, ow)))
+    goto oom;
   NUM(o90, "orders_90d", "orders in the last 90 days")
+  if (!(ow->o90_i = i32_col(f, ow)))
+    goto oom;
   NUM(o365, "orders_365d", "orders in the last 365 days")
+  if (!(ow->o365_i = i32_col(f, ow)))
+    goto oom;
   NUM(r90, "revenue_90d", "revenue in the last 90 days")
   NUM(r365, "revenue_365d", "revenue in the last 365 days")
   NUM(subs, "subscriptions", "subscriptions running now")
+  if (!(ow->subs_i = i32_col(f, ow)))
+    goto oom;
   {
     rt_column *c = add_col(f, "subscriber", RT_TYPE_BOOL, "has a subscription running now");
     double *v = own(ow, rt_malloc((n ? n : 1) * sizeof *v));
@@ -631,9 +669,17 @@ int rt_features_build(const rt_model *m, rt_store *st, const rt_features_options
     rt_rfm_scores(since_last, freq, revenue, n, o->rfm_bins, rs, fs, ms);
     rt_free(freq);
     NUM(rsc, "recency_score", "RFM recency score, 1 (longest ago) .. 5 (most recent)")
+    if (!(ow->rsc_i = i32_col(f, ow)))
+      goto oom;
     NUM(fsc, "frequency_score", "RFM frequency score, 1 .. 5 (most orders)")
+    if (!(ow->fsc_i = i32_col(f, ow)))
+      goto oom;
     NUM(msc, "monetary_score", "RFM monetary score, 1 .. 5 (most revenue)")
+    if (!(ow->msc_i = i32_col(f, ow)))
+      goto oom;
     NUM(rfm, "rfm_score", "the three RFM scores as one number (545: R 5, F 4, M 5)")
+    if (!(ow->rfm_i = i32_col(f, ow)))
+      goto oom;
     uint32_t *seg = text_col(f, ow, "rfm_segment", "named RFM segment (champions, ..., lost)",
                              rt_rfm_segment_names, 11);
     if (!seg)

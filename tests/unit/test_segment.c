@@ -269,6 +269,9 @@ static int same_value(const rt_column *c, size_t i, const rt_column *d, size_t j
   switch (c->type) {
   case RT_TYPE_NUMBER:
   case RT_TYPE_BOOL:
+    if (c->i32 && (c->i32[i] != d->i32[j] ||
+                   c->i32[i] != (isnan(c->num[i]) ? INT32_MIN : (int32_t)c->num[i])))
+      return 0; /* the int32 copy agrees with the doubles */
     return (isnan(c->num[i]) && isnan(d->num[j])) || c->num[i] == d->num[j];
   case RT_TYPE_DATE:
     return c->day[i] == d->day[j];
