@@ -64,7 +64,7 @@ def postgres(csv, runs):
                 "-U", "postgres"]
         subprocess.run(base, input=(
             "CREATE TABLE features(customer_id TEXT PRIMARY KEY, orders INTEGER,"
-            " days_since_last_order INTEGER, net_revenue NUMERIC(14,2));\n"
+            " days_since_last_order INTEGER, net_revenue DOUBLE PRECISION);\n"
             f"\\copy features FROM '{csv}' WITH (FORMAT csv, HEADER true)\n"
             "CREATE INDEX f_orders ON features(orders);\n"
             "CREATE INDEX f_recency ON features(days_since_last_order);\n"
