@@ -2,10 +2,11 @@
  * interface later).
  *
  * Tables (docs/DATA.md has the full schema): customers, identities, events, orders,
- * order_lines, refunds, subscriptions, imports, meta, schema_migrations. Events are immutable;
- * every writable row carries an idempotency key (ext_id) so the same input twice stores nothing
- * twice. Writes happen inside rt_store_begin/rt_store_commit; a write is durable when
- * rt_store_commit returns 0 (WAL, synchronous=FULL).
+ * order_lines, refunds, subscriptions, imports, meta, schema_migrations; beside them model runs
+ * and scores, segments and API keys. Events are immutable; every writable row carries an
+ * idempotency key (ext_id) so the same input twice stores nothing twice. Writes happen inside
+ * rt_store_begin/rt_store_commit; a write is durable when rt_store_commit returns 0 (WAL,
+ * synchronous=FULL).
  *
  * Thread-safety: one rt_store per thread. Several processes may open the same file; writers
  * are serialised by the database (rt_store_begin takes the write lock). */
@@ -253,5 +254,51 @@ typedef int (*rt_store_segment_event_cb)(void *ctx, const char *segment, int64_t
                                          const char *ext_id, int enter, int64_t at_ms);
 int rt_store_scan_segment_events(rt_store *st, int64_t id, int64_t since_ms,
                                  rt_store_segment_event_cb cb, void *ctx, rt_error *err);
+
+/* ---- API keys (for `retain serve`) ----
+ * A key is "rk_" and 40 random base62 characters, drawn from /dev/urandom. The store keeps
+ * only the hex SHA-256 of the whole key (sha256.h) and its first RT_KEY_PREFIX_LEN characters
+ * (to tell keys apart in a list); the key itself is returned once, by rt_store_key_create, and
+ * cannot be recovered. The scope says what a key may do: "write" only ingests data, "read"
+ * reads, "admin" does both and manages the server. Like scores and segments, key writes do not
+ * change the data version. */
+#define RT_KEY_LEN 43        /* characters in a key */
+#define RT_KEY_SIZE 44       /* with the NUL: the smallest key_cap of rt_store_key_create */
+#define RT_KEY_PREFIX_LEN 8  /* characters of the key kept for listing ("rk_" and 5 more) */
+#define RT_KEY_NAME_MAX 63   /* bytes in a key's name */
+
+/* A key as stored: a value type the caller keeps (no pointers, nothing to free). name is ""
+ * for a key created without one. Times are UTC ms; 0 for never (not revoked, not used). */
+typedef struct rt_key_info {
+  int64_t id;
+  char name[RT_KEY_NAME_MAX + 1];
+  char scope[8];   /* "write", "read" or "admin" */
+  char prefix[16]; /* the key's first RT_KEY_PREFIX_LEN characters */
+  int64_t created_ms, revoked_ms, last_used_ms;
+} rt_key_info;
+
+/* Creates a key with a scope ("write", "read" or "admin": else RT_EINVAL) and an optional
+ * name (NULL or "" for none; at most RT_KEY_NAME_MAX bytes). The key, NUL-terminated, goes to
+ * key_out (key_cap >= RT_KEY_SIZE), and its id to *out_id. The caller shows it once and should
+ * wipe its copy; the library never logs it. RT_EIO when no random bytes could be read. */
+int rt_store_key_create(rt_store *st, const char *name, const char *scope, char *key_out,
+                        size_t key_cap, int64_t *out_id, rt_error *err);
+/* Looks a presented key up (len bytes at key; need not be NUL-terminated) by its hash: 0 with
+ * *out filled when it exists and is not revoked, RT_ENOTFOUND otherwise (unknown, malformed
+ * and revoked keys alike; the message never repeats the key). Reads only, so a read-only store
+ * can check keys; it does not record the use (rt_store_key_touch does). */
+int rt_store_key_check(rt_store *st, const char *key, size_t len, rt_key_info *out,
+                       rt_error *err);
+/* Revokes key id at the current time: it is no longer found by rt_store_key_check but stays
+ * in the list. Revoking a revoked key is a no-op that keeps the first time (returns 0).
+ * RT_ENOTFOUND for an unknown id. */
+int rt_store_key_revoke(rt_store *st, int64_t id, rt_error *err);
+/* Records that key id was used at at_ms (last_used_ms). A write: the server should batch or
+ * rate-limit it rather than call it on every request. RT_ENOTFOUND for an unknown id. */
+int rt_store_key_touch(rt_store *st, int64_t id, int64_t at_ms, rt_error *err);
+/* Every key, revoked ones too, by id. The info is valid during the call only; it never holds
+ * the hash. */
+typedef int (*rt_store_key_cb)(void *ctx, const rt_key_info *k);
+int rt_store_scan_keys(rt_store *st, rt_store_key_cb cb, void *ctx, rt_error *err);
 
 #endif

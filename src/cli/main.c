@@ -27,6 +27,8 @@ static const struct {
     {"rfm", cmd_rfm, "RFM scores and the named RFM segments"},
     {"lifecycle", cmd_lifecycle, "customers by lifecycle stage (new, active, at-risk, ...)"},
     {"segment", cmd_segment, "dynamic segments: create, list, show, members, refresh, ..."},
+    {"serve", cmd_serve, "the HTTP API: Segment-spec event ingest (identify, track, batch, ...)"},
+    {"keys", cmd_keys, "API keys for the HTTP server: create, list, revoke"},
     {"gen", cmd_gen, "generate a realistic synthetic business (CSV files)"},
     {"demo", cmd_demo, "generate a business, import it and show its retention report"},
 };

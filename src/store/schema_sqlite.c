@@ -165,6 +165,20 @@ static const migration migrations[] = {
      "  exited INTEGER NOT NULL\n"
      ");\n"
      "CREATE INDEX segment_sizes_segment ON segment_sizes(segment_id, at_ms);\n"},
+    /* API keys of the server: only the hex SHA-256 of a key is kept (the key itself is shown
+     * once, when it is created), with its first characters so a list can tell keys apart.
+     * revoked_ms and last_used_ms are NULL until it happens. */
+    {4, "api keys",
+     "CREATE TABLE api_keys (\n"
+     "  id INTEGER PRIMARY KEY,\n"
+     "  name TEXT,\n"
+     "  scope TEXT NOT NULL CHECK (scope IN ('write', 'read', 'admin')),\n"
+     "  prefix TEXT NOT NULL,\n"
+     "  hash TEXT NOT NULL UNIQUE,\n"
+     "  created_ms INTEGER NOT NULL,\n"
+     "  revoked_ms INTEGER,\n"
+     "  last_used_ms INTEGER\n"
+     ");\n"},
 };
 
 /* The unique indexes bulk mode drops on empty tables and rebuilds at its end. They must match

@@ -6,10 +6,14 @@
 
 #include <retain/alloc.h>
 #include <retain/error.h>
+#include <retain/sha256.h>
 
 #include <assert.h>
+#include <errno.h>
+#include <fcntl.h>
 #include <jansson.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "internal.h"
 
@@ -693,6 +697,156 @@ int rt_store_scan_segment_events(rt_store *st, int64_t id, int64_t since_ms,
   if (id < 0)
     return bad(err, "rt_store_scan_segment_events: invalid segment id");
   return finish(st, st->ops->scan_segment_events(st->be, id, since_ms, cb, ctx, err), err);
+}
+
+/* ---- API keys ---- */
+
+/* Overwrites a secret in memory the compiler must not optimise away. */
+static void wipe(void *p, size_t n) {
+  volatile unsigned char *v = p;
+  while (n--)
+    *v++ = 0;
+}
+
+/* n random bytes from the kernel's generator. */
+static int random_bytes(unsigned char *buf, size_t n, rt_error *err) {
+  int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+  if (fd < 0)
+    return rt_error_set(err, RT_EIO, "/dev/urandom: %s", strerror(errno));
+  size_t got = 0;
+  while (got < n) {
+    ssize_t r = read(fd, buf + got, n - got);
+    if (r < 0 && errno == EINTR)
+      continue;
+    if (r <= 0) {
+      int e = r < 0 ? errno : EIO;
+      close(fd);
+      return rt_error_set(err, RT_EIO, "/dev/urandom: %s", strerror(e));
+    }
+    got += (size_t)r;
+  }
+  close(fd);
+  return 0;
+}
+
+/* A new key in out: "rk_" and base62 characters up to RT_KEY_LEN. A byte picks a character when
+ * it is below 248 = 4 x 62 (byte % 62), so every character is equally likely: 40 of them are
+ * 238 bits of randomness. */
+static int new_key(char out[RT_KEY_SIZE], rt_error *err) {
+  static const char base62[] = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz";
+  unsigned char r[64];
+  size_t i = 3;
+  int rc = 0;
+  memcpy(out, "rk_", 3);
+  while (!rc && i < RT_KEY_LEN) {
+    rc = random_bytes(r, sizeof r, err);
+    for (size_t j = 0; !rc && j < sizeof r && i < RT_KEY_LEN; j++)
+      if (r[j] < 248)
+        out[i++] = base62[r[j] % 62];
+  }
+  out[i] = '\0';
+  wipe(r, sizeof r);
+  if (rc)
+    wipe(out, RT_KEY_SIZE);
+  return rc;
+}
+
+/* What the store keeps of a key: the hex SHA-256 of all of it. */
+static void key_hash(const char *key, size_t len, char hex[RT_SHA256_HEX_SIZE]) {
+  uint8_t d[RT_SHA256_SIZE];
+  rt_sha256(key, len, d);
+  rt_sha256_hex(d, hex);
+  wipe(d, sizeof d);
+}
+
+static int valid_scope(const char *s) {
+  return !strcmp(s, "write") || !strcmp(s, "read") || !strcmp(s, "admin");
+}
+
+int rt_store_key_create(rt_store *st, const char *name, const char *scope, char *key_out,
+                        size_t key_cap, int64_t *out_id, rt_error *err) {
+  LOCAL_ERR(err);
+  if (out_id)
+    *out_id = 0;
+  if (key_out && key_cap)
+    key_out[0] = '\0';
+  if (!st || !scope || !key_out || !out_id)
+    return bad(err, "rt_store_key_create: NULL argument");
+  if (key_cap < RT_KEY_SIZE)
+    return bad(err, "rt_store_key_create: key_out holds fewer than RT_KEY_SIZE bytes");
+  if (!valid_scope(scope))
+    return rt_error_set(err, RT_EINVAL, "API key scope must be write, read or admin, not '%.40s'",
+                        scope);
+  if (name && strlen(name) > RT_KEY_NAME_MAX)
+    return rt_error_set(err, RT_EINVAL, "API key name longer than %d bytes", RT_KEY_NAME_MAX);
+  if (name && !name[0])
+    name = NULL;
+  int implicit, rc = write_enter(st, &implicit, err);
+  if (rc)
+    return finish(st, rc, err);
+  char key[RT_KEY_SIZE], prefix[RT_KEY_PREFIX_LEN + 1], hash[RT_SHA256_HEX_SIZE];
+  rc = new_key(key, err);
+  if (!rc) {
+    key_hash(key, RT_KEY_LEN, hash);
+    memcpy(prefix, key, RT_KEY_PREFIX_LEN);
+    prefix[RT_KEY_PREFIX_LEN] = '\0';
+    rc = st->ops->key_create(st->be, name, scope, prefix, hash, out_id, err);
+  }
+  rc = write_leave(st, implicit, rc, err);
+  if (rc)
+    *out_id = 0;
+  else
+    memcpy(key_out, key, RT_KEY_SIZE);
+  wipe(key, sizeof key);
+  return finish(st, rc, err);
+}
+
+int rt_store_key_check(rt_store *st, const char *key, size_t len, rt_key_info *out,
+                       rt_error *err) {
+  LOCAL_ERR(err);
+  if (out)
+    memset(out, 0, sizeof *out);
+  if (!st || (!key && len) || !out)
+    return bad(err, "rt_store_key_check: NULL argument");
+  char hash[RT_SHA256_HEX_SIZE];
+  key_hash(key, len, hash);
+  int rc = st->ops->key_check(st->be, hash, out, err);
+  if (rc)
+    memset(out, 0, sizeof *out);
+  return finish(st, rc, err);
+}
+
+int rt_store_key_revoke(rt_store *st, int64_t id, rt_error *err) {
+  LOCAL_ERR(err);
+  if (!st)
+    return bad(err, "rt_store_key_revoke: store is NULL");
+  if (id <= 0)
+    return bad(err, "rt_store_key_revoke: invalid key id");
+  int implicit, rc = write_enter(st, &implicit, err);
+  if (rc)
+    return finish(st, rc, err);
+  rc = st->ops->key_revoke(st->be, id, err);
+  return finish(st, write_leave(st, implicit, rc, err), err);
+}
+
+int rt_store_key_touch(rt_store *st, int64_t id, int64_t at_ms, rt_error *err) {
+  LOCAL_ERR(err);
+  if (!st)
+    return bad(err, "rt_store_key_touch: store is NULL");
+  if (id <= 0)
+    return bad(err, "rt_store_key_touch: invalid key id");
+  int implicit, rc = write_enter(st, &implicit, err);
+  if (rc)
+    return finish(st, rc, err);
+  rc = st->ops->key_touch(st->be, id, at_ms, err);
+  return finish(st, write_leave(st, implicit, rc, err), err);
+}
+
+int rt_store_scan_keys(rt_store *st, rt_store_key_cb cb, void *ctx, rt_error *err) {
+  LOCAL_ERR(err);
+  if (!st || !cb)
+    return bad(err, "rt_store_scan_keys: NULL argument");
+  return finish(st, st->ops->scan_keys(st->be, cb, ctx, err), err);
 }
 
 int rt_store_count(rt_store *st, const char *table, int64_t *out, rt_error *err) {

@@ -18,7 +18,7 @@ typedef struct rt_store_backend rt_store_backend;
 #define RT_STORE_TABLES(X)                                                                    \
   X(customers) X(identities) X(events) X(orders) X(order_lines) X(refunds) X(subscriptions) \
       X(imports) X(meta) X(schema_migrations) X(model_runs) X(customer_scores)                \
-      X(segments) X(segment_members) X(segment_events) X(segment_sizes)
+      X(segments) X(segment_members) X(segment_events) X(segment_sizes) X(api_keys)
 typedef enum rt_store_table {
 #define RT__TABLE_ENUM(name) RT_TABLE_##name,
   RT_STORE_TABLES(RT__TABLE_ENUM)
@@ -122,6 +122,18 @@ typedef struct rt_store_ops {
   /* id 0: the events of every segment. */
   int (*scan_segment_events)(rt_store_backend *b, int64_t id, int64_t since_ms,
                              rt_store_segment_event_cb cb, void *ctx, rt_error *err);
+
+  /* API keys: like scores and segments, not customer data, so they leave the data version
+   * alone. store.c generates the key; the backend only ever sees its prefix and hash (the hex
+   * SHA-256 of the whole key). key_check finds a key that is not revoked by its hash
+   * (RT_ENOTFOUND otherwise); revoke keeps the first revocation time of a key revoked twice;
+   * touch sets last_used_ms. revoke and touch return RT_ENOTFOUND for an unknown id. */
+  int (*key_create)(rt_store_backend *b, const char *name, const char *scope,
+                    const char *prefix, const char *hash, int64_t *out_id, rt_error *err);
+  int (*key_check)(rt_store_backend *b, const char *hash, rt_key_info *out, rt_error *err);
+  int (*key_revoke)(rt_store_backend *b, int64_t id, rt_error *err);
+  int (*key_touch)(rt_store_backend *b, int64_t id, int64_t at_ms, rt_error *err);
+  int (*scan_keys)(rt_store_backend *b, rt_store_key_cb cb, void *ctx, rt_error *err);
 
   /* Scans return the callback's nonzero value as is (err untouched) when it stops them. */
   int (*scan_customers)(rt_store_backend *b, rt_store_customer_cb cb, void *ctx, rt_error *err);

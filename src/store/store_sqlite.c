@@ -132,7 +132,15 @@
   X(SCAN_ALL_SEG_EVENTS, "SELECT s.name, e.customer_id, c.ext_id, e.enter, e.at_ms "             \
                          "FROM segment_events e JOIN segments s ON s.id = e.segment_id "         \
                          "JOIN customers c ON c.id = e.customer_id "                             \
-                         "WHERE e.at_ms >= ?2 ORDER BY e.at_ms, e.id")
+                         "WHERE e.at_ms >= ?2 ORDER BY e.at_ms, e.id")                   \
+  X(KEY_INSERT, "INSERT INTO api_keys(name, scope, prefix, hash, created_ms) "                  \
+                "VALUES (?1, ?2, ?3, ?4, ?5)")                                                   \
+  X(KEY_CHECK, "SELECT id, name, scope, prefix, created_ms, revoked_ms, last_used_ms "           \
+               "FROM api_keys WHERE hash = ?1 AND revoked_ms IS NULL")                           \
+  X(KEY_REVOKE, "UPDATE api_keys SET revoked_ms = coalesce(revoked_ms, ?2) WHERE id = ?1")       \
+  X(KEY_TOUCH, "UPDATE api_keys SET last_used_ms = ?2 WHERE id = ?1")                            \
+  X(SCAN_KEYS, "SELECT id, name, scope, prefix, created_ms, revoked_ms, last_used_ms "           \
+               "FROM api_keys ORDER BY id")
 
 typedef enum stmt_id {
 #define STMT_ENUM(name, sql) S_##name,
@@ -194,6 +202,7 @@ struct rt_store_backend {
   int ddl;                  /* schema changed in this transaction (bulk mode) */
   int64_t score_changes;    /* rows written for model runs: not data (see sq_commit) */
   int64_t segment_changes;  /* rows written for segments: not data either */
+  int64_t key_changes;      /* rows written for API keys: not data either */
   sqlite3_int64 changes0;   /* sqlite3_total_changes64 at begin */
   /* bulk mode */
   int bulk;
@@ -618,6 +627,7 @@ static int sq_begin(rt_store_backend *b, rt_error *err) {
   b->changes0 = sqlite3_total_changes64(b->db);
   b->score_changes = 0;
   b->segment_changes = 0;
+  b->key_changes = 0;
   return 0;
 }
 
@@ -627,7 +637,7 @@ static int sq_commit(rt_store_backend *b, rt_error *err) {
   if (!rc)
     rc = flush_all(b, err);
   if (!rc && (b->ddl || sqlite3_total_changes64(b->db) - b->score_changes -
-                             b->segment_changes != b->changes0)) {
+                             b->segment_changes - b->key_changes != b->changes0)) {
     rc = get(b, S_DV_BUMP, &s, err);
     if (!rc)
       rc = run(b, s, err, "bumping the data version");
@@ -1628,6 +1638,115 @@ static int sq_scan_segment_events(rt_store_backend *b, int64_t id, int64_t since
   return scan_end(b, s, stop ? SQLITE_DONE : x, stop, err, "reading segment events");
 }
 
+/* ---- API keys ---- */
+
+/* Runs a write to api_keys and counts its rows apart: keys are not customer data, so sq_commit
+ * must not bump the data version for them. */
+static int key_run(rt_store_backend *b, sqlite3_stmt *s, rt_error *err, const char *what) {
+  int rc = run(b, s, err, what);
+  if (!rc)
+    b->key_changes += sqlite3_changes64(b->db);
+  return rc;
+}
+
+static int no_key(rt_error *err, int64_t id) {
+  return rt_error_set(err, RT_ENOTFOUND, "no API key with id %lld", (long long)id);
+}
+
+static void copy_col(sqlite3_stmt *s, int i, char *out, size_t n) {
+  const char *t = (const char *)sqlite3_column_text(s, i);
+  snprintf(out, n, "%s", t ? t : "");
+}
+
+/* The columns of KEY_CHECK and SCAN_KEYS (never the hash); NULL times are 0. */
+static void key_row(sqlite3_stmt *s, rt_key_info *out) {
+  out->id = sqlite3_column_int64(s, 0);
+  copy_col(s, 1, out->name, sizeof out->name);
+  copy_col(s, 2, out->scope, sizeof out->scope);
+  copy_col(s, 3, out->prefix, sizeof out->prefix);
+  out->created_ms = sqlite3_column_int64(s, 4);
+  out->revoked_ms = sqlite3_column_int64(s, 5);
+  out->last_used_ms = sqlite3_column_int64(s, 6);
+}
+
+static int sq_key_create(rt_store_backend *b, const char *name, const char *scope,
+                         const char *prefix, const char *hash, int64_t *out_id, rt_error *err) {
+  sqlite3_stmt *s;
+  int rc = in_txn(b, err);
+  if (!rc)
+    rc = get(b, S_KEY_INSERT, &s, err);
+  if (rc)
+    return rc;
+  bind_str(s, 1, name);
+  bind_str(s, 2, scope);
+  bind_str(s, 3, prefix);
+  bind_str(s, 4, hash);
+  sqlite3_bind_int64(s, 5, now_ms());
+  rc = key_run(b, s, err, "creating an API key");
+  if (!rc)
+    *out_id = sqlite3_last_insert_rowid(b->db);
+  return rc;
+}
+
+static int sq_key_check(rt_store_backend *b, const char *hash, rt_key_info *out, rt_error *err) {
+  sqlite3_stmt *s;
+  int rc = get(b, S_KEY_CHECK, &s, err);
+  if (rc)
+    return rc;
+  bind_str(s, 1, hash);
+  rc = lookup(b, s, err, "checking an API key");
+  if (rc < 0)
+    return rc;
+  if (rc == 0)
+    return rt_error_set(err, RT_ENOTFOUND, "unknown or revoked API key");
+  key_row(s, out);
+  sqlite3_reset(s);
+  return 0;
+}
+
+static int sq_key_revoke(rt_store_backend *b, int64_t id, rt_error *err) {
+  sqlite3_stmt *s;
+  int rc = in_txn(b, err);
+  if (!rc)
+    rc = get(b, S_KEY_REVOKE, &s, err);
+  if (rc)
+    return rc;
+  sqlite3_bind_int64(s, 1, id);
+  sqlite3_bind_int64(s, 2, now_ms());
+  rc = key_run(b, s, err, "revoking an API key");
+  if (!rc && sqlite3_changes(b->db) == 0) /* a revoked key still counts: coalesce keeps it */
+    rc = no_key(err, id);
+  return rc;
+}
+
+static int sq_key_touch(rt_store_backend *b, int64_t id, int64_t at_ms, rt_error *err) {
+  sqlite3_stmt *s;
+  int rc = in_txn(b, err);
+  if (!rc)
+    rc = get(b, S_KEY_TOUCH, &s, err);
+  if (rc)
+    return rc;
+  sqlite3_bind_int64(s, 1, id);
+  sqlite3_bind_int64(s, 2, at_ms);
+  rc = key_run(b, s, err, "recording an API key's use");
+  if (!rc && sqlite3_changes(b->db) == 0)
+    rc = no_key(err, id);
+  return rc;
+}
+
+static int sq_scan_keys(rt_store_backend *b, rt_store_key_cb cb, void *ctx, rt_error *err) {
+  sqlite3_stmt *s;
+  int rc = scan_start(b, S_SCAN_KEYS, &s, err), x = SQLITE_DONE, stop = 0;
+  if (rc)
+    return rc;
+  while (!stop && (x = sqlite3_step(s)) == SQLITE_ROW) {
+    rt_key_info info;
+    key_row(s, &info);
+    stop = cb(ctx, &info);
+  }
+  return scan_end(b, s, stop ? SQLITE_DONE : x, stop, err, "reading API keys");
+}
+
 static int sq_count(rt_store_backend *b, rt_store_table t, int64_t *out, rt_error *err) {
   int rc = flush_all(b, err);
   if (rc)
@@ -1697,4 +1816,9 @@ const rt_store_ops rt__store_sqlite_ops = {
     .scan_segment_members = sq_scan_segment_members,
     .scan_segment_sizes = sq_scan_segment_sizes,
     .scan_segment_events = sq_scan_segment_events,
+    .key_create = sq_key_create,
+    .key_check = sq_key_check,
+    .key_revoke = sq_key_revoke,
+    .key_touch = sq_key_touch,
+    .scan_keys = sq_scan_keys,
 };

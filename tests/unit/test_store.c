@@ -2,7 +2,8 @@
  * migrations and version refusal, read-only opens, customers, identities, the idempotency rules
  * of orders, refunds, events and subscriptions, bulk mode with and without duplicates,
  * transactions, the data version, scans, scores, segments (members, events, sizes and the
- * migration that added them) and durability across reopen. */
+ * migration that added them), API keys (only their hash stored, revocation, the migration) and
+ * durability across reopen. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -10,6 +11,7 @@
 #include <cmocka.h>
 
 #include <retain/alloc.h>
+#include <retain/sha256.h>
 #include <retain/store.h>
 
 #include <dirent.h>
@@ -1245,8 +1247,8 @@ static void test_segment_data_version(void **state) {
   rt_store_close(st);
 }
 
-/* A store at schema version 2 (before segments) migrates to the current version on a
- * read-write open, keeping its data; a read-only open refuses to migrate it. */
+/* A store at schema version 2 (before segments and API keys) migrates to the current version
+ * on a read-write open, keeping its data; a read-only open refuses to migrate it. */
 static void test_segment_migration(void **state) {
   (void)state;
   const char *path = fresh("segment_migrate");
@@ -1254,7 +1256,7 @@ static void test_segment_migration(void **state) {
   int64_t a = cust(st, "kept");
   rt_store_close(st);
   /* back to version 2: the segment tables and the record of migration 3 removed */
-  sql_exec(path, "DROP TABLE segment_sizes; DROP TABLE segment_events; "
+  sql_exec(path, "DROP TABLE api_keys; DROP TABLE segment_sizes; DROP TABLE segment_events; "
                  "DROP TABLE segment_members; DROP TABLE segments; "
                  "DELETE FROM schema_migrations WHERE version >= 3;");
   char buf[64];
@@ -1327,6 +1329,358 @@ static void test_segment_read_only(void **state) {
   assert_int_equal(l.n, 1);
   assert_int_equal(count(st, "segment_events"), 1);
   rt_store_close(st);
+}
+
+/* ---- API keys ---- */
+
+typedef struct key_list {
+  int n;
+  rt_key_info k[8];
+} key_list;
+
+static int collect_key(void *ctx, const rt_key_info *k) {
+  key_list *l = ctx;
+  if (l->n < 8)
+    l->k[l->n++] = *k;
+  return 0;
+}
+
+static int stop_keys(void *ctx, const rt_key_info *k) {
+  (void)k;
+  ++*(int *)ctx;
+  return 7;
+}
+
+static int is_base62(char c) {
+  return (c >= '0' && c <= '9') || (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z');
+}
+
+/* Whether the bytes of a file contain s (the key must be in neither the database nor its WAL). */
+static int file_contains(const char *path, const char *s) {
+  FILE *f = fopen(path, "rb");
+  if (!f)
+    return 0;
+  size_t n = strlen(s), len = 0, cap = 1 << 16;
+  char *buf = malloc(cap);
+  assert_non_null(buf);
+  size_t r;
+  while ((r = fread(buf + len, 1, cap - len, f)) > 0) {
+    len += r;
+    if (len == cap) {
+      cap *= 2;
+      buf = realloc(buf, cap);
+      assert_non_null(buf);
+    }
+  }
+  fclose(f);
+  int found = 0;
+  for (size_t i = 0; !found && i + n <= len; i++)
+    found = memcmp(buf + i, s, n) == 0;
+  free(buf);
+  return found;
+}
+
+/* Create keys of each scope, check the right one, a wrong one, a prefix of one; list them by
+ * id; revoke (twice) and touch; the arguments the store refuses. */
+static void test_keys(void **state) {
+  (void)state;
+  rt_store *st = open_rw(fresh("keys"));
+  rt_error err = {0};
+  char kw[RT_KEY_SIZE], kr[RT_KEY_SIZE], ka[RT_KEY_SIZE];
+  int64_t w, r, a;
+  assert_int_equal(rt_store_key_create(st, "ingest", "write", kw, sizeof kw, &w, &err), 0);
+  assert_int_equal(rt_store_key_create(st, NULL, "read", kr, sizeof kr, &r, &err), 0);
+  assert_int_equal(rt_store_key_create(st, "", "admin", ka, sizeof ka, &a, &err), 0);
+  assert_true(w > 0 && r > w && a > r);
+  assert_int_equal(count(st, "api_keys"), 3);
+  /* "rk_" and 40 base62 characters, different every time */
+  const char *keys[] = {kw, kr, ka};
+  for (int i = 0; i < 3; i++) {
+    assert_int_equal(strlen(keys[i]), RT_KEY_LEN);
+    assert_memory_equal(keys[i], "rk_", 3);
+    for (int j = 3; j < RT_KEY_LEN; j++)
+      assert_true(is_base62(keys[i][j]));
+  }
+  assert_string_not_equal(kw, kr);
+  assert_string_not_equal(kr, ka);
+
+  /* the right key: its row */
+  rt_key_info k;
+  int64_t t0 = (int64_t)time(NULL) * 1000;
+  assert_int_equal(rt_store_key_check(st, kw, strlen(kw), &k, &err), 0);
+  assert_int_equal(k.id, w);
+  assert_string_equal(k.name, "ingest");
+  assert_string_equal(k.scope, "write");
+  assert_int_equal(strlen(k.prefix), RT_KEY_PREFIX_LEN);
+  assert_memory_equal(k.prefix, kw, RT_KEY_PREFIX_LEN);
+  assert_true(k.created_ms > t0 - 60000 && k.created_ms < t0 + 60000);
+  assert_int_equal(k.revoked_ms, 0);
+  assert_int_equal(k.last_used_ms, 0);
+  assert_int_equal(rt_store_key_check(st, kr, strlen(kr), &k, &err), 0);
+  assert_int_equal(k.id, r);
+  assert_string_equal(k.scope, "read");
+  assert_string_equal(k.name, "");
+  assert_int_equal(rt_store_key_check(st, ka, strlen(ka), &k, &err), 0);
+  assert_string_equal(k.scope, "admin");
+  assert_string_equal(k.name, ""); /* "" is no name */
+  /* len bytes count, not the NUL: a key inside a longer buffer (an HTTP header) */
+  char header[96];
+  snprintf(header, sizeof header, "%s\r\nHost: x", kr);
+  assert_int_equal(rt_store_key_check(st, header, RT_KEY_LEN, &k, &err), 0);
+  assert_int_equal(k.id, r);
+
+  /* wrong keys: one character changed, cut short, longer, empty; the message never shows it */
+  char bad[RT_KEY_SIZE + 1];
+  memcpy(bad, kw, RT_KEY_SIZE);
+  bad[20] = bad[20] == 'x' ? 'y' : 'x';
+  memset(&k, 0x55, sizeof k);
+  assert_int_equal(rt_store_key_check(st, bad, strlen(bad), &k, &err), RT_ENOTFOUND);
+  assert_int_equal(k.id, 0); /* zeroed on failure */
+  assert_null(strstr(err.msg, bad));
+  assert_null(strstr(err.msg, "rk_"));
+  assert_int_equal(rt_store_key_check(st, kw, RT_KEY_LEN - 1, &k, &err), RT_ENOTFOUND);
+  snprintf(bad, sizeof bad, "%sx", kw);
+  assert_int_equal(rt_store_key_check(st, bad, strlen(bad), &k, &err), RT_ENOTFOUND);
+  assert_int_equal(rt_store_key_check(st, "", 0, &k, &err), RT_ENOTFOUND);
+  assert_int_equal(rt_store_key_check(st, NULL, 0, &k, &err), RT_ENOTFOUND);
+
+  /* the list, by id */
+  key_list l = {0};
+  assert_int_equal(rt_store_scan_keys(st, collect_key, &l, &err), 0);
+  assert_int_equal(l.n, 3);
+  assert_int_equal(l.k[0].id, w);
+  assert_string_equal(l.k[0].scope, "write");
+  assert_string_equal(l.k[0].name, "ingest");
+  assert_int_equal(l.k[1].id, r);
+  assert_memory_equal(l.k[1].prefix, kr, RT_KEY_PREFIX_LEN);
+  assert_int_equal(l.k[2].id, a);
+  int calls = 0;
+  assert_int_equal(rt_store_scan_keys(st, stop_keys, &calls, &err), 7);
+  assert_int_equal(calls, 1);
+
+  /* revoked: not found any more, listed with the time; revoking again keeps that time */
+  assert_int_equal(rt_store_key_revoke(st, r, &err), 0);
+  assert_int_equal(rt_store_key_check(st, kr, strlen(kr), &k, &err), RT_ENOTFOUND);
+  assert_int_equal(rt_store_key_check(st, kw, strlen(kw), &k, &err), 0);
+  memset(&l, 0, sizeof l);
+  assert_int_equal(rt_store_scan_keys(st, collect_key, &l, &err), 0);
+  assert_int_equal(l.n, 3);
+  assert_int_equal(l.k[0].revoked_ms, 0);
+  int64_t revoked = l.k[1].revoked_ms;
+  assert_true(revoked > t0 - 60000);
+  assert_int_equal(l.k[2].revoked_ms, 0);
+  struct timespec ms = {0, 3000000};
+  nanosleep(&ms, NULL);
+  assert_int_equal(rt_store_key_revoke(st, r, &err), 0);
+  memset(&l, 0, sizeof l);
+  assert_int_equal(rt_store_scan_keys(st, collect_key, &l, &err), 0);
+  assert_int_equal(l.k[1].revoked_ms, revoked);
+  assert_int_equal(rt_store_key_revoke(st, 999, &err), RT_ENOTFOUND);
+  assert_non_null(strstr(err.msg, "999"));
+
+  /* touch records the last use */
+  assert_int_equal(rt_store_key_touch(st, w, 123456, &err), 0);
+  assert_int_equal(rt_store_key_check(st, kw, strlen(kw), &k, &err), 0);
+  assert_int_equal(k.last_used_ms, 123456);
+  assert_int_equal(rt_store_key_touch(st, 999, 1, &err), RT_ENOTFOUND);
+
+  /* refused arguments store nothing */
+  char small[RT_KEY_SIZE - 1];
+  int64_t id = 5;
+  assert_int_equal(rt_store_key_create(st, NULL, "write", small, sizeof small, &id, &err),
+                   RT_EINVAL);
+  assert_int_equal(id, 0);
+  assert_int_equal(small[0], '\0');
+  assert_int_equal(rt_store_key_create(st, NULL, "root", kw, sizeof kw, &id, &err), RT_EINVAL);
+  assert_non_null(strstr(err.msg, "root"));
+  assert_int_equal(rt_store_key_create(st, NULL, "", kw, sizeof kw, &id, &err), RT_EINVAL);
+  assert_int_equal(rt_store_key_create(st, NULL, "Write", kw, sizeof kw, &id, &err), RT_EINVAL);
+  assert_int_equal(rt_store_key_create(st, NULL, NULL, kw, sizeof kw, &id, &err), RT_EINVAL);
+  char longname[RT_KEY_NAME_MAX + 2];
+  memset(longname, 'n', sizeof longname - 1);
+  longname[sizeof longname - 1] = '\0';
+  assert_int_equal(rt_store_key_create(st, longname, "read", kw, sizeof kw, &id, &err),
+                   RT_EINVAL);
+  longname[RT_KEY_NAME_MAX] = '\0'; /* the longest name fits */
+  assert_int_equal(rt_store_key_create(st, longname, "read", kw, sizeof kw, &id, &err), 0);
+  assert_int_equal(rt_store_key_check(st, kw, strlen(kw), &k, &err), 0);
+  assert_string_equal(k.name, longname);
+  assert_int_equal(rt_store_key_create(st, NULL, "read", NULL, 64, &id, &err), RT_EINVAL);
+  assert_int_equal(rt_store_key_create(st, NULL, "read", kw, sizeof kw, NULL, &err), RT_EINVAL);
+  assert_int_equal(rt_store_key_check(st, kw, strlen(kw), NULL, &err), RT_EINVAL);
+  assert_int_equal(rt_store_key_check(st, NULL, 5, &k, &err), RT_EINVAL);
+  assert_int_equal(rt_store_key_revoke(st, 0, &err), RT_EINVAL);
+  assert_int_equal(rt_store_key_touch(st, -1, 0, &err), RT_EINVAL);
+  assert_int_equal(rt_store_scan_keys(st, NULL, NULL, &err), RT_EINVAL);
+  assert_int_equal(count(st, "api_keys"), 4);
+  rt_store_close(st);
+}
+
+/* Only the hash is stored: the key is in neither the database file nor its WAL, the hash
+ * column is the hex SHA-256 of the whole key, and what a scan returns never holds the hash. */
+static void test_key_storage(void **state) {
+  (void)state;
+  const char *path = fresh("key_storage");
+  char wal[600];
+  snprintf(wal, sizeof wal, "%s-wal", path);
+  rt_store *st = open_rw(path);
+  rt_error err = {0};
+  char key[RT_KEY_SIZE];
+  int64_t id;
+  assert_int_equal(rt_store_key_create(st, "svc", "write", key, sizeof key, &id, &err), 0);
+  assert_false(file_contains(path, key));
+  assert_false(file_contains(wal, key)); /* still in the WAL: the store is open */
+  uint8_t d[RT_SHA256_SIZE];
+  char want[RT_SHA256_HEX_SIZE], got[128];
+  rt_sha256(key, strlen(key), d);
+  rt_sha256_hex(d, want);
+  key_list l = {0};
+  assert_int_equal(rt_store_scan_keys(st, collect_key, &l, &err), 0);
+  assert_int_equal(l.n, 1);
+  char head[9];
+  memcpy(head, want, 8);
+  head[8] = '\0';
+  assert_null(strstr(l.k[0].name, head));
+  assert_null(strstr(l.k[0].prefix, head));
+  rt_store_close(st);
+  assert_false(file_contains(path, key)); /* checkpointed */
+  assert_false(file_contains(path, key + RT_KEY_PREFIX_LEN)); /* nor its secret part */
+  assert_true(file_contains(path, want));
+  assert_true(file_contains(path, l.k[0].prefix));
+  sql_text(path, "SELECT hash FROM api_keys", got, sizeof got);
+  assert_string_equal(got, want);
+  sql_text(path, "SELECT prefix || ' ' || scope || ' ' || name FROM api_keys", got, sizeof got);
+  char line[64];
+  snprintf(line, sizeof line, "%.*s write svc", RT_KEY_PREFIX_LEN, key);
+  assert_string_equal(got, line);
+  /* the schema refuses a scope the store would never write */
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_not_equal(sqlite3_exec(db,
+                                    "INSERT INTO api_keys(scope, prefix, hash, created_ms) "
+                                    "VALUES ('root', 'rk_x', 'h', 1)",
+                                    NULL, NULL, NULL),
+                       SQLITE_OK);
+  assert_int_not_equal(sqlite3_exec(db,
+                                    "INSERT INTO api_keys(scope, prefix, hash, created_ms) "
+                                    "SELECT 'read', 'rk_y', hash, 1 FROM api_keys",
+                                    NULL, NULL, NULL),
+                       SQLITE_OK); /* hash is unique */
+  sqlite3_close(db);
+}
+
+/* Key writes are not customer data: the data version stays, alone or in a transaction, and a
+ * rollback takes them back; a customer write beside them still counts once. */
+static void test_key_data_version(void **state) {
+  (void)state;
+  const char *path = fresh("key_dv");
+  rt_store *st = open_rw(path), *other = open_rw(path);
+  rt_error err = {0};
+  cust(st, "a");
+  int64_t v0 = dv(st), id, id2;
+  char key[RT_KEY_SIZE], key2[RT_KEY_SIZE];
+  assert_int_equal(rt_store_key_create(st, "k", "read", key, sizeof key, &id, &err), 0);
+  assert_int_equal(rt_store_key_touch(st, id, 5, &err), 0);
+  assert_int_equal(rt_store_key_revoke(st, id, &err), 0);
+  assert_int_equal(dv(st), v0);
+  assert_int_equal(dv(other), v0);
+  assert_int_equal(rt_store_begin(st, &err), 0);
+  assert_int_equal(rt_store_key_create(st, NULL, "write", key2, sizeof key2, &id2, &err), 0);
+  assert_int_equal(rt_store_key_touch(st, id2, 6, &err), 0);
+  assert_int_equal(rt_store_commit(st, &err), 0);
+  assert_int_equal(dv(other), v0);
+  rt_key_info k;
+  assert_int_equal(rt_store_key_check(other, key2, strlen(key2), &k, &err), 0);
+  /* beside a customer write: one bump */
+  assert_int_equal(rt_store_begin(st, &err), 0);
+  assert_int_equal(rt_store_key_create(st, NULL, "admin", key, sizeof key, &id, &err), 0);
+  cust(st, "b");
+  assert_int_equal(rt_store_commit(st, &err), 0);
+  assert_int_equal(dv(other), v0 + 1);
+  /* rolled back: the key is gone */
+  assert_int_equal(rt_store_begin(st, &err), 0);
+  assert_int_equal(rt_store_key_create(st, NULL, "read", key, sizeof key, &id, &err), 0);
+  rt_store_rollback(st);
+  assert_int_equal(rt_store_key_check(st, key, strlen(key), &k, &err), RT_ENOTFOUND);
+  assert_int_equal(count(st, "api_keys"), 3);
+  assert_int_equal(dv(st), v0 + 1);
+  rt_store_close(other);
+  rt_store_close(st);
+}
+
+/* A read-only store checks and lists keys but refuses to create, revoke or touch one. */
+static void test_key_read_only(void **state) {
+  (void)state;
+  const char *path = fresh("key_ro");
+  rt_store *st = open_rw(path);
+  rt_error err = {0};
+  char key[RT_KEY_SIZE];
+  int64_t id;
+  assert_int_equal(rt_store_key_create(st, "k", "read", key, sizeof key, &id, &err), 0);
+  rt_store_close(st);
+
+  rt_store_config cfg = {.path = path, .read_only = 1};
+  assert_int_equal(rt_store_open(&cfg, &st, &err), 0);
+  rt_key_info k;
+  assert_int_equal(rt_store_key_check(st, key, strlen(key), &k, &err), 0);
+  assert_int_equal(k.id, id);
+  key_list l = {0};
+  assert_int_equal(rt_store_scan_keys(st, collect_key, &l, &err), 0);
+  assert_int_equal(l.n, 1);
+  char k2[RT_KEY_SIZE];
+  int64_t id2 = 9;
+  assert_int_equal(rt_store_key_create(st, NULL, "admin", k2, sizeof k2, &id2, &err), RT_EINVAL);
+  assert_non_null(strstr(err.msg, "read-only"));
+  assert_int_equal(id2, 0);
+  assert_string_equal(k2, "");
+  assert_int_equal(rt_store_key_revoke(st, id, &err), RT_EINVAL);
+  assert_non_null(strstr(err.msg, "read-only"));
+  assert_int_equal(rt_store_key_touch(st, id, 1, &err), RT_EINVAL);
+  assert_non_null(strstr(err.msg, "read-only"));
+  assert_int_equal(rt_store_key_check(st, key, strlen(key), &k, &err), 0); /* still valid */
+  assert_int_equal(count(st, "api_keys"), 1);
+  rt_store_close(st);
+}
+
+/* A store at schema version 3 (before API keys) migrates to version 4 on a read-write open,
+ * keeping its segments and customers; a read-only open refuses to migrate it. */
+static void test_key_migration(void **state) {
+  (void)state;
+  const char *path = fresh("key_migrate");
+  rt_store *st = open_rw(path);
+  rt_error err = {0};
+  int64_t a = cust(st, "kept"), seg;
+  assert_int_equal(rt_store_segment_create(st, "s", "r", NULL, &seg, &err), 0);
+  rt_store_close(st);
+  sql_exec(path, "DROP TABLE api_keys; DELETE FROM schema_migrations WHERE version >= 4;");
+  char buf[64];
+  sql_text(path, "SELECT max(version) FROM schema_migrations", buf, sizeof buf);
+  assert_string_equal(buf, "3");
+
+  rt_store_config cfg = {.path = path, .read_only = 1};
+  assert_int_equal(rt_store_open(&cfg, &st, &err), RT_ESTORE);
+  assert_null(st);
+  assert_non_null(strstr(err.msg, "version 3"));
+
+  st = open_rw(path);
+  assert_true(rt_store_latest_schema_version() >= 4);
+  assert_int_equal(rt_store_schema_version(st), rt_store_latest_schema_version());
+  assert_int_equal(count(st, "schema_migrations"), rt_store_latest_schema_version());
+  assert_int_equal(count(st, "api_keys"), 0);
+  int64_t id;
+  assert_int_equal(rt_store_customer_find(st, "kept", 4, &id, &err), 0);
+  assert_int_equal(id, a);
+  rt_segment_info info;
+  assert_int_equal(rt_store_segment_get(st, "s", &info, &err), 0);
+  assert_int_equal(info.id, seg);
+  rt_segment_info_free(&info);
+  char key[RT_KEY_SIZE];
+  assert_int_equal(rt_store_key_create(st, NULL, "write", key, sizeof key, &id, &err), 0);
+  rt_key_info k;
+  assert_int_equal(rt_store_key_check(st, key, strlen(key), &k, &err), 0);
+  rt_store_close(st);
+  sql_text(path, "SELECT name FROM schema_migrations WHERE version = 4", buf, sizeof buf);
+  assert_string_equal(buf, "api keys");
 }
 
 static void test_durability(void **state) {
@@ -1412,6 +1766,11 @@ int main(void) {
       cmocka_unit_test(test_segment_data_version),
       cmocka_unit_test(test_segment_migration),
       cmocka_unit_test(test_segment_read_only),
+      cmocka_unit_test(test_keys),
+      cmocka_unit_test(test_key_storage),
+      cmocka_unit_test(test_key_data_version),
+      cmocka_unit_test(test_key_read_only),
+      cmocka_unit_test(test_key_migration),
       cmocka_unit_test(test_durability),
       cmocka_unit_test(test_count_and_args),
   };

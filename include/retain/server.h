@@ -1,0 +1,42 @@
+/* server.h - `retain serve`: the HTTP API that accepts the events websites, apps and shops
+ * send (the Segment spec: identify, track, page, screen, group, alias, batch) and stores them.
+ *
+ * Requests are handled by a pool of threads (libmicrohttpd). Every write goes through one
+ * writer thread that owns the store: it takes all the requests waiting, applies them in one
+ * transaction and commits, and only then are those requests answered 200 (group commit: an
+ * acknowledged event is on disk, and concurrent requests share the cost of a commit). */
+#ifndef RETAIN_SERVER_H
+#define RETAIN_SERVER_H
+
+#include <retain/error.h>
+
+#include <stddef.h>
+#include <stdint.h>
+
+typedef struct rt_server_config {
+  const char *db_path;  /* the store (created if missing) */
+  const char *host;     /* listen address, default "127.0.0.1" */
+  int port;             /* 0: any free port (rt_server_port tells which) */
+  int threads;          /* request threads, default 2 */
+  size_t max_body;      /* bytes per request, default 1 MiB (413 beyond) */
+  size_t max_batch;     /* events per /v1/batch, default 2500 (413 beyond) */
+  int no_auth;          /* 1: accept requests without a key (local testing only) */
+} rt_server_config;
+
+typedef struct rt_server rt_server;
+
+/* Opens the store, starts the writer and listens. On failure *out is NULL and err says why. */
+int rt_server_start(const rt_server_config *cfg, rt_server **out, rt_error *err);
+/* The port it listens on. */
+int rt_server_port(const rt_server *s);
+/* Graceful stop: stops accepting connections, lets the requests in flight finish (their events
+ * committed), stops the writer and closes the store. s may be NULL. */
+void rt_server_stop(rt_server *s);
+
+/* Counters, for /metrics and tests. */
+typedef struct rt_server_stats {
+  uint64_t requests, events, commits, max_commit_batch;
+} rt_server_stats;
+void rt_server_stats_get(rt_server *s, rt_server_stats *out);
+
+#endif

@@ -1,0 +1,390 @@
+/* ingest.c - Segment-spec events (ingest.h): parsed from a request's JSON with the path of
+ * whatever is wrong, then stored by the writer thread in group commits: every request waiting
+ * is applied in one transaction, and answered only once it is committed. */
+#include "server/ingest.h"
+
+#include <retain/alloc.h>
+#include <retain/datetime.h>
+
+#include <ctype.h>
+#include <stdio.h>
+#include <string.h>
+
+void rt__events_free(rt__events *e) {
+  for (size_t i = 0; i < e->n; i++) {
+    rt__event *v = &e->v[i];
+    rt_free(v->user_id);
+    rt_free(v->anon_id);
+    rt_free(v->message_id);
+    rt_free(v->previous_id);
+    rt_free(v->group_id);
+    rt_free(v->name);
+    rt_free(v->props);
+    rt_free(v->email);
+  }
+  rt_free(e->v);
+  e->v = NULL;
+  e->n = 0;
+}
+
+static const char *const kind_names[] = {"identify", "track", "page", "screen", "group", "alias"};
+
+/* an id: a string, or a number written as its decimal text (SDKs send both); NULL if absent */
+static int id_field(json_t *o, const char *key, const char *path, char **out, char *field,
+                    size_t cap, rt_error *err) {
+  json_t *v = json_object_get(o, key);
+  *out = NULL;
+  if (!v || json_is_null(v))
+    return 0;
+  char buf[32];
+  const char *s = NULL;
+  if (json_is_string(v))
+    s = json_string_value(v);
+  else if (json_is_integer(v))
+    snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(v)), s = buf;
+  if (!s || !*s || strlen(s) > 512) {
+    snprintf(field, cap, "%s%s", path, key);
+    return rt_error_set(err, RT_EINVAL, "%s: must be a non-empty string of at most 512 bytes",
+                        field);
+  }
+  if (!(*out = rt_strdup(s)))
+    return rt_error_set(err, RT_ENOMEM, "%s", rt_strerror(RT_ENOMEM));
+  return 0;
+}
+
+/* an object field as compact JSON text (NULL when absent) */
+static int object_field(json_t *o, const char *key, const char *path, char **out, char *field,
+                        size_t cap, rt_error *err) {
+  json_t *v = json_object_get(o, key);
+  *out = NULL;
+  if (!v || json_is_null(v))
+    return 0;
+  if (!json_is_object(v)) {
+    snprintf(field, cap, "%s%s", path, key);
+    return rt_error_set(err, RT_EINVAL, "%s: must be an object", field);
+  }
+  char *s = json_dumps(v, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  if (!s)
+    return rt_error_set(err, RT_ENOMEM, "%s", rt_strerror(RT_ENOMEM));
+  *out = rt_strdup(s);
+  free(s);
+  return *out ? 0 : rt_error_set(err, RT_ENOMEM, "%s", rt_strerror(RT_ENOMEM));
+}
+
+static int parse_one(json_t *o, rt__ev_kind kind, const char *path, int64_t now_ms, rt__event *ev,
+                     char *field, size_t cap, rt_error *err) {
+  memset(ev, 0, sizeof *ev);
+  if (!json_is_object(o)) {
+    snprintf(field, cap, "%s", *path ? path : "$");
+    return rt_error_set(err, RT_EINVAL, "%s: must be an object", field);
+  }
+  if (kind == RT__EV_BATCH) { /* a batch item says its type */
+    json_t *t = json_object_get(o, "type");
+    const char *ts = json_is_string(t) ? json_string_value(t) : NULL;
+    int k = -1;
+    for (int i = 0; ts && i < 6; i++)
+      if (!strcmp(ts, kind_names[i]))
+        k = i;
+    if (k < 0) {
+      snprintf(field, cap, "%stype", path);
+      return rt_error_set(err, RT_EINVAL, "%s: must be one of identify, track, page, screen, "
+                                          "group, alias",
+                          field);
+    }
+    kind = (rt__ev_kind)k;
+  }
+  ev->kind = kind;
+  int rc;
+  if ((rc = id_field(o, "userId", path, &ev->user_id, field, cap, err)) ||
+      (rc = id_field(o, "anonymousId", path, &ev->anon_id, field, cap, err)) ||
+      (rc = id_field(o, "messageId", path, &ev->message_id, field, cap, err)))
+    return rc;
+  if (!ev->user_id && !ev->anon_id) {
+    snprintf(field, cap, "%suserId", path);
+    return rt_error_set(err, RT_EINVAL, "%s: userId or anonymousId is required", field);
+  }
+  /* the time it happened: timestamp, else when it was received */
+  ev->ts_ms = now_ms;
+  json_t *ts = json_object_get(o, "timestamp");
+  if (ts && !json_is_null(ts)) {
+    const char *s = json_is_string(ts) ? json_string_value(ts) : NULL;
+    rt_error derr = {0};
+    if (!s || rt_date_parse(NULL, s, strlen(s), NULL, &ev->ts_ms, &derr)) {
+      snprintf(field, cap, "%stimestamp", path);
+      return rt_error_set(err, RT_EINVAL, "%s: not an ISO 8601 time%s%s", field,
+                          s ? " - " : "", s ? derr.msg : "");
+    }
+  }
+  switch (kind) {
+  case RT__EV_TRACK: {
+    json_t *e = json_object_get(o, "event");
+    if (!json_is_string(e) || !*json_string_value(e) || strlen(json_string_value(e)) > 200) {
+      snprintf(field, cap, "%sevent", path);
+      return rt_error_set(err, RT_EINVAL, "%s: the event name is required (a string of at most "
+                                          "200 bytes)",
+                          field);
+    }
+    if (!(ev->name = rt_strdup(json_string_value(e))))
+      return rt_error_set(err, RT_ENOMEM, "%s", rt_strerror(RT_ENOMEM));
+    return object_field(o, "properties", path, &ev->props, field, cap, err);
+  }
+  case RT__EV_PAGE:
+  case RT__EV_SCREEN: {
+    json_t *nm = json_object_get(o, "name");
+    if (json_is_string(nm) && !(ev->name = rt_strdup(json_string_value(nm))))
+      return rt_error_set(err, RT_ENOMEM, "%s", rt_strerror(RT_ENOMEM));
+    return object_field(o, "properties", path, &ev->props, field, cap, err);
+  }
+  case RT__EV_IDENTIFY: {
+    if ((rc = object_field(o, "traits", path, &ev->props, field, cap, err)))
+      return rc;
+    json_t *tr = json_object_get(o, "traits"), *em = tr ? json_object_get(tr, "email") : NULL;
+    if (json_is_string(em) && strchr(json_string_value(em), '@')) {
+      if (!(ev->email = rt_strdup(json_string_value(em))))
+        return rt_error_set(err, RT_ENOMEM, "%s", rt_strerror(RT_ENOMEM));
+      for (char *p = ev->email; *p; p++)
+        *p = (char)tolower((unsigned char)*p);
+    }
+    return 0;
+  }
+  case RT__EV_GROUP:
+    if ((rc = id_field(o, "groupId", path, &ev->group_id, field, cap, err)))
+      return rc;
+    if (!ev->group_id) {
+      snprintf(field, cap, "%sgroupId", path);
+      return rt_error_set(err, RT_EINVAL, "%s: groupId is required", field);
+    }
+    return object_field(o, "traits", path, &ev->props, field, cap, err);
+  case RT__EV_ALIAS:
+    if ((rc = id_field(o, "previousId", path, &ev->previous_id, field, cap, err)))
+      return rc;
+    if (!ev->previous_id || !ev->user_id) {
+      snprintf(field, cap, "%s%s", path, ev->previous_id ? "userId" : "previousId");
+      return rt_error_set(err, RT_EINVAL, "%s: alias needs previousId and userId", field);
+    }
+    return 0;
+  default:
+    return rt_error_set(err, RT_EINVAL, "unknown event kind");
+  }
+}
+
+int rt__events_parse(const char *body, size_t len, rt__ev_kind kind, int64_t now_ms,
+                     size_t max_batch, rt__events *out, char *field, size_t cap, rt_error *err) {
+  memset(out, 0, sizeof *out);
+  field[0] = 0;
+  json_error_t je;
+  json_t *root = json_loadb(body, len, JSON_REJECT_DUPLICATES, &je);
+  if (!root) {
+    snprintf(field, cap, "$");
+    return rt_error_set(err, RT_EPARSE, "invalid JSON at line %d, column %d: %s", je.line,
+                        je.column, je.text);
+  }
+  json_t *items = NULL;
+  size_t n = 1;
+  if (kind == RT__EV_BATCH) {
+    items = json_object_get(root, "batch");
+    if (!json_is_array(items)) {
+      json_decref(root);
+      snprintf(field, cap, "batch");
+      return rt_error_set(err, RT_EINVAL, "batch: must be an array of events");
+    }
+    n = json_array_size(items);
+    if (n > max_batch) {
+      json_decref(root);
+      snprintf(field, cap, "batch");
+      return rt_error_set(err, RT_ERANGE, "batch: %zu events, at most %zu per request", n,
+                          max_batch);
+    }
+  }
+  out->v = rt_calloc(n ? n : 1, sizeof *out->v);
+  if (!out->v) {
+    json_decref(root);
+    return rt_error_set(err, RT_ENOMEM, "%s", rt_strerror(RT_ENOMEM));
+  }
+  int rc = 0;
+  for (size_t i = 0; i < n && !rc; i++) {
+    char path[48] = "";
+    if (items)
+      snprintf(path, sizeof path, "batch[%zu].", i);
+    rc = parse_one(items ? json_array_get(items, i) : root, kind, path, now_ms, &out->v[i],
+                   field, cap, err);
+    out->n = i + 1;
+  }
+  json_decref(root);
+  if (rc)
+    rt__events_free(out);
+  return rc;
+}
+
+/* ---- applying events (on the writer thread, inside its transaction) ---- */
+
+/* the customer an event is about: its userId (linking the anonymousId to it), else the
+ * customer its anonymousId already belongs to, else a new one named anon:<id> */
+static int customer_of(rt_store *st, const rt__event *ev, int64_t *id, rt_error *err) {
+  int created, rc;
+  if (ev->user_id) {
+    if ((rc = rt_store_customer_upsert(st, ev->user_id, strlen(ev->user_id), ev->ts_ms, id,
+                                       &created, err)))
+      return rc;
+    if (ev->anon_id) {
+      int64_t other;
+      rc = rt_store_identity_link(st, "anonymous", ev->anon_id, *id, kind_names[ev->kind], &other,
+                                  err);
+      if (rc == RT_EEXISTS) /* already someone else's: merging takes an explicit call */
+        rc = 0, rt_error_clear(err);
+    }
+    return rc;
+  }
+  rc = rt_store_identity_find(st, "anonymous", ev->anon_id, id, err);
+  if (rc != RT_ENOTFOUND)
+    return rc;
+  rt_error_clear(err);
+  char ext[600];
+  snprintf(ext, sizeof ext, "anon:%s", ev->anon_id);
+  if ((rc = rt_store_customer_upsert(st, ext, strlen(ext), ev->ts_ms, id, &created, err)))
+    return rc;
+  int64_t other;
+  return rt_store_identity_link(st, "anonymous", ev->anon_id, *id, "first seen", &other, err);
+}
+
+static int apply(rt_store *st, const rt__event *ev, rt_error *err) {
+  int64_t customer;
+  int rc = customer_of(st, ev, &customer, err);
+  if (rc)
+    return rc;
+  /* every event is recorded (idempotent on its messageId); a duplicate changes nothing else */
+  char type[256];
+  switch (ev->kind) {
+  case RT__EV_TRACK: snprintf(type, sizeof type, "%s", ev->name); break;
+  default: snprintf(type, sizeof type, "%s", kind_names[ev->kind]); break;
+  }
+  char *props = ev->props;
+  char *built = NULL;
+  if ((ev->kind == RT__EV_PAGE || ev->kind == RT__EV_SCREEN || ev->kind == RT__EV_GROUP ||
+       ev->kind == RT__EV_ALIAS) &&
+      (ev->name || ev->group_id || ev->previous_id)) {
+    json_t *o = props ? json_loads(props, 0, NULL) : json_object();
+    if (!o)
+      o = json_object();
+    if (ev->name) json_object_set_new(o, "name", json_string(ev->name));
+    if (ev->group_id) json_object_set_new(o, "groupId", json_string(ev->group_id));
+    if (ev->previous_id) json_object_set_new(o, "previousId", json_string(ev->previous_id));
+    built = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER);
+    json_decref(o);
+    props = built;
+  }
+  rt_event_rec rec = {customer, type, ev->ts_ms, props, ev->message_id, 0};
+  int status = 0;
+  rc = rt_store_event_put(st, &rec, &status, err);
+  free(built);
+  if (rc || status == RT_PUT_DUPLICATE)
+    return rc;
+  if (ev->kind == RT__EV_IDENTIFY) {
+    if (ev->props && strcmp(ev->props, "{}") && (rc = rt_store_customer_set_attrs(st, customer,
+                                                                                  ev->props, err)))
+      return rc;
+    if (ev->email) {
+      int64_t other;
+      rc = rt_store_identity_link(st, "email", ev->email, customer, "identify traits.email",
+                                  &other, err);
+      if (rc == RT_EEXISTS) /* the address is another customer's: not merged automatically */
+        rc = 0, rt_error_clear(err);
+    }
+  } else if (ev->kind == RT__EV_ALIAS) {
+    int64_t other;
+    rc = rt_store_identity_link(st, "alias", ev->previous_id, customer, "alias", &other, err);
+    if (rc == RT_EEXISTS)
+      rc = 0, rt_error_clear(err);
+  }
+  return rc;
+}
+
+/* ---- the writer ---- */
+
+static void *writer_main(void *arg) {
+  rt__writer *w = arg;
+  for (;;) {
+    pthread_mutex_lock(&w->mu);
+    while (!w->head && !w->stopping)
+      pthread_cond_wait(&w->work, &w->mu);
+    rt__job *jobs = w->head;
+    w->head = w->tail = NULL;
+    int stop = w->stopping && !jobs;
+    pthread_mutex_unlock(&w->mu);
+    if (stop)
+      break;
+    /* one transaction for everything waiting; a job whose events fail is undone alone
+     * (savepoints would cost every job; a failure here is a store error, rare) */
+    rt_error err = {0};
+    size_t nev = 0;
+    int rc = rt_store_begin(w->st, &err);
+    for (rt__job *j = jobs; j && !rc; j = j->next)
+      for (size_t i = 0; i < j->events->n && !rc; i++, nev++)
+        rc = apply(w->st, &j->events->v[i], &err);
+    if (!rc)
+      rc = rt_store_commit(w->st, &err);
+    if (rc)
+      rt_store_rollback(w->st);
+    pthread_mutex_lock(&w->mu);
+    if (!rc) {
+      w->commits++;
+      w->events += nev;
+      if (nev > w->max_batch)
+        w->max_batch = nev;
+    }
+    for (rt__job *j = jobs; j; j = j->next) {
+      j->rc = rc;
+      j->err = err;
+      j->done = 1;
+    }
+    pthread_cond_broadcast(&w->done);
+    pthread_mutex_unlock(&w->mu);
+  }
+  return NULL;
+}
+
+int rt__writer_start(rt__writer *w, rt_store *st, rt_error *err) {
+  memset(w, 0, sizeof *w);
+  w->st = st;
+  pthread_mutex_init(&w->mu, NULL);
+  pthread_cond_init(&w->work, NULL);
+  pthread_cond_init(&w->done, NULL);
+  if (pthread_create(&w->thread, NULL, writer_main, w))
+    return rt_error_set(err, RT_EIO, "server: cannot start the writer thread");
+  w->started = 1;
+  return 0;
+}
+
+void rt__writer_submit(rt__writer *w, rt__job *job) {
+  job->done = 0;
+  job->next = NULL;
+  pthread_mutex_lock(&w->mu);
+  if (w->stopping) {
+    job->rc = rt_error_set(&job->err, RT_EBUSY, "server: shutting down");
+    job->done = 1;
+  } else {
+    if (w->tail)
+      w->tail->next = job;
+    else
+      w->head = job;
+    w->tail = job;
+    pthread_cond_signal(&w->work);
+  }
+  while (!job->done)
+    pthread_cond_wait(&w->done, &w->mu);
+  pthread_mutex_unlock(&w->mu);
+}
+
+void rt__writer_stop(rt__writer *w) {
+  if (!w->started)
+    return;
+  pthread_mutex_lock(&w->mu);
+  w->stopping = 1;
+  pthread_cond_signal(&w->work);
+  pthread_mutex_unlock(&w->mu);
+  pthread_join(w->thread, NULL);
+  pthread_mutex_destroy(&w->mu);
+  pthread_cond_destroy(&w->work);
+  pthread_cond_destroy(&w->done);
+  w->started = 0;
+}

@@ -1,0 +1,75 @@
+/* ingest.h - the Segment-spec events the server accepts: parsing a request's JSON into events
+ * (with the JSON path of anything wrong), and the writer that stores them with group commit.
+ * Library-internal. */
+#ifndef RETAIN_SERVER_INGEST_H
+#define RETAIN_SERVER_INGEST_H
+
+#include <retain/error.h>
+#include <retain/store.h>
+
+#include <jansson.h>
+#include <pthread.h>
+#include <stddef.h>
+#include <stdint.h>
+
+typedef enum rt__ev_kind {
+  RT__EV_IDENTIFY,
+  RT__EV_TRACK,
+  RT__EV_PAGE,
+  RT__EV_SCREEN,
+  RT__EV_GROUP,
+  RT__EV_ALIAS,
+  RT__EV_BATCH /* only as the kind of a request: its items say their own type */
+} rt__ev_kind;
+
+/* One event, its strings owned (rt_free'd by rt__events_free). */
+typedef struct rt__event {
+  rt__ev_kind kind;
+  char *user_id, *anon_id, *message_id, *previous_id, *group_id;
+  char *name;  /* track: the event; page/screen: the page's name (may be NULL) */
+  char *props; /* properties (track, page, screen) or traits (identify, group): JSON object */
+  char *email; /* traits.email, lower-cased, for identify */
+  int64_t ts_ms;
+} rt__event;
+
+typedef struct rt__events {
+  rt__event *v;
+  size_t n;
+} rt__events;
+
+/* Parses a request body of the given kind (a batch: {"batch": [...]}) received at now_ms.
+ * On error returns RT_EPARSE or RT_EINVAL with err "field: reason" and *field set to the JSON
+ * path of the offending value (static storage in err is not used: field is written into
+ * field_buf). max_batch bounds a batch (RT_ETOOBIG beyond, see error.h). */
+int rt__events_parse(const char *body, size_t len, rt__ev_kind kind, int64_t now_ms,
+                     size_t max_batch, rt__events *out, char *field_buf, size_t field_cap,
+                     rt_error *err);
+void rt__events_free(rt__events *e);
+
+/* ---- the writer ---- */
+typedef struct rt__job {
+  rt__events *events;
+  int rc;            /* after done: 0 or the failure */
+  rt_error err;
+  int done;
+  struct rt__job *next;
+} rt__job;
+
+typedef struct rt__writer {
+  rt_store *st;
+  pthread_t thread;
+  pthread_mutex_t mu;
+  pthread_cond_t work, done;
+  rt__job *head, *tail;
+  int stopping, started;
+  uint64_t commits, events, max_batch;
+} rt__writer;
+
+/* Starts the writer on an open writable store (the writer uses it from its own thread only). */
+int rt__writer_start(rt__writer *w, rt_store *st, rt_error *err);
+/* Queues job and waits until its events are committed (or failed): job->rc. */
+void rt__writer_submit(rt__writer *w, rt__job *job);
+/* Finishes the jobs queued, then stops the thread. */
+void rt__writer_stop(rt__writer *w);
+
+#endif

@@ -1,0 +1,295 @@
+/* server.c - the HTTP side of `retain serve` (server.h): libmicrohttpd with a thread pool,
+ * request bodies gathered up to a limit, routing, authentication by API key, JSON answers and
+ * errors, and the graceful stop. Writes go through the group-commit writer (ingest.c). */
+#include <retain/alloc.h>
+#include <retain/server.h>
+#include <retain/store.h>
+
+#include <arpa/inet.h>
+#include <microhttpd.h>
+#include <netinet/in.h>
+#include <stdatomic.h>
+#include <stdio.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "server/ingest.h"
+
+struct rt_server {
+  rt_server_config cfg;
+  struct MHD_Daemon *d;
+  rt_store *st;      /* the writer's */
+  rt_store *keys_st; /* a read-only connection for key checks (mutex: one request at a time) */
+  pthread_mutex_t keys_mu;
+  rt__writer w;
+  atomic_int in_flight;
+  atomic_ullong requests;
+  int port;
+};
+
+typedef struct request {
+  char *body;
+  size_t len, cap;
+  int too_big;
+} request;
+
+static int64_t now_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json_t *body) {
+  char *s = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  json_decref(body);
+  if (!s)
+    return MHD_NO;
+  size_t n = strlen(s);
+  struct MHD_Response *r = MHD_create_response_from_buffer(n, s, MHD_RESPMEM_MUST_FREE);
+  if (!r) {
+    free(s);
+    return MHD_NO;
+  }
+  MHD_add_response_header(r, "Content-Type", "application/json");
+  enum MHD_Result ok = MHD_queue_response(c, status, r);
+  MHD_destroy_response(r);
+  return ok;
+}
+
+/* {"error": {"code": ..., "message": ..., "field": ...}} */
+static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, const char *code,
+                                  const char *message, const char *field) {
+  json_t *e = json_object();
+  json_object_set_new(e, "code", json_string(code));
+  json_object_set_new(e, "message", json_string(message));
+  if (field && *field)
+    json_object_set_new(e, "field", json_string(field));
+  json_t *o = json_object();
+  json_object_set_new(o, "error", e);
+  return send_json(c, status, o);
+}
+
+/* The key a request presents: the Basic auth user name (how Segment's SDKs send the write key)
+ * or a Bearer token. Returns its scope ("write", "read", "admin") into scope, or 0 when there
+ * is no valid key. */
+static int authorize(rt_server *s, struct MHD_Connection *c, char *scope, size_t cap) {
+  char *key = NULL;
+  const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+  if (h && !strncmp(h, "Bearer ", 7)) {
+    key = strdup(h + 7);
+  } else {
+    char *pass = NULL;
+    key = MHD_basic_auth_get_username_password(c, &pass);
+    if (pass)
+      MHD_free(pass);
+    if (key) {
+      char *k = strdup(key);
+      MHD_free(key);
+      key = k;
+    }
+  }
+  if (!key)
+    return 0;
+  rt_key_info info;
+  pthread_mutex_lock(&s->keys_mu);
+  int rc = rt_store_key_check(s->keys_st, key, strlen(key), &info, NULL);
+  pthread_mutex_unlock(&s->keys_mu);
+  free(key);
+  if (rc)
+    return 0;
+  snprintf(scope, cap, "%s", info.scope);
+  return 1;
+}
+
+static const struct {
+  const char *path;
+  rt__ev_kind kind;
+} routes[] = {{"/v1/identify", RT__EV_IDENTIFY}, {"/v1/track", RT__EV_TRACK},
+              {"/v1/page", RT__EV_PAGE},         {"/v1/screen", RT__EV_SCREEN},
+              {"/v1/group", RT__EV_GROUP},       {"/v1/alias", RT__EV_ALIAS},
+              {"/v1/batch", RT__EV_BATCH},       {"/v1/import", RT__EV_BATCH}};
+
+static enum MHD_Result ingest(rt_server *s, struct MHD_Connection *c, rt__ev_kind kind,
+                              request *rq) {
+  rt__events evs;
+  char field[128];
+  rt_error err = {0};
+  int rc = rt__events_parse(rq->body ? rq->body : "", rq->len, kind, now_ms(),
+                            s->cfg.max_batch, &evs, field, sizeof field, &err);
+  if (rc == RT_ERANGE)
+    return send_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "too_large", err.msg, field);
+  if (rc == RT_ENOMEM)
+    return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", err.msg, NULL);
+  if (rc)
+    return send_error(c, MHD_HTTP_BAD_REQUEST, "invalid", err.msg, field);
+  rt__job job = {.events = &evs};
+  rt__writer_submit(&s->w, &job);
+  size_t n = evs.n;
+  rt__events_free(&evs);
+  if (job.rc == RT_EBUSY)
+    return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", job.err.msg, NULL);
+  if (job.rc)
+    return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "store", job.err.msg, NULL);
+  json_t *o = json_object();
+  json_object_set_new(o, "success", json_true());
+  json_object_set_new(o, "events", json_integer((json_int_t)n));
+  return send_json(c, MHD_HTTP_OK, o);
+}
+
+static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
+                              const char *method, const char *version, const char *upload,
+                              size_t *upload_size, void **con_cls) {
+  (void)version;
+  rt_server *s = cls;
+  request *rq = *con_cls;
+  if (!rq) { /* first call: headers only */
+    rq = calloc(1, sizeof *rq);
+    if (!rq)
+      return MHD_NO;
+    *con_cls = rq;
+    atomic_fetch_add(&s->in_flight, 1);
+    return MHD_YES;
+  }
+  if (*upload_size) { /* a piece of the body */
+    if (rq->len + *upload_size > s->cfg.max_body) {
+      rq->too_big = 1;
+    } else if (!rq->too_big) {
+      if (rq->len + *upload_size + 1 > rq->cap) {
+        size_t cap = (rq->cap ? rq->cap * 2 : 4096) + *upload_size;
+        char *b = realloc(rq->body, cap);
+        if (!b)
+          return MHD_NO;
+        rq->body = b;
+        rq->cap = cap;
+      }
+      memcpy(rq->body + rq->len, upload, *upload_size);
+      rq->len += *upload_size;
+      rq->body[rq->len] = 0;
+    }
+    *upload_size = 0;
+    return MHD_YES;
+  }
+  atomic_fetch_add(&s->requests, 1);
+  int get = !strcmp(method, "GET"), post = !strcmp(method, "POST");
+  if (!strcmp(url, "/healthz") || !strcmp(url, "/readyz")) {
+    if (!get)
+      return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method", "use GET", NULL);
+    json_t *o = json_object();
+    json_object_set_new(o, "status", json_string("ok"));
+    return send_json(c, MHD_HTTP_OK, o);
+  }
+  for (size_t k = 0; k < sizeof routes / sizeof routes[0]; k++) {
+    if (strcmp(url, routes[k].path))
+      continue;
+    if (!post)
+      return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method", "use POST", NULL);
+    char scope[16] = "";
+    if (!s->cfg.no_auth && !authorize(s, c, scope, sizeof scope))
+      return send_error(c, MHD_HTTP_UNAUTHORIZED, "unauthorized",
+                        "a valid API key is required (the write key as the Basic auth user "
+                        "name, or Authorization: Bearer KEY)",
+                        NULL);
+    if (!s->cfg.no_auth && strcmp(scope, "write") && strcmp(scope, "admin"))
+      return send_error(c, MHD_HTTP_FORBIDDEN, "forbidden", "this key cannot write events",
+                        NULL);
+    if (rq->too_big) {
+      char msg[96];
+      snprintf(msg, sizeof msg, "the body is larger than %zu bytes", s->cfg.max_body);
+      return send_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "too_large", msg, NULL);
+    }
+    return ingest(s, c, routes[k].kind, rq);
+  }
+  return send_error(c, MHD_HTTP_NOT_FOUND, "not_found", "no such route", NULL);
+}
+
+static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
+                      enum MHD_RequestTerminationCode toe) {
+  (void)c;
+  (void)toe;
+  rt_server *s = cls;
+  request *rq = *con_cls;
+  if (!rq)
+    return;
+  free(rq->body);
+  free(rq);
+  *con_cls = NULL;
+  atomic_fetch_sub(&s->in_flight, 1);
+}
+
+int rt_server_start(const rt_server_config *cfg, rt_server **out, rt_error *err) {
+  *out = NULL;
+  rt_server *s = rt_calloc(1, sizeof *s);
+  if (!s)
+    return rt_error_set(err, RT_ENOMEM, "server: %s", rt_strerror(RT_ENOMEM));
+  s->cfg = *cfg;
+  if (!s->cfg.host)
+    s->cfg.host = "127.0.0.1";
+  if (s->cfg.threads <= 0)
+    s->cfg.threads = 2;
+  if (!s->cfg.max_body)
+    s->cfg.max_body = 1 << 20;
+  if (!s->cfg.max_batch)
+    s->cfg.max_batch = 2500;
+  pthread_mutex_init(&s->keys_mu, NULL);
+  rt_store_config sc = {cfg->db_path, 0}, rc_ = {cfg->db_path, 1};
+  int rc = rt_store_open(&sc, &s->st, err);
+  if (!rc)
+    rc = rt_store_open(&rc_, &s->keys_st, err);
+  if (!rc)
+    rc = rt__writer_start(&s->w, s->st, err);
+  if (rc) {
+    rt_server_stop(s);
+    return rc;
+  }
+  struct sockaddr_in addr;
+  memset(&addr, 0, sizeof addr);
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons((uint16_t)s->cfg.port);
+  if (inet_pton(AF_INET, s->cfg.host, &addr.sin_addr) != 1) {
+    rt_server_stop(s);
+    return rt_error_set(err, RT_EINVAL, "server: '%s' is not an IPv4 address", cfg->host);
+  }
+  s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_EPOLL | MHD_USE_ITC |
+                              MHD_USE_ERROR_LOG,
+                          (uint16_t)s->cfg.port, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR,
+                          (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
+                          (unsigned)s->cfg.threads, MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
+  if (!s->d) {
+    rt_server_stop(s);
+    return rt_error_set(err, RT_EIO, "server: cannot listen on %s:%d (in use?)", cfg->host,
+                        cfg->port);
+  }
+  const union MHD_DaemonInfo *di = MHD_get_daemon_info(s->d, MHD_DAEMON_INFO_BIND_PORT);
+  s->port = di ? di->port : s->cfg.port;
+  *out = s;
+  return 0;
+}
+
+int rt_server_port(const rt_server *s) { return s->port; }
+
+void rt_server_stop(rt_server *s) {
+  if (!s)
+    return;
+  if (s->d) {
+    MHD_quiesce_daemon(s->d); /* no new connections */
+    for (int i = 0; i < 3000 && atomic_load(&s->in_flight) > 0; i++)
+      usleep(10000); /* the requests in flight finish (up to 30 s) */
+    MHD_stop_daemon(s->d);
+  }
+  rt__writer_stop(&s->w);
+  rt_store_close(s->keys_st);
+  rt_store_close(s->st);
+  pthread_mutex_destroy(&s->keys_mu);
+  rt_free(s);
+}
+
+void rt_server_stats_get(rt_server *s, rt_server_stats *out) {
+  pthread_mutex_lock(&s->w.mu);
+  out->commits = s->w.commits;
+  out->events = s->w.events;
+  out->max_commit_batch = s->w.max_batch;
+  pthread_mutex_unlock(&s->w.mu);
+  out->requests = atomic_load(&s->requests);
+}

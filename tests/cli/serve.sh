@@ -1,0 +1,104 @@
+# `retain serve` on a free loopback port, spoken to over real HTTP with curl: Segment-spec
+# ingest with write keys, idempotency on messageId, identities, errors with the JSON path,
+# limits, and a graceful stop on SIGTERM that loses nothing acknowledged.
+. "$(dirname "$0")/lib/assert.bash"
+KEY=$("$RT_BIN" keys create --scope write --name test 2>/dev/null)
+READ=$("$RT_BIN" keys create --scope read 2>/dev/null)
+"$RT_BIN" serve --listen 127.0.0.1:0 --max-body 65536 --max-batch 100 >serve.out 2>serve.err &
+PID=$!
+for _ in $(seq 100); do grep -q listening serve.out 2>/dev/null && break; sleep 0.05; done
+PORT=$(sed -n 's|.*http://127.0.0.1:\([0-9]*\).*|\1|p' serve.out)
+[ -n "$PORT" ] || { cat serve.err >&2; fail "the server did not start"; finish; }
+U="http://127.0.0.1:$PORT"
+
+# post PATH BODY [curl options...]: sets CODE and BODY_OUT
+post() {
+  local path=$1 body=$2; shift 2
+  CHECKS=$((CHECKS + 1))
+  BODY_OUT=$(curl -s -o /dev/stdout -w '\n%{http_code}' -X POST -H 'Content-Type: application/json' \
+    --data-binary "$body" "$@" "$U$path")
+  CODE=${BODY_OUT##*$'\n'}
+  BODY_OUT=${BODY_OUT%$'\n'*}
+}
+
+run 0 curl -sf "$U/healthz"
+assert_contains "$OUT" '"status":"ok"'
+
+# the write key as the Basic auth user name (how Segment's SDKs send it), and as a Bearer token
+post /v1/identify '{"userId":"u1","anonymousId":"a1","messageId":"m1","traits":{"email":"Ann@Example.com","plan":"pro"},"timestamp":"2025-01-02T10:00:00Z"}' -u "$KEY:"
+assert_eq "$CODE" 200 "identify"
+post /v1/track '{"userId":"u1","event":"Signed In","messageId":"m2","properties":{"via":"web"}}' -H "Authorization: Bearer $KEY"
+assert_eq "$CODE" 200 "track with a Bearer token"
+# an anonymous visitor, later identified through the same anonymousId
+post /v1/page '{"anonymousId":"a9","name":"Pricing","messageId":"m3"}' -u "$KEY:"
+assert_eq "$CODE" 200 "page"
+assert_eq "$(sql "select count(*) from customers where ext_id = 'anon:a9'")" 1 "anonymous customer"
+
+# a batch, then the same batch again (a client retry): nothing is stored twice
+BATCH='{"batch":['
+for i in $(seq 1 50); do BATCH="$BATCH{\"type\":\"track\",\"userId\":\"u$((i % 7))\",\"event\":\"Viewed\",\"messageId\":\"b$i\"},"; done
+BATCH="${BATCH%,}]}"
+post /v1/batch "$BATCH" -u "$KEY:"
+assert_eq "$CODE" 200 "batch"
+assert_contains "$BODY_OUT" '"events":50'
+post /v1/batch "$BATCH" -u "$KEY:"
+assert_eq "$CODE" 200 "retried batch"
+assert_eq "$(sql "select count(*) from events where ext_id like 'b%'")" 50 "events after a retried batch"
+assert_eq "$(sql "select count(*) from events where ext_id in ('m1', 'm2', 'm3')")" 3 "single events"
+# identify set the traits and linked the identities
+assert_contains "$(sql "select attrs from customers where ext_id = 'u1'")" '"plan":"pro"'
+assert_eq "$(sql "select count(*) from identities i join customers c on c.id = i.customer_id where c.ext_id = 'u1' and ((i.kind = 'anonymous' and i.value = 'a1') or (i.kind = 'email' and i.value = 'ann@example.com'))")" 2 "identities of u1"
+
+# errors: JSON with the path of the bad field; nothing stored from a bad batch
+post /v1/batch '{"batch":[{"type":"track","userId":"x","event":"A","messageId":"e1"},{"type":"track","userId":"x","messageId":"e2"}]}' -u "$KEY:"
+assert_eq "$CODE" 400 "batch with an event without a name"
+assert_contains "$BODY_OUT" '"field":"batch[1].event"'
+assert_eq "$(sql "select count(*) from events where ext_id in ('e1', 'e2')")" 0 "nothing of a bad batch"
+post /v1/track '{"userId":"x","event":"A","timestamp":"yesterday"}' -u "$KEY:"
+assert_eq "$CODE" 400 "bad timestamp"
+assert_contains "$BODY_OUT" '"field":"timestamp"'
+post /v1/track '{"userId":' -u "$KEY:"
+assert_eq "$CODE" 400 "broken JSON"
+post /v1/track '{"event":"A"}' -u "$KEY:"
+assert_eq "$CODE" 400 "no user"
+assert_contains "$BODY_OUT" '"field":"userId"'
+# auth: no key, a wrong key, a read key
+post /v1/track '{"userId":"x","event":"A"}'
+assert_eq "$CODE" 401 "no key"
+post /v1/track '{"userId":"x","event":"A"}' -u "rk_wrong:"
+assert_eq "$CODE" 401 "wrong key"
+post /v1/track '{"userId":"x","event":"A"}' -u "$READ:"
+assert_eq "$CODE" 403 "read key"
+# limits: a batch of more than --max-batch, a body over --max-body
+BIG='{"batch":['
+for i in $(seq 1 101); do BIG="$BIG{\"type\":\"track\",\"userId\":\"u\",\"event\":\"V\"},"; done
+post /v1/batch "${BIG%,}]}" -u "$KEY:"
+assert_eq "$CODE" 413 "batch over --max-batch"
+head -c 70000 /dev/zero | tr '\0' 'x' >big.txt
+post /v1/track "{\"userId\":\"u\",\"event\":\"$(cat big.txt)\"}" -u "$KEY:"
+assert_eq "$CODE" 413 "body over --max-body"
+CHECKS=$((CHECKS + 1))
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$U/v1/nothing")" = 404 ] || fail "unknown route"
+CHECKS=$((CHECKS + 1))
+[ "$(curl -s -o /dev/null -w '%{http_code}' "$U/v1/track")" = 405 ] || fail "GET on an ingest route"
+
+# concurrent clients: every acknowledged event is stored, in shared commits
+CLIENTS=()
+for c in 1 2 3 4; do
+  (for i in $(seq 1 25); do
+     curl -s -o /dev/null -u "$KEY:" -H 'Content-Type: application/json' \
+       --data-binary "{\"userId\":\"c$c\",\"event\":\"Tick\",\"messageId\":\"t$c-$i\"}" "$U/v1/track"
+   done) &
+  CLIENTS+=($!)
+done
+wait "${CLIENTS[@]}"
+# graceful stop
+kill -TERM $PID
+set +e
+wait $PID
+STATUS=$?
+set -e
+assert_eq "$STATUS" 0 "exit status after SIGTERM"
+assert_contains "$(cat serve.err)" "stopped after"
+assert_eq "$(sql "select count(*) from events where ext_id like 't%'")" 100 "concurrent events"
+finish
