@@ -5,9 +5,12 @@
 
 #include <retain/alloc.h>
 #include <retain/datetime.h>
+#include <retain/model.h>
 
 #include <ctype.h>
+#include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 void rt__events_free(rt__events *e) {
@@ -21,6 +24,12 @@ void rt__events_free(rt__events *e) {
     rt_free(v->name);
     rt_free(v->props);
     rt_free(v->email);
+    rt_free(v->order_id);
+    for (size_t k = 0; k < v->nlines; k++) {
+      rt_free((char *)v->lines[k].product);
+      rt_free((char *)v->lines[k].name);
+    }
+    rt_free(v->lines);
   }
   rt_free(e->v);
   e->v = NULL;
@@ -69,6 +78,102 @@ static int object_field(json_t *o, const char *key, const char *path, char **out
   *out = rt_strdup(s);
   free(s);
   return *out ? 0 : rt_error_set(err, RT_ENOMEM, "%s", rt_strerror(RT_ENOMEM));
+}
+
+/* a money value of the properties: a number (or numeric string) >= 0, in minor units */
+static int money(json_t *v, int exp, int64_t *out) {
+  double x;
+  if (json_is_number(v))
+    x = json_number_value(v);
+  else if (json_is_string(v)) {
+    char *end;
+    x = strtod(json_string_value(v), &end);
+    if (end == json_string_value(v) || *end)
+      return -1;
+  } else
+    return -1;
+  if (!(x >= 0) || x > 1e15)
+    return -1;
+  *out = llround(x * pow(10, exp));
+  return 0;
+}
+
+/* "Order Completed" / "Order Refunded": the order id, the total (or revenue) and currency, and
+ * the products as order lines (the e-commerce spec's fields) */
+static int parse_commerce(json_t *o, const char *path, rt__event *ev, char *field, size_t cap,
+                          rt_error *err) {
+  json_t *p = json_object_get(o, "properties");
+  if (!json_is_object(p)) {
+    snprintf(field, cap, "%sproperties", path);
+    return rt_error_set(err, RT_EINVAL, "%s: %s needs properties with order_id and total",
+                        field, ev->name);
+  }
+  char ppath[80];
+  snprintf(ppath, sizeof ppath, "%sproperties.", path);
+  int rc = id_field(p, "order_id", ppath, &ev->order_id, field, cap, err);
+  if (rc)
+    return rc;
+  if (!ev->order_id) {
+    snprintf(field, cap, "%sorder_id", ppath);
+    return rt_error_set(err, RT_EINVAL, "%s: is required for %s", field, ev->name);
+  }
+  json_t *cur = json_object_get(p, "currency");
+  const char *c = json_is_string(cur) ? json_string_value(cur) : "USD";
+  if (strlen(c) != 3) {
+    snprintf(field, cap, "%scurrency", ppath);
+    return rt_error_set(err, RT_EINVAL, "%s: an ISO 4217 code like USD", field);
+  }
+  for (int i = 0; i < 3; i++)
+    ev->currency[i] = (char)toupper((unsigned char)c[i]);
+  int exp = rt_currency_exponent(ev->currency);
+  json_t *total = json_object_get(p, "total");
+  const char *tname = "total";
+  if ((!total || json_is_null(total)) && json_object_get(p, "revenue")) {
+    total = json_object_get(p, "revenue");
+    tname = "revenue";
+  }
+  if (!total || money(total, exp, &ev->amount)) {
+    snprintf(field, cap, "%s%s", ppath, tname);
+    return rt_error_set(err, RT_EINVAL, "%s: the order's total, a number >= 0, is required",
+                        field);
+  }
+  json_t *products = json_object_get(p, "products");
+  if (json_is_array(products) && ev->commerce == 1) {
+    size_t n = json_array_size(products);
+    ev->lines = rt_calloc(n ? n : 1, sizeof *ev->lines);
+    if (!ev->lines)
+      return rt_error_set(err, RT_ENOMEM, "%s", rt_strerror(RT_ENOMEM));
+    for (size_t k = 0; k < n; k++) {
+      json_t *it = json_array_get(products, k);
+      char ipath[120];
+      snprintf(ipath, sizeof ipath, "%sproducts[%zu].", ppath, k);
+      if (!json_is_object(it)) {
+        snprintf(field, cap, "%.*s", (int)strlen(ipath) - 1, ipath);
+        return rt_error_set(err, RT_EINVAL, "%s: must be an object", field);
+      }
+      rt_line_rec *l = &ev->lines[ev->nlines++];
+      char *pid = NULL, *name = NULL;
+      if ((rc = id_field(it, "product_id", ipath, &pid, field, cap, err)) ||
+          (!pid && (rc = id_field(it, "sku", ipath, &pid, field, cap, err))))
+        return rc;
+      json_t *nm = json_object_get(it, "name");
+      if (json_is_string(nm) && !(name = rt_strdup(json_string_value(nm)))) {
+        rt_free(pid);
+        return rt_error_set(err, RT_ENOMEM, "%s", rt_strerror(RT_ENOMEM));
+      }
+      l->product = pid;
+      l->name = name;
+      json_t *q = json_object_get(it, "quantity");
+      l->quantity = json_is_number(q) ? json_number_value(q) : 1;
+      json_t *price = json_object_get(it, "price");
+      if (price && money(price, exp, &l->unit_price)) {
+        snprintf(field, cap, "%sprice", ipath);
+        return rt_error_set(err, RT_EINVAL, "%s: a number >= 0", field);
+      }
+      l->amount = llround((double)l->unit_price * l->quantity);
+    }
+  }
+  return 0;
 }
 
 static int parse_one(json_t *o, rt__ev_kind kind, const char *path, int64_t now_ms, rt__event *ev,
@@ -126,6 +231,11 @@ static int parse_one(json_t *o, rt__ev_kind kind, const char *path, int64_t now_
     }
     if (!(ev->name = rt_strdup(json_string_value(e))))
       return rt_error_set(err, RT_ENOMEM, "%s", rt_strerror(RT_ENOMEM));
+    ev->commerce = !strcmp(ev->name, "Order Completed") ? 1
+                   : !strcmp(ev->name, "Order Refunded") ? 2
+                                                          : 0;
+    if (ev->commerce && (rc = parse_commerce(o, path, ev, field, cap, err)))
+      return rc;
     return object_field(o, "properties", path, &ev->props, field, cap, err);
   }
   case RT__EV_PAGE:
@@ -290,6 +400,17 @@ static int apply(rt_store *st, const rt__event *ev, rt_error *err) {
       if (rc == RT_EEXISTS) /* the address is another customer's: not merged automatically */
         rc = 0, rt_error_clear(err);
     }
+  } else if (ev->commerce == 1) { /* an order, exactly as an import would store it */
+    rt_order_rec o = {customer, ev->order_id, ev->ts_ms, ev->amount, ev->currency, 0};
+    int st2;
+    rc = rt_store_order_put(st, &o, ev->lines, ev->nlines, &st2, err);
+  } else if (ev->commerce == 2) {
+    char ext[700];
+    snprintf(ext, sizeof ext, "refund:%s:%s", ev->order_id,
+             ev->message_id ? ev->message_id : "");
+    rt_refund_rec r = {customer, ext, ev->order_id, ev->ts_ms, ev->amount, ev->currency, NULL, 0};
+    int st2;
+    rc = ev->amount > 0 ? rt_store_refund_put(st, &r, &st2, err) : 0;
   } else if (ev->kind == RT__EV_ALIAS) {
     int64_t other;
     rc = rt_store_identity_link(st, "alias", ev->previous_id, customer, "alias", &other, err);

@@ -30,6 +30,13 @@ typedef struct rt__event {
   char *props; /* properties (track, page, screen) or traits (identify, group): JSON object */
   char *email; /* traits.email, lower-cased, for identify */
   int64_t ts_ms;
+  /* e-commerce: "Order Completed" (commerce = 1) and "Order Refunded" (2) track events */
+  int commerce;
+  char *order_id;
+  char currency[4];
+  int64_t amount; /* minor units */
+  rt_line_rec *lines;
+  size_t nlines;
 } rt__event;
 
 typedef struct rt__events {

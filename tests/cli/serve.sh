@@ -49,6 +49,23 @@ assert_eq "$(sql "select count(*) from events where ext_id in ('m1', 'm2', 'm3')
 assert_contains "$(sql "select attrs from customers where ext_id = 'u1'")" '"plan":"pro"'
 assert_eq "$(sql "select count(*) from identities i join customers c on c.id = i.customer_id where c.ext_id = 'u1' and ((i.kind = 'anonymous' and i.value = 'a1') or (i.kind = 'email' and i.value = 'ann@example.com'))")" 2 "identities of u1"
 
+# e-commerce: an order (with its lines) and a refund become rows like imported ones, once
+ORDER='{"userId":"u1","event":"Order Completed","messageId":"o1","timestamp":"2025-01-03T12:00:00Z","properties":{"order_id":"A-100","total":19.99,"currency":"usd","products":[{"product_id":"p1","name":"Mug","quantity":2,"price":5.00},{"sku":"p2","price":9.99}]}}'
+post /v1/track "$ORDER" -u "$KEY:"
+assert_eq "$CODE" 200 "Order Completed"
+post /v1/track "$ORDER" -u "$KEY:"
+assert_eq "$(sql "select count(*) || ',' || sum(amount) || ',' || min(currency) from orders where ext_id = 'A-100'")" "1,1999,USD" "the order, once"
+assert_eq "$(sql "select count(*) || ',' || sum(l.amount) from order_lines l join orders o on o.id = l.order_id where o.ext_id = 'A-100'")" "2,1999" "its lines"
+post /v1/track '{"userId":"u1","event":"Order Refunded","messageId":"r1","timestamp":"2025-01-04T12:00:00Z","properties":{"order_id":"A-100","total":5}}' -u "$KEY:"
+assert_eq "$CODE" 200 "Order Refunded"
+assert_eq "$(sql "select amount || ',' || order_ext_id from refunds")" "500,A-100" "the refund"
+RETAIN_NOW=2025-01-10 run 0 "$RT_BIN" features --customer u1 --format csv
+assert_eq "$(echo "$OUT" | awk -F, '$1 == "orders" { print $NF }')" 1 "the model sees the order"
+assert_eq "$(echo "$OUT" | awk -F, '$1 == "net_revenue" { print $NF }')" "14.99" "and the refund"
+post /v1/track '{"userId":"u1","event":"Order Completed","properties":{"order_id":"A-101"}}' -u "$KEY:"
+assert_eq "$CODE" 400 "an order without a total"
+assert_contains "$BODY_OUT" '"field":"properties.total"'
+
 # errors: JSON with the path of the bad field; nothing stored from a bad batch
 post /v1/batch '{"batch":[{"type":"track","userId":"x","event":"A","messageId":"e1"},{"type":"track","userId":"x","messageId":"e2"}]}' -u "$KEY:"
 assert_eq "$CODE" 400 "batch with an event without a name"
