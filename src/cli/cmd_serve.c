@@ -20,7 +20,8 @@ static void help(void) {
          "Options:\n"
          "  --listen HOST:PORT  address to listen on (default 127.0.0.1:8080; port 0: any free\n"
          "                      port, printed at start)\n"
-         "  --threads N         request threads (default 2)\n"
+         "  --threads N         request threads (default 16: they mostly wait for the commit\n"
+         "                      their events share with other requests)\n"
          "  --max-body BYTES    largest request body (default 1048576; 413 beyond)\n"
          "  --max-batch N       most events in one /v1/batch (default 2500; 413 beyond)\n"
          "  --no-auth           accept requests without a key (local testing only)\n");

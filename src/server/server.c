@@ -225,8 +225,8 @@ int rt_server_start(const rt_server_config *cfg, rt_server **out, rt_error *err)
   s->cfg = *cfg;
   if (!s->cfg.host)
     s->cfg.host = "127.0.0.1";
-  if (s->cfg.threads <= 0)
-    s->cfg.threads = 2;
+  if (s->cfg.threads <= 0) /* handlers mostly wait for the writer's commit: more of them let */
+    s->cfg.threads = 16;     /* more requests share one commit */
   if (!s->cfg.max_body)
     s->cfg.max_body = 1 << 20;
   if (!s->cfg.max_batch)
