@@ -3,6 +3,8 @@
  * is applied in one transaction, and answered only once it is committed. */
 #include "server/ingest.h"
 
+#include "internal.h"
+
 #include <retain/alloc.h>
 #include <retain/datetime.h>
 #include <retain/model.h>
@@ -326,16 +328,106 @@ int rt__events_parse(const char *body, size_t len, rt__ev_kind kind, int64_t now
   return rc;
 }
 
+/* ---- the writer's id cache ---- */
+
+static size_t slot_of(const rt__idcache *c, const char *k) {
+  size_t s = (size_t)rt__hash_bytes(k, strlen(k)) & (c->cap - 1);
+  while (c->key[s] && strcmp(c->key[s], k))
+    s = (s + 1) & (c->cap - 1);
+  return s;
+}
+
+static int cache_get(const rt__idcache *c, const char *k, int64_t *id) {
+  if (!c->cap)
+    return 0;
+  size_t s = slot_of(c, k);
+  if (!c->key[s])
+    return 0;
+  *id = c->id[s];
+  return 1;
+}
+
+/* best effort: a full or failed cache only costs lookups */
+static void cache_put(rt__idcache *c, const char *k, int64_t id) {
+  if (c->n * 2 >= c->cap) {
+    size_t cap = c->cap ? c->cap * 2 : 4096;
+    if (cap > ((size_t)1 << 24))
+      return;
+    rt__idcache d = {rt_calloc(cap, sizeof *d.key), rt_calloc(cap, sizeof *d.id), cap, 0};
+    if (!d.key || !d.id) {
+      rt_free(d.key);
+      rt_free(d.id);
+      return;
+    }
+    for (size_t i = 0; i < c->cap; i++)
+      if (c->key[i]) {
+        size_t s = slot_of(&d, c->key[i]);
+        d.key[s] = c->key[i];
+        d.id[s] = c->id[i];
+        d.n++;
+      }
+    rt_free(c->key);
+    rt_free(c->id);
+    *c = d;
+  }
+  size_t s = slot_of(c, k);
+  if (c->key[s])
+    return;
+  if (!(c->key[s] = rt_strdup(k)))
+    return;
+  c->id[s] = id;
+  c->n++;
+}
+
+static void cache_free(rt__idcache *c) {
+  for (size_t i = 0; i < c->cap; i++)
+    rt_free(c->key[i]);
+  rt_free(c->key);
+  rt_free(c->id);
+  memset(c, 0, sizeof *c);
+}
+
+static void stage(rt__writer *w, const char *k, int64_t id) {
+  if (w->nstaged == w->staged_cap) {
+    size_t cap = w->staged_cap ? 2 * w->staged_cap : 256;
+    char **kk = rt_realloc(w->staged_key, cap * sizeof *kk);
+    if (!kk)
+      return;
+    w->staged_key = kk;
+    int64_t *ii = rt_realloc(w->staged_id, cap * sizeof *ii);
+    if (!ii)
+      return;
+    w->staged_id = ii;
+    w->staged_cap = cap;
+  }
+  if ((w->staged_key[w->nstaged] = rt_strdup(k)))
+    w->staged_id[w->nstaged++] = id;
+}
+
+/* after a commit (keep) or a rollback (forget) */
+static void unstage(rt__writer *w, int keep) {
+  for (size_t i = 0; i < w->nstaged; i++) {
+    if (keep)
+      cache_put(&w->ids, w->staged_key[i], w->staged_id[i]);
+    rt_free(w->staged_key[i]);
+  }
+  w->nstaged = 0;
+}
+
 /* ---- applying events (on the writer thread, inside its transaction) ---- */
 
 /* the customer an event is about: its userId (linking the anonymousId to it), else the
  * customer its anonymousId already belongs to, else a new one named anon:<id> */
-static int customer_of(rt_store *st, const rt__event *ev, int64_t *id, rt_error *err) {
+static int customer_of(rt__writer *w, const rt__event *ev, int64_t *id, rt_error *err) {
+  rt_store *st = w->st;
   int created, rc;
   if (ev->user_id) {
-    if ((rc = rt_store_customer_upsert(st, ev->user_id, strlen(ev->user_id), ev->ts_ms, id,
-                                       &created, err)))
-      return rc;
+    if (!cache_get(&w->ids, ev->user_id, id)) {
+      if ((rc = rt_store_customer_upsert(st, ev->user_id, strlen(ev->user_id), ev->ts_ms, id,
+                                         &created, err)))
+        return rc;
+      stage(w, ev->user_id, *id);
+    }
     if (ev->anon_id) {
       int64_t other;
       rc = rt_store_identity_link(st, "anonymous", ev->anon_id, *id, kind_names[ev->kind], &other,
@@ -357,9 +449,10 @@ static int customer_of(rt_store *st, const rt__event *ev, int64_t *id, rt_error 
   return rt_store_identity_link(st, "anonymous", ev->anon_id, *id, "first seen", &other, err);
 }
 
-static int apply(rt_store *st, const rt__event *ev, rt_error *err) {
+static int apply(rt__writer *w, const rt__event *ev, rt_error *err) {
+  rt_store *st = w->st;
   int64_t customer;
-  int rc = customer_of(st, ev, &customer, err);
+  int rc = customer_of(w, ev, &customer, err);
   if (rc)
     return rc;
   /* every event is recorded (idempotent on its messageId); a duplicate changes nothing else */
@@ -441,11 +534,12 @@ static void *writer_main(void *arg) {
     int rc = rt_store_begin(w->st, &err);
     for (rt__job *j = jobs; j && !rc; j = j->next)
       for (size_t i = 0; i < j->events->n && !rc; i++, nev++)
-        rc = apply(w->st, &j->events->v[i], &err);
+        rc = apply(w, &j->events->v[i], &err);
     if (!rc)
       rc = rt_store_commit(w->st, &err);
     if (rc)
       rt_store_rollback(w->st);
+    unstage(w, rc == 0);
     pthread_mutex_lock(&w->mu);
     if (!rc) {
       w->commits++;
@@ -507,5 +601,9 @@ void rt__writer_stop(rt__writer *w) {
   pthread_mutex_destroy(&w->mu);
   pthread_cond_destroy(&w->work);
   pthread_cond_destroy(&w->done);
+  cache_free(&w->ids);
+  unstage(w, 0);
+  rt_free(w->staged_key);
+  rt_free(w->staged_id);
   w->started = 0;
 }

@@ -62,8 +62,20 @@ typedef struct rt__job {
   struct rt__job *next;
 } rt__job;
 
+/* userId -> customer id, of customers known to be committed (the writer's own cache). */
+typedef struct rt__idcache {
+  char **key;
+  int64_t *id;
+  size_t cap, n; /* open addressing, cap a power of two */
+} rt__idcache;
+
 typedef struct rt__writer {
   rt_store *st;
+  rt__idcache ids;
+  /* ids learnt in the transaction being built: cached only once it commits */
+  char **staged_key;
+  int64_t *staged_id;
+  size_t nstaged, staged_cap;
   pthread_t thread;
   pthread_mutex_t mu;
   pthread_cond_t work, done;
