@@ -4,7 +4,8 @@
  * Requests are handled by a pool of threads (libmicrohttpd). Every write goes through one
  * writer thread that owns the store: it takes all the requests waiting, applies them in one
  * transaction and commits, and only then are those requests answered 200 (group commit: an
- * acknowledged event is on disk, and concurrent requests share the cost of a commit). */
+ * acknowledged event is on disk, and concurrent requests share the cost of a commit).
+ * GET /metrics reports requests by route and status, latencies and commit sizes (Prometheus). */
 #ifndef RETAIN_SERVER_H
 #define RETAIN_SERVER_H
 
@@ -21,6 +22,7 @@ typedef struct rt_server_config {
   size_t max_body;      /* bytes per request, default 1 MiB (413 beyond) */
   size_t max_batch;     /* events per /v1/batch, default 2500 (413 beyond) */
   int no_auth;          /* 1: accept requests without a key (local testing only) */
+  int log;              /* 1: one JSON line per request on stderr (no personal data) */
 } rt_server_config;
 
 typedef struct rt_server rt_server;

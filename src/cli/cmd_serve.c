@@ -12,7 +12,8 @@
 static void help(void) {
   printf("Usage: retain [--db PATH] serve [--listen HOST:PORT] [options]\n\n"
          "Runs the HTTP API: Segment-spec ingest (POST /v1/identify, /v1/track, /v1/page,\n"
-         "/v1/screen, /v1/group, /v1/alias, /v1/batch), /healthz and /readyz. A request is\n"
+         "/v1/screen, /v1/group, /v1/alias, /v1/batch), /healthz, /readyz and /metrics\n"
+         "(Prometheus). A request is\n"
          "answered 200 only after its events are committed; concurrent requests share commits.\n"
          "Requests need an API key (`retain keys create --scope write`): the write key as the\n"
          "Basic auth user name, as Segment's SDKs send it, or Authorization: Bearer KEY.\n"
@@ -24,11 +25,14 @@ static void help(void) {
          "                      their events share with other requests)\n"
          "  --max-body BYTES    largest request body (default 1048576; 413 beyond)\n"
          "  --max-batch N       most events in one /v1/batch (default 2500; 413 beyond)\n"
-         "  --no-auth           accept requests without a key (local testing only)\n");
+         "  --no-auth           accept requests without a key (local testing only)\n"
+         "  --no-log            no request log (by default one JSON line per request on\n"
+         "                      stderr: time, method, route, status, ms, events, bytes)\n");
 }
 
 int cmd_serve(const cli_global *g, int argc, char **argv) {
   rt_server_config cfg = {0};
+  cfg.log = 1;
   cfg.host = "127.0.0.1";
   cfg.port = 8080;
   char host[64];
@@ -42,6 +46,8 @@ int cmd_serve(const cli_global *g, int argc, char **argv) {
     }
     if (cli_flag(argv, i, "--no-auth")) {
       cfg.no_auth = 1;
+    } else if (cli_flag(argv, i, "--no-log")) {
+      cfg.log = 0;
     } else if ((r = cli_value(argc, argv, &i, "--listen", &v)) != 0) {
       if (r < 0) return CLI_USAGE;
       const char *colon = strrchr(v, ':');

@@ -2,6 +2,7 @@
  * request bodies gathered up to a limit, routing, authentication by API key, JSON answers and
  * errors, and the graceful stop. Writes go through the group-commit writer (ingest.c). */
 #include <retain/alloc.h>
+#include <retain/datetime.h>
 #include <retain/server.h>
 #include <retain/store.h>
 
@@ -16,6 +17,24 @@
 
 #include "server/ingest.h"
 
+/* what /metrics reports: requests by route and status, latency buckets, commit sizes */
+static const char *const route_names[] = {"/v1/identify", "/v1/track",  "/v1/page",
+                                          "/v1/screen",   "/v1/group",  "/v1/alias",
+                                          "/v1/batch",    "/v1/import", "/healthz",
+                                          "/readyz",      "/metrics",   "other"};
+#define NROUTES (sizeof route_names / sizeof route_names[0])
+static const unsigned statuses[] = {200, 400, 401, 403, 404, 405, 413, 500, 503};
+#define NSTATUS (sizeof statuses / sizeof statuses[0])
+static const double buckets_ms[] = {0.5, 1, 2, 5, 10, 20, 50, 100, 250, 500, 1000, 5000};
+#define NBUCKETS (sizeof buckets_ms / sizeof buckets_ms[0])
+
+typedef struct metrics {
+  pthread_mutex_t mu;
+  uint64_t count[NROUTES][NSTATUS + 1]; /* [.][NSTATUS]: any other status */
+  uint64_t lat[NROUTES][NBUCKETS + 1];  /* cumulative at print time; [.][NBUCKETS]: +Inf */
+  double lat_sum[NROUTES];
+} metrics;
+
 struct rt_server {
   rt_server_config cfg;
   struct MHD_Daemon *d;
@@ -26,12 +45,18 @@ struct rt_server {
   atomic_int in_flight;
   atomic_ullong requests;
   int port;
+  metrics m;
 };
 
 typedef struct request {
   char *body;
   size_t len, cap;
   int too_big;
+  int route;      /* index into route_names */
+  unsigned status;
+  double started; /* monotonic seconds */
+  size_t events;
+  char method[8];
 } request;
 
 static int64_t now_ms(void) {
@@ -40,7 +65,9 @@ static int64_t now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json_t *body) {
+static enum MHD_Result send_json(request *rq, struct MHD_Connection *c, unsigned status,
+                                 json_t *body) {
+  rq->status = status;
   char *s = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
   json_decref(body);
   if (!s)
@@ -58,8 +85,8 @@ static enum MHD_Result send_json(struct MHD_Connection *c, unsigned status, json
 }
 
 /* {"error": {"code": ..., "message": ..., "field": ...}} */
-static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, const char *code,
-                                  const char *message, const char *field) {
+static enum MHD_Result send_error(request *rq, struct MHD_Connection *c, unsigned status,
+                                  const char *code, const char *message, const char *field) {
   json_t *e = json_object();
   json_object_set_new(e, "code", json_string(code));
   json_object_set_new(e, "message", json_string(message));
@@ -67,7 +94,7 @@ static enum MHD_Result send_error(struct MHD_Connection *c, unsigned status, con
     json_object_set_new(e, "field", json_string(field));
   json_t *o = json_object();
   json_object_set_new(o, "error", e);
-  return send_json(c, status, o);
+  return send_json(rq, c, status, o);
 }
 
 /* The key a request presents: the Basic auth user name (how Segment's SDKs send the write key)
@@ -102,6 +129,100 @@ static int authorize(rt_server *s, struct MHD_Connection *c, char *scope, size_t
   return 1;
 }
 
+/* A finished request: counted by route and status, its latency in the histogram, and one JSON
+ * log line on stderr (no personal data: no ids, no body, no key). */
+static void record(rt_server *s, const request *rq) {
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  double ms = ((double)ts.tv_sec + (double)ts.tv_nsec / 1e9 - rq->started) * 1e3;
+  size_t st = 0;
+  while (st < NSTATUS && statuses[st] != rq->status)
+    st++;
+  size_t b = 0;
+  while (b < NBUCKETS && ms > buckets_ms[b])
+    b++;
+  pthread_mutex_lock(&s->m.mu);
+  s->m.count[rq->route][st]++;
+  s->m.lat[rq->route][b]++;
+  s->m.lat_sum[rq->route] += ms / 1e3;
+  pthread_mutex_unlock(&s->m.mu);
+  if (s->cfg.log) {
+    char when[48];
+    rt_time_format(NULL, now_ms(), when, sizeof when);
+    fprintf(stderr,
+            "{\"ts\":\"%s\",\"method\":\"%s\",\"route\":\"%s\",\"status\":%u,"
+            "\"ms\":%.2f,\"events\":%zu,\"bytes\":%zu}\n",
+            when, rq->method, route_names[rq->route], rq->status, ms, rq->events, rq->len);
+  }
+}
+
+/* GET /metrics: the Prometheus text format */
+static enum MHD_Result send_metrics(rt_server *s, request *rq, struct MHD_Connection *c) {
+  size_t cap = 1 << 16, n = 0;
+  char *out = malloc(cap);
+  if (!out)
+    return MHD_NO;
+#define OUT(...) (n += (size_t)snprintf(out + n, n < cap ? cap - n : 0, __VA_ARGS__))
+  OUT("# HELP retain_http_requests_total HTTP requests by route and status.\n"
+      "# TYPE retain_http_requests_total counter\n");
+  pthread_mutex_lock(&s->m.mu);
+  metrics m = s->m;
+  pthread_mutex_unlock(&s->m.mu);
+  for (size_t r = 0; r < NROUTES; r++)
+    for (size_t k = 0; k <= NSTATUS; k++)
+      if (m.count[r][k]) {
+        if (k < NSTATUS)
+          OUT("retain_http_requests_total{route=\"%s\",status=\"%u\"} %llu\n", route_names[r],
+              statuses[k], (unsigned long long)m.count[r][k]);
+        else
+          OUT("retain_http_requests_total{route=\"%s\",status=\"other\"} %llu\n",
+              route_names[r], (unsigned long long)m.count[r][k]);
+      }
+  OUT("# HELP retain_http_request_duration_seconds Request latency.\n"
+      "# TYPE retain_http_request_duration_seconds histogram\n");
+  for (size_t r = 0; r < NROUTES; r++) {
+    uint64_t total = 0;
+    for (size_t b = 0; b <= NBUCKETS; b++)
+      total += m.lat[r][b];
+    if (!total)
+      continue;
+    uint64_t cum = 0;
+    for (size_t b = 0; b < NBUCKETS; b++) {
+      cum += m.lat[r][b];
+      OUT("retain_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
+          route_names[r], buckets_ms[b] / 1e3, (unsigned long long)cum);
+    }
+    OUT("retain_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n"
+        "retain_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n"
+        "retain_http_request_duration_seconds_count{route=\"%s\"} %llu\n",
+        route_names[r], (unsigned long long)total, route_names[r], m.lat_sum[r], route_names[r],
+        (unsigned long long)total);
+  }
+  rt_server_stats st;
+  rt_server_stats_get(s, &st);
+  OUT("# HELP retain_events_ingested_total Events committed to the store.\n"
+      "# TYPE retain_events_ingested_total counter\nretain_events_ingested_total %llu\n"
+      "# HELP retain_commits_total Write transactions committed (each shared by the requests "
+      "waiting).\n# TYPE retain_commits_total counter\nretain_commits_total %llu\n"
+      "# HELP retain_commit_events_max The most events one commit carried.\n"
+      "# TYPE retain_commit_events_max gauge\nretain_commit_events_max %llu\n",
+      (unsigned long long)st.events, (unsigned long long)st.commits,
+      (unsigned long long)st.max_commit_batch);
+#undef OUT
+  if (n >= cap)
+    n = cap - 1;
+  rq->status = MHD_HTTP_OK;
+  struct MHD_Response *r = MHD_create_response_from_buffer(n, out, MHD_RESPMEM_MUST_FREE);
+  if (!r) {
+    free(out);
+    return MHD_NO;
+  }
+  MHD_add_response_header(r, "Content-Type", "text/plain; version=0.0.4");
+  enum MHD_Result ok = MHD_queue_response(c, MHD_HTTP_OK, r);
+  MHD_destroy_response(r);
+  return ok;
+}
+
 static const struct {
   const char *path;
   rt__ev_kind kind;
@@ -118,23 +239,24 @@ static enum MHD_Result ingest(rt_server *s, struct MHD_Connection *c, rt__ev_kin
   int rc = rt__events_parse(rq->body ? rq->body : "", rq->len, kind, now_ms(),
                             s->cfg.max_batch, &evs, field, sizeof field, &err);
   if (rc == RT_ERANGE)
-    return send_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "too_large", err.msg, field);
+    return send_error(rq, c, MHD_HTTP_CONTENT_TOO_LARGE, "too_large", err.msg, field);
   if (rc == RT_ENOMEM)
-    return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", err.msg, NULL);
+    return send_error(rq, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", err.msg, NULL);
   if (rc)
-    return send_error(c, MHD_HTTP_BAD_REQUEST, "invalid", err.msg, field);
+    return send_error(rq, c, MHD_HTTP_BAD_REQUEST, "invalid", err.msg, field);
   rt__job job = {.events = &evs};
   rt__writer_submit(&s->w, &job);
   size_t n = evs.n;
+  rq->events = n;
   rt__events_free(&evs);
   if (job.rc == RT_EBUSY)
-    return send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", job.err.msg, NULL);
+    return send_error(rq, c, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", job.err.msg, NULL);
   if (job.rc)
-    return send_error(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "store", job.err.msg, NULL);
+    return send_error(rq, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "store", job.err.msg, NULL);
   json_t *o = json_object();
   json_object_set_new(o, "success", json_true());
   json_object_set_new(o, "events", json_integer((json_int_t)n));
-  return send_json(c, MHD_HTTP_OK, o);
+  return send_json(rq, c, MHD_HTTP_OK, o);
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
@@ -147,6 +269,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     rq = calloc(1, sizeof *rq);
     if (!rq)
       return MHD_NO;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    rq->started = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    rq->route = (int)NROUTES - 1;
+    snprintf(rq->method, sizeof rq->method, "%s", method);
     *con_cls = rq;
     atomic_fetch_add(&s->in_flight, 1);
     return MHD_YES;
@@ -172,35 +299,43 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
   }
   atomic_fetch_add(&s->requests, 1);
   int get = !strcmp(method, "GET"), post = !strcmp(method, "POST");
+  for (size_t k = 0; k < NROUTES - 1; k++)
+    if (!strcmp(url, route_names[k]))
+      rq->route = (int)k;
+  if (!strcmp(url, "/metrics")) {
+    if (!get)
+      return send_error(rq, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method", "use GET", NULL);
+    return send_metrics(s, rq, c);
+  }
   if (!strcmp(url, "/healthz") || !strcmp(url, "/readyz")) {
     if (!get)
-      return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method", "use GET", NULL);
+      return send_error(rq, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method", "use GET", NULL);
     json_t *o = json_object();
     json_object_set_new(o, "status", json_string("ok"));
-    return send_json(c, MHD_HTTP_OK, o);
+    return send_json(rq, c, MHD_HTTP_OK, o);
   }
   for (size_t k = 0; k < sizeof routes / sizeof routes[0]; k++) {
     if (strcmp(url, routes[k].path))
       continue;
     if (!post)
-      return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method", "use POST", NULL);
+      return send_error(rq, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method", "use POST", NULL);
     char scope[16] = "";
     if (!s->cfg.no_auth && !authorize(s, c, scope, sizeof scope))
-      return send_error(c, MHD_HTTP_UNAUTHORIZED, "unauthorized",
+      return send_error(rq, c, MHD_HTTP_UNAUTHORIZED, "unauthorized",
                         "a valid API key is required (the write key as the Basic auth user "
                         "name, or Authorization: Bearer KEY)",
                         NULL);
     if (!s->cfg.no_auth && strcmp(scope, "write") && strcmp(scope, "admin"))
-      return send_error(c, MHD_HTTP_FORBIDDEN, "forbidden", "this key cannot write events",
+      return send_error(rq, c, MHD_HTTP_FORBIDDEN, "forbidden", "this key cannot write events",
                         NULL);
     if (rq->too_big) {
       char msg[96];
       snprintf(msg, sizeof msg, "the body is larger than %zu bytes", s->cfg.max_body);
-      return send_error(c, MHD_HTTP_CONTENT_TOO_LARGE, "too_large", msg, NULL);
+      return send_error(rq, c, MHD_HTTP_CONTENT_TOO_LARGE, "too_large", msg, NULL);
     }
     return ingest(s, c, routes[k].kind, rq);
   }
-  return send_error(c, MHD_HTTP_NOT_FOUND, "not_found", "no such route", NULL);
+  return send_error(rq, c, MHD_HTTP_NOT_FOUND, "not_found", "no such route", NULL);
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -211,6 +346,8 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
   request *rq = *con_cls;
   if (!rq)
     return;
+  if (rq->status)
+    record(s, rq);
   free(rq->body);
   free(rq);
   *con_cls = NULL;
@@ -232,6 +369,7 @@ int rt_server_start(const rt_server_config *cfg, rt_server **out, rt_error *err)
   if (!s->cfg.max_batch)
     s->cfg.max_batch = 2500;
   pthread_mutex_init(&s->keys_mu, NULL);
+  pthread_mutex_init(&s->m.mu, NULL);
   rt_store_config sc = {cfg->db_path, 0}, rc_ = {cfg->db_path, 1};
   int rc = rt_store_open(&sc, &s->st, err);
   if (!rc)
@@ -282,6 +420,7 @@ void rt_server_stop(rt_server *s) {
   rt_store_close(s->keys_st);
   rt_store_close(s->st);
   pthread_mutex_destroy(&s->keys_mu);
+  pthread_mutex_destroy(&s->m.mu);
   rt_free(s);
 }
 

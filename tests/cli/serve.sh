@@ -99,6 +99,17 @@ CHECKS=$((CHECKS + 1))
 CHECKS=$((CHECKS + 1))
 [ "$(curl -s -o /dev/null -w '%{http_code}' "$U/v1/track")" = 405 ] || fail "GET on an ingest route"
 
+# /metrics in the Prometheus format; the request log has no personal data
+run 0 curl -sf "$U/metrics"
+assert_contains "$OUT" 'retain_http_requests_total{route="/v1/track",status="200"}'
+assert_contains "$OUT" 'retain_http_requests_total{route="/v1/track",status="401"} 2'
+assert_contains "$OUT" 'retain_http_request_duration_seconds_bucket{route="/v1/batch",le="+Inf"}'
+assert_contains "$OUT" 'retain_events_ingested_total'
+assert_contains "$(cat serve.err)" '"route":"/v1/identify","status":200'
+assert_not_contains "$(cat serve.err)" 'Ann@Example.com'
+assert_not_contains "$(cat serve.err)" '"u1"'
+assert_not_contains "$(cat serve.err)" "$KEY"
+
 # concurrent clients: every acknowledged event is stored, in shared commits
 CLIENTS=()
 for c in 1 2 3 4; do
