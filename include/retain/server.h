@@ -23,6 +23,7 @@ typedef struct rt_server_config {
   size_t max_batch;     /* events per /v1/batch, default 2500 (413 beyond) */
   int no_auth;          /* 1: accept requests without a key (local testing only) */
   int log;              /* 1: one JSON line per request on stderr (no personal data) */
+  double rate_limit;    /* requests per second per key (bursts of twice that); 0: none */
 } rt_server_config;
 
 typedef struct rt_server rt_server;

@@ -25,6 +25,8 @@ static void help(void) {
          "                      their events share with other requests)\n"
          "  --max-body BYTES    largest request body (default 1048576; 413 beyond)\n"
          "  --max-batch N       most events in one /v1/batch (default 2500; 413 beyond)\n"
+         "  --rate-limit N      requests a second per key, in bursts of up to 2N (default 20000;\n"
+         "                      0: none); beyond it 429\n"
          "  --no-auth           accept requests without a key (local testing only)\n"
          "  --no-log            no request log (by default one JSON line per request on\n"
          "                      stderr: time, method, route, status, ms, events, bytes)\n");
@@ -33,6 +35,7 @@ static void help(void) {
 int cmd_serve(const cli_global *g, int argc, char **argv) {
   rt_server_config cfg = {0};
   cfg.log = 1;
+  cfg.rate_limit = 20000;
   cfg.host = "127.0.0.1";
   cfg.port = 8080;
   char host[64];
@@ -59,6 +62,9 @@ int cmd_serve(const cli_global *g, int argc, char **argv) {
       snprintf(host, sizeof host, "%.*s", (int)(colon - v), v);
       cfg.host = host;
       cfg.port = (int)port;
+    } else if ((r = cli_value(argc, argv, &i, "--rate-limit", &v)) != 0) {
+      if (r < 0 || cli_parse_int("serve", "--rate-limit", v, 0, 10000000, &x)) return CLI_USAGE;
+      cfg.rate_limit = (double)x;
     } else if ((r = cli_value(argc, argv, &i, "--threads", &v)) != 0) {
       if (r < 0 || cli_parse_int("serve", "--threads", v, 1, 256, &x)) return CLI_USAGE;
       cfg.threads = (int)x;

@@ -23,7 +23,7 @@ static const char *const route_names[] = {"/v1/identify", "/v1/track",  "/v1/pag
                                           "/v1/batch",    "/v1/import", "/healthz",
                                           "/readyz",      "/metrics",   "other"};
 #define NROUTES (sizeof route_names / sizeof route_names[0])
-static const unsigned statuses[] = {200, 400, 401, 403, 404, 405, 413, 500, 503};
+static const unsigned statuses[] = {200, 400, 401, 403, 404, 405, 413, 429, 500, 503};
 #define NSTATUS (sizeof statuses / sizeof statuses[0])
 static const double buckets_ms[] = {0.5, 1, 2, 5, 10, 20, 50, 100, 250, 500, 1000, 5000};
 #define NBUCKETS (sizeof buckets_ms / sizeof buckets_ms[0])
@@ -34,6 +34,14 @@ typedef struct metrics {
   uint64_t lat[NROUTES][NBUCKETS + 1];  /* cumulative at print time; [.][NBUCKETS]: +Inf */
   double lat_sum[NROUTES];
 } metrics;
+
+/* Per-key token buckets (rate limit): a key may send `rate` requests a second, in bursts of
+ * up to twice that. A small open-addressing table by key id. */
+#define BUCKETS 1024
+typedef struct bucket {
+  int64_t key; /* 0: empty */
+  double tokens, last;
+} bucket;
 
 struct rt_server {
   rt_server_config cfg;
@@ -46,7 +54,37 @@ struct rt_server {
   atomic_ullong requests;
   int port;
   metrics m;
+  pthread_mutex_t rl_mu;
+  bucket rl[BUCKETS];
 };
+
+/* 1 when key may send one more request now; 0 when over its rate (429) */
+static int admit(rt_server *s, int64_t key) {
+  if (s->cfg.rate_limit <= 0)
+    return 1;
+  struct timespec ts;
+  clock_gettime(CLOCK_MONOTONIC, &ts);
+  double now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9, rate = s->cfg.rate_limit;
+  pthread_mutex_lock(&s->rl_mu);
+  size_t i = (size_t)((uint64_t)key * 0x9E3779B97F4A7C15ULL >> 54) & (BUCKETS - 1);
+  for (size_t probe = 0; probe < BUCKETS && s->rl[i].key && s->rl[i].key != key; probe++)
+    i = (i + 1) & (BUCKETS - 1);
+  bucket *b = &s->rl[i];
+  if (b->key != key) { /* a new key (or a full table: the slot is reused) */
+    b->key = key;
+    b->tokens = 2 * rate;
+    b->last = now;
+  }
+  b->tokens += (now - b->last) * rate;
+  if (b->tokens > 2 * rate)
+    b->tokens = 2 * rate;
+  b->last = now;
+  int ok = b->tokens >= 1;
+  if (ok)
+    b->tokens -= 1;
+  pthread_mutex_unlock(&s->rl_mu);
+  return ok;
+}
 
 typedef struct request {
   char *body;
@@ -100,7 +138,8 @@ static enum MHD_Result send_error(request *rq, struct MHD_Connection *c, unsigne
 /* The key a request presents: the Basic auth user name (how Segment's SDKs send the write key)
  * or a Bearer token. Returns its scope ("write", "read", "admin") into scope, or 0 when there
  * is no valid key. */
-static int authorize(rt_server *s, struct MHD_Connection *c, char *scope, size_t cap) {
+static int authorize(rt_server *s, struct MHD_Connection *c, char *scope, size_t cap,
+                     int64_t *key_id) {
   char *key = NULL;
   const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
   if (h && !strncmp(h, "Bearer ", 7)) {
@@ -126,6 +165,7 @@ static int authorize(rt_server *s, struct MHD_Connection *c, char *scope, size_t
   if (rc)
     return 0;
   snprintf(scope, cap, "%s", info.scope);
+  *key_id = info.id;
   return 1;
 }
 
@@ -320,7 +360,8 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (!post)
       return send_error(rq, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method", "use POST", NULL);
     char scope[16] = "";
-    if (!s->cfg.no_auth && !authorize(s, c, scope, sizeof scope))
+    int64_t key_id = 0;
+    if (!s->cfg.no_auth && !authorize(s, c, scope, sizeof scope, &key_id))
       return send_error(rq, c, MHD_HTTP_UNAUTHORIZED, "unauthorized",
                         "a valid API key is required (the write key as the Basic auth user "
                         "name, or Authorization: Bearer KEY)",
@@ -328,6 +369,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (!s->cfg.no_auth && strcmp(scope, "write") && strcmp(scope, "admin"))
       return send_error(rq, c, MHD_HTTP_FORBIDDEN, "forbidden", "this key cannot write events",
                         NULL);
+    if (!s->cfg.no_auth && !admit(s, key_id)) {
+      char msg[96];
+      snprintf(msg, sizeof msg, "more than %g requests a second with this key; retry later",
+               s->cfg.rate_limit);
+      return send_error(rq, c, 429, "rate_limited", msg, NULL);
+    }
     if (rq->too_big) {
       char msg[96];
       snprintf(msg, sizeof msg, "the body is larger than %zu bytes", s->cfg.max_body);
@@ -370,6 +417,7 @@ int rt_server_start(const rt_server_config *cfg, rt_server **out, rt_error *err)
     s->cfg.max_batch = 2500;
   pthread_mutex_init(&s->keys_mu, NULL);
   pthread_mutex_init(&s->m.mu, NULL);
+  pthread_mutex_init(&s->rl_mu, NULL);
   rt_store_config sc = {cfg->db_path, 0}, rc_ = {cfg->db_path, 1};
   int rc = rt_store_open(&sc, &s->st, err);
   if (!rc)
@@ -421,6 +469,7 @@ void rt_server_stop(rt_server *s) {
   rt_store_close(s->st);
   pthread_mutex_destroy(&s->keys_mu);
   pthread_mutex_destroy(&s->m.mu);
+  pthread_mutex_destroy(&s->rl_mu);
   rt_free(s);
 }
 

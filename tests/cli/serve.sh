@@ -129,4 +129,18 @@ set -e
 assert_eq "$STATUS" 0 "exit status after SIGTERM"
 assert_contains "$(cat serve.err)" "stopped after"
 assert_eq "$(sql "select count(*) from events where ext_id like 't%'")" 100 "concurrent events"
+# a per-key rate limit: beyond it 429, the other requests still served
+"$RT_BIN" serve --listen 127.0.0.1:0 --rate-limit 5 --no-log >serve2.out 2>serve2.err &
+PID2=$!
+for _ in $(seq 100); do grep -q listening serve2.out 2>/dev/null && break; sleep 0.05; done
+P2=$(sed -n 's|.*http://127.0.0.1:\([0-9]*\).*|\1|p' serve2.out)
+CODES=$(for i in $(seq 1 30); do curl -s -o /dev/null -w '%{http_code}\n' -u "$KEY:" -H 'Content-Type: application/json' \
+  --data-binary "{\"userId\":\"rl\",\"event\":\"A\",\"messageId\":\"rl$i\"}" "http://127.0.0.1:$P2/v1/track"; done)
+kill -TERM $PID2
+wait $PID2 || true
+OK=$(echo "$CODES" | grep -c '^200$' || true)
+LIMITED=$(echo "$CODES" | grep -c '^429$' || true)
+[ "$OK" -ge 10 ] && [ "$LIMITED" -ge 5 ] && [ $((OK + LIMITED)) -eq 30 ] || fail "rate limit 5/s: $OK served, $LIMITED limited"
+CHECKS=$((CHECKS + 1))
+assert_eq "$(sql "select count(*) from events where ext_id like 'rl%'")" "$OK" "only the served requests are stored"
 finish
