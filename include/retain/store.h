@@ -301,4 +301,27 @@ int rt_store_key_touch(rt_store *st, int64_t id, int64_t at_ms, rt_error *err);
 typedef int (*rt_store_key_cb)(void *ctx, const rt_key_info *k);
 int rt_store_scan_keys(rt_store *st, rt_store_key_cb cb, void *ctx, rt_error *err);
 
+/* ---- one customer, for the read API ---- */
+typedef struct rt_identity_view {
+  char *kind, *value, *reason;
+  int64_t linked_ms;
+} rt_identity_view;
+typedef struct rt_customer_view {
+  int64_t id;            /* internal id */
+  char *ext_id;
+  int64_t created_ms;
+  char *attrs;           /* JSON object text, or NULL */
+  rt_identity_view *identities;
+  size_t nidentities;
+  int64_t orders, refunds, events;
+  int64_t first_order_ms, last_order_ms; /* 0 without orders */
+  char *revenue;         /* JSON object: currency -> sum of order amounts in minor units */
+} rt_customer_view;
+/* The customer whose external id is ext_id or, when ext_id is NULL, whose internal id is id:
+ * its profile, identities (oldest first) and order and event counts. RT_ENOTFOUND. Free the
+ * view with rt_customer_view_free. */
+int rt_store_customer_get(rt_store *st, const char *ext_id, int64_t id, rt_customer_view *out,
+                          rt_error *err);
+void rt_customer_view_free(rt_customer_view *v);
+
 #endif

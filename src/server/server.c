@@ -3,14 +3,17 @@
  * errors, and the graceful stop. Writes go through the group-commit writer (ingest.c). */
 #include <retain/alloc.h>
 #include <retain/datetime.h>
+#include <retain/model.h>
 #include <retain/server.h>
 #include <retain/store.h>
 
 #include <arpa/inet.h>
+#include <math.h>
 #include <microhttpd.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -21,7 +24,8 @@
 static const char *const route_names[] = {"/v1/identify", "/v1/track",  "/v1/page",
                                           "/v1/screen",   "/v1/group",  "/v1/alias",
                                           "/v1/batch",    "/v1/import", "/healthz",
-                                          "/readyz",      "/metrics",   "other"};
+                                          "/readyz",      "/metrics",   "/v1/customers/{id}",
+                                          "other"};
 #define NROUTES (sizeof route_names / sizeof route_names[0])
 static const unsigned statuses[] = {200, 400, 401, 403, 404, 405, 413, 429, 500, 503};
 #define NSTATUS (sizeof statuses / sizeof statuses[0])
@@ -106,7 +110,8 @@ static int64_t now_ms(void) {
 static enum MHD_Result send_json(request *rq, struct MHD_Connection *c, unsigned status,
                                  json_t *body) {
   rq->status = status;
-  char *s = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER);
+  /* 15 significant digits: amounts print as written (19.99, not 19.989999999999998) */
+  char *s = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
   json_decref(body);
   if (!s)
     return MHD_NO;
@@ -263,6 +268,67 @@ static enum MHD_Result send_metrics(rt_server *s, request *rq, struct MHD_Connec
   return ok;
 }
 
+static void set_time(json_t *o, const char *k, int64_t ms) {
+  char buf[48];
+  if (ms <= 0) {
+    json_object_set_new(o, k, json_null());
+    return;
+  }
+  rt_time_format(NULL, ms, buf, sizeof buf);
+  json_object_set_new(o, k, json_string(buf));
+}
+
+/* GET /v1/customers/{id}: {id} is the customer's own id, else retain's internal id */
+static enum MHD_Result get_customer(rt_server *s, request *rq, struct MHD_Connection *c,
+                                    const char *id) {
+  rt_customer_view v;
+  rt_error err = {0};
+  pthread_mutex_lock(&s->keys_mu);
+  int rc = rt_store_customer_get(s->keys_st, id, 0, &v, &err);
+  if (rc == RT_ENOTFOUND && *id && strspn(id, "0123456789") == strlen(id) && strlen(id) < 19)
+    rc = rt_store_customer_get(s->keys_st, NULL, strtoll(id, NULL, 10), &v, &err);
+  pthread_mutex_unlock(&s->keys_mu);
+  if (rc == RT_ENOTFOUND)
+    return send_error(rq, c, MHD_HTTP_NOT_FOUND, "not_found", err.msg, NULL);
+  if (rc)
+    return send_error(rq, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "store", err.msg, NULL);
+  json_t *o = json_object();
+  json_object_set_new(o, "id", json_integer(v.id));
+  json_object_set_new(o, "customer_id", json_string(v.ext_id));
+  set_time(o, "created", v.created_ms);
+  json_t *attrs = v.attrs ? json_loads(v.attrs, 0, NULL) : NULL;
+  json_object_set_new(o, "attributes", attrs ? attrs : json_object());
+  json_t *ids = json_array();
+  for (size_t i = 0; i < v.nidentities; i++) {
+    json_t *e = json_object();
+    json_object_set_new(e, "kind", json_string(v.identities[i].kind ? v.identities[i].kind : ""));
+    json_object_set_new(e, "value",
+                        json_string(v.identities[i].value ? v.identities[i].value : ""));
+    json_object_set_new(e, "reason", v.identities[i].reason
+                                         ? json_string(v.identities[i].reason)
+                                         : json_null());
+    set_time(e, "linked", v.identities[i].linked_ms);
+    json_array_append_new(ids, e);
+  }
+  json_object_set_new(o, "identities", ids);
+  json_object_set_new(o, "orders", json_integer(v.orders));
+  json_object_set_new(o, "refunds", json_integer(v.refunds));
+  json_object_set_new(o, "events", json_integer(v.events));
+  set_time(o, "first_order", v.first_order_ms);
+  set_time(o, "last_order", v.last_order_ms);
+  json_t *rev = json_object(), *minor = v.revenue ? json_loads(v.revenue, 0, NULL) : NULL;
+  const char *cur;
+  json_t *amt;
+  json_object_foreach(minor, cur, amt) { /* minor units -> the currency's major unit */
+    double d = json_number_value(amt) / pow(10, rt_currency_exponent(cur));
+    json_object_set_new(rev, cur, json_real(d));
+  }
+  json_decref(minor);
+  json_object_set_new(o, "revenue", rev);
+  rt_customer_view_free(&v);
+  return send_json(rq, c, MHD_HTTP_OK, o);
+}
+
 static const struct {
   const char *path;
   rt__ev_kind kind;
@@ -346,6 +412,20 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     if (!get)
       return send_error(rq, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method", "use GET", NULL);
     return send_metrics(s, rq, c);
+  }
+  if (!strncmp(url, "/v1/customers/", 14) && url[14] && !strchr(url + 14, '/')) {
+    rq->route = (int)NROUTES - 2;
+    if (!get)
+      return send_error(rq, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method", "use GET", NULL);
+    char scope[16] = "";
+    int64_t key_id = 0;
+    if (!s->cfg.no_auth && !authorize(s, c, scope, sizeof scope, &key_id))
+      return send_error(rq, c, MHD_HTTP_UNAUTHORIZED, "unauthorized",
+                        "a read or admin API key is required", NULL);
+    if (!s->cfg.no_auth && strcmp(scope, "read") && strcmp(scope, "admin"))
+      return send_error(rq, c, MHD_HTTP_FORBIDDEN, "forbidden",
+                        "this key cannot read (a write key can only send events)", NULL);
+    return get_customer(s, rq, c, url + 14);
   }
   if (!strcmp(url, "/healthz") || !strcmp(url, "/readyz")) {
     if (!get)

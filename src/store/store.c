@@ -858,3 +858,31 @@ int rt_store_count(rt_store *st, const char *table, int64_t *out, rt_error *err)
       return finish(st, st->ops->count(st->be, (rt_store_table)t, out, err), err);
   return rt_error_set(err, RT_EINVAL, "store: no table '%s'", table);
 }
+
+void rt_customer_view_free(rt_customer_view *v) {
+  if (!v)
+    return;
+  rt_free(v->ext_id);
+  rt_free(v->attrs);
+  rt_free(v->revenue);
+  for (size_t i = 0; i < v->nidentities; i++) {
+    rt_free(v->identities[i].kind);
+    rt_free(v->identities[i].value);
+    rt_free(v->identities[i].reason);
+  }
+  rt_free(v->identities);
+  memset(v, 0, sizeof *v);
+}
+
+int rt_store_customer_get(rt_store *st, const char *ext_id, int64_t id, rt_customer_view *out,
+                          rt_error *err) {
+  LOCAL_ERR(err);
+  if (out)
+    memset(out, 0, sizeof *out);
+  if (!st || !out)
+    return bad(err, "rt_store_customer_get: NULL argument");
+  int rc = st->ops->customer_get(st->be, ext_id, id, out, err);
+  if (rc)
+    rt_customer_view_free(out);
+  return finish(st, rc, err);
+}

@@ -134,6 +134,9 @@ typedef struct rt_store_ops {
   int (*key_revoke)(rt_store_backend *b, int64_t id, rt_error *err);
   int (*key_touch)(rt_store_backend *b, int64_t id, int64_t at_ms, rt_error *err);
   int (*scan_keys)(rt_store_backend *b, rt_store_key_cb cb, void *ctx, rt_error *err);
+  /* ext_id, or NULL and the internal id; RT_ENOTFOUND */
+  int (*customer_get)(rt_store_backend *b, const char *ext_id, int64_t id, rt_customer_view *out,
+                      rt_error *err);
 
   /* Scans return the callback's nonzero value as is (err untouched) when it stops them. */
   int (*scan_customers)(rt_store_backend *b, rt_store_customer_cb cb, void *ctx, rt_error *err);

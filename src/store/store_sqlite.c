@@ -140,7 +140,17 @@
   X(KEY_REVOKE, "UPDATE api_keys SET revoked_ms = coalesce(revoked_ms, ?2) WHERE id = ?1")       \
   X(KEY_TOUCH, "UPDATE api_keys SET last_used_ms = ?2 WHERE id = ?1")                            \
   X(SCAN_KEYS, "SELECT id, name, scope, prefix, created_ms, revoked_ms, last_used_ms "           \
-               "FROM api_keys ORDER BY id")
+               "FROM api_keys ORDER BY id")                                                      \
+  X(CUST_VIEW, "SELECT id, ext_id, created_ms, attrs FROM customers "                            \
+               "WHERE (?1 IS NOT NULL AND ext_id = ?1) OR (?1 IS NULL AND id = ?2)")              \
+  X(CUST_IDENTS, "SELECT kind, value, reason, linked_ms FROM identities WHERE customer_id = ?1 "   \
+                 "ORDER BY linked_ms, rowid")                                                    \
+  X(CUST_ORDERS, "SELECT count(*), coalesce(min(ts_ms), 0), coalesce(max(ts_ms), 0), "           \
+                 "(SELECT json_group_object(currency, total) FROM (SELECT currency, "            \
+                 "sum(amount) AS total FROM orders WHERE customer_id = ?1 GROUP BY currency)), " \
+                 "(SELECT count(*) FROM refunds WHERE customer_id = ?1), "                       \
+                 "(SELECT count(*) FROM events WHERE customer_id = ?1) "                         \
+                 "FROM orders WHERE customer_id = ?1")
 
 typedef enum stmt_id {
 #define STMT_ENUM(name, sql) S_##name,
@@ -1688,6 +1698,74 @@ static int sq_key_create(rt_store_backend *b, const char *name, const char *scop
   return rc;
 }
 
+static char *col_dup(sqlite3_stmt *s, int i) {
+  const char *t = (const char *)sqlite3_column_text(s, i);
+  return t ? rt_strdup(t) : NULL;
+}
+
+static int sq_customer_get(rt_store_backend *b, const char *ext_id, int64_t id,
+                           rt_customer_view *out, rt_error *err) {
+  sqlite3_stmt *s;
+  int rc = get(b, S_CUST_VIEW, &s, err);
+  if (rc)
+    return rc;
+  bind_str(s, 1, ext_id);
+  sqlite3_bind_int64(s, 2, id);
+  rc = lookup(b, s, err, "reading a customer");
+  if (rc < 0)
+    return rc;
+  if (rc == 0)
+    return ext_id ? rt_error_set(err, RT_ENOTFOUND, "no customer '%.200s'", ext_id)
+                  : rt_error_set(err, RT_ENOTFOUND, "no customer with id %lld", (long long)id);
+  out->id = sqlite3_column_int64(s, 0);
+  out->ext_id = col_dup(s, 1);
+  out->created_ms = sqlite3_column_int64(s, 2);
+  out->attrs = col_dup(s, 3);
+  sqlite3_reset(s);
+  if (!out->ext_id)
+    return rt_error_set(err, RT_ENOMEM, "%s: out of memory", b->path);
+  if ((rc = get(b, S_CUST_IDENTS, &s, err)))
+    return rc;
+  sqlite3_bind_int64(s, 1, out->id);
+  size_t cap = 0;
+  int x;
+  while ((x = sqlite3_step(s)) == SQLITE_ROW) {
+    if (out->nidentities == cap) {
+      cap = cap ? 2 * cap : 8;
+      rt_identity_view *v = rt_realloc(out->identities, cap * sizeof *v);
+      if (!v) {
+        sqlite3_reset(s);
+        return rt_error_set(err, RT_ENOMEM, "%s: out of memory", b->path);
+      }
+      out->identities = v;
+    }
+    rt_identity_view *v = &out->identities[out->nidentities++];
+    v->kind = col_dup(s, 0);
+    v->value = col_dup(s, 1);
+    v->reason = col_dup(s, 2);
+    v->linked_ms = sqlite3_column_int64(s, 3);
+  }
+  sqlite3_reset(s);
+  if (x != SQLITE_DONE)
+    return db_fail(b, err, "reading a customer's identities");
+  if ((rc = get(b, S_CUST_ORDERS, &s, err)))
+    return rc;
+  sqlite3_bind_int64(s, 1, out->id);
+  rc = lookup(b, s, err, "reading a customer's orders");
+  if (rc < 0)
+    return rc;
+  if (rc == 1) {
+    out->orders = sqlite3_column_int64(s, 0);
+    out->first_order_ms = sqlite3_column_int64(s, 1);
+    out->last_order_ms = sqlite3_column_int64(s, 2);
+    out->revenue = col_dup(s, 3);
+    out->refunds = sqlite3_column_int64(s, 4);
+    out->events = sqlite3_column_int64(s, 5);
+    sqlite3_reset(s);
+  }
+  return 0;
+}
+
 static int sq_key_check(rt_store_backend *b, const char *hash, rt_key_info *out, rt_error *err) {
   sqlite3_stmt *s;
   int rc = get(b, S_KEY_CHECK, &s, err);
@@ -1781,6 +1859,7 @@ const rt_store_ops rt__store_sqlite_ops = {
     .meta_get = sq_meta_get,
     .meta_set = sq_meta_set,
     .customer_find = sq_customer_find,
+    .customer_get = sq_customer_get,
     .customer_upsert = sq_customer_upsert,
     .customer_insert = sq_customer_insert,
     .customer_set_attrs = sq_customer_set_attrs,

@@ -66,6 +66,22 @@ post /v1/track '{"userId":"u1","event":"Order Completed","properties":{"order_id
 assert_eq "$CODE" 400 "an order without a total"
 assert_contains "$BODY_OUT" '"field":"properties.total"'
 
+# the customer 360 read: a read key; by the customer's own id or retain's internal id
+run 0 curl -sf -u "$READ:" "$U/v1/customers/u1"
+assert_contains "$OUT" '"customer_id":"u1"'
+assert_contains "$OUT" '"plan":"pro"'
+assert_contains "$OUT" '"kind":"email","value":"ann@example.com","reason":"identify traits.email"'
+assert_contains "$OUT" '"kind":"anonymous","value":"a1"'
+assert_contains "$OUT" '"orders":1'
+assert_contains "$OUT" '"revenue":{"USD":19.99}'
+ID=$(sql "select id from customers where ext_id = 'u1'")
+run 0 curl -sf -H "Authorization: Bearer $READ" "$U/v1/customers/$ID"
+assert_contains "$OUT" '"customer_id":"u1"'
+CHECKS=$((CHECKS + 1))
+[ "$(curl -s -o /dev/null -w '%{http_code}' -u "$KEY:" "$U/v1/customers/u1")" = 403 ] || fail "a write key reads a customer"
+CHECKS=$((CHECKS + 1))
+[ "$(curl -s -o /dev/null -w '%{http_code}' -u "$READ:" "$U/v1/customers/nobody")" = 404 ] || fail "unknown customer"
+
 # errors: JSON with the path of the bad field; nothing stored from a bad batch
 post /v1/batch '{"batch":[{"type":"track","userId":"x","event":"A","messageId":"e1"},{"type":"track","userId":"x","messageId":"e2"}]}' -u "$KEY:"
 assert_eq "$CODE" 400 "batch with an event without a name"

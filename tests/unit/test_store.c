@@ -911,6 +911,45 @@ static int64_t ms_now(void) {
 }
 
 /* Create, read back, list by name, update, delete; taken names and unknown segments. */
+/* One customer's view: profile, identities oldest first, order and event counts, revenue by
+ * currency; by external id or internal id; unknown ones are RT_ENOTFOUND. */
+static void test_customer_view(void **state) {
+  (void)state;
+  rt_store *st = open_rw(fresh("customer_view"));
+  rt_error err = {0};
+  int64_t id, other;
+  int created, status;
+  assert_int_equal(rt_store_customer_upsert(st, "c1", 2, 1000, &id, &created, &err), 0);
+  assert_int_equal(rt_store_customer_set_attrs(st, id, "{\"plan\":\"pro\"}", &err), 0);
+  assert_int_equal(rt_store_identity_link(st, "email", "a@b.c", id, "import", &other, &err), 0);
+  assert_int_equal(rt_store_identity_link(st, "anonymous", "x1", id, "identify", &other, &err), 0);
+  rt_order_rec o1 = {id, "o1", 5000, 1999, "USD", 0}, o2 = {id, "o2", 9000, 500, "EUR", 0};
+  assert_int_equal(rt_store_order_put(st, &o1, NULL, 0, &status, &err), 0);
+  assert_int_equal(rt_store_order_put(st, &o2, NULL, 0, &status, &err), 0);
+  rt_event_rec ev = {id, "login", 7000, NULL, "e1", 0};
+  assert_int_equal(rt_store_event_put(st, &ev, &status, &err), 0);
+  rt_customer_view v;
+  assert_int_equal(rt_store_customer_get(st, "c1", 0, &v, &err), 0);
+  assert_true(v.id == id);
+  assert_string_equal(v.ext_id, "c1");
+  assert_true(v.created_ms == 1000);
+  assert_string_equal(v.attrs, "{\"plan\":\"pro\"}");
+  assert_int_equal(v.nidentities, 2);
+  assert_string_equal(v.identities[0].kind, "email");
+  assert_string_equal(v.identities[1].value, "x1");
+  assert_true(v.orders == 2 && v.events == 1 && v.refunds == 0);
+  assert_true(v.first_order_ms == 5000 && v.last_order_ms == 9000);
+  assert_non_null(strstr(v.revenue, "\"USD\":1999"));
+  assert_non_null(strstr(v.revenue, "\"EUR\":500"));
+  rt_customer_view_free(&v);
+  assert_int_equal(rt_store_customer_get(st, NULL, id, &v, &err), 0);
+  assert_string_equal(v.ext_id, "c1");
+  rt_customer_view_free(&v);
+  assert_int_equal(rt_store_customer_get(st, "nobody", 0, &v, &err), RT_ENOTFOUND);
+  assert_int_equal(rt_store_customer_get(st, NULL, id + 100, &v, &err), RT_ENOTFOUND);
+  rt_store_close(st);
+}
+
 static void test_segments(void **state) {
   (void)state;
   rt_store *st = open_rw(fresh("segments"));
@@ -1766,6 +1805,7 @@ int main(void) {
       cmocka_unit_test(test_segment_data_version),
       cmocka_unit_test(test_segment_migration),
       cmocka_unit_test(test_segment_read_only),
+      cmocka_unit_test(test_customer_view),
       cmocka_unit_test(test_keys),
       cmocka_unit_test(test_key_storage),
       cmocka_unit_test(test_key_data_version),
