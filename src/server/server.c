@@ -329,6 +329,24 @@ static enum MHD_Result get_customer(rt_server *s, request *rq, struct MHD_Connec
   return send_json(rq, c, MHD_HTTP_OK, o);
 }
 
+/* GET /v1/openapi.json: the OpenAPI 3 document of the routes, built from the same tables the
+ * router uses (so it cannot list a route that does not exist). */
+static json_t *response(const char *desc) {
+  json_t *r = json_object();
+  json_object_set_new(r, "description", json_string(desc));
+  return r;
+}
+
+static json_t *error_responses(json_t *rs) {
+  json_object_set_new(rs, "400", response("invalid request: {\"error\": {\"code\", \"message\", "
+                                          "\"field\"}} with the JSON path of the fault"));
+  json_object_set_new(rs, "401", response("no valid API key"));
+  json_object_set_new(rs, "403", response("the key's scope does not allow it"));
+  json_object_set_new(rs, "413", response("body or batch too large"));
+  json_object_set_new(rs, "429", response("over the key's rate limit"));
+  return rs;
+}
+
 static const struct {
   const char *path;
   rt__ev_kind kind;
@@ -336,6 +354,76 @@ static const struct {
               {"/v1/page", RT__EV_PAGE},         {"/v1/screen", RT__EV_SCREEN},
               {"/v1/group", RT__EV_GROUP},       {"/v1/alias", RT__EV_ALIAS},
               {"/v1/batch", RT__EV_BATCH},       {"/v1/import", RT__EV_BATCH}};
+
+static json_t *openapi(void) {
+  static const char *const about[] = {
+      "identify: who the user is (traits become attributes; traits.email an identity)",
+      "track: something the user did (\"Order Completed\" / \"Order Refunded\" become orders "
+      "and refunds)",
+      "page: a page view", "screen: a screen view", "group: the user's company or team",
+      "alias: another id of the user", "batch: {\"batch\": [events with their type]}",
+      "import: the same as batch"};
+  json_t *doc = json_object(), *info = json_object(), *paths = json_object();
+  json_object_set_new(doc, "openapi", json_string("3.0.3"));
+  json_object_set_new(info, "title", json_string("retain"));
+  json_object_set_new(info, "version", json_string("1"));
+  json_object_set_new(info, "description",
+                      json_string("Segment-spec event ingest and reads of the retain store. "
+                                  "Write keys as the Basic auth user name or a Bearer token."));
+  json_object_set_new(doc, "info", info);
+  for (size_t k = 0; k < sizeof routes / sizeof routes[0]; k++) {
+    json_t *op = json_object(), *body = json_object(), *content = json_object(),
+           *media = json_object(), *schema = json_object();
+    json_object_set_new(op, "summary", json_string(about[k]));
+    json_object_set_new(schema, "type", json_string("object"));
+    json_object_set_new(media, "schema", schema);
+    json_object_set_new(content, "application/json", media);
+    json_object_set_new(body, "required", json_true());
+    json_object_set_new(body, "content", content);
+    json_object_set_new(op, "requestBody", body);
+    json_t *rs = error_responses(json_object());
+    json_object_set_new(rs, "200", response("committed: {\"success\": true, \"events\": n}"));
+    json_object_set_new(op, "responses", rs);
+    json_t *item = json_object();
+    json_object_set_new(item, "post", op);
+    json_object_set_new(paths, routes[k].path, item);
+  }
+  { /* the customer */
+    json_t *op = json_object(), *param = json_object(), *ps = json_object(),
+           *schema = json_object();
+    json_object_set_new(op, "summary",
+                        json_string("one customer: profile, attributes, identities, counts, "
+                                    "revenue (read or admin key)"));
+    json_object_set_new(param, "name", json_string("id"));
+    json_object_set_new(param, "in", json_string("path"));
+    json_object_set_new(param, "required", json_true());
+    json_object_set_new(schema, "type", json_string("string"));
+    json_object_set_new(param, "schema", schema);
+    json_array_append_new(ps = json_array(), param);
+    json_object_set_new(op, "parameters", ps);
+    json_t *rs = error_responses(json_object());
+    json_object_set_new(rs, "200", response("the customer"));
+    json_object_set_new(rs, "404", response("no such customer"));
+    json_object_set_new(op, "responses", rs);
+    json_t *item = json_object();
+    json_object_set_new(item, "get", op);
+    json_object_set_new(paths, "/v1/customers/{id}", item);
+  }
+  static const char *const plain[][2] = {{"/healthz", "alive"},
+                                         {"/readyz", "ready to take requests"},
+                                         {"/metrics", "Prometheus metrics"},
+                                         {"/v1/openapi.json", "this document"}};
+  for (size_t k = 0; k < 4; k++) {
+    json_t *op = json_object(), *rs = json_object(), *item = json_object();
+    json_object_set_new(op, "summary", json_string(plain[k][1]));
+    json_object_set_new(rs, "200", response(plain[k][1]));
+    json_object_set_new(op, "responses", rs);
+    json_object_set_new(item, "get", op);
+    json_object_set_new(paths, plain[k][0], item);
+  }
+  json_object_set_new(doc, "paths", paths);
+  return doc;
+}
 
 static enum MHD_Result ingest(rt_server *s, struct MHD_Connection *c, rt__ev_kind kind,
                               request *rq) {
@@ -408,6 +496,11 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
   for (size_t k = 0; k < NROUTES - 1; k++)
     if (!strcmp(url, route_names[k]))
       rq->route = (int)k;
+  if (!strcmp(url, "/v1/openapi.json")) {
+    if (!get)
+      return send_error(rq, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method", "use GET", NULL);
+    return send_json(rq, c, MHD_HTTP_OK, openapi());
+  }
   if (!strcmp(url, "/metrics")) {
     if (!get)
       return send_error(rq, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method", "use GET", NULL);

@@ -115,6 +115,25 @@ CHECKS=$((CHECKS + 1))
 CHECKS=$((CHECKS + 1))
 [ "$(curl -s -o /dev/null -w '%{http_code}' "$U/v1/track")" = 405 ] || fail "GET on an ingest route"
 
+# the OpenAPI document: every route it lists answers (not 404 or 405), and the routes the
+# server has are all in it
+ADMIN=$("$RT_BIN" keys create --scope admin 2>/dev/null)
+run 0 curl -sf "$U/v1/openapi.json"
+assert_contains "$OUT" '"openapi":"3.0.3"'
+ROUTES=$(echo "$OUT" | grep -o '"/[a-z0-9/{}._]*":{"\(get\|post\)"' | sed 's/^"\([^"]*\)":{"\([a-z]*\)"$/\2 \1/')
+assert_eq "$(echo "$ROUTES" | wc -l)" 13 "routes in the OpenAPI document"
+while read -r method path; do
+  CHECKS=$((CHECKS + 1))
+  code=$(curl -s -o /dev/null -w '%{http_code}' -X "$(echo "$method" | tr a-z A-Z)" -u "$ADMIN:" \
+    -H 'Content-Type: application/json' ${method:+--data-binary '{"userId":"doc","event":"Doc","batch":[]}'} \
+    "$U${path/\{id\}/u1}")
+  [ "$method" = get ] && code=$(curl -s -o /dev/null -w '%{http_code}' -u "$ADMIN:" "$U${path/\{id\}/u1}")
+  case "$code" in 404|405|000) fail "$method $path answers $code";; esac
+done <<<"$ROUTES"
+for p in /v1/identify /v1/track /v1/page /v1/screen /v1/group /v1/alias /v1/batch /v1/customers/{id} /healthz /readyz /metrics /v1/openapi.json; do
+  assert_contains "$ROUTES" " $p" "the OpenAPI routes"
+done
+
 # /metrics in the Prometheus format; the request log has no personal data
 run 0 curl -sf "$U/metrics"
 assert_contains "$OUT" 'retain_http_requests_total{route="/v1/track",status="200"}'
