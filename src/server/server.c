@@ -389,7 +389,7 @@ static json_t *openapi(void) {
     json_object_set_new(paths, routes[k].path, item);
   }
   { /* the customer */
-    json_t *op = json_object(), *param = json_object(), *ps = json_object(),
+    json_t *op = json_object(), *param = json_object(), *ps = json_array(),
            *schema = json_object();
     json_object_set_new(op, "summary",
                         json_string("one customer: profile, attributes, identities, counts, "
@@ -399,7 +399,7 @@ static json_t *openapi(void) {
     json_object_set_new(param, "required", json_true());
     json_object_set_new(schema, "type", json_string("string"));
     json_object_set_new(param, "schema", schema);
-    json_array_append_new(ps = json_array(), param);
+    json_array_append_new(ps, param);
     json_object_set_new(op, "parameters", ps);
     json_t *rs = error_responses(json_object());
     json_object_set_new(rs, "200", response("the customer"));
