@@ -29,55 +29,159 @@ static void help(void) {
          "                      0: none); beyond it 429\n"
          "  --no-auth           accept requests without a key (local testing only)\n"
          "  --no-log            no request log (by default one JSON line per request on\n"
-         "                      stderr: time, method, route, status, ms, events, bytes)\n");
+         "                      stderr: time, method, route, status, ms, events, bytes)\n"
+         "  --config FILE       settings as key = value lines (or $RETAIN_CONFIG): listen,\n"
+         "                      threads, max_body, max_batch, rate_limit, log, auth; the\n"
+         "                      environment (RETAIN_LISTEN, RETAIN_THREADS, ...) overrides the\n"
+         "                      file and flags override both (docs/SERVER.md, example in\n"
+         "                      docs/retain-serve.conf)\n");
+}
+
+/* The settings, in one table: each has a key in the config file, an environment variable and
+ * a flag. Later sources win: defaults, the file (--config FILE or $RETAIN_CONFIG), the
+ * environment, the flags. */
+typedef enum { S_LISTEN, S_INT, S_BOOL } setting_kind;
+static const struct setting {
+  const char *key, *env, *flag;
+  setting_kind kind;
+  int64_t lo, hi;
+  const char *about;
+} settings[] = {
+    {"listen", "RETAIN_LISTEN", "--listen", S_LISTEN, 0, 0, "HOST:PORT (port 0: any free one)"},
+    {"threads", "RETAIN_THREADS", "--threads", S_INT, 1, 256, "request threads"},
+    {"max_body", "RETAIN_MAX_BODY", "--max-body", S_INT, 1024, 1 << 30, "bytes per request"},
+    {"max_batch", "RETAIN_MAX_BATCH", "--max-batch", S_INT, 1, 1000000, "events per batch"},
+    {"rate_limit", "RETAIN_RATE_LIMIT", "--rate-limit", S_INT, 0, 10000000,
+     "requests a second per key"},
+    {"log", "RETAIN_LOG", "--no-log", S_BOOL, 0, 0, "the request log"},
+    {"auth", "RETAIN_AUTH", "--no-auth", S_BOOL, 0, 0, "API keys required"},
+};
+#define NSETTINGS (sizeof settings / sizeof settings[0])
+
+typedef struct serve_opts {
+  rt_server_config cfg;
+  char host[64];
+} serve_opts;
+
+/* sets setting k from text v; source names where it came from, for the error */
+static int apply_setting(serve_opts *o, size_t k, const char *v, const char *source) {
+  const struct setting *st = &settings[k];
+  if (st->kind == S_LISTEN) {
+    const char *colon = strrchr(v, ':');
+    char *end;
+    long port = colon ? strtol(colon + 1, &end, 10) : -1;
+    if (!colon || colon == v || (size_t)(colon - v) >= sizeof o->host || *end || port < 0 ||
+        port > 65535)
+      return cli_usage_error("serve", "%s: listen wants HOST:PORT (127.0.0.1:8080), not '%s'",
+                             source, v);
+    snprintf(o->host, sizeof o->host, "%.*s", (int)(colon - v), v);
+    o->cfg.host = o->host;
+    o->cfg.port = (int)port;
+    return 0;
+  }
+  if (st->kind == S_BOOL) {
+    int on;
+    if (!strcmp(v, "1") || !strcmp(v, "true") || !strcmp(v, "yes") || !strcmp(v, "on")) on = 1;
+    else if (!strcmp(v, "0") || !strcmp(v, "false") || !strcmp(v, "no") || !strcmp(v, "off")) on = 0;
+    else return cli_usage_error("serve", "%s: %s wants true or false, not '%s'", source, st->key, v);
+    if (!strcmp(st->key, "log")) o->cfg.log = on;
+    else o->cfg.no_auth = !on;
+    return 0;
+  }
+  char *end;
+  long long x = strtoll(v, &end, 10);
+  if (end == v || *end || x < st->lo || x > st->hi)
+    return cli_usage_error("serve", "%s: %s wants a whole number from %lld to %lld, not '%s'",
+                           source, st->key, (long long)st->lo, (long long)st->hi, v);
+  if (!strcmp(st->key, "threads")) o->cfg.threads = (int)x;
+  else if (!strcmp(st->key, "max_body")) o->cfg.max_body = (size_t)x;
+  else if (!strcmp(st->key, "max_batch")) o->cfg.max_batch = (size_t)x;
+  else o->cfg.rate_limit = (double)x;
+  return 0;
+}
+
+/* key = value lines, # comments */
+static int read_config(serve_opts *o, const char *path) {
+  FILE *f = fopen(path, "r");
+  if (!f) {
+    fprintf(stderr, "retain: %s: cannot read the config file\n", path);
+    return CLI_FAIL;
+  }
+  char line[1024], source[1100];
+  int no = 0, rc = 0;
+  while (!rc && fgets(line, sizeof line, f)) {
+    no++;
+    char *p = line, *hash = strchr(p, '#');
+    if (hash) *hash = 0;
+    p[strcspn(p, "\r\n")] = 0;
+    while (*p == ' ' || *p == '\t') p++;
+    if (!*p) continue;
+    char *eq = strchr(p, '=');
+    snprintf(source, sizeof source, "%s:%d", path, no);
+    if (!eq) {
+      rc = cli_usage_error("serve", "%s: want key = value", source);
+      break;
+    }
+    char *k = p, *v = eq + 1, *ke = eq;
+    while (ke > k && (ke[-1] == ' ' || ke[-1] == '\t')) ke--;
+    *ke = 0;
+    while (*v == ' ' || *v == '\t') v++;
+    for (char *e = v + strlen(v); e > v && (e[-1] == ' ' || e[-1] == '\t'); e--) e[-1] = 0;
+    size_t i = 0;
+    while (i < NSETTINGS && strcmp(settings[i].key, k)) i++;
+    if (i == NSETTINGS) rc = cli_usage_error("serve", "%s: unknown setting '%s'", source, k);
+    else rc = apply_setting(o, i, v, source);
+  }
+  fclose(f);
+  return rc;
 }
 
 int cmd_serve(const cli_global *g, int argc, char **argv) {
-  rt_server_config cfg = {0};
-  cfg.log = 1;
-  cfg.rate_limit = 20000;
-  cfg.host = "127.0.0.1";
-  cfg.port = 8080;
-  char host[64];
+  serve_opts o;
+  memset(&o, 0, sizeof o);
+  o.cfg.log = 1;
+  o.cfg.rate_limit = 20000;
+  o.cfg.host = "127.0.0.1";
+  o.cfg.port = 8080;
+  /* the config file first (flags win over it, so it is found before they are applied) */
+  const char *config = getenv("RETAIN_CONFIG");
+  for (int i = 1; i < argc; i++) {
+    const char *v;
+    int r = cli_value(argc, argv, &i, "--config", &v);
+    if (r < 0) return CLI_USAGE;
+    if (r > 0) config = v;
+  }
+  int rc;
+  if (config && *config && (rc = read_config(&o, config))) return rc;
+  for (size_t k = 0; k < NSETTINGS; k++) {
+    const char *v = getenv(settings[k].env);
+    if (v && *v && (rc = apply_setting(&o, k, v, settings[k].env))) return rc;
+  }
   for (int i = 1; i < argc; i++) {
     const char *v;
     int r;
-    int64_t x;
     if (cli_is_help(argv[i])) {
       help();
       return CLI_OK;
     }
+    if ((r = cli_value(argc, argv, &i, "--config", &v)) != 0) continue;
     if (cli_flag(argv, i, "--no-auth")) {
-      cfg.no_auth = 1;
-    } else if (cli_flag(argv, i, "--no-log")) {
-      cfg.log = 0;
-    } else if ((r = cli_value(argc, argv, &i, "--listen", &v)) != 0) {
-      if (r < 0) return CLI_USAGE;
-      const char *colon = strrchr(v, ':');
-      char *end;
-      long port = colon ? strtol(colon + 1, &end, 10) : -1;
-      if (!colon || colon == v || (size_t)(colon - v) >= sizeof host || *end || port < 0 ||
-          port > 65535)
-        return cli_usage_error("serve", "--listen wants HOST:PORT (127.0.0.1:8080), not '%s'", v);
-      snprintf(host, sizeof host, "%.*s", (int)(colon - v), v);
-      cfg.host = host;
-      cfg.port = (int)port;
-    } else if ((r = cli_value(argc, argv, &i, "--rate-limit", &v)) != 0) {
-      if (r < 0 || cli_parse_int("serve", "--rate-limit", v, 0, 10000000, &x)) return CLI_USAGE;
-      cfg.rate_limit = (double)x;
-    } else if ((r = cli_value(argc, argv, &i, "--threads", &v)) != 0) {
-      if (r < 0 || cli_parse_int("serve", "--threads", v, 1, 256, &x)) return CLI_USAGE;
-      cfg.threads = (int)x;
-    } else if ((r = cli_value(argc, argv, &i, "--max-body", &v)) != 0) {
-      if (r < 0 || cli_parse_int("serve", "--max-body", v, 1024, 1 << 30, &x)) return CLI_USAGE;
-      cfg.max_body = (size_t)x;
-    } else if ((r = cli_value(argc, argv, &i, "--max-batch", &v)) != 0) {
-      if (r < 0 || cli_parse_int("serve", "--max-batch", v, 1, 1000000, &x)) return CLI_USAGE;
-      cfg.max_batch = (size_t)x;
-    } else {
-      return cli_usage_error("serve", "unknown argument '%s'", argv[i]);
+      o.cfg.no_auth = 1;
+      continue;
     }
+    if (cli_flag(argv, i, "--no-log")) {
+      o.cfg.log = 0;
+      continue;
+    }
+    size_t k = 0;
+    for (; k < NSETTINGS; k++) {
+      if (settings[k].kind == S_BOOL) continue;
+      if ((r = cli_value(argc, argv, &i, settings[k].flag, &v)) != 0) break;
+    }
+    if (k == NSETTINGS) return cli_usage_error("serve", "unknown argument '%s'", argv[i]);
+    if (r < 0 || (rc = apply_setting(&o, k, v, settings[k].flag))) return CLI_USAGE;
   }
+  rt_server_config cfg = o.cfg;
   cfg.db_path = g->db;
   /* the signals are taken by sigwait below, on this thread: blocked before any thread starts */
   sigset_t set;

@@ -164,6 +164,27 @@ set -e
 assert_eq "$STATUS" 0 "exit status after SIGTERM"
 assert_contains "$(cat serve.err)" "stopped after"
 assert_eq "$(sql "select count(*) from events where ext_id like 't%'")" 100 "concurrent events"
+# settings: a config file, the environment over it, errors that name their source
+printf 'listen = 127.0.0.1:0   # any port\nmax_batch = 3\nlog = false\n' >serve.conf
+RETAIN_MAX_BATCH=4 "$RT_BIN" serve --config serve.conf >serve3.out 2>serve3.err &
+PID3=$!
+for _ in $(seq 100); do grep -q listening serve3.out 2>/dev/null && break; sleep 0.05; done
+P3=$(sed -n 's|.*http://127.0.0.1:\([0-9]*\).*|\1|p' serve3.out)
+B4='{"batch":[{"type":"track","userId":"c","event":"A"},{"type":"track","userId":"c","event":"A"},{"type":"track","userId":"c","event":"A"},{"type":"track","userId":"c","event":"A"}]}'
+CHECKS=$((CHECKS + 1))
+[ "$(curl -s -o /dev/null -w '%{http_code}' -u "$KEY:" --data-binary "$B4" "http://127.0.0.1:$P3/v1/batch")" = 200 ] || fail "RETAIN_MAX_BATCH=4 over the file's 3"
+B5="${B4%]\}},{\"type\":\"track\",\"userId\":\"c\",\"event\":\"A\"}]}"
+CHECKS=$((CHECKS + 1))
+[ "$(curl -s -o /dev/null -w '%{http_code}' -u "$KEY:" --data-binary "$B5" "http://127.0.0.1:$P3/v1/batch")" = 413 ] || fail "a batch of 5 over max_batch 4"
+kill -TERM $PID3
+wait $PID3 || true
+assert_not_contains "$(cat serve3.err)" '"route"' "the log, off in the file"
+printf 'listen = 127.0.0.1:0\nthreads = many\n' >bad.conf
+run 2 "$RT_BIN" serve --config bad.conf
+assert_contains "$ERR" "bad.conf:2: threads wants a whole number"
+RETAIN_THREADS=0 run 2 "$RT_BIN" serve --listen 127.0.0.1:0
+assert_contains "$ERR" "RETAIN_THREADS"
+
 # a per-key rate limit: beyond it 429, the other requests still served
 "$RT_BIN" serve --listen 127.0.0.1:0 --rate-limit 5 --no-log >serve2.out 2>serve2.err &
 PID2=$!
