@@ -15,7 +15,8 @@ import tempfile
 import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-RETAIN = os.environ.get("RETAIN", os.path.join(os.path.dirname(HERE), "build", "retain"))
+sys.path.insert(0, HERE)
+from cohorts import RETAIN, workload  # noqa: E402  (the same generated business)
 
 
 def timed(cmd, out_path):
@@ -38,11 +39,7 @@ def main():
     ap.add_argument("--customers", default="2000000")
     ap.add_argument("--runs", type=int, default=3)
     a = ap.parse_args()
-    data = os.path.join(HERE, "data", f"gen-{a.customers}")
-    orders = os.path.join(data, "orders.csv")
-    if not os.path.exists(orders):
-        subprocess.run([RETAIN, "--quiet", "gen", "--customers", a.customers, "--seed", "1",
-                        "--no-lines", "--no-events", "--out", data], check=True)
+    orders = workload(a.customers)
     out = tempfile.mkdtemp(prefix="retain-bench-clv-")
     rcmd = [RETAIN, "--quiet", "clv", "predict", "--orders", orders, "--horizon", "52w",
             "--discount", "0.01", "--format", "csv"]

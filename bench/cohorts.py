@@ -55,6 +55,17 @@ def cells(path):
     return res
 
 
+def workload(customers):
+    """The orders.csv of the benchmark business of that many customers (generated once into
+    bench/data/ by `retain gen`, seed 1)."""
+    data_dir = os.path.join(HERE, "data", f"gen-{customers}")
+    orders = os.path.join(data_dir, "orders.csv")
+    if not os.path.exists(orders):
+        subprocess.run([RETAIN, "--quiet", "gen", "--customers", str(customers), "--seed", "1",
+                        "--no-lines", "--no-events", "--out", data_dir], check=True)
+    return orders
+
+
 class Postgres:
     def __init__(self):
         self.dir = tempfile.mkdtemp(prefix="retain-bench-pg-")
@@ -94,11 +105,7 @@ def main():
     ap.add_argument("--only", default="retain,duckdb,pandas,sqlite,postgres")
     a = ap.parse_args()
     only = a.only.split(",")
-    data_dir = os.path.join(HERE, "data", f"gen-{a.customers}")
-    orders = os.path.join(data_dir, "orders.csv")
-    if not os.path.exists(orders):
-        subprocess.run([RETAIN, "--quiet", "gen", "--customers", a.customers, "--seed", "1",
-                        "--no-lines", "--no-events", "--out", data_dir], check=True)
+    orders = workload(a.customers)
     nrows = sum(1 for _ in open(orders, "rb")) - 1
     size = os.path.getsize(orders) / 1e6
     print(f"orders.csv: {nrows:,} rows, {size:.0f} MB, {a.customers} customers; "

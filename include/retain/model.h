@@ -91,6 +91,9 @@ int rt_model_build(rt_model_builder *b, rt_model **out, rt_error *err);
 int rt_model_load(rt_store *st, const rt_tz *tz, const char *currency, rt_model **out,
                   rt_error *err);
 void rt_model_free(rt_model *m);
+/* The index of the customer with store id `store_id` in a model built from the store (its
+ * customers are in store id order), or SIZE_MAX. */
+size_t rt_model_index_of(const rt_model *m, int64_t store_id);
 /* A model of the customers of m whose bit is set in bits (bit i of word i/64: customer i), in
  * m's order, with all their rows, and m's data range, currency and zone: every analytic runs on
  * a segment by running on its subset. m may be freed before the subset. */

@@ -561,15 +561,9 @@ static int on_member_bit(void *ctx, int64_t customer, const char *ext_id, int64_
   (void)ext_id;
   (void)entered_ms;
   member_bits *mb = ctx;
-  const rt_model *m = mb->m;
-  size_t lo = 0, hi = m->ncustomers;
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    if (m->store_id[mid] < customer) lo = mid + 1;
-    else hi = mid;
-  }
-  if (lo < m->ncustomers && m->store_id[lo] == customer) {
-    mb->bits[lo / 64] |= 1ULL << (lo % 64);
+  size_t i = rt_model_index_of(mb->m, customer);
+  if (i != SIZE_MAX) {
+    mb->bits[i / 64] |= 1ULL << (i % 64);
     mb->n++;
   }
   return 0;
@@ -599,6 +593,44 @@ int cli_segment_members(const cli_global *g, const rt_model *m, const char *name
   *bits = mb.bits;
   *count = mb.n;
   return CLI_OK;
+}
+
+int cli_segment_model(const cli_global *g, const rt_model *m, const char *name, rt_model **out,
+                      size_t *count) {
+  uint64_t *bits;
+  rt_error err = {0};
+  *out = NULL;
+  int rc = cli_segment_members(g, m, name, &bits, count);
+  if (!rc && rt_model_subset(m, bits, out, &err)) rc = cli_fail(&err);
+  rt_free(bits);
+  return rc;
+}
+
+int cli_collect_ids(void *ctx, int64_t customer, const char *ext_id, int64_t entered_ms) {
+  (void)ext_id;
+  (void)entered_ms;
+  cli_ids *l = ctx;
+  if (l->n == l->cap) {
+    size_t cap = l->cap ? 2 * l->cap : 1024;
+    int64_t *v = rt_realloc(l->v, cap * sizeof *v);
+    if (!v) return RT_ENOMEM;
+    l->v = v;
+    l->cap = cap;
+  }
+  l->v[l->n++] = customer;
+  return 0;
+}
+
+int cli_by_option(const char *cmd, int argc, char **argv, int *i, int *by) {
+  const char *v;
+  int r = cli_value(argc, argv, i, "--by", &v);
+  if (r <= 0) return r;
+  if (strcmp(v, "segment")) {
+    cli_usage_error(cmd, "--by wants 'segment', not '%s'", v);
+    return -1;
+  }
+  *by = 1;
+  return 1;
 }
 
 static int load_members(const cli_global *g, cli_analysis *a) {

@@ -493,10 +493,8 @@ int cmd_clv(const cli_global *g, int argc, char **argv) {
       if ((r = cli_value(argc, argv, &i, "--segment", &v)) != 0) {
         if (r < 0) return CLI_USAGE;
         segment = v;
-      } else if ((r = cli_value(argc, argv, &i, "--by", &v)) != 0) {
+      } else if ((r = cli_by_option("clv", argc, argv, &i, &by_seg)) != 0) {
         if (r < 0) return CLI_USAGE;
-        if (strcmp(v, "segment")) return cli_usage_error("clv", "--by wants 'segment', not '%s'", v);
-        by_seg = 1;
       } else if ((r = cli_value(argc, argv, &i, "--format", &v)) != 0) {
         if (r < 0 || cli_parse_format("clv", v, &format)) return CLI_USAGE;
       } else {

@@ -13,35 +13,20 @@
 
 typedef struct group {
   const char *name; /* NULL: all customers */
-  int64_t *ids;     /* members' store ids, ascending */
-  size_t nids, cap;
+  cli_ids members;  /* store ids, ascending */
   int64_t scored, alive;
   double p_alive, expected, value;
 } group;
 
-static int on_id(void *ctx, int64_t customer, const char *ext_id, int64_t entered_ms) {
-  (void)ext_id;
-  (void)entered_ms;
-  group *gr = ctx;
-  if (gr->nids == gr->cap) {
-    size_t cap = gr->cap ? 2 * gr->cap : 1024;
-    int64_t *v = rt_realloc(gr->ids, cap * sizeof *v);
-    if (!v) return RT_ENOMEM;
-    gr->ids = v;
-    gr->cap = cap;
-  }
-  gr->ids[gr->nids++] = customer; /* the scan is in customer id order */
-  return 0;
-}
-
 static int has(const group *gr, int64_t id) {
-  size_t lo = 0, hi = gr->nids;
+  const cli_ids *m = &gr->members;
+  size_t lo = 0, hi = m->n;
   while (lo < hi) {
     size_t mid = lo + (hi - lo) / 2;
-    if (gr->ids[mid] < id) lo = mid + 1;
+    if (m->v[mid] < id) lo = mid + 1;
     else hi = mid;
   }
-  return lo < gr->nids && gr->ids[lo] == id;
+  return lo < m->n && m->v[lo] == id;
 }
 
 typedef struct sum_ctx {
@@ -100,7 +85,7 @@ int cli_clv_summary(const cli_global *g, const char *segment, int by_segment, cl
       rc = cli_fail(&err);
       break;
     }
-    if (rt_store_scan_segment_members(st, info.id, on_id, &groups[k], &err)) rc = cli_fail(&err);
+    if (rt_store_scan_segment_members(st, info.id, cli_collect_ids, &groups[k].members, &err)) rc = cli_fail(&err);
     rt_segment_info_free(&info);
   }
   sum_ctx sc = {groups, ng};
@@ -161,7 +146,7 @@ int cli_clv_summary(const cli_global *g, const char *segment, int by_segment, cl
     cli_table_free(&t);
   }
 out:
-  for (size_t k = 0; groups && k < ng; k++) rt_free(groups[k].ids);
+  for (size_t k = 0; groups && k < ng; k++) rt_free(groups[k].members.v);
   free(groups);
   cli_names_free(&names);
   for (int k = 0; k < 2; k++) {

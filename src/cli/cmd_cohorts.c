@@ -3,8 +3,6 @@
  * JSON. Computed by rt_cohort_compute (include/retain/cohort.h). */
 #include "cli/cli.h"
 
-#include <retain/alloc.h>
-
 #include <retain/cohort.h>
 
 #include <jansson.h>
@@ -159,13 +157,12 @@ static int by_segment(const cli_global *g, cli_analysis *a, const rt_cohort_opts
     printf("No segments yet: retain segment create NAME --rule RULE\n");
   json_t *arr = a->format == FMT_JSON ? json_array() : NULL;
   for (size_t k = 0; k < names.n && !rc; k++) {
-    uint64_t *bits = NULL;
     size_t count = 0;
     rt_model *sub = NULL;
     rt_cohort_table *t = NULL;
     rt_error err = {0};
-    if ((rc = cli_segment_members(g, a->model, names.v[k], &bits, &count))) break;
-    if (rt_model_subset(a->model, bits, &sub, &err) || rt_cohort_compute(sub, co, &t, &err)) {
+    if ((rc = cli_segment_model(g, a->model, names.v[k], &sub, &count))) break;
+    if (rt_cohort_compute(sub, co, &t, &err)) {
       rc = cli_fail(&err);
     } else if (a->format == FMT_CSV) {
       print_csv(t, sub, names.v[k], k == 0);
@@ -183,7 +180,6 @@ static int by_segment(const cli_global *g, cli_analysis *a, const rt_cohort_opts
     }
     rt_cohort_table_free(t);
     rt_model_free(sub);
-    rt_free(bits);
   }
   if (arr && !rc) {
     json_dumpf(arr, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
@@ -227,10 +223,8 @@ int cmd_cohorts(const cli_global *g, int argc, char **argv) {
       else return cli_usage_error("cohorts", "--mode wants on or on-or-after, not '%s'", v);
       continue;
     }
-    if ((r = cli_value(argc, argv, &i, "--by", &v)) != 0) {
+    if ((r = cli_by_option("cohorts", argc, argv, &i, &by_seg)) != 0) {
       if (r < 0) return CLI_USAGE;
-      if (strcmp(v, "segment")) return cli_usage_error("cohorts", "--by wants 'segment', not '%s'", v);
-      by_seg = 1;
       continue;
     }
     if ((r = cli_value(argc, argv, &i, "--horizon", &v)) != 0) {

@@ -3,7 +3,6 @@
  * definitions are in include/retain/metrics.h and docs/METRICS.md. */
 #include "cli/cli.h"
 
-#include <retain/alloc.h>
 #include <retain/metrics.h>
 
 #include <jansson.h>
@@ -252,12 +251,9 @@ static int by_segment(const cli_global *g, cli_analysis *a, const rt_report_opts
   for (size_t c = 0; c < ncol && !rc; c++) {
     const rt_model *m = a->model;
     rt_model *sub = NULL;
-    uint64_t *bits = NULL;
     size_t count = a->model->ncustomers;
     if (c > 0) {
-      if ((rc = cli_segment_members(g, a->model, names.v[c - 1], &bits, &count))) break;
-      if (rt_model_subset(a->model, bits, &sub, &err)) rc = cli_fail(&err);
-      rt_free(bits);
+      if ((rc = cli_segment_model(g, a->model, names.v[c - 1], &sub, &count))) break;
       m = sub;
     }
     rt_report *rep = NULL;
@@ -348,10 +344,8 @@ int cmd_report(const cli_global *g, int argc, char **argv) {
       help();
       return CLI_OK;
     }
-    if ((r = cli_value(argc, argv, &i, "--by", &v)) != 0) {
+    if ((r = cli_by_option("report", argc, argv, &i, &by_seg)) != 0) {
       if (r < 0) return CLI_USAGE;
-      if (strcmp(v, "segment")) return cli_usage_error("report", "--by wants 'segment', not '%s'", v);
-      by_seg = 1;
       continue;
     }
     if ((r = cli_value(argc, argv, &i, "--baseline", &v)) != 0) {

@@ -8,7 +8,6 @@
 #include <retain/rule.h>
 
 #include <jansson.h>
-#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -133,32 +132,6 @@ static int evaluate(const cli_features *cf, const char *name, const char *rule, 
 
 static int is_member(const uint64_t *bits, size_t i) { return (int)((bits[i / 64] >> (i % 64)) & 1); }
 
-/* the stored members' customer ids, ascending */
-typedef struct idlist {
-  int64_t *v;
-  size_t n, cap;
-} idlist;
-
-static int on_member_id(void *ctx, int64_t customer, const char *ext_id, int64_t entered_ms) {
-  (void)ext_id;
-  (void)entered_ms;
-  idlist *l = ctx;
-  if (l->n == l->cap) {
-    size_t cap = l->cap ? 2 * l->cap : 1024;
-    int64_t *v = rt_realloc(l->v, cap * sizeof *v);
-    if (!v) return RT_ENOMEM;
-    l->v = v;
-    l->cap = cap;
-  }
-  l->v[l->n++] = customer;
-  return 0;
-}
-
-static int cmp_id(const void *a, const void *b) {
-  int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-  return x < y ? -1 : x > y;
-}
-
 /* Evaluates segment id's rule and records who entered and who left, in one transaction. */
 static int apply(cli_features *cf, int64_t id, const char *name, const char *rule, int quiet) {
   uint64_t *bits = NULL;
@@ -166,15 +139,14 @@ static int apply(cli_features *cf, int64_t id, const char *name, const char *rul
   int rc = evaluate(cf, name, rule, &bits, &count);
   if (rc) return rc;
   rt_error err = {0};
-  idlist old = {0};
+  cli_ids old = {0}; /* the stored members, ascending */
   const rt_model *m = cf->model;
   int64_t at = now_ms(), entered = 0, exited = 0;
   if (rt_store_begin(cf->st, &err) ||
-      rt_store_scan_segment_members(cf->st, id, on_member_id, &old, &err)) {
+      rt_store_scan_segment_members(cf->st, id, cli_collect_ids, &old, &err)) {
     rc = cli_fail(&err);
     goto out;
   }
-  if (old.n) qsort(old.v, old.n, sizeof *old.v, cmp_id);
   /* the model's customers are in store id order: merge the two ascending lists */
   size_t j = 0;
   for (size_t i = 0; i < m->ncustomers && !rc; i++) {
@@ -607,24 +579,6 @@ static int on_segment_copy(void *ctx, const rt_segment_info *s) {
   return 0;
 }
 
-static int refresh(const cli_global *g, const seg_args *a);
-
-int cli_segments_refresh(const cli_global *g, const char *as_of) {
-  rt_store *st;
-  int64_t n = 0;
-  rt_error err = {0};
-  int rc = cli_open_store(g, 1, &st);
-  if (rc) return rc;
-  if (rt_store_count(st, "segments", &n, &err)) rc = cli_fail(&err);
-  rt_store_close(st);
-  if (rc || n == 0) return rc;
-  seg_args a = {0};
-  a.as_of = as_of;
-  return refresh(g, &a);
-}
-
-static int cmd_refresh(const cli_global *g, seg_args *a) { return refresh(g, a); }
-
 static int refresh(const cli_global *g, const seg_args *a) {
   cli_features cf;
   int rc = cli_features_load(g, "segment", a->as_of, 1, &cf);
@@ -650,6 +604,20 @@ static int refresh(const cli_global *g, const seg_args *a) {
   rt_free(all.v);
   cli_features_free(&cf);
   return rc;
+}
+
+int cli_segments_refresh(const cli_global *g, const char *as_of) {
+  rt_store *st;
+  int64_t n = 0;
+  rt_error err = {0};
+  int rc = cli_open_store(g, 1, &st);
+  if (rc) return rc;
+  if (rt_store_count(st, "segments", &n, &err)) rc = cli_fail(&err);
+  rt_store_close(st);
+  if (rc || n == 0) return rc;
+  seg_args a = {0};
+  a.as_of = as_of;
+  return refresh(g, &a);
 }
 
 typedef struct events_ctx {
@@ -763,7 +731,7 @@ int cmd_segment(const cli_global *g, int argc, char **argv) {
   if (!strcmp(cmd, "members")) return cmd_members(g, &a);
   if (!strcmp(cmd, "export")) return cmd_export(g, &a);
   if (!strcmp(cmd, "delete")) return cmd_delete(g, &a);
-  if (!strcmp(cmd, "refresh")) return cmd_refresh(g, &a);
+  if (!strcmp(cmd, "refresh")) return refresh(g, &a);
   if (!strcmp(cmd, "events")) return cmd_events(g, &a);
   if (!strcmp(cmd, "preview")) return cmd_preview(g, &a);
   return cli_usage_error("segment", "unknown command '%s' (create, update, list, show, members, "

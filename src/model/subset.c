@@ -1,6 +1,6 @@
 /* subset.c - rt_model_subset: a model of some of a model's customers (a segment's members), so
- * that every analytic runs on a segment unchanged. The customers keep their order; their rows
- * are copied slice by slice. */
+ * that every analytic runs on a segment unchanged (the customers keep their order; their rows
+ * are copied slice by slice), and rt_model_index_of, a store id's customer. */
 #include <retain/alloc.h>
 #include <retain/model.h>
 
@@ -36,6 +36,18 @@ static int slices(const rt_model *m, const uint64_t *bits, size_t kept, const ui
   (*dst_start)[k] = (uint32_t)at;
   *nrows = rows;
   return 0;
+}
+
+size_t rt_model_index_of(const rt_model *m, int64_t store_id) {
+  size_t lo = 0, hi = m->ncustomers;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (m->store_id[mid] < store_id)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo < m->ncustomers && m->store_id[lo] == store_id ? lo : SIZE_MAX;
 }
 
 int rt_model_subset(const rt_model *m, const uint64_t *bits, rt_model **out, rt_error *err) {

@@ -305,19 +305,6 @@ static double median_gap(const rt_model *m, int32_t today) {
   return med;
 }
 
-/* model index of a store id (the model's customers are in store id order), or SIZE_MAX */
-static size_t index_of(const rt_model *m, int64_t id) {
-  size_t lo = 0, hi = m->ncustomers;
-  while (lo < hi) {
-    size_t mid = lo + (hi - lo) / 2;
-    if (m->store_id[mid] < id)
-      lo = mid + 1;
-    else
-      hi = mid;
-  }
-  return lo < m->ncustomers && m->store_id[lo] == id ? lo : SIZE_MAX;
-}
-
 /* ---- scores ---- */
 
 typedef struct scores_ctx {
@@ -329,7 +316,7 @@ typedef struct scores_ctx {
 static int on_score(void *ctx, const char *ext_id, const rt_score_rec *r) {
   (void)ext_id;
   scores_ctx *s = ctx;
-  size_t i = index_of(s->m, r->customer);
+  size_t i = rt_model_index_of(s->m, r->customer);
   if (i == SIZE_MAX)
     return 0;
   if (s->churn) {
@@ -430,7 +417,7 @@ static char *field_name(const char *key) {
 
 static int on_attrs(void *ctx, int64_t customer, const char *json) {
   attrs_ctx *a = ctx;
-  size_t i = index_of(a->m, customer);
+  size_t i = rt_model_index_of(a->m, customer);
   if (i == SIZE_MAX || !json)
     return 0;
   json_t *o = json_loads(json, 0, NULL);

@@ -527,8 +527,9 @@ static void *writer_main(void *arg) {
     pthread_mutex_unlock(&w->mu);
     if (stop)
       break;
-    /* one transaction for everything waiting; a job whose events fail is undone alone
-     * (savepoints would cost every job; a failure here is a store error, rare) */
+    /* one transaction for everything waiting. Events were validated when parsed, so a failure
+     * here is the store's (I/O, disk full): the transaction is rolled back and every job in
+     * it answered with the error (per-job savepoints would cost every commit) */
     rt_error err = {0};
     size_t nev = 0;
     int rc = rt_store_begin(w->st, &err);
@@ -544,8 +545,8 @@ static void *writer_main(void *arg) {
     if (!rc) {
       w->commits++;
       w->events += nev;
-      if (nev > w->max_batch)
-        w->max_batch = nev;
+      if (nev > w->max_commit)
+        w->max_commit = nev;
     }
     for (rt__job *j = jobs; j; j = j->next) {
       j->rc = rc;

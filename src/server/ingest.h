@@ -45,9 +45,9 @@ typedef struct rt__events {
 } rt__events;
 
 /* Parses a request body of the given kind (a batch: {"batch": [...]}) received at now_ms.
- * On error returns RT_EPARSE or RT_EINVAL with err "field: reason" and *field set to the JSON
- * path of the offending value (static storage in err is not used: field is written into
- * field_buf). max_batch bounds a batch (RT_ETOOBIG beyond, see error.h). */
+ * On error returns RT_EPARSE (not JSON) or RT_EINVAL (a bad field), or RT_ERANGE (more than
+ * max_batch events), with err "path: reason" and the JSON path of the offending value in
+ * field_buf ("$" for the whole body). */
 int rt__events_parse(const char *body, size_t len, rt__ev_kind kind, int64_t now_ms,
                      size_t max_batch, rt__events *out, char *field_buf, size_t field_cap,
                      rt_error *err);
@@ -81,7 +81,7 @@ typedef struct rt__writer {
   pthread_cond_t work, done;
   rt__job *head, *tail;
   int stopping, started;
-  uint64_t commits, events, max_batch;
+  uint64_t commits, events, max_commit; /* max_commit: most events in one commit */
 } rt__writer;
 
 /* Starts the writer on an open writable store (the writer uses it from its own thread only). */

@@ -33,7 +33,6 @@ static const double buckets_ms[] = {0.5, 1, 2, 5, 10, 20, 50, 100, 250, 500, 100
 #define NBUCKETS (sizeof buckets_ms / sizeof buckets_ms[0])
 
 typedef struct metrics {
-  pthread_mutex_t mu;
   uint64_t count[NROUTES][NSTATUS + 1]; /* [.][NSTATUS]: any other status */
   uint64_t lat[NROUTES][NBUCKETS + 1];  /* cumulative at print time; [.][NBUCKETS]: +Inf */
   double lat_sum[NROUTES];
@@ -58,6 +57,7 @@ struct rt_server {
   atomic_ullong requests;
   int port;
   metrics m;
+  pthread_mutex_t m_mu; /* guards m */
   pthread_mutex_t rl_mu;
   bucket rl[BUCKETS];
 };
@@ -186,11 +186,11 @@ static void record(rt_server *s, const request *rq) {
   size_t b = 0;
   while (b < NBUCKETS && ms > buckets_ms[b])
     b++;
-  pthread_mutex_lock(&s->m.mu);
+  pthread_mutex_lock(&s->m_mu);
   s->m.count[rq->route][st]++;
   s->m.lat[rq->route][b]++;
   s->m.lat_sum[rq->route] += ms / 1e3;
-  pthread_mutex_unlock(&s->m.mu);
+  pthread_mutex_unlock(&s->m_mu);
   if (s->cfg.log) {
     char when[48];
     rt_time_format(NULL, now_ms(), when, sizeof when);
@@ -210,9 +210,9 @@ static enum MHD_Result send_metrics(rt_server *s, request *rq, struct MHD_Connec
 #define OUT(...) (n += (size_t)snprintf(out + n, n < cap ? cap - n : 0, __VA_ARGS__))
   OUT("# HELP retain_http_requests_total HTTP requests by route and status.\n"
       "# TYPE retain_http_requests_total counter\n");
-  pthread_mutex_lock(&s->m.mu);
+  pthread_mutex_lock(&s->m_mu);
   metrics m = s->m;
-  pthread_mutex_unlock(&s->m.mu);
+  pthread_mutex_unlock(&s->m_mu);
   for (size_t r = 0; r < NROUTES; r++)
     for (size_t k = 0; k <= NSTATUS; k++)
       if (m.count[r][k]) {
@@ -327,6 +327,39 @@ static enum MHD_Result get_customer(rt_server *s, request *rq, struct MHD_Connec
   json_object_set_new(o, "revenue", rev);
   rt_customer_view_free(&v);
   return send_json(rq, c, MHD_HTTP_OK, o);
+}
+
+/* Whether the request's key may do `what` ("write": ingest; "read": the read API; admin keys
+ * may do both) and is within its rate; if not, *denied is the 401, 403 or 429 answer. */
+static int allowed(rt_server *s, request *rq, struct MHD_Connection *c, const char *what,
+                   enum MHD_Result *denied) {
+  if (s->cfg.no_auth)
+    return 1;
+  char scope[16] = "";
+  int64_t key_id = 0;
+  if (!authorize(s, c, scope, sizeof scope, &key_id)) {
+    *denied = send_error(rq, c, MHD_HTTP_UNAUTHORIZED, "unauthorized",
+                         "a valid API key is required (the key as the Basic auth user name, "
+                         "or Authorization: Bearer KEY)",
+                         NULL);
+    return 0;
+  }
+  if (strcmp(scope, what) && strcmp(scope, "admin")) {
+    *denied = send_error(rq, c, MHD_HTTP_FORBIDDEN, "forbidden",
+                         !strcmp(what, "write") ? "this key cannot write events"
+                                                : "this key cannot read (a write key can only "
+                                                  "send events)",
+                         NULL);
+    return 0;
+  }
+  if (!admit(s, key_id)) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "more than %g requests a second with this key; retry later",
+             s->cfg.rate_limit);
+    *denied = send_error(rq, c, 429, "rate_limited", msg, NULL);
+    return 0;
+  }
+  return 1;
 }
 
 /* GET /v1/openapi.json: the OpenAPI 3 document of the routes, built from the same tables the
@@ -510,14 +543,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     rq->route = (int)NROUTES - 2;
     if (!get)
       return send_error(rq, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method", "use GET", NULL);
-    char scope[16] = "";
-    int64_t key_id = 0;
-    if (!s->cfg.no_auth && !authorize(s, c, scope, sizeof scope, &key_id))
-      return send_error(rq, c, MHD_HTTP_UNAUTHORIZED, "unauthorized",
-                        "a read or admin API key is required", NULL);
-    if (!s->cfg.no_auth && strcmp(scope, "read") && strcmp(scope, "admin"))
-      return send_error(rq, c, MHD_HTTP_FORBIDDEN, "forbidden",
-                        "this key cannot read (a write key can only send events)", NULL);
+    enum MHD_Result denied;
+    if (!allowed(s, rq, c, "read", &denied))
+      return denied;
     return get_customer(s, rq, c, url + 14);
   }
   if (!strcmp(url, "/healthz") || !strcmp(url, "/readyz")) {
@@ -532,22 +560,9 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
       continue;
     if (!post)
       return send_error(rq, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method", "use POST", NULL);
-    char scope[16] = "";
-    int64_t key_id = 0;
-    if (!s->cfg.no_auth && !authorize(s, c, scope, sizeof scope, &key_id))
-      return send_error(rq, c, MHD_HTTP_UNAUTHORIZED, "unauthorized",
-                        "a valid API key is required (the write key as the Basic auth user "
-                        "name, or Authorization: Bearer KEY)",
-                        NULL);
-    if (!s->cfg.no_auth && strcmp(scope, "write") && strcmp(scope, "admin"))
-      return send_error(rq, c, MHD_HTTP_FORBIDDEN, "forbidden", "this key cannot write events",
-                        NULL);
-    if (!s->cfg.no_auth && !admit(s, key_id)) {
-      char msg[96];
-      snprintf(msg, sizeof msg, "more than %g requests a second with this key; retry later",
-               s->cfg.rate_limit);
-      return send_error(rq, c, 429, "rate_limited", msg, NULL);
-    }
+    enum MHD_Result denied;
+    if (!allowed(s, rq, c, "write", &denied))
+      return denied;
     if (rq->too_big) {
       char msg[96];
       snprintf(msg, sizeof msg, "the body is larger than %zu bytes", s->cfg.max_body);
@@ -589,7 +604,7 @@ int rt_server_start(const rt_server_config *cfg, rt_server **out, rt_error *err)
   if (!s->cfg.max_batch)
     s->cfg.max_batch = 2500;
   pthread_mutex_init(&s->keys_mu, NULL);
-  pthread_mutex_init(&s->m.mu, NULL);
+  pthread_mutex_init(&s->m_mu, NULL);
   pthread_mutex_init(&s->rl_mu, NULL);
   rt_store_config sc = {cfg->db_path, 0}, rc_ = {cfg->db_path, 1};
   int rc = rt_store_open(&sc, &s->st, err);
@@ -641,7 +656,7 @@ void rt_server_stop(rt_server *s) {
   rt_store_close(s->keys_st);
   rt_store_close(s->st);
   pthread_mutex_destroy(&s->keys_mu);
-  pthread_mutex_destroy(&s->m.mu);
+  pthread_mutex_destroy(&s->m_mu);
   pthread_mutex_destroy(&s->rl_mu);
   rt_free(s);
 }
@@ -650,7 +665,7 @@ void rt_server_stats_get(rt_server *s, rt_server_stats *out) {
   pthread_mutex_lock(&s->w.mu);
   out->commits = s->w.commits;
   out->events = s->w.events;
-  out->max_commit_batch = s->w.max_batch;
+  out->max_commit_batch = s->w.max_commit;
   pthread_mutex_unlock(&s->w.mu);
   out->requests = atomic_load(&s->requests);
 }

@@ -374,6 +374,48 @@ static void test_load_from_store(void **state) {
   assert_int_equal(system(cmd), 0);
 }
 
+/* A subset keeps the chosen customers in order with all their rows and the parent's data
+ * range; rt_model_index_of finds a customer by store id. */
+static void test_subset(void **state) {
+  (void)state;
+  rt_model_builder *b;
+  assert_int_equal(rt_model_builder_new(NULL, "USD", &b), 0);
+  uint32_t c[4];
+  const char *ids[] = {"w", "x", "y", "z"};
+  for (int k = 0; k < 4; k++)
+    assert_int_equal(rt_model_builder_customer(b, ids[k], 1, 10 * (k + 1), &c[k]), 0);
+  for (int k = 0; k < 4; k++)
+    for (int o = 0; o <= k; o++)
+      assert_int_equal(rt_model_builder_order(b, c[k], (int64_t)(100 + 10 * k + o) * 86400000,
+                                              100 * (k + 1), "USD"), 0);
+  assert_int_equal(rt_model_builder_refund(b, c[2], 200LL * 86400000, 50, "USD"), 0);
+  assert_int_equal(rt_model_builder_subscription(b, c[3], 90LL * 86400000, 0, 900, "USD"), 0);
+  rt_model *m, *s;
+  rt_error err = {0};
+  assert_int_equal(rt_model_build(b, &m, &err), 0);
+  assert_int_equal(rt_model_index_of(m, 30), 2);
+  assert_int_equal(rt_model_index_of(m, 10), 0);
+  assert_true(rt_model_index_of(m, 25) == SIZE_MAX);
+  assert_true(rt_model_index_of(m, 99) == SIZE_MAX);
+  uint64_t bits[1] = {(1u << 1) | (1u << 2)}; /* x and y */
+  assert_int_equal(rt_model_subset(m, bits, &s, &err), 0);
+  rt_model_free(m); /* the subset owns its rows */
+  assert_int_equal(s->ncustomers, 2);
+  assert_string_equal(rt_model_ext_id(s, 0), "x");
+  assert_string_equal(rt_model_ext_id(s, 1), "y");
+  assert_true(s->store_id[1] == 30);
+  assert_int_equal(s->norders, 5);
+  assert_int_equal(s->order_start[1], 2);
+  assert_int_equal(s->order_day[2], 120);
+  assert_true(s->revenue[1] == 900);
+  assert_int_equal(s->nrefunds, 1);
+  assert_int_equal(s->refund_start[1], 0);
+  assert_int_equal(s->nsubs, 0);
+  assert_int_equal(s->min_day, 90); /* the parent's range, z's subscription included */
+  assert_int_equal(s->max_day, 200);
+  rt_model_free(s);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_currency_exponent),
@@ -385,6 +427,7 @@ int main(void) {
       cmocka_unit_test(test_empty),
       cmocka_unit_test(test_load_from_store),
       cmocka_unit_test(test_snapshot_round_trip),
+      cmocka_unit_test(test_subset),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
