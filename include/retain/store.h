@@ -36,6 +36,12 @@ int rt_store_latest_schema_version(void);    /* migrations this build knows */
  * cached model is still current. */
 int rt_store_data_version(rt_store *st, int64_t *out, rt_error *err);
 
+/* Read transactions: every read between begin and end sees one committed state of the store,
+ * whatever other connections commit meanwhile (a model loaded inside one is consistent with
+ * the data version read inside it). Not inside a write transaction. */
+int rt_store_read_begin(rt_store *st, rt_error *err);
+void rt_store_read_end(rt_store *st); /* st may be NULL or outside a read transaction */
+
 /* Write transactions. begin takes the write lock at once (BEGIN IMMEDIATE). */
 int rt_store_begin(rt_store *st, rt_error *err);
 int rt_store_commit(rt_store *st, rt_error *err);

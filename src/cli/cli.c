@@ -3,6 +3,7 @@
 #include "cli/cli.h"
 
 #include <retain/alloc.h>
+#include <retain/segment.h>
 
 #include <errno.h>
 #include <inttypes.h>
@@ -550,25 +551,6 @@ int cli_analysis_load(const char *cmd, const cli_global *g, cli_analysis *a) {
   return load_members(g, a);
 }
 
-/* the stored members of a segment as a bitmap over a model (in store id order) */
-typedef struct member_bits {
-  const rt_model *m;
-  uint64_t *bits;
-  size_t n;
-} member_bits;
-
-static int on_member_bit(void *ctx, int64_t customer, const char *ext_id, int64_t entered_ms) {
-  (void)ext_id;
-  (void)entered_ms;
-  member_bits *mb = ctx;
-  size_t i = rt_model_index_of(mb->m, customer);
-  if (i != SIZE_MAX) {
-    mb->bits[i / 64] |= 1ULL << (i % 64);
-    mb->n++;
-  }
-  return 0;
-}
-
 int cli_segment_members(const cli_global *g, const rt_model *m, const char *name,
                         uint64_t **bits, size_t *count) {
   rt_store *st = NULL;
@@ -578,21 +560,13 @@ int cli_segment_members(const cli_global *g, const rt_model *m, const char *name
   int rc = cli_open_store(g, 1, &st);
   if (rc) return rc;
   rt_segment_info info = {0};
-  member_bits mb = {m, rt_calloc((m->ncustomers + 63) / 64 + 1, sizeof *mb.bits), 0};
-  if (!mb.bits) rc = rt_error_set(&err, RT_ENOMEM, "out of memory");
-  else if (!rt_store_segment_get(st, name, &info, &err))
-    rc = rt_store_scan_segment_members(st, info.id, on_member_bit, &mb, &err);
+  if (!rt_store_segment_get(st, name, &info, &err))
+    rc = rt_segment_member_bits(st, m, info.id, bits, count, &err);
   else
     rc = err.code;
   rt_segment_info_free(&info);
   rt_store_close(st);
-  if (rc) {
-    rt_free(mb.bits);
-    return cli_fail(&err);
-  }
-  *bits = mb.bits;
-  *count = mb.n;
-  return CLI_OK;
+  return rc ? cli_fail(&err) : CLI_OK;
 }
 
 int cli_segment_model(const cli_global *g, const rt_model *m, const char *name, rt_model **out,
@@ -604,21 +578,6 @@ int cli_segment_model(const cli_global *g, const rt_model *m, const char *name, 
   if (!rc && rt_model_subset(m, bits, out, &err)) rc = cli_fail(&err);
   rt_free(bits);
   return rc;
-}
-
-int cli_collect_ids(void *ctx, int64_t customer, const char *ext_id, int64_t entered_ms) {
-  (void)ext_id;
-  (void)entered_ms;
-  cli_ids *l = ctx;
-  if (l->n == l->cap) {
-    size_t cap = l->cap ? 2 * l->cap : 1024;
-    int64_t *v = rt_realloc(l->v, cap * sizeof *v);
-    if (!v) return RT_ENOMEM;
-    l->v = v;
-    l->cap = cap;
-  }
-  l->v[l->n++] = customer;
-  return 0;
 }
 
 int cli_by_option(const char *cmd, int argc, char **argv, int *i, int *by) {

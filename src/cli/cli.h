@@ -124,13 +124,12 @@ int cli_segment_model(const cli_global *g, const rt_model *m, const char *name, 
 /* `--by segment` (the only grouping there is): 1 consumed (*by set), 0 not it, -1 usage error
  * (printed). */
 int cli_by_option(const char *cmd, int argc, char **argv, int *i, int *by);
-/* A segment's members as their customer ids: cli_collect_ids is an rt_store_member_cb that
- * appends to a cli_ids (ascending, as the scan gives them); free v with rt_free. */
+/* A segment's members as their customer ids (ascending; rt_segment_member_ids fills them);
+ * free v with rt_free. */
 typedef struct cli_ids {
   int64_t *v;
   size_t n, cap;
 } cli_ids;
-int cli_collect_ids(void *ctx, int64_t customer, const char *ext_id, int64_t entered_ms);
 /* The stored segments' names, in name order. Returns an exit code. */
 typedef struct cli_names {
   char **v;

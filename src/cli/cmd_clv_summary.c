@@ -5,6 +5,7 @@
 #include "cli/cli.h"
 
 #include <retain/alloc.h>
+#include <retain/segment.h>
 
 #include <jansson.h>
 #include <math.h>
@@ -85,7 +86,8 @@ int cli_clv_summary(const cli_global *g, const char *segment, int by_segment, cl
       rc = cli_fail(&err);
       break;
     }
-    if (rt_store_scan_segment_members(st, info.id, cli_collect_ids, &groups[k].members, &err)) rc = cli_fail(&err);
+    if (rt_segment_member_ids(st, info.id, &groups[k].members.v, &groups[k].members.n, &err))
+      rc = cli_fail(&err);
     rt_segment_info_free(&info);
   }
   sum_ctx sc = {groups, ng};

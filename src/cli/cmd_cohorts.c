@@ -2,6 +2,7 @@
  * percentages of customers or revenue, as a table, CSV (cohort,period,customers,revenue) or
  * JSON. Computed by rt_cohort_compute (include/retain/cohort.h). */
 #include "cli/cli.h"
+#include "analytics/report_json.h"
 
 #include <retain/cohort.h>
 
@@ -26,14 +27,6 @@ static void help(void) {
          "CSV columns: cohort,period,customers,revenue (one row per cohort and period, zeros\n"
          "included, up to the last period). Import options for --orders:\n%s",
          cli_analysis_options_help, cli_import_options_help);
-}
-
-static double pct(const rt_cohort_table *t, size_t c, size_t k, int revenue) {
-  if (revenue) {
-    int64_t base = t->revenue[c * t->width];
-    return base ? 100.0 * (double)t->revenue[c * t->width + k] / (double)base : NAN;
-  }
-  return t->size[c] ? 100.0 * (double)t->customers[c * t->width + k] / (double)t->size[c] : NAN;
 }
 
 static void print_table(const rt_cohort_table *t, const rt_model *m, int revenue, int percent) {
@@ -69,7 +62,7 @@ static void print_table(const rt_cohort_table *t, const rt_model *m, int revenue
       if (k >= len) {
         cells[k + 2][0] = '\0';
       } else if (percent) {
-        double p = pct(t, c, k, revenue);
+        double p = rt__cohort_pct(t, c, k, revenue);
         if (isnan(p)) snprintf(cells[k + 2], sizeof cells[0], "–");
         else snprintf(cells[k + 2], sizeof cells[0], "%.1f", p);
       } else if (revenue) {
@@ -109,39 +102,8 @@ static void print_csv(const rt_cohort_table *t, const rt_model *m, const char *s
   }
 }
 
-static json_t *cohorts_json(const rt_cohort_table *t, const rt_model *m, int percent) {
-  char lbl[32];
-  json_t *root = json_object(), *arr = json_array();
-  json_object_set_new(root, "period_unit", json_string(rt_period_unit_name(t->unit)));
-  json_object_set_new(root, "mode",
-                      json_string(t->mode == RT_COHORT_ON ? "on" : "on-or-after"));
-  json_object_set_new(root, "currency", json_string(m->currency));
-  json_object_set_new(root, "timezone", json_string(rt_tz_name(m->tz)));
-  for (size_t c = 0; c < t->ncohorts; c++) {
-    json_t *o = json_object(), *cu = json_array(), *rv = json_array(), *pc = json_array();
-    rt_period_label(t->unit, t->first_cohort + (int64_t)c, lbl, sizeof lbl);
-    json_object_set_new(o, "cohort", json_string(lbl));
-    json_object_set_new(o, "size", json_integer(t->size[c]));
-    size_t len = rt_cohort_row_len(t, c);
-    for (size_t k = 0; k < len; k++) {
-      json_array_append_new(cu, json_integer(t->customers[c * t->width + k]));
-      json_array_append_new(
-          rv, json_real((double)t->revenue[c * t->width + k] / pow(10.0, m->currency_exp)));
-      double p = pct(t, c, k, 0);
-      json_array_append_new(pc, isnan(p) ? json_null() : json_real(p));
-    }
-    json_object_set_new(o, "customers", cu);
-    json_object_set_new(o, "revenue", rv);
-    if (percent) json_object_set_new(o, "percent", pc);
-    else json_decref(pc);
-    json_array_append_new(arr, o);
-  }
-  json_object_set_new(root, "cohorts", arr);
-  return root;
-}
-
 static void print_json(const rt_cohort_table *t, const rt_model *m, int percent) {
-  json_t *root = cohorts_json(t, m, percent);
+  json_t *root = rt__cohorts_json(t, m, percent);
   json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
   printf("\n");
   json_decref(root);
@@ -170,7 +132,7 @@ static int by_segment(const cli_global *g, cli_analysis *a, const rt_cohort_opts
       json_t *o = json_object();
       json_object_set_new(o, "segment", json_string(names.v[k]));
       json_object_set_new(o, "members", json_integer((json_int_t)count));
-      json_object_set_new(o, "cohorts", cohorts_json(t, sub, percent));
+      json_object_set_new(o, "cohorts", rt__cohorts_json(t, sub, percent));
       json_array_append_new(arr, o);
     } else {
       char n[32];

@@ -2,6 +2,7 @@
  * against the average of the previous N periods, as a table, CSV or JSON. The metric
  * definitions are in include/retain/metrics.h and docs/METRICS.md. */
 #include "cli/cli.h"
+#include "analytics/report_json.h"
 
 #include <retain/metrics.h>
 
@@ -11,90 +12,46 @@
 #include <stdlib.h>
 #include <string.h>
 
-typedef enum { K_COUNT, K_MONEY, K_RATE, K_RATIO, K_MONEY_AVG } kind;
-
-/* Every column of a report row: its machine name, its label and where it lives. */
-static const struct {
-  const char *name, *label;
-  kind k;
-  size_t off;
-  int brief; /* shown in the multi-period table */
-} fields[] = {
-#define F(n, l, k, m, b) {n, l, k, offsetof(rt_period_metrics, m), b}
-    F("customers", "customers", K_COUNT, customers, 1),
-    F("new_customers", "new customers", K_COUNT, new_customers, 1),
-    F("active_start", "active at start", K_COUNT, active_start, 0),
-    F("active_end", "active at end", K_COUNT, active_end, 1),
-    F("churned", "churned", K_COUNT, churned, 1),
-    F("churn_rate", "churn rate", K_RATE, churn_rate, 1),
-    F("retention_rate", "retention rate", K_RATE, retention_rate, 1),
-    F("ordering", "ordering customers", K_COUNT, ordering, 0),
-    F("orders", "orders", K_COUNT, orders, 1),
-    F("refunds", "refunds", K_COUNT, refunds, 0),
-    F("repeat_rate", "repeat purchase rate", K_RATE, repeat_rate, 1),
-    F("frequency", "purchase frequency", K_RATIO, frequency, 0),
-    F("aov", "average order value", K_MONEY_AVG, aov, 1),
-    F("revenue", "revenue", K_MONEY, revenue, 1),
-    F("refunded", "refunded", K_MONEY, refunded, 0),
-    F("net_revenue_to_date", "net revenue to date", K_MONEY, net_revenue_to_date, 0),
-    F("repeat_buyers", "repeat buyers", K_COUNT, repeat_buyers, 0),
-    F("historic_clv", "historic CLV", K_MONEY_AVG, historic_clv, 1),
-#undef F
-};
-#define NFIELDS (sizeof fields / sizeof fields[0])
-
-static int is_double(kind k) { return k == K_RATE || k == K_RATIO || k == K_MONEY_AVG; }
-
-static double value_of(const rt_period_metrics *m, size_t f) {
-  const char *p = (const char *)m + fields[f].off;
-  if (is_double(fields[f].k)) return *(const double *)p;
-  return (double)*(const int64_t *)p;
-}
-
-static int64_t count_of(const rt_period_metrics *m, size_t f) {
-  return *(const int64_t *)((const char *)m + fields[f].off);
-}
-
 /* The value for people: 1,234 / 12.3% / 57.30 / 1.12; "–" when undefined. */
 static void human(const rt_period_metrics *m, size_t f, int exp, char *buf, size_t n) {
-  double v = value_of(m, f);
+  double v = rt__report_value(m, f);
   if (isnan(v)) {
     snprintf(buf, n, "–");
     return;
   }
-  switch (fields[f].k) {
-  case K_COUNT: cli_count(count_of(m, f), buf, n); break;
-  case K_MONEY: cli_money(count_of(m, f), exp, buf, n); break;
-  case K_MONEY_AVG: cli_money((int64_t)llround(v), exp, buf, n); break;
-  case K_RATE: snprintf(buf, n, "%.1f%%", v * 100.0); break;
-  case K_RATIO: snprintf(buf, n, "%.2f", v); break;
+  switch (rt__report_fields[f].k) {
+  case RT__K_COUNT: cli_count(rt__report_count(m, f), buf, n); break;
+  case RT__K_MONEY: cli_money(rt__report_count(m, f), exp, buf, n); break;
+  case RT__K_MONEY_AVG: cli_money((int64_t)llround(v), exp, buf, n); break;
+  case RT__K_RATE: snprintf(buf, n, "%.1f%%", v * 100.0); break;
+  case RT__K_RATIO: snprintf(buf, n, "%.2f", v); break;
   }
 }
 
 /* The value for machines: exact integers, money in major units, rates as fractions. */
 static void machine(const rt_period_metrics *m, size_t f, int exp, char *buf, size_t n) {
-  double v = value_of(m, f);
+  double v = rt__report_value(m, f);
   if (isnan(v)) {
     buf[0] = '\0';
     return;
   }
-  switch (fields[f].k) {
-  case K_COUNT: snprintf(buf, n, "%lld", (long long)count_of(m, f)); break;
-  case K_MONEY: cli_money(count_of(m, f), exp, buf, n); break;
-  case K_MONEY_AVG: snprintf(buf, n, "%.*f", exp, v / pow(10.0, exp)); break;
-  case K_RATE:
-  case K_RATIO: snprintf(buf, n, "%.6g", v); break;
+  switch (rt__report_fields[f].k) {
+  case RT__K_COUNT: snprintf(buf, n, "%lld", (long long)rt__report_count(m, f)); break;
+  case RT__K_MONEY: cli_money(rt__report_count(m, f), exp, buf, n); break;
+  case RT__K_MONEY_AVG: snprintf(buf, n, "%.*f", exp, v / pow(10.0, exp)); break;
+  case RT__K_RATE:
+  case RT__K_RATIO: snprintf(buf, n, "%.6g", v); break;
   }
 }
 
 static void change(const rt_period_metrics *m, const rt_period_metrics *b, size_t f, int exp,
                    char *buf, size_t n) {
-  double v = value_of(m, f), w = value_of(b, f);
+  double v = rt__report_value(m, f), w = rt__report_value(b, f);
   if (b->period == INT64_MIN || isnan(v) || isnan(w)) {
     snprintf(buf, n, " ");
     return;
   }
-  if (fields[f].k == K_RATE) {
+  if (rt__report_fields[f].k == RT__K_RATE) {
     snprintf(buf, n, "%+.1f pt", (v - w) * 100.0);
   } else if (w == 0) {
     snprintf(buf, n, v == 0 ? "0%%" : "new");
@@ -135,11 +92,11 @@ static void print_table(const rt_report *r, const rt_model *m, int exp) {
     cli_table_init(&t, bl->period != INT64_MIN ? 4 : 2);
     const char *head[] = {"metric", lbl, "baseline", "change"};
     cli_table_row(&t, head);
-    for (size_t f = 0; f < NFIELDS; f++) {
+    for (size_t f = 0; f < rt__nreport_fields; f++) {
       human(p, f, exp, a, sizeof a);
       human(bl, f, exp, b, sizeof b);
       change(p, bl, f, exp, c, sizeof c);
-      const char *row[] = {fields[f].label, a, b, c};
+      const char *row[] = {rt__report_fields[f].label, a, b, c};
       cli_table_row(&t, row);
     }
   } else {
@@ -147,20 +104,20 @@ static void print_table(const rt_report *r, const rt_model *m, int exp) {
            "last %d days or subscribed\n\n",
            unit, cli_count((int64_t)m->ncustomers, a, sizeof a), m->currency, r->inactive_days);
     size_t nb = 1;
-    for (size_t f = 0; f < NFIELDS; f++) nb += fields[f].brief;
+    for (size_t f = 0; f < rt__nreport_fields; f++) nb += rt__report_fields[f].brief;
     cli_table_init(&t, nb);
-    const char *head[NFIELDS + 1];
-    char cell[NFIELDS + 1][64];
-    const char *row[NFIELDS + 1];
+    const char *head[rt__nreport_fields + 1];
+    char cell[rt__nreport_fields + 1][64];
+    const char *row[rt__nreport_fields + 1];
     head[0] = unit;
-    for (size_t f = 0, j = 1; f < NFIELDS; f++)
-      if (fields[f].brief) head[j++] = fields[f].label;
+    for (size_t f = 0, j = 1; f < rt__nreport_fields; f++)
+      if (rt__report_fields[f].brief) head[j++] = rt__report_fields[f].label;
     cli_table_row(&t, head);
     for (size_t i = 0; i < r->nperiods; i++) {
       rt_period_label(r->unit, r->rows[i].period, cell[0], sizeof cell[0]);
       row[0] = cell[0];
-      for (size_t f = 0, j = 1; f < NFIELDS; f++)
-        if (fields[f].brief) {
+      for (size_t f = 0, j = 1; f < rt__nreport_fields; f++)
+        if (rt__report_fields[f].brief) {
           human(&r->rows[i], f, exp, cell[j], sizeof cell[j]);
           row[j] = cell[j];
           j++;
@@ -178,17 +135,17 @@ static void print_table(const rt_report *r, const rt_model *m, int exp) {
 static void print_csv(const rt_report *r, int exp) {
   char buf[64];
   printf("period");
-  for (size_t f = 0; f < NFIELDS; f++) printf(",%s", fields[f].name);
-  for (size_t f = 0; f < NFIELDS; f++) printf(",baseline_%s", fields[f].name);
+  for (size_t f = 0; f < rt__nreport_fields; f++) printf(",%s", rt__report_fields[f].name);
+  for (size_t f = 0; f < rt__nreport_fields; f++) printf(",baseline_%s", rt__report_fields[f].name);
   printf("\n");
   for (size_t i = 0; i < r->nperiods; i++) {
     rt_period_label(r->unit, r->rows[i].period, buf, sizeof buf);
     printf("%s", buf);
-    for (size_t f = 0; f < NFIELDS; f++) {
+    for (size_t f = 0; f < rt__nreport_fields; f++) {
       machine(&r->rows[i], f, exp, buf, sizeof buf);
       printf(",%s", buf);
     }
-    for (size_t f = 0; f < NFIELDS; f++) {
+    for (size_t f = 0; f < rt__nreport_fields; f++) {
       if (r->base[i].period == INT64_MIN) buf[0] = '\0';
       else machine(&r->base[i], f, exp, buf, sizeof buf);
       printf(",%s", buf);
@@ -197,40 +154,8 @@ static void print_csv(const rt_report *r, int exp) {
   }
 }
 
-static json_t *metrics_json(const rt_period_metrics *p, int exp) {
-  json_t *o = json_object();
-  for (size_t f = 0; f < NFIELDS; f++) {
-    double v = value_of(p, f);
-    json_t *x;
-    if (isnan(v)) x = json_null();
-    else if (fields[f].k == K_COUNT) x = json_integer(count_of(p, f));
-    else if (fields[f].k == K_MONEY) x = json_real((double)count_of(p, f) / pow(10.0, exp));
-    else if (fields[f].k == K_MONEY_AVG) x = json_real(v / pow(10.0, exp));
-    else x = json_real(v);
-    json_object_set_new(o, fields[f].name, x);
-  }
-  return o;
-}
-
-static void print_json(const rt_report *r, const rt_model *m, int exp) {
-  char buf[32];
-  json_t *root = json_object(), *arr = json_array();
-  json_object_set_new(root, "period_unit", json_string(rt_period_unit_name(r->unit)));
-  json_object_set_new(root, "currency", json_string(m->currency));
-  json_object_set_new(root, "timezone", json_string(rt_tz_name(m->tz)));
-  json_object_set_new(root, "inactive_days", json_integer(r->inactive_days));
-  json_object_set_new(root, "baseline_periods", json_integer(r->baseline));
-  json_object_set_new(root, "customers", json_integer((json_int_t)m->ncustomers));
-  for (size_t i = 0; i < r->nperiods; i++) {
-    json_t *o = metrics_json(&r->rows[i], exp);
-    rt_period_label(r->unit, r->rows[i].period, buf, sizeof buf);
-    json_object_set_new(o, "period", json_string(buf));
-    json_object_set_new(o, "baseline", r->base[i].period == INT64_MIN
-                                           ? json_null()
-                                           : metrics_json(&r->base[i], exp));
-    json_array_append_new(arr, o);
-  }
-  json_object_set_new(root, "periods", arr);
+static void print_json(const rt_report *r, const rt_model *m) {
+  json_t *root = rt__report_json(r, m);
   json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
   printf("\n");
   json_decref(root);
@@ -271,13 +196,13 @@ static int by_segment(const cli_global *g, cli_analysis *a, const rt_report_opts
     if (period != INT64_MIN) rt_period_label(a->unit, period, lbl, sizeof lbl);
     if (a->format == FMT_CSV) {
       printf("segment,period,members");
-      for (size_t f = 0; f < NFIELDS; f++) printf(",%s", fields[f].name);
+      for (size_t f = 0; f < rt__nreport_fields; f++) printf(",%s", rt__report_fields[f].name);
       printf("\n");
       for (size_t c = 0; c < ncol; c++) {
         char buf[64];
         cli_csv_field(stdout, c ? names.v[c - 1] : "(all customers)");
         printf(",%s,%lld", lbl, (long long)sizes[c]);
-        for (size_t f = 0; f < NFIELDS; f++) {
+        for (size_t f = 0; f < rt__nreport_fields; f++) {
           machine(&cols[c], f, (int)exp, buf, sizeof buf);
           printf(",%s", buf);
         }
@@ -286,7 +211,7 @@ static int by_segment(const cli_global *g, cli_analysis *a, const rt_report_opts
     } else if (a->format == FMT_JSON) {
       json_t *arr = json_array();
       for (size_t c = 0; c < ncol; c++) {
-        json_t *o = metrics_json(&cols[c], (int)exp);
+        json_t *o = rt__period_json(&cols[c], (int)exp);
         json_object_set_new(o, "segment", c ? json_string(names.v[c - 1]) : json_null());
         json_object_set_new(o, "members", json_integer(sizes[c]));
         json_array_append_new(arr, o);
@@ -308,9 +233,9 @@ static int by_segment(const cli_global *g, cli_analysis *a, const rt_report_opts
         row[0] = "members";
         for (size_t c = 0; c < ncol; c++) row[c + 1] = cli_count(sizes[c], cell[c + 1], 64);
         cli_table_row(&t, row);
-        for (size_t f = 0; f < NFIELDS; f++) {
-          if (!fields[f].brief) continue;
-          row[0] = fields[f].label;
+        for (size_t f = 0; f < rt__nreport_fields; f++) {
+          if (!rt__report_fields[f].brief) continue;
+          row[0] = rt__report_fields[f].label;
           for (size_t c = 0; c < ncol; c++) {
             human(&cols[c], f, (int)exp, cell[c + 1], 64);
             row[c + 1] = cell[c + 1];
@@ -394,7 +319,7 @@ int cmd_report(const cli_global *g, int argc, char **argv) {
   } else {
     int exp = a.model->currency_exp;
     if (a.format == FMT_CSV) print_csv(rep, exp);
-    else if (a.format == FMT_JSON) print_json(rep, a.model, exp);
+    else if (a.format == FMT_JSON) print_json(rep, a.model);
     else if (a.model->ncustomers == 0)
       printf("No customers yet. Import orders with 'retain import orders FILE'.\n");
     else print_table(rep, a.model, exp);

@@ -6,6 +6,7 @@
 #include <retain/alloc.h>
 #include <retain/features.h>
 #include <retain/rule.h>
+#include <retain/segment.h>
 
 #include <jansson.h>
 #include <string.h>
@@ -55,29 +56,6 @@ static int valid_name(const char *s) {
 
 /* ---- compiling and evaluating a rule ---- */
 
-/* in_segment('x'): the stored rule of x (kept until the compile is done) */
-typedef struct seg_lookup {
-  rt_store *st;
-  char *held[32];
-  int nheld;
-} seg_lookup;
-
-static const char *stored_rule(void *ctx, const char *name) {
-  seg_lookup *l = ctx;
-  rt_segment_info info;
-  if (l->nheld == 32 || rt_store_segment_get(l->st, name, &info, NULL)) return NULL;
-  char *rule = info.rule;
-  info.rule = NULL;
-  rt_segment_info_free(&info);
-  l->held[l->nheld++] = rule;
-  return rule;
-}
-
-static void lookup_free(seg_lookup *l) {
-  for (int i = 0; i < l->nheld; i++) rt_free(l->held[i]);
-  l->nheld = 0;
-}
-
 /* Prints a rule error, with the rule and a caret under the column it names (one-line rules). */
 static int rule_fail(const char *rule, const rt_error *err) {
   fprintf(stderr, "retain: rule: %s\n", err->msg);
@@ -89,45 +67,22 @@ static int rule_fail(const char *rule, const rt_error *err) {
   return CLI_FAIL;
 }
 
-static int compile(const cli_features *cf, seg_lookup *l, const char *name, const char *rule,
-                   rt_rule **out) {
-  rt_rule_env env;
-  rt_features_env(cf->f, &env);
-  env.name = name;
-  env.segment_rule = stored_rule;
-  env.ctx = l;
+static int compile(const cli_features *cf, const char *name, const char *rule, rt_rule **out) {
   rt_error err = {0};
-  int rc = rt_rule_compile(rule, &env, out, &err);
-  lookup_free(l);
+  int rc = rt_segment_compile(cf->st, cf->f, name, rule, out, &err);
   return rc ? rule_fail(rule, &err) : CLI_OK;
 }
 
 /* The members of rule as a bitmap (rt_free it). */
 static int evaluate(const cli_features *cf, const char *name, const char *rule, uint64_t **bits,
                     size_t *count) {
-  seg_lookup l = {cf->st, {0}, 0};
   rt_rule *r = NULL;
-  int rc = compile(cf, &l, name, rule, &r);
+  int rc = compile(cf, name, rule, &r);
   if (rc) return rc;
-  size_t words = (cf->f->n + 63) / 64;
-  *bits = rt_calloc(words ? words : 1, sizeof **bits);
   rt_error err = {0};
-  if (!*bits) {
-    rt_rule_free(r);
-    fprintf(stderr, "retain: out of memory\n");
-    return CLI_FAIL;
-  }
-  if (rt_rule_eval(r, *bits, &err)) {
-    rt_rule_free(r);
-    rt_free(*bits);
-    *bits = NULL;
-    return cli_fail(&err);
-  }
+  rc = rt_segment_eval(r, cf->f->n, bits, count, &err);
   rt_rule_free(r);
-  size_t c = 0;
-  for (size_t w = 0; w < words; w++) c += (size_t)__builtin_popcountll((*bits)[w]);
-  *count = c;
-  return CLI_OK;
+  return rc ? cli_fail(&err) : CLI_OK;
 }
 
 static int is_member(const uint64_t *bits, size_t i) { return (int)((bits[i / 64] >> (i % 64)) & 1); }
@@ -139,47 +94,21 @@ static int apply(cli_features *cf, int64_t id, const char *name, const char *rul
   int rc = evaluate(cf, name, rule, &bits, &count);
   if (rc) return rc;
   rt_error err = {0};
-  cli_ids old = {0}; /* the stored members, ascending */
+  rt_segment_changes ch;
   const rt_model *m = cf->model;
-  int64_t at = now_ms(), entered = 0, exited = 0;
   if (rt_store_begin(cf->st, &err) ||
-      rt_store_scan_segment_members(cf->st, id, cli_collect_ids, &old, &err)) {
+      rt_segment_sync(cf->st, m, id, bits, now_ms(), &ch, &err) ||
+      rt_store_commit(cf->st, &err)) {
+    rt_store_rollback(cf->st);
     rc = cli_fail(&err);
-    goto out;
   }
-  /* the model's customers are in store id order: merge the two ascending lists */
-  size_t j = 0;
-  for (size_t i = 0; i < m->ncustomers && !rc; i++) {
-    int64_t sid = m->store_id[i];
-    while (j < old.n && old.v[j] < sid && !rc) { /* a member no longer in the model */
-      if (rt_store_segment_move(cf->st, id, old.v[j], 0, at, &err)) rc = cli_fail(&err);
-      exited++;
-      j++;
-    }
-    int was = j < old.n && old.v[j] == sid;
-    if (was) j++;
-    int now = is_member(bits, i);
-    if (now != was && !rc) {
-      if (rt_store_segment_move(cf->st, id, sid, now, at, &err)) rc = cli_fail(&err);
-      entered += now;
-      exited += !now;
-    }
-  }
-  for (; j < old.n && !rc; j++, exited++)
-    if (rt_store_segment_move(cf->st, id, old.v[j], 0, at, &err)) rc = cli_fail(&err);
-  if (!rc && (rt_store_segment_evaluated(cf->st, id, at, (int64_t)count, entered, exited, &err) ||
-              rt_store_commit(cf->st, &err)))
-    rc = cli_fail(&err);
-  if (rc) rt_store_rollback(cf->st);
   if (!rc && !quiet) {
     char n1[32], n2[32], n3[32];
     printf("segment %s: %s customers (%.1f%%) · %s entered, %s left\n", name,
            cli_count((int64_t)count, n1, sizeof n1),
            m->ncustomers ? 100.0 * (double)count / (double)m->ncustomers : 0.0,
-           cli_count(entered, n2, sizeof n2), cli_count(exited, n3, sizeof n3));
+           cli_count(ch.entered, n2, sizeof n2), cli_count(ch.exited, n3, sizeof n3));
   }
-out:
-  rt_free(old.v);
   rt_free(bits);
   return rc;
 }
@@ -263,9 +192,8 @@ static int cmd_create(const cli_global *g, const char *cmd, seg_args *a) {
   cli_features cf;
   if ((rc = cli_features_load(g, "segment", a->as_of, 1, &cf))) return rc;
   /* the rule must compile before anything is stored */
-  seg_lookup l = {cf.st, {0}, 0};
   rt_rule *r = NULL;
-  rc = compile(&cf, &l, a->name, a->rule, &r);
+  rc = compile(&cf, a->name, a->rule, &r);
   rt_rule_free(r);
   rt_error err = {0};
   int64_t id = 0;

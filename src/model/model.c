@@ -1137,12 +1137,17 @@ int rt_model_load(rt_store *st, const rt_tz *tz, const char *currency, rt_model 
   load_ctx l = {0};
   int64_t version = -1;
   *out = NULL;
+  /* one snapshot for the version and every table, whatever is committed meanwhile (unless the
+   * caller is inside a transaction already, which is one) */
+  int own = rt_store_read_begin(st, NULL) == 0;
   int rc = rt_store_data_version(st, &version, err);
-  if (rc)
+  if (!rc && (rc = rt_model_builder_new(tz, currency, &l.b)))
+    rt_error_set(err, rc, "building the customer model: %s", rt_strerror(rc));
+  if (rc) {
+    if (own)
+      rt_store_read_end(st);
     return rc;
-  rc = rt_model_builder_new(tz, currency, &l.b);
-  if (rc)
-    return rt_error_set(err, rc, "building the customer model: %s", rt_strerror(rc));
+  }
   rc = rt_store_scan_customers(st, load_customer, &l, err);
   if (!rc)
     rc = rt_store_scan_orders(st, load_order, &l, err);
@@ -1150,6 +1155,8 @@ int rt_model_load(rt_store *st, const rt_tz *tz, const char *currency, rt_model 
     rc = rt_store_scan_refunds(st, load_refund, &l, err);
   if (!rc)
     rc = rt_store_scan_subscriptions(st, load_sub, &l, err);
+  if (own)
+    rt_store_read_end(st);
   rt_free(l.index_of);
   if (rc) {
     rt_model_builder_free(l.b);

@@ -31,6 +31,7 @@ struct rt_store {
   char *path;
   int read_only;
   int in_txn; /* inside rt_store_begin .. commit/rollback */
+  int in_read; /* inside rt_store_read_begin .. end */
   int bulk;   /* BULK_*: FAILED after bulk_end could not rebuild, until rollback */
 };
 
@@ -57,6 +58,25 @@ static int finish(rt_store *st, int rc, rt_error *err) {
 
 static int bad(rt_error *err, const char *what) {
   return rt_error_set(err, RT_EINVAL, "store: %s", what);
+}
+
+int rt_store_read_begin(rt_store *st, rt_error *err) {
+  LOCAL_ERR(err);
+  if (!st)
+    return bad(err, "rt_store_read_begin: NULL argument");
+  if (st->in_txn || st->in_read)
+    return rt_error_set(err, RT_EINVAL, "store: a read transaction inside another transaction");
+  int rc = finish(st, st->ops->read_begin(st->be, err), err);
+  if (!rc)
+    st->in_read = 1;
+  return rc;
+}
+
+void rt_store_read_end(rt_store *st) {
+  if (st && st->in_read) {
+    st->ops->read_end(st->be);
+    st->in_read = 0;
+  }
 }
 
 /* Checks that a write may happen and starts an implicit transaction when none is open; *implicit

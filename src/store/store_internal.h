@@ -47,6 +47,9 @@ typedef struct rt_store_ops {
   int (*begin)(rt_store_backend *b, rt_error *err);
   int (*commit)(rt_store_backend *b, rt_error *err);
   void (*rollback)(rt_store_backend *b);
+  /* A read transaction: every read until read_end sees one committed state. */
+  int (*read_begin)(rt_store_backend *b, rt_error *err);
+  void (*read_end)(rt_store_backend *b);
 
   int (*meta_get)(rt_store_backend *b, const char *key, char **out, rt_error *err);
   int (*meta_set)(rt_store_backend *b, const char *key, const char *value, rt_error *err);

@@ -41,6 +41,7 @@
   X(BEGIN, "BEGIN IMMEDIATE")                                                                    \
   X(COMMIT, "COMMIT")                                                                            \
   X(ROLLBACK, "ROLLBACK")                                                                        \
+  X(READ_BEGIN, "BEGIN DEFERRED")                                                                \
   X(DV_GET, "SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'data_version'")                \
   X(DV_BUMP, "UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'data_version'")    \
   X(META_GET, "SELECT value FROM meta WHERE key = ?1")                                           \
@@ -682,6 +683,20 @@ static void sq_rollback(rt_store_backend *b) {
     b->bulk = 0;
     set_cache(b, CACHE_KIB_NORMAL);
   }
+}
+
+/* A deferred transaction takes no lock; its first read fixes the snapshot it sees (WAL). */
+static int sq_read_begin(rt_store_backend *b, rt_error *err) {
+  sqlite3_stmt *s;
+  int rc = get(b, S_READ_BEGIN, &s, err);
+  if (!rc)
+    rc = run(b, s, err, "beginning a read transaction");
+  return rc;
+}
+
+static void sq_read_end(rt_store_backend *b) {
+  if (!sqlite3_get_autocommit(b->db))
+    sqlite3_exec(b->db, "COMMIT", NULL, NULL, NULL);
 }
 
 /* ---- meta ---- */
@@ -1856,6 +1871,8 @@ const rt_store_ops rt__store_sqlite_ops = {
     .begin = sq_begin,
     .commit = sq_commit,
     .rollback = sq_rollback,
+    .read_begin = sq_read_begin,
+    .read_end = sq_read_end,
     .meta_get = sq_meta_get,
     .meta_set = sq_meta_set,
     .customer_find = sq_customer_find,
