@@ -14,6 +14,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* Whether name may name a segment: 1 to 64 letters, digits, '_', '-' and '.', starting with a
+ * letter or digit. */
+int rt_segment_valid_name(const char *name);
+
 /* Compiles rule (the text of the segment called name, or of a preview when name is NULL)
  * against f, reading the rules of the segments it includes from st. Errors as
  * rt_rule_compile's. */

@@ -5,7 +5,10 @@
  * writer thread that owns the store: it takes all the requests waiting, applies them in one
  * transaction and commits, and only then are those requests answered 200 (group commit: an
  * acknowledged event is on disk, and concurrent requests share the cost of a commit).
- * GET /metrics reports requests by route and status, latencies and commit sizes (Prometheus). */
+ * Reads see a view of the store (model, features, segment members) that a background thread
+ * rebuilds after commits; a read waits until the view includes everything acknowledged before
+ * it arrived. GET /metrics reports requests by route and status, latencies, commit sizes and
+ * view rebuilds (Prometheus). The routes are in docs/SERVER.md and /v1/openapi.json. */
 #ifndef RETAIN_SERVER_H
 #define RETAIN_SERVER_H
 
@@ -24,6 +27,9 @@ typedef struct rt_server_config {
   int no_auth;          /* 1: accept requests without a key (local testing only) */
   int log;              /* 1: one JSON line per request on stderr (no personal data) */
   double rate_limit;    /* requests per second per key (bursts of twice that); 0: none */
+  const char *timezone; /* business time zone of the reads; NULL: the store's setting, or UTC */
+  const char *currency; /* currency of the reads; NULL: the store's setting, or the most used */
+  int64_t now_ms;       /* 0: the clock; else the time `now` means for the features (tests) */
 } rt_server_config;
 
 typedef struct rt_server rt_server;
@@ -39,6 +45,11 @@ void rt_server_stop(rt_server *s);
 /* Counters, for /metrics and tests. */
 typedef struct rt_server_stats {
   uint64_t requests, events, commits, max_commit_batch;
+  /* the views the reads see (model, features, segments), rebuilt after commits */
+  uint64_t refreshes, segment_moves;
+  double refresh_seconds, last_refresh_seconds;
+  size_t customers;     /* in the current view */
+  int64_t data_version; /* the store's, in the current view */
 } rt_server_stats;
 void rt_server_stats_get(rt_server *s, rt_server_stats *out);
 

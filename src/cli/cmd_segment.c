@@ -42,18 +42,6 @@ static int64_t now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static int valid_name(const char *s) {
-  size_t n = strlen(s);
-  if (n == 0 || n > 64) return 0;
-  for (size_t i = 0; i < n; i++) {
-    char c = s[i];
-    int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-             (i > 0 && (c == '_' || c == '-' || c == '.'));
-    if (!ok) return 0;
-  }
-  return 1;
-}
-
 /* ---- compiling and evaluating a rule ---- */
 
 /* Prints a rule error, with the rule and a caret under the column it names (one-line rules). */
@@ -184,7 +172,7 @@ static int open_segment(const cli_global *g, const char *cmd, const seg_args *a,
 static int cmd_create(const cli_global *g, const char *cmd, seg_args *a) {
   int rc = need_name(cmd, a);
   if (rc) return rc;
-  if (!valid_name(a->name))
+  if (!rt_segment_valid_name(a->name))
     return cli_usage_error("segment", "'%s' is not a segment name (letters, digits, _ - ., at "
                                       "most 64, starting with a letter or digit)",
                            a->name);

@@ -3,6 +3,8 @@
  * events committed), the store closed. */
 #include "cli/cli.h"
 
+#include <retain/datetime.h>
+
 #include <retain/server.h>
 
 #include <signal.h>
@@ -183,6 +185,14 @@ int cmd_serve(const cli_global *g, int argc, char **argv) {
   }
   rt_server_config cfg = o.cfg;
   cfg.db_path = g->db;
+  cfg.timezone = g->timezone; /* else the store's */
+  cfg.currency = g->currency;
+  const char *now = getenv("RETAIN_NOW"); /* the features' `now` (reproducible tests) */
+  if (now && *now) {
+    rt_error e = {0};
+    if (rt_date_parse(NULL, now, strlen(now), NULL, &cfg.now_ms, &e))
+      return cli_usage_error("serve", "RETAIN_NOW: %s", e.msg);
+  }
   /* the signals are taken by sigwait below, on this thread: blocked before any thread starts */
   sigset_t set;
   sigemptyset(&set);

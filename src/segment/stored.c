@@ -6,6 +6,20 @@
 
 #include <string.h>
 
+int rt_segment_valid_name(const char *s) {
+  size_t n = strlen(s);
+  if (n == 0 || n > 64)
+    return 0;
+  for (size_t i = 0; i < n; i++) {
+    char c = s[i];
+    int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+             (i > 0 && (c == '_' || c == '-' || c == '.'));
+    if (!ok)
+      return 0;
+  }
+  return 1;
+}
+
 /* in_segment('x'): the stored rule of x, kept until the compile is done */
 typedef struct lookup {
   rt_store *st;

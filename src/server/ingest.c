@@ -515,6 +515,34 @@ static int apply(rt__writer *w, const rt__event *ev, rt_error *err) {
 
 /* ---- the writer ---- */
 
+/* Answers jobs (a list) with rc/err. */
+static void answer(rt__writer *w, rt__job *jobs, int rc, const rt_error *err) {
+  pthread_mutex_lock(&w->mu);
+  for (rt__job *j = jobs; j; j = j->next) {
+    j->rc = rc;
+    j->err = *err;
+    j->done = 1;
+  }
+  pthread_cond_broadcast(&w->done);
+  pthread_mutex_unlock(&w->mu);
+}
+
+/* A job with its own write (fn), in its own transaction. */
+static void run_own(rt__writer *w, rt__job *j) {
+  rt_error err = {0};
+  int rc = rt_store_begin(w->st, &err);
+  if (!rc)
+    rc = j->fn(w->st, j->ctx, &err);
+  if (!rc)
+    rc = rt_store_commit(w->st, &err);
+  if (rc)
+    rt_store_rollback(w->st);
+  else if (j->bump && w->on_commit)
+    w->on_commit(w->on_commit_ctx);
+  j->next = NULL;
+  answer(w, j, rc, &err);
+}
+
 static void *writer_main(void *arg) {
   rt__writer *w = arg;
   for (;;) {
@@ -527,13 +555,28 @@ static void *writer_main(void *arg) {
     pthread_mutex_unlock(&w->mu);
     if (stop)
       break;
-    /* one transaction for everything waiting. Events were validated when parsed, so a failure
-     * here is the store's (I/O, disk full): the transaction is rolled back and every job in
-     * it answered with the error (per-job savepoints would cost every commit) */
+    /* jobs with a write of their own go one by one; the events of all the others share one
+     * transaction */
+    rt__job *evjobs = NULL, **tail = &evjobs;
+    for (rt__job *j = jobs, *next; j; j = next) {
+      next = j->next;
+      if (j->fn) {
+        run_own(w, j);
+      } else {
+        *tail = j;
+        tail = &j->next;
+      }
+    }
+    *tail = NULL;
+    if (!evjobs)
+      continue;
+    /* Events were validated when parsed, so a failure here is the store's (I/O, disk full):
+     * the transaction is rolled back and every job in it answered with the error (per-job
+     * savepoints would cost every commit) */
     rt_error err = {0};
     size_t nev = 0;
     int rc = rt_store_begin(w->st, &err);
-    for (rt__job *j = jobs; j && !rc; j = j->next)
+    for (rt__job *j = evjobs; j && !rc; j = j->next)
       for (size_t i = 0; i < j->events->n && !rc; i++, nev++)
         rc = apply(w, &j->events->v[i], &err);
     if (!rc)
@@ -541,27 +584,27 @@ static void *writer_main(void *arg) {
     if (rc)
       rt_store_rollback(w->st);
     unstage(w, rc == 0);
-    pthread_mutex_lock(&w->mu);
     if (!rc) {
+      if (w->on_commit) /* before the answers: a read sent after an answer sees the events */
+        w->on_commit(w->on_commit_ctx);
+      pthread_mutex_lock(&w->mu);
       w->commits++;
       w->events += nev;
       if (nev > w->max_commit)
         w->max_commit = nev;
+      pthread_mutex_unlock(&w->mu);
     }
-    for (rt__job *j = jobs; j; j = j->next) {
-      j->rc = rc;
-      j->err = err;
-      j->done = 1;
-    }
-    pthread_cond_broadcast(&w->done);
-    pthread_mutex_unlock(&w->mu);
+    answer(w, evjobs, rc, &err);
   }
   return NULL;
 }
 
-int rt__writer_start(rt__writer *w, rt_store *st, rt_error *err) {
+int rt__writer_start(rt__writer *w, rt_store *st, void (*on_commit)(void *ctx), void *ctx,
+                     rt_error *err) {
   memset(w, 0, sizeof *w);
   w->st = st;
+  w->on_commit = on_commit;
+  w->on_commit_ctx = ctx;
   pthread_mutex_init(&w->mu, NULL);
   pthread_cond_init(&w->work, NULL);
   pthread_cond_init(&w->done, NULL);

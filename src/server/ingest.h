@@ -56,6 +56,11 @@ void rt__events_free(rt__events *e);
 /* ---- the writer ---- */
 typedef struct rt__job {
   rt__events *events;
+  /* or a write of its own (segment changes, admin calls): run in its own transaction, so its
+   * failure fails only this job */
+  int (*fn)(rt_store *st, void *ctx, rt_error *err);
+  void *ctx;
+  int bump; /* fn's write changes what reads see: the on_commit hook runs after it */
   int rc;            /* after done: 0 or the failure */
   rt_error err;
   int done;
@@ -82,10 +87,15 @@ typedef struct rt__writer {
   rt__job *head, *tail;
   int stopping, started;
   uint64_t commits, events, max_commit; /* max_commit: most events in one commit */
+  /* called by the writer thread after each commit, before the jobs in it are answered */
+  void (*on_commit)(void *ctx);
+  void *on_commit_ctx;
 } rt__writer;
 
-/* Starts the writer on an open writable store (the writer uses it from its own thread only). */
-int rt__writer_start(rt__writer *w, rt_store *st, rt_error *err);
+/* Starts the writer on an open writable store (the writer uses it from its own thread only).
+ * on_commit (may be NULL) is called after every commit. */
+int rt__writer_start(rt__writer *w, rt_store *st, void (*on_commit)(void *ctx), void *ctx,
+                     rt_error *err);
 /* Queues job and waits until its events are committed (or failed): job->rc. */
 void rt__writer_submit(rt__writer *w, rt__job *job);
 /* Finishes the jobs queued, then stops the thread. */

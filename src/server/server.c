@@ -1,6 +1,7 @@
 /* server.c - the HTTP side of `retain serve` (server.h): libmicrohttpd with a thread pool,
- * request bodies gathered up to a limit, routing, authentication by API key, JSON answers and
- * errors, and the graceful stop. Writes go through the group-commit writer (ingest.c). */
+ * request bodies gathered up to a limit, the route table (which also writes the OpenAPI
+ * document), authentication by API key, metrics, and the graceful stop. Writes go through the
+ * group-commit writer (ingest.c); reads through the live views (live.c, reads.c). */
 #include <retain/alloc.h>
 #include <retain/datetime.h>
 #include <retain/model.h>
@@ -9,58 +10,19 @@
 
 #include <arpa/inet.h>
 #include <math.h>
-#include <microhttpd.h>
 #include <netinet/in.h>
-#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
 
-#include "server/ingest.h"
+#include "server/http.h"
 
-/* what /metrics reports: requests by route and status, latency buckets, commit sizes */
-static const char *const route_names[] = {"/v1/identify", "/v1/track",  "/v1/page",
-                                          "/v1/screen",   "/v1/group",  "/v1/alias",
-                                          "/v1/batch",    "/v1/import", "/healthz",
-                                          "/readyz",      "/metrics",   "/v1/customers/{id}",
-                                          "other"};
-#define NROUTES (sizeof route_names / sizeof route_names[0])
-static const unsigned statuses[] = {200, 400, 401, 403, 404, 405, 413, 429, 500, 503};
-#define NSTATUS (sizeof statuses / sizeof statuses[0])
-static const double buckets_ms[] = {0.5, 1, 2, 5, 10, 20, 50, 100, 250, 500, 1000, 5000};
-#define NBUCKETS (sizeof buckets_ms / sizeof buckets_ms[0])
-
-typedef struct metrics {
-  uint64_t count[NROUTES][NSTATUS + 1]; /* [.][NSTATUS]: any other status */
-  uint64_t lat[NROUTES][NBUCKETS + 1];  /* cumulative at print time; [.][NBUCKETS]: +Inf */
-  double lat_sum[NROUTES];
-} metrics;
-
-/* Per-key token buckets (rate limit): a key may send `rate` requests a second, in bursts of
- * up to twice that. A small open-addressing table by key id. */
-#define BUCKETS 1024
-typedef struct bucket {
-  int64_t key; /* 0: empty */
-  double tokens, last;
-} bucket;
-
-struct rt_server {
-  rt_server_config cfg;
-  struct MHD_Daemon *d;
-  rt_store *st;      /* the writer's */
-  rt_store *keys_st; /* a read-only connection for key checks (mutex: one request at a time) */
-  pthread_mutex_t keys_mu;
-  rt__writer w;
-  atomic_int in_flight;
-  atomic_ullong requests;
-  int port;
-  metrics m;
-  pthread_mutex_t m_mu; /* guards m */
-  pthread_mutex_t rl_mu;
-  bucket rl[BUCKETS];
-};
+static const unsigned statuses[RT__NSTATUS] = {200, 201, 400, 401, 403, 404, 405,
+                                               408, 409, 413, 429, 500, 503};
+static const double buckets_ms[RT__NBUCKETS] = {0.5, 1, 2, 5, 10, 20, 50, 100, 250, 500, 1000,
+                                                5000};
 
 /* 1 when key may send one more request now; 0 when over its rate (429) */
 static int admit(rt_server *s, int64_t key) {
@@ -70,10 +32,10 @@ static int admit(rt_server *s, int64_t key) {
   clock_gettime(CLOCK_MONOTONIC, &ts);
   double now = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9, rate = s->cfg.rate_limit;
   pthread_mutex_lock(&s->rl_mu);
-  size_t i = (size_t)((uint64_t)key * 0x9E3779B97F4A7C15ULL >> 54) & (BUCKETS - 1);
-  for (size_t probe = 0; probe < BUCKETS && s->rl[i].key && s->rl[i].key != key; probe++)
-    i = (i + 1) & (BUCKETS - 1);
-  bucket *b = &s->rl[i];
+  size_t i = (size_t)((uint64_t)key * 0x9E3779B97F4A7C15ULL >> 54) & (RT__RL_BUCKETS - 1);
+  for (size_t probe = 0; probe < RT__RL_BUCKETS && s->rl[i].key && s->rl[i].key != key; probe++)
+    i = (i + 1) & (RT__RL_BUCKETS - 1);
+  rt__bucket *b = &s->rl[i];
   if (b->key != key) { /* a new key (or a full table: the slot is reused) */
     b->key = key;
     b->tokens = 2 * rate;
@@ -90,46 +52,38 @@ static int admit(rt_server *s, int64_t key) {
   return ok;
 }
 
-typedef struct request {
-  char *body;
-  size_t len, cap;
-  int too_big;
-  int route;      /* index into route_names */
-  unsigned status;
-  double started; /* monotonic seconds */
-  size_t events;
-  char method[8];
-} request;
-
-static int64_t now_ms(void) {
+int64_t rt__now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static enum MHD_Result send_json(request *rq, struct MHD_Connection *c, unsigned status,
-                                 json_t *body) {
+enum MHD_Result rt__send_text(rt__request *rq, struct MHD_Connection *c, unsigned status,
+                              const char *type, char *text, size_t n) {
   rq->status = status;
-  /* 15 significant digits: amounts print as written (19.99, not 19.989999999999998) */
-  char *s = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
-  json_decref(body);
-  if (!s)
-    return MHD_NO;
-  size_t n = strlen(s);
-  struct MHD_Response *r = MHD_create_response_from_buffer(n, s, MHD_RESPMEM_MUST_FREE);
+  struct MHD_Response *r = MHD_create_response_from_buffer(n, text, MHD_RESPMEM_MUST_FREE);
   if (!r) {
-    free(s);
+    free(text);
     return MHD_NO;
   }
-  MHD_add_response_header(r, "Content-Type", "application/json");
+  MHD_add_response_header(r, "Content-Type", type);
   enum MHD_Result ok = MHD_queue_response(c, status, r);
   MHD_destroy_response(r);
   return ok;
 }
 
-/* {"error": {"code": ..., "message": ..., "field": ...}} */
-static enum MHD_Result send_error(request *rq, struct MHD_Connection *c, unsigned status,
-                                  const char *code, const char *message, const char *field) {
+enum MHD_Result rt__send_json(rt__request *rq, struct MHD_Connection *c, unsigned status,
+                              json_t *body) {
+  /* 15 significant digits: amounts print as written (19.99, not 19.989999999999998) */
+  char *s = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+  json_decref(body);
+  if (!s)
+    return MHD_NO;
+  return rt__send_text(rq, c, status, "application/json", s, strlen(s));
+}
+
+enum MHD_Result rt__send_error(rt__request *rq, struct MHD_Connection *c, unsigned status,
+                               const char *code, const char *message, const char *field) {
   json_t *e = json_object();
   json_object_set_new(e, "code", json_string(code));
   json_object_set_new(e, "message", json_string(message));
@@ -137,7 +91,21 @@ static enum MHD_Result send_error(request *rq, struct MHD_Connection *c, unsigne
     json_object_set_new(e, "field", json_string(field));
   json_t *o = json_object();
   json_object_set_new(o, "error", e);
-  return send_json(rq, c, status, o);
+  return rt__send_json(rq, c, status, o);
+}
+
+void rt__set_time(json_t *o, const char *k, int64_t ms) {
+  char buf[48];
+  if (ms <= 0) {
+    json_object_set_new(o, k, json_null());
+    return;
+  }
+  rt_time_format(NULL, ms, buf, sizeof buf);
+  json_object_set_new(o, k, json_string(buf));
+}
+
+const char *rt__query(struct MHD_Connection *c, const char *name) {
+  return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
 }
 
 /* The key a request presents: the Basic auth user name (how Segment's SDKs send the write key)
@@ -174,17 +142,133 @@ static int authorize(rt_server *s, struct MHD_Connection *c, char *scope, size_t
   return 1;
 }
 
+/* ---- the routes ---- */
+
+static enum MHD_Result ingest(rt_server *s, rt__request *rq, struct MHD_Connection *c);
+static enum MHD_Result get_openapi(rt_server *s, rt__request *rq, struct MHD_Connection *c);
+static enum MHD_Result get_metrics_text(rt_server *s, rt__request *rq, struct MHD_Connection *c);
+static enum MHD_Result get_health(rt_server *s, rt__request *rq, struct MHD_Connection *c);
+static enum MHD_Result get_ready(rt_server *s, rt__request *rq, struct MHD_Connection *c);
+
+#define PAGING "limit=customers per page (default 100, at most 10000);cursor=from a previous page's next_cursor"
+#define PERIODS                                                                                \
+  "period=day, week, month (default), quarter or year;from=first period (a label such as "     \
+  "2024-03 or a date in it);to=last period;segment=only the members of this segment"
+
+typedef struct route {
+  const char *method, *path;
+  const char *scope; /* "write", "read", "admin", or NULL: no key needed */
+  rt__handler fn;
+  rt__ev_kind kind;  /* ingest routes */
+  const char *summary;
+  const char *query; /* "name=meaning;..." */
+  const char *body;  /* what the request body is, or NULL */
+  const char *ok;    /* what a success answers */
+} route;
+
+static const route routes[] = {
+    {"POST", "/v1/identify", "write", ingest, RT__EV_IDENTIFY,
+     "identify: who the user is (traits become attributes; traits.email and traits.phone "
+     "identities)", NULL, "a Segment identify call", "committed: {\"success\": true, \"events\": n}"},
+    {"POST", "/v1/track", "write", ingest, RT__EV_TRACK,
+     "track: something the user did (\"Order Completed\" / \"Order Refunded\" become orders "
+     "and refunds)", NULL, "a Segment track call", "committed: {\"success\": true, \"events\": n}"},
+    {"POST", "/v1/page", "write", ingest, RT__EV_PAGE, "page: a page view", NULL,
+     "a Segment page call", "committed: {\"success\": true, \"events\": n}"},
+    {"POST", "/v1/screen", "write", ingest, RT__EV_SCREEN, "screen: a screen view", NULL,
+     "a Segment screen call", "committed: {\"success\": true, \"events\": n}"},
+    {"POST", "/v1/group", "write", ingest, RT__EV_GROUP, "group: the user's company or team", NULL,
+     "a Segment group call", "committed: {\"success\": true, \"events\": n}"},
+    {"POST", "/v1/alias", "write", ingest, RT__EV_ALIAS, "alias: another id of the user", NULL,
+     "a Segment alias call", "committed: {\"success\": true, \"events\": n}"},
+    {"POST", "/v1/batch", "write", ingest, RT__EV_BATCH,
+     "batch: {\"batch\": [events with their type]}", NULL, "{\"batch\": [...]}",
+     "committed: {\"success\": true, \"events\": n}"},
+    {"POST", "/v1/import", "write", ingest, RT__EV_BATCH, "import: the same as batch", NULL,
+     "{\"batch\": [...]}", "committed: {\"success\": true, \"events\": n}"},
+    {"GET", "/v1/customers/{id}", "read", rt__get_customer, 0,
+     "one customer ({id}: the customer's own id, else retain's id): profile, attributes, "
+     "identities, counts, revenue, computed features and segments", NULL, NULL, "the customer"},
+    {"GET", "/v1/customers", "read", rt__get_customers, 0,
+     "customers in store order, a page at a time (of a segment with segment=NAME)",
+     "segment=only the members of this segment;" PAGING, NULL,
+     "{\"customers\": [{\"id\", \"customer_id\"}], \"next_cursor\"}"},
+    {"GET", "/v1/metrics", "read", rt__get_metrics, 0,
+     "the retention report (the same numbers as `retain report --format json`)",
+     PERIODS ";baseline=periods averaged as the baseline (default 3);inactive_days=days "
+             "without an order before a customer is inactive (default 90)",
+     NULL, "the report"},
+    {"GET", "/v1/cohorts", "read", rt__get_cohorts, 0,
+     "acquisition cohorts (the same numbers as `retain cohorts --format json`)",
+     PERIODS ";mode=on (default) or on-or-after;horizon=periods after acquisition;"
+             "percent=true for the percentages",
+     NULL, "the cohort table"},
+    {"GET", "/v1/export", "read", rt__get_export, 0,
+     "every customer's features as CSV, streamed (customer_id first)",
+     "segment=only the members of this segment;fields=comma-separated feature names "
+     "(default all)",
+     NULL, "text/csv"},
+    {"GET", "/v1/segments", "read", rt__list_segments, 0, "the segments with their sizes", NULL,
+     NULL, "{\"segments\": [...]}"},
+    {"POST", "/v1/segments", "admin", rt__create_segment, 0,
+     "a new segment (evaluated at once)", NULL,
+     "{\"name\", \"rule\", \"description\"}", "the segment"},
+    {"GET", "/v1/segments/{name}", "read", rt__get_segment, 0, "one segment", NULL, NULL,
+     "the segment"},
+    {"PUT", "/v1/segments/{name}", "admin", rt__update_segment, 0,
+     "a new rule or description for a segment", NULL, "{\"rule\", \"description\"}",
+     "the segment"},
+    {"DELETE", "/v1/segments/{name}", "admin", rt__delete_segment, 0, "deletes a segment", NULL,
+     NULL, "{\"deleted\": name}"},
+    {"GET", "/v1/segments/{name}/members", "read", rt__get_segment_members, 0,
+     "a segment's members, a page at a time", PAGING, NULL,
+     "{\"customers\": [...], \"next_cursor\"}"},
+    {"GET", "/v1/openapi.json", NULL, get_openapi, 0, "this document", NULL, NULL,
+     "the OpenAPI document"},
+    {"GET", "/healthz", NULL, get_health, 0, "alive", NULL, NULL, "{\"status\": \"ok\"}"},
+    {"GET", "/readyz", NULL, get_ready, 0,
+     "ready: the customer model is loaded (503 until it is)", NULL, NULL,
+     "{\"status\": \"ok\"}"},
+    {"GET", "/metrics", NULL, get_metrics_text, 0, "Prometheus metrics", NULL, NULL,
+     "text/plain"},
+};
+#define NROUTES (sizeof routes / sizeof routes[0])
+_Static_assert(NROUTES <= RT__MAX_ROUTES, "RT__MAX_ROUTES is too small");
+
+/* Whether url matches the route's path; its {parameters} go to rq->param. */
+static int match(const char *path, const char *url, rt__request *rq) {
+  size_t used = 0;
+  int np = 0;
+  while (*path && *url) {
+    if (*path == '{') {
+      const char *end = strchr(url, '/');
+      size_t n = end ? (size_t)(end - url) : strlen(url);
+      if (n == 0 || np == RT__MAX_PARAMS || used + n + 1 > sizeof rq->pbuf)
+        return 0;
+      memcpy(rq->pbuf + used, url, n);
+      rq->pbuf[used + n] = 0;
+      rq->param[np++] = rq->pbuf + used;
+      used += n + 1;
+      url += n;
+      path = strchr(path, '}') + 1;
+    } else if (*path++ != *url++) {
+      return 0;
+    }
+  }
+  return !*path && !*url;
+}
+
 /* A finished request: counted by route and status, its latency in the histogram, and one JSON
  * log line on stderr (no personal data: no ids, no body, no key). */
-static void record(rt_server *s, const request *rq) {
+static void record(rt_server *s, const rt__request *rq) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
   double ms = ((double)ts.tv_sec + (double)ts.tv_nsec / 1e9 - rq->started) * 1e3;
   size_t st = 0;
-  while (st < NSTATUS && statuses[st] != rq->status)
+  while (st < RT__NSTATUS && statuses[st] != rq->status)
     st++;
   size_t b = 0;
-  while (b < NBUCKETS && ms > buckets_ms[b])
+  while (b < RT__NBUCKETS && ms > buckets_ms[b])
     b++;
   pthread_mutex_lock(&s->m_mu);
   s->m.count[rq->route][st]++;
@@ -193,56 +277,65 @@ static void record(rt_server *s, const request *rq) {
   pthread_mutex_unlock(&s->m_mu);
   if (s->cfg.log) {
     char when[48];
-    rt_time_format(NULL, now_ms(), when, sizeof when);
+    rt_time_format(NULL, rt__now_ms(), when, sizeof when);
     fprintf(stderr,
             "{\"ts\":\"%s\",\"method\":\"%s\",\"route\":\"%s\",\"status\":%u,"
             "\"ms\":%.2f,\"events\":%zu,\"bytes\":%zu}\n",
-            when, rq->method, route_names[rq->route], rq->status, ms, rq->events, rq->len);
+            when, rq->method, rq->route < (int)NROUTES ? routes[rq->route].path : "other",
+            rq->status, ms, rq->events, rq->len);
   }
 }
 
 /* GET /metrics: the Prometheus text format */
-static enum MHD_Result send_metrics(rt_server *s, request *rq, struct MHD_Connection *c) {
-  size_t cap = 1 << 16, n = 0;
+static enum MHD_Result get_metrics_text(rt_server *s, rt__request *rq, struct MHD_Connection *c) {
+  size_t cap = 1 << 17, n = 0;
   char *out = malloc(cap);
   if (!out)
     return MHD_NO;
 #define OUT(...) (n += (size_t)snprintf(out + n, n < cap ? cap - n : 0, __VA_ARGS__))
+#define LABELS(r) (r) < NROUTES ? routes[r].method : "", (r) < NROUTES ? routes[r].path : "other"
   OUT("# HELP retain_http_requests_total HTTP requests by route and status.\n"
       "# TYPE retain_http_requests_total counter\n");
+  rt__metrics *m = malloc(sizeof *m);
+  if (!m) {
+    free(out);
+    return MHD_NO;
+  }
   pthread_mutex_lock(&s->m_mu);
-  metrics m = s->m;
+  *m = s->m;
   pthread_mutex_unlock(&s->m_mu);
-  for (size_t r = 0; r < NROUTES; r++)
-    for (size_t k = 0; k <= NSTATUS; k++)
-      if (m.count[r][k]) {
-        if (k < NSTATUS)
-          OUT("retain_http_requests_total{route=\"%s\",status=\"%u\"} %llu\n", route_names[r],
-              statuses[k], (unsigned long long)m.count[r][k]);
-        else
-          OUT("retain_http_requests_total{route=\"%s\",status=\"other\"} %llu\n",
-              route_names[r], (unsigned long long)m.count[r][k]);
+  for (size_t r = 0; r <= NROUTES; r++)
+    for (size_t k = 0; k <= RT__NSTATUS; k++)
+      if (m->count[r][k]) {
+        char code[8] = "other";
+        if (k < RT__NSTATUS)
+          snprintf(code, sizeof code, "%u", statuses[k]);
+        OUT("retain_http_requests_total{method=\"%s\",route=\"%s\",status=\"%s\"} %llu\n",
+            LABELS(r), code, (unsigned long long)m->count[r][k]);
       }
   OUT("# HELP retain_http_request_duration_seconds Request latency.\n"
       "# TYPE retain_http_request_duration_seconds histogram\n");
-  for (size_t r = 0; r < NROUTES; r++) {
-    uint64_t total = 0;
-    for (size_t b = 0; b <= NBUCKETS; b++)
-      total += m.lat[r][b];
+  for (size_t r = 0; r <= NROUTES; r++) {
+    uint64_t total = 0, cum = 0;
+    for (size_t b = 0; b <= RT__NBUCKETS; b++)
+      total += m->lat[r][b];
     if (!total)
       continue;
-    uint64_t cum = 0;
-    for (size_t b = 0; b < NBUCKETS; b++) {
-      cum += m.lat[r][b];
-      OUT("retain_http_request_duration_seconds_bucket{route=\"%s\",le=\"%g\"} %llu\n",
-          route_names[r], buckets_ms[b] / 1e3, (unsigned long long)cum);
+    for (size_t b = 0; b < RT__NBUCKETS; b++) {
+      cum += m->lat[r][b];
+      OUT("retain_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\",le=\"%g\"} "
+          "%llu\n",
+          LABELS(r), buckets_ms[b] / 1e3, (unsigned long long)cum);
     }
-    OUT("retain_http_request_duration_seconds_bucket{route=\"%s\",le=\"+Inf\"} %llu\n"
-        "retain_http_request_duration_seconds_sum{route=\"%s\"} %.6f\n"
-        "retain_http_request_duration_seconds_count{route=\"%s\"} %llu\n",
-        route_names[r], (unsigned long long)total, route_names[r], m.lat_sum[r], route_names[r],
-        (unsigned long long)total);
+    OUT("retain_http_request_duration_seconds_bucket{method=\"%s\",route=\"%s\",le=\"+Inf\"} "
+        "%llu\n",
+        LABELS(r), (unsigned long long)total);
+    OUT("retain_http_request_duration_seconds_sum{method=\"%s\",route=\"%s\"} %.6f\n", LABELS(r),
+        m->lat_sum[r]);
+    OUT("retain_http_request_duration_seconds_count{method=\"%s\",route=\"%s\"} %llu\n",
+        LABELS(r), (unsigned long long)total);
   }
+  free(m);
   rt_server_stats st;
   rt_server_stats_get(s, &st);
   OUT("# HELP retain_events_ingested_total Events committed to the store.\n"
@@ -253,237 +346,219 @@ static enum MHD_Result send_metrics(rt_server *s, request *rq, struct MHD_Connec
       "# TYPE retain_commit_events_max gauge\nretain_commit_events_max %llu\n",
       (unsigned long long)st.events, (unsigned long long)st.commits,
       (unsigned long long)st.max_commit_batch);
+  OUT("# HELP retain_model_refreshes_total Views (model, features, segments) rebuilt after "
+      "commits.\n# TYPE retain_model_refreshes_total counter\nretain_model_refreshes_total %llu\n"
+      "# HELP retain_model_refresh_seconds_total Time spent rebuilding views.\n"
+      "# TYPE retain_model_refresh_seconds_total counter\n"
+      "retain_model_refresh_seconds_total %.6f\n"
+      "# HELP retain_model_refresh_last_seconds How long the last rebuild took.\n"
+      "# TYPE retain_model_refresh_last_seconds gauge\nretain_model_refresh_last_seconds %.6f\n"
+      "# HELP retain_model_customers Customers in the current view.\n"
+      "# TYPE retain_model_customers gauge\nretain_model_customers %zu\n"
+      "# HELP retain_model_data_version The store's data version the current view includes.\n"
+      "# TYPE retain_model_data_version gauge\nretain_model_data_version %lld\n"
+      "# HELP retain_segment_moves_total Segment entries and exits recorded.\n"
+      "# TYPE retain_segment_moves_total counter\nretain_segment_moves_total %llu\n",
+      (unsigned long long)st.refreshes, st.refresh_seconds, st.last_refresh_seconds,
+      st.customers, (long long)st.data_version, (unsigned long long)st.segment_moves);
+#undef LABELS
 #undef OUT
   if (n >= cap)
     n = cap - 1;
-  rq->status = MHD_HTTP_OK;
-  struct MHD_Response *r = MHD_create_response_from_buffer(n, out, MHD_RESPMEM_MUST_FREE);
-  if (!r) {
-    free(out);
-    return MHD_NO;
-  }
-  MHD_add_response_header(r, "Content-Type", "text/plain; version=0.0.4");
-  enum MHD_Result ok = MHD_queue_response(c, MHD_HTTP_OK, r);
-  MHD_destroy_response(r);
-  return ok;
+  return rt__send_text(rq, c, MHD_HTTP_OK, "text/plain; version=0.0.4", out, n);
 }
 
-static void set_time(json_t *o, const char *k, int64_t ms) {
-  char buf[48];
-  if (ms <= 0) {
-    json_object_set_new(o, k, json_null());
-    return;
-  }
-  rt_time_format(NULL, ms, buf, sizeof buf);
-  json_object_set_new(o, k, json_string(buf));
-}
-
-/* GET /v1/customers/{id}: {id} is the customer's own id, else retain's internal id */
-static enum MHD_Result get_customer(rt_server *s, request *rq, struct MHD_Connection *c,
-                                    const char *id) {
-  rt_customer_view v;
-  rt_error err = {0};
-  pthread_mutex_lock(&s->keys_mu);
-  int rc = rt_store_customer_get(s->keys_st, id, 0, &v, &err);
-  if (rc == RT_ENOTFOUND && *id && strspn(id, "0123456789") == strlen(id) && strlen(id) < 19)
-    rc = rt_store_customer_get(s->keys_st, NULL, strtoll(id, NULL, 10), &v, &err);
-  pthread_mutex_unlock(&s->keys_mu);
-  if (rc == RT_ENOTFOUND)
-    return send_error(rq, c, MHD_HTTP_NOT_FOUND, "not_found", err.msg, NULL);
-  if (rc)
-    return send_error(rq, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "store", err.msg, NULL);
+static enum MHD_Result get_health(rt_server *s, rt__request *rq, struct MHD_Connection *c) {
+  (void)s;
   json_t *o = json_object();
-  json_object_set_new(o, "id", json_integer(v.id));
-  json_object_set_new(o, "customer_id", json_string(v.ext_id));
-  set_time(o, "created", v.created_ms);
-  json_t *attrs = v.attrs ? json_loads(v.attrs, 0, NULL) : NULL;
-  json_object_set_new(o, "attributes", attrs ? attrs : json_object());
-  json_t *ids = json_array();
-  for (size_t i = 0; i < v.nidentities; i++) {
-    json_t *e = json_object();
-    json_object_set_new(e, "kind", json_string(v.identities[i].kind ? v.identities[i].kind : ""));
-    json_object_set_new(e, "value",
-                        json_string(v.identities[i].value ? v.identities[i].value : ""));
-    json_object_set_new(e, "reason", v.identities[i].reason
-                                         ? json_string(v.identities[i].reason)
-                                         : json_null());
-    set_time(e, "linked", v.identities[i].linked_ms);
-    json_array_append_new(ids, e);
-  }
-  json_object_set_new(o, "identities", ids);
-  json_object_set_new(o, "orders", json_integer(v.orders));
-  json_object_set_new(o, "refunds", json_integer(v.refunds));
-  json_object_set_new(o, "events", json_integer(v.events));
-  set_time(o, "first_order", v.first_order_ms);
-  set_time(o, "last_order", v.last_order_ms);
-  json_t *rev = json_object(), *minor = v.revenue ? json_loads(v.revenue, 0, NULL) : NULL;
-  const char *cur;
-  json_t *amt;
-  json_object_foreach(minor, cur, amt) { /* minor units -> the currency's major unit */
-    double d = json_number_value(amt) / pow(10, rt_currency_exponent(cur));
-    json_object_set_new(rev, cur, json_real(d));
-  }
-  json_decref(minor);
-  json_object_set_new(o, "revenue", rev);
-  rt_customer_view_free(&v);
-  return send_json(rq, c, MHD_HTTP_OK, o);
+  json_object_set_new(o, "status", json_string("ok"));
+  return rt__send_json(rq, c, MHD_HTTP_OK, o);
 }
 
-/* Whether the request's key may do `what` ("write": ingest; "read": the read API; admin keys
- * may do both) and is within its rate; if not, *denied is the 401, 403 or 429 answer. */
-static int allowed(rt_server *s, request *rq, struct MHD_Connection *c, const char *what,
-                   enum MHD_Result *denied) {
-  if (s->cfg.no_auth)
-    return 1;
-  char scope[16] = "";
-  int64_t key_id = 0;
-  if (!authorize(s, c, scope, sizeof scope, &key_id)) {
-    *denied = send_error(rq, c, MHD_HTTP_UNAUTHORIZED, "unauthorized",
-                         "a valid API key is required (the key as the Basic auth user name, "
-                         "or Authorization: Bearer KEY)",
-                         NULL);
-    return 0;
+static enum MHD_Result get_ready(rt_server *s, rt__request *rq, struct MHD_Connection *c) {
+  rt__view *v = rt__live_get(&s->live, 0, 0);
+  if (!v) {
+    char msg[1100];
+    pthread_mutex_lock(&s->live.mu);
+    snprintf(msg, sizeof msg, "the customer model is loading%s%s",
+             s->live.error[0] ? ": " : "", s->live.error);
+    pthread_mutex_unlock(&s->live.mu);
+    return rt__send_error(rq, c, MHD_HTTP_SERVICE_UNAVAILABLE, "loading", msg, NULL);
   }
-  if (strcmp(scope, what) && strcmp(scope, "admin")) {
-    *denied = send_error(rq, c, MHD_HTTP_FORBIDDEN, "forbidden",
-                         !strcmp(what, "write") ? "this key cannot write events"
-                                                : "this key cannot read (a write key can only "
-                                                  "send events)",
-                         NULL);
-    return 0;
-  }
-  if (!admit(s, key_id)) {
-    char msg[96];
-    snprintf(msg, sizeof msg, "more than %g requests a second with this key; retry later",
-             s->cfg.rate_limit);
-    *denied = send_error(rq, c, 429, "rate_limited", msg, NULL);
-    return 0;
-  }
-  return 1;
+  json_t *o = json_object();
+  json_object_set_new(o, "status", json_string("ok"));
+  json_object_set_new(o, "customers", json_integer((json_int_t)v->model->ncustomers));
+  json_object_set_new(o, "data_version", json_integer(v->data_version));
+  rt__view_release(v);
+  return rt__send_json(rq, c, MHD_HTTP_OK, o);
 }
 
-/* GET /v1/openapi.json: the OpenAPI 3 document of the routes, built from the same tables the
- * router uses (so it cannot list a route that does not exist). */
+/* ---- GET /v1/openapi.json, built from the route table (so it lists exactly the routes) ---- */
+
 static json_t *response(const char *desc) {
   json_t *r = json_object();
   json_object_set_new(r, "description", json_string(desc));
   return r;
 }
 
-static json_t *error_responses(json_t *rs) {
-  json_object_set_new(rs, "400", response("invalid request: {\"error\": {\"code\", \"message\", "
-                                          "\"field\"}} with the JSON path of the fault"));
-  json_object_set_new(rs, "401", response("no valid API key"));
-  json_object_set_new(rs, "403", response("the key's scope does not allow it"));
-  json_object_set_new(rs, "413", response("body or batch too large"));
-  json_object_set_new(rs, "429", response("over the key's rate limit"));
-  return rs;
+static json_t *parameter(const char *name, const char *in, const char *about, int required) {
+  json_t *p = json_object(), *schema = json_object();
+  json_object_set_new(p, "name", json_string(name));
+  json_object_set_new(p, "in", json_string(in));
+  json_object_set_new(p, "required", json_boolean(required));
+  if (about)
+    json_object_set_new(p, "description", json_string(about));
+  json_object_set_new(schema, "type", json_string("string"));
+  json_object_set_new(p, "schema", schema);
+  return p;
 }
 
-static const struct {
-  const char *path;
-  rt__ev_kind kind;
-} routes[] = {{"/v1/identify", RT__EV_IDENTIFY}, {"/v1/track", RT__EV_TRACK},
-              {"/v1/page", RT__EV_PAGE},         {"/v1/screen", RT__EV_SCREEN},
-              {"/v1/group", RT__EV_GROUP},       {"/v1/alias", RT__EV_ALIAS},
-              {"/v1/batch", RT__EV_BATCH},       {"/v1/import", RT__EV_BATCH}};
+static json_t *operation(const route *r) {
+  json_t *op = json_object(), *ps = json_array(), *rs = json_object();
+  json_object_set_new(op, "summary", json_string(r->summary));
+  for (const char *p = strchr(r->path, '{'); p; p = strchr(p + 1, '{')) {
+    char name[32];
+    size_t n = (size_t)(strchr(p, '}') - p - 1);
+    snprintf(name, sizeof name, "%.*s", (int)n, p + 1);
+    json_array_append_new(ps, parameter(name, "path", NULL, 1));
+  }
+  for (const char *q = r->query; q && *q;) { /* "name=meaning;..." */
+    const char *eq = strchr(q, '='), *end = strchr(q, ';');
+    if (!end)
+      end = q + strlen(q);
+    char name[32], about[256];
+    snprintf(name, sizeof name, "%.*s", (int)(eq - q), q);
+    snprintf(about, sizeof about, "%.*s", (int)(end - eq - 1), eq + 1);
+    json_array_append_new(ps, parameter(name, "query", about, 0));
+    q = *end ? end + 1 : end;
+  }
+  if (json_array_size(ps))
+    json_object_set_new(op, "parameters", ps);
+  else
+    json_decref(ps);
+  if (r->body) {
+    json_t *body = json_object(), *content = json_object(), *media = json_object(),
+           *schema = json_object();
+    json_object_set_new(schema, "type", json_string("object"));
+    json_object_set_new(schema, "description", json_string(r->body));
+    json_object_set_new(media, "schema", schema);
+    json_object_set_new(content, "application/json", media);
+    json_object_set_new(body, "required", json_true());
+    json_object_set_new(body, "content", content);
+    json_object_set_new(op, "requestBody", body);
+  }
+  json_object_set_new(rs, r->fn == rt__create_segment ? "201" : "200", response(r->ok));
+  if (r->scope) {
+    json_object_set_new(rs, "400", response("invalid request: {\"error\": {\"code\", "
+                                            "\"message\", \"field\"}} with the JSON path or "
+                                            "parameter at fault"));
+    json_object_set_new(rs, "401", response("no valid API key"));
+    json_object_set_new(rs, "403", response("the key's scope does not allow it"));
+    json_object_set_new(rs, "408", response("the request took too long to arrive"));
+    json_object_set_new(rs, "429", response("over the key's rate limit"));
+    json_object_set_new(rs, "503", response("shutting down, or the model is not loaded yet"));
+  }
+  if (r->body)
+    json_object_set_new(rs, "413", response("body or batch too large"));
+  if (strchr(r->path, '{'))
+    json_object_set_new(rs, "404", response("no such customer or segment"));
+  json_object_set_new(op, "responses", rs);
+  return op;
+}
 
-static json_t *openapi(void) {
-  static const char *const about[] = {
-      "identify: who the user is (traits become attributes; traits.email an identity)",
-      "track: something the user did (\"Order Completed\" / \"Order Refunded\" become orders "
-      "and refunds)",
-      "page: a page view", "screen: a screen view", "group: the user's company or team",
-      "alias: another id of the user", "batch: {\"batch\": [events with their type]}",
-      "import: the same as batch"};
+static enum MHD_Result get_openapi(rt_server *s, rt__request *rq, struct MHD_Connection *c) {
+  (void)s;
   json_t *doc = json_object(), *info = json_object(), *paths = json_object();
   json_object_set_new(doc, "openapi", json_string("3.0.3"));
   json_object_set_new(info, "title", json_string("retain"));
   json_object_set_new(info, "version", json_string("1"));
   json_object_set_new(info, "description",
                       json_string("Segment-spec event ingest and reads of the retain store. "
-                                  "Write keys as the Basic auth user name or a Bearer token."));
+                                  "Keys as the Basic auth user name or a Bearer token."));
   json_object_set_new(doc, "info", info);
-  for (size_t k = 0; k < sizeof routes / sizeof routes[0]; k++) {
-    json_t *op = json_object(), *body = json_object(), *content = json_object(),
-           *media = json_object(), *schema = json_object();
-    json_object_set_new(op, "summary", json_string(about[k]));
-    json_object_set_new(schema, "type", json_string("object"));
-    json_object_set_new(media, "schema", schema);
-    json_object_set_new(content, "application/json", media);
-    json_object_set_new(body, "required", json_true());
-    json_object_set_new(body, "content", content);
-    json_object_set_new(op, "requestBody", body);
-    json_t *rs = error_responses(json_object());
-    json_object_set_new(rs, "200", response("committed: {\"success\": true, \"events\": n}"));
-    json_object_set_new(op, "responses", rs);
-    json_t *item = json_object();
-    json_object_set_new(item, "post", op);
-    json_object_set_new(paths, routes[k].path, item);
-  }
-  { /* the customer */
-    json_t *op = json_object(), *param = json_object(), *ps = json_array(),
-           *schema = json_object();
-    json_object_set_new(op, "summary",
-                        json_string("one customer: profile, attributes, identities, counts, "
-                                    "revenue (read or admin key)"));
-    json_object_set_new(param, "name", json_string("id"));
-    json_object_set_new(param, "in", json_string("path"));
-    json_object_set_new(param, "required", json_true());
-    json_object_set_new(schema, "type", json_string("string"));
-    json_object_set_new(param, "schema", schema);
-    json_array_append_new(ps, param);
-    json_object_set_new(op, "parameters", ps);
-    json_t *rs = error_responses(json_object());
-    json_object_set_new(rs, "200", response("the customer"));
-    json_object_set_new(rs, "404", response("no such customer"));
-    json_object_set_new(op, "responses", rs);
-    json_t *item = json_object();
-    json_object_set_new(item, "get", op);
-    json_object_set_new(paths, "/v1/customers/{id}", item);
-  }
-  static const char *const plain[][2] = {{"/healthz", "alive"},
-                                         {"/readyz", "ready to take requests"},
-                                         {"/metrics", "Prometheus metrics"},
-                                         {"/v1/openapi.json", "this document"}};
-  for (size_t k = 0; k < 4; k++) {
-    json_t *op = json_object(), *rs = json_object(), *item = json_object();
-    json_object_set_new(op, "summary", json_string(plain[k][1]));
-    json_object_set_new(rs, "200", response(plain[k][1]));
-    json_object_set_new(op, "responses", rs);
-    json_object_set_new(item, "get", op);
-    json_object_set_new(paths, plain[k][0], item);
+  for (size_t k = 0; k < NROUTES; k++) {
+    json_t *item = json_object_get(paths, routes[k].path);
+    if (!item) {
+      item = json_object();
+      json_object_set_new(paths, routes[k].path, item);
+    }
+    char method[8];
+    size_t i = 0;
+    for (; routes[k].method[i] && i + 1 < sizeof method; i++)
+      method[i] = (char)(routes[k].method[i] - 'A' + 'a');
+    method[i] = 0;
+    json_object_set_new(item, method, operation(&routes[k]));
   }
   json_object_set_new(doc, "paths", paths);
-  return doc;
+  return rt__send_json(rq, c, MHD_HTTP_OK, doc);
 }
 
-static enum MHD_Result ingest(rt_server *s, struct MHD_Connection *c, rt__ev_kind kind,
-                              request *rq) {
+/* ---- ingest ---- */
+
+static enum MHD_Result ingest(rt_server *s, rt__request *rq, struct MHD_Connection *c) {
+  if (rq->too_big) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "the body is larger than %zu bytes", s->cfg.max_body);
+    return rt__send_error(rq, c, MHD_HTTP_CONTENT_TOO_LARGE, "too_large", msg, NULL);
+  }
   rt__events evs;
   char field[128];
   rt_error err = {0};
-  int rc = rt__events_parse(rq->body ? rq->body : "", rq->len, kind, now_ms(),
-                            s->cfg.max_batch, &evs, field, sizeof field, &err);
+  int rc = rt__events_parse(rq->body ? rq->body : "", rq->len, routes[rq->route].kind,
+                            rt__now_ms(), s->cfg.max_batch, &evs, field, sizeof field, &err);
   if (rc == RT_ERANGE)
-    return send_error(rq, c, MHD_HTTP_CONTENT_TOO_LARGE, "too_large", err.msg, field);
+    return rt__send_error(rq, c, MHD_HTTP_CONTENT_TOO_LARGE, "too_large", err.msg, field);
   if (rc == RT_ENOMEM)
-    return send_error(rq, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", err.msg, NULL);
+    return rt__send_error(rq, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", err.msg, NULL);
   if (rc)
-    return send_error(rq, c, MHD_HTTP_BAD_REQUEST, "invalid", err.msg, field);
+    return rt__send_error(rq, c, MHD_HTTP_BAD_REQUEST, "invalid", err.msg, field);
   rt__job job = {.events = &evs};
   rt__writer_submit(&s->w, &job);
   size_t n = evs.n;
   rq->events = n;
   rt__events_free(&evs);
   if (job.rc == RT_EBUSY)
-    return send_error(rq, c, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", job.err.msg, NULL);
+    return rt__send_error(rq, c, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", job.err.msg, NULL);
   if (job.rc)
-    return send_error(rq, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "store", job.err.msg, NULL);
+    return rt__send_error(rq, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "store", job.err.msg, NULL);
   json_t *o = json_object();
   json_object_set_new(o, "success", json_true());
   json_object_set_new(o, "events", json_integer((json_int_t)n));
-  return send_json(rq, c, MHD_HTTP_OK, o);
+  return rt__send_json(rq, c, MHD_HTTP_OK, o);
+}
+
+/* Whether the request's key may use a route needing scope ("write": ingest; "read": the read
+ * API; "admin": changes; admin keys may do everything) and is within its rate; if not,
+ * *denied is the 401, 403 or 429 answer. */
+static int allowed(rt_server *s, rt__request *rq, struct MHD_Connection *c, const char *what,
+                   enum MHD_Result *denied) {
+  if (s->cfg.no_auth || !what)
+    return 1;
+  char scope[16] = "";
+  int64_t key_id = 0;
+  if (!authorize(s, c, scope, sizeof scope, &key_id)) {
+    *denied = rt__send_error(rq, c, MHD_HTTP_UNAUTHORIZED, "unauthorized",
+                             "a valid API key is required (the key as the Basic auth user "
+                             "name, or Authorization: Bearer KEY)",
+                             NULL);
+    return 0;
+  }
+  if (strcmp(scope, what) && strcmp(scope, "admin")) {
+    const char *msg = !strcmp(what, "write")  ? "this key cannot write events"
+                      : !strcmp(what, "read") ? "this key cannot read (a write key can only "
+                                                "send events)"
+                                              : "this needs an admin key";
+    *denied = rt__send_error(rq, c, MHD_HTTP_FORBIDDEN, "forbidden", msg, NULL);
+    return 0;
+  }
+  if (!admit(s, key_id)) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "more than %g requests a second with this key; retry later",
+             s->cfg.rate_limit);
+    *denied = rt__send_error(rq, c, 429, "rate_limited", msg, NULL);
+    return 0;
+  }
+  return 1;
 }
 
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
@@ -491,7 +566,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
                               size_t *upload_size, void **con_cls) {
   (void)version;
   rt_server *s = cls;
-  request *rq = *con_cls;
+  rt__request *rq = *con_cls;
   if (!rq) { /* first call: headers only */
     rq = calloc(1, sizeof *rq);
     if (!rq)
@@ -499,7 +574,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     rq->started = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
-    rq->route = (int)NROUTES - 1;
+    rq->route = (int)NROUTES;
     snprintf(rq->method, sizeof rq->method, "%s", method);
     *con_cls = rq;
     atomic_fetch_add(&s->in_flight, 1);
@@ -525,52 +600,32 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     return MHD_YES;
   }
   atomic_fetch_add(&s->requests, 1);
-  int get = !strcmp(method, "GET"), post = !strcmp(method, "POST");
-  for (size_t k = 0; k < NROUTES - 1; k++)
-    if (!strcmp(url, route_names[k]))
-      rq->route = (int)k;
-  if (!strcmp(url, "/v1/openapi.json")) {
-    if (!get)
-      return send_error(rq, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method", "use GET", NULL);
-    return send_json(rq, c, MHD_HTTP_OK, openapi());
-  }
-  if (!strcmp(url, "/metrics")) {
-    if (!get)
-      return send_error(rq, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method", "use GET", NULL);
-    return send_metrics(s, rq, c);
-  }
-  if (!strncmp(url, "/v1/customers/", 14) && url[14] && !strchr(url + 14, '/')) {
-    rq->route = (int)NROUTES - 2;
-    if (!get)
-      return send_error(rq, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method", "use GET", NULL);
-    enum MHD_Result denied;
-    if (!allowed(s, rq, c, "read", &denied))
-      return denied;
-    return get_customer(s, rq, c, url + 14);
-  }
-  if (!strcmp(url, "/healthz") || !strcmp(url, "/readyz")) {
-    if (!get)
-      return send_error(rq, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method", "use GET", NULL);
-    json_t *o = json_object();
-    json_object_set_new(o, "status", json_string("ok"));
-    return send_json(rq, c, MHD_HTTP_OK, o);
-  }
-  for (size_t k = 0; k < sizeof routes / sizeof routes[0]; k++) {
-    if (strcmp(url, routes[k].path))
+  int path_known = 0;
+  for (size_t k = 0; k < NROUTES; k++) {
+    if (!match(routes[k].path, url, rq))
       continue;
-    if (!post)
-      return send_error(rq, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method", "use POST", NULL);
+    path_known = 1;
+    if (strcmp(routes[k].method, method))
+      continue;
+    rq->route = (int)k;
     enum MHD_Result denied;
-    if (!allowed(s, rq, c, "write", &denied))
+    if (!allowed(s, rq, c, routes[k].scope, &denied))
       return denied;
-    if (rq->too_big) {
+    if (rq->too_big && routes[k].fn != ingest) {
       char msg[96];
       snprintf(msg, sizeof msg, "the body is larger than %zu bytes", s->cfg.max_body);
-      return send_error(rq, c, MHD_HTTP_CONTENT_TOO_LARGE, "too_large", msg, NULL);
+      return rt__send_error(rq, c, MHD_HTTP_CONTENT_TOO_LARGE, "too_large", msg, NULL);
     }
-    return ingest(s, c, routes[k].kind, rq);
+    return routes[k].fn(s, rq, c);
   }
-  return send_error(rq, c, MHD_HTTP_NOT_FOUND, "not_found", "no such route", NULL);
+  if (path_known) {
+    char msg[64] = "use";
+    for (size_t k = 0; k < NROUTES; k++)
+      if (match(routes[k].path, url, rq) && strlen(msg) + 8 < sizeof msg)
+        snprintf(msg + strlen(msg), sizeof msg - strlen(msg), " %s", routes[k].method);
+    return rt__send_error(rq, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method", msg, NULL);
+  }
+  return rt__send_error(rq, c, MHD_HTTP_NOT_FOUND, "not_found", "no such route", NULL);
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -578,7 +633,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
   (void)c;
   (void)toe;
   rt_server *s = cls;
-  request *rq = *con_cls;
+  rt__request *rq = *con_cls;
   if (!rq)
     return;
   if (rq->status)
@@ -588,6 +643,8 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
   *con_cls = NULL;
   atomic_fetch_sub(&s->in_flight, 1);
 }
+
+static void committed(void *ctx) { rt__live_bump(ctx); }
 
 int rt_server_start(const rt_server_config *cfg, rt_server **out, rt_error *err) {
   *out = NULL;
@@ -611,7 +668,10 @@ int rt_server_start(const rt_server_config *cfg, rt_server **out, rt_error *err)
   if (!rc)
     rc = rt_store_open(&rc_, &s->keys_st, err);
   if (!rc)
-    rc = rt__writer_start(&s->w, s->st, err);
+    rc = rt__writer_start(&s->w, s->st, committed, &s->live, err);
+  if (!rc)
+    rc = rt__live_start(&s->live, cfg->db_path, &s->w, cfg->timezone, cfg->currency,
+                        cfg->now_ms, err);
   if (rc) {
     rt_server_stop(s);
     return rc;
@@ -652,6 +712,7 @@ void rt_server_stop(rt_server *s) {
       usleep(10000); /* the requests in flight finish (up to 30 s) */
     MHD_stop_daemon(s->d);
   }
+  rt__live_stop(&s->live); /* before the writer: it may be writing segment changes */
   rt__writer_stop(&s->w);
   rt_store_close(s->keys_st);
   rt_store_close(s->st);
@@ -662,10 +723,23 @@ void rt_server_stop(rt_server *s) {
 }
 
 void rt_server_stats_get(rt_server *s, rt_server_stats *out) {
+  memset(out, 0, sizeof *out);
   pthread_mutex_lock(&s->w.mu);
   out->commits = s->w.commits;
   out->events = s->w.events;
   out->max_commit_batch = s->w.max_commit;
   pthread_mutex_unlock(&s->w.mu);
   out->requests = atomic_load(&s->requests);
+  if (!s->live.db_path)
+    return;
+  pthread_mutex_lock(&s->live.mu);
+  out->refreshes = s->live.refreshes;
+  out->refresh_seconds = s->live.refresh_seconds;
+  out->last_refresh_seconds = s->live.last_seconds;
+  out->segment_moves = s->live.segment_moves;
+  if (s->live.cur) {
+    out->customers = s->live.cur->model->ncustomers;
+    out->data_version = s->live.cur->data_version;
+  }
+  pthread_mutex_unlock(&s->live.mu);
 }

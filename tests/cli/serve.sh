@@ -115,30 +115,50 @@ CHECKS=$((CHECKS + 1))
 CHECKS=$((CHECKS + 1))
 [ "$(curl -s -o /dev/null -w '%{http_code}' "$U/v1/track")" = 405 ] || fail "GET on an ingest route"
 
-# the OpenAPI document: every route it lists answers (not 404 or 405), and the routes the
-# server has are all in it
+# the OpenAPI document: every operation it lists answers (not 404 or 405; {id} is a real
+# customer and {name} a real segment), and the routes the server has are all in it
 ADMIN=$("$RT_BIN" keys create --scope admin 2>/dev/null)
+post /v1/segments '{"name":"docseg","rule":"orders >= 0"}' -u "$ADMIN:"
+assert_eq "$CODE" 201 "a segment for the document's routes"
 run 0 curl -sf "$U/v1/openapi.json"
-assert_contains "$OUT" '"openapi":"3.0.3"'
-ROUTES=$(echo "$OUT" | grep -o '"/[a-z0-9/{}._]*":{"\(get\|post\)"' | sed 's/^"\([^"]*\)":{"\([a-z]*\)"$/\2 \1/')
-assert_eq "$(echo "$ROUTES" | wc -l)" 13 "routes in the OpenAPI document"
+assert_eq "$(echo "$OUT" | jq -r .openapi)" 3.0.3 "OpenAPI version"
+# operations as "method path", deletes last (they remove what the others read)
+ROUTES=$(echo "$OUT" | jq -r '.paths | to_entries[] | .key as $p | .value | keys[] | "\(.) \($p)"' |
+  sort -t' ' -k1,1 | awk '$1 == "delete" { d = d $0 "\n"; next } { print } END { printf "%s", d }')
+assert_eq "$(echo "$ROUTES" | wc -l)" 23 "operations in the OpenAPI document"
 while read -r method path; do
+  [ -n "$method" ] || continue
   CHECKS=$((CHECKS + 1))
-  code=$(curl -s -o /dev/null -w '%{http_code}' -X "$(echo "$method" | tr a-z A-Z)" -u "$ADMIN:" \
-    -H 'Content-Type: application/json' ${method:+--data-binary '{"userId":"doc","event":"Doc","batch":[]}'} \
-    "$U${path/\{id\}/u1}")
-  [ "$method" = get ] && code=$(curl -s -o /dev/null -w '%{http_code}' -u "$ADMIN:" "$U${path/\{id\}/u1}")
+  url="$U${path/\{id\}/u1}"
+  url="${url/\{name\}/docseg}"
+  case "$method" in
+    get|delete) code=$(curl -s -o /dev/null -w '%{http_code}' -X "${method^^}" -u "$ADMIN:" "$url") ;;
+    *) code=$(curl -s -o /dev/null -w '%{http_code}' -X "${method^^}" -u "$ADMIN:" \
+         -H 'Content-Type: application/json' \
+         --data-binary '{"userId":"doc","event":"Doc","batch":[],"name":"docseg2","rule":"orders > 1"}' "$url") ;;
+  esac
   case "$code" in 404|405|000) fail "$method $path answers $code";; esac
 done <<<"$ROUTES"
-for p in /v1/identify /v1/track /v1/page /v1/screen /v1/group /v1/alias /v1/batch /v1/customers/{id} /healthz /readyz /metrics /v1/openapi.json; do
-  assert_contains "$ROUTES" " $p" "the OpenAPI routes"
+for p in "post /v1/identify" "post /v1/track" "post /v1/page" "post /v1/screen" "post /v1/group" \
+  "post /v1/alias" "post /v1/batch" "post /v1/import" "get /v1/customers/{id}" "get /v1/customers" \
+  "get /v1/metrics" "get /v1/cohorts" "get /v1/export" "get /v1/segments" "post /v1/segments" \
+  "get /v1/segments/{name}" "put /v1/segments/{name}" "delete /v1/segments/{name}" \
+  "get /v1/segments/{name}/members" "get /healthz" "get /readyz" "get /metrics" \
+  "get /v1/openapi.json"; do
+  assert_contains "$ROUTES" "$p" "the OpenAPI routes"
 done
+# a method a path does not have: 405, naming the ones it has
+run 0 curl -s -X DELETE -u "$ADMIN:" "$U/v1/metrics"
+assert_contains "$OUT" '"code":"method"'
+assert_contains "$OUT" 'use GET'
 
 # /metrics in the Prometheus format; the request log has no personal data
 run 0 curl -sf "$U/metrics"
-assert_contains "$OUT" 'retain_http_requests_total{route="/v1/track",status="200"}'
-assert_contains "$OUT" 'retain_http_requests_total{route="/v1/track",status="401"} 2'
-assert_contains "$OUT" 'retain_http_request_duration_seconds_bucket{route="/v1/batch",le="+Inf"}'
+assert_contains "$OUT" 'retain_http_requests_total{method="POST",route="/v1/track",status="200"}'
+assert_contains "$OUT" 'retain_http_requests_total{method="POST",route="/v1/track",status="401"} 2'
+assert_contains "$OUT" 'retain_http_request_duration_seconds_bucket{method="POST",route="/v1/batch",le="+Inf"}'
+assert_contains "$OUT" 'retain_model_refreshes_total'
+assert_contains "$OUT" 'retain_model_refresh_last_seconds'
 assert_contains "$OUT" 'retain_events_ingested_total'
 assert_contains "$(cat serve.err)" '"route":"/v1/identify","status":200'
 assert_not_contains "$(cat serve.err)" 'Ann@Example.com'

@@ -1,0 +1,99 @@
+/* http.h - the parts of `retain serve` its source files share: the server's state, one
+ * request's state, the answers (JSON, errors, text) and the handlers of the read API.
+ * Library-internal. */
+#ifndef RETAIN_SERVER_HTTP_H
+#define RETAIN_SERVER_HTTP_H
+
+#include <retain/server.h>
+#include <retain/store.h>
+
+#include <jansson.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "server/ingest.h"
+#include "server/live.h"
+
+#define RT__MAX_ROUTES 40
+#define RT__NSTATUS 13
+#define RT__NBUCKETS 12
+
+typedef struct rt__metrics {
+  uint64_t count[RT__MAX_ROUTES + 1][RT__NSTATUS + 1]; /* [.][NSTATUS]: any other status */
+  uint64_t lat[RT__MAX_ROUTES + 1][RT__NBUCKETS + 1];  /* [.][NBUCKETS]: +Inf */
+  double lat_sum[RT__MAX_ROUTES + 1];
+} rt__metrics;
+
+/* Per-key token buckets (rate limit): a small open-addressing table by key id. */
+#define RT__RL_BUCKETS 1024
+typedef struct rt__bucket {
+  int64_t key; /* 0: empty */
+  double tokens, last;
+} rt__bucket;
+
+struct rt_server {
+  rt_server_config cfg;
+  struct MHD_Daemon *d;
+  rt_store *st;      /* the writer's */
+  rt_store *keys_st; /* a read-only connection for key checks and customer reads (mutex) */
+  pthread_mutex_t keys_mu;
+  rt__writer w;
+  rt__live live;
+  atomic_int in_flight;
+  atomic_ullong requests;
+  int port;
+  rt__metrics m;
+  pthread_mutex_t m_mu; /* guards m */
+  pthread_mutex_t rl_mu;
+  rt__bucket rl[RT__RL_BUCKETS];
+};
+
+#define RT__MAX_PARAMS 2
+
+typedef struct rt__request {
+  char *body;
+  size_t len, cap;
+  int too_big;
+  int route;      /* index into the route table; RT__MAX_ROUTES: none */
+  unsigned status;
+  double started; /* monotonic seconds */
+  size_t events;
+  char method[8];
+  const char *param[RT__MAX_PARAMS]; /* the path's {parameters}, pointing into pbuf */
+  char pbuf[512];
+} rt__request;
+
+int64_t rt__now_ms(void);
+/* Answers body (consumed) with status. */
+enum MHD_Result rt__send_json(rt__request *rq, struct MHD_Connection *c, unsigned status,
+                              json_t *body);
+/* {"error": {"code": ..., "message": ..., "field": ...}} */
+enum MHD_Result rt__send_error(rt__request *rq, struct MHD_Connection *c, unsigned status,
+                               const char *code, const char *message, const char *field);
+/* Answers text of n bytes (taken over: freed with free) with a content type. */
+enum MHD_Result rt__send_text(rt__request *rq, struct MHD_Connection *c, unsigned status,
+                              const char *type, char *text, size_t n);
+/* An ISO 8601 time (UTC) or null for ms <= 0. */
+void rt__set_time(json_t *o, const char *k, int64_t ms);
+/* The query parameter, or NULL. */
+const char *rt__query(struct MHD_Connection *c, const char *name);
+
+/* ---- the read API (reads.c) ---- */
+typedef enum MHD_Result (*rt__handler)(rt_server *s, rt__request *rq, struct MHD_Connection *c);
+enum MHD_Result rt__get_customer(rt_server *s, rt__request *rq, struct MHD_Connection *c);
+enum MHD_Result rt__get_customers(rt_server *s, rt__request *rq, struct MHD_Connection *c);
+enum MHD_Result rt__get_metrics(rt_server *s, rt__request *rq, struct MHD_Connection *c);
+enum MHD_Result rt__get_cohorts(rt_server *s, rt__request *rq, struct MHD_Connection *c);
+enum MHD_Result rt__get_export(rt_server *s, rt__request *rq, struct MHD_Connection *c);
+enum MHD_Result rt__list_segments(rt_server *s, rt__request *rq, struct MHD_Connection *c);
+enum MHD_Result rt__get_segment(rt_server *s, rt__request *rq, struct MHD_Connection *c);
+enum MHD_Result rt__get_segment_members(rt_server *s, rt__request *rq,
+                                        struct MHD_Connection *c);
+enum MHD_Result rt__create_segment(rt_server *s, rt__request *rq, struct MHD_Connection *c);
+enum MHD_Result rt__update_segment(rt_server *s, rt__request *rq, struct MHD_Connection *c);
+enum MHD_Result rt__delete_segment(rt_server *s, rt__request *rq, struct MHD_Connection *c);
+
+#endif

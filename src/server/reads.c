@@ -1,0 +1,768 @@
+/* reads.c - the read API of `retain serve`: customers (one, a page of them, their export),
+ * the retention report and cohorts, and segments (list, read, members, create, change,
+ * delete). Everything model-derived comes from a live view that includes every write
+ * acknowledged before the request arrived (live.h); profiles and identities come from the
+ * store. */
+#include <retain/alloc.h>
+#include <retain/cohort.h>
+#include <retain/metrics.h>
+#include <retain/segment.h>
+
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "analytics/report_json.h"
+#include "server/http.h"
+
+#define WAIT_MS 30000       /* a read waits this long for the view to catch up */
+#define PAGE_DEFAULT 100
+#define PAGE_MAX 10000
+
+/* The view this request must see (everything acknowledged before it arrived); NULL with the
+ * 503 answer in *res when there is none. */
+static rt__view *view_for(rt_server *s, rt__request *rq, struct MHD_Connection *c,
+                          enum MHD_Result *res) {
+  rt__view *v = rt__live_get(&s->live, rt__live_generation(&s->live), WAIT_MS);
+  if (!v) {
+    char msg[1100];
+    pthread_mutex_lock(&s->live.mu);
+    snprintf(msg, sizeof msg, "the customer model is not loaded yet%s%s",
+             s->live.error[0] ? ": " : "", s->live.error);
+    pthread_mutex_unlock(&s->live.mu);
+    *res = rt__send_error(rq, c, MHD_HTTP_SERVICE_UNAVAILABLE, "loading", msg, NULL);
+  }
+  return v;
+}
+
+static enum MHD_Result bad_param(rt__request *rq, struct MHD_Connection *c, const char *name,
+                                 const char *fmt, const char *value) {
+  char msg[1200];
+  snprintf(msg, sizeof msg, fmt, value);
+  return rt__send_error(rq, c, MHD_HTTP_BAD_REQUEST, "invalid", msg, name);
+}
+
+/* An integer query parameter in [lo, hi] (def when absent); 0, or -1 after answering 400. */
+static int int_param(rt__request *rq, struct MHD_Connection *c, const char *name, long long lo,
+                     long long hi, long long def, long long *out, enum MHD_Result *res) {
+  const char *v = rt__query(c, name);
+  *out = def;
+  if (!v)
+    return 0;
+  char *end;
+  long long x = strtoll(v, &end, 10);
+  if (!*v || *end || x < lo || x > hi) {
+    char fmt[128];
+    snprintf(fmt, sizeof fmt, "%s must be a whole number from %lld to %lld, not '%%s'", name, lo,
+             hi);
+    *res = bad_param(rq, c, name, fmt, v);
+    return -1;
+  }
+  *out = x;
+  return 0;
+}
+
+/* The members of ?segment=NAME in v (NULL bits: everyone); -1 after answering 404. */
+static int segment_param(rt__request *rq, struct MHD_Connection *c, const rt__view *v,
+                         const rt__segview **seg, enum MHD_Result *res) {
+  const char *name = rt__query(c, "segment");
+  *seg = NULL;
+  if (!name)
+    return 0;
+  *seg = rt__view_segment(v, name);
+  if (!*seg) {
+    *res = bad_param(rq, c, "segment", "no segment named '%s'", name);
+    return -1;
+  }
+  return 0;
+}
+
+/* ---- one customer ---- */
+
+static json_t *feature_json(const rt_column *col, size_t i) {
+  char buf[16];
+  switch (col->type) {
+  case RT_TYPE_NUMBER: {
+    double x = col->num[i];
+    if (isnan(x))
+      return json_null();
+    if (x == floor(x) && fabs(x) < 9e15)
+      return json_integer((json_int_t)x);
+    return json_real(x);
+  }
+  case RT_TYPE_BOOL:
+    return isnan(col->num[i]) ? json_null() : json_boolean(col->num[i] != 0);
+  case RT_TYPE_DATE:
+    if (col->day[i] == INT32_MIN)
+      return json_null();
+    rt_day_format(col->day[i], buf, sizeof buf);
+    return json_string(buf);
+  case RT_TYPE_TEXT:
+    return col->code[i] < col->ndict ? json_string(col->dict[col->code[i]]) : json_null();
+  }
+  return json_null();
+}
+
+/* features and segments of the customer with store id `id` in v */
+static void add_computed(json_t *o, const rt__view *v, int64_t id) {
+  size_t i = rt_model_index_of(v->model, id);
+  json_t *f = json_object(), *segs = json_array();
+  if (i != SIZE_MAX) {
+    for (size_t k = 0; k < v->feat->ncols; k++) {
+      const rt_column *col = &v->feat->cols[k];
+      if (strcmp(col->name, "customer_id"))
+        json_object_set_new(f, col->name, feature_json(col, i));
+    }
+    for (size_t k = 0; k < v->nseg; k++)
+      if (rt__segview_has(&v->seg[k], i))
+        json_array_append_new(segs, json_string(v->seg[k].name));
+  }
+  json_object_set_new(o, "features", f);
+  json_object_set_new(o, "segments", segs);
+  json_object_set_new(o, "data_version", json_integer(v->data_version));
+}
+
+enum MHD_Result rt__get_customer(rt_server *s, rt__request *rq, struct MHD_Connection *c) {
+  const char *id = rq->param[0];
+  enum MHD_Result res;
+  rt__view *view = view_for(s, rq, c, &res);
+  if (!view)
+    return res;
+  rt_customer_view v;
+  rt_error err = {0};
+  pthread_mutex_lock(&s->keys_mu);
+  int rc = rt_store_customer_get(s->keys_st, id, 0, &v, &err);
+  if (rc == RT_ENOTFOUND && *id && strspn(id, "0123456789") == strlen(id) && strlen(id) < 19)
+    rc = rt_store_customer_get(s->keys_st, NULL, strtoll(id, NULL, 10), &v, &err);
+  pthread_mutex_unlock(&s->keys_mu);
+  if (rc) {
+    rt__view_release(view);
+    if (rc == RT_ENOTFOUND)
+      return rt__send_error(rq, c, MHD_HTTP_NOT_FOUND, "not_found", err.msg, NULL);
+    return rt__send_error(rq, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "store", err.msg, NULL);
+  }
+  json_t *o = json_object();
+  json_object_set_new(o, "id", json_integer(v.id));
+  json_object_set_new(o, "customer_id", json_string(v.ext_id));
+  rt__set_time(o, "created", v.created_ms);
+  json_t *attrs = v.attrs ? json_loads(v.attrs, 0, NULL) : NULL;
+  json_object_set_new(o, "attributes", attrs ? attrs : json_object());
+  json_t *ids = json_array();
+  for (size_t i = 0; i < v.nidentities; i++) {
+    const rt_identity_view *iv = &v.identities[i];
+    json_t *e = json_object();
+    json_object_set_new(e, "kind", json_string(iv->kind ? iv->kind : ""));
+    json_object_set_new(e, "value", json_string(iv->value ? iv->value : ""));
+    json_object_set_new(e, "reason", iv->reason ? json_string(iv->reason) : json_null());
+    rt__set_time(e, "linked", iv->linked_ms);
+    json_array_append_new(ids, e);
+  }
+  json_object_set_new(o, "identities", ids);
+  json_object_set_new(o, "orders", json_integer(v.orders));
+  json_object_set_new(o, "refunds", json_integer(v.refunds));
+  json_object_set_new(o, "events", json_integer(v.events));
+  rt__set_time(o, "first_order", v.first_order_ms);
+  rt__set_time(o, "last_order", v.last_order_ms);
+  json_t *rev = json_object(), *minor = v.revenue ? json_loads(v.revenue, 0, NULL) : NULL;
+  const char *cur;
+  json_t *amt;
+  json_object_foreach(minor, cur, amt) { /* minor units -> the currency's major unit */
+    double d = json_number_value(amt) / pow(10, rt_currency_exponent(cur));
+    json_object_set_new(rev, cur, json_real(d));
+  }
+  json_decref(minor);
+  json_object_set_new(o, "revenue", rev);
+  add_computed(o, view, v.id);
+  rt_customer_view_free(&v);
+  rt__view_release(view);
+  return rt__send_json(rq, c, MHD_HTTP_OK, o);
+}
+
+/* ---- pages of customers ---- */
+
+/* The page of customers (of seg, or all) with store ids after ?cursor=. */
+static enum MHD_Result customer_page(rt__request *rq, struct MHD_Connection *c,
+                                     const rt__view *v, const rt__segview *seg) {
+  enum MHD_Result res;
+  long long limit, after;
+  if (int_param(rq, c, "limit", 1, PAGE_MAX, PAGE_DEFAULT, &limit, &res) ||
+      int_param(rq, c, "cursor", 0, INT64_MAX, 0, &after, &res))
+    return res;
+  const rt_model *m = v->model;
+  /* the first customer after the cursor: store ids ascend */
+  size_t lo = 0, hi = m->ncustomers;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (m->store_id[mid] <= after)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  json_t *o = json_object(), *arr = json_array();
+  long long n = 0;
+  size_t i = lo;
+  int64_t last = 0;
+  for (; i < m->ncustomers && n < limit; i++) {
+    if (seg && !rt__segview_has(seg, i))
+      continue;
+    json_t *e = json_object();
+    json_object_set_new(e, "id", json_integer(m->store_id[i]));
+    json_object_set_new(e, "customer_id", json_string(rt_model_ext_id(m, i)));
+    json_array_append_new(arr, e);
+    last = m->store_id[i];
+    n++;
+  }
+  while (i < m->ncustomers && seg && !rt__segview_has(seg, i))
+    i++;
+  json_object_set_new(o, "customers", arr);
+  if (i < m->ncustomers) {
+    char cur[24];
+    snprintf(cur, sizeof cur, "%lld", (long long)last);
+    json_object_set_new(o, "next_cursor", json_string(cur));
+  } else {
+    json_object_set_new(o, "next_cursor", json_null());
+  }
+  json_object_set_new(o, "data_version", json_integer(v->data_version));
+  return rt__send_json(rq, c, MHD_HTTP_OK, o);
+}
+
+enum MHD_Result rt__get_customers(rt_server *s, rt__request *rq, struct MHD_Connection *c) {
+  enum MHD_Result res;
+  rt__view *v = view_for(s, rq, c, &res);
+  if (!v)
+    return res;
+  const rt__segview *seg;
+  if (!segment_param(rq, c, v, &seg, &res))
+    res = customer_page(rq, c, v, seg);
+  rt__view_release(v);
+  return res;
+}
+
+enum MHD_Result rt__get_segment_members(rt_server *s, rt__request *rq,
+                                        struct MHD_Connection *c) {
+  enum MHD_Result res;
+  rt__view *v = view_for(s, rq, c, &res);
+  if (!v)
+    return res;
+  const rt__segview *seg = rt__view_segment(v, rq->param[0]);
+  if (!seg)
+    res = rt__send_error(rq, c, MHD_HTTP_NOT_FOUND, "not_found", "no such segment", NULL);
+  else
+    res = customer_page(rq, c, v, seg);
+  rt__view_release(v);
+  return res;
+}
+
+/* ---- the report and the cohorts ---- */
+
+/* period, from, to and segment: the unit, the periods and the model (a subset for a segment:
+ * *owned to free). -1 after answering 400. */
+typedef struct period_args {
+  rt_period_unit unit;
+  int64_t from, to;
+  int from_set, to_set;
+  const rt_model *m;
+  rt_model *owned;
+} period_args;
+
+static int period_params(rt__request *rq, struct MHD_Connection *c, const rt__view *v,
+                         period_args *a, enum MHD_Result *res) {
+  const char *p = rt__query(c, "period"), *from = rt__query(c, "from"), *to = rt__query(c, "to");
+  rt_error err = {0};
+  memset(a, 0, sizeof *a);
+  a->unit = RT_PERIOD_MONTH;
+  a->from = INT64_MIN;
+  a->to = INT64_MAX;
+  a->m = v->model;
+  if (p && rt_period_unit_parse(p, &a->unit)) {
+    *res = bad_param(rq, c, "period", "period wants day, week, month, quarter or year, not '%s'",
+                     p);
+    return -1;
+  }
+  if (from && rt_period_parse_label(a->unit, from, &a->from, &err)) {
+    *res = bad_param(rq, c, "from", "from: %s", err.msg);
+    return -1;
+  }
+  if (to && rt_period_parse_label(a->unit, to, &a->to, &err)) {
+    *res = bad_param(rq, c, "to", "to: %s", err.msg);
+    return -1;
+  }
+  if (from && to && a->from > a->to) {
+    *res = bad_param(rq, c, "from", "from %s is after to", from);
+    return -1;
+  }
+  a->from_set = from != NULL;
+  a->to_set = to != NULL;
+  const rt__segview *seg;
+  if (segment_param(rq, c, v, &seg, res))
+    return -1;
+  if (seg) {
+    if (!seg->bits) {
+      *res = rt__send_error(rq, c, MHD_HTTP_CONFLICT, "segment_broken",
+                            seg->error ? seg->error : "the segment's rule does not compile",
+                            "segment");
+      return -1;
+    }
+    if (rt_model_subset(v->model, seg->bits, &a->owned, &err)) {
+      *res = rt__send_error(rq, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", err.msg, NULL);
+      return -1;
+    }
+    a->m = a->owned;
+  }
+  return 0;
+}
+
+enum MHD_Result rt__get_metrics(rt_server *s, rt__request *rq, struct MHD_Connection *c) {
+  enum MHD_Result res;
+  rt__view *v = view_for(s, rq, c, &res);
+  if (!v)
+    return res;
+  period_args a;
+  rt_report_opts ro;
+  rt_report_opts_init(&ro);
+  long long baseline, inactive;
+  if (period_params(rq, c, v, &a, &res) ||
+      int_param(rq, c, "baseline", 0, 1000, ro.baseline, &baseline, &res) ||
+      int_param(rq, c, "inactive_days", 1, 100000, ro.inactive_days, &inactive, &res)) {
+    rt_model_free(a.owned);
+    rt__view_release(v);
+    return res;
+  }
+  /* the periods as `retain report` takes them: from alone runs to the last period, to alone
+   * is that one period */
+  ro.unit = a.unit;
+  ro.from_period = a.from_set || !a.to_set ? a.from : a.to;
+  ro.to_period = a.to;
+  ro.baseline = (int)baseline;
+  ro.inactive_days = (int)inactive;
+  rt_report *rep = NULL;
+  rt_error err = {0};
+  if (rt_report_compute(a.m, &ro, &rep, &err)) {
+    res = rt__send_error(rq, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", err.msg, NULL);
+  } else {
+    json_t *o = rt__report_json(rep, a.m);
+    json_object_set_new(o, "data_version", json_integer(v->data_version));
+    rt_report_free(rep);
+    res = rt__send_json(rq, c, MHD_HTTP_OK, o);
+  }
+  rt_model_free(a.owned);
+  rt__view_release(v);
+  return res;
+}
+
+enum MHD_Result rt__get_cohorts(rt_server *s, rt__request *rq, struct MHD_Connection *c) {
+  enum MHD_Result res;
+  rt__view *v = view_for(s, rq, c, &res);
+  if (!v)
+    return res;
+  period_args a;
+  rt_cohort_opts co;
+  rt_cohort_opts_init(&co);
+  long long horizon;
+  const char *mode = rt__query(c, "mode"), *pct = rt__query(c, "percent");
+  int percent = pct && (!strcmp(pct, "true") || !strcmp(pct, "1"));
+  if (period_params(rq, c, v, &a, &res) ||
+      int_param(rq, c, "horizon", 0, 1000000, -1, &horizon, &res)) {
+    rt_model_free(a.owned);
+    rt__view_release(v);
+    return res;
+  }
+  if (mode && strcmp(mode, "on") && strcmp(mode, "on-or-after") && strcmp(mode, "on_or_after")) {
+    rt_model_free(a.owned);
+    rt__view_release(v);
+    return bad_param(rq, c, "mode", "mode wants on or on-or-after, not '%s'", mode);
+  }
+  if (pct && !percent && strcmp(pct, "false") && strcmp(pct, "0")) {
+    rt_model_free(a.owned);
+    rt__view_release(v);
+    return bad_param(rq, c, "percent", "percent wants true or false, not '%s'", pct);
+  }
+  co.unit = a.unit;
+  co.mode = mode && strcmp(mode, "on") ? RT_COHORT_ON_OR_AFTER : RT_COHORT_ON;
+  co.from_period = a.from;
+  co.to_period = a.to;
+  co.horizon = horizon;
+  rt_cohort_table *t = NULL;
+  rt_error err = {0};
+  if (rt_cohort_compute(a.m, &co, &t, &err)) {
+    res = rt__send_error(rq, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", err.msg, NULL);
+  } else {
+    json_t *o = rt__cohorts_json(t, a.m, percent);
+    json_object_set_new(o, "data_version", json_integer(v->data_version));
+    rt_cohort_table_free(t);
+    res = rt__send_json(rq, c, MHD_HTTP_OK, o);
+  }
+  rt_model_free(a.owned);
+  rt__view_release(v);
+  return res;
+}
+
+/* ---- GET /v1/export: CSV streamed a chunk at a time from a view the stream holds ---- */
+
+typedef struct export_stream {
+  rt__view *v;
+  const rt__segview *seg;
+  size_t *cols, ncols;
+  size_t next;       /* the next customer; SIZE_MAX: the header is still to come */
+  char *pending;     /* a row that did not fit in the last chunk */
+  size_t npending, pending_off;
+} export_stream;
+
+static void csv_field(char **p, char *end, const char *s) {
+  int quote = strpbrk(s, ",\"\r\n") != NULL;
+  char *o = *p;
+  if (quote && o < end)
+    *o++ = '"';
+  for (; *s && o < end; s++) {
+    if (*s == '"' && o + 1 < end)
+      *o++ = '"';
+    *o++ = *s;
+  }
+  if (quote && o < end)
+    *o++ = '"';
+  *p = o;
+}
+
+/* One line (header when i == SIZE_MAX) into buf; its length, or 0 when it did not fit. */
+static size_t export_line(const export_stream *x, size_t i, char *buf, size_t cap) {
+  char *p = buf, *end = buf + cap - 1;
+  char num[40];
+  const rt_features *f = x->v->feat;
+  for (size_t k = 0; k < x->ncols && p < end; k++) {
+    const rt_column *col = &f->cols[x->cols[k]];
+    if (k)
+      *p++ = ',';
+    const char *s = num;
+    num[0] = 0;
+    if (i == SIZE_MAX) {
+      s = col->name;
+    } else if (col->type == RT_TYPE_TEXT) {
+      s = col->code[i] < col->ndict ? col->dict[col->code[i]] : "";
+    } else if (col->type == RT_TYPE_DATE) {
+      if (col->day[i] != INT32_MIN)
+        rt_day_format(col->day[i], num, sizeof num);
+    } else if (!isnan(col->num[i])) {
+      double d = col->num[i];
+      if (col->type == RT_TYPE_BOOL)
+        s = d != 0 ? "true" : "false";
+      else if (d == floor(d) && fabs(d) < 1e15)
+        snprintf(num, sizeof num, "%.0f", d);
+      else
+        snprintf(num, sizeof num, "%.10g", d);
+    }
+    csv_field(&p, end, s);
+  }
+  if (p >= end)
+    return 0;
+  *p++ = '\n';
+  return (size_t)(p - buf);
+}
+
+static ssize_t export_read(void *cls, uint64_t pos, char *buf, size_t max) {
+  (void)pos;
+  export_stream *x = cls;
+  size_t n = 0;
+  const rt_model *m = x->v->model;
+  for (;;) {
+    if (x->pending) { /* the rest of a long row first */
+      size_t k = x->npending - x->pending_off;
+      if (k > max - n)
+        k = max - n;
+      memcpy(buf + n, x->pending + x->pending_off, k);
+      n += k;
+      x->pending_off += k;
+      if (x->pending_off < x->npending)
+        return (ssize_t)n;
+      rt_free(x->pending);
+      x->pending = NULL;
+    }
+    while (x->next != SIZE_MAX && x->next < m->ncustomers && x->seg &&
+           !rt__segview_has(x->seg, x->next))
+      x->next++;
+    if (x->next != SIZE_MAX && x->next >= m->ncustomers)
+      return n ? (ssize_t)n : MHD_CONTENT_READER_END_OF_STREAM;
+    size_t len = export_line(x, x->next, buf + n, max - n);
+    if (!len) { /* it does not fit: send what there is, or hold a long row */
+      if (n)
+        return (ssize_t)n;
+      size_t cap = 4096;
+      for (;;) {
+        char *row = rt_malloc(cap);
+        if (!row)
+          return MHD_CONTENT_READER_END_WITH_ERROR;
+        if ((len = export_line(x, x->next, row, cap))) {
+          x->pending = row;
+          x->npending = len;
+          x->pending_off = 0;
+          break;
+        }
+        rt_free(row);
+        if (cap > (1u << 24))
+          return MHD_CONTENT_READER_END_WITH_ERROR;
+        cap *= 4;
+      }
+    } else {
+      n += len;
+    }
+    x->next = x->next == SIZE_MAX ? 0 : x->next + 1;
+  }
+}
+
+static void export_free(void *cls) {
+  export_stream *x = cls;
+  rt__view_release(x->v);
+  rt_free(x->cols);
+  rt_free(x->pending);
+  rt_free(x);
+}
+
+/* the columns: customer_id first, then the ones asked for (all by default) */
+static int export_columns(export_stream *x, const char *fields, char *bad, size_t badcap) {
+  const rt_features *f = x->v->feat;
+  x->cols = rt_calloc(f->ncols + 1, sizeof *x->cols);
+  if (!x->cols)
+    return RT_ENOMEM;
+  for (size_t k = 0; k < f->ncols; k++)
+    if (!strcmp(f->cols[k].name, "customer_id"))
+      x->cols[x->ncols++] = k;
+  if (!fields) {
+    for (size_t k = 0; k < f->ncols; k++)
+      if (strcmp(f->cols[k].name, "customer_id"))
+        x->cols[x->ncols++] = k;
+    return 0;
+  }
+  for (const char *p = fields; *p;) {
+    size_t n = strcspn(p, ",");
+    size_t k = 0;
+    while (k < f->ncols && (strlen(f->cols[k].name) != n || strncmp(f->cols[k].name, p, n)))
+      k++;
+    if (k == f->ncols) {
+      snprintf(bad, badcap, "%.*s", (int)n, p);
+      return RT_ENOTFOUND;
+    }
+    if (strcmp(f->cols[k].name, "customer_id") && x->ncols <= f->ncols)
+      x->cols[x->ncols++] = k;
+    p += n + (p[n] == ',');
+  }
+  return 0;
+}
+
+enum MHD_Result rt__get_export(rt_server *s, rt__request *rq, struct MHD_Connection *c) {
+  enum MHD_Result res;
+  rt__view *v = view_for(s, rq, c, &res);
+  if (!v)
+    return res;
+  export_stream *x = rt_calloc(1, sizeof *x);
+  if (!x) {
+    rt__view_release(v);
+    return MHD_NO;
+  }
+  x->v = v;
+  x->next = SIZE_MAX;
+  char bad[128];
+  int rc = segment_param(rq, c, v, &x->seg, &res);
+  if (!rc && (rc = export_columns(x, rt__query(c, "fields"), bad, sizeof bad))) {
+    char msg[200];
+    snprintf(msg, sizeof msg, "no feature named '%s' (GET /v1/customers/{id} lists them)", bad);
+    res = rc == RT_ENOMEM ? MHD_NO
+                          : rt__send_error(rq, c, MHD_HTTP_BAD_REQUEST, "invalid", msg, "fields");
+  }
+  if (rc) {
+    export_free(x);
+    return res;
+  }
+  struct MHD_Response *r =
+      MHD_create_response_from_callback(MHD_SIZE_UNKNOWN, 64 * 1024, export_read, x, export_free);
+  if (!r) {
+    export_free(x);
+    return MHD_NO;
+  }
+  MHD_add_response_header(r, "Content-Type", "text/csv; charset=utf-8");
+  MHD_add_response_header(r, "Content-Disposition", "attachment; filename=\"customers.csv\"");
+  rq->status = MHD_HTTP_OK;
+  res = MHD_queue_response(c, MHD_HTTP_OK, r);
+  MHD_destroy_response(r);
+  return res;
+}
+
+/* ---- segments ---- */
+
+static json_t *segment_json(const rt__view *v, const rt__segview *sg) {
+  json_t *o = json_object();
+  json_object_set_new(o, "name", json_string(sg->name));
+  json_object_set_new(o, "rule", json_string(sg->rule));
+  json_object_set_new(o, "description",
+                      sg->description ? json_string(sg->description) : json_null());
+  json_object_set_new(o, "members", sg->bits ? json_integer((json_int_t)sg->count) : json_null());
+  json_object_set_new(o, "customers", json_integer((json_int_t)v->model->ncustomers));
+  if (sg->error)
+    json_object_set_new(o, "error", json_string(sg->error));
+  rt__set_time(o, "created", sg->created_ms);
+  rt__set_time(o, "updated", sg->updated_ms);
+  json_object_set_new(o, "data_version", json_integer(v->data_version));
+  return o;
+}
+
+enum MHD_Result rt__list_segments(rt_server *s, rt__request *rq, struct MHD_Connection *c) {
+  enum MHD_Result res;
+  rt__view *v = view_for(s, rq, c, &res);
+  if (!v)
+    return res;
+  json_t *o = json_object(), *arr = json_array();
+  for (size_t k = 0; k < v->nseg; k++)
+    json_array_append_new(arr, segment_json(v, &v->seg[k]));
+  json_object_set_new(o, "segments", arr);
+  rt__view_release(v);
+  return rt__send_json(rq, c, MHD_HTTP_OK, o);
+}
+
+static enum MHD_Result answer_segment(rt_server *s, rt__request *rq, struct MHD_Connection *c,
+                                      const char *name, unsigned status) {
+  enum MHD_Result res;
+  rt__view *v = view_for(s, rq, c, &res);
+  if (!v)
+    return res;
+  const rt__segview *sg = rt__view_segment(v, name);
+  if (sg)
+    res = rt__send_json(rq, c, status, segment_json(v, sg));
+  else
+    res = rt__send_error(rq, c, MHD_HTTP_NOT_FOUND, "not_found", "no such segment", NULL);
+  rt__view_release(v);
+  return res;
+}
+
+enum MHD_Result rt__get_segment(rt_server *s, rt__request *rq, struct MHD_Connection *c) {
+  return answer_segment(s, rq, c, rq->param[0], MHD_HTTP_OK);
+}
+
+/* a change to the segments, made by the writer in a transaction of its own */
+typedef enum { SEG_CREATE, SEG_UPDATE, SEG_DELETE } seg_op;
+typedef struct seg_change {
+  seg_op op;
+  const char *name, *rule, *description;
+} seg_change;
+
+static int change_segment(rt_store *st, void *ctx, rt_error *err) {
+  seg_change *ch = ctx;
+  int64_t id;
+  if (ch->op == SEG_CREATE)
+    return rt_store_segment_create(st, ch->name, ch->rule, ch->description, &id, err);
+  rt_segment_info info;
+  int rc = rt_store_segment_get(st, ch->name, &info, err);
+  if (rc)
+    return rc;
+  if (ch->op == SEG_DELETE)
+    rc = rt_store_segment_delete(st, info.id, err);
+  else
+    rc = rt_store_segment_update(st, info.id, ch->rule ? ch->rule : info.rule,
+                                 ch->description ? ch->description : info.description, err);
+  rt_segment_info_free(&info);
+  return rc;
+}
+
+/* The body's string field key (NULL when absent); -1 after answering 400. */
+static int body_string(rt__request *rq, struct MHD_Connection *c, json_t *body, const char *key,
+                       const char **out, enum MHD_Result *res) {
+  json_t *x = json_object_get(body, key);
+  *out = NULL;
+  if (!x || json_is_null(x))
+    return 0;
+  if (!json_is_string(x)) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "%s must be a string", key);
+    *res = rt__send_error(rq, c, MHD_HTTP_BAD_REQUEST, "invalid", msg, key);
+    return -1;
+  }
+  *out = json_string_value(x);
+  return 0;
+}
+
+/* POST /v1/segments and PUT /v1/segments/{name}: checked against the current features, then
+ * stored; the answer comes from a view that includes it (its members evaluated) */
+static enum MHD_Result write_segment(rt_server *s, rt__request *rq, struct MHD_Connection *c,
+                                     seg_op op) {
+  json_error_t je;
+  json_t *body = json_loadb(rq->body ? rq->body : "", rq->len, JSON_REJECT_DUPLICATES, &je);
+  enum MHD_Result res;
+  if (!body || !json_is_object(body)) {
+    char msg[240];
+    snprintf(msg, sizeof msg, "the body must be a JSON object%s%s", body ? "" : ": ",
+             body ? "" : je.text);
+    json_decref(body);
+    return rt__send_error(rq, c, MHD_HTTP_BAD_REQUEST, "invalid", msg, "$");
+  }
+  seg_change ch = {op, op == SEG_CREATE ? NULL : rq->param[0], NULL, NULL};
+  if ((op == SEG_CREATE && body_string(rq, c, body, "name", &ch.name, &res)) ||
+      body_string(rq, c, body, "rule", &ch.rule, &res) ||
+      body_string(rq, c, body, "description", &ch.description, &res)) {
+    json_decref(body);
+    return res;
+  }
+  const char *missing = !ch.name ? "name" : op == SEG_CREATE && !ch.rule ? "rule" : NULL;
+  if (missing) {
+    json_decref(body);
+    return rt__send_error(rq, c, MHD_HTTP_BAD_REQUEST, "invalid", "a required field is missing",
+                          missing);
+  }
+  if (!rt_segment_valid_name(ch.name)) {
+    json_decref(body);
+    return rt__send_error(rq, c, MHD_HTTP_BAD_REQUEST, "invalid",
+                          "a segment name is 1 to 64 letters, digits, _ - and ., starting with "
+                          "a letter or digit",
+                          "name");
+  }
+  rt__view *v = view_for(s, rq, c, &res);
+  if (!v) {
+    json_decref(body);
+    return res;
+  }
+  int exists = rt__view_segment(v, ch.name) != NULL;
+  rt_error err = {0};
+  rt_rule *r = NULL;
+  if (op == SEG_UPDATE && !exists) {
+    res = rt__send_error(rq, c, MHD_HTTP_NOT_FOUND, "not_found", "no such segment", NULL);
+  } else if (op == SEG_CREATE && exists) {
+    res = rt__send_error(rq, c, MHD_HTTP_CONFLICT, "exists", "a segment of that name exists",
+                         "name");
+  } else if (ch.rule && rt__view_compile(v, ch.name, ch.rule, &r, &err)) {
+    res = rt__send_error(rq, c, MHD_HTTP_BAD_REQUEST, "invalid_rule", err.msg, "rule");
+  } else {
+    rt__job job = {.fn = change_segment, .ctx = &ch, .bump = 1};
+    rt__writer_submit(&s->w, &job);
+    if (job.rc == RT_EEXISTS)
+      res = rt__send_error(rq, c, MHD_HTTP_CONFLICT, "exists", job.err.msg, "name");
+    else if (job.rc == RT_EBUSY)
+      res = rt__send_error(rq, c, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", job.err.msg,
+                           NULL);
+    else if (job.rc)
+      res = rt__send_error(rq, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "store", job.err.msg, NULL);
+    else
+      res = answer_segment(s, rq, c, ch.name, op == SEG_CREATE ? 201 : MHD_HTTP_OK);
+  }
+  rt_rule_free(r);
+  rt__view_release(v);
+  json_decref(body);
+  return res;
+}
+
+enum MHD_Result rt__create_segment(rt_server *s, rt__request *rq, struct MHD_Connection *c) {
+  return write_segment(s, rq, c, SEG_CREATE);
+}
+
+enum MHD_Result rt__update_segment(rt_server *s, rt__request *rq, struct MHD_Connection *c) {
+  return write_segment(s, rq, c, SEG_UPDATE);
+}
+
+enum MHD_Result rt__delete_segment(rt_server *s, rt__request *rq, struct MHD_Connection *c) {
+  seg_change ch = {SEG_DELETE, rq->param[0], NULL, NULL};
+  rt__job job = {.fn = change_segment, .ctx = &ch, .bump = 1};
+  rt__writer_submit(&s->w, &job);
+  if (job.rc == RT_ENOTFOUND)
+    return rt__send_error(rq, c, MHD_HTTP_NOT_FOUND, "not_found", "no such segment", NULL);
+  if (job.rc)
+    return rt__send_error(rq, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "store", job.err.msg, NULL);
+  json_t *o = json_object();
+  json_object_set_new(o, "deleted", json_string(ch.name));
+  return rt__send_json(rq, c, MHD_HTTP_OK, o);
+}
