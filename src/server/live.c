@@ -11,6 +11,7 @@
 #include <time.h>
 
 #define POLL_SECONDS 5 /* how often to look for changes made by other processes */
+#define MIN_CALM_MS 1000 /* background rebuilds (no read waiting) at most this often */
 
 static int64_t clock_ms(void) {
   struct timespec ts;
@@ -153,6 +154,7 @@ static int build(rt__live *l, rt_store *st, uint64_t gen, rt__view **out, rt_err
     return rc;
   }
   clock_gettime(CLOCK_MONOTONIC, &t1);
+  v->built_ms = clock_ms();
   v->seconds = (double)(t1.tv_sec - t0.tv_sec) + (double)(t1.tv_nsec - t0.tv_nsec) / 1e9;
   *out = v;
   return 0;
@@ -249,11 +251,24 @@ static void *refresher(void *arg) {
   for (;;) {
     pthread_mutex_lock(&l->mu);
     int poll = 0;
-    while (!l->stopping && l->cur && l->cur->gen >= l->want && !poll) {
+    for (;;) {
+      if (l->stopping || !l->cur)
+        break;
+      /* a change is built into a view at once when a read waits for it; otherwise not sooner
+       * than a few build times after the last one, so a steady stream of events does not keep
+       * a core rebuilding */
+      int64_t since = clock_ms() - l->cur->built_ms;
+      int64_t calm = (int64_t)(l->cur->seconds * 4000);
+      if (calm < MIN_CALM_MS)
+        calm = MIN_CALM_MS;
+      if (l->cur->gen < l->want && (l->waiting || since >= calm))
+        break;
       struct timespec dl;
-      deadline_in(&dl, POLL_SECONDS * 1000);
-      if (pthread_cond_timedwait(&l->wake, &l->mu, &dl) == ETIMEDOUT)
+      deadline_in(&dl, l->cur->gen < l->want ? (int)(calm - since) : POLL_SECONDS * 1000);
+      if (pthread_cond_timedwait(&l->wake, &l->mu, &dl) == ETIMEDOUT && l->cur->gen >= l->want) {
         poll = 1;
+        break;
+      }
     }
     if (!l->stopping && failing) { /* after a failure, not more than once a second */
       struct timespec dl;
@@ -297,7 +312,6 @@ static void *refresher(void *arg) {
       }
     } else {
       l->error[0] = 0;
-      v->built_ms = clock_ms();
       l->cur = v;
       l->refreshes++;
       l->refresh_seconds += v->seconds;
@@ -398,9 +412,18 @@ rt__view *rt__live_get(rt__live *l, uint64_t gen, int timeout_ms) {
   struct timespec dl;
   deadline_in(&dl, timeout_ms);
   pthread_mutex_lock(&l->mu);
-  while (!l->stopping && (!l->cur || l->cur->gen < gen))
+  int counted = 0;
+  while (!l->stopping && (!l->cur || l->cur->gen < gen)) {
+    if (l->cur && !counted) { /* tell the refresher a read is waiting */
+      l->waiting++;
+      counted = 1;
+      pthread_cond_signal(&l->wake);
+    }
     if (pthread_cond_timedwait(&l->ready, &l->mu, &dl) == ETIMEDOUT)
       break;
+  }
+  if (counted)
+    l->waiting--;
   rt__view *v = l->cur;
   if (v)
     atomic_fetch_add(&v->refs, 1);

@@ -5,7 +5,9 @@
  * builds a new view from the store on its own read-only connection, in the background, and
  * publishes it. Commits that land while a view is being built are coalesced into the next one.
  * A read that must see everything acknowledged before it arrived asks for a view of at least
- * the generation current on its arrival (read-your-writes), and waits for it. Views are
+ * the generation current on its arrival (read-your-writes), and waits for it; without such a
+ * read, changes are built in the background at most every few build times (at least 1 s), so
+ * a steady stream of events does not keep a core rebuilding. Views are
  * reference-counted: a read keeps its view however many newer ones are published meanwhile.
  *
  * After a view is built, the members that entered or left each segment since the previous
@@ -42,7 +44,7 @@ typedef struct rt__view {
   atomic_int refs;
   uint64_t gen;           /* the generation it includes */
   int64_t data_version;   /* the store's */
-  int64_t built_ms;       /* when it was published (UTC ms) */
+  int64_t built_ms;       /* when it was built (UTC ms) */
   double seconds;         /* how long it took to build */
   rt_model *model;
   rt_features *feat;
@@ -61,6 +63,7 @@ typedef struct rt__live {
   pthread_cond_t ready;   /* to readers waiting for a view */
   rt__view *cur;          /* NULL until the first view */
   uint64_t want;          /* the latest generation */
+  int waiting;            /* reads waiting for a newer view than the current one */
   int stopping, started;
   pthread_t thread;
   char error[1024];       /* the last build's failure, "" if it worked */
