@@ -385,18 +385,30 @@ static int add_scores(rt_features *f, owned *ow, rt_store *st, rt_error *err) {
 
 /* ---- attributes ---- */
 
+/* Attributes are read with a small scanner for the flat objects they almost always are
+ * ({"plan":"pro","seats":12}): a general JSON parse of every customer's object costs several
+ * seconds for millions of customers. A nested value (object or array) is handed to jansson and
+ * kept as its compact, key-sorted text. Each key collects, per customer, its value's kind, a
+ * number and a text code; its column type is decided once every customer has been seen. */
+enum { V_NONE, V_REAL, V_INT, V_BOOL, V_TEXT };
+
 typedef struct attr {
-  char *key;    /* the field name: attributes.<key> */
-  int text;     /* some value is a string: a text column */
-  int boolean;  /* every value is true/false */
-  int seen;
+  char *key;     /* the JSON key; the field is attributes.<key> */
+  int text;      /* some value is a string, object or array: a text column */
+  int boolean;   /* every value is true/false */
+  uint8_t *kind; /* [n] V_* */
+  double *num;   /* [n] numbers and booleans (1/0) */
+  uint32_t *code;/* [n] texts, in map */
+  rt__strmap map;
 } attr;
 
 typedef struct attrs_ctx {
   const rt_model *m;
-  json_t **obj; /* per customer */
+  size_t n;
   attr keys[MAX_ATTRS];
   int nkeys, oom;
+  char *buf; /* a decoded string */
+  size_t cap;
 } attrs_ctx;
 
 /* a field name for an attribute key: lower case, other than [a-z0-9_] as '_' */
@@ -415,54 +427,260 @@ static char *field_name(const char *key) {
   return s;
 }
 
+static const char *ws(const char *p) {
+  while (*p == ' ' || *p == '\t' || *p == '\n' || *p == '\r')
+    p++;
+  return p;
+}
+
+/* Room for k more bytes and a NUL after the n in the buffer. */
+static int room(attrs_ctx *a, size_t n, size_t k) {
+  if (n + k + 1 <= a->cap)
+    return 0;
+  size_t cap = 2 * a->cap + k + 256;
+  char *b = rt_realloc(a->buf, cap);
+  if (!b)
+    return a->oom = 1, -1;
+  a->buf = b;
+  a->cap = cap;
+  return 0;
+}
+
+/* Appends code point cp to the buffer as UTF-8. */
+static int put_utf8(attrs_ctx *a, size_t *n, uint32_t cp) {
+  if (room(a, *n, 4))
+    return -1;
+  char *o = a->buf + *n;
+  size_t k;
+  if (cp < 0x80) {
+    o[0] = (char)cp, k = 1;
+  } else if (cp < 0x800) {
+    o[0] = (char)(0xC0 | cp >> 6), o[1] = (char)(0x80 | (cp & 63)), k = 2;
+  } else if (cp < 0x10000) {
+    o[0] = (char)(0xE0 | cp >> 12), o[1] = (char)(0x80 | ((cp >> 6) & 63));
+    o[2] = (char)(0x80 | (cp & 63)), k = 3;
+  } else {
+    o[0] = (char)(0xF0 | cp >> 18), o[1] = (char)(0x80 | ((cp >> 12) & 63));
+    o[2] = (char)(0x80 | ((cp >> 6) & 63)), o[3] = (char)(0x80 | (cp & 63)), k = 4;
+  }
+  *n += k;
+  a->buf[*n] = 0;
+  return 0;
+}
+
+static int hex4(const char *p, uint32_t *out) {
+  uint32_t v = 0;
+  for (int i = 0; i < 4; i++) {
+    char c = p[i];
+    int d = c >= '0' && c <= '9' ? c - '0' : c >= 'a' && c <= 'f' ? c - 'a' + 10
+          : c >= 'A' && c <= 'F' ? c - 'A' + 10 : -1;
+    if (d < 0)
+      return -1;
+    v = v * 16 + (uint32_t)d;
+  }
+  *out = v;
+  return 0;
+}
+
+/* A JSON string at p (after its opening quote), decoded into a->buf (length *len); returns the
+ * position after the closing quote, or NULL if malformed. */
+static const char *scan_string(attrs_ctx *a, const char *p, size_t *len) {
+  size_t n = 0;
+  if (room(a, 0, 0))
+    return NULL;
+  a->buf[0] = 0;
+  for (;;) {
+    unsigned char c = (unsigned char)*p++;
+    if (c == '"')
+      break;
+    if (c < 0x20)
+      return NULL;
+    uint32_t cp = c;
+    if (c == '\\') {
+      char e = *p++;
+      switch (e) {
+      case '"': cp = '"'; break;
+      case '\\': cp = '\\'; break;
+      case '/': cp = '/'; break;
+      case 'b': cp = '\b'; break;
+      case 'f': cp = '\f'; break;
+      case 'n': cp = '\n'; break;
+      case 'r': cp = '\r'; break;
+      case 't': cp = '\t'; break;
+      case 'u':
+        if (hex4(p, &cp))
+          return NULL;
+        p += 4;
+        if (cp >= 0xD800 && cp < 0xDC00 && p[0] == '\\' && p[1] == 'u') { /* a pair */
+          uint32_t lo;
+          if (hex4(p + 2, &lo) || lo < 0xDC00 || lo > 0xDFFF)
+            return NULL;
+          cp = 0x10000 + ((cp - 0xD800) << 10) + (lo - 0xDC00);
+          p += 6;
+        }
+        if (cp == 0)
+          return NULL; /* NUL inside a text: leave it to jansson's rules (rejected) */
+        break;
+      default: return NULL;
+      }
+    }
+    if (c == '\\' || c < 0x80) {
+      if (put_utf8(a, &n, cp) < 0)
+        return NULL;
+    } else { /* a byte of a UTF-8 sequence, kept as is (the store holds valid UTF-8) */
+      if (room(a, n, 1))
+        return NULL;
+      a->buf[n++] = (char)c;
+      a->buf[n] = 0;
+    }
+  }
+  *len = n;
+  return p;
+}
+
+/* The end of the nested object or array starting at p (strings skipped), or NULL. */
+static const char *skip_nested(const char *p) {
+  int depth = 0;
+  for (; *p; p++) {
+    if (*p == '"') {
+      for (p++; *p && *p != '"'; p++)
+        if (*p == '\\' && p[1])
+          p++;
+      if (!*p)
+        return NULL;
+    } else if (*p == '{' || *p == '[') {
+      depth++;
+    } else if (*p == '}' || *p == ']') {
+      if (--depth == 0)
+        return p + 1;
+    }
+  }
+  return NULL;
+}
+
+static attr *key_of(attrs_ctx *a, const char *k) {
+  for (int j = 0; j < a->nkeys; j++)
+    if (!strcmp(a->keys[j].key, k))
+      return &a->keys[j];
+  if (a->nkeys == MAX_ATTRS)
+    return NULL;
+  attr *t = &a->keys[a->nkeys];
+  memset(t, 0, sizeof *t);
+  t->key = rt_strdup(k);
+  t->kind = rt_calloc(a->n ? a->n : 1, 1);
+  t->num = rt_malloc((a->n ? a->n : 1) * sizeof *t->num);
+  t->code = rt_malloc((a->n ? a->n : 1) * sizeof *t->code);
+  rt__strmap_init(&t->map);
+  a->nkeys++; /* counted before the checks: the cleanup frees what was allocated */
+  if (!t->key || !t->kind || !t->num || !t->code) {
+    a->oom = 1;
+    return NULL;
+  }
+  t->boolean = 1;
+  return t;
+}
+
+static int set_text(attrs_ctx *a, attr *t, size_t i, const char *s, size_t len) {
+  if (rt__strmap_intern(&t->map, s, len, &t->code[i], NULL))
+    return a->oom = 1;
+  t->kind[i] = V_TEXT;
+  t->text = 1;
+  t->boolean = 0;
+  return 0;
+}
+
 static int on_attrs(void *ctx, int64_t customer, const char *json) {
   attrs_ctx *a = ctx;
   size_t i = rt_model_index_of(a->m, customer);
   if (i == SIZE_MAX || !json)
     return 0;
-  json_t *o = json_loads(json, 0, NULL);
-  if (!json_is_object(o)) {
-    json_decref(o);
-    return 0;
-  }
-  a->obj[i] = o;
-  const char *k;
-  json_t *v;
-  json_object_foreach(o, k, v) {
-    if (json_is_null(v))
-      continue;
-    int j = 0;
-    while (j < a->nkeys && strcmp(a->keys[j].key, k))
-      j++;
-    if (j == a->nkeys) {
-      if (a->nkeys == MAX_ATTRS)
-        continue;
-      if (!(a->keys[j].key = rt_strdup(k))) {
-        a->oom = 1;
+  const char *p = ws(json);
+  if (*p++ != '{')
+    return 0; /* not an object: no attributes (the store only keeps objects) */
+  char key[256];
+  for (p = ws(p); *p == '"';) {
+    size_t len;
+    if (!(p = scan_string(a, p + 1, &len)))
+      return a->oom; /* malformed: the rest of this customer's attributes are left out */
+    snprintf(key, sizeof key, "%s", a->buf);
+    p = ws(p);
+    if (*p++ != ':')
+      return 0;
+    p = ws(p);
+    attr *t = NULL;
+    if (strncmp(p, "null", 4) && !(t = key_of(a, key)) && a->oom)
+      return 1;
+    if (*p == '"') {
+      if (!(p = scan_string(a, p + 1, &len)))
+        return a->oom;
+      if (t && set_text(a, t, i, a->buf, len))
         return 1;
+    } else if (*p == '{' || *p == '[') {
+      const char *end = skip_nested(p);
+      if (!end)
+        return 0;
+      if (t) { /* nested: its compact, key-sorted JSON text */
+        json_t *x = json_loadb(p, (size_t)(end - p), 0, NULL);
+        char *dump = x ? json_dumps(x, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+        json_decref(x);
+        int bad = dump && set_text(a, t, i, dump, strlen(dump));
+        free(dump);
+        if (bad)
+          return 1;
       }
-      a->keys[j].boolean = 1;
-      a->nkeys++;
+      p = end;
+    } else if (!strncmp(p, "true", 4) || !strncmp(p, "false", 5)) {
+      int yes = *p == 't';
+      if (t) {
+        t->kind[i] = V_BOOL;
+        t->num[i] = yes;
+      }
+      p += yes ? 4 : 5;
+    } else if (!strncmp(p, "null", 4)) {
+      p += 4;
+    } else {
+      char *end;
+      double v = strtod(p, &end);
+      if (end == p)
+        return 0;
+      int whole = 1;
+      for (const char *q = p; q < end; q++)
+        whole &= *q != '.' && *q != 'e' && *q != 'E';
+      if (t) {
+        t->kind[i] = whole ? V_INT : V_REAL;
+        t->num[i] = v;
+        t->boolean = 0;
+      }
+      p = end;
     }
-    a->keys[j].seen = 1;
-    if (json_is_string(v) || json_is_object(v) || json_is_array(v))
-      a->keys[j].text = 1;
-    if (!json_is_boolean(v))
-      a->keys[j].boolean = 0;
+    p = ws(p);
+    if (*p != ',')
+      break;
+    p = ws(p + 1);
   }
   return 0;
 }
 
+/* The text of a number or boolean in a column that turned out text (as jansson prints it). */
+static int value_text(attrs_ctx *a, attr *t, size_t i) {
+  char buf[64];
+  if (t->kind[i] == V_BOOL)
+    snprintf(buf, sizeof buf, "%s", t->num[i] != 0 ? "true" : "false");
+  else if (t->kind[i] == V_INT && fabs(t->num[i]) < 9.2e18)
+    snprintf(buf, sizeof buf, "%lld", (long long)t->num[i]);
+  else
+    snprintf(buf, sizeof buf, "%.17g", t->num[i]);
+  return set_text(a, t, i, buf, strlen(buf));
+}
+
 static int add_attrs(rt_features *f, owned *ow, rt_store *st, rt_error *err) {
-  attrs_ctx a = {.m = f->model};
-  a.obj = rt_calloc(f->n ? f->n : 1, sizeof *a.obj);
-  if (!a.obj)
-    return rt_error_set(err, RT_ENOMEM, "features: %s", rt_strerror(RT_ENOMEM));
+  attrs_ctx a = {.m = f->model, .n = f->n};
   int rc = rt_store_scan_customer_attrs(st, on_attrs, &a, err);
   if (a.oom)
     rc = rt_error_set(err, RT_ENOMEM, "features: %s", rt_strerror(RT_ENOMEM));
   for (int j = 0; j < a.nkeys && !rc; j++) {
-    char *name = field_name(a.keys[j].key);
+    attr *t = &a.keys[j];
+    char *name = field_name(t->key);
     if (!name || ow->nnames == MAX_ATTRS * 2) {
       rt_free(name);
       rc = rt_error_set(err, RT_ENOMEM, "features: %s", rt_strerror(RT_ENOMEM));
@@ -471,55 +689,37 @@ static int add_attrs(rt_features *f, owned *ow, rt_store *st, rt_error *err) {
     ow->names[ow->nnames++] = name;
     if (rt_features_find(f, name)) /* two keys that map to one name: the first wins */
       continue;
-    if (!a.keys[j].text) {
+    if (!t->text) {
       double *v = num_col(f, ow, name, "imported attribute");
       if (!v) {
         rc = rt_error_set(err, RT_ENOMEM, "features: %s", rt_strerror(RT_ENOMEM));
         break;
       }
-      if (a.keys[j].boolean)
+      if (t->boolean)
         f->cols[f->ncols - 1].type = RT_TYPE_BOOL;
-      for (size_t i = 0; i < f->n; i++) {
-        json_t *x = a.obj[i] ? json_object_get(a.obj[i], a.keys[j].key) : NULL;
-        v[i] = json_is_number(x) ? json_number_value(x) : json_is_boolean(x) ? json_is_true(x)
-                                                                               : NAN;
-      }
+      for (size_t i = 0; i < f->n; i++)
+        v[i] = t->kind[i] == V_NONE ? NAN : t->num[i];
       continue;
     }
-    /* text: a dictionary of the values */
-    int d = ow->ndicts++;
-    rt__strmap *map = &ow->dicts[d];
-    rt__strmap_init(map);
-    uint32_t *code = own(ow, rt_malloc((f->n ? f->n : 1) * sizeof *code));
-    if (!code) {
-      rc = rt_error_set(err, RT_ENOMEM, "features: %s", rt_strerror(RT_ENOMEM));
-      break;
-    }
+    /* text: numbers and booleans among the values become their text; the codes and the
+     * dictionary move to the features */
     for (size_t i = 0; i < f->n && !rc; i++) {
-      json_t *x = a.obj[i] ? json_object_get(a.obj[i], a.keys[j].key) : NULL;
-      code[i] = UINT32_MAX;
-      if (!x || json_is_null(x))
-        continue;
-      char buf[64], *dump = NULL;
-      const char *s = buf;
-      if (json_is_string(x))
-        s = json_string_value(x);
-      else if (json_is_integer(x))
-        snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(x));
-      else if (json_is_real(x))
-        snprintf(buf, sizeof buf, "%.17g", json_real_value(x));
-      else if (json_is_boolean(x))
-        s = json_is_true(x) ? "true" : "false";
-      else
-        s = dump = json_dumps(x, JSON_COMPACT | JSON_SORT_KEYS);
-      if (!s || rt__strmap_intern(map, s, strlen(s), &code[i], NULL))
+      if (t->kind[i] == V_NONE)
+        t->code[i] = UINT32_MAX;
+      else if (t->kind[i] != V_TEXT && value_text(&a, t, i))
         rc = rt_error_set(err, RT_ENOMEM, "features: %s", rt_strerror(RT_ENOMEM));
-      free(dump);
     }
     if (rc)
       break;
+    int d = ow->ndicts++;
+    ow->dicts[d] = t->map;
+    rt__strmap_init(&t->map);
+    rt__strmap *map = &ow->dicts[d];
+    uint32_t *code = own(ow, t->code);
+    t->code = NULL;
     const char **dict = rt_malloc((map->count ? map->count : 1) * sizeof *dict);
-    if (!dict) {
+    if (!code || !dict) {
+      rt_free(dict);
       rc = rt_error_set(err, RT_ENOMEM, "features: %s", rt_strerror(RT_ENOMEM));
       break;
     }
@@ -535,11 +735,14 @@ static int add_attrs(rt_features *f, owned *ow, rt_store *st, rt_error *err) {
     c->dict = dict;
     c->ndict = map->count;
   }
-  for (size_t i = 0; i < f->n; i++)
-    json_decref(a.obj[i]);
-  rt_free(a.obj);
-  for (int j = 0; j < a.nkeys; j++)
+  for (int j = 0; j < a.nkeys; j++) {
     rt_free(a.keys[j].key);
+    rt_free(a.keys[j].kind);
+    rt_free(a.keys[j].num);
+    rt_free(a.keys[j].code);
+    rt__strmap_free(&a.keys[j].map);
+  }
+  rt_free(a.buf);
   return rc;
 }
 

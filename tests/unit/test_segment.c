@@ -12,9 +12,13 @@
 #include <retain/features.h>
 #include <retain/rule.h>
 
+#include <retain/store.h>
+
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #define DAY_MS 86400000LL
 
@@ -333,6 +337,76 @@ static void test_set_customer(void **state) {
   rt_model_free(m);
 }
 
+/* Imported attributes from a real store: text, numbers, booleans, escapes and non-ASCII text,
+ * nested values as their compact sorted JSON, a key whose values are numbers for some customers
+ * and text for others (a text column with the numbers as they are written), absent and null
+ * values missing. */
+static void test_attributes(void **state) {
+  (void)state;
+  char path[] = "/tmp/retain-test-attrs-XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  close(fd);
+  unlink(path);
+  rt_store *st;
+  rt_store_config cfg = {path, 0};
+  rt_error err = {0};
+  assert_int_equal(rt_store_open(&cfg, &st, &err), 0);
+  static const char *const attrs[] = {
+      "{\"plan\":\"pro\",\"seats\":12,\"vip\":true,\"score\":1.5,\"tags\":[\"x\",\"y\"],"
+      "\"esc\":\"a\\\"b\\\\c\\u00e9\\ud83d\\ude00 \\n\",\"mixed\":1}",
+      "{\"plan\":\"free\",\"seats\":3,\"vip\":false,\"mixed\":\"one\",\"meta\":{\"z\":1,\"a\":[2]}}",
+      "{\"plan\":null,\"seats\":null}",
+      "{}",
+      "{ \"big\" : 12345678901234 , \"mixed\" : 2.5, \"vip\" : true, \"caf\u00e9\": \"\u00fcber\" }",
+  };
+  for (int i = 0; i < 5; i++) {
+    char id[8];
+    int64_t cid;
+    int created;
+    snprintf(id, sizeof id, "c%d", i);
+    assert_int_equal(rt_store_customer_upsert(st, id, strlen(id), 1000, &cid, &created, &err), 0);
+    assert_int_equal(rt_store_customer_set_attrs(st, cid, attrs[i], &err), 0);
+  }
+  rt_model *m;
+  assert_int_equal(rt_model_load(st, NULL, "USD", &m, &err), 0);
+  assert_int_equal(m->ncustomers, 5);
+  rt_features_options o;
+  rt_features_defaults(&o, 200);
+  rt_features *f;
+  assert_int_equal(rt_features_build(m, st, &o, &f, &err), 0);
+  assert_string_equal(text(f, "attributes.plan", 0), "pro");
+  assert_string_equal(text(f, "attributes.plan", 1), "free");
+  assert_null(text(f, "attributes.plan", 2));
+  assert_null(text(f, "attributes.plan", 3));
+  assert_int_equal(rt_features_find(f, "attributes.seats")->type, RT_TYPE_NUMBER);
+  assert_true(num(f, "attributes.seats", 0) == 12 && num(f, "attributes.seats", 1) == 3);
+  assert_true(isnan(num(f, "attributes.seats", 2)) && isnan(num(f, "attributes.seats", 4)));
+  assert_int_equal(rt_features_find(f, "attributes.vip")->type, RT_TYPE_BOOL);
+  assert_true(num(f, "attributes.vip", 0) == 1 && num(f, "attributes.vip", 1) == 0);
+  assert_true(isnan(num(f, "attributes.vip", 3)) && num(f, "attributes.vip", 4) == 1);
+  assert_true(num(f, "attributes.score", 0) == 1.5);
+  assert_string_equal(text(f, "attributes.tags", 0), "[\"x\",\"y\"]");
+  assert_string_equal(text(f, "attributes.meta", 1), "{\"a\":[2],\"z\":1}");
+  assert_string_equal(text(f, "attributes.esc", 0), "a\"b\\c\xC3\xA9\xF0\x9F\x98\x80 \n");
+  assert_int_equal(rt_features_find(f, "attributes.mixed")->type, RT_TYPE_TEXT);
+  assert_string_equal(text(f, "attributes.mixed", 0), "1");
+  assert_string_equal(text(f, "attributes.mixed", 1), "one");
+  assert_string_equal(text(f, "attributes.mixed", 4), "2.5");
+  assert_null(text(f, "attributes.mixed", 2));
+  assert_true(num(f, "attributes.big", 4) == 12345678901234.0);
+  assert_string_equal(text(f, "attributes.caf__", 4), "\xC3\xBC" "ber");
+  rt_features_free(f);
+  rt_model_free(m);
+  rt_store_close(st);
+  unlink(path);
+  char side[64];
+  snprintf(side, sizeof side, "%s-wal", path);
+  unlink(side);
+  snprintf(side, sizeof side, "%s-shm", path);
+  unlink(side);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_rfm_scores),
@@ -340,6 +414,7 @@ int main(void) {
       cmocka_unit_test(test_lifecycle),
       cmocka_unit_test(test_features),
       cmocka_unit_test(test_set_customer),
+      cmocka_unit_test(test_attributes),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }
