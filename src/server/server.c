@@ -27,7 +27,7 @@ static const char *const route_names[] = {"/v1/identify", "/v1/track",  "/v1/pag
                                           "/readyz",      "/metrics",   "/v1/customers/{id}",
                                           "other"};
 #define NROUTES (sizeof route_names / sizeof route_names[0])
-static const unsigned statuses[] = {200, 400, 401, 403, 404, 405, 413, 429, 500, 503};
+static const unsigned statuses[] = {200, 400, 401, 403, 404, 405, 408, 413, 429, 500, 503};
 #define NSTATUS (sizeof statuses / sizeof statuses[0])
 static const double buckets_ms[] = {0.5, 1, 2, 5, 10, 20, 50, 100, 250, 500, 1000, 5000};
 #define NBUCKETS (sizeof buckets_ms / sizeof buckets_ms[0])
@@ -93,7 +93,9 @@ static int admit(rt_server *s, int64_t key) {
 typedef struct request {
   char *body;
   size_t len, cap;
+  size_t received; /* bytes of the body so far (len stops at the limit) */
   int too_big;
+  int timed_out; /* the body took longer than the request timeout */
   int route;      /* index into route_names */
   unsigned status;
   double started; /* monotonic seconds */
@@ -375,6 +377,7 @@ static json_t *error_responses(json_t *rs) {
                                           "\"field\"}} with the JSON path of the fault"));
   json_object_set_new(rs, "401", response("no valid API key"));
   json_object_set_new(rs, "403", response("the key's scope does not allow it"));
+  json_object_set_new(rs, "408", response("the body took longer than the request timeout"));
   json_object_set_new(rs, "413", response("body or batch too large"));
   json_object_set_new(rs, "429", response("over the key's rate limit"));
   return rs;
@@ -500,12 +503,31 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     clock_gettime(CLOCK_MONOTONIC, &ts);
     rq->started = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
     rq->route = (int)NROUTES - 1;
+    for (size_t k = 0; k < NROUTES - 1; k++)
+      if (!strcmp(url, route_names[k]))
+        rq->route = (int)k;
     snprintf(rq->method, sizeof rq->method, "%s", method);
     *con_cls = rq;
     atomic_fetch_add(&s->in_flight, 1);
     return MHD_YES;
   }
   if (*upload_size) { /* a piece of the body */
+    rq->received += *upload_size;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    if (rq->timed_out ||
+        (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 - rq->started > s->cfg.request_timeout) {
+      /* The body is taking too long. libmicrohttpd takes an answer only before the body or
+       * after all of it: when this piece completes the body, the final call answers 408;
+       * with more to come the connection is closed now (logged as 408). */
+      rq->timed_out = 1;
+      rq->status = MHD_HTTP_REQUEST_TIMEOUT;
+      const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+      if (!cl || strtoull(cl, NULL, 10) > rq->received)
+        return MHD_NO;
+      *upload_size = 0;
+      return MHD_YES;
+    }
     if (rq->len + *upload_size > s->cfg.max_body) {
       rq->too_big = 1;
     } else if (!rq->too_big) {
@@ -525,10 +547,13 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     return MHD_YES;
   }
   atomic_fetch_add(&s->requests, 1);
+  if (rq->timed_out) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "the request took longer than %d s to arrive",
+             s->cfg.request_timeout);
+    return send_error(rq, c, MHD_HTTP_REQUEST_TIMEOUT, "timeout", msg, NULL);
+  }
   int get = !strcmp(method, "GET"), post = !strcmp(method, "POST");
-  for (size_t k = 0; k < NROUTES - 1; k++)
-    if (!strcmp(url, route_names[k]))
-      rq->route = (int)k;
   if (!strcmp(url, "/v1/openapi.json")) {
     if (!get)
       return send_error(rq, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method", "use GET", NULL);
@@ -576,11 +601,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
                       enum MHD_RequestTerminationCode toe) {
   (void)c;
-  (void)toe;
   rt_server *s = cls;
   request *rq = *con_cls;
   if (!rq)
     return;
+  if (toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED && !rq->status)
+    rq->status = MHD_HTTP_REQUEST_TIMEOUT; /* closed silent by libmicrohttpd; logged as 408 */
   if (rq->status)
     record(s, rq);
   free(rq->body);
@@ -603,6 +629,8 @@ int rt_server_start(const rt_server_config *cfg, rt_server **out, rt_error *err)
     s->cfg.max_body = 1 << 20;
   if (!s->cfg.max_batch)
     s->cfg.max_batch = 2500;
+  if (s->cfg.request_timeout <= 0)
+    s->cfg.request_timeout = 30;
   pthread_mutex_init(&s->keys_mu, NULL);
   pthread_mutex_init(&s->m_mu, NULL);
   pthread_mutex_init(&s->rl_mu, NULL);
@@ -629,7 +657,8 @@ int rt_server_start(const rt_server_config *cfg, rt_server **out, rt_error *err)
                           (uint16_t)s->cfg.port, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR,
                           (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
                           (unsigned)s->cfg.threads, MHD_OPTION_NOTIFY_COMPLETED, completed, s,
-                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
+                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->cfg.request_timeout,
+                          MHD_OPTION_END);
   if (!s->d) {
     rt_server_stop(s);
     return rt_error_set(err, RT_EIO, "server: cannot listen on %s:%d (in use?)", cfg->host,
