@@ -27,6 +27,8 @@ typedef struct rt_server_config {
   int no_auth;          /* 1: accept requests without a key (local testing only) */
   int log;              /* 1: one JSON line per request on stderr (no personal data) */
   double rate_limit;    /* requests per second per key (bursts of twice that); 0: none */
+  int request_timeout;  /* seconds, default 30: a connection idle that long is closed, and a
+                           body still arriving after that long is answered 408 */
   const char *timezone; /* business time zone of the reads; NULL: the store's setting, or UTC */
   const char *currency; /* currency of the reads; NULL: the store's setting, or the most used */
   int64_t now_ms;       /* 0: the clock; else the time `now` means for the features (tests) */

@@ -137,6 +137,14 @@ typedef struct rt_subscription_rec {
  * *status RT_PUT_NEW or RT_PUT_MERGED (updated). */
 int rt_store_subscription_put(rt_store *st, const rt_subscription_rec *s, int *status,
                               rt_error *err);
+/* The subscription with the ext_id, for a caller that updates part of it (a put replaces
+ * every field): *out with its strings (ext_id, plan, currency, interval) rt_malloc'd, freed
+ * with rt_subscription_rec_free. RT_ENOTFOUND when there is none (out zeroed). Inside a
+ * transaction it sees the transaction's own writes. */
+int rt_store_subscription_get(rt_store *st, const char *ext_id, rt_subscription_rec *out,
+                              rt_error *err);
+/* Frees the strings rt_store_subscription_get filled in (not r itself); r may be NULL. */
+void rt_subscription_rec_free(rt_subscription_rec *r);
 
 /* ---- bulk loading ----
  * Loading millions of rows into empty tables is several times faster without the unique

@@ -29,14 +29,17 @@ static void help(void) {
          "  --max-batch N       most events in one /v1/batch (default 2500; 413 beyond)\n"
          "  --rate-limit N      requests a second per key, in bursts of up to 2N (default 20000;\n"
          "                      0: none); beyond it 429\n"
+         "  --request-timeout S seconds a request may take to arrive (default 30): a body\n"
+         "                      still arriving after that is answered 408; a connection\n"
+         "                      silent for that long is closed\n"
          "  --no-auth           accept requests without a key (local testing only)\n"
          "  --no-log            no request log (by default one JSON line per request on\n"
          "                      stderr: time, method, route, status, ms, events, bytes)\n"
          "  --config FILE       settings as key = value lines (or $RETAIN_CONFIG): listen,\n"
-         "                      threads, max_body, max_batch, rate_limit, log, auth; the\n"
-         "                      environment (RETAIN_LISTEN, RETAIN_THREADS, ...) overrides the\n"
-         "                      file and flags override both (docs/SERVER.md, example in\n"
-         "                      docs/retain-serve.conf)\n");
+         "                      threads, max_body, max_batch, rate_limit, request_timeout,\n"
+         "                      log, auth; the environment (RETAIN_LISTEN, RETAIN_THREADS,\n"
+         "                      ...) overrides the file and flags override both\n"
+         "                      (docs/SERVER.md, example in docs/retain-serve.conf)\n");
 }
 
 /* The settings, in one table: each has a key in the config file, an environment variable and
@@ -55,6 +58,8 @@ static const struct setting {
     {"max_batch", "RETAIN_MAX_BATCH", "--max-batch", S_INT, 1, 1000000, "events per batch"},
     {"rate_limit", "RETAIN_RATE_LIMIT", "--rate-limit", S_INT, 0, 10000000,
      "requests a second per key"},
+    {"request_timeout", "RETAIN_REQUEST_TIMEOUT", "--request-timeout", S_INT, 1, 3600,
+     "seconds a request may take to arrive"},
     {"log", "RETAIN_LOG", "--no-log", S_BOOL, 0, 0, "the request log"},
     {"auth", "RETAIN_AUTH", "--no-auth", S_BOOL, 0, 0, "API keys required"},
 };
@@ -98,6 +103,7 @@ static int apply_setting(serve_opts *o, size_t k, const char *v, const char *sou
   if (!strcmp(st->key, "threads")) o->cfg.threads = (int)x;
   else if (!strcmp(st->key, "max_body")) o->cfg.max_body = (size_t)x;
   else if (!strcmp(st->key, "max_batch")) o->cfg.max_batch = (size_t)x;
+  else if (!strcmp(st->key, "request_timeout")) o->cfg.request_timeout = (int)x;
   else o->cfg.rate_limit = (double)x;
   return 0;
 }
@@ -143,6 +149,7 @@ int cmd_serve(const cli_global *g, int argc, char **argv) {
   memset(&o, 0, sizeof o);
   o.cfg.log = 1;
   o.cfg.rate_limit = 20000;
+  o.cfg.request_timeout = 30;
   o.cfg.host = "127.0.0.1";
   o.cfg.port = 8080;
   /* the config file first (flags win over it, so it is found before they are applied) */

@@ -56,7 +56,9 @@ struct rt_server {
 typedef struct rt__request {
   char *body;
   size_t len, cap;
+  size_t received; /* bytes of the body so far (len stops at the limit) */
   int too_big;
+  int timed_out;   /* the body took longer than the request timeout */
   int route;      /* index into the route table; RT__MAX_ROUTES: none */
   unsigned status;
   double started; /* monotonic seconds */

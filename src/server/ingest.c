@@ -26,6 +26,10 @@ void rt__events_free(rt__events *e) {
     rt_free(v->name);
     rt_free(v->props);
     rt_free(v->email);
+    rt_free(v->phone);
+    rt_free(v->sub_id);
+    rt_free(v->plan);
+    rt_free(v->interval);
     rt_free(v->order_id);
     for (size_t k = 0; k < v->nlines; k++) {
       rt_free((char *)v->lines[k].product);
@@ -40,7 +44,18 @@ void rt__events_free(rt__events *e) {
 
 static const char *const kind_names[] = {"identify", "track", "page", "screen", "group", "alias"};
 
-/* an id: a string, or a number written as its decimal text (SDKs send both); NULL if absent */
+/* the text of a string, or of an integer written in decimal into buf (SDKs send ids and
+ * phone numbers both ways); NULL for anything else */
+static const char *text_of(json_t *v, char buf[static 32]) {
+  if (json_is_string(v))
+    return json_string_value(v);
+  if (!json_is_integer(v))
+    return NULL;
+  snprintf(buf, 32, "%lld", (long long)json_integer_value(v));
+  return buf;
+}
+
+/* an id: a string, or a number written as its decimal text; NULL if absent */
 static int id_field(json_t *o, const char *key, const char *path, char **out, char *field,
                     size_t cap, rt_error *err) {
   json_t *v = json_object_get(o, key);
@@ -48,11 +63,7 @@ static int id_field(json_t *o, const char *key, const char *path, char **out, ch
   if (!v || json_is_null(v))
     return 0;
   char buf[32];
-  const char *s = NULL;
-  if (json_is_string(v))
-    s = json_string_value(v);
-  else if (json_is_integer(v))
-    snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(v)), s = buf;
+  const char *s = text_of(v, buf);
   if (!s || !*s || strlen(s) > 512) {
     snprintf(field, cap, "%s%s", path, key);
     return rt_error_set(err, RT_EINVAL, "%s: must be a non-empty string of at most 512 bytes",
@@ -100,45 +111,98 @@ static int money(json_t *v, int exp, int64_t *out) {
   return 0;
 }
 
-/* "Order Completed" / "Order Refunded": the order id, the total (or revenue) and currency, and
- * the products as order lines (the e-commerce spec's fields) */
-static int parse_commerce(json_t *o, const char *path, rt__event *ev, char *field, size_t cap,
-                          rt_error *err) {
-  json_t *p = json_object_get(o, "properties");
-  if (!json_is_object(p)) {
-    snprintf(field, cap, "%sproperties", path);
-    return rt_error_set(err, RT_EINVAL, "%s: %s needs properties with order_id and total",
-                        field, ev->name);
-  }
-  char ppath[80];
-  snprintf(ppath, sizeof ppath, "%sproperties.", path);
-  int rc = id_field(p, "order_id", ppath, &ev->order_id, field, cap, err);
-  if (rc)
-    return rc;
-  if (!ev->order_id) {
-    snprintf(field, cap, "%sorder_id", ppath);
-    return rt_error_set(err, RT_EINVAL, "%s: is required for %s", field, ev->name);
-  }
+/* properties.currency (USD when absent) into ev->currency, and the first of the money fields
+ * names[0..n) present (and not null) into ev->amount in that currency's minor units. *which
+ * is the index of that field, or -1 when none is present (ev->amount left 0). */
+static int money_fields(json_t *p, const char *ppath, const char *const *names, int n,
+                        rt__event *ev, int *which, char *field, size_t cap, rt_error *err) {
   json_t *cur = json_object_get(p, "currency");
   const char *c = json_is_string(cur) ? json_string_value(cur) : "USD";
-  if (strlen(c) != 3) {
+  int letters = strlen(c) == 3;
+  for (int i = 0; letters && i < 3; i++)
+    letters = isalpha((unsigned char)c[i]) != 0;
+  if (!letters) {
     snprintf(field, cap, "%scurrency", ppath);
     return rt_error_set(err, RT_EINVAL, "%s: an ISO 4217 code like USD", field);
   }
   for (int i = 0; i < 3; i++)
     ev->currency[i] = (char)toupper((unsigned char)c[i]);
-  int exp = rt_currency_exponent(ev->currency);
-  json_t *total = json_object_get(p, "total");
-  const char *tname = "total";
-  if ((!total || json_is_null(total)) && json_object_get(p, "revenue")) {
-    total = json_object_get(p, "revenue");
-    tname = "revenue";
+  ev->has_currency = json_is_string(cur);
+  *which = -1;
+  for (int k = 0; k < n; k++) {
+    json_t *v = json_object_get(p, names[k]);
+    if (!v || json_is_null(v))
+      continue;
+    *which = k;
+    if (money(v, rt_currency_exponent(ev->currency), &ev->amount)) {
+      snprintf(field, cap, "%s%s", ppath, names[k]);
+      return rt_error_set(err, RT_EINVAL, "%s: an amount, a number >= 0", field);
+    }
+    break;
   }
-  if (!total || money(total, exp, &ev->amount)) {
-    snprintf(field, cap, "%s%s", ppath, tname);
+  return 0;
+}
+
+/* an ISO 8601 time field into *ms, left alone when absent */
+static int time_field(json_t *o, const char *key, const char *path, int64_t *ms, char *field,
+                      size_t cap, rt_error *err) {
+  json_t *v = json_object_get(o, key);
+  if (!v || json_is_null(v))
+    return 0;
+  const char *s = json_is_string(v) ? json_string_value(v) : NULL;
+  rt_error derr = {0};
+  if (!s || rt_date_parse(NULL, s, strlen(s), NULL, ms, &derr)) {
+    snprintf(field, cap, "%s%s", path, key);
+    return rt_error_set(err, RT_EINVAL, "%s: not an ISO 8601 time%s%s", field, s ? " - " : "",
+                        s ? derr.msg : "");
+  }
+  return 0;
+}
+
+/* The properties object of an event that needs one (what: the fields it must have), and the
+ * path prefix of its fields in ppath; NULL with err set when there is none. */
+static json_t *properties_of(json_t *o, const char *path, const rt__event *ev, const char *what,
+                             char *ppath, size_t pcap, char *field, size_t cap, rt_error *err) {
+  json_t *p = json_object_get(o, "properties");
+  snprintf(ppath, pcap, "%sproperties.", path);
+  if (!json_is_object(p)) {
+    snprintf(field, cap, "%sproperties", path);
+    rt_error_set(err, RT_EINVAL, "%s: %s needs properties with %s", field, ev->name, what);
+    return NULL;
+  }
+  return p;
+}
+
+/* a required id of the properties (order_id, subscription_id) */
+static int required_id(json_t *p, const char *key, const char *ppath, const rt__event *ev,
+                       char **out, char *field, size_t cap, rt_error *err) {
+  int rc = id_field(p, key, ppath, out, field, cap, err);
+  if (rc || *out)
+    return rc;
+  snprintf(field, cap, "%s%s", ppath, key);
+  return rt_error_set(err, RT_EINVAL, "%s: is required for %s", field, ev->name);
+}
+
+/* "Order Completed" / "Order Refunded": the order id, the total (or revenue) and currency, and
+ * the products as order lines (the e-commerce spec's fields) */
+static int parse_commerce(json_t *o, const char *path, rt__event *ev, char *field, size_t cap,
+                          rt_error *err) {
+  char ppath[80];
+  json_t *p = properties_of(o, path, ev, "order_id and total", ppath, sizeof ppath, field, cap,
+                            err);
+  if (!p)
+    return RT_EINVAL;
+  static const char *const totals[] = {"total", "revenue"};
+  int which = -1, rc;
+  if ((rc = required_id(p, "order_id", ppath, ev, &ev->order_id, field, cap, err)) ||
+      (rc = money_fields(p, ppath, totals, 2, ev, &which, field, cap, err)))
+    return rc;
+  if (which < 0) {
+    snprintf(field, cap, "%stotal", ppath);
     return rt_error_set(err, RT_EINVAL, "%s: the order's total, a number >= 0, is required",
                         field);
   }
+  int exp = rt_currency_exponent(ev->currency);
   json_t *products = json_object_get(p, "products");
   if (json_is_array(products) && ev->commerce == 1) {
     size_t n = json_array_size(products);
@@ -178,6 +242,81 @@ static int parse_commerce(json_t *o, const char *path, rt__event *ev, char *fiel
   return 0;
 }
 
+/* "Subscription Started" / "Renewed" / "Updated" / "Cancelled": the subscription id, and the
+ * plan, interval, price and start when given (the B2B SaaS spec's fields; what an event does
+ * not carry keeps its stored value, see apply_subscription) */
+static int parse_subscription(json_t *o, const char *path, rt__event *ev, char *field,
+                              size_t cap, rt_error *err) {
+  char ppath[80];
+  json_t *p = properties_of(o, path, ev, "subscription_id", ppath, sizeof ppath, field, cap, err);
+  if (!p)
+    return RT_EINVAL;
+  static const char *const plans[] = {"plan", "plan_name", "plan_id"};
+  static const char *const amounts[] = {"amount", "price", "revenue"};
+  int which = -1, rc = required_id(p, "subscription_id", ppath, ev, &ev->sub_id, field, cap, err);
+  for (size_t k = 0; !rc && !ev->plan && k < sizeof plans / sizeof plans[0]; k++)
+    rc = id_field(p, plans[k], ppath, &ev->plan, field, cap, err);
+  if (rc || (rc = id_field(p, "interval", ppath, &ev->interval, field, cap, err)) ||
+      (rc = money_fields(p, ppath, amounts, 3, ev, &which, field, cap, err)) ||
+      (rc = time_field(p, "started_at", ppath, &ev->started_at_ms, field, cap, err)))
+    return rc;
+  ev->has_amount = which >= 0;
+  return 0;
+}
+
+/* The track events that become rows beside the event: orders, refunds, subscriptions. */
+static const struct {
+  const char *name;
+  int commerce;
+  rt__sub_kind sub;
+} special_events[] = {
+    {"Order Completed", 1, RT__SUB_NONE},        {"Order Refunded", 2, RT__SUB_NONE},
+    {"Subscription Started", 0, RT__SUB_START},  {"Subscription Renewed", 0, RT__SUB_RENEW},
+    {"Subscription Updated", 0, RT__SUB_RENEW},  {"Subscription Cancelled", 0, RT__SUB_CANCEL},
+    {"Subscription Canceled", 0, RT__SUB_CANCEL},
+};
+
+/* An identify's trait: traits.<key>, else context.traits.<key> (where some SDKs put them);
+ * *from says which. NULL when neither has it. */
+static json_t *trait(json_t *o, const char *key, const char **from) {
+  json_t *tr = json_object_get(o, "traits"), *v = json_object_get(tr, key);
+  *from = "traits";
+  if (v && !json_is_null(v))
+    return v;
+  *from = "context.traits";
+  v = json_object_get(json_object_get(json_object_get(o, "context"), "traits"), key);
+  return v && !json_is_null(v) ? v : NULL;
+}
+
+/* A phone number's digits form: a leading + kept, everything else but the digits dropped
+ * ("+1 (555) 010-9999" -> "+15550109999"). Nothing is rejected; NULL when there is no digit
+ * (nothing to link) or no memory (*oom set). */
+static char *phone_digits(json_t *v, int *oom) {
+  char buf[32];
+  const char *s = text_of(v, buf);
+  if (!s)
+    return NULL;
+  while (isspace((unsigned char)*s))
+    s++;
+  size_t n = strlen(s), k = 0;
+  char *d = rt_malloc(n + 1);
+  if (!d) {
+    *oom = 1;
+    return NULL;
+  }
+  if (*s == '+')
+    d[k++] = '+';
+  for (size_t i = 0; i < n; i++)
+    if (isdigit((unsigned char)s[i]))
+      d[k++] = s[i];
+  d[k] = 0;
+  if (k == 0 || (k == 1 && d[0] == '+')) {
+    rt_free(d);
+    return NULL;
+  }
+  return d;
+}
+
 static int parse_one(json_t *o, rt__ev_kind kind, const char *path, int64_t now_ms, rt__event *ev,
                      char *field, size_t cap, rt_error *err) {
   memset(ev, 0, sizeof *ev);
@@ -212,16 +351,8 @@ static int parse_one(json_t *o, rt__ev_kind kind, const char *path, int64_t now_
   }
   /* the time it happened: timestamp, else when it was received */
   ev->ts_ms = now_ms;
-  json_t *ts = json_object_get(o, "timestamp");
-  if (ts && !json_is_null(ts)) {
-    const char *s = json_is_string(ts) ? json_string_value(ts) : NULL;
-    rt_error derr = {0};
-    if (!s || rt_date_parse(NULL, s, strlen(s), NULL, &ev->ts_ms, &derr)) {
-      snprintf(field, cap, "%stimestamp", path);
-      return rt_error_set(err, RT_EINVAL, "%s: not an ISO 8601 time%s%s", field,
-                          s ? " - " : "", s ? derr.msg : "");
-    }
-  }
+  if ((rc = time_field(o, "timestamp", path, &ev->ts_ms, field, cap, err)))
+    return rc;
   switch (kind) {
   case RT__EV_TRACK: {
     json_t *e = json_object_get(o, "event");
@@ -233,10 +364,14 @@ static int parse_one(json_t *o, rt__ev_kind kind, const char *path, int64_t now_
     }
     if (!(ev->name = rt_strdup(json_string_value(e))))
       return rt_error_set(err, RT_ENOMEM, "%s", rt_strerror(RT_ENOMEM));
-    ev->commerce = !strcmp(ev->name, "Order Completed") ? 1
-                   : !strcmp(ev->name, "Order Refunded") ? 2
-                                                          : 0;
+    for (size_t k = 0; k < sizeof special_events / sizeof special_events[0]; k++)
+      if (!strcmp(ev->name, special_events[k].name)) {
+        ev->commerce = special_events[k].commerce;
+        ev->sub = special_events[k].sub;
+      }
     if (ev->commerce && (rc = parse_commerce(o, path, ev, field, cap, err)))
+      return rc;
+    if (ev->sub && (rc = parse_subscription(o, path, ev, field, cap, err)))
       return rc;
     return object_field(o, "properties", path, &ev->props, field, cap, err);
   }
@@ -250,14 +385,16 @@ static int parse_one(json_t *o, rt__ev_kind kind, const char *path, int64_t now_
   case RT__EV_IDENTIFY: {
     if ((rc = object_field(o, "traits", path, &ev->props, field, cap, err)))
       return rc;
-    json_t *tr = json_object_get(o, "traits"), *em = tr ? json_object_get(tr, "email") : NULL;
+    json_t *em = trait(o, "email", &ev->email_from);
     if (json_is_string(em) && strchr(json_string_value(em), '@')) {
       if (!(ev->email = rt_strdup(json_string_value(em))))
         return rt_error_set(err, RT_ENOMEM, "%s", rt_strerror(RT_ENOMEM));
       for (char *p = ev->email; *p; p++)
         *p = (char)tolower((unsigned char)*p);
     }
-    return 0;
+    int oom = 0;
+    ev->phone = phone_digits(trait(o, "phone", &ev->phone_from), &oom);
+    return oom ? rt_error_set(err, RT_ENOMEM, "%s", rt_strerror(RT_ENOMEM)) : 0;
   }
   case RT__EV_GROUP:
     if ((rc = id_field(o, "groupId", path, &ev->group_id, field, cap, err)))
@@ -416,6 +553,66 @@ static void unstage(rt__writer *w, int keep) {
 
 /* ---- applying events (on the writer thread, inside its transaction) ---- */
 
+/* Links an identity to the customer, recording why. One that is already another customer's
+ * is left alone: merging two customers takes an explicit call. */
+static int link_identity(rt_store *st, const char *kind, const char *value, int64_t customer,
+                         const char *reason, rt_error *err) {
+  int64_t other;
+  int rc = rt_store_identity_link(st, kind, value, customer, reason, &other, err);
+  if (rc == RT_EEXISTS)
+    rc = 0, rt_error_clear(err);
+  return rc;
+}
+
+/* A subscription event changes the subscription it names; what the event does not carry keeps
+ * its stored value. Started sets the start (and reopens a subscription cancelled before that
+ * start); Renewed and Updated set the plan, interval and price; Cancelled sets the cancel
+ * time, the earliest one when cancelled twice and never before the start, and changes nothing
+ * else. An event about a subscription not seen before creates it, for the event's customer,
+ * started at properties.started_at or else at the event's time (for a Cancelled: a
+ * subscription known only from its end; a Started arriving later moves its start back). */
+static int apply_subscription(rt_store *st, int64_t customer, const rt__event *ev,
+                              rt_error *err) {
+  rt_subscription_rec old, s;
+  int rc = rt_store_subscription_get(st, ev->sub_id, &old, err);
+  if (rc && rc != RT_ENOTFOUND)
+    return rc;
+  int known = rc == 0;
+  int64_t start = ev->started_at_ms ? ev->started_at_ms : ev->ts_ms;
+  if (known) {
+    s = old;
+  } else {
+    rt_error_clear(err);
+    s = (rt_subscription_rec){.customer = customer, .ext_id = ev->sub_id, .started_ms = start,
+                              .currency = "USD"};
+  }
+  if (ev->sub == RT__SUB_START) {
+    s.started_ms = start;
+    if (s.canceled_ms && s.canceled_ms < start)
+      s.canceled_ms = 0;
+  }
+  if (ev->sub != RT__SUB_CANCEL || !known) {
+    if (ev->plan)
+      s.plan = ev->plan;
+    if (ev->interval)
+      s.interval = ev->interval;
+    if (ev->has_amount && (ev->has_currency || !known)) {
+      s.amount = ev->amount;
+      s.currency = ev->currency;
+    } else if (ev->has_amount) { /* a price without a currency is in the subscription's */
+      int shift = rt_currency_exponent(s.currency) - rt_currency_exponent(ev->currency);
+      s.amount = llround((double)ev->amount * pow(10, shift));
+    }
+  }
+  if (ev->sub == RT__SUB_CANCEL && (!s.canceled_ms || ev->ts_ms < s.canceled_ms))
+    s.canceled_ms = ev->ts_ms > s.started_ms ? ev->ts_ms : s.started_ms;
+  int status;
+  rc = rt_store_subscription_put(st, &s, &status, err);
+  if (known)
+    rt_subscription_rec_free(&old);
+  return rc;
+}
+
 /* the customer an event is about: its userId (linking the anonymousId to it), else the
  * customer its anonymousId already belongs to, else a new one named anon:<id> */
 static int customer_of(rt__writer *w, const rt__event *ev, int64_t *id, rt_error *err) {
@@ -429,11 +626,9 @@ static int customer_of(rt__writer *w, const rt__event *ev, int64_t *id, rt_error
       stage(w, ev->user_id, *id);
     }
     if (ev->anon_id) {
-      int64_t other;
-      rc = rt_store_identity_link(st, "anonymous", ev->anon_id, *id, kind_names[ev->kind], &other,
-                                  err);
-      if (rc == RT_EEXISTS) /* already someone else's: merging takes an explicit call */
-        rc = 0, rt_error_clear(err);
+      char why[48];
+      snprintf(why, sizeof why, "anonymousId on %s", kind_names[ev->kind]);
+      rc = link_identity(st, "anonymous", ev->anon_id, *id, why, err);
     }
     return rc;
   }
@@ -445,8 +640,7 @@ static int customer_of(rt__writer *w, const rt__event *ev, int64_t *id, rt_error
   snprintf(ext, sizeof ext, "anon:%s", ev->anon_id);
   if ((rc = rt_store_customer_upsert(st, ext, strlen(ext), ev->ts_ms, id, &created, err)))
     return rc;
-  int64_t other;
-  return rt_store_identity_link(st, "anonymous", ev->anon_id, *id, "first seen", &other, err);
+  return link_identity(st, "anonymous", ev->anon_id, *id, "first seen anonymousId", err);
 }
 
 static int apply(rt__writer *w, const rt__event *ev, rt_error *err) {
@@ -486,13 +680,17 @@ static int apply(rt__writer *w, const rt__event *ev, rt_error *err) {
     if (ev->props && strcmp(ev->props, "{}") && (rc = rt_store_customer_set_attrs(st, customer,
                                                                                   ev->props, err)))
       return rc;
+    char why[48];
     if (ev->email) {
-      int64_t other;
-      rc = rt_store_identity_link(st, "email", ev->email, customer, "identify traits.email",
-                                  &other, err);
-      if (rc == RT_EEXISTS) /* the address is another customer's: not merged automatically */
-        rc = 0, rt_error_clear(err);
+      snprintf(why, sizeof why, "identify %s.email", ev->email_from);
+      rc = link_identity(st, "email", ev->email, customer, why, err);
     }
+    if (!rc && ev->phone) {
+      snprintf(why, sizeof why, "identify %s.phone", ev->phone_from);
+      rc = link_identity(st, "phone", ev->phone, customer, why, err);
+    }
+  } else if (ev->sub) {
+    rc = apply_subscription(st, customer, ev, err);
   } else if (ev->commerce == 1) { /* an order, exactly as an import would store it */
     rt_order_rec o = {customer, ev->order_id, ev->ts_ms, ev->amount, ev->currency, 0};
     int st2;
@@ -505,10 +703,7 @@ static int apply(rt__writer *w, const rt__event *ev, rt_error *err) {
     int st2;
     rc = ev->amount > 0 ? rt_store_refund_put(st, &r, &st2, err) : 0;
   } else if (ev->kind == RT__EV_ALIAS) {
-    int64_t other;
-    rc = rt_store_identity_link(st, "alias", ev->previous_id, customer, "alias", &other, err);
-    if (rc == RT_EEXISTS)
-      rc = 0, rt_error_clear(err);
+    rc = link_identity(st, "alias", ev->previous_id, customer, "alias previousId", err);
   }
   return rc;
 }

@@ -22,13 +22,23 @@ typedef enum rt__ev_kind {
   RT__EV_BATCH /* only as the kind of a request: its items say their own type */
 } rt__ev_kind;
 
+/* The subscription track events of Segment's B2B SaaS spec. */
+typedef enum rt__sub_kind {
+  RT__SUB_NONE,
+  RT__SUB_START,  /* "Subscription Started" */
+  RT__SUB_RENEW,  /* "Subscription Renewed" or "Subscription Updated" */
+  RT__SUB_CANCEL  /* "Subscription Cancelled" or "Subscription Canceled" */
+} rt__sub_kind;
+
 /* One event, its strings owned (rt_free'd by rt__events_free). */
 typedef struct rt__event {
   rt__ev_kind kind;
   char *user_id, *anon_id, *message_id, *previous_id, *group_id;
   char *name;  /* track: the event; page/screen: the page's name (may be NULL) */
   char *props; /* properties (track, page, screen) or traits (identify, group): JSON object */
-  char *email; /* traits.email, lower-cased, for identify */
+  char *email; /* identify: traits.email (else context.traits.email), lower-cased */
+  char *phone; /* identify: traits.phone (else context.traits.phone) as + and digits */
+  const char *email_from, *phone_from; /* "traits" or "context.traits" (static) */
   int64_t ts_ms;
   /* e-commerce: "Order Completed" (commerce = 1) and "Order Refunded" (2) track events */
   int commerce;
@@ -37,6 +47,13 @@ typedef struct rt__event {
   int64_t amount; /* minor units */
   rt_line_rec *lines;
   size_t nlines;
+  /* subscriptions: properties.subscription_id, plan (or plan_name, plan_id), interval, and
+   * amount (or price, revenue) with currency - has_amount 0 when no amount was given,
+   * has_currency 0 when the currency is the default */
+  rt__sub_kind sub;
+  char *sub_id, *plan, *interval;
+  int has_amount, has_currency;
+  int64_t started_at_ms; /* properties.started_at, 0 when absent */
 } rt__event;
 
 typedef struct rt__events {

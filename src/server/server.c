@@ -172,7 +172,7 @@ static const route routes[] = {
      "identities)", NULL, "a Segment identify call", "committed: {\"success\": true, \"events\": n}"},
     {"POST", "/v1/track", "write", ingest, RT__EV_TRACK,
      "track: something the user did (\"Order Completed\" / \"Order Refunded\" become orders "
-     "and refunds)", NULL, "a Segment track call", "committed: {\"success\": true, \"events\": n}"},
+     "and refunds, \"Subscription Started/Renewed/Cancelled\" subscriptions)", NULL, "a Segment track call", "committed: {\"success\": true, \"events\": n}"},
     {"POST", "/v1/page", "write", ingest, RT__EV_PAGE, "page: a page view", NULL,
      "a Segment page call", "committed: {\"success\": true, \"events\": n}"},
     {"POST", "/v1/screen", "write", ingest, RT__EV_SCREEN, "screen: a screen view", NULL,
@@ -454,7 +454,7 @@ static json_t *operation(const route *r) {
                                             "parameter at fault"));
     json_object_set_new(rs, "401", response("no valid API key"));
     json_object_set_new(rs, "403", response("the key's scope does not allow it"));
-    json_object_set_new(rs, "408", response("the request took too long to arrive"));
+    json_object_set_new(rs, "408", response("the body took longer than the request timeout"));
     json_object_set_new(rs, "429", response("over the key's rate limit"));
     json_object_set_new(rs, "503", response("shutting down, or the model is not loaded yet"));
   }
@@ -575,12 +575,31 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     clock_gettime(CLOCK_MONOTONIC, &ts);
     rq->started = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
     rq->route = (int)NROUTES;
+    for (size_t k = 0; k < NROUTES && rq->route == (int)NROUTES; k++)
+      if (!strcmp(routes[k].method, method) && match(routes[k].path, url, rq))
+        rq->route = (int)k; /* known now, so a timeout is counted under its route */
     snprintf(rq->method, sizeof rq->method, "%s", method);
     *con_cls = rq;
     atomic_fetch_add(&s->in_flight, 1);
     return MHD_YES;
   }
   if (*upload_size) { /* a piece of the body */
+    rq->received += *upload_size;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    if (rq->timed_out ||
+        (double)ts.tv_sec + (double)ts.tv_nsec / 1e9 - rq->started > s->cfg.request_timeout) {
+      /* The body is taking too long. libmicrohttpd takes an answer only before the body or
+       * after all of it: when this piece completes the body, the final call answers 408;
+       * with more to come the connection is closed now (logged as 408). */
+      rq->timed_out = 1;
+      rq->status = MHD_HTTP_REQUEST_TIMEOUT;
+      const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+      if (!cl || strtoull(cl, NULL, 10) > rq->received)
+        return MHD_NO;
+      *upload_size = 0;
+      return MHD_YES;
+    }
     if (rq->len + *upload_size > s->cfg.max_body) {
       rq->too_big = 1;
     } else if (!rq->too_big) {
@@ -600,6 +619,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     return MHD_YES;
   }
   atomic_fetch_add(&s->requests, 1);
+  if (rq->timed_out) {
+    char msg[96];
+    snprintf(msg, sizeof msg, "the request took longer than %d s to arrive",
+             s->cfg.request_timeout);
+    return rt__send_error(rq, c, MHD_HTTP_REQUEST_TIMEOUT, "timeout", msg, NULL);
+  }
   int path_known = 0;
   for (size_t k = 0; k < NROUTES; k++) {
     if (!match(routes[k].path, url, rq))
@@ -631,11 +656,12 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
                       enum MHD_RequestTerminationCode toe) {
   (void)c;
-  (void)toe;
   rt_server *s = cls;
   rt__request *rq = *con_cls;
   if (!rq)
     return;
+  if (toe == MHD_REQUEST_TERMINATED_TIMEOUT_REACHED && !rq->status)
+    rq->status = MHD_HTTP_REQUEST_TIMEOUT; /* closed silent by libmicrohttpd; logged as 408 */
   if (rq->status)
     record(s, rq);
   free(rq->body);
@@ -660,6 +686,8 @@ int rt_server_start(const rt_server_config *cfg, rt_server **out, rt_error *err)
     s->cfg.max_body = 1 << 20;
   if (!s->cfg.max_batch)
     s->cfg.max_batch = 2500;
+  if (s->cfg.request_timeout <= 0)
+    s->cfg.request_timeout = 30;
   pthread_mutex_init(&s->keys_mu, NULL);
   pthread_mutex_init(&s->m_mu, NULL);
   pthread_mutex_init(&s->rl_mu, NULL);
@@ -689,7 +717,8 @@ int rt_server_start(const rt_server_config *cfg, rt_server **out, rt_error *err)
                           (uint16_t)s->cfg.port, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR,
                           (struct sockaddr *)&addr, MHD_OPTION_THREAD_POOL_SIZE,
                           (unsigned)s->cfg.threads, MHD_OPTION_NOTIFY_COMPLETED, completed, s,
-                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_END);
+                          MHD_OPTION_CONNECTION_TIMEOUT,
+                          (unsigned)s->cfg.request_timeout, MHD_OPTION_END);
   if (!s->d) {
     rt_server_stop(s);
     return rt_error_set(err, RT_EIO, "server: cannot listen on %s:%d (in use?)", cfg->host,

@@ -433,6 +433,29 @@ int rt_store_subscription_put(rt_store *st, const rt_subscription_rec *s, int *s
   return finish(st, rc, err);
 }
 
+void rt_subscription_rec_free(rt_subscription_rec *r) {
+  if (!r)
+    return;
+  rt_free((char *)r->ext_id);
+  rt_free((char *)r->plan);
+  rt_free((char *)r->currency);
+  rt_free((char *)r->interval);
+  memset(r, 0, sizeof *r);
+}
+
+int rt_store_subscription_get(rt_store *st, const char *ext_id, rt_subscription_rec *out,
+                              rt_error *err) {
+  LOCAL_ERR(err);
+  if (out)
+    memset(out, 0, sizeof *out);
+  if (!st || !ext_id || !out)
+    return bad(err, "rt_store_subscription_get: NULL argument");
+  int rc = st->ops->subscription_get(st->be, ext_id, out, err);
+  if (rc)
+    rt_subscription_rec_free(out);
+  return finish(st, rc, err);
+}
+
 /* ---- bulk loading ---- */
 
 int rt_store_bulk_begin(rt_store *st, int *active, rt_error *err) {

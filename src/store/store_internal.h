@@ -77,6 +77,9 @@ typedef struct rt_store_ops {
   int (*event_put)(rt_store_backend *b, const rt_event_rec *e, int *status, rt_error *err);
   int (*subscription_put)(rt_store_backend *b, const rt_subscription_rec *s, int *status,
                           rt_error *err);
+  /* fills out with rt_malloc'd strings; RT_ENOTFOUND */
+  int (*subscription_get)(rt_store_backend *b, const char *ext_id, rt_subscription_rec *out,
+                          rt_error *err);
 
   /* bulk_begin sets *active to 1 when it dropped the unique indexes (empty tables), else 0.
    * bulk_end flushes and rebuilds them: RT_EEXISTS when a duplicate key prevents it (the

@@ -74,6 +74,8 @@
   X(SUB_UPDATE, "UPDATE subscriptions SET customer_id = ?1, plan = ?3, started_ms = ?4, "        \
                 "renews_ms = ?5, canceled_ms = ?6, amount = ?7, currency = ?8, interval = ?9, "  \
                 "import_id = ?10 WHERE ext_id = ?2")                                             \
+  X(SUB_GET, "SELECT customer_id, plan, started_ms, renews_ms, canceled_ms, amount, currency, "  \
+             "interval, import_id FROM subscriptions WHERE ext_id = ?1")                         \
   X(IMPORT_BEGIN, "INSERT INTO imports(kind, path, digest, started_ms) VALUES (?1, ?2, ?3, ?4)") \
   X(RUN_BEGIN, "INSERT INTO model_runs(kind, created_ms, data_version, params) VALUES (?1, ?2, "   \
                "(SELECT CAST(value AS INTEGER) FROM meta WHERE key = 'data_version'), ?3)")      \
@@ -1718,6 +1720,35 @@ static char *col_dup(sqlite3_stmt *s, int i) {
   return t ? rt_strdup(t) : NULL;
 }
 
+static int sq_subscription_get(rt_store_backend *b, const char *ext_id,
+                               rt_subscription_rec *out, rt_error *err) {
+  sqlite3_stmt *s;
+  int rc = get(b, S_SUB_GET, &s, err);
+  if (rc)
+    return rc;
+  bind_str(s, 1, ext_id);
+  rc = lookup(b, s, err, "reading a subscription");
+  if (rc < 0)
+    return rc;
+  if (rc == 0)
+    return rt_error_set(err, RT_ENOTFOUND, "no subscription '%.200s'", ext_id);
+  out->customer = sqlite3_column_int64(s, 0);
+  out->ext_id = rt_strdup(ext_id);
+  out->plan = col_dup(s, 1);
+  out->started_ms = sqlite3_column_int64(s, 2);
+  out->renews_ms = sqlite3_column_int64(s, 3); /* NULL reads as 0, "none" */
+  out->canceled_ms = sqlite3_column_int64(s, 4);
+  out->amount = sqlite3_column_int64(s, 5);
+  out->currency = col_dup(s, 6);
+  out->interval = col_dup(s, 7);
+  out->import_id = sqlite3_column_int64(s, 8);
+  int lost = !out->ext_id || !out->currency ||
+             (!out->plan && sqlite3_column_type(s, 1) != SQLITE_NULL) ||
+             (!out->interval && sqlite3_column_type(s, 7) != SQLITE_NULL);
+  sqlite3_reset(s);
+  return lost ? rt_error_set(err, RT_ENOMEM, "%s: out of memory", b->path) : 0;
+}
+
 static int sq_customer_get(rt_store_backend *b, const char *ext_id, int64_t id,
                            rt_customer_view *out, rt_error *err) {
   sqlite3_stmt *s;
@@ -1886,6 +1917,7 @@ const rt_store_ops rt__store_sqlite_ops = {
     .refund_put = sq_refund_put,
     .event_put = sq_event_put,
     .subscription_put = sq_subscription_put,
+    .subscription_get = sq_subscription_get,
     .bulk_begin = sq_bulk_begin,
     .bulk_end = sq_bulk_end,
     .import_begin = sq_import_begin,

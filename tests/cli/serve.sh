@@ -66,6 +66,53 @@ post /v1/track '{"userId":"u1","event":"Order Completed","properties":{"order_id
 assert_eq "$CODE" 400 "an order without a total"
 assert_contains "$BODY_OUT" '"field":"properties.total"'
 
+# subscriptions (Segment's B2B SaaS events): started, renewed, cancelled - the cancel keeps the
+# start, plan and price; a retried event changes nothing; a cancel of a subscription never seen
+# creates it (started at properties.started_at, else at the cancel)
+sub() { post /v1/track "{\"userId\":\"u1\",\"event\":\"$1\",\"messageId\":\"$2\",\"timestamp\":\"$3\",\"properties\":{$4}}" -u "$KEY:"; assert_eq "$CODE" 200 "$1 ($2)"; }
+SUBROW="select plan || ',' || started_ms || ',' || ifnull(canceled_ms, '-') || ',' || amount || ',' || currency || ',' || ifnull(interval, '-') from subscriptions where ext_id ="
+sub "Subscription Started" s1 2025-01-05T00:00:00Z '"subscription_id":"S-1","plan_name":"Pro","price":29.90,"currency":"eur","interval":"month"'
+assert_eq "$(sql "$SUBROW 'S-1'")" "Pro,1736035200000,-,2990,EUR,month" "a started subscription"
+sub "Subscription Renewed" s2 2025-02-05T00:00:00Z '"subscription_id":"S-1","amount":"35"'
+assert_eq "$(sql "$SUBROW 'S-1'")" "Pro,1736035200000,-,3500,EUR,month" "renewed at a new price"
+sub "Subscription Cancelled" s3 2025-03-01T00:00:00Z '"subscription_id":"S-1"'
+assert_eq "$(sql "$SUBROW 'S-1'")" "Pro,1736035200000,1740787200000,3500,EUR,month" "cancelled"
+sub "Subscription Renewed" s2 2025-02-05T00:00:00Z '"subscription_id":"S-1","amount":"35"'
+sub "Subscription Started" s1 2025-01-05T00:00:00Z '"subscription_id":"S-1","plan_name":"Pro","price":29.90,"currency":"eur","interval":"month"'
+assert_eq "$(sql "$SUBROW 'S-1'")" "Pro,1736035200000,1740787200000,3500,EUR,month" "retried events change nothing"
+assert_eq "$(sql "select count(*) from events where ext_id in ('s1', 's2', 's3')")" 3 "subscription events, once each"
+sub "Subscription Canceled" s4 2025-03-02T00:00:00Z '"subscription_id":"S-2","plan":"Basic","amount":9,"started_at":"2024-12-01T00:00:00Z"'
+assert_eq "$(sql "$SUBROW 'S-2'")" "Basic,1733011200000,1740873600000,900,USD,-" "a cancel of an unknown subscription"
+sub "Subscription Cancelled" s5 2025-03-03T00:00:00Z '"subscription_id":"S-3"'
+assert_eq "$(sql "select started_ms || ',' || canceled_ms || ',' || amount || ',' || ifnull(plan, '-') from subscriptions where ext_id = 'S-3'")" "1740960000000,1740960000000,0,-" "known only from its cancel"
+sub "Subscription Started" s6 2025-01-10T00:00:00Z '"subscription_id":"S-3","plan":"Basic"'
+assert_eq "$(sql "$SUBROW 'S-3'")" "Basic,1736467200000,1740960000000,0,USD,-" "a late Started moves the start back"
+sub "Subscription Started" s7 2025-04-01T00:00:00Z '"subscription_id":"S-2"'
+assert_eq "$(sql "select started_ms || ',' || ifnull(canceled_ms, '-') || ',' || plan from subscriptions where ext_id = 'S-2'")" "1743465600000,-,Basic" "started again after its cancel"
+sub "Subscription Started" s8 2025-01-01T00:00:00Z '"subscription_id":"S-4","amount":1000,"currency":"JPY"'
+sub "Subscription Updated" s9 2025-02-01T00:00:00Z '"subscription_id":"S-4","amount":1200.4'
+assert_eq "$(sql "select amount || currency from subscriptions where ext_id = 'S-4'")" "1200JPY" "a new price in the subscription's currency"
+assert_eq "$(sql "select count(distinct s.customer_id) from subscriptions s join customers c on c.id = s.customer_id where c.ext_id = 'u1'")" 1 "the subscriptions are u1's"
+post /v1/track '{"userId":"u1","event":"Subscription Started","properties":{"plan":"Pro"}}' -u "$KEY:"
+assert_eq "$CODE" 400 "a subscription without its id"
+assert_contains "$BODY_OUT" '"field":"properties.subscription_id"'
+run 0 "$RT_BIN" subscription fit --format json
+assert_contains "$OUT" '"subscribers": 4' "the subscription model sees them"
+
+# identities: a phone in its digits form; one that is already someone else's is not taken
+post /v1/identify '{"userId":"u1","messageId":"p1","traits":{"phone":"+1 (555) 010-9999"}}' -u "$KEY:"
+assert_eq "$CODE" 200 "identify with a phone"
+post /v1/identify '{"userId":"u2","anonymousId":"a2","messageId":"p2","context":{"traits":{"phone":"+1 555.010.9999","email":"ann@example.com"}}}' -u "$KEY:"
+assert_eq "$CODE" 200 "identify with another's phone and email"
+post /v1/identify '{"userId":"u3","messageId":"p3","context":{"traits":{"phone":"(030) 1234-5678"}}}' -u "$KEY:"
+post /v1/alias '{"userId":"u3","previousId":"old-3","messageId":"p4"}' -u "$KEY:"
+assert_eq "$(sql "select c.ext_id || ',' || i.reason from identities i join customers c on c.id = i.customer_id where i.kind = 'phone' and i.value = '+15550109999'")" "u1,identify traits.phone" "the phone stays u1's"
+assert_eq "$(sql "select c.ext_id from identities i join customers c on c.id = i.customer_id where i.kind = 'email'")" "u1" "the email stays u1's"
+assert_eq "$(sql "select i.value || ',' || i.reason from identities i join customers c on c.id = i.customer_id where c.ext_id = 'u3' order by i.kind")" "old-3,alias previousId
+03012345678,identify context.traits.phone" "u3's phone (from context.traits) and alias"
+assert_eq "$(sql "select reason from identities where kind = 'anonymous' and value = 'a1'")" "anonymousId on identify" "why a1 is u1's"
+assert_eq "$(sql "select reason from identities where kind = 'anonymous' and value = 'a9'")" "first seen anonymousId" "why a9 is anon:a9's"
+
 # the customer 360 read: a read key; by the customer's own id or retain's internal id
 run 0 curl -sf -u "$READ:" "$U/v1/customers/u1"
 assert_contains "$OUT" '"customer_id":"u1"'

@@ -63,6 +63,97 @@ static void test_events(void **state) {
   rt__events_free(&ev);
 }
 
+/* subscription events: the id, plan, interval and price under their several names */
+static void test_subscriptions(void **state) {
+  (void)state;
+  rt__events ev;
+  char field[128];
+  rt_error err = {0};
+  assert_int_equal(
+      parse("{\"batch\":[{\"type\":\"track\",\"userId\":\"u\",\"event\":\"Subscription "
+            "Started\",\"properties\":{\"subscription_id\":\"s1\",\"plan_name\":\"Pro\","
+            "\"price\":\"29.90\",\"currency\":\"eur\",\"interval\":\"month\",\"started_at\":"
+            "\"2024-12-31T00:00:00Z\"}},{\"type\":\"track\",\"userId\":\"u\",\"event\":"
+            "\"Subscription Updated\",\"properties\":{\"subscription_id\":7,\"plan_id\":3,"
+            "\"amount\":1000,\"currency\":\"JPY\"}},{\"type\":\"track\",\"userId\":\"u\","
+            "\"event\":\"Subscription Canceled\",\"properties\":{\"subscription_id\":\"s1\"}},"
+            "{\"type\":\"track\",\"userId\":\"u\",\"event\":\"Subscription Cancelled\","
+            "\"properties\":{\"subscription_id\":\"s2\",\"revenue\":5}},{\"type\":\"track\","
+            "\"userId\":\"u\",\"event\":\"Subscription Renewed\",\"properties\":"
+            "{\"subscription_id\":\"s1\",\"plan\":\"Team\",\"plan_name\":\"x\"}},"
+            "{\"type\":\"track\",\"userId\":\"u\",\"event\":\"Trial Started\"}]}",
+            RT__EV_BATCH, &ev, field, &err),
+      0);
+  assert_int_equal(ev.n, 6);
+  assert_int_equal(ev.v[0].sub, RT__SUB_START);
+  assert_string_equal(ev.v[0].sub_id, "s1");
+  assert_string_equal(ev.v[0].plan, "Pro");
+  assert_string_equal(ev.v[0].interval, "month");
+  assert_string_equal(ev.v[0].currency, "EUR");
+  assert_true(ev.v[0].has_amount && ev.v[0].amount == 2990);
+  assert_true(ev.v[0].started_at_ms == NOW - 86400000LL);
+  assert_int_equal(ev.v[1].sub, RT__SUB_RENEW);
+  assert_string_equal(ev.v[1].sub_id, "7");
+  assert_string_equal(ev.v[1].plan, "3");
+  assert_true(ev.v[1].amount == 1000); /* yen: no minor unit */
+  assert_int_equal(ev.v[2].sub, RT__SUB_CANCEL);
+  assert_false(ev.v[2].has_amount);
+  assert_null(ev.v[2].plan);
+  assert_true(ev.v[2].started_at_ms == 0);
+  assert_int_equal(ev.v[3].sub, RT__SUB_CANCEL);
+  assert_true(ev.v[3].has_amount && ev.v[3].amount == 500);
+  assert_int_equal(ev.v[4].sub, RT__SUB_RENEW);
+  assert_string_equal(ev.v[4].plan, "Team"); /* plan before plan_name */
+  assert_int_equal(ev.v[5].sub, RT__SUB_NONE); /* a trial is an event, not a subscription */
+  assert_int_equal(ev.v[5].commerce, 0);
+  rt__events_free(&ev);
+}
+
+/* identify: email and phone from traits, else context.traits; phones in their digits form */
+static void test_identities(void **state) {
+  (void)state;
+  static const struct {
+    const char *body, *email, *email_from, *phone, *phone_from;
+  } cases[] = {
+      {"{\"userId\":\"u\",\"traits\":{\"phone\":\"+1 (555) 010-9999\"}}", NULL, NULL,
+       "+15550109999", "traits"},
+      {"{\"userId\":\"u\",\"traits\":{\"phone\":\" 0049.30/1234 56\"}}", NULL, NULL,
+       "004930123456", "traits"},
+      {"{\"userId\":\"u\",\"traits\":{\"phone\":4930123}}", NULL, NULL, "4930123", "traits"},
+      {"{\"userId\":\"u\",\"traits\":{\"phone\":\"n/a\",\"email\":\"A@B.C\"}}", "a@b.c",
+       "traits", NULL, NULL},
+      {"{\"userId\":\"u\",\"traits\":{\"phone\":\"+\"}}", NULL, NULL, NULL, NULL},
+      {"{\"userId\":\"u\",\"context\":{\"traits\":{\"phone\":\"555-0100\",\"email\":"
+       "\"x@y.z\"}}}",
+       "x@y.z", "context.traits", "5550100", "context.traits"},
+      {"{\"userId\":\"u\",\"traits\":{\"email\":\"t@y.z\",\"phone\":null},\"context\":"
+       "{\"traits\":{\"email\":\"c@y.z\",\"phone\":\"1\"}}}",
+       "t@y.z", "traits", "1", "context.traits"},
+      {"{\"userId\":\"u\",\"context\":\"x\"}", NULL, NULL, NULL, NULL},
+  };
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    rt__events ev;
+    char field[128];
+    rt_error err = {0};
+    if (parse(cases[k].body, RT__EV_IDENTIFY, &ev, field, &err))
+      fail_msg("case %zu: %s", k, err.msg);
+    const rt__event *e = &ev.v[0];
+    if (cases[k].email) {
+      assert_string_equal(e->email, cases[k].email);
+      assert_string_equal(e->email_from, cases[k].email_from);
+    } else {
+      assert_null(e->email);
+    }
+    if (cases[k].phone) {
+      assert_string_equal(e->phone, cases[k].phone);
+      assert_string_equal(e->phone_from, cases[k].phone_from);
+    } else {
+      assert_null(e->phone);
+    }
+    rt__events_free(&ev);
+  }
+}
+
 /* every mistake names its JSON path */
 static void test_errors(void **state) {
   (void)state;
@@ -99,6 +190,33 @@ static void test_errors(void **state) {
       {"{\"userId\":\"u\",\"event\":\"Order Completed\",\"properties\":{\"order_id\":\"o\","
        "\"total\":1,\"products\":[{\"price\":\"x\"}]}}",
        RT__EV_TRACK, "properties.products[0].price"},
+      {"{\"userId\":\"u\",\"event\":\"Order Completed\",\"properties\":{\"order_id\":\"o\","
+       "\"total\":1,\"currency\":\"U$D\"}}",
+       RT__EV_TRACK, "properties.currency"},
+      {"{\"userId\":\"u\",\"event\":\"Subscription Started\"}", RT__EV_TRACK, "properties"},
+      {"{\"userId\":\"u\",\"event\":\"Subscription Started\",\"properties\":{\"plan\":\"p\"}}",
+       RT__EV_TRACK, "properties.subscription_id"},
+      {"{\"batch\":[{\"type\":\"track\",\"userId\":\"u\",\"event\":\"Subscription "
+       "Cancelled\",\"properties\":{\"subscription_id\":\"\"}}]}",
+       RT__EV_BATCH, "batch[0].properties.subscription_id"},
+      {"{\"userId\":\"u\",\"event\":\"Subscription Renewed\",\"properties\":"
+       "{\"subscription_id\":\"s\",\"price\":\"free\"}}",
+       RT__EV_TRACK, "properties.price"},
+      {"{\"userId\":\"u\",\"event\":\"Subscription Started\",\"properties\":"
+       "{\"subscription_id\":\"s\",\"amount\":-3}}",
+       RT__EV_TRACK, "properties.amount"},
+      {"{\"userId\":\"u\",\"event\":\"Subscription Started\",\"properties\":"
+       "{\"subscription_id\":\"s\",\"plan\":[]}}",
+       RT__EV_TRACK, "properties.plan"},
+      {"{\"userId\":\"u\",\"event\":\"Subscription Started\",\"properties\":"
+       "{\"subscription_id\":\"s\",\"interval\":1.5}}",
+       RT__EV_TRACK, "properties.interval"},
+      {"{\"userId\":\"u\",\"event\":\"Subscription Started\",\"properties\":"
+       "{\"subscription_id\":\"s\",\"currency\":\"EU\",\"amount\":1}}",
+       RT__EV_TRACK, "properties.currency"},
+      {"{\"userId\":\"u\",\"event\":\"Subscription Started\",\"properties\":"
+       "{\"subscription_id\":\"s\",\"started_at\":\"last week\"}}",
+       RT__EV_TRACK, "properties.started_at"},
   };
   for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
     rt__events ev;
@@ -133,11 +251,16 @@ static void test_random(void **state) {
       "{\"order_id\":\"o\",\"total\":9.99,\"products\":[{\"sku\":\"s\",\"price\":1}]}},"
       "{\"type\":\"alias\",\"userId\":\"u\",\"previousId\":\"p\"},{\"type\":\"group\","
       "\"userId\":\"u\",\"groupId\":\"g\",\"timestamp\":\"2025-01-01T00:00:00Z\"}]}",
+      "{\"batch\":[{\"type\":\"identify\",\"userId\":\"u1\",\"traits\":{\"phone\":\"+1 "
+      "(555) 0\"},\"context\":{\"traits\":{\"email\":\"a@b.c\"}}},{\"type\":\"track\","
+      "\"userId\":\"u\",\"event\":\"Subscription Started\",\"properties\":"
+      "{\"subscription_id\":\"s\",\"plan\":\"p\",\"price\":9.5,\"currency\":\"EUR\","
+      "\"interval\":\"month\",\"started_at\":\"2025-01-01T00:00:00Z\"}}]}",
   };
   uint64_t st = 12345;
   char buf[2048];
   for (int it = 0; it < 20000; it++) {
-    const char *s = seeds[0];
+    const char *s = seeds[it % 2];
     size_t n = strlen(s);
     memcpy(buf, s, n);
     int edits = 1 + it % 4;
@@ -177,6 +300,8 @@ static void test_random(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_events),
+      cmocka_unit_test(test_subscriptions),
+      cmocka_unit_test(test_identities),
       cmocka_unit_test(test_errors),
       cmocka_unit_test(test_random),
   };

@@ -500,6 +500,21 @@ static void test_subscriptions(void **state) {
   assert_int_equal(r.canceled, 150);
   assert_int_equal(r.amount, 900);
   assert_string_equal(r.currency, "USD");
+  /* read back whole, for a caller that changes one field (the server's cancel events) */
+  rt_subscription_rec got;
+  assert_int_equal(rt_store_subscription_get(st, "S1", &got, &err), 0);
+  assert_int_equal(got.customer, a);
+  assert_string_equal(got.ext_id, "S1");
+  assert_null(got.plan);
+  assert_int_equal(got.started_ms, 100);
+  assert_int_equal(got.renews_ms, 0);
+  assert_int_equal(got.canceled_ms, 150);
+  assert_int_equal(got.amount, 900);
+  assert_string_equal(got.currency, "USD");
+  rt_subscription_rec_free(&got);
+  assert_int_equal(rt_store_subscription_get(st, "S2", &got, &err), RT_ENOTFOUND);
+  assert_null(got.ext_id);
+  rt_subscription_rec_free(NULL);
   rt_store_close(st);
 }
 
