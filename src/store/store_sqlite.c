@@ -98,7 +98,7 @@
                   "reasons) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")                            \
   X(IMPORT_FINISH, "UPDATE imports SET finished_ms = ?2, rows = ?3, stored = ?4, skipped = ?5 "  \
                    "WHERE id = ?1")                                                              \
-  X(BULK_NONEMPTY, "SELECT EXISTS (SELECT 1 FROM customers) OR EXISTS (SELECT 1 FROM orders) "   \
+  X(BULK_NONEMPTY, "SELECT EXISTS (SELECT 1 FROM customers), EXISTS (SELECT 1 FROM orders) "    \
                    "OR EXISTS (SELECT 1 FROM refunds)")                                          \
   X(SCAN_CUSTOMERS, "SELECT id, ext_id, created_ms FROM customers WHERE merged_into IS NULL")    \
   X(SCAN_ORDERS, "SELECT customer_id, ts_ms, amount, currency FROM orders")                      \
@@ -283,6 +283,7 @@ struct rt_store_backend {
   /* transaction */
   int in_txn;
   int ddl;                  /* schema changed in this transaction (bulk mode) */
+  int deferred;             /* the by-customer indexes are dropped until commit (see bulk_begin) */
   int64_t score_changes;    /* rows written for model runs: not data (see sq_commit) */
   int64_t segment_changes;  /* rows written for segments: not data either */
   int64_t key_changes;      /* rows written for API keys: not data either */
@@ -706,6 +707,7 @@ static int sq_begin(rt_store_backend *b, rt_error *err) {
     return rc;
   b->in_txn = 1;
   b->ddl = 0;
+  b->deferred = 0;
   b->bulk = 0;
   b->changes0 = sqlite3_total_changes64(b->db);
   b->score_changes = 0;
@@ -714,11 +716,15 @@ static int sq_begin(rt_store_backend *b, rt_error *err) {
   return 0;
 }
 
+static int create_indexes(rt_store_backend *b, int with_unique, rt_error *err);
+
 static int sq_commit(rt_store_backend *b, rt_error *err) {
   sqlite3_stmt *s;
   int rc = in_txn(b, err);
   if (!rc)
     rc = flush_all(b, err);
+  if (!rc && b->deferred)
+    rc = create_indexes(b, 0, err);
   if (!rc && (b->ddl || sqlite3_total_changes64(b->db) - b->score_changes -
                              b->segment_changes - b->key_changes != b->changes0)) {
     rc = get(b, S_DV_BUMP, &s, err);
@@ -742,6 +748,7 @@ static int sq_commit(rt_store_backend *b, rt_error *err) {
 
 static void sq_rollback(rt_store_backend *b) {
   discard_buffers(b);
+  b->deferred = 0; /* the rollback brings the dropped indexes back */
   if (!sqlite3_get_autocommit(b->db)) {
     sqlite3_stmt *s;
     rt_error e;
@@ -1194,6 +1201,21 @@ static int sq_subscription_put(rt_store_backend *b, const rt_subscription_rec *r
 
 /* ---- bulk mode ---- */
 
+/* Drops the bulk-mode indexes (with_unique 0: only the by-customer ones). */
+static int drop_indexes(rt_store_backend *b, int with_unique, rt_error *err) {
+  for (int i = 0; i < RT__SQLITE_BULK_INDEXES; i++) {
+    const rt__sqlite_index *ix = &rt__sqlite_bulk_indexes[i];
+    if (ix->unique && !with_unique)
+      continue;
+    char sql[128];
+    snprintf(sql, sizeof sql, "DROP INDEX IF EXISTS %s", ix->name);
+    if (sqlite3_exec(b->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+      return db_fail(b, err, "bulk mode: dropping %s", ix->name);
+    b->ddl = 1;
+  }
+  return 0;
+}
+
 static int sq_bulk_begin(rt_store_backend *b, int *active, rt_error *err) {
   sqlite3_stmt *s;
   *active = 0;
@@ -1205,18 +1227,21 @@ static int sq_bulk_begin(rt_store_backend *b, int *active, rt_error *err) {
   rc = lookup(b, s, err, "checking for empty tables");
   if (rc < 0)
     return rc;
-  int nonempty = rc && sqlite3_column_int(s, 0);
+  int customers = rc && sqlite3_column_int(s, 0), money = rc && sqlite3_column_int(s, 1);
   if (rc)
     sqlite3_reset(s);
-  if (nonempty)
+  if (money)
     return 0;
-  for (int i = 0; i < RT__SQLITE_BULK_INDEXES; i++) {
-    char sql[128];
-    snprintf(sql, sizeof sql, "DROP INDEX IF EXISTS %s", rt__sqlite_bulk_indexes[i].name);
-    if (sqlite3_exec(b->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-      return db_fail(b, err, "bulk mode: dropping %s", rt__sqlite_bulk_indexes[i].name);
-    b->ddl = 1;
+  if (customers) {
+    /* Orders into empty tables for customers already stored (a customers file imported
+     * first): no bulk mode, but the by-customer indexes, which only reads use, are built once
+     * at commit instead of row by row. */
+    rc = drop_indexes(b, 0, err);
+    b->deferred = !rc;
+    return rc;
   }
+  if ((rc = drop_indexes(b, 1, err)))
+    return rc;
   /* the tables are empty, so the ids start at 1 */
   b->next_customer = 1;
   b->next_order = 1;
@@ -1226,13 +1251,13 @@ static int sq_bulk_begin(rt_store_backend *b, int *active, rt_error *err) {
   return 0;
 }
 
-static int sq_bulk_end(rt_store_backend *b, rt_error *err) {
-  int rc = in_txn(b, err);
-  if (!rc)
-    rc = flush_all(b, err);
-  rt__trace("store: bulk rows written");
+/* Builds the indexes drop_indexes dropped: RT_EEXISTS when a unique one meets a duplicate. */
+static int create_indexes(rt_store_backend *b, int with_unique, rt_error *err) {
+  int rc = 0;
   for (int i = 0; !rc && i < RT__SQLITE_BULK_INDEXES; i++) {
     const rt__sqlite_index *ix = &rt__sqlite_bulk_indexes[i];
+    if (ix->unique && !with_unique)
+      continue;
     if (sqlite3_exec(b->db, ix->create_sql, NULL, NULL, NULL) == SQLITE_OK)
       continue;
     if (!ix->unique || (sqlite3_extended_errcode(b->db) & 0xff) != SQLITE_CONSTRAINT) {
@@ -1253,9 +1278,20 @@ static int sq_bulk_end(rt_store_backend *b, rt_error *err) {
                       "without bulk mode",
                       b->path, ix->table, key);
   }
+  b->deferred = 0;
+  rt__trace("store: indexes rebuilt");
+  return rc;
+}
+
+static int sq_bulk_end(rt_store_backend *b, rt_error *err) {
+  int rc = in_txn(b, err);
+  if (!rc)
+    rc = flush_all(b, err);
+  rt__trace("store: bulk rows written");
+  if (!rc)
+    rc = create_indexes(b, 1, err);
   b->bulk = 0;
   set_cache(b, CACHE_KIB_NORMAL);
-  rt__trace("store: indexes rebuilt");
   return rc;
 }
 

@@ -691,6 +691,39 @@ static void test_bulk_duplicates(void **state) {
   assert_string_equal(buf, "5");
 }
 
+/* Orders into empty tables for customers already stored: no bulk mode, but the by-customer
+ * indexes are built once at commit (and come back with a rollback). */
+static void test_deferred_indexes(void **state) {
+  (void)state;
+  const char *path = fresh("deferred_indexes");
+  rt_store *st = open_rw(path);
+  rt_error err = {0};
+  int64_t a = cust(st, "a");
+  int active = 1, status;
+  char buf[64];
+  static const char *const q = "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND "
+                               "name IN ('orders_customer', 'refunds_customer')";
+  for (int commit = 0; commit < 2; commit++) {
+    assert_int_equal(rt_store_begin(st, &err), 0);
+    assert_int_equal(rt_store_bulk_begin(st, &active, &err), 0);
+    assert_int_equal(active, 0);
+    rt_order_rec o = {a, "o1", 10, 5, "USD", 0};
+    assert_int_equal(rt_store_order_put(st, &o, NULL, 0, &status, &err), 0);
+    assert_int_equal(rt_store_bulk_end(st, &err), 0);
+    if (commit)
+      assert_int_equal(rt_store_commit(st, &err), 0);
+    else
+      rt_store_rollback(st);
+    sql_text(path, q, buf, sizeof buf);
+    assert_string_equal(buf, "2");
+  }
+  rt_customer_view v;
+  assert_int_equal(rt_store_customer_get(st, NULL, a, &v, &err), 0);
+  assert_true(v.orders == 1);
+  rt_customer_view_free(&v);
+  rt_store_close(st);
+}
+
 /* ---- transactions, data version, durability ---- */
 
 static void test_rollback(void **state) {
@@ -2317,6 +2350,7 @@ int main(void) {
       cmocka_unit_test(test_subscriptions),
       cmocka_unit_test(test_bulk),
       cmocka_unit_test(test_bulk_duplicates),
+      cmocka_unit_test(test_deferred_indexes),
       cmocka_unit_test(test_rollback),
       cmocka_unit_test(test_data_version),
       cmocka_unit_test(test_scores),
