@@ -54,7 +54,8 @@ int rt_store_meta_set(rt_store *st, const char *key, const char *value, rt_error
 
 /* ---- customers ---- */
 /* Finds the customer with the external id (the id a source system gave it). Returns 0 and
- * sets *out_id, or RT_ENOTFOUND. */
+ * sets *out_id, or RT_ENOTFOUND. The ext_id of a customer merged into another resolves to the
+ * surviving customer (the end of the chain of merges). */
 int rt_store_customer_find(rt_store *st, const char *ext_id, size_t len, int64_t *out_id,
                            rt_error *err);
 /* Finds the customer or creates it (created_ms is its first-seen time). *created is 1 if new. */
@@ -169,7 +170,8 @@ int rt_store_import_finish(rt_store *st, int64_t import_id, int64_t rows, int64_
 
 /* ---- reading for the customer model ---- */
 /* Callbacks return 0 to go on, anything else stops the scan and is returned. Rows come in no
- * particular order. */
+ * particular order. The customer and attribute scans skip customers merged into another
+ * (rt_store_customer_merge). */
 typedef int (*rt_store_customer_cb)(void *ctx, int64_t id, const char *ext_id, int64_t created_ms);
 typedef int (*rt_store_order_cb)(void *ctx, int64_t customer, int64_t ts_ms, int64_t amount,
                                  const char *currency);
@@ -324,6 +326,8 @@ typedef struct rt_customer_view {
   int64_t id;            /* internal id */
   char *ext_id;
   int64_t created_ms;
+  int64_t merged_into;   /* the customer this one was merged into, 0 if none */
+  int64_t merge_id;      /* that merge (for rt_store_customer_unmerge), 0 if none */
   char *attrs;           /* JSON object text, or NULL */
   rt_identity_view *identities;
   size_t nidentities;
@@ -332,10 +336,96 @@ typedef struct rt_customer_view {
   char *revenue;         /* JSON object: currency -> sum of order amounts in minor units */
 } rt_customer_view;
 /* The customer whose external id is ext_id or, when ext_id is NULL, whose internal id is id:
- * its profile, identities (oldest first) and order and event counts. RT_ENOTFOUND. Free the
- * view with rt_customer_view_free. */
+ * its profile, identities (oldest first) and order and event counts. RT_ENOTFOUND. A
+ * merged-away customer is found too (unlike rt_store_customer_find): its view has merged_into
+ * and merge_id set and, its rows having moved, no identities, orders or events. Free the view
+ * with rt_customer_view_free. */
 int rt_store_customer_get(rt_store *st, const char *ext_id, int64_t id, rt_customer_view *out,
                           rt_error *err);
 void rt_customer_view_free(rt_customer_view *v);
+
+/* ---- a customer's timeline, for the read API ----
+ * Events, orders, refunds and subscriptions of one customer, newest first, a page at a time.
+ * Items are ordered by (time, kind rank, row id), all descending, so items with equal times
+ * still come in one fixed order and paging visits every item exactly once. A subscription's
+ * time is its start. Kind ranks, highest first at equal times: refund 3, order 2,
+ * subscription 1, event 0. */
+typedef struct rt_timeline_item {
+  const char *kind;   /* "event", "order", "refund" or "subscription" */
+  int64_t id;         /* row id within its kind */
+  int64_t ts_ms;      /* event, order or refund time; a subscription's started_ms */
+  const char *ext_id; /* the idempotency key (an event's may be NULL) */
+  const char *type;   /* event: its type; else NULL */
+  const char *props;  /* event: JSON object text or NULL */
+  int64_t amount;     /* order, refund, subscription (per interval): minor units; event 0 */
+  const char *currency;     /* order, refund, subscription; else NULL */
+  const char *order_ext_id; /* refund: the refunded order or NULL */
+  const char *reason;       /* refund: or NULL */
+  const char *plan;         /* subscription: or NULL */
+  int64_t canceled_ms;      /* subscription: 0 if not cancelled */
+} rt_timeline_item;
+
+/* Where a page ends: the position of its last item. A value type; more is 0 when nothing
+ * follows it. To hand a cursor to a client, format it as a token and parse it back. */
+typedef struct rt_timeline_cursor {
+  int64_t ts_ms;
+  int rank;   /* kind rank of the last item, 0..3 */
+  int64_t id; /* row id of the last item (> 0) */
+  int more;   /* 1: items follow; 0: this was the last page */
+} rt_timeline_cursor;
+
+#define RT_TIMELINE_LIMIT_MAX 1000
+#define RT_TIMELINE_TOKEN_LEN 33  /* characters of a formatted cursor */
+#define RT_TIMELINE_TOKEN_SIZE 34 /* with the NUL */
+
+/* The item is valid during the call only; return 0 to go on, nonzero stops the page and is
+ * returned (next then points after the last item delivered). */
+typedef int (*rt_store_timeline_cb)(void *ctx, const rt_timeline_item *it);
+
+/* Delivers up to limit (1..RT_TIMELINE_LIMIT_MAX) items of customer that come after the
+ * cursor after (NULL: from the newest) and sets *next to continue from (next->more = 0 when
+ * none are left; next may be NULL). RT_ENOTFOUND for an unknown customer; a merged-away
+ * customer has an empty timeline (its items moved to the survivor). Reads use the
+ * (customer_id, time) indexes: a page costs O(limit), however deep. */
+int rt_store_customer_timeline(rt_store *st, int64_t customer, const rt_timeline_cursor *after,
+                               size_t limit, rt_store_timeline_cb cb, void *ctx,
+                               rt_timeline_cursor *next, rt_error *err);
+/* An opaque, URL-safe token for a cursor: RT_TIMELINE_TOKEN_LEN lowercase hex digits,
+ * NUL-terminated in out (cap >= RT_TIMELINE_TOKEN_SIZE, else RT_EINVAL). more is not part of
+ * it. */
+int rt_timeline_cursor_format(const rt_timeline_cursor *c, char *out, size_t cap);
+/* Reads a token of len bytes back: RT_EINVAL (with a message that does not repeat it) for
+ * anything rt_timeline_cursor_format cannot have written. out->more is set to 1. */
+int rt_timeline_cursor_parse(const char *token, size_t len, rt_timeline_cursor *out,
+                             rt_error *err);
+
+/* ---- merging customers ----
+ * Two customers found to be one person (same email seen under two ids, a support decision)
+ * are merged: every identity, event, order, refund and subscription of from moves to into,
+ * into's attributes become from's patched with into's (RFC 7396: into wins every conflict;
+ * nested objects merge), and into's created_ms becomes the earlier of the two. from keeps its
+ * row, ext_id and attributes, marked as merged into into. The merge records exactly which rows
+ * moved, with reason and time, so that rt_store_customer_unmerge can move those rows back.
+ * Segment memberships and stored scores are derived data and are not moved: the next
+ * evaluation or model run sees the merged customer. Both bump the data version.
+ *
+ * After a merge, rt_store_customer_find (and so rt_store_customer_upsert, and every import)
+ * resolves from's ext_id to the surviving customer, following a chain of merges; scans of
+ * customers and attributes skip merged-away customers, so the model counts the person once.
+ * rt_store_customer_get still shows from itself, with merged_into and merge_id. */
+
+/* Merges customer from into customer into at at_ms; reason (may be NULL) says why. *merge_id
+ * identifies the merge. RT_EINVAL when from == into, or when either was already merged into
+ * another customer; RT_ENOTFOUND for an unknown id. */
+int rt_store_customer_merge(rt_store *st, int64_t from, int64_t into, const char *reason,
+                            int64_t at_ms, int64_t *merge_id, rt_error *err);
+/* Undoes merge merge_id at at_ms: the rows it moved that still belong to the survivor go back,
+ * from is no longer merged, and the survivor's attributes are restored as they were before
+ * the merge if they have not changed since (else the keys the merge added are removed, and
+ * nested objects it extended are restored) and its created_ms likewise. Rows the survivor
+ * received after the merge stay with it. RT_ENOTFOUND for an unknown merge; RT_EINVAL when it
+ * was already undone, or when the survivor has itself been merged away since (undo that merge
+ * first). */
+int rt_store_customer_unmerge(rt_store *st, int64_t merge_id, int64_t at_ms, rt_error *err);
 
 #endif

@@ -179,14 +179,64 @@ static const migration migrations[] = {
      "  revoked_ms INTEGER,\n"
      "  last_used_ms INTEGER\n"
      ");\n"},
+    /* A customer's orders, refunds, events and subscriptions by time, for the read API
+     * (rt_store_customer_get's counts and the timeline, newest first). The index key ends in
+     * the rowid, so (customer_id, ts_ms, id) order comes from the index alone. The orders and
+     * refunds ones are rebuilt after a bulk load like the unique indexes. */
+    {5, "customer indexes",
+     "CREATE INDEX orders_customer ON orders(customer_id, ts_ms);\n"
+     "CREATE INDEX refunds_customer ON refunds(customer_id, ts_ms);\n"
+     "CREATE INDEX events_customer ON events(customer_id, ts_ms);\n"
+     "CREATE INDEX subscriptions_customer ON subscriptions(customer_id, started_ms);\n"},
+    /* Merging one customer into another (rt_store_customer_merge): the merged-away customer
+     * keeps its row, attributes and ext_id, with merged_into naming the survivor. A merge
+     * records what it moved, so that it can be undone exactly: the ids of the moved events,
+     * orders, refunds and subscriptions (merge_rows), the moved identities by their key
+     * (merge_identities: identities has no stable id), and the survivor's attributes and
+     * created_ms before and after (attrs_revert is the JSON merge patch that takes back what
+     * the merge added). unmerged_ms is NULL while the merge stands. */
+    {6, "customer merges",
+     "ALTER TABLE customers ADD COLUMN merged_into INTEGER REFERENCES customers(id);\n"
+     "CREATE TABLE merges (\n"
+     "  id INTEGER PRIMARY KEY,\n"
+     "  from_id INTEGER NOT NULL REFERENCES customers(id),\n"
+     "  into_id INTEGER NOT NULL REFERENCES customers(id),\n"
+     "  reason TEXT,\n"
+     "  merged_ms INTEGER NOT NULL,\n"
+     "  unmerged_ms INTEGER,\n"
+     "  into_created_ms INTEGER NOT NULL,\n"
+     "  into_attrs TEXT,\n"
+     "  merged_attrs TEXT,\n"
+     "  attrs_revert TEXT NOT NULL\n"
+     ");\n"
+     "CREATE INDEX merges_from ON merges(from_id);\n"
+     "CREATE TABLE merge_rows (\n"
+     "  merge_id INTEGER NOT NULL REFERENCES merges(id),\n"
+     "  tbl TEXT NOT NULL,\n"
+     "  row_id INTEGER NOT NULL,\n"
+     "  PRIMARY KEY (merge_id, tbl, row_id)\n"
+     ") WITHOUT ROWID;\n"
+     "CREATE TABLE merge_identities (\n"
+     "  merge_id INTEGER NOT NULL REFERENCES merges(id),\n"
+     "  kind TEXT NOT NULL,\n"
+     "  value TEXT NOT NULL,\n"
+     "  PRIMARY KEY (merge_id, kind, value)\n"
+     ") WITHOUT ROWID;\n"},
 };
 
-/* The unique indexes bulk mode drops on empty tables and rebuilds at its end. They must match
- * the current schema (the latest migration that defines them). */
-const rt__sqlite_index rt__sqlite_bulk_indexes[RT__SQLITE_BULK_INDEXES] = {
-    {"customers", "customers_ext_id", "CREATE UNIQUE INDEX customers_ext_id ON customers(ext_id)"},
-    {"orders", "orders_ext_id", "CREATE UNIQUE INDEX orders_ext_id ON orders(ext_id)"},
-    {"refunds", "refunds_ext_id", "CREATE UNIQUE INDEX refunds_ext_id ON refunds(ext_id)"},
+/* The indexes bulk mode drops on empty tables and rebuilds at its end. They must match the
+ * current schema (the latest migration that defines them). The array has no size of its own:
+ * its type then conflicts with the declaration in schema_sqlite.h unless
+ * RT__SQLITE_BULK_INDEXES counts exactly these entries. */
+const rt__sqlite_index rt__sqlite_bulk_indexes[] = {
+    {"customers", "customers_ext_id", 1,
+     "CREATE UNIQUE INDEX customers_ext_id ON customers(ext_id)"},
+    {"orders", "orders_ext_id", 1, "CREATE UNIQUE INDEX orders_ext_id ON orders(ext_id)"},
+    {"refunds", "refunds_ext_id", 1, "CREATE UNIQUE INDEX refunds_ext_id ON refunds(ext_id)"},
+    {"orders", "orders_customer", 0,
+     "CREATE INDEX orders_customer ON orders(customer_id, ts_ms)"},
+    {"refunds", "refunds_customer", 0,
+     "CREATE INDEX refunds_customer ON refunds(customer_id, ts_ms)"},
 };
 
 int rt__sqlite_latest_version(void) {

@@ -16,13 +16,16 @@ int rt__sqlite_latest_version(void);
 int rt__sqlite_migrate(sqlite3 *db, const char *path, int read_only, int *version,
                        rt_error *err);
 
-/* The unique indexes that bulk mode drops and rebuilds. */
+/* The indexes that bulk mode drops and rebuilds: the unique ones on ext_id and the
+ * by-customer ones of the bulk-loaded tables. Only a unique one can fail to rebuild for a
+ * duplicate key. */
 typedef struct rt__sqlite_index {
   const char *table;
   const char *name;
+  int unique;
   const char *create_sql;
 } rt__sqlite_index;
-#define RT__SQLITE_BULK_INDEXES 3
+#define RT__SQLITE_BULK_INDEXES 5
 extern const rt__sqlite_index rt__sqlite_bulk_indexes[RT__SQLITE_BULK_INDEXES];
 
 #endif

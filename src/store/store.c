@@ -12,6 +12,8 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
 #include <string.h>
 #include <unistd.h>
 
@@ -928,4 +930,122 @@ int rt_store_customer_get(rt_store *st, const char *ext_id, int64_t id, rt_custo
   if (rc)
     rt_customer_view_free(out);
   return finish(st, rc, err);
+}
+
+/* ---- timeline ---- */
+
+int rt_store_customer_timeline(rt_store *st, int64_t customer, const rt_timeline_cursor *after,
+                               size_t limit, rt_store_timeline_cb cb, void *ctx,
+                               rt_timeline_cursor *next, rt_error *err) {
+  LOCAL_ERR(err);
+  /* the start: before every item, whatever its time, kind and id */
+  rt_timeline_cursor from = {.ts_ms = INT64_MAX, .rank = 4, .id = INT64_MAX, .more = 1};
+  rt_timeline_cursor next_local;
+  if (after)
+    from = *after; /* after and next may be the same cursor */
+  if (!next)
+    next = &next_local;
+  memset(next, 0, sizeof *next);
+  if (!st || !cb)
+    return bad(err, "rt_store_customer_timeline: NULL argument");
+  if (customer <= 0)
+    return bad(err, "rt_store_customer_timeline: invalid customer id");
+  if (limit < 1 || limit > RT_TIMELINE_LIMIT_MAX)
+    return rt_error_set(err, RT_EINVAL, "store: a timeline page holds 1 to %d items",
+                        RT_TIMELINE_LIMIT_MAX);
+  if (after && (from.rank < 0 || from.rank > 3 || from.id <= 0))
+    return bad(err, "rt_store_customer_timeline: invalid cursor");
+  return finish(
+      st, st->ops->customer_timeline(st->be, customer, &from, limit, cb, ctx, next, err), err);
+}
+
+/* A cursor is 16 hex digits of the time (as an unsigned 64-bit value: times before 1970 are
+ * negative), 1 of the rank and 16 of the id: fixed width, so parsing is exact. */
+int rt_timeline_cursor_format(const rt_timeline_cursor *c, char *out, size_t cap) {
+  if (!c || !out || cap < RT_TIMELINE_TOKEN_SIZE || c->rank < 0 || c->rank > 3 || c->id <= 0)
+    return RT_EINVAL;
+  snprintf(out, cap, "%016llx%x%016llx", (unsigned long long)(uint64_t)c->ts_ms, c->rank,
+           (unsigned long long)(uint64_t)c->id);
+  return 0;
+}
+
+static int hex_value(char ch) {
+  if (ch >= '0' && ch <= '9')
+    return ch - '0';
+  if (ch >= 'a' && ch <= 'f')
+    return ch - 'a' + 10;
+  return -1; /* upper case is refused too: one token per cursor */
+}
+
+/* n lowercase hex digits at s as an unsigned value; a bad digit clears *ok. */
+static uint64_t hex_field(const char *s, int n, int *ok) {
+  uint64_t v = 0;
+  for (int i = 0; i < n; i++) {
+    int d = hex_value(s[i]);
+    if (d < 0)
+      *ok = 0;
+    v = v << 4 | (uint64_t)(d < 0 ? 0 : d);
+  }
+  return v;
+}
+
+int rt_timeline_cursor_parse(const char *token, size_t len, rt_timeline_cursor *out,
+                             rt_error *err) {
+  LOCAL_ERR(err);
+  if (!out)
+    return bad(err, "rt_timeline_cursor_parse: NULL argument");
+  memset(out, 0, sizeof *out);
+  if (!token || len != RT_TIMELINE_TOKEN_LEN)
+    return rt_error_set(err, RT_EINVAL, "invalid timeline cursor (expected %d hex digits)",
+                        RT_TIMELINE_TOKEN_LEN);
+  int ok = 1;
+  uint64_t ts = hex_field(token, 16, &ok);
+  int rank = (int)hex_field(token + 16, 1, &ok);
+  uint64_t id = hex_field(token + 17, 16, &ok);
+  if (!ok || rank > 3 || id == 0 || id > INT64_MAX)
+    return rt_error_set(err, RT_EINVAL, "invalid timeline cursor");
+  out->ts_ms = (int64_t)ts;
+  out->rank = rank;
+  out->id = (int64_t)id;
+  out->more = 1;
+  return 0;
+}
+
+/* ---- merging customers ---- */
+
+int rt_store_customer_merge(rt_store *st, int64_t from, int64_t into, const char *reason,
+                            int64_t at_ms, int64_t *merge_id, rt_error *err) {
+  LOCAL_ERR(err);
+  int64_t id_local;
+  if (!merge_id)
+    merge_id = &id_local;
+  *merge_id = 0;
+  if (!st)
+    return bad(err, "rt_store_customer_merge: store is NULL");
+  if (from <= 0 || into <= 0)
+    return bad(err, "rt_store_customer_merge: invalid customer id");
+  if (from == into)
+    return rt_error_set(err, RT_EINVAL, "store: cannot merge customer %lld into itself",
+                        (long long)from);
+  int implicit, rc = write_enter(st, &implicit, err);
+  if (rc)
+    return finish(st, rc, err);
+  rc = st->ops->customer_merge(st->be, from, into, reason, at_ms, merge_id, err);
+  rc = write_leave(st, implicit, rc, err);
+  if (rc)
+    *merge_id = 0;
+  return finish(st, rc, err);
+}
+
+int rt_store_customer_unmerge(rt_store *st, int64_t merge_id, int64_t at_ms, rt_error *err) {
+  LOCAL_ERR(err);
+  if (!st)
+    return bad(err, "rt_store_customer_unmerge: store is NULL");
+  if (merge_id <= 0)
+    return bad(err, "rt_store_customer_unmerge: invalid merge id");
+  int implicit, rc = write_enter(st, &implicit, err);
+  if (rc)
+    return finish(st, rc, err);
+  rc = st->ops->customer_unmerge(st->be, merge_id, at_ms, err);
+  return finish(st, write_leave(st, implicit, rc, err), err);
 }

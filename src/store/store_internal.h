@@ -144,6 +144,18 @@ typedef struct rt_store_ops {
   int (*customer_get)(rt_store_backend *b, const char *ext_id, int64_t id, rt_customer_view *out,
                       rt_error *err);
 
+  /* after is never NULL (store.c passes a cursor before the newest item), 1 <= limit <=
+   * RT_TIMELINE_LIMIT_MAX, next is never NULL. RT_ENOTFOUND for an unknown customer; the
+   * callback's nonzero value is returned as is. */
+  int (*customer_timeline)(rt_store_backend *b, int64_t customer,
+                           const rt_timeline_cursor *after, size_t limit,
+                           rt_store_timeline_cb cb, void *ctx, rt_timeline_cursor *next,
+                           rt_error *err);
+  /* from != into, both > 0 (checked by store.c). RT_ENOTFOUND, RT_EINVAL as in store.h. */
+  int (*customer_merge)(rt_store_backend *b, int64_t from, int64_t into, const char *reason,
+                        int64_t at_ms, int64_t *merge_id, rt_error *err);
+  int (*customer_unmerge)(rt_store_backend *b, int64_t merge_id, int64_t at_ms, rt_error *err);
+
   /* Scans return the callback's nonzero value as is (err untouched) when it stops them. */
   int (*scan_customers)(rt_store_backend *b, rt_store_customer_cb cb, void *ctx, rt_error *err);
   int (*scan_orders)(rt_store_backend *b, rt_store_order_cb cb, void *ctx, rt_error *err);
@@ -157,6 +169,9 @@ typedef struct rt_store_ops {
 
 /* store_sqlite.c */
 extern const rt_store_ops rt__store_sqlite_ops;
+/* The SQL of one of the SQLite backend's statements by its name ("TIMELINE", "CUST_ORDERS",
+ * ...), or NULL: for tests that check a query plan. */
+const char *rt__store_sqlite_sql(const char *name);
 
 /* The table names, indexed by rt_store_table. */
 extern const char *const rt__store_table_names[RT_TABLE__COUNT];

@@ -13,11 +13,13 @@
 #include <retain/error.h>
 
 #include <assert.h>
+#include <jansson.h>
 #include <math.h>
 #include <pthread.h>
 #include <sqlite3.h>
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 
@@ -37,6 +39,19 @@
 #define RT__STR2(x) #x
 #define RT__STR(x) RT__STR2(x)
 
+/* Moves the rows of table t that merge ?1 recorded from customer ?2 to customer ?3 (a merge
+ * and its undoing run the same statement with the customers swapped). */
+#define MOVE_SQL(t)                                                                             \
+  "UPDATE " t " SET customer_id = ?3 WHERE customer_id = ?2 AND id IN "                         \
+  "(SELECT row_id FROM merge_rows WHERE merge_id = ?1 AND tbl = '" t "')"
+/* One kind of a customer's timeline: rank, time, id, ext_id, two kind-specific texts, amount,
+ * currency, canceled_ms; newest first after the cursor (?2, the kind's id bound idp), at most
+ * ?7 rows, read backwards along the (customer_id, time) index. */
+#define TIMELINE_PART(rank, ts, a, b, money, canceled, t, idp)                                   \
+  "SELECT * FROM (SELECT " rank ", " ts ", id, ext_id, " a ", " b ", " money ", " canceled     \
+  " FROM " t " WHERE customer_id = ?1 AND (" ts ", id) < (?2, " idp ") "                        \
+  "ORDER BY " ts " DESC, id DESC LIMIT ?7)"
+
 #define STATEMENTS(X)                                                                            \
   X(BEGIN, "BEGIN IMMEDIATE")                                                                    \
   X(COMMIT, "COMMIT")                                                                            \
@@ -47,7 +62,8 @@
   X(META_GET, "SELECT value FROM meta WHERE key = ?1")                                           \
   X(META_SET, "INSERT INTO meta(key, value) VALUES (?1, ?2) "                                    \
               "ON CONFLICT(key) DO UPDATE SET value = excluded.value")                           \
-  X(CUST_FIND, "SELECT id, created_ms FROM customers WHERE ext_id = ?1")                         \
+  X(CUST_FIND, "SELECT id, created_ms, merged_into FROM customers WHERE ext_id = ?1")            \
+  X(CUST_BY_ID, "SELECT id, created_ms, merged_into, attrs FROM customers WHERE id = ?1")        \
   X(CUST_FIRST_SEEN, "UPDATE customers SET created_ms = ?2 WHERE id = ?1")                       \
   X(CUST_INSERT, "INSERT INTO customers(id, ext_id, created_ms) VALUES (?, ?, ?)")               \
   X(CUST_ATTRS, "UPDATE customers SET attrs = json_patch(coalesce(attrs, '{}'), ?2) "            \
@@ -85,14 +101,15 @@
                   "reasons) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")                            \
   X(IMPORT_FINISH, "UPDATE imports SET finished_ms = ?2, rows = ?3, stored = ?4, skipped = ?5 "  \
                    "WHERE id = ?1")                                                              \
-  X(BULK_NONEMPTY, "SELECT EXISTS (SELECT 1 FROM customers) OR EXISTS (SELECT 1 FROM orders) "   \
+  X(BULK_NONEMPTY, "SELECT EXISTS (SELECT 1 FROM customers), EXISTS (SELECT 1 FROM orders) "    \
                    "OR EXISTS (SELECT 1 FROM refunds)")                                          \
-  X(SCAN_CUSTOMERS, "SELECT id, ext_id, created_ms FROM customers")                              \
+  X(SCAN_CUSTOMERS, "SELECT id, ext_id, created_ms FROM customers WHERE merged_into IS NULL")    \
   X(SCAN_ORDERS, "SELECT customer_id, ts_ms, amount, currency FROM orders")                      \
   X(SCAN_REFUNDS, "SELECT customer_id, ts_ms, amount, currency FROM refunds")                    \
   X(SCAN_SUBS, "SELECT customer_id, started_ms, canceled_ms, amount, currency FROM subscriptions") \
   X(SCAN_EVENTS, "SELECT customer_id, type, ts_ms, props FROM events")                           \
-  X(SCAN_ATTRS, "SELECT id, attrs FROM customers WHERE attrs IS NOT NULL")                       \
+  X(SCAN_ATTRS, "SELECT id, attrs FROM customers WHERE attrs IS NOT NULL "                       \
+                "AND merged_into IS NULL")                                                       \
   X(RUN_GET, "SELECT id, kind, created_ms, data_version, customers, params FROM model_runs "      \
              "WHERE (?1 > 0 AND id = ?1) OR (?1 <= 0 AND (?2 IS NULL OR kind = ?2)) "            \
              "ORDER BY id DESC LIMIT 1")                                                         \
@@ -144,7 +161,8 @@
   X(KEY_TOUCH, "UPDATE api_keys SET last_used_ms = ?2 WHERE id = ?1")                            \
   X(SCAN_KEYS, "SELECT id, name, scope, prefix, created_ms, revoked_ms, last_used_ms "           \
                "FROM api_keys ORDER BY id")                                                      \
-  X(CUST_VIEW, "SELECT id, ext_id, created_ms, attrs FROM customers "                            \
+  X(CUST_VIEW, "SELECT id, ext_id, created_ms, attrs, merged_into, (SELECT max(m.id) FROM "      \
+               "merges m WHERE m.from_id = customers.id AND m.unmerged_ms IS NULL) FROM customers " \
                "WHERE (?1 IS NOT NULL AND ext_id = ?1) OR (?1 IS NULL AND id = ?2)")              \
   X(CUST_IDENTS, "SELECT kind, value, reason, linked_ms FROM identities WHERE customer_id = ?1 "   \
                  "ORDER BY linked_ms, rowid")                                                    \
@@ -153,7 +171,49 @@
                  "sum(amount) AS total FROM orders WHERE customer_id = ?1 GROUP BY currency)), " \
                  "(SELECT count(*) FROM refunds WHERE customer_id = ?1), "                       \
                  "(SELECT count(*) FROM events WHERE customer_id = ?1) "                         \
-                 "FROM orders WHERE customer_id = ?1")
+                 "FROM orders WHERE customer_id = ?1")                                           \
+  X(TIMELINE, TIMELINE_PART("0", "ts_ms", "type", "props", "NULL, NULL", "NULL", "events", "?3") \
+              " UNION ALL " TIMELINE_PART("1", "started_ms", "plan", "NULL", "amount, currency",  \
+                                          "canceled_ms", "subscriptions", "?4")                  \
+              " UNION ALL " TIMELINE_PART("2", "ts_ms", "NULL", "NULL", "amount, currency",       \
+                                          "NULL", "orders", "?5")                                \
+              " UNION ALL " TIMELINE_PART("3", "ts_ms", "order_ext_id", "reason",                 \
+                                          "amount, currency", "NULL", "refunds", "?6")           \
+              " ORDER BY 2 DESC, 1 DESC, 3 DESC LIMIT ?7")                                       \
+  X(MERGE_INSERT, "INSERT INTO merges(from_id, into_id, reason, merged_ms, into_created_ms, "    \
+                  "into_attrs, attrs_revert) SELECT ?1, id, ?3, ?4, created_ms, attrs, ?5 "      \
+                  "FROM customers WHERE id = ?2")                                                \
+  X(MERGE_ROWS, "INSERT INTO merge_rows(merge_id, tbl, row_id) "                                 \
+                "SELECT ?1, 'events', id FROM events WHERE customer_id = ?2 UNION ALL "          \
+                "SELECT ?1, 'orders', id FROM orders WHERE customer_id = ?2 UNION ALL "          \
+                "SELECT ?1, 'refunds', id FROM refunds WHERE customer_id = ?2 UNION ALL "        \
+                "SELECT ?1, 'subscriptions', id FROM subscriptions WHERE customer_id = ?2")      \
+  X(MERGE_IDENTS, "INSERT INTO merge_identities(merge_id, kind, value) "                         \
+                  "SELECT ?1, kind, value FROM identities WHERE customer_id = ?2")               \
+  X(MOVE_EVENTS, MOVE_SQL("events"))                                                             \
+  X(MOVE_ORDERS, MOVE_SQL("orders"))                                                             \
+  X(MOVE_REFUNDS, MOVE_SQL("refunds"))                                                           \
+  X(MOVE_SUBS, MOVE_SQL("subscriptions"))                                                        \
+  X(MOVE_IDENTS, "UPDATE identities SET customer_id = ?3 WHERE customer_id = ?2 AND "            \
+                 "(kind, value) IN (SELECT kind, value FROM merge_identities WHERE "             \
+                 "merge_id = ?1)")                                                               \
+  X(CUST_MERGED_INTO, "UPDATE customers SET merged_into = ?2 WHERE id = ?1")                     \
+  X(MERGE_INTO, "UPDATE customers SET "                                                          \
+                "created_ms = min(created_ms, (SELECT created_ms FROM customers WHERE id = ?2)), " \
+                "attrs = coalesce(json_patch((SELECT attrs FROM customers WHERE id = ?2), "      \
+                "coalesce(attrs, '{}')), attrs) WHERE id = ?1")                                  \
+  X(MERGE_AFTER, "UPDATE merges SET merged_attrs = (SELECT attrs FROM customers "                \
+                 "WHERE id = merges.into_id) WHERE id = ?1")                                     \
+  X(UNMERGE_STATE, "SELECT m.from_id, m.into_id, m.unmerged_ms, c.merged_into FROM merges m "    \
+                   "LEFT JOIN customers c ON c.id = m.into_id WHERE m.id = ?1")                  \
+  X(UNMERGE_INTO, "UPDATE customers SET (attrs, created_ms) = (SELECT "                          \
+                  "CASE WHEN customers.attrs IS m.merged_attrs THEN m.into_attrs "               \
+                  "ELSE json_patch(coalesce(customers.attrs, '{}'), m.attrs_revert) END, "       \
+                  "CASE WHEN customers.created_ms = min(m.into_created_ms, f.created_ms) "       \
+                  "THEN m.into_created_ms ELSE customers.created_ms END "                        \
+                  "FROM merges m JOIN customers f ON f.id = m.from_id WHERE m.id = ?1) "         \
+                  "WHERE id = ?2")                                                               \
+  X(UNMERGE_DONE, "UPDATE merges SET unmerged_ms = ?2 WHERE id = ?1")
 
 typedef enum stmt_id {
 #define STMT_ENUM(name, sql) S_##name,
@@ -167,6 +227,19 @@ static const char *const stmt_sql[S__COUNT] = {
     STATEMENTS(STMT_SQL)
 #undef STMT_SQL
 };
+
+static const char *const stmt_name[S__COUNT] = {
+#define STMT_NAME(name, sql) #name,
+    STATEMENTS(STMT_NAME)
+#undef STMT_NAME
+};
+
+const char *rt__store_sqlite_sql(const char *name) {
+  for (int i = 0; i < S__COUNT; i++)
+    if (strcmp(stmt_name[i], name) == 0)
+      return stmt_sql[i];
+  return NULL;
+}
 
 /* ---- bulk buffers ----
  * A buffered row keeps its strings as offsets into its batch's pool (the pool may move while it
@@ -213,6 +286,7 @@ struct rt_store_backend {
   /* transaction */
   int in_txn;
   int ddl;                  /* schema changed in this transaction (bulk mode) */
+  int deferred;             /* the by-customer indexes are dropped until commit (see bulk_begin) */
   int64_t score_changes;    /* rows written for model runs: not data (see sq_commit) */
   int64_t segment_changes;  /* rows written for segments: not data either */
   int64_t key_changes;      /* rows written for API keys: not data either */
@@ -636,6 +710,7 @@ static int sq_begin(rt_store_backend *b, rt_error *err) {
     return rc;
   b->in_txn = 1;
   b->ddl = 0;
+  b->deferred = 0;
   b->bulk = 0;
   b->changes0 = sqlite3_total_changes64(b->db);
   b->score_changes = 0;
@@ -644,11 +719,15 @@ static int sq_begin(rt_store_backend *b, rt_error *err) {
   return 0;
 }
 
+static int create_indexes(rt_store_backend *b, int with_unique, rt_error *err);
+
 static int sq_commit(rt_store_backend *b, rt_error *err) {
   sqlite3_stmt *s;
   int rc = in_txn(b, err);
   if (!rc)
     rc = flush_all(b, err);
+  if (!rc && b->deferred)
+    rc = create_indexes(b, 0, err);
   if (!rc && (b->ddl || sqlite3_total_changes64(b->db) - b->score_changes -
                              b->segment_changes - b->key_changes != b->changes0)) {
     rc = get(b, S_DV_BUMP, &s, err);
@@ -672,6 +751,7 @@ static int sq_commit(rt_store_backend *b, rt_error *err) {
 
 static void sq_rollback(rt_store_backend *b) {
   discard_buffers(b);
+  b->deferred = 0; /* the rollback brings the dropped indexes back */
   if (!sqlite3_get_autocommit(b->db)) {
     sqlite3_stmt *s;
     rt_error e;
@@ -735,6 +815,32 @@ static int sq_meta_set(rt_store_backend *b, const char *key, const char *value, 
 
 /* ---- customers and identities ---- */
 
+/* Longest chain of merges followed (they cannot form a cycle: a merged-away customer can
+ * neither be merged nor receive a merge; the bound guards against a damaged file). */
+#define MERGE_HOPS_MAX 64
+
+/* The customer with internal id: 1 with its created_ms, merged_into (0: not merged) and, when
+ * attrs is not NULL, its attributes (NULL for none, else JSON to json_decref); 0 when unknown,
+ * <0 error. */
+static int customer_by_id(rt_store_backend *b, int64_t id, int64_t *created_ms,
+                          int64_t *merged_into, json_t **attrs, rt_error *err) {
+  sqlite3_stmt *s;
+  int rc = get(b, S_CUST_BY_ID, &s, err);
+  if (rc)
+    return rc;
+  sqlite3_bind_int64(s, 1, id);
+  rc = lookup(b, s, err, "looking up a customer");
+  if (rc <= 0)
+    return rc;
+  *created_ms = sqlite3_column_int64(s, 1);
+  *merged_into = sqlite3_column_int64(s, 2);
+  if (attrs && sqlite3_column_text(s, 3))
+    *attrs = json_loads((const char *)sqlite3_column_text(s, 3), 0, NULL);
+  sqlite3_reset(s);
+  return 1;
+}
+
+/* The customer with ext_id or, when it was merged away, the customer it survives in. */
 static int find_customer(rt_store_backend *b, const char *ext, size_t len, int64_t *id,
                          int64_t *created_ms, rt_error *err) {
   sqlite3_stmt *s;
@@ -749,7 +855,20 @@ static int find_customer(rt_store_backend *b, const char *ext, size_t len, int64
     return rc;
   *id = sqlite3_column_int64(s, 0);
   *created_ms = sqlite3_column_int64(s, 1);
+  int64_t next = sqlite3_column_int64(s, 2);
   sqlite3_reset(s);
+  for (int hops = 0; next; hops++) {
+    if (hops == MERGE_HOPS_MAX)
+      return rt_error_set(err, RT_ESTORE, "%s: customer %lld: merges chained too deep",
+                          b->path, (long long)*id);
+    *id = next;
+    rc = customer_by_id(b, next, created_ms, &next, NULL, err);
+    if (rc < 0)
+      return rc;
+    if (rc == 0)
+      return rt_error_set(err, RT_ESTORE, "%s: a customer was merged into unknown customer %lld",
+                          b->path, (long long)*id);
+  }
   return 1;
 }
 
@@ -969,7 +1088,7 @@ static int sq_order_put(rt_store_backend *b, const rt_order_rec *o, const rt_lin
       *status = RT_PUT_NEW;
     return rc;
   }
-  int64_t id, imp;
+  int64_t id = 0, imp = 0;
   rc = find_keyed(b, S_ORDER_FIND, o->ext_id, &id, &imp, err);
   if (rc < 0)
     return rc;
@@ -1005,7 +1124,7 @@ static int sq_refund_put(rt_store_backend *b, const rt_refund_rec *r, int bulk, 
   if (rc)
     return rc;
   if (!bulk) {
-    int64_t id, imp;
+    int64_t id = 0, imp = 0;
     rc = find_keyed(b, S_REFUND_FIND, r->ext_id, &id, &imp, err);
     if (rc < 0)
       return rc;
@@ -1099,6 +1218,21 @@ static int sq_subscription_put(rt_store_backend *b, const rt_subscription_rec *r
 
 /* ---- bulk mode ---- */
 
+/* Drops the bulk-mode indexes (with_unique 0: only the by-customer ones). */
+static int drop_indexes(rt_store_backend *b, int with_unique, rt_error *err) {
+  for (int i = 0; i < RT__SQLITE_BULK_INDEXES; i++) {
+    const rt__sqlite_index *ix = &rt__sqlite_bulk_indexes[i];
+    if (ix->unique && !with_unique)
+      continue;
+    char sql[128];
+    snprintf(sql, sizeof sql, "DROP INDEX IF EXISTS %s", ix->name);
+    if (sqlite3_exec(b->db, sql, NULL, NULL, NULL) != SQLITE_OK)
+      return db_fail(b, err, "bulk mode: dropping %s", ix->name);
+    b->ddl = 1;
+  }
+  return 0;
+}
+
 static int sq_bulk_begin(rt_store_backend *b, int *active, rt_error *err) {
   sqlite3_stmt *s;
   *active = 0;
@@ -1110,18 +1244,21 @@ static int sq_bulk_begin(rt_store_backend *b, int *active, rt_error *err) {
   rc = lookup(b, s, err, "checking for empty tables");
   if (rc < 0)
     return rc;
-  int nonempty = rc && sqlite3_column_int(s, 0);
+  int customers = rc && sqlite3_column_int(s, 0), money = rc && sqlite3_column_int(s, 1);
   if (rc)
     sqlite3_reset(s);
-  if (nonempty)
+  if (money)
     return 0;
-  for (int i = 0; i < RT__SQLITE_BULK_INDEXES; i++) {
-    char sql[128];
-    snprintf(sql, sizeof sql, "DROP INDEX IF EXISTS %s", rt__sqlite_bulk_indexes[i].name);
-    if (sqlite3_exec(b->db, sql, NULL, NULL, NULL) != SQLITE_OK)
-      return db_fail(b, err, "bulk mode: dropping %s", rt__sqlite_bulk_indexes[i].name);
-    b->ddl = 1;
+  if (customers) {
+    /* Orders into empty tables for customers already stored (a customers file imported
+     * first): no bulk mode, but the by-customer indexes, which only reads use, are built once
+     * at commit instead of row by row. */
+    rc = drop_indexes(b, 0, err);
+    b->deferred = !rc;
+    return rc;
   }
+  if ((rc = drop_indexes(b, 1, err)))
+    return rc;
   /* the tables are empty, so the ids start at 1 */
   b->next_customer = 1;
   b->next_order = 1;
@@ -1131,16 +1268,16 @@ static int sq_bulk_begin(rt_store_backend *b, int *active, rt_error *err) {
   return 0;
 }
 
-static int sq_bulk_end(rt_store_backend *b, rt_error *err) {
-  int rc = in_txn(b, err);
-  if (!rc)
-    rc = flush_all(b, err);
-  rt__trace("store: bulk rows written");
+/* Builds the indexes drop_indexes dropped: RT_EEXISTS when a unique one meets a duplicate. */
+static int create_indexes(rt_store_backend *b, int with_unique, rt_error *err) {
+  int rc = 0;
   for (int i = 0; !rc && i < RT__SQLITE_BULK_INDEXES; i++) {
     const rt__sqlite_index *ix = &rt__sqlite_bulk_indexes[i];
+    if (ix->unique && !with_unique)
+      continue;
     if (sqlite3_exec(b->db, ix->create_sql, NULL, NULL, NULL) == SQLITE_OK)
       continue;
-    if ((sqlite3_extended_errcode(b->db) & 0xff) != SQLITE_CONSTRAINT) {
+    if (!ix->unique || (sqlite3_extended_errcode(b->db) & 0xff) != SQLITE_CONSTRAINT) {
       rc = db_fail(b, err, "bulk mode: rebuilding %s", ix->name);
       break;
     }
@@ -1158,9 +1295,20 @@ static int sq_bulk_end(rt_store_backend *b, rt_error *err) {
                       "without bulk mode",
                       b->path, ix->table, key);
   }
+  b->deferred = 0;
+  rt__trace("store: indexes rebuilt");
+  return rc;
+}
+
+static int sq_bulk_end(rt_store_backend *b, rt_error *err) {
+  int rc = in_txn(b, err);
+  if (!rc)
+    rc = flush_all(b, err);
+  rt__trace("store: bulk rows written");
+  if (!rc)
+    rc = create_indexes(b, 1, err);
   b->bulk = 0;
   set_cache(b, CACHE_KIB_NORMAL);
-  rt__trace("store: unique indexes rebuilt");
   return rc;
 }
 
@@ -1767,6 +1915,8 @@ static int sq_customer_get(rt_store_backend *b, const char *ext_id, int64_t id,
   out->ext_id = col_dup(s, 1);
   out->created_ms = sqlite3_column_int64(s, 2);
   out->attrs = col_dup(s, 3);
+  out->merged_into = sqlite3_column_int64(s, 4);
+  out->merge_id = sqlite3_column_int64(s, 5);
   sqlite3_reset(s);
   if (!out->ext_id)
     return rt_error_set(err, RT_ENOMEM, "%s: out of memory", b->path);
@@ -1871,6 +2021,246 @@ static int sq_scan_keys(rt_store_backend *b, rt_store_key_cb cb, void *ctx, rt_e
   return scan_end(b, s, stop ? SQLITE_DONE : x, stop, err, "reading API keys");
 }
 
+/* ---- timeline ---- */
+
+static const char *const timeline_kinds[4] = {"event", "subscription", "order", "refund"};
+
+static int no_customer(rt_error *err, int64_t id) {
+  return rt_error_set(err, RT_ENOTFOUND, "no customer with id %lld", (long long)id);
+}
+
+static int sq_customer_timeline(rt_store_backend *b, int64_t customer,
+                                const rt_timeline_cursor *after, size_t limit,
+                                rt_store_timeline_cb cb, void *ctx, rt_timeline_cursor *next,
+                                rt_error *err) {
+  int64_t created = 0, merged = 0;
+  int rc = flush_all(b, err);
+  if (!rc)
+    rc = customer_by_id(b, customer, &created, &merged, NULL, err);
+  if (rc < 0)
+    return rc;
+  if (rc == 0)
+    return no_customer(err, customer);
+  sqlite3_stmt *s;
+  if ((rc = scan_start(b, S_TIMELINE, &s, err)))
+    return rc;
+  sqlite3_bind_int64(s, 1, customer);
+  sqlite3_bind_int64(s, 2, after->ts_ms);
+  /* Items after the cursor are smaller in (time, rank, id). For a kind of lower rank than the
+   * cursor's that is time <= cursor time, of higher rank time < cursor time, of the same rank
+   * (time, id) < (cursor time, cursor id): each a range of its (customer_id, time) index. */
+  for (int r = 0; r < 4; r++)
+    sqlite3_bind_int64(s, 3 + r, r < after->rank ? INT64_MAX : r > after->rank ? 0 : after->id);
+  sqlite3_bind_int64(s, 7, (int64_t)limit + 1); /* one more tells whether a page follows */
+  size_t n = 0;
+  int x, stop = 0;
+  next->more = 0;
+  while (!stop && (x = sqlite3_step(s)) == SQLITE_ROW) {
+    if (n == limit) {
+      next->more = 1;
+      break;
+    }
+    int rank = sqlite3_column_int(s, 0);
+    if (rank < 0 || rank > 3)
+      rank = 0; /* cannot happen: the ranks are constants of the query */
+    const char *a = (const char *)sqlite3_column_text(s, 4);
+    const char *t = (const char *)sqlite3_column_text(s, 5);
+    rt_timeline_item it = {.kind = timeline_kinds[rank], .id = sqlite3_column_int64(s, 2),
+                           .ts_ms = sqlite3_column_int64(s, 1),
+                           .ext_id = (const char *)sqlite3_column_text(s, 3),
+                           .amount = sqlite3_column_int64(s, 6),
+                           .currency = (const char *)sqlite3_column_text(s, 7),
+                           .canceled_ms = sqlite3_column_int64(s, 8)};
+    switch (rank) {
+    case 0:
+      it.type = a;
+      it.props = t;
+      break;
+    case 1:
+      it.plan = a;
+      break;
+    case 3:
+      it.order_ext_id = a;
+      it.reason = t;
+      break;
+    }
+    next->ts_ms = it.ts_ms;
+    next->rank = rank;
+    next->id = it.id;
+    n++;
+    stop = cb(ctx, &it);
+    if (stop)
+      next->more = 1;
+  }
+  if (stop || next->more)
+    x = SQLITE_DONE;
+  return scan_end(b, s, x, stop, err, "reading a customer's timeline");
+}
+
+/* ---- merging customers ---- */
+
+/* Runs statement id with the ids bound as ?1, ?2, ... (0 binds NULL). */
+static int run_ids(rt_store_backend *b, stmt_id id, const int64_t *v, int n, rt_error *err,
+                   const char *what) {
+  sqlite3_stmt *s;
+  int rc = get(b, id, &s, err);
+  if (rc)
+    return rc;
+  for (int i = 0; i < n; i++)
+    bind_opt(s, i + 1, v[i]);
+  return run(b, s, err, what);
+}
+
+/* Moves the rows merge mid recorded from customer owner to customer to. */
+static int move_rows(rt_store_backend *b, int64_t mid, int64_t owner, int64_t to, rt_error *err) {
+  static const stmt_id moves[] = {S_MOVE_EVENTS, S_MOVE_ORDERS, S_MOVE_REFUNDS, S_MOVE_SUBS,
+                                  S_MOVE_IDENTS};
+  const int64_t v[3] = {mid, owner, to};
+  int rc = 0;
+  for (size_t i = 0; !rc && i < sizeof moves / sizeof moves[0]; i++)
+    rc = run_ids(b, moves[i], v, 3, err, "moving a customer's rows");
+  return rc;
+}
+
+/* 0 when customer id exists and is not merged away, with its attributes (NULL for none, else
+ * a JSON object to json_decref); what names its role in the message. */
+static int mergeable(rt_store_backend *b, int64_t id, const char *what, json_t **attrs,
+                     rt_error *err) {
+  int64_t created = 0, merged = 0;
+  int rc = customer_by_id(b, id, &created, &merged, attrs, err);
+  if (rc < 0)
+    return rc;
+  if (rc == 0)
+    return no_customer(err, id);
+  if (merged)
+    return rt_error_set(err, RT_EINVAL, "%s customer %lld was already merged into customer %lld",
+                        what, (long long)id, (long long)merged);
+  return 0;
+}
+
+/* The JSON merge patch (RFC 7396) that takes back what patching from with into added to into:
+ * a null for every key of from that into lacks, and the same again inside objects both have
+ * (into wins every other conflict, so nothing else changed). NULL when out of memory. */
+static json_t *revert_patch(json_t *from, json_t *into) {
+  json_t *out = json_object();
+  const char *key;
+  json_t *fv;
+  json_object_foreach(from, key, fv) {
+    json_t *iv = json_object_get(into, key);
+    json_t *r = !iv                                           ? json_null()
+                : json_is_object(fv) && json_is_object(iv) ? revert_patch(fv, iv)
+                                                             : NULL;
+    if (r && (json_is_null(r) || json_object_size(r) > 0))
+      json_object_set_new(out, key, r);
+    else
+      json_decref(r);
+  }
+  return out;
+}
+
+static int merge_patch_text(rt_store_backend *b, int64_t from, int64_t into, char **out,
+                            rt_error *err) {
+  json_t *fa = NULL, *ia = NULL;
+  int rc = mergeable(b, from, "merging:", &fa, err);
+  if (!rc)
+    rc = mergeable(b, into, "merging into:", &ia, err);
+  if (!rc) {
+    json_t *empty = json_object();
+    json_t *patch = revert_patch(json_is_object(fa) ? fa : empty, json_is_object(ia) ? ia : empty);
+    *out = patch ? json_dumps(patch, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+    json_decref(patch);
+    json_decref(empty);
+    if (!*out)
+      rc = rt_error_set(err, RT_ENOMEM, "%s: out of memory", b->path);
+  }
+  json_decref(fa);
+  json_decref(ia);
+  return rc;
+}
+
+static int sq_customer_merge(rt_store_backend *b, int64_t from, int64_t into, const char *reason,
+                             int64_t at_ms, int64_t *merge_id, rt_error *err) {
+  sqlite3_stmt *s;
+  char *revert = NULL;
+  int rc = in_txn(b, err);
+  if (!rc)
+    rc = flush_all(b, err);
+  if (!rc)
+    rc = merge_patch_text(b, from, into, &revert, err);
+  if (!rc)
+    rc = get(b, S_MERGE_INSERT, &s, err);
+  if (rc) {
+    free(revert);
+    return rc;
+  }
+  sqlite3_bind_int64(s, 1, from);
+  sqlite3_bind_int64(s, 2, into);
+  bind_str(s, 3, reason);
+  sqlite3_bind_int64(s, 4, at_ms);
+  bind_str(s, 5, revert);
+  rc = run(b, s, err, "recording a merge");
+  free(revert); /* json_dumps allocates with jansson's allocator, malloc by default */
+  if (rc)
+    return rc;
+  int64_t mid = sqlite3_last_insert_rowid(b->db);
+  const int64_t rows[2] = {mid, from}, mark[2] = {from, into}, attrs[2] = {into, from};
+  rc = run_ids(b, S_MERGE_ROWS, rows, 2, err, "recording a merge's rows");
+  if (!rc)
+    rc = run_ids(b, S_MERGE_IDENTS, rows, 2, err, "recording a merge's identities");
+  if (!rc)
+    rc = move_rows(b, mid, from, into, err);
+  if (!rc)
+    rc = run_ids(b, S_CUST_MERGED_INTO, mark, 2, err, "marking a merged customer");
+  if (!rc)
+    rc = run_ids(b, S_MERGE_INTO, attrs, 2, err, "merging customer attributes");
+  if (!rc)
+    rc = run_ids(b, S_MERGE_AFTER, &mid, 1, err, "recording a merge's attributes");
+  if (!rc)
+    *merge_id = mid;
+  return rc;
+}
+
+static int sq_customer_unmerge(rt_store_backend *b, int64_t mid, int64_t at_ms, rt_error *err) {
+  sqlite3_stmt *s;
+  int rc = in_txn(b, err);
+  if (!rc)
+    rc = flush_all(b, err);
+  if (!rc)
+    rc = get(b, S_UNMERGE_STATE, &s, err);
+  if (rc)
+    return rc;
+  sqlite3_bind_int64(s, 1, mid);
+  rc = lookup(b, s, err, "reading a merge");
+  if (rc < 0)
+    return rc;
+  if (rc == 0)
+    return rt_error_set(err, RT_ENOTFOUND, "no merge with id %lld", (long long)mid);
+  int64_t from = sqlite3_column_int64(s, 0), into = sqlite3_column_int64(s, 1);
+  int undone = sqlite3_column_type(s, 2) != SQLITE_NULL;
+  int64_t into_merged = sqlite3_column_int64(s, 3);
+  sqlite3_reset(s);
+  if (undone)
+    return rt_error_set(err, RT_EINVAL, "merge %lld was already undone", (long long)mid);
+  if (into_merged)
+    return rt_error_set(err, RT_EINVAL,
+                        "merge %lld: customer %lld has since been merged into customer %lld; "
+                        "undo that merge first",
+                        (long long)mid, (long long)into, (long long)into_merged);
+  const int64_t attrs[2] = {mid, into}, mark[2] = {from, 0};
+  rc = move_rows(b, mid, into, from, err);
+  if (!rc)
+    rc = run_ids(b, S_UNMERGE_INTO, attrs, 2, err, "restoring customer attributes");
+  if (!rc)
+    rc = run_ids(b, S_CUST_MERGED_INTO, mark, 2, err, "unmarking a merged customer");
+  if (!rc)
+    rc = get(b, S_UNMERGE_DONE, &s, err);
+  if (rc)
+    return rc;
+  sqlite3_bind_int64(s, 1, mid);
+  sqlite3_bind_int64(s, 2, at_ms);
+  return run(b, s, err, "recording an unmerge");
+}
+
 static int sq_count(rt_store_backend *b, rt_store_table t, int64_t *out, rt_error *err) {
   int rc = flush_all(b, err);
   if (rc)
@@ -1949,4 +2339,7 @@ const rt_store_ops rt__store_sqlite_ops = {
     .key_revoke = sq_key_revoke,
     .key_touch = sq_key_touch,
     .scan_keys = sq_scan_keys,
+    .customer_timeline = sq_customer_timeline,
+    .customer_merge = sq_customer_merge,
+    .customer_unmerge = sq_customer_unmerge,
 };

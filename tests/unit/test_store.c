@@ -14,6 +14,8 @@
 #include <retain/sha256.h>
 #include <retain/store.h>
 
+#include "store/store_internal.h" /* rt__store_sqlite_sql: the queries whose plans are checked */
+
 #include <dirent.h>
 #include <math.h>
 #include <sqlite3.h>
@@ -108,6 +110,28 @@ static void sql_exec(const char *path, const char *sql) {
   assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
   assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
   sqlite3_close(db);
+}
+
+/* What each migration added, undone newest first by downgrade(). */
+static const char *const undo_migration[] = {
+    [3] = "DROP TABLE segment_sizes; DROP TABLE segment_events; DROP TABLE segment_members; "
+          "DROP TABLE segments;",
+    [4] = "DROP TABLE api_keys;",
+    [5] = "DROP INDEX orders_customer; DROP INDEX refunds_customer; DROP INDEX events_customer; "
+          "DROP INDEX subscriptions_customer;",
+    [6] = "DROP TABLE merge_identities; DROP TABLE merge_rows; DROP TABLE merges; "
+          "ALTER TABLE customers DROP COLUMN merged_into;",
+};
+
+/* Takes the file at path back to schema version to, as an older retain left it. */
+static void downgrade(const char *path, int to) {
+  int latest = rt_store_latest_schema_version();
+  assert_int_equal(latest, (int)(sizeof undo_migration / sizeof undo_migration[0]) - 1);
+  char sql[128];
+  for (int v = latest; v > to; v--)
+    sql_exec(path, undo_migration[v]);
+  snprintf(sql, sizeof sql, "DELETE FROM schema_migrations WHERE version > %d", to);
+  sql_exec(path, sql);
 }
 
 /* ---- open, migrate, versions ---- */
@@ -619,9 +643,10 @@ static void test_bulk(void **state) {
   char buf[64];
   sql_text(path,
            "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name IN "
-           "('customers_ext_id', 'orders_ext_id', 'refunds_ext_id')",
+           "('customers_ext_id', 'orders_ext_id', 'refunds_ext_id', 'orders_customer', "
+           "'refunds_customer')",
            buf, sizeof buf);
-  assert_string_equal(buf, "3");
+  assert_string_equal(buf, "5");
 }
 
 static void test_bulk_duplicates(void **state) {
@@ -675,9 +700,43 @@ static void test_bulk_duplicates(void **state) {
   char buf[64];
   sql_text(path,
            "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND name IN "
-           "('customers_ext_id', 'orders_ext_id', 'refunds_ext_id')",
+           "('customers_ext_id', 'orders_ext_id', 'refunds_ext_id', 'orders_customer', "
+           "'refunds_customer')",
            buf, sizeof buf);
-  assert_string_equal(buf, "3");
+  assert_string_equal(buf, "5");
+}
+
+/* Orders into empty tables for customers already stored: no bulk mode, but the by-customer
+ * indexes are built once at commit (and come back with a rollback). */
+static void test_deferred_indexes(void **state) {
+  (void)state;
+  const char *path = fresh("deferred_indexes");
+  rt_store *st = open_rw(path);
+  rt_error err = {0};
+  int64_t a = cust(st, "a");
+  int active = 1, status;
+  char buf[64];
+  static const char *const q = "SELECT count(*) FROM sqlite_schema WHERE type = 'index' AND "
+                               "name IN ('orders_customer', 'refunds_customer')";
+  for (int commit = 0; commit < 2; commit++) {
+    assert_int_equal(rt_store_begin(st, &err), 0);
+    assert_int_equal(rt_store_bulk_begin(st, &active, &err), 0);
+    assert_int_equal(active, 0);
+    rt_order_rec o = {a, "o1", 10, 5, "USD", 0};
+    assert_int_equal(rt_store_order_put(st, &o, NULL, 0, &status, &err), 0);
+    assert_int_equal(rt_store_bulk_end(st, &err), 0);
+    if (commit)
+      assert_int_equal(rt_store_commit(st, &err), 0);
+    else
+      rt_store_rollback(st);
+    sql_text(path, q, buf, sizeof buf);
+    assert_string_equal(buf, "2");
+  }
+  rt_customer_view v;
+  assert_int_equal(rt_store_customer_get(st, NULL, a, &v, &err), 0);
+  assert_true(v.orders == 1);
+  rt_customer_view_free(&v);
+  rt_store_close(st);
 }
 
 /* ---- transactions, data version, durability ---- */
@@ -1310,9 +1369,7 @@ static void test_segment_migration(void **state) {
   int64_t a = cust(st, "kept");
   rt_store_close(st);
   /* back to version 2: the segment tables and the record of migration 3 removed */
-  sql_exec(path, "DROP TABLE api_keys; DROP TABLE segment_sizes; DROP TABLE segment_events; "
-                 "DROP TABLE segment_members; DROP TABLE segments; "
-                 "DELETE FROM schema_migrations WHERE version >= 3;");
+  downgrade(path, 2);
   char buf[64];
   sql_text(path, "SELECT max(version) FROM schema_migrations", buf, sizeof buf);
   assert_string_equal(buf, "2");
@@ -1706,7 +1763,7 @@ static void test_key_migration(void **state) {
   int64_t a = cust(st, "kept"), seg;
   assert_int_equal(rt_store_segment_create(st, "s", "r", NULL, &seg, &err), 0);
   rt_store_close(st);
-  sql_exec(path, "DROP TABLE api_keys; DELETE FROM schema_migrations WHERE version >= 4;");
+  downgrade(path, 3);
   char buf[64];
   sql_text(path, "SELECT max(version) FROM schema_migrations", buf, sizeof buf);
   assert_string_equal(buf, "3");
@@ -1735,6 +1792,504 @@ static void test_key_migration(void **state) {
   rt_store_close(st);
   sql_text(path, "SELECT name FROM schema_migrations WHERE version = 4", buf, sizeof buf);
   assert_string_equal(buf, "api keys");
+}
+
+/* ---- customer indexes, timeline, merges ---- */
+
+/* The plan SQLite chooses for statement name of the backend, its details joined. */
+static void query_plan(const char *path, const char *name, char *out, size_t n) {
+  const char *sql = rt__store_sqlite_sql(name);
+  assert_non_null(sql);
+  char *explain = malloc(strlen(sql) + 32);
+  assert_non_null(explain);
+  sprintf(explain, "EXPLAIN QUERY PLAN %s", sql);
+  sqlite3 *db;
+  sqlite3_stmt *s;
+  assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+  assert_int_equal(sqlite3_prepare_v2(db, explain, -1, &s, NULL), SQLITE_OK);
+  size_t len = 0;
+  out[0] = '\0';
+  while (sqlite3_step(s) == SQLITE_ROW)
+    len += (size_t)snprintf(out + len, len < n ? n - len : 0, "%s\n",
+                            (const char *)sqlite3_column_text(s, 3));
+  sqlite3_finalize(s);
+  sqlite3_close(db);
+  free(explain);
+}
+
+/* The customer reads use the (customer_id, time) indexes of migration 5 and never scan a
+ * table; a store at version 4 gains them on open. */
+static void test_customer_indexes(void **state) {
+  (void)state;
+  const char *path = fresh("customer_indexes");
+  rt_store *st = open_rw(path);
+  int64_t a = cust(st, "kept");
+  rt_store_close(st);
+  downgrade(path, 4);
+  st = open_rw(path);
+  assert_int_equal(rt_store_schema_version(st), rt_store_latest_schema_version());
+  int64_t id;
+  assert_int_equal(rt_store_customer_find(st, "kept", 4, &id, NULL), 0);
+  assert_int_equal(id, a);
+  rt_store_close(st);
+  char plan[4096];
+  query_plan(path, "TIMELINE", plan, sizeof plan);
+  assert_non_null(strstr(plan, "USING INDEX events_customer (customer_id=? AND ts_ms<?)"));
+  assert_non_null(strstr(plan, "USING INDEX orders_customer (customer_id=? AND ts_ms<?)"));
+  assert_non_null(strstr(plan, "USING INDEX refunds_customer (customer_id=? AND ts_ms<?)"));
+  assert_non_null(
+      strstr(plan, "USING INDEX subscriptions_customer (customer_id=? AND started_ms<?)"));
+  /* each kind is read along its index (only the few rows of the page are then sorted) */
+  static const char *const tables[] = {"events", "orders", "refunds", "subscriptions"};
+  for (int i = 0; i < 4; i++) {
+    char scan[32];
+    snprintf(scan, sizeof scan, "SCAN %s", tables[i]);
+    assert_null(strstr(plan, scan));
+  }
+  query_plan(path, "CUST_ORDERS", plan, sizeof plan);
+  assert_non_null(strstr(plan, "orders_customer (customer_id=?)"));
+  assert_non_null(strstr(plan, "refunds_customer (customer_id=?)"));
+  assert_non_null(strstr(plan, "events_customer (customer_id=?)"));
+  assert_null(strstr(plan, "SCAN orders"));
+  query_plan(path, "CUST_VIEW", plan, sizeof plan);
+  assert_null(strstr(plan, "SCAN customers"));
+}
+
+typedef struct tl_item {
+  char kind[16];
+  int64_t id, ts;
+  int rank;
+} tl_item;
+
+typedef struct tl_seen {
+  tl_item items[64];
+  int n;
+  int stop_after; /* 0: never stop */
+} tl_seen;
+
+static int rank_of(const char *kind) {
+  return strcmp(kind, "event") == 0          ? 0
+         : strcmp(kind, "subscription") == 0 ? 1
+         : strcmp(kind, "order") == 0        ? 2
+                                             : 3;
+}
+
+static int on_item(void *ctx, const rt_timeline_item *it) {
+  tl_seen *t = ctx;
+  assert_true(t->n < 64);
+  tl_item *x = &t->items[t->n++];
+  snprintf(x->kind, sizeof x->kind, "%s", it->kind);
+  x->id = it->id;
+  x->ts = it->ts_ms;
+  x->rank = rank_of(it->kind);
+  return t->stop_after && t->n == t->stop_after ? 7 : 0;
+}
+
+/* Reads the whole timeline of customer c in pages of limit items, each cursor going through
+ * its token as the server would hand it out. */
+static void read_paged(rt_store *st, int64_t c, size_t limit, tl_seen *out) {
+  rt_error err = {0};
+  rt_timeline_cursor cur, *after = NULL;
+  memset(out, 0, sizeof *out);
+  for (int pages = 0;; pages++) {
+    assert_true(pages < 64);
+    int before = out->n;
+    rt_timeline_cursor next;
+    assert_int_equal(rt_store_customer_timeline(st, c, after, limit, on_item, out, &next, &err),
+                     0);
+    assert_true((size_t)(out->n - before) <= limit);
+    if (!next.more)
+      break;
+    assert_int_equal((size_t)(out->n - before), limit);
+    char token[RT_TIMELINE_TOKEN_SIZE];
+    assert_int_equal(rt_timeline_cursor_format(&next, token, sizeof token), 0);
+    assert_int_equal(strlen(token), RT_TIMELINE_TOKEN_LEN);
+    assert_int_equal(rt_timeline_cursor_parse(token, strlen(token), &cur, &err), 0);
+    assert_true(cur.ts_ms == next.ts_ms && cur.rank == next.rank && cur.id == next.id);
+    after = &cur;
+  }
+}
+
+typedef struct tl_fields {
+  int refunds;
+  int subs;
+  int events;
+} tl_fields;
+
+static int check_fields(void *ctx, const rt_timeline_item *it) {
+  tl_fields *f = ctx;
+  if (strcmp(it->kind, "refund") == 0) {
+    assert_string_equal(it->order_ext_id, "o1");
+    assert_string_equal(it->reason, "damaged");
+    assert_string_equal(it->currency, "USD");
+    assert_true(it->amount == 300);
+    f->refunds++;
+  } else if (strcmp(it->kind, "subscription") == 0) {
+    assert_string_equal(it->plan, "pro");
+    assert_true(it->canceled_ms == 900 && it->amount == 1000);
+    f->subs++;
+  } else if (strcmp(it->kind, "event") == 0 && it->ts_ms == 50) {
+    assert_string_equal(it->type, "login");
+    assert_string_equal(it->props, "{\"via\":\"app\"}");
+    assert_string_equal(it->ext_id, "e-early");
+    assert_null(it->currency);
+    f->events++;
+  }
+  return 0;
+}
+
+/* Items with equal times in every kind: every page size visits each item once, in the one
+ * order (time, rank, id) descending. */
+static void test_timeline(void **state) {
+  (void)state;
+  rt_store *st = open_rw(fresh("timeline"));
+  rt_error err = {0};
+  int64_t c = cust(st, "c"), other = cust(st, "other");
+  int status;
+  char key[32];
+  int total = 0;
+  assert_int_equal(rt_store_begin(st, &err), 0);
+  for (int i = 0; i < 4; i++) { /* four events at 100, one earlier, one later */
+    snprintf(key, sizeof key, "e%d", i);
+    rt_event_rec e = {c, "page", 100, NULL, key, 0};
+    assert_int_equal(rt_store_event_put(st, &e, &status, &err), 0);
+    total++;
+  }
+  rt_event_rec e1 = {c, "login", 50, "{\"via\":\"app\"}", "e-early", 0};
+  rt_event_rec e2 = {c, "logout", 200, NULL, NULL, 0};
+  rt_event_rec e3 = {other, "login", 100, NULL, "e-other", 0};
+  assert_int_equal(rt_store_event_put(st, &e1, &status, &err), 0);
+  assert_int_equal(rt_store_event_put(st, &e2, &status, &err), 0);
+  assert_int_equal(rt_store_event_put(st, &e3, &status, &err), 0);
+  total += 2;
+  for (int i = 0; i < 3; i++) {
+    snprintf(key, sizeof key, "o%d", i);
+    rt_order_rec o = {c, key, 100, 500 + i, "USD", 0};
+    assert_int_equal(rt_store_order_put(st, &o, NULL, 0, &status, &err), 0);
+    total++;
+  }
+  rt_order_rec oo = {other, "o-other", 100, 1, "USD", 0};
+  assert_int_equal(rt_store_order_put(st, &oo, NULL, 0, &status, &err), 0);
+  for (int i = 0; i < 2; i++) {
+    snprintf(key, sizeof key, "r%d", i);
+    rt_refund_rec r = {c, key, "o1", 100, 300, "USD", "damaged", 0};
+    assert_int_equal(rt_store_refund_put(st, &r, &status, &err), 0);
+    total++;
+  }
+  rt_subscription_rec sub = {c, "s1", "pro", 100, 0, 900, 1000, "USD", "month", 0};
+  assert_int_equal(rt_store_subscription_put(st, &sub, &status, &err), 0);
+  total++;
+  assert_int_equal(rt_store_commit(st, &err), 0);
+
+  tl_seen all;
+  read_paged(st, c, RT_TIMELINE_LIMIT_MAX, &all);
+  assert_int_equal(all.n, total);
+  assert_string_equal(all.items[0].kind, "event"); /* the logout at 200 */
+  assert_true(all.items[0].ts == 200);
+  assert_string_equal(all.items[1].kind, "refund"); /* highest rank at 100 */
+  assert_true(all.items[total - 1].ts == 50);
+  for (int i = 1; i < all.n; i++) {
+    const tl_item *p = &all.items[i - 1], *q = &all.items[i];
+    int descending = p->ts > q->ts || (p->ts == q->ts && p->rank > q->rank) ||
+                     (p->ts == q->ts && p->rank == q->rank && p->id > q->id);
+    assert_true(descending);
+  }
+  for (size_t limit = 1; limit <= (size_t)total + 1; limit++) {
+    tl_seen paged;
+    read_paged(st, c, limit, &paged);
+    assert_int_equal(paged.n, total);
+    for (int i = 0; i < total; i++) {
+      assert_string_equal(paged.items[i].kind, all.items[i].kind);
+      assert_true(paged.items[i].id == all.items[i].id);
+    }
+  }
+  tl_fields f = {0};
+  assert_int_equal(rt_store_customer_timeline(st, c, NULL, 100, check_fields, &f, NULL, &err), 0);
+  assert_true(f.refunds == 2 && f.subs == 1 && f.events == 1);
+
+  /* a callback that stops: its value, and a cursor after the last item it saw */
+  tl_seen part = {.stop_after = 3};
+  rt_timeline_cursor next;
+  assert_int_equal(rt_store_customer_timeline(st, c, NULL, 10, on_item, &part, &next, &err), 7);
+  assert_int_equal(part.n, 3);
+  assert_true(next.more == 1 && next.id == part.items[2].id && next.rank == part.items[2].rank);
+  tl_seen rest = {0};
+  assert_int_equal(rt_store_customer_timeline(st, c, &next, 100, on_item, &rest, &next, &err), 0);
+  assert_int_equal(rest.n, total - 3);
+  assert_int_equal(next.more, 0);
+
+  /* an empty timeline, and the errors */
+  int64_t empty = cust(st, "empty");
+  tl_seen none = {0};
+  assert_int_equal(rt_store_customer_timeline(st, empty, NULL, 5, on_item, &none, &next, &err), 0);
+  assert_true(none.n == 0 && next.more == 0);
+  assert_int_equal(rt_store_customer_timeline(st, 9999, NULL, 5, on_item, &none, &next, &err),
+                   RT_ENOTFOUND);
+  assert_int_equal(rt_store_customer_timeline(st, c, NULL, 0, on_item, &none, &next, &err),
+                   RT_EINVAL);
+  assert_int_equal(rt_store_customer_timeline(st, c, NULL, RT_TIMELINE_LIMIT_MAX + 1, on_item,
+                                              &none, &next, &err),
+                   RT_EINVAL);
+  assert_int_equal(rt_store_customer_timeline(st, c, NULL, 5, NULL, &none, &next, &err),
+                   RT_EINVAL);
+  rt_timeline_cursor bad = {.ts_ms = 1, .rank = 5, .id = 1};
+  assert_int_equal(rt_store_customer_timeline(st, c, &bad, 5, on_item, &none, &next, &err),
+                   RT_EINVAL);
+  rt_store_close(st);
+}
+
+static void test_timeline_cursor(void **state) {
+  (void)state;
+  rt_error err = {0};
+  char token[RT_TIMELINE_TOKEN_SIZE];
+  rt_timeline_cursor c = {.ts_ms = -86400000, .rank = 3, .id = 42}, back;
+  assert_int_equal(rt_timeline_cursor_format(&c, token, sizeof token), 0);
+  assert_string_equal(token, "fffffffffad9a4003000000000000002a");
+  assert_int_equal(rt_timeline_cursor_parse(token, strlen(token), &back, &err), 0);
+  assert_true(back.ts_ms == c.ts_ms && back.rank == 3 && back.id == 42 && back.more == 1);
+  c = (rt_timeline_cursor){.ts_ms = INT64_MAX, .rank = 0, .id = INT64_MAX};
+  assert_int_equal(rt_timeline_cursor_format(&c, token, sizeof token), 0);
+  assert_int_equal(rt_timeline_cursor_parse(token, strlen(token), &back, &err), 0);
+  assert_true(back.ts_ms == INT64_MAX && back.rank == 0 && back.id == INT64_MAX);
+  /* format refuses a short buffer and a cursor it could not have made */
+  assert_int_equal(rt_timeline_cursor_format(&c, token, RT_TIMELINE_TOKEN_LEN), RT_EINVAL);
+  c.id = 0;
+  assert_int_equal(rt_timeline_cursor_format(&c, token, sizeof token), RT_EINVAL);
+  assert_int_equal(rt_timeline_cursor_format(NULL, token, sizeof token), RT_EINVAL);
+
+  static const char *const bad[] = {
+      "",
+      "0000000000000064",                    /* short */
+      "00000000000000642000000000000000a0",  /* long */
+      "00000000000000642000000000000000A",   /* upper case */
+      "0000000000000064200000000000000 0a",  /* a space */
+      "000000000000006g2000000000000000a",   /* not hex */
+      "00000000000000644000000000000000a",   /* rank 4 */
+      "00000000000000642000000000000000-",   /* sign */
+      "000000000000006420000000000000000",   /* id 0 */
+      "00000000000000642800000000000000a",   /* id past INT64_MAX */
+  };
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    rt_error_clear(&err);
+    back.id = 99;
+    assert_int_equal(rt_timeline_cursor_parse(bad[i], strlen(bad[i]), &back, &err), RT_EINVAL);
+    assert_true(err.code == RT_EINVAL && err.msg[0]);
+    assert_true(back.id == 0);
+  }
+  assert_int_equal(rt_timeline_cursor_parse(NULL, 0, &back, &err), RT_EINVAL);
+  assert_int_equal(rt_timeline_cursor_parse("x", 1, NULL, &err), RT_EINVAL);
+  /* a length shorter than the string: only len bytes count */
+  const char *ok = "00000000000000642000000000000000aEXTRA";
+  assert_int_equal(rt_timeline_cursor_parse(ok, RT_TIMELINE_TOKEN_LEN, &back, &err), 0);
+  assert_true(back.ts_ms == 100 && back.rank == 2 && back.id == 10);
+}
+
+/* Everything rt_store_customer_get shows of a customer, in one comparable string. */
+static void describe(rt_store *st, int64_t id, char *out, size_t n) {
+  rt_customer_view v;
+  assert_int_equal(rt_store_customer_get(st, NULL, id, &v, NULL), 0);
+  size_t len = (size_t)snprintf(
+      out, n, "%s created=%lld merged=%lld/%lld attrs=%s orders=%lld refunds=%lld events=%lld "
+              "first=%lld last=%lld revenue=%s ids=",
+      v.ext_id, (long long)v.created_ms, (long long)v.merged_into, (long long)v.merge_id,
+      v.attrs ? v.attrs : "-", (long long)v.orders, (long long)v.refunds, (long long)v.events,
+      (long long)v.first_order_ms, (long long)v.last_order_ms, v.revenue ? v.revenue : "-");
+  for (size_t i = 0; i < v.nidentities && len < n; i++)
+    len += (size_t)snprintf(out + len, n - len, "%s:%s:%s ", v.identities[i].kind,
+                            v.identities[i].value, v.identities[i].reason);
+  rt_customer_view_free(&v);
+}
+
+static int count_cust(void *ctx, int64_t id, const char *ext_id, int64_t created_ms) {
+  (void)id;
+  (void)ext_id;
+  (void)created_ms;
+  ++*(int *)ctx;
+  return 0;
+}
+
+/* Two customers with a bit of everything: a (ext "a") and b (ext "b"). */
+static void two_customers(rt_store *st, int64_t *a, int64_t *b) {
+  rt_error err = {0};
+  int status, created;
+  int64_t other;
+  assert_int_equal(rt_store_customer_upsert(st, "a", 1, 500, a, &created, &err), 0);
+  assert_int_equal(rt_store_customer_upsert(st, "b", 1, 800, b, &created, &err), 0);
+  assert_int_equal(
+      rt_store_customer_set_attrs(st, *a, "{\"plan\":\"free\",\"x\":{\"p\":1},\"a_only\":true}",
+                                  &err),
+      0);
+  assert_int_equal(rt_store_customer_set_attrs(st, *b, "{\"plan\":\"pro\",\"x\":{\"q\":2}}", &err),
+                   0);
+  assert_int_equal(rt_store_identity_link(st, "email", "a@x.io", *a, "import", &other, &err), 0);
+  assert_int_equal(rt_store_identity_link(st, "phone", "+1555", *a, "crm", &other, &err), 0);
+  assert_int_equal(rt_store_identity_link(st, "email", "b@x.io", *b, "import", &other, &err), 0);
+  rt_order_rec o[] = {{*a, "oa1", 1000, 100, "USD", 0}, {*a, "oa2", 3000, 50, "EUR", 0},
+                      {*b, "ob1", 2000, 70, "USD", 0}};
+  for (size_t i = 0; i < 3; i++)
+    assert_int_equal(rt_store_order_put(st, &o[i], NULL, 0, &status, &err), 0);
+  rt_refund_rec r = {*a, "ra1", "oa1", 1500, 20, "USD", NULL, 0};
+  assert_int_equal(rt_store_refund_put(st, &r, &status, &err), 0);
+  rt_event_rec e[] = {{*a, "login", 1200, NULL, "ea1", 0}, {*b, "login", 1300, NULL, "eb1", 0}};
+  for (size_t i = 0; i < 2; i++)
+    assert_int_equal(rt_store_event_put(st, &e[i], &status, &err), 0);
+  rt_subscription_rec sub = {*a, "sa1", "pro", 900, 0, 0, 1000, "USD", "month", 0};
+  assert_int_equal(rt_store_subscription_put(st, &sub, &status, &err), 0);
+}
+
+/* A merge moves everything and an unmerge puts back exactly the earlier state. */
+static void test_merge_unmerge(void **state) {
+  (void)state;
+  const char *path = fresh("merge");
+  rt_store *st = open_rw(path);
+  rt_error err = {0};
+  int64_t a, b, id, mid;
+  two_customers(st, &a, &b);
+  char a0[1024], b0[1024], now[1024];
+  describe(st, a, a0, sizeof a0);
+  describe(st, b, b0, sizeof b0);
+  int64_t v0 = dv(st);
+
+  assert_int_equal(rt_store_customer_merge(st, a, b, "same email", 5000, &mid, &err), 0);
+  assert_true(mid > 0);
+  assert_int_equal(dv(st), v0 + 1);
+  rt_customer_view v;
+  assert_int_equal(rt_store_customer_get(st, "a", 0, &v, &err), 0);
+  assert_true(v.id == a && v.merged_into == b && v.merge_id == mid);
+  assert_true(v.orders == 0 && v.refunds == 0 && v.events == 0 && v.nidentities == 0);
+  assert_non_null(strstr(v.attrs, "a_only")); /* a keeps its own attributes */
+  rt_customer_view_free(&v);
+  assert_int_equal(rt_store_customer_get(st, NULL, b, &v, &err), 0);
+  assert_true(v.merged_into == 0 && v.merge_id == 0);
+  assert_true(v.orders == 3 && v.refunds == 1 && v.events == 2 && v.nidentities == 3);
+  assert_true(v.created_ms == 500 && v.first_order_ms == 1000 && v.last_order_ms == 3000);
+  assert_non_null(strstr(v.revenue, "\"USD\":170"));
+  /* b wins the conflict, nested objects merge, a's other keys come along */
+  char buf[256];
+  snprintf(buf, sizeof buf, "%s", v.attrs);
+  rt_customer_view_free(&v);
+  sql_text(path, "SELECT json_extract(attrs, '$.plan') || json_extract(attrs, '$.x.p') || "
+                 "json_extract(attrs, '$.x.q') || json_extract(attrs, '$.a_only') "
+                 "FROM customers WHERE ext_id = 'b'",
+           buf, sizeof buf);
+  assert_string_equal(buf, "pro121");
+  /* a's ext_id and identities lead to b; scans see one customer */
+  assert_int_equal(rt_store_customer_find(st, "a", 1, &id, &err), 0);
+  assert_true(id == b);
+  assert_int_equal(rt_store_identity_find(st, "phone", "+1555", &id, &err), 0);
+  assert_true(id == b);
+  int created = -1;
+  assert_int_equal(rt_store_customer_upsert(st, "a", 1, 100, &id, &created, &err), 0);
+  assert_true(id == b && created == 0);
+  int n = 0;
+  assert_int_equal(rt_store_scan_customers(st, count_cust, &n, &err), 0);
+  assert_int_equal(n, 1);
+  tl_seen tl;
+  read_paged(st, b, 3, &tl);
+  assert_int_equal(tl.n, 7);
+  read_paged(st, a, 3, &tl);
+  assert_int_equal(tl.n, 0);
+  sql_text(path, "SELECT count(*) || ' ' || (SELECT count(*) FROM merge_identities) FROM "
+                 "merge_rows",
+           buf, sizeof buf);
+  assert_string_equal(buf, "5 2");
+  /* the upsert above moved b's created_ms back to 100: unmerge keeps that newer fact */
+  sql_exec(path, "UPDATE customers SET created_ms = 500 WHERE ext_id = 'b'");
+
+  /* b gets an order after the merge: it stays with b */
+  int status;
+  rt_order_rec later = {b, "ob2", 6000, 5, "USD", 0};
+  assert_int_equal(rt_store_order_put(st, &later, NULL, 0, &status, &err), 0);
+  int64_t v1 = dv(st);
+  assert_int_equal(rt_store_customer_unmerge(st, mid, 7000, &err), 0);
+  assert_int_equal(dv(st), v1 + 1);
+  describe(st, a, now, sizeof now);
+  assert_string_equal(now, a0);
+  assert_int_equal(rt_store_customer_get(st, NULL, b, &v, &err), 0);
+  assert_true(v.orders == 2 && v.last_order_ms == 6000);
+  rt_customer_view_free(&v);
+  sql_exec(path, "DELETE FROM order_lines; DELETE FROM orders WHERE ext_id = 'ob2'");
+  describe(st, b, now, sizeof now);
+  assert_string_equal(now, b0);
+  assert_int_equal(rt_store_customer_find(st, "a", 1, &id, &err), 0);
+  assert_true(id == a);
+  n = 0;
+  assert_int_equal(rt_store_scan_customers(st, count_cust, &n, &err), 0);
+  assert_int_equal(n, 2);
+  sql_text(path, "SELECT from_id || '>' || into_id || ' ' || reason || ' ' || merged_ms || ' ' "
+                 "|| unmerged_ms FROM merges",
+           buf, sizeof buf);
+  char expect[64];
+  snprintf(expect, sizeof expect, "%lld>%lld same email 5000 7000", (long long)a, (long long)b);
+  assert_string_equal(buf, expect);
+  assert_int_equal(rt_store_customer_unmerge(st, mid, 8000, &err), RT_EINVAL);
+
+  /* merged again; b's attributes change meanwhile: unmerge takes back only what a brought */
+  assert_int_equal(rt_store_customer_merge(st, a, b, NULL, 9000, &mid, &err), 0);
+  assert_int_equal(rt_store_customer_set_attrs(st, b, "{\"seen\":1}", &err), 0);
+  assert_int_equal(rt_store_customer_unmerge(st, mid, 9500, &err), 0);
+  sql_text(path, "SELECT attrs FROM customers WHERE ext_id = 'b'", buf, sizeof buf);
+  assert_string_equal(buf, "{\"plan\":\"pro\",\"x\":{\"q\":2},\"seen\":1}");
+  describe(st, a, now, sizeof now);
+  assert_string_equal(now, a0);
+  rt_store_close(st);
+}
+
+static void test_merge_errors(void **state) {
+  (void)state;
+  const char *path = fresh("merge_errors");
+  rt_store *st = open_rw(path);
+  rt_error err = {0};
+  int64_t a, b, m1, m2, id;
+  two_customers(st, &a, &b);
+  int64_t c = cust(st, "c");
+  int64_t v0 = dv(st);
+  assert_int_equal(rt_store_customer_merge(st, a, a, "x", 1, &m1, &err), RT_EINVAL);
+  assert_int_equal(rt_store_customer_merge(st, a, 999, "x", 1, &m1, &err), RT_ENOTFOUND);
+  assert_int_equal(rt_store_customer_merge(st, 999, a, "x", 1, &m1, &err), RT_ENOTFOUND);
+  assert_int_equal(rt_store_customer_merge(st, 0, a, "x", 1, &m1, &err), RT_EINVAL);
+  assert_int_equal(rt_store_customer_merge(NULL, b, a, "x", 1, &m1, &err), RT_EINVAL);
+  assert_int_equal(rt_store_customer_unmerge(st, 1, 1, &err), RT_ENOTFOUND);
+  assert_int_equal(rt_store_customer_unmerge(st, 0, 1, &err), RT_EINVAL);
+  assert_int_equal(dv(st), v0);
+
+  /* a chain: a into b, then b into c */
+  assert_int_equal(rt_store_customer_merge(st, a, b, "email", 10, &m1, &err), 0);
+  assert_int_equal(rt_store_customer_merge(st, a, c, "again", 11, &m2, &err), RT_EINVAL);
+  assert_non_null(strstr(err.msg, "already merged"));
+  assert_int_equal(rt_store_customer_merge(st, c, a, "into merged", 11, &m2, &err), RT_EINVAL);
+  assert_int_equal(rt_store_customer_merge(st, b, c, "phone", 12, &m2, &err), 0);
+  assert_int_equal(rt_store_customer_find(st, "a", 1, &id, &err), 0);
+  assert_true(id == c);
+  rt_customer_view v;
+  assert_int_equal(rt_store_customer_get(st, NULL, c, &v, &err), 0);
+  assert_true(v.orders == 3 && v.nidentities == 3);
+  rt_customer_view_free(&v);
+  assert_int_equal(rt_store_customer_unmerge(st, m1, 13, &err), RT_EINVAL);
+  assert_non_null(strstr(err.msg, "undo that merge first"));
+  assert_int_equal(rt_store_customer_unmerge(st, m2, 14, &err), 0);
+  assert_int_equal(rt_store_customer_unmerge(st, m1, 15, &err), 0);
+  assert_int_equal(rt_store_customer_get(st, NULL, c, &v, &err), 0);
+  assert_true(v.orders == 0 && v.nidentities == 0);
+  rt_customer_view_free(&v);
+  assert_int_equal(rt_store_customer_get(st, NULL, a, &v, &err), 0);
+  assert_true(v.orders == 2 && v.nidentities == 2 && v.merged_into == 0);
+  rt_customer_view_free(&v);
+
+  /* a failed merge inside a transaction leaves it usable; read-only refuses */
+  assert_int_equal(rt_store_begin(st, &err), 0);
+  assert_int_equal(rt_store_customer_merge(st, a, 999, NULL, 1, &m1, &err), RT_ENOTFOUND);
+  assert_int_equal(m1, 0);
+  assert_int_equal(rt_store_customer_merge(st, a, c, NULL, 1, &m1, &err), 0);
+  rt_store_rollback(st);
+  assert_int_equal(rt_store_customer_find(st, "a", 1, &id, &err), 0);
+  assert_true(id == a);
+  rt_store_close(st);
+  rt_store_config cfg = {.path = path, .read_only = 1};
+  assert_int_equal(rt_store_open(&cfg, &st, &err), 0);
+  assert_int_equal(rt_store_customer_merge(st, a, b, NULL, 1, &m1, &err), RT_EINVAL);
+  assert_int_equal(rt_store_customer_unmerge(st, 1, 1, &err), RT_EINVAL);
+  rt_store_close(st);
 }
 
 static void test_durability(void **state) {
@@ -1810,6 +2365,7 @@ int main(void) {
       cmocka_unit_test(test_subscriptions),
       cmocka_unit_test(test_bulk),
       cmocka_unit_test(test_bulk_duplicates),
+      cmocka_unit_test(test_deferred_indexes),
       cmocka_unit_test(test_rollback),
       cmocka_unit_test(test_data_version),
       cmocka_unit_test(test_scores),
@@ -1826,6 +2382,11 @@ int main(void) {
       cmocka_unit_test(test_key_data_version),
       cmocka_unit_test(test_key_read_only),
       cmocka_unit_test(test_key_migration),
+      cmocka_unit_test(test_customer_indexes),
+      cmocka_unit_test(test_timeline),
+      cmocka_unit_test(test_timeline_cursor),
+      cmocka_unit_test(test_merge_unmerge),
+      cmocka_unit_test(test_merge_errors),
       cmocka_unit_test(test_durability),
       cmocka_unit_test(test_count_and_args),
   };
