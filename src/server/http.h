@@ -86,6 +86,9 @@ const char *rt__query(struct MHD_Connection *c, const char *name);
 /* ---- the read API (reads.c) ---- */
 typedef enum MHD_Result (*rt__handler)(rt_server *s, rt__request *rq, struct MHD_Connection *c);
 enum MHD_Result rt__get_customer(rt_server *s, rt__request *rq, struct MHD_Connection *c);
+enum MHD_Result rt__get_timeline(rt_server *s, rt__request *rq, struct MHD_Connection *c);
+enum MHD_Result rt__merge_customer(rt_server *s, rt__request *rq, struct MHD_Connection *c);
+enum MHD_Result rt__unmerge_customer(rt_server *s, rt__request *rq, struct MHD_Connection *c);
 enum MHD_Result rt__get_customers(rt_server *s, rt__request *rq, struct MHD_Connection *c);
 enum MHD_Result rt__get_metrics(rt_server *s, rt__request *rq, struct MHD_Connection *c);
 enum MHD_Result rt__get_cohorts(rt_server *s, rt__request *rq, struct MHD_Connection *c);

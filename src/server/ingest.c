@@ -732,8 +732,11 @@ static void run_own(rt__writer *w, rt__job *j) {
     rc = rt_store_commit(w->st, &err);
   if (rc)
     rt_store_rollback(w->st);
-  else if (j->bump && w->on_commit)
-    w->on_commit(w->on_commit_ctx);
+  else if (j->bump) {
+    cache_free(&w->ids); /* it may have moved customers (a merge): the ids are looked up anew */
+    if (w->on_commit)
+      w->on_commit(w->on_commit_ctx);
+  }
   j->next = NULL;
   answer(w, j, rc, &err);
 }

@@ -173,6 +173,7 @@ enum MHD_Result rt__get_customer(rt_server *s, rt__request *rq, struct MHD_Conne
   }
   json_decref(minor);
   json_object_set_new(o, "revenue", rev);
+  json_object_set_new(o, "merged_into", v.merged_into ? json_integer(v.merged_into) : json_null());
   add_computed(o, view, v.id);
   rt_customer_view_free(&v);
   rt__view_release(view);
@@ -764,5 +765,195 @@ enum MHD_Result rt__delete_segment(rt_server *s, rt__request *rq, struct MHD_Con
     return rt__send_error(rq, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "store", job.err.msg, NULL);
   json_t *o = json_object();
   json_object_set_new(o, "deleted", json_string(ch.name));
+  return rt__send_json(rq, c, MHD_HTTP_OK, o);
+}
+
+/* ---- a customer's timeline, merges ---- */
+
+/* The store id of {id}: the customer's own id (a merged-away one resolves to the survivor),
+ * else retain's id. RT_ENOTFOUND when neither. keys_mu held. */
+static int resolve(rt_server *s, const char *id, int64_t *out, rt_error *err) {
+  int rc = rt_store_customer_find(s->keys_st, id, strlen(id), out, err);
+  if (rc == RT_ENOTFOUND && *id && strspn(id, "0123456789") == strlen(id) && strlen(id) < 19) {
+    rt_customer_view v;
+    rt_error_clear(err);
+    if (!(rc = rt_store_customer_get(s->keys_st, NULL, strtoll(id, NULL, 10), &v, err))) {
+      *out = v.id;
+      rt_customer_view_free(&v);
+    }
+  }
+  return rc;
+}
+
+static json_t *money_json(int64_t minor, const char *currency) {
+  return json_real((double)minor / pow(10, rt_currency_exponent(currency ? currency : "")));
+}
+
+static int on_item(void *ctx, const rt_timeline_item *it) {
+  json_t *arr = ctx, *o = json_object();
+  json_object_set_new(o, "kind", json_string(it->kind));
+  rt__set_time(o, "time", it->ts_ms);
+  if (!strcmp(it->kind, "event")) {
+    json_object_set_new(o, "type", json_string(it->type ? it->type : ""));
+    json_object_set_new(o, "message_id", it->ext_id ? json_string(it->ext_id) : json_null());
+    json_t *p = it->props ? json_loads(it->props, 0, NULL) : NULL;
+    json_object_set_new(o, "properties", p ? p : json_object());
+  } else {
+    const char *key = !strcmp(it->kind, "order")    ? "order_id"
+                      : !strcmp(it->kind, "refund") ? "refund_id"
+                                                    : "subscription_id";
+    json_object_set_new(o, key, json_string(it->ext_id ? it->ext_id : ""));
+    json_object_set_new(o, "amount", money_json(it->amount, it->currency));
+    json_object_set_new(o, "currency", json_string(it->currency ? it->currency : ""));
+    if (!strcmp(it->kind, "refund")) {
+      json_object_set_new(o, "order_id",
+                          it->order_ext_id ? json_string(it->order_ext_id) : json_null());
+      json_object_set_new(o, "reason", it->reason ? json_string(it->reason) : json_null());
+    } else if (!strcmp(it->kind, "subscription")) {
+      json_object_set_new(o, "plan", it->plan ? json_string(it->plan) : json_null());
+      rt__set_time(o, "canceled", it->canceled_ms);
+    }
+  }
+  json_array_append_new(arr, o);
+  return 0;
+}
+
+enum MHD_Result rt__get_timeline(rt_server *s, rt__request *rq, struct MHD_Connection *c) {
+  enum MHD_Result res;
+  long long limit;
+  if (int_param(rq, c, "limit", 1, RT_TIMELINE_LIMIT_MAX, 50, &limit, &res))
+    return res;
+  const char *token = rt__query(c, "cursor");
+  rt_timeline_cursor after, next;
+  rt_error err = {0};
+  if (token && rt_timeline_cursor_parse(token, strlen(token), &after, &err))
+    return rt__send_error(rq, c, MHD_HTTP_BAD_REQUEST, "invalid", err.msg, "cursor");
+  json_t *items = json_array();
+  int64_t id = 0;
+  pthread_mutex_lock(&s->keys_mu);
+  int rc = resolve(s, rq->param[0], &id, &err);
+  if (!rc)
+    rc = rt_store_customer_timeline(s->keys_st, id, token ? &after : NULL, (size_t)limit,
+                                    on_item, items, &next, &err);
+  pthread_mutex_unlock(&s->keys_mu);
+  if (rc) {
+    json_decref(items);
+    if (rc == RT_ENOTFOUND)
+      return rt__send_error(rq, c, MHD_HTTP_NOT_FOUND, "not_found", "no such customer", NULL);
+    return rt__send_error(rq, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "store", err.msg, NULL);
+  }
+  json_t *o = json_object();
+  json_object_set_new(o, "id", json_integer(id));
+  json_object_set_new(o, "items", items);
+  char tok[RT_TIMELINE_TOKEN_SIZE];
+  if (next.more && !rt_timeline_cursor_format(&next, tok, sizeof tok))
+    json_object_set_new(o, "next_cursor", json_string(tok));
+  else
+    json_object_set_new(o, "next_cursor", json_null());
+  return rt__send_json(rq, c, MHD_HTTP_OK, o);
+}
+
+typedef struct merge_job {
+  int64_t from, into, merge_id;
+  const char *reason;
+} merge_job;
+
+static int do_merge(rt_store *st, void *ctx, rt_error *err) {
+  merge_job *m = ctx;
+  return rt_store_customer_merge(st, m->from, m->into, m->reason, rt__now_ms(), &m->merge_id,
+                                 err);
+}
+
+static int do_unmerge(rt_store *st, void *ctx, rt_error *err) {
+  merge_job *m = ctx;
+  return rt_store_customer_unmerge(st, m->merge_id, rt__now_ms(), err);
+}
+
+static enum MHD_Result merge_failed(rt__request *rq, struct MHD_Connection *c, const rt__job *j,
+                                    const char *field) {
+  if (j->rc == RT_EINVAL)
+    return rt__send_error(rq, c, MHD_HTTP_CONFLICT, "conflict", j->err.msg, field);
+  if (j->rc == RT_ENOTFOUND)
+    return rt__send_error(rq, c, MHD_HTTP_NOT_FOUND, "not_found", j->err.msg, field);
+  if (j->rc == RT_EBUSY)
+    return rt__send_error(rq, c, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", j->err.msg, NULL);
+  return rt__send_error(rq, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "store", j->err.msg, NULL);
+}
+
+/* POST /v1/customers/{id}/merge {"from": "other id", "reason": "..."}: the other customer
+ * becomes part of this one (explicitly: identities never merge customers by themselves) */
+enum MHD_Result rt__merge_customer(rt_server *s, rt__request *rq, struct MHD_Connection *c) {
+  json_error_t je;
+  json_t *body = json_loadb(rq->body ? rq->body : "", rq->len, JSON_REJECT_DUPLICATES, &je);
+  enum MHD_Result res;
+  merge_job m = {0, 0, 0, NULL};
+  const char *from = NULL;
+  if (!body || !json_is_object(body)) {
+    json_decref(body);
+    return rt__send_error(rq, c, MHD_HTTP_BAD_REQUEST, "invalid",
+                          "the body must be a JSON object {\"from\": id, \"reason\": text}", "$");
+  }
+  if (body_string(rq, c, body, "from", &from, &res) ||
+      body_string(rq, c, body, "reason", &m.reason, &res)) {
+    json_decref(body);
+    return res;
+  }
+  if (!from) {
+    json_decref(body);
+    return rt__send_error(rq, c, MHD_HTTP_BAD_REQUEST, "invalid",
+                          "from: the id of the customer to merge into this one is required",
+                          "from");
+  }
+  rt_error err = {0};
+  pthread_mutex_lock(&s->keys_mu);
+  int rc = resolve(s, rq->param[0], &m.into, &err), rc2 = resolve(s, from, &m.from, &err);
+  pthread_mutex_unlock(&s->keys_mu);
+  if (rc || rc2) {
+    json_decref(body);
+    return rt__send_error(rq, c, MHD_HTTP_NOT_FOUND, "not_found", "no such customer",
+                          rc ? NULL : "from");
+  }
+  if (!m.reason)
+    m.reason = "merged through the API";
+  rt__job job = {.fn = do_merge, .ctx = &m, .bump = 1};
+  rt__writer_submit(&s->w, &job);
+  json_decref(body); /* m.reason pointed into it */
+  if (job.rc)
+    return merge_failed(rq, c, &job, "from");
+  json_t *o = json_object();
+  json_object_set_new(o, "merge_id", json_integer(m.merge_id));
+  json_object_set_new(o, "into", json_integer(m.into));
+  json_object_set_new(o, "from", json_integer(m.from));
+  return rt__send_json(rq, c, MHD_HTTP_OK, o);
+}
+
+/* POST /v1/customers/{id}/unmerge: {id} is a customer merged into another; the merge is
+ * undone (its rows go back) */
+enum MHD_Result rt__unmerge_customer(rt_server *s, rt__request *rq, struct MHD_Connection *c) {
+  const char *id = rq->param[0];
+  rt_customer_view v;
+  rt_error err = {0};
+  pthread_mutex_lock(&s->keys_mu);
+  int rc = rt_store_customer_get(s->keys_st, id, 0, &v, &err);
+  if (rc == RT_ENOTFOUND && *id && strspn(id, "0123456789") == strlen(id) && strlen(id) < 19)
+    rc = rt_store_customer_get(s->keys_st, NULL, strtoll(id, NULL, 10), &v, &err);
+  pthread_mutex_unlock(&s->keys_mu);
+  if (rc == RT_ENOTFOUND)
+    return rt__send_error(rq, c, MHD_HTTP_NOT_FOUND, "not_found", "no such customer", NULL);
+  if (rc)
+    return rt__send_error(rq, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "store", err.msg, NULL);
+  merge_job m = {v.id, v.merged_into, v.merge_id, NULL};
+  rt_customer_view_free(&v);
+  if (!m.merge_id)
+    return rt__send_error(rq, c, MHD_HTTP_CONFLICT, "not_merged",
+                          "this customer is not merged into another", NULL);
+  rt__job job = {.fn = do_unmerge, .ctx = &m, .bump = 1};
+  rt__writer_submit(&s->w, &job);
+  if (job.rc)
+    return merge_failed(rq, c, &job, NULL);
+  json_t *o = json_object();
+  json_object_set_new(o, "unmerged", json_integer(m.merge_id));
+  json_object_set_new(o, "id", json_integer(m.from));
+  json_object_set_new(o, "from", json_integer(m.into));
   return rt__send_json(rq, c, MHD_HTTP_OK, o);
 }

@@ -189,6 +189,18 @@ static const route routes[] = {
     {"GET", "/v1/customers/{id}", "read", rt__get_customer, 0,
      "one customer ({id}: the customer's own id, else retain's id): profile, attributes, "
      "identities, counts, revenue, computed features and segments", NULL, NULL, "the customer"},
+    {"GET", "/v1/customers/{id}/timeline", "read", rt__get_timeline, 0,
+     "the customer's events, orders, refunds and subscriptions, newest first, a page at a time",
+     "limit=items per page (default 50, at most 1000);cursor=from a previous page's next_cursor",
+     NULL, "{\"items\": [...], \"next_cursor\"}"},
+    {"POST", "/v1/customers/{id}/merge", "admin", rt__merge_customer, 0,
+     "merges another customer into this one (identities, events, orders, subscriptions; "
+     "recorded, so it can be undone)",
+     NULL, "{\"from\": the other customer's id, \"reason\": why}",
+     "{\"merge_id\", \"into\", \"from\"}"},
+    {"POST", "/v1/customers/{id}/unmerge", "admin", rt__unmerge_customer, 0,
+     "undoes the merge of this (merged-away) customer: its rows go back", NULL, NULL,
+     "{\"unmerged\": merge_id}"},
     {"GET", "/v1/customers", "read", rt__get_customers, 0,
      "customers in store order, a page at a time (of a segment with segment=NAME)",
      "segment=only the members of this segment;" PAGING, NULL,

@@ -172,7 +172,7 @@ assert_eq "$(echo "$OUT" | jq -r .openapi)" 3.0.3 "OpenAPI version"
 # operations as "method path", deletes last (they remove what the others read)
 ROUTES=$(echo "$OUT" | jq -r '.paths | to_entries[] | .key as $p | .value | keys[] | "\(.) \($p)"' |
   sort -t' ' -k1,1 | awk '$1 == "delete" { d = d $0 "\n"; next } { print } END { printf "%s", d }')
-assert_eq "$(echo "$ROUTES" | wc -l)" 23 "operations in the OpenAPI document"
+assert_eq "$(echo "$ROUTES" | wc -l)" 26 "operations in the OpenAPI document"
 while read -r method path; do
   [ -n "$method" ] || continue
   CHECKS=$((CHECKS + 1))
@@ -190,7 +190,8 @@ for p in "post /v1/identify" "post /v1/track" "post /v1/page" "post /v1/screen" 
   "post /v1/alias" "post /v1/batch" "post /v1/import" "get /v1/customers/{id}" "get /v1/customers" \
   "get /v1/metrics" "get /v1/cohorts" "get /v1/export" "get /v1/segments" "post /v1/segments" \
   "get /v1/segments/{name}" "put /v1/segments/{name}" "delete /v1/segments/{name}" \
-  "get /v1/segments/{name}/members" "get /healthz" "get /readyz" "get /metrics" \
+  "get /v1/segments/{name}/members" "get /v1/customers/{id}/timeline" \
+  "post /v1/customers/{id}/merge" "post /v1/customers/{id}/unmerge" "get /healthz" "get /readyz" "get /metrics" \
   "get /v1/openapi.json"; do
   assert_contains "$ROUTES" "$p" "the OpenAPI routes"
 done

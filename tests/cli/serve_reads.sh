@@ -158,6 +158,57 @@ for _ in $(seq 100); do
 done
 assert_eq "$(sql "select e.enter from segment_events e join customers c on c.id = e.customer_id join segments s on s.id = e.segment_id where c.ext_id = '$L' and s.name = 'big' order by e.at_ms desc limit 1")" 1 "the stored entry event"
 
+# the timeline: pages of the customer's events, orders, refunds and subscriptions, newest first,
+# every item once
+WANT_ITEMS=$(sql "select (select count(*) from orders o join customers c on c.id = o.customer_id where c.ext_id = '$L') + (select count(*) from refunds r join customers c on c.id = r.customer_id where c.ext_id = '$L') + (select count(*) from events e join customers c on c.id = e.customer_id where c.ext_id = '$L') + (select count(*) from subscriptions x join customers c on c.id = x.customer_id where c.ext_id = '$L')")
+GOT=0 CURSOR="" PREV=""
+for _ in $(seq 100); do
+  api GET "/v1/customers/$L/timeline?limit=5${CURSOR:+&cursor=$CURSOR}" "" "${R[@]}"
+  [ "$CODE" = 200 ] || { fail "timeline page: $CODE $BODY_OUT"; break; }
+  GOT=$((GOT + $(echo "$BODY_OUT" | jq '.items | length')))
+  # newest first, across pages too
+  for t in $(echo "$BODY_OUT" | jq -r '.items[].time'); do
+    [ -z "$PREV" ] || [[ ! "$t" > "$PREV" ]] || fail "timeline out of order: $t after $PREV"
+    PREV=$t
+  done
+  CURSOR=$(echo "$BODY_OUT" | jq -r '.next_cursor // empty')
+  [ -n "$CURSOR" ] || break
+done
+assert_eq "$GOT" "$WANT_ITEMS" "every timeline item once"
+api GET "/v1/customers/$L/timeline?limit=2" "" "${R[@]}"
+assert_eq "$(echo "$BODY_OUT" | jq -r '.items[0].order_id')" LIVE-1 "the newest item is the live order"
+api GET "/v1/customers/$L/timeline?cursor=zz" "" "${R[@]}"
+assert_eq "$(echo "$BODY_OUT" | jq -r .error.field)" cursor "a bad cursor"
+
+# merging two customers takes an explicit call, and can be undone
+api POST /v1/identify '{"userId":"m-a","messageId":"ma","traits":{"email":"same@example.com"}}' -u "$WRITE:"
+api POST /v1/identify '{"userId":"m-b","messageId":"mb","traits":{"email":"same@example.com"}}' -u "$WRITE:"
+api POST /v1/track '{"userId":"m-b","event":"Order Completed","messageId":"mbo","timestamp":"2024-12-20T10:00:00Z","properties":{"order_id":"MB-1","total":40}}' -u "$WRITE:"
+api GET /v1/customers/m-a "" "${R[@]}"
+assert_eq "$(echo "$BODY_OUT" | jq .orders)" 0 "not merged by the shared email"
+CUSTOMERS=$(curl -s -u "$READ:" "$U/v1/metrics" | jq .customers)
+api POST /v1/customers/m-a/merge '{"from":"m-b","reason":"same person (support ticket 7)"}' -u "$WRITE:"
+assert_eq "$CODE" 403 "a write key cannot merge"
+api POST /v1/customers/m-a/merge '{"from":"m-b","reason":"same person (support ticket 7)"}' -u "$ADMIN:"
+assert_eq "$CODE" 200 "merge"
+api GET /v1/customers/m-a "" "${R[@]}"
+assert_eq "$(echo "$BODY_OUT" | jq '[.orders, .features.orders]' -c)" "[1,1]" "the survivor has the order, in the store and the features"
+assert_eq "$(curl -s -u "$READ:" "$U/v1/metrics" | jq .customers)" "$((CUSTOMERS - 1))" "one customer fewer"
+api GET /v1/customers/m-b "" "${R[@]}"
+assert_eq "$(echo "$BODY_OUT" | jq '.merged_into != null')" true "the merged-away customer says where it went"
+# events sent under the merged-away id go to the survivor
+api POST /v1/track '{"userId":"m-b","event":"Opened App","messageId":"mb2"}' -u "$WRITE:"
+assert_eq "$(sql "select c.ext_id from events e join customers c on c.id = e.customer_id where e.ext_id = 'mb2'")" m-a "an event after the merge"
+api POST /v1/customers/m-a/merge '{"from":"m-b"}' -u "$ADMIN:"
+assert_eq "$CODE" 409 "merging again"
+api POST /v1/customers/m-b/unmerge "" -u "$ADMIN:"
+assert_eq "$CODE" 200 "unmerge"
+api GET /v1/customers/m-b "" "${R[@]}"
+assert_eq "$(echo "$BODY_OUT" | jq -c '[.orders, .merged_into]')" "[1,null]" "the order went back"
+assert_eq "$(curl -s -u "$READ:" "$U/v1/metrics" | jq .customers)" "$CUSTOMERS" "two customers again"
+api POST /v1/customers/m-b/unmerge "" -u "$ADMIN:"
+assert_eq "$CODE" 409 "nothing to undo"
+
 run 0 curl -sf "$U/metrics"
 assert_contains "$OUT" 'retain_segment_moves_total'
 kill -TERM $PID
