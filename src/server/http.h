@@ -29,6 +29,7 @@ typedef struct rt__metrics {
 
 /* Per-key token buckets (rate limit): a small open-addressing table by key id. */
 #define RT__RL_BUCKETS 1024
+#define RT__READERS 4
 typedef struct rt__bucket {
   int64_t key; /* 0: empty */
   double tokens, last;
@@ -38,8 +39,12 @@ struct rt_server {
   rt_server_config cfg;
   struct MHD_Daemon *d;
   rt_store *st;      /* the writer's */
-  rt_store *keys_st; /* a read-only connection for key checks and customer reads (mutex) */
-  pthread_mutex_t keys_mu;
+  /* read-only connections for key checks and customer reads, one request at a time each */
+  struct {
+    pthread_mutex_t mu;
+    rt_store *st;
+  } readers[RT__READERS];
+  atomic_uint next_reader;
   rt__writer w;
   rt__live live;
   atomic_int in_flight;
@@ -80,6 +85,11 @@ enum MHD_Result rt__send_text(rt__request *rq, struct MHD_Connection *c, unsigne
                               const char *type, char *text, size_t n);
 /* An ISO 8601 time (UTC) or null for ms <= 0. */
 void rt__set_time(json_t *o, const char *k, int64_t ms);
+/* A read connection of the pool, for one request's reads (*slot: what to give back). */
+rt_store *rt__reader_take(rt_server *s, int *slot);
+void rt__reader_give(rt_server *s, int slot);
+/* The customer {id} names: its own id, else retain's id (a merged-away customer itself). */
+int rt__customer_view(rt_store *st, const char *id, rt_customer_view *v, rt_error *err);
 /* The query parameter, or NULL. */
 const char *rt__query(struct MHD_Connection *c, const char *name);
 

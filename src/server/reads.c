@@ -131,11 +131,10 @@ enum MHD_Result rt__get_customer(rt_server *s, rt__request *rq, struct MHD_Conne
     return res;
   rt_customer_view v;
   rt_error err = {0};
-  pthread_mutex_lock(&s->keys_mu);
-  int rc = rt_store_customer_get(s->keys_st, id, 0, &v, &err);
-  if (rc == RT_ENOTFOUND && *id && strspn(id, "0123456789") == strlen(id) && strlen(id) < 19)
-    rc = rt_store_customer_get(s->keys_st, NULL, strtoll(id, NULL, 10), &v, &err);
-  pthread_mutex_unlock(&s->keys_mu);
+  int slot;
+  rt_store *st = rt__reader_take(s, &slot);
+  int rc = rt__customer_view(st, id, &v, &err);
+  rt__reader_give(s, slot);
   if (rc) {
     rt__view_release(view);
     if (rc == RT_ENOTFOUND)
@@ -771,13 +770,13 @@ enum MHD_Result rt__delete_segment(rt_server *s, rt__request *rq, struct MHD_Con
 /* ---- a customer's timeline, merges ---- */
 
 /* The store id of {id}: the customer's own id (a merged-away one resolves to the survivor),
- * else retain's id. RT_ENOTFOUND when neither. keys_mu held. */
-static int resolve(rt_server *s, const char *id, int64_t *out, rt_error *err) {
-  int rc = rt_store_customer_find(s->keys_st, id, strlen(id), out, err);
-  if (rc == RT_ENOTFOUND && *id && strspn(id, "0123456789") == strlen(id) && strlen(id) < 19) {
+ * else retain's id. RT_ENOTFOUND when neither. */
+static int resolve(rt_store *st, const char *id, int64_t *out, rt_error *err) {
+  int rc = rt_store_customer_find(st, id, strlen(id), out, err);
+  if (rc == RT_ENOTFOUND) {
     rt_customer_view v;
     rt_error_clear(err);
-    if (!(rc = rt_store_customer_get(s->keys_st, NULL, strtoll(id, NULL, 10), &v, err))) {
+    if (!(rc = rt__customer_view(st, id, &v, err))) {
       *out = v.id;
       rt_customer_view_free(&v);
     }
@@ -830,12 +829,13 @@ enum MHD_Result rt__get_timeline(rt_server *s, rt__request *rq, struct MHD_Conne
     return rt__send_error(rq, c, MHD_HTTP_BAD_REQUEST, "invalid", err.msg, "cursor");
   json_t *items = json_array();
   int64_t id = 0;
-  pthread_mutex_lock(&s->keys_mu);
-  int rc = resolve(s, rq->param[0], &id, &err);
+  int slot;
+  rt_store *st = rt__reader_take(s, &slot);
+  int rc = resolve(st, rq->param[0], &id, &err);
   if (!rc)
-    rc = rt_store_customer_timeline(s->keys_st, id, token ? &after : NULL, (size_t)limit,
-                                    on_item, items, &next, &err);
-  pthread_mutex_unlock(&s->keys_mu);
+    rc = rt_store_customer_timeline(st, id, token ? &after : NULL, (size_t)limit, on_item, items,
+                                    &next, &err);
+  rt__reader_give(s, slot);
   if (rc) {
     json_decref(items);
     if (rc == RT_ENOTFOUND)
@@ -905,9 +905,10 @@ enum MHD_Result rt__merge_customer(rt_server *s, rt__request *rq, struct MHD_Con
                           "from");
   }
   rt_error err = {0};
-  pthread_mutex_lock(&s->keys_mu);
-  int rc = resolve(s, rq->param[0], &m.into, &err), rc2 = resolve(s, from, &m.from, &err);
-  pthread_mutex_unlock(&s->keys_mu);
+  int slot;
+  rt_store *st = rt__reader_take(s, &slot);
+  int rc = resolve(st, rq->param[0], &m.into, &err), rc2 = resolve(st, from, &m.from, &err);
+  rt__reader_give(s, slot);
   if (rc || rc2) {
     json_decref(body);
     return rt__send_error(rq, c, MHD_HTTP_NOT_FOUND, "not_found", "no such customer",
@@ -933,11 +934,10 @@ enum MHD_Result rt__unmerge_customer(rt_server *s, rt__request *rq, struct MHD_C
   const char *id = rq->param[0];
   rt_customer_view v;
   rt_error err = {0};
-  pthread_mutex_lock(&s->keys_mu);
-  int rc = rt_store_customer_get(s->keys_st, id, 0, &v, &err);
-  if (rc == RT_ENOTFOUND && *id && strspn(id, "0123456789") == strlen(id) && strlen(id) < 19)
-    rc = rt_store_customer_get(s->keys_st, NULL, strtoll(id, NULL, 10), &v, &err);
-  pthread_mutex_unlock(&s->keys_mu);
+  int slot;
+  rt_store *st = rt__reader_take(s, &slot);
+  int rc = rt__customer_view(st, id, &v, &err);
+  rt__reader_give(s, slot);
   if (rc == RT_ENOTFOUND)
     return rt__send_error(rq, c, MHD_HTTP_NOT_FOUND, "not_found", "no such customer", NULL);
   if (rc)

@@ -104,6 +104,28 @@ void rt__set_time(json_t *o, const char *k, int64_t ms) {
   json_object_set_new(o, k, json_string(buf));
 }
 
+rt_store *rt__reader_take(rt_server *s, int *slot) {
+  for (int i = 0; i < RT__READERS; i++)
+    if (!pthread_mutex_trylock(&s->readers[i].mu)) {
+      *slot = i;
+      return s->readers[i].st;
+    }
+  *slot = (int)(atomic_fetch_add(&s->next_reader, 1) % RT__READERS);
+  pthread_mutex_lock(&s->readers[*slot].mu);
+  return s->readers[*slot].st;
+}
+
+void rt__reader_give(rt_server *s, int slot) { pthread_mutex_unlock(&s->readers[slot].mu); }
+
+int rt__customer_view(rt_store *st, const char *id, rt_customer_view *v, rt_error *err) {
+  int rc = rt_store_customer_get(st, id, 0, v, err);
+  if (rc == RT_ENOTFOUND && *id && strspn(id, "0123456789") == strlen(id) && strlen(id) < 19) {
+    rt_error_clear(err);
+    rc = rt_store_customer_get(st, NULL, strtoll(id, NULL, 10), v, err);
+  }
+  return rc;
+}
+
 const char *rt__query(struct MHD_Connection *c, const char *name) {
   return MHD_lookup_connection_value(c, MHD_GET_ARGUMENT_KIND, name);
 }
@@ -131,9 +153,10 @@ static int authorize(rt_server *s, struct MHD_Connection *c, char *scope, size_t
   if (!key)
     return 0;
   rt_key_info info;
-  pthread_mutex_lock(&s->keys_mu);
-  int rc = rt_store_key_check(s->keys_st, key, strlen(key), &info, NULL);
-  pthread_mutex_unlock(&s->keys_mu);
+  int slot;
+  rt_store *st = rt__reader_take(s, &slot);
+  int rc = rt_store_key_check(st, key, strlen(key), &info, NULL);
+  rt__reader_give(s, slot);
   free(key);
   if (rc)
     return 0;
@@ -700,13 +723,14 @@ int rt_server_start(const rt_server_config *cfg, rt_server **out, rt_error *err)
     s->cfg.max_batch = 2500;
   if (s->cfg.request_timeout <= 0)
     s->cfg.request_timeout = 30;
-  pthread_mutex_init(&s->keys_mu, NULL);
+  for (int i = 0; i < RT__READERS; i++)
+    pthread_mutex_init(&s->readers[i].mu, NULL);
   pthread_mutex_init(&s->m_mu, NULL);
   pthread_mutex_init(&s->rl_mu, NULL);
   rt_store_config sc = {cfg->db_path, 0}, rc_ = {cfg->db_path, 1};
   int rc = rt_store_open(&sc, &s->st, err);
-  if (!rc)
-    rc = rt_store_open(&rc_, &s->keys_st, err);
+  for (int i = 0; i < RT__READERS && !rc; i++)
+    rc = rt_store_open(&rc_, &s->readers[i].st, err);
   if (!rc)
     rc = rt__writer_start(&s->w, s->st, committed, &s->live, err);
   if (!rc)
@@ -755,9 +779,11 @@ void rt_server_stop(rt_server *s) {
   }
   rt__live_stop(&s->live); /* before the writer: it may be writing segment changes */
   rt__writer_stop(&s->w);
-  rt_store_close(s->keys_st);
+  for (int i = 0; i < RT__READERS; i++)
+    rt_store_close(s->readers[i].st);
   rt_store_close(s->st);
-  pthread_mutex_destroy(&s->keys_mu);
+  for (int i = 0; i < RT__READERS; i++)
+    pthread_mutex_destroy(&s->readers[i].mu);
   pthread_mutex_destroy(&s->m_mu);
   pthread_mutex_destroy(&s->rl_mu);
   rt_free(s);
