@@ -43,4 +43,12 @@ int rt_cohort_compute(const rt_model *m, const rt_cohort_opts *opts, rt_cohort_t
                       rt_error *err);
 void rt_cohort_table_free(rt_cohort_table *t);
 
+/* Cell (c, k) as a percentage of the cohort's size (of its period-0 revenue when revenue is
+ * set); NAN when that base is 0. */
+double rt_cohort_percent(const rt_cohort_table *t, size_t c, size_t k, int revenue);
+/* The table as compact JSON (rt_free it): period_unit, mode, currency, timezone, cohorts
+ * [{cohort, size, customers[], revenue[] in major units, percent[] when asked}] — what
+ * `retain cohorts --format json` and /v1/cohorts print. */
+char *rt_cohort_json(const rt_cohort_table *t, const rt_model *m, int percent);
+
 #endif

@@ -66,4 +66,33 @@ int rt_report_compute(const rt_model *m, const rt_report_opts *opts, rt_report *
                       rt_error *err);
 void rt_report_free(rt_report *r);
 
+/* ---- the fields of a report row, for printing them ---- */
+typedef enum rt_field_kind {
+  RT_FIELD_COUNT,    /* int64 count */
+  RT_FIELD_MONEY,    /* int64 minor units */
+  RT_FIELD_RATE,     /* double fraction (NAN when undefined) */
+  RT_FIELD_RATIO,    /* double */
+  RT_FIELD_MONEY_AVG /* double minor units */
+} rt_field_kind;
+
+typedef struct rt_report_field {
+  const char *name, *label; /* "churn_rate", "churn rate" */
+  rt_field_kind kind;
+  size_t offset;            /* in rt_period_metrics */
+  int brief;                /* one of the metrics a multi-period table shows */
+} rt_report_field;
+
+#define RT_REPORT_NFIELDS 18
+extern const rt_report_field rt_report_fields[RT_REPORT_NFIELDS];
+/* Field f of a row as a double (counts converted), or as the int64 it is (counts, money). */
+double rt_report_value(const rt_period_metrics *m, size_t f);
+int64_t rt_report_count(const rt_period_metrics *m, size_t f);
+
+/* JSON documents, compact (rt_free the text; NULL when out of memory). The report: period_unit,
+ * currency, timezone, inactive_days, baseline_periods, customers, and periods [{every field by
+ * name — money in major units, rates as fractions, null when undefined —, period, baseline}];
+ * `retain report --format json` and the HTTP API's /v1/metrics print it. One row alone: */
+char *rt_report_json(const rt_report *r, const rt_model *m);
+char *rt_period_metrics_json(const rt_period_metrics *p, int currency_exp);
+
 #endif

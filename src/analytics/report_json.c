@@ -1,64 +1,65 @@
 /* report_json.c - the report and cohort documents (report_json.h). */
 #include "analytics/report_json.h"
 
+#include <retain/alloc.h>
+
 #include <math.h>
+#include <stdlib.h>
 #include <stddef.h>
 
-const rt__report_field rt__report_fields[] = {
+const rt_report_field rt_report_fields[RT_REPORT_NFIELDS] = {
 #define F(n, l, k, m, b) {n, l, k, offsetof(rt_period_metrics, m), b}
-    F("customers", "customers", RT__K_COUNT, customers, 1),
-    F("new_customers", "new customers", RT__K_COUNT, new_customers, 1),
-    F("active_start", "active at start", RT__K_COUNT, active_start, 0),
-    F("active_end", "active at end", RT__K_COUNT, active_end, 1),
-    F("churned", "churned", RT__K_COUNT, churned, 1),
-    F("churn_rate", "churn rate", RT__K_RATE, churn_rate, 1),
-    F("retention_rate", "retention rate", RT__K_RATE, retention_rate, 1),
-    F("ordering", "ordering customers", RT__K_COUNT, ordering, 0),
-    F("orders", "orders", RT__K_COUNT, orders, 1),
-    F("refunds", "refunds", RT__K_COUNT, refunds, 0),
-    F("repeat_rate", "repeat purchase rate", RT__K_RATE, repeat_rate, 1),
-    F("frequency", "purchase frequency", RT__K_RATIO, frequency, 0),
-    F("aov", "average order value", RT__K_MONEY_AVG, aov, 1),
-    F("revenue", "revenue", RT__K_MONEY, revenue, 1),
-    F("refunded", "refunded", RT__K_MONEY, refunded, 0),
-    F("net_revenue_to_date", "net revenue to date", RT__K_MONEY, net_revenue_to_date, 0),
-    F("repeat_buyers", "repeat buyers", RT__K_COUNT, repeat_buyers, 0),
-    F("historic_clv", "historic CLV", RT__K_MONEY_AVG, historic_clv, 1),
+    F("customers", "customers", RT_FIELD_COUNT, customers, 1),
+    F("new_customers", "new customers", RT_FIELD_COUNT, new_customers, 1),
+    F("active_start", "active at start", RT_FIELD_COUNT, active_start, 0),
+    F("active_end", "active at end", RT_FIELD_COUNT, active_end, 1),
+    F("churned", "churned", RT_FIELD_COUNT, churned, 1),
+    F("churn_rate", "churn rate", RT_FIELD_RATE, churn_rate, 1),
+    F("retention_rate", "retention rate", RT_FIELD_RATE, retention_rate, 1),
+    F("ordering", "ordering customers", RT_FIELD_COUNT, ordering, 0),
+    F("orders", "orders", RT_FIELD_COUNT, orders, 1),
+    F("refunds", "refunds", RT_FIELD_COUNT, refunds, 0),
+    F("repeat_rate", "repeat purchase rate", RT_FIELD_RATE, repeat_rate, 1),
+    F("frequency", "purchase frequency", RT_FIELD_RATIO, frequency, 0),
+    F("aov", "average order value", RT_FIELD_MONEY_AVG, aov, 1),
+    F("revenue", "revenue", RT_FIELD_MONEY, revenue, 1),
+    F("refunded", "refunded", RT_FIELD_MONEY, refunded, 0),
+    F("net_revenue_to_date", "net revenue to date", RT_FIELD_MONEY, net_revenue_to_date, 0),
+    F("repeat_buyers", "repeat buyers", RT_FIELD_COUNT, repeat_buyers, 0),
+    F("historic_clv", "historic CLV", RT_FIELD_MONEY_AVG, historic_clv, 1),
 #undef F
 };
-const size_t rt__nreport_fields = sizeof rt__report_fields / sizeof rt__report_fields[0];
-
-static int is_double(rt__field_kind k) {
-  return k == RT__K_RATE || k == RT__K_RATIO || k == RT__K_MONEY_AVG;
+static int is_double(rt_field_kind k) {
+  return k == RT_FIELD_RATE || k == RT_FIELD_RATIO || k == RT_FIELD_MONEY_AVG;
 }
 
-double rt__report_value(const rt_period_metrics *m, size_t f) {
-  const char *p = (const char *)m + rt__report_fields[f].off;
-  if (is_double(rt__report_fields[f].k))
+double rt_report_value(const rt_period_metrics *m, size_t f) {
+  const char *p = (const char *)m + rt_report_fields[f].offset;
+  if (is_double(rt_report_fields[f].kind))
     return *(const double *)p;
   return (double)*(const int64_t *)p;
 }
 
-int64_t rt__report_count(const rt_period_metrics *m, size_t f) {
-  return *(const int64_t *)((const char *)m + rt__report_fields[f].off);
+int64_t rt_report_count(const rt_period_metrics *m, size_t f) {
+  return *(const int64_t *)((const char *)m + rt_report_fields[f].offset);
 }
 
 json_t *rt__period_json(const rt_period_metrics *p, int exp) {
   json_t *o = json_object();
-  for (size_t f = 0; f < rt__nreport_fields; f++) {
-    double v = rt__report_value(p, f);
+  for (size_t f = 0; f < RT_REPORT_NFIELDS; f++) {
+    double v = rt_report_value(p, f);
     json_t *x;
     if (isnan(v))
       x = json_null();
-    else if (rt__report_fields[f].k == RT__K_COUNT)
-      x = json_integer(rt__report_count(p, f));
-    else if (rt__report_fields[f].k == RT__K_MONEY)
-      x = json_real((double)rt__report_count(p, f) / pow(10.0, exp));
-    else if (rt__report_fields[f].k == RT__K_MONEY_AVG)
+    else if (rt_report_fields[f].kind == RT_FIELD_COUNT)
+      x = json_integer(rt_report_count(p, f));
+    else if (rt_report_fields[f].kind == RT_FIELD_MONEY)
+      x = json_real((double)rt_report_count(p, f) / pow(10.0, exp));
+    else if (rt_report_fields[f].kind == RT_FIELD_MONEY_AVG)
       x = json_real(v / pow(10.0, exp));
     else
       x = json_real(v);
-    json_object_set_new(o, rt__report_fields[f].name, x);
+    json_object_set_new(o, rt_report_fields[f].name, x);
   }
   return o;
 }
@@ -86,7 +87,7 @@ json_t *rt__report_json(const rt_report *r, const rt_model *m) {
   return root;
 }
 
-double rt__cohort_pct(const rt_cohort_table *t, size_t c, size_t k, int revenue) {
+double rt_cohort_percent(const rt_cohort_table *t, size_t c, size_t k, int revenue) {
   if (revenue) {
     int64_t base = t->revenue[c * t->width];
     return base ? 100.0 * (double)t->revenue[c * t->width + k] / (double)base : NAN;
@@ -112,7 +113,7 @@ json_t *rt__cohorts_json(const rt_cohort_table *t, const rt_model *m, int percen
       json_array_append_new(cu, json_integer(t->customers[c * t->width + k]));
       json_array_append_new(
           rv, json_real((double)t->revenue[c * t->width + k] / pow(10.0, m->currency_exp)));
-      double p = rt__cohort_pct(t, c, k, 0);
+      double p = rt_cohort_percent(t, c, k, 0);
       json_array_append_new(pc, isnan(p) ? json_null() : json_real(p));
     }
     json_object_set_new(o, "customers", cu);
@@ -125,4 +126,26 @@ json_t *rt__cohorts_json(const rt_cohort_table *t, const rt_model *m, int percen
   }
   json_object_set_new(root, "cohorts", arr);
   return root;
+}
+
+/* the document as compact text, rt_malloc'd */
+static char *text_of(json_t *doc) {
+  char *s = doc ? json_dumps(doc, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15))
+                : NULL;
+  json_decref(doc);
+  char *out = s ? rt_strdup(s) : NULL;
+  free(s);
+  return out;
+}
+
+char *rt_report_json(const rt_report *r, const rt_model *m) {
+  return text_of(rt__report_json(r, m));
+}
+
+char *rt_period_metrics_json(const rt_period_metrics *p, int currency_exp) {
+  return text_of(rt__period_json(p, currency_exp));
+}
+
+char *rt_cohort_json(const rt_cohort_table *t, const rt_model *m, int percent) {
+  return text_of(rt__cohorts_json(t, m, percent));
 }

@@ -2,8 +2,8 @@
  * percentages of customers or revenue, as a table, CSV (cohort,period,customers,revenue) or
  * JSON. Computed by rt_cohort_compute (include/retain/cohort.h). */
 #include "cli/cli.h"
-#include "analytics/report_json.h"
 
+#include <retain/alloc.h>
 #include <retain/cohort.h>
 
 #include <jansson.h>
@@ -62,7 +62,7 @@ static void print_table(const rt_cohort_table *t, const rt_model *m, int revenue
       if (k >= len) {
         cells[k + 2][0] = '\0';
       } else if (percent) {
-        double p = rt__cohort_pct(t, c, k, revenue);
+        double p = rt_cohort_percent(t, c, k, revenue);
         if (isnan(p)) snprintf(cells[k + 2], sizeof cells[0], "–");
         else snprintf(cells[k + 2], sizeof cells[0], "%.1f", p);
       } else if (revenue) {
@@ -103,7 +103,9 @@ static void print_csv(const rt_cohort_table *t, const rt_model *m, const char *s
 }
 
 static void print_json(const rt_cohort_table *t, const rt_model *m, int percent) {
-  json_t *root = rt__cohorts_json(t, m, percent);
+  char *text = rt_cohort_json(t, m, percent);
+  json_t *root = text ? json_loads(text, 0, NULL) : NULL;
+  rt_free(text);
   json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(12));
   printf("\n");
   json_decref(root);
@@ -132,7 +134,10 @@ static int by_segment(const cli_global *g, cli_analysis *a, const rt_cohort_opts
       json_t *o = json_object();
       json_object_set_new(o, "segment", json_string(names.v[k]));
       json_object_set_new(o, "members", json_integer((json_int_t)count));
-      json_object_set_new(o, "cohorts", rt__cohorts_json(t, sub, percent));
+      char *text = rt_cohort_json(t, sub, percent);
+      json_t *doc = text ? json_loads(text, 0, NULL) : NULL;
+      rt_free(text);
+      json_object_set_new(o, "cohorts", doc ? doc : json_null());
       json_array_append_new(arr, o);
     } else {
       char n[32];

@@ -2,8 +2,8 @@
  * against the average of the previous N periods, as a table, CSV or JSON. The metric
  * definitions are in include/retain/metrics.h and docs/METRICS.md. */
 #include "cli/cli.h"
-#include "analytics/report_json.h"
 
+#include <retain/alloc.h>
 #include <retain/metrics.h>
 
 #include <jansson.h>
@@ -14,44 +14,44 @@
 
 /* The value for people: 1,234 / 12.3% / 57.30 / 1.12; "–" when undefined. */
 static void human(const rt_period_metrics *m, size_t f, int exp, char *buf, size_t n) {
-  double v = rt__report_value(m, f);
+  double v = rt_report_value(m, f);
   if (isnan(v)) {
     snprintf(buf, n, "–");
     return;
   }
-  switch (rt__report_fields[f].k) {
-  case RT__K_COUNT: cli_count(rt__report_count(m, f), buf, n); break;
-  case RT__K_MONEY: cli_money(rt__report_count(m, f), exp, buf, n); break;
-  case RT__K_MONEY_AVG: cli_money((int64_t)llround(v), exp, buf, n); break;
-  case RT__K_RATE: snprintf(buf, n, "%.1f%%", v * 100.0); break;
-  case RT__K_RATIO: snprintf(buf, n, "%.2f", v); break;
+  switch (rt_report_fields[f].kind) {
+  case RT_FIELD_COUNT: cli_count(rt_report_count(m, f), buf, n); break;
+  case RT_FIELD_MONEY: cli_money(rt_report_count(m, f), exp, buf, n); break;
+  case RT_FIELD_MONEY_AVG: cli_money((int64_t)llround(v), exp, buf, n); break;
+  case RT_FIELD_RATE: snprintf(buf, n, "%.1f%%", v * 100.0); break;
+  case RT_FIELD_RATIO: snprintf(buf, n, "%.2f", v); break;
   }
 }
 
 /* The value for machines: exact integers, money in major units, rates as fractions. */
 static void machine(const rt_period_metrics *m, size_t f, int exp, char *buf, size_t n) {
-  double v = rt__report_value(m, f);
+  double v = rt_report_value(m, f);
   if (isnan(v)) {
     buf[0] = '\0';
     return;
   }
-  switch (rt__report_fields[f].k) {
-  case RT__K_COUNT: snprintf(buf, n, "%lld", (long long)rt__report_count(m, f)); break;
-  case RT__K_MONEY: cli_money(rt__report_count(m, f), exp, buf, n); break;
-  case RT__K_MONEY_AVG: snprintf(buf, n, "%.*f", exp, v / pow(10.0, exp)); break;
-  case RT__K_RATE:
-  case RT__K_RATIO: snprintf(buf, n, "%.6g", v); break;
+  switch (rt_report_fields[f].kind) {
+  case RT_FIELD_COUNT: snprintf(buf, n, "%lld", (long long)rt_report_count(m, f)); break;
+  case RT_FIELD_MONEY: cli_money(rt_report_count(m, f), exp, buf, n); break;
+  case RT_FIELD_MONEY_AVG: snprintf(buf, n, "%.*f", exp, v / pow(10.0, exp)); break;
+  case RT_FIELD_RATE:
+  case RT_FIELD_RATIO: snprintf(buf, n, "%.6g", v); break;
   }
 }
 
 static void change(const rt_period_metrics *m, const rt_period_metrics *b, size_t f, int exp,
                    char *buf, size_t n) {
-  double v = rt__report_value(m, f), w = rt__report_value(b, f);
+  double v = rt_report_value(m, f), w = rt_report_value(b, f);
   if (b->period == INT64_MIN || isnan(v) || isnan(w)) {
     snprintf(buf, n, " ");
     return;
   }
-  if (rt__report_fields[f].k == RT__K_RATE) {
+  if (rt_report_fields[f].kind == RT_FIELD_RATE) {
     snprintf(buf, n, "%+.1f pt", (v - w) * 100.0);
   } else if (w == 0) {
     snprintf(buf, n, v == 0 ? "0%%" : "new");
@@ -92,11 +92,11 @@ static void print_table(const rt_report *r, const rt_model *m, int exp) {
     cli_table_init(&t, bl->period != INT64_MIN ? 4 : 2);
     const char *head[] = {"metric", lbl, "baseline", "change"};
     cli_table_row(&t, head);
-    for (size_t f = 0; f < rt__nreport_fields; f++) {
+    for (size_t f = 0; f < RT_REPORT_NFIELDS; f++) {
       human(p, f, exp, a, sizeof a);
       human(bl, f, exp, b, sizeof b);
       change(p, bl, f, exp, c, sizeof c);
-      const char *row[] = {rt__report_fields[f].label, a, b, c};
+      const char *row[] = {rt_report_fields[f].label, a, b, c};
       cli_table_row(&t, row);
     }
   } else {
@@ -104,20 +104,20 @@ static void print_table(const rt_report *r, const rt_model *m, int exp) {
            "last %d days or subscribed\n\n",
            unit, cli_count((int64_t)m->ncustomers, a, sizeof a), m->currency, r->inactive_days);
     size_t nb = 1;
-    for (size_t f = 0; f < rt__nreport_fields; f++) nb += rt__report_fields[f].brief;
+    for (size_t f = 0; f < RT_REPORT_NFIELDS; f++) nb += rt_report_fields[f].brief;
     cli_table_init(&t, nb);
-    const char *head[rt__nreport_fields + 1];
-    char cell[rt__nreport_fields + 1][64];
-    const char *row[rt__nreport_fields + 1];
+    const char *head[RT_REPORT_NFIELDS + 1];
+    char cell[RT_REPORT_NFIELDS + 1][64];
+    const char *row[RT_REPORT_NFIELDS + 1];
     head[0] = unit;
-    for (size_t f = 0, j = 1; f < rt__nreport_fields; f++)
-      if (rt__report_fields[f].brief) head[j++] = rt__report_fields[f].label;
+    for (size_t f = 0, j = 1; f < RT_REPORT_NFIELDS; f++)
+      if (rt_report_fields[f].brief) head[j++] = rt_report_fields[f].label;
     cli_table_row(&t, head);
     for (size_t i = 0; i < r->nperiods; i++) {
       rt_period_label(r->unit, r->rows[i].period, cell[0], sizeof cell[0]);
       row[0] = cell[0];
-      for (size_t f = 0, j = 1; f < rt__nreport_fields; f++)
-        if (rt__report_fields[f].brief) {
+      for (size_t f = 0, j = 1; f < RT_REPORT_NFIELDS; f++)
+        if (rt_report_fields[f].brief) {
           human(&r->rows[i], f, exp, cell[j], sizeof cell[j]);
           row[j] = cell[j];
           j++;
@@ -135,17 +135,17 @@ static void print_table(const rt_report *r, const rt_model *m, int exp) {
 static void print_csv(const rt_report *r, int exp) {
   char buf[64];
   printf("period");
-  for (size_t f = 0; f < rt__nreport_fields; f++) printf(",%s", rt__report_fields[f].name);
-  for (size_t f = 0; f < rt__nreport_fields; f++) printf(",baseline_%s", rt__report_fields[f].name);
+  for (size_t f = 0; f < RT_REPORT_NFIELDS; f++) printf(",%s", rt_report_fields[f].name);
+  for (size_t f = 0; f < RT_REPORT_NFIELDS; f++) printf(",baseline_%s", rt_report_fields[f].name);
   printf("\n");
   for (size_t i = 0; i < r->nperiods; i++) {
     rt_period_label(r->unit, r->rows[i].period, buf, sizeof buf);
     printf("%s", buf);
-    for (size_t f = 0; f < rt__nreport_fields; f++) {
+    for (size_t f = 0; f < RT_REPORT_NFIELDS; f++) {
       machine(&r->rows[i], f, exp, buf, sizeof buf);
       printf(",%s", buf);
     }
-    for (size_t f = 0; f < rt__nreport_fields; f++) {
+    for (size_t f = 0; f < RT_REPORT_NFIELDS; f++) {
       if (r->base[i].period == INT64_MIN) buf[0] = '\0';
       else machine(&r->base[i], f, exp, buf, sizeof buf);
       printf(",%s", buf);
@@ -155,7 +155,9 @@ static void print_csv(const rt_report *r, int exp) {
 }
 
 static void print_json(const rt_report *r, const rt_model *m) {
-  json_t *root = rt__report_json(r, m);
+  char *text = rt_report_json(r, m);
+  json_t *root = text ? json_loads(text, 0, NULL) : NULL;
+  rt_free(text);
   json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
   printf("\n");
   json_decref(root);
@@ -196,13 +198,13 @@ static int by_segment(const cli_global *g, cli_analysis *a, const rt_report_opts
     if (period != INT64_MIN) rt_period_label(a->unit, period, lbl, sizeof lbl);
     if (a->format == FMT_CSV) {
       printf("segment,period,members");
-      for (size_t f = 0; f < rt__nreport_fields; f++) printf(",%s", rt__report_fields[f].name);
+      for (size_t f = 0; f < RT_REPORT_NFIELDS; f++) printf(",%s", rt_report_fields[f].name);
       printf("\n");
       for (size_t c = 0; c < ncol; c++) {
         char buf[64];
         cli_csv_field(stdout, c ? names.v[c - 1] : "(all customers)");
         printf(",%s,%lld", lbl, (long long)sizes[c]);
-        for (size_t f = 0; f < rt__nreport_fields; f++) {
+        for (size_t f = 0; f < RT_REPORT_NFIELDS; f++) {
           machine(&cols[c], f, (int)exp, buf, sizeof buf);
           printf(",%s", buf);
         }
@@ -211,7 +213,10 @@ static int by_segment(const cli_global *g, cli_analysis *a, const rt_report_opts
     } else if (a->format == FMT_JSON) {
       json_t *arr = json_array();
       for (size_t c = 0; c < ncol; c++) {
-        json_t *o = rt__period_json(&cols[c], (int)exp);
+        char *text = rt_period_metrics_json(&cols[c], (int)exp);
+        json_t *o = text ? json_loads(text, 0, NULL) : NULL;
+        rt_free(text);
+        if (!o) o = json_object();
         json_object_set_new(o, "segment", c ? json_string(names.v[c - 1]) : json_null());
         json_object_set_new(o, "members", json_integer(sizes[c]));
         json_array_append_new(arr, o);
@@ -233,9 +238,9 @@ static int by_segment(const cli_global *g, cli_analysis *a, const rt_report_opts
         row[0] = "members";
         for (size_t c = 0; c < ncol; c++) row[c + 1] = cli_count(sizes[c], cell[c + 1], 64);
         cli_table_row(&t, row);
-        for (size_t f = 0; f < rt__nreport_fields; f++) {
-          if (!rt__report_fields[f].brief) continue;
-          row[0] = rt__report_fields[f].label;
+        for (size_t f = 0; f < RT_REPORT_NFIELDS; f++) {
+          if (!rt_report_fields[f].brief) continue;
+          row[0] = rt_report_fields[f].label;
           for (size_t c = 0; c < ncol; c++) {
             human(&cols[c], f, (int)exp, cell[c + 1], 64);
             row[c + 1] = cell[c + 1];

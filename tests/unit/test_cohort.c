@@ -8,6 +8,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <retain/alloc.h>
 #include <retain/cohort.h>
 #include <retain/model.h>
 #include <limits.h>
@@ -108,6 +109,14 @@ static void test_fixture_on(void **state) {
   assert_int_equal(t->width, 4);
   check_row(t, 0, 2, 4, (int64_t[]){2, 1, 1, 0}, (int64_t[]){350, 30, 70, 0});
   check_row(t, 1, 1, 3, (int64_t[]){1, 0, 1, 0}, (int64_t[]){40, 0, 60, 0});
+  /* the JSON document: each cohort's row within the data, percentages of its size */
+  assert_true(rt_cohort_percent(t, 0, 1, 0) == 50);
+  char *json = rt_cohort_json(t, m, 1);
+  assert_non_null(json);
+  assert_non_null(strstr(json, "{\"cohort\":\"2024-01\",\"size\":2,\"customers\":[2,1,1,0],"));
+  assert_non_null(strstr(json, "\"percent\":[100.0,50.0,50.0,0.0]"));
+  assert_non_null(strstr(json, "{\"cohort\":\"2024-02\",\"size\":1,\"customers\":[1,0,1],"));
+  rt_free(json);
   rt_cohort_table_free(t);
 
   /* the same with NULL options (the defaults) */

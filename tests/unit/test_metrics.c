@@ -9,6 +9,7 @@
 #include <setjmp.h>
 #include <cmocka.h>
 
+#include <retain/alloc.h>
 #include <retain/metrics.h>
 #include <retain/model.h>
 #include <limits.h>
@@ -233,6 +234,16 @@ static void test_period_selection(void **state) {
   assert_int_equal(r->rows[0].active_start, 3 + 1); /* A B E, and C since Feb 15 */
   assert_int_equal(r->rows[0].active_end, 3);       /* A B C */
   assert_int_equal(r->rows[0].churned, 1);
+  /* the JSON document: the same numbers, by field name, money in major units */
+  char *json = rt_report_json(r, m);
+  assert_non_null(json);
+  char want[160];
+  snprintf(want, sizeof want, "\"active_start\":4,\"active_end\":3,\"churned\":1,");
+  assert_non_null(strstr(json, want));
+  snprintf(want, sizeof want, "\"period\":\"2024-03\",\"baseline\":{");
+  assert_non_null(strstr(json, want));
+  assert_non_null(strstr(json, "\"periods\":[{\"customers\":"));
+  rt_free(json);
   rt_report_free(r);
   /* to February only: February */
   r = report(m, RT_PERIOD_MONTH, INT64_MIN, month(2024, 2), 3, 30);
