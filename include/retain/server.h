@@ -21,7 +21,7 @@ typedef struct rt_server_config {
   const char *db_path;  /* the store (created if missing) */
   const char *host;     /* listen address, default "127.0.0.1" */
   int port;             /* 0: any free port (rt_server_port tells which) */
-  int threads;          /* request threads, default 16 (they mostly wait for commits) */
+  int threads;          /* request threads, default 128 (they mostly wait for commits) */
   size_t max_body;      /* bytes per request, default 1 MiB (413 beyond) */
   size_t max_batch;     /* events per /v1/batch, default 2500 (413 beyond) */
   int no_auth;          /* 1: accept requests without a key (local testing only) */

@@ -22,6 +22,9 @@ typedef struct rt_store rt_store;
 typedef struct rt_store_config {
   const char *path; /* SQLite file; created if missing (unless read_only) */
   int read_only;
+  int cache_kib;    /* page cache outside bulk loads, KiB; 0: 64 MiB. SQLite walks the whole
+                       cache at every commit, so a connection committing many small
+                       transactions (the server's writer) wants a small one */
 } rt_store_config;
 
 /* Opens (creating and migrating to the current schema as needed). On failure *out is NULL and
@@ -118,6 +121,8 @@ typedef struct rt_event_rec {
   const char *props;  /* JSON object text, NULL for none */
   const char *ext_id; /* idempotency key (message id) */
   int64_t import_id;
+  int props_checked;  /* 1: the caller vouches that props is a JSON object without duplicate
+                         keys (text a JSON library wrote), so the store need not parse it */
 } rt_event_rec;
 /* Idempotent on ext_id: *status RT_PUT_NEW or RT_PUT_DUPLICATE. */
 int rt_store_event_put(rt_store *st, const rt_event_rec *e, int *status, rt_error *err);

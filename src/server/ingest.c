@@ -670,7 +670,8 @@ static int apply(rt__writer *w, const rt__event *ev, rt_error *err) {
     json_decref(o);
     props = built;
   }
-  rt_event_rec rec = {customer, type, ev->ts_ms, props, ev->message_id, 0};
+  /* props is jansson's compact dump of a parsed object: valid, keys unique */
+  rt_event_rec rec = {customer, type, ev->ts_ms, props, ev->message_id, 0, 1};
   int status = 0;
   rc = rt_store_event_put(st, &rec, &status, err);
   free(built);

@@ -1,10 +1,12 @@
 /* live.c - the views the server's reads see, rebuilt after commits (live.h). */
+#define _GNU_SOURCE /* SCHED_IDLE */
 #include "server/live.h"
 
 #include <retain/alloc.h>
 #include <retain/segment.h>
 
 #include <errno.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -238,7 +240,7 @@ static int sync_segments(rt_store *st, void *ctx, rt_error *err) {
 static void *refresher(void *arg) {
   rt__live *l = arg;
   rt_store *st = NULL;
-  rt_store_config sc = {l->db_path, 1};
+  rt_store_config sc = {.path = l->db_path, .read_only = 1};
   rt_error err = {0};
   int failing = 0;
   if (rt_store_open(&sc, &st, &err)) {
@@ -275,10 +277,15 @@ static void *refresher(void *arg) {
       deadline_in(&dl, 1000);
       pthread_cond_timedwait(&l->wake, &l->mu, &dl);
     }
-    int stop = l->stopping;
+    int stop = l->stopping, urgent = l->waiting > 0 || !l->cur;
     uint64_t gen = l->want;
     rt__view *prev = l->cur;
     pthread_mutex_unlock(&l->mu);
+    /* A rebuild nobody waits for is background work: it gets only the CPU the requests leave
+     * idle (and so do the threads it starts, which inherit the policy), instead of stalling
+     * them for its length. One a read waits for runs as any thread. */
+    struct sched_param sp = {0};
+    pthread_setschedparam(pthread_self(), urgent ? SCHED_OTHER : SCHED_IDLE, &sp);
     if (stop)
       break;
     if (poll && prev) { /* nothing committed here: did another process change the store, or
@@ -341,7 +348,7 @@ int rt__live_start(rt__live *l, const char *db_path, rt__writer *w, const char *
     return rt_error_set(err, RT_ENOMEM, "server: out of memory");
   /* the business zone and currency: as given, else the store's settings */
   rt_store *st = NULL;
-  rt_store_config sc = {db_path, 1};
+  rt_store_config sc = {.path = db_path, .read_only = 1};
   char *zone = NULL, *cur = NULL;
   int rc = rt_store_open(&sc, &st, err);
   if (!rc && !timezone && !rt_store_meta_get(st, "timezone", &zone, NULL) && zone)
@@ -414,10 +421,13 @@ rt__view *rt__live_get(rt__live *l, uint64_t gen, int timeout_ms) {
   pthread_mutex_lock(&l->mu);
   int counted = 0;
   while (!l->stopping && (!l->cur || l->cur->gen < gen)) {
-    if (l->cur && !counted) { /* tell the refresher a read is waiting */
+    if (l->cur && !counted) { /* tell the refresher a read is waiting (and let a background
+                                 rebuild under way compete for the CPU) */
       l->waiting++;
       counted = 1;
       pthread_cond_signal(&l->wake);
+      struct sched_param sp = {0};
+      pthread_setschedparam(l->thread, SCHED_OTHER, &sp);
     }
     if (pthread_cond_timedwait(&l->ready, &l->mu, &dl) == ETIMEDOUT)
       break;

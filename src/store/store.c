@@ -396,7 +396,7 @@ int rt_store_event_put(rt_store *st, const rt_event_rec *e, int *status, rt_erro
     return bad(err, "event without a type");
   if (e->customer <= 0)
     return bad(err, "event: invalid customer id");
-  if (e->props && !valid_json_object(e->props))
+  if (e->props && !e->props_checked && !valid_json_object(e->props))
     return rt_error_set(err, RT_EINVAL, "event '%s': properties must be a JSON object",
                         e->ext_id ? e->ext_id : e->type);
   int implicit, rc = write_enter(st, &implicit, err);

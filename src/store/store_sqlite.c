@@ -284,6 +284,7 @@ struct rt_store_backend {
   sqlite3 *db;
   char *path;
   int read_only;
+  int cache_kib; /* outside bulk loads */
   int version;
   sqlite3_stmt *stmt[S__COUNT];
   sqlite3_stmt *count_stmt[RT_TABLE__COUNT];
@@ -632,6 +633,7 @@ static int sq_open(const rt_store_config *cfg, rt_store_backend **out, rt_error 
     return rt_error_set(err, RT_ENOMEM, "%s: out of memory", cfg->path);
   }
   b->read_only = cfg->read_only != 0;
+  b->cache_kib = cfg->cache_kib > 0 ? cfg->cache_kib : CACHE_KIB_NORMAL;
   /* NOMUTEX: one rt_store per thread (store.h), so SQLite's per-connection mutex is not needed */
   int flags = (b->read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
               SQLITE_OPEN_NOMUTEX;
@@ -676,7 +678,7 @@ static int sq_open(const rt_store_config *cfg, rt_store_backend **out, rt_error 
   if (!rc)
     rc = pragma(b, "PRAGMA mmap_size = 1073741824", err);
   if (!rc)
-    set_cache(b, CACHE_KIB_NORMAL);
+    set_cache(b, b->cache_kib);
   if (!rc)
     rc = rt__sqlite_migrate(b->db, b->path, b->read_only, &b->version, err);
   if (rc)
@@ -749,7 +751,7 @@ static int sq_commit(rt_store_backend *b, rt_error *err) {
   b->in_txn = 0;
   if (b->bulk) {
     b->bulk = 0;
-    set_cache(b, CACHE_KIB_NORMAL);
+    set_cache(b, b->cache_kib);
   }
   return 0;
 }
@@ -768,7 +770,7 @@ static void sq_rollback(rt_store_backend *b) {
   b->in_txn = 0;
   if (b->bulk) {
     b->bulk = 0;
-    set_cache(b, CACHE_KIB_NORMAL);
+    set_cache(b, b->cache_kib);
   }
 }
 
@@ -1313,7 +1315,7 @@ static int sq_bulk_end(rt_store_backend *b, rt_error *err) {
   if (!rc)
     rc = create_indexes(b, 1, err);
   b->bulk = 0;
-  set_cache(b, CACHE_KIB_NORMAL);
+  set_cache(b, b->cache_kib);
   return rc;
 }
 

@@ -349,7 +349,7 @@ static void test_attributes(void **state) {
   close(fd);
   unlink(path);
   rt_store *st;
-  rt_store_config cfg = {path, 0};
+  rt_store_config cfg = {.path = path};
   rt_error err = {0};
   assert_int_equal(rt_store_open(&cfg, &st, &err), 0);
   static const char *const attrs[] = {

@@ -1000,7 +1000,7 @@ static void test_customer_view(void **state) {
   rt_order_rec o1 = {id, "o1", 5000, 1999, "USD", 0}, o2 = {id, "o2", 9000, 500, "EUR", 0};
   assert_int_equal(rt_store_order_put(st, &o1, NULL, 0, &status, &err), 0);
   assert_int_equal(rt_store_order_put(st, &o2, NULL, 0, &status, &err), 0);
-  rt_event_rec ev = {id, "login", 7000, NULL, "e1", 0};
+  rt_event_rec ev = {id, "login", 7000, NULL, "e1", 0, 0};
   assert_int_equal(rt_store_event_put(st, &ev, &status, &err), 0);
   rt_customer_view v;
   assert_int_equal(rt_store_customer_get(st, "c1", 0, &v, &err), 0);
@@ -1951,13 +1951,13 @@ static void test_timeline(void **state) {
   assert_int_equal(rt_store_begin(st, &err), 0);
   for (int i = 0; i < 4; i++) { /* four events at 100, one earlier, one later */
     snprintf(key, sizeof key, "e%d", i);
-    rt_event_rec e = {c, "page", 100, NULL, key, 0};
+    rt_event_rec e = {c, "page", 100, NULL, key, 0, 0};
     assert_int_equal(rt_store_event_put(st, &e, &status, &err), 0);
     total++;
   }
-  rt_event_rec e1 = {c, "login", 50, "{\"via\":\"app\"}", "e-early", 0};
-  rt_event_rec e2 = {c, "logout", 200, NULL, NULL, 0};
-  rt_event_rec e3 = {other, "login", 100, NULL, "e-other", 0};
+  rt_event_rec e1 = {c, "login", 50, "{\"via\":\"app\"}", "e-early", 0, 0};
+  rt_event_rec e2 = {c, "logout", 200, NULL, NULL, 0, 0};
+  rt_event_rec e3 = {other, "login", 100, NULL, "e-other", 0, 0};
   assert_int_equal(rt_store_event_put(st, &e1, &status, &err), 0);
   assert_int_equal(rt_store_event_put(st, &e2, &status, &err), 0);
   assert_int_equal(rt_store_event_put(st, &e3, &status, &err), 0);
@@ -2130,7 +2130,7 @@ static void two_customers(rt_store *st, int64_t *a, int64_t *b) {
     assert_int_equal(rt_store_order_put(st, &o[i], NULL, 0, &status, &err), 0);
   rt_refund_rec r = {*a, "ra1", "oa1", 1500, 20, "USD", NULL, 0};
   assert_int_equal(rt_store_refund_put(st, &r, &status, &err), 0);
-  rt_event_rec e[] = {{*a, "login", 1200, NULL, "ea1", 0}, {*b, "login", 1300, NULL, "eb1", 0}};
+  rt_event_rec e[] = {{*a, "login", 1200, NULL, "ea1", 0, 0}, {*b, "login", 1300, NULL, "eb1", 0, 0}};
   for (size_t i = 0; i < 2; i++)
     assert_int_equal(rt_store_event_put(st, &e[i], &status, &err), 0);
   rt_subscription_rec sub = {*a, "sa1", "pro", 900, 0, 0, 1000, "USD", "month", 0};
