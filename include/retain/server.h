@@ -1,7 +1,8 @@
 /* server.h - `retain serve`: the HTTP API that accepts the events websites, apps and shops
  * send (the Segment spec: identify, track, page, screen, group, alias, batch) and stores them.
  *
- * Requests are handled by a pool of threads (libmicrohttpd). Every write goes through one
+ * Each connection has its own thread (libmicrohttpd), so a request waiting for its commit never
+ * holds up another client's. Every write goes through one
  * writer thread that owns the store: it takes all the requests waiting, applies them in one
  * transaction and commits, and only then are those requests answered 200 (group commit: an
  * acknowledged event is on disk, and concurrent requests share the cost of a commit).
@@ -21,7 +22,8 @@ typedef struct rt_server_config {
   const char *db_path;  /* the store (created if missing) */
   const char *host;     /* listen address, default "127.0.0.1" */
   int port;             /* 0: any free port (rt_server_port tells which) */
-  int threads;          /* request threads, default 128 (they mostly wait for commits) */
+  int max_connections;  /* connections at once, each with its own thread (a handler waits for
+                           its commit); default 1000; more are refused */
   size_t max_body;      /* bytes per request, default 1 MiB (413 beyond) */
   size_t max_batch;     /* events per /v1/batch, default 2500 (413 beyond) */
   int no_auth;          /* 1: accept requests without a key (local testing only) */

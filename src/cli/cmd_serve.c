@@ -31,8 +31,8 @@ static void help(void) {
          "Options:\n"
          "  --listen HOST:PORT  address to listen on (default 127.0.0.1:8080; port 0: any free\n"
          "                      port, printed at start)\n"
-         "  --threads N         request threads (default 128: they mostly wait for the commit\n"
-         "                      their events share with other requests)\n"
+         "  --max-connections N clients at once, each with its own thread (default 1000;\n"
+         "                      more are refused until one closes)\n"
          "  --max-body BYTES    largest request body (default 1048576; 413 beyond)\n"
          "  --max-batch N       most events in one /v1/batch (default 2500; 413 beyond)\n"
          "  --rate-limit N      requests a second per key, in bursts of up to 2N (default 20000;\n"
@@ -44,9 +44,10 @@ static void help(void) {
          "  --no-log            no request log (by default one JSON line per request on\n"
          "                      stderr: time, method, route, status, ms, events, bytes)\n"
          "  --config FILE       settings as key = value lines (or $RETAIN_CONFIG): listen,\n"
-         "                      threads, max_body, max_batch, rate_limit, request_timeout,\n"
-         "                      log, auth; the environment (RETAIN_LISTEN, RETAIN_THREADS,\n"
-         "                      ...) overrides the file and flags override both\n"
+         "                      max_connections, max_body, max_batch, rate_limit,\n"
+         "                      request_timeout, log, auth; the environment (RETAIN_LISTEN,\n"
+         "                      RETAIN_MAX_CONNECTIONS, ...) overrides the file and flags\n"
+         "                      override both\n"
          "                      (docs/SERVER.md, example in docs/retain-serve.conf)\n");
 }
 
@@ -61,7 +62,8 @@ static const struct setting {
   const char *about;
 } settings[] = {
     {"listen", "RETAIN_LISTEN", "--listen", S_LISTEN, 0, 0, "HOST:PORT (port 0: any free one)"},
-    {"threads", "RETAIN_THREADS", "--threads", S_INT, 1, 256, "request threads"},
+    {"max_connections", "RETAIN_MAX_CONNECTIONS", "--max-connections", S_INT, 1, 100000,
+     "clients at once"},
     {"max_body", "RETAIN_MAX_BODY", "--max-body", S_INT, 1024, 1 << 30, "bytes per request"},
     {"max_batch", "RETAIN_MAX_BATCH", "--max-batch", S_INT, 1, 1000000, "events per batch"},
     {"rate_limit", "RETAIN_RATE_LIMIT", "--rate-limit", S_INT, 0, 10000000,
@@ -108,7 +110,7 @@ static int apply_setting(serve_opts *o, size_t k, const char *v, const char *sou
   if (end == v || *end || x < st->lo || x > st->hi)
     return cli_usage_error("serve", "%s: %s wants a whole number from %lld to %lld, not '%s'",
                            source, st->key, (long long)st->lo, (long long)st->hi, v);
-  if (!strcmp(st->key, "threads")) o->cfg.threads = (int)x;
+  if (!strcmp(st->key, "max_connections")) o->cfg.max_connections = (int)x;
   else if (!strcmp(st->key, "max_body")) o->cfg.max_body = (size_t)x;
   else if (!strcmp(st->key, "max_batch")) o->cfg.max_batch = (size_t)x;
   else if (!strcmp(st->key, "request_timeout")) o->cfg.request_timeout = (int)x;

@@ -714,12 +714,13 @@ static int apply(rt__writer *w, const rt__event *ev, rt_error *err) {
 /* Answers jobs (a list) with rc/err. */
 static void answer(rt__writer *w, rt__job *jobs, int rc, const rt_error *err) {
   pthread_mutex_lock(&w->mu);
-  for (rt__job *j = jobs; j; j = j->next) {
+  for (rt__job *j = jobs, *next; j; j = next) {
+    next = j->next; /* j is gone once its thread sees done (after the unlock) */
     j->rc = rc;
     j->err = *err;
     j->done = 1;
+    pthread_cond_signal(&j->cv); /* only its own thread wakes, not every waiting one */
   }
-  pthread_cond_broadcast(&w->done);
   pthread_mutex_unlock(&w->mu);
 }
 
@@ -806,7 +807,6 @@ int rt__writer_start(rt__writer *w, rt_store *st, void (*on_commit)(void *ctx), 
   w->on_commit_ctx = ctx;
   pthread_mutex_init(&w->mu, NULL);
   pthread_cond_init(&w->work, NULL);
-  pthread_cond_init(&w->done, NULL);
   if (pthread_create(&w->thread, NULL, writer_main, w))
     return rt_error_set(err, RT_EIO, "server: cannot start the writer thread");
   w->started = 1;
@@ -816,6 +816,7 @@ int rt__writer_start(rt__writer *w, rt_store *st, void (*on_commit)(void *ctx), 
 void rt__writer_submit(rt__writer *w, rt__job *job) {
   job->done = 0;
   job->next = NULL;
+  pthread_cond_init(&job->cv, NULL);
   pthread_mutex_lock(&w->mu);
   if (w->stopping) {
     job->rc = rt_error_set(&job->err, RT_EBUSY, "server: shutting down");
@@ -829,8 +830,9 @@ void rt__writer_submit(rt__writer *w, rt__job *job) {
     pthread_cond_signal(&w->work);
   }
   while (!job->done)
-    pthread_cond_wait(&w->done, &w->mu);
+    pthread_cond_wait(&job->cv, &w->mu);
   pthread_mutex_unlock(&w->mu);
+  pthread_cond_destroy(&job->cv);
 }
 
 void rt__writer_stop(rt__writer *w) {
@@ -843,7 +845,6 @@ void rt__writer_stop(rt__writer *w) {
   pthread_join(w->thread, NULL);
   pthread_mutex_destroy(&w->mu);
   pthread_cond_destroy(&w->work);
-  pthread_cond_destroy(&w->done);
   cache_free(&w->ids);
   unstage(w, 0);
   rt_free(w->staged_key);

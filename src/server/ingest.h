@@ -81,6 +81,7 @@ typedef struct rt__job {
   int rc;            /* after done: 0 or the failure */
   rt_error err;
   int done;
+  pthread_cond_t cv; /* signalled when done */
   struct rt__job *next;
 } rt__job;
 
@@ -100,7 +101,7 @@ typedef struct rt__writer {
   size_t nstaged, staged_cap;
   pthread_t thread;
   pthread_mutex_t mu;
-  pthread_cond_t work, done;
+  pthread_cond_t work;
   rt__job *head, *tail;
   int stopping, started;
   uint64_t commits, events, max_commit; /* max_commit: most events in one commit */

@@ -6,8 +6,8 @@
  * publishes it. Commits that land while a view is being built are coalesced into the next one.
  * A read that must see everything acknowledged before it arrived asks for a view of at least
  * the generation current on its arrival (read-your-writes), and waits for it; without such a
- * read, changes are built in the background at most every few build times (at least 1 s), so
- * a steady stream of events does not keep a core rebuilding. Views are
+ * read, changes are built in the background at most every 30 s (or four build times), at idle
+ * CPU priority, so a steady stream of events does not keep a core rebuilding. Views are
  * reference-counted: a read keeps its view however many newer ones are published meanwhile.
  *
  * After a view is built, the members that entered or left each segment since the previous

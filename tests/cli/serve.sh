@@ -247,11 +247,11 @@ CHECKS=$((CHECKS + 1))
 kill -TERM $PID3
 wait $PID3 || true
 assert_not_contains "$(cat serve3.err)" '"route"' "the log, off in the file"
-printf 'listen = 127.0.0.1:0\nthreads = many\n' >bad.conf
+printf 'listen = 127.0.0.1:0\nmax_connections = many\n' >bad.conf
 run 2 "$RT_BIN" serve --config bad.conf
-assert_contains "$ERR" "bad.conf:2: threads wants a whole number"
-RETAIN_THREADS=0 run 2 "$RT_BIN" serve --listen 127.0.0.1:0
-assert_contains "$ERR" "RETAIN_THREADS"
+assert_contains "$ERR" "bad.conf:2: max_connections wants a whole number"
+RETAIN_MAX_CONNECTIONS=0 run 2 "$RT_BIN" serve --listen 127.0.0.1:0
+assert_contains "$ERR" "RETAIN_MAX_CONNECTIONS"
 
 # a per-key rate limit: beyond it 429, the other requests still served
 "$RT_BIN" serve --listen 127.0.0.1:0 --rate-limit 5 --no-log >serve2.out 2>serve2.err &
