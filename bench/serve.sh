@@ -65,6 +65,8 @@ fresh() {
   echo "${line%\}}, \"server_p99_ms\": $(server_p99)}"
   stop
   rm -f "$db" "$db-wal" "$db-shm"
+  sync # the next run should not share the disk with this one's write-back
+  sleep 2
 }
 
 measure() { # NAME FIELD ARGS...: RUNS fresh runs, prints each and the median of FIELD
