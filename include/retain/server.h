@@ -51,6 +51,7 @@ typedef struct rt_server_stats {
   uint64_t requests, events, commits, max_commit_batch;
   /* the views the reads see (model, features, segments), rebuilt after commits */
   uint64_t refreshes, segment_moves;
+  uint64_t view_waits;  /* reads that waited for a newer view (a write came before them) */
   double refresh_seconds, last_refresh_seconds;
   size_t customers;     /* in the current view */
   int64_t data_version; /* the store's, in the current view */

@@ -643,12 +643,32 @@ static int customer_of(rt__writer *w, const rt__event *ev, int64_t *id, rt_error
   return link_identity(st, "anonymous", ev->anon_id, *id, "first seen anonymousId", err);
 }
 
+/* Notes that the transaction touches customer (for the reads: see live.h). */
+static void touch(rt__writer *w, int64_t customer) {
+  if (w->touched_all)
+    return;
+  if (w->ntouched && w->touched[w->ntouched - 1] == customer)
+    return;
+  if (w->ntouched == w->touched_cap) {
+    size_t cap = w->touched_cap ? 2 * w->touched_cap : 256;
+    int64_t *v = cap <= (1u << 20) ? rt_realloc(w->touched, cap * sizeof *v) : NULL;
+    if (!v) {
+      w->touched_all = 1;
+      return;
+    }
+    w->touched = v;
+    w->touched_cap = cap;
+  }
+  w->touched[w->ntouched++] = customer;
+}
+
 static int apply(rt__writer *w, const rt__event *ev, rt_error *err) {
   rt_store *st = w->st;
   int64_t customer;
   int rc = customer_of(w, ev, &customer, err);
   if (rc)
     return rc;
+  touch(w, customer);
   /* every event is recorded (idempotent on its messageId); a duplicate changes nothing else */
   char type[256];
   switch (ev->kind) {
@@ -737,7 +757,7 @@ static void run_own(rt__writer *w, rt__job *j) {
   else if (j->bump) {
     cache_free(&w->ids); /* it may have moved customers (a merge): the ids are looked up anew */
     if (w->on_commit)
-      w->on_commit(w->on_commit_ctx);
+      w->on_commit(w->on_commit_ctx, NULL, 0);
   }
   j->next = NULL;
   answer(w, j, rc, &err);
@@ -775,6 +795,8 @@ static void *writer_main(void *arg) {
      * savepoints would cost every commit) */
     rt_error err = {0};
     size_t nev = 0;
+    w->ntouched = 0;
+    w->touched_all = 0;
     int rc = rt_store_begin(w->st, &err);
     for (rt__job *j = evjobs; j && !rc; j = j->next)
       for (size_t i = 0; i < j->events->n && !rc; i++, nev++)
@@ -786,7 +808,7 @@ static void *writer_main(void *arg) {
     unstage(w, rc == 0);
     if (!rc) {
       if (w->on_commit) /* before the answers: a read sent after an answer sees the events */
-        w->on_commit(w->on_commit_ctx);
+        w->on_commit(w->on_commit_ctx, w->touched_all ? NULL : w->touched, w->ntouched);
       pthread_mutex_lock(&w->mu);
       w->commits++;
       w->events += nev;
@@ -799,7 +821,8 @@ static void *writer_main(void *arg) {
   return NULL;
 }
 
-int rt__writer_start(rt__writer *w, rt_store *st, void (*on_commit)(void *ctx), void *ctx,
+int rt__writer_start(rt__writer *w, rt_store *st,
+                     void (*on_commit)(void *ctx, const int64_t *customers, size_t n), void *ctx,
                      rt_error *err) {
   memset(w, 0, sizeof *w);
   w->st = st;
@@ -846,6 +869,7 @@ void rt__writer_stop(rt__writer *w) {
   pthread_mutex_destroy(&w->mu);
   pthread_cond_destroy(&w->work);
   cache_free(&w->ids);
+  rt_free(w->touched);
   unstage(w, 0);
   rt_free(w->staged_key);
   rt_free(w->staged_id);

@@ -105,14 +105,19 @@ typedef struct rt__writer {
   rt__job *head, *tail;
   int stopping, started;
   uint64_t commits, events, max_commit; /* max_commit: most events in one commit */
-  /* called by the writer thread after each commit, before the jobs in it are answered */
-  void (*on_commit)(void *ctx);
+  /* called by the writer thread after each commit, before the jobs in it are answered, with
+   * the customers the commit touched (NULL: it may have changed any, e.g. a merge) */
+  void (*on_commit)(void *ctx, const int64_t *customers, size_t n);
   void *on_commit_ctx;
+  int64_t *touched; /* the customers of the transaction being built */
+  size_t ntouched, touched_cap;
+  int touched_all;  /* too many to list, or the list could not grow */
 } rt__writer;
 
 /* Starts the writer on an open writable store (the writer uses it from its own thread only).
  * on_commit (may be NULL) is called after every commit. */
-int rt__writer_start(rt__writer *w, rt_store *st, void (*on_commit)(void *ctx), void *ctx,
+int rt__writer_start(rt__writer *w, rt_store *st,
+                     void (*on_commit)(void *ctx, const int64_t *customers, size_t n), void *ctx,
                      rt_error *err);
 /* Queues job and waits until its events are committed (or failed): job->rc. */
 void rt__writer_submit(rt__writer *w, rt__job *job);

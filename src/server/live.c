@@ -238,6 +238,81 @@ static int sync_segments(rt_store *st, void *ctx, rt_error *err) {
   return rc;
 }
 
+/* ---- which customers changed since the view (mu held) ---- */
+
+#define TOUCHED_MAX (1u << 20) /* more: treated as a change of everyone */
+
+static size_t touched_slot(const rt__live *l, int64_t customer) {
+  size_t i = (size_t)((uint64_t)customer * 0x9E3779B97F4A7C15ULL) & (l->touched.cap - 1);
+  while (l->touched.key[i] && l->touched.key[i] != customer)
+    i = (i + 1) & (l->touched.cap - 1);
+  return i;
+}
+
+static void touched_clear(rt__live *l) {
+  rt_free(l->touched.key);
+  rt_free(l->touched.gen);
+  memset(&l->touched, 0, sizeof l->touched);
+}
+
+/* A table of cap slots holding the entries of the old one newer than keep_after. */
+static int touched_rehash(rt__live *l, size_t cap, uint64_t keep_after) {
+  int64_t *key = rt_calloc(cap, sizeof *key);
+  uint64_t *gen = rt_calloc(cap, sizeof *gen);
+  if (!key || !gen) {
+    rt_free(key);
+    rt_free(gen);
+    return -1;
+  }
+  int64_t *okey = l->touched.key;
+  uint64_t *ogen = l->touched.gen;
+  size_t ocap = l->touched.cap;
+  l->touched.key = key;
+  l->touched.gen = gen;
+  l->touched.cap = cap;
+  l->touched.n = 0;
+  for (size_t i = 0; i < ocap; i++)
+    if (okey[i] && ogen[i] > keep_after) {
+      size_t j = touched_slot(l, okey[i]);
+      l->touched.key[j] = okey[i];
+      l->touched.gen[j] = ogen[i];
+      l->touched.n++;
+    }
+  rt_free(okey);
+  rt_free(ogen);
+  return 0;
+}
+
+static void touched_put(rt__live *l, int64_t customer, uint64_t gen) {
+  if (l->touched.n * 2 >= l->touched.cap) {
+    size_t cap = l->touched.cap ? 2 * l->touched.cap : 1024;
+    if (cap > 2 * TOUCHED_MAX || touched_rehash(l, cap, 0)) {
+      l->all_gen = gen; /* too many to track: every read waits for this generation */
+      touched_clear(l);
+      return;
+    }
+  }
+  size_t i = touched_slot(l, customer);
+  if (!l->touched.key[i]) {
+    l->touched.key[i] = customer;
+    l->touched.n++;
+  }
+  l->touched.gen[i] = gen;
+}
+
+/* A view of generation gen is published: what it includes need not be tracked. */
+static void touched_prune(rt__live *l, uint64_t gen) {
+  if (!l->touched.n)
+    return;
+  size_t cap = 1024;
+  while (cap < 4 * l->touched.n)
+    cap *= 2;
+  if (touched_rehash(l, cap, gen)) {
+    l->all_gen = l->want;
+    touched_clear(l);
+  }
+}
+
 /* ---- the refresher ---- */
 
 static void *refresher(void *arg) {
@@ -322,6 +397,7 @@ static void *refresher(void *arg) {
       }
     } else {
       l->error[0] = 0;
+      touched_prune(l, v->gen);
       l->cur = v;
       l->refreshes++;
       l->refresh_seconds += v->seconds;
@@ -398,17 +474,34 @@ void rt__live_stop(rt__live *l) {
   pthread_mutex_destroy(&l->mu);
   pthread_cond_destroy(&l->wake);
   pthread_cond_destroy(&l->ready);
+  touched_clear(l);
   rt_tz_free(l->tz);
   rt_free(l->currency);
   rt_free(l->db_path);
   l->db_path = NULL;
 }
 
-void rt__live_bump(rt__live *l) {
+void rt__live_bump(rt__live *l, const int64_t *customers, size_t n) {
   pthread_mutex_lock(&l->mu);
   l->want++;
+  if (!customers)
+    l->all_gen = l->want;
+  for (size_t i = 0; customers && i < n; i++)
+    touched_put(l, customers[i], l->want);
   pthread_cond_signal(&l->wake);
   pthread_mutex_unlock(&l->mu);
+}
+
+uint64_t rt__live_customer_generation(rt__live *l, int64_t customer) {
+  pthread_mutex_lock(&l->mu);
+  uint64_t g = l->all_gen;
+  if (l->touched.cap) {
+    size_t i = touched_slot(l, customer);
+    if (l->touched.key[i] == customer && l->touched.gen[i] > g)
+      g = l->touched.gen[i];
+  }
+  pthread_mutex_unlock(&l->mu);
+  return g;
 }
 
 uint64_t rt__live_generation(rt__live *l) {
@@ -427,6 +520,7 @@ rt__view *rt__live_get(rt__live *l, uint64_t gen, int timeout_ms) {
     if (l->cur && !counted) { /* tell the refresher a read is waiting (and let a background
                                  rebuild under way compete for the CPU) */
       l->waiting++;
+      l->waits++;
       counted = 1;
       pthread_cond_signal(&l->wake);
       struct sched_param sp = {0};

@@ -63,6 +63,12 @@ typedef struct rt__live {
   pthread_cond_t ready;   /* to readers waiting for a view */
   rt__view *cur;          /* NULL until the first view */
   uint64_t want;          /* the latest generation */
+  uint64_t all_gen;       /* the latest commit that may have changed any customer */
+  struct {                /* customer -> the latest commit that touched it, since the view */
+    int64_t *key;         /* 0: empty slot */
+    uint64_t *gen;
+    size_t cap, n;
+  } touched;
   int waiting;            /* reads waiting for a newer view than the current one */
   int stopping, started;
   pthread_t thread;
@@ -71,6 +77,7 @@ typedef struct rt__live {
   uint64_t refreshes;
   double refresh_seconds, last_seconds;
   uint64_t segment_moves;
+  uint64_t waits;         /* reads that had to wait for a newer view */
 } rt__live;
 
 /* Starts the refresher (the first view is built at once, in the background). now_ms: 0 for
@@ -79,10 +86,15 @@ int rt__live_start(rt__live *l, const char *db_path, rt__writer *w, const char *
                    const char *currency, int64_t fixed_now_ms, rt_error *err);
 void rt__live_stop(rt__live *l);
 
-/* Something was committed: the next view must include it. */
-void rt__live_bump(rt__live *l);
+/* Something was committed: the next view must include it. customers are the ones it touched
+ * (NULL: it may have changed any, or every customer's segments). */
+void rt__live_bump(rt__live *l, const int64_t *customers, size_t n);
 /* The current generation (what a read arriving now must see). */
 uint64_t rt__live_generation(rt__live *l);
+/* What a read of one customer arriving now must see: the latest commit that touched it (or
+ * could have). A view at least that new answers it exactly as the newest would, so reading
+ * an untouched customer need not wait for the rebuild that other customers' events caused. */
+uint64_t rt__live_customer_generation(rt__live *l, int64_t customer);
 
 /* A view of at least generation gen (0: whatever is current), waiting up to timeout_ms for it;
  * NULL when there is none yet (not loaded: the first build is running or failed). When the

@@ -20,11 +20,10 @@
 #define PAGE_DEFAULT 100
 #define PAGE_MAX 10000
 
-/* The view this request must see (everything acknowledged before it arrived); NULL with the
- * 503 answer in *res when there is none. */
-static rt__view *view_for(rt_server *s, rt__request *rq, struct MHD_Connection *c,
-                          enum MHD_Result *res) {
-  rt__view *v = rt__live_get(&s->live, rt__live_generation(&s->live), WAIT_MS);
+/* A view of at least generation gen; NULL with the 503 answer in *res when there is none. */
+static rt__view *view_at(rt_server *s, rt__request *rq, struct MHD_Connection *c, uint64_t gen,
+                         enum MHD_Result *res) {
+  rt__view *v = rt__live_get(&s->live, gen, WAIT_MS);
   if (!v) {
     char msg[1100];
     pthread_mutex_lock(&s->live.mu);
@@ -34,6 +33,12 @@ static rt__view *view_for(rt_server *s, rt__request *rq, struct MHD_Connection *
     *res = rt__send_error(rq, c, MHD_HTTP_SERVICE_UNAVAILABLE, "loading", msg, NULL);
   }
   return v;
+}
+
+/* The view this request must see: everything acknowledged before it arrived. */
+static rt__view *view_for(rt_server *s, rt__request *rq, struct MHD_Connection *c,
+                          enum MHD_Result *res) {
+  return view_at(s, rq, c, rt__live_generation(&s->live), res);
 }
 
 static enum MHD_Result bad_param(rt__request *rq, struct MHD_Connection *c, const char *name,
@@ -126,20 +131,22 @@ static void add_computed(json_t *o, const rt__view *v, int64_t id) {
 enum MHD_Result rt__get_customer(rt_server *s, rt__request *rq, struct MHD_Connection *c) {
   const char *id = rq->param[0];
   enum MHD_Result res;
-  rt__view *view = view_for(s, rq, c, &res);
-  if (!view)
-    return res;
   rt_customer_view v;
   rt_error err = {0};
   int slot;
   rt_store *st = rt__reader_take(s, &slot);
   int rc = rt__customer_view(st, id, &v, &err);
   rt__reader_give(s, slot);
-  if (rc) {
-    rt__view_release(view);
-    if (rc == RT_ENOTFOUND)
-      return rt__send_error(rq, c, MHD_HTTP_NOT_FOUND, "not_found", err.msg, NULL);
+  if (rc == RT_ENOTFOUND)
+    return rt__send_error(rq, c, MHD_HTTP_NOT_FOUND, "not_found", err.msg, NULL);
+  if (rc)
     return rt__send_error(rq, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "store", err.msg, NULL);
+  /* the computed part from a view with every write to this customer acknowledged so far:
+   * writes to other customers do not make this read wait */
+  rt__view *view = view_at(s, rq, c, rt__live_customer_generation(&s->live, v.id), &res);
+  if (!view) {
+    rt_customer_view_free(&v);
+    return res;
   }
   json_t *o = json_object();
   json_object_set_new(o, "id", json_integer(v.id));

@@ -393,9 +393,12 @@ static enum MHD_Result get_metrics_text(rt_server *s, rt__request *rq, struct MH
       "# HELP retain_model_data_version The store's data version the current view includes.\n"
       "# TYPE retain_model_data_version gauge\nretain_model_data_version %lld\n"
       "# HELP retain_segment_moves_total Segment entries and exits recorded.\n"
-      "# TYPE retain_segment_moves_total counter\nretain_segment_moves_total %llu\n",
+      "# TYPE retain_segment_moves_total counter\nretain_segment_moves_total %llu\n"
+      "# HELP retain_view_waits_total Reads that waited for a newer view (a write before them).\n"
+      "# TYPE retain_view_waits_total counter\nretain_view_waits_total %llu\n",
       (unsigned long long)st.refreshes, st.refresh_seconds, st.last_refresh_seconds,
-      st.customers, (long long)st.data_version, (unsigned long long)st.segment_moves);
+      st.customers, (long long)st.data_version, (unsigned long long)st.segment_moves,
+      (unsigned long long)st.view_waits);
 #undef LABELS
 #undef OUT
   if (n >= cap)
@@ -705,7 +708,9 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
   atomic_fetch_sub(&s->in_flight, 1);
 }
 
-static void committed(void *ctx) { rt__live_bump(ctx); }
+static void committed(void *ctx, const int64_t *customers, size_t n) {
+  rt__live_bump(ctx, customers, n);
+}
 
 int rt_server_start(const rt_server_config *cfg, rt_server **out, rt_error *err) {
   *out = NULL;
@@ -810,6 +815,7 @@ void rt_server_stats_get(rt_server *s, rt_server_stats *out) {
   out->refresh_seconds = s->live.refresh_seconds;
   out->last_refresh_seconds = s->live.last_seconds;
   out->segment_moves = s->live.segment_moves;
+  out->view_waits = s->live.waits;
   if (s->live.cur) {
     out->customers = s->live.cur->model->ncustomers;
     out->data_version = s->live.cur->data_version;

@@ -158,6 +158,20 @@ for _ in $(seq 100); do
 done
 assert_eq "$(sql "select e.enter from segment_events e join customers c on c.id = e.customer_id join segments s on s.id = e.segment_id where c.ext_id = '$L' and s.name = 'big' order by e.at_ms desc limit 1")" 1 "the stored entry event"
 
+# a write makes only reads that need it wait for a newer view: the customer written to (and
+# the aggregates), not another customer
+waits() { curl -s "$U/metrics" | sed -n 's/^retain_view_waits_total //p'; }
+L2=$(sql "select c.ext_id from customers c where (select count(*) from orders o where o.customer_id = c.id) = 2 order by c.id limit 1")
+N2=$(curl -s -u "$READ:" "$U/v1/customers/$L2" | jq .features.orders)
+W0=$(waits)
+api POST /v1/track "{\"userId\":\"$L2\",\"event\":\"Order Completed\",\"messageId\":\"live-2\",\"timestamp\":\"2024-12-31T10:00:00Z\",\"properties\":{\"order_id\":\"LIVE-2\",\"total\":5}}" -u "$WRITE:"
+api GET "/v1/customers/$C" "" "${R[@]}"
+assert_eq "$CODE" 200 "another customer"
+assert_eq "$(waits)" "$W0" "a read of another customer did not wait for the write"
+api GET "/v1/customers/$L2" "" "${R[@]}"
+assert_eq "$(echo "$BODY_OUT" | jq .features.orders)" "$((N2 + 1))" "the customer written to sees its order"
+assert_eq "$(waits)" "$((W0 + 1))" "and waited for it"
+
 # the timeline: pages of the customer's events, orders, refunds and subscriptions, newest first,
 # every item once
 WANT_ITEMS=$(sql "select (select count(*) from orders o join customers c on c.id = o.customer_id where c.ext_id = '$L') + (select count(*) from refunds r join customers c on c.id = r.customer_id where c.ext_id = '$L') + (select count(*) from events e join customers c on c.id = e.customer_id where c.ext_id = '$L') + (select count(*) from subscriptions x join customers c on c.id = x.customer_id where c.ext_id = '$L')")
