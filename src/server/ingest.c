@@ -731,6 +731,9 @@ static int apply(rt__writer *w, const rt__event *ev, rt_error *err) {
 
 /* ---- the writer ---- */
 
+const unsigned rt__commit_buckets[RT__COMMIT_BUCKETS] = {1,   2,   5,    10,   20,   50,
+                                                         100, 200, 500, 1000, 2000, 5000};
+
 /* Answers jobs (a list) with rc/err. */
 static void answer(rt__writer *w, rt__job *jobs, int rc, const rt_error *err) {
   pthread_mutex_lock(&w->mu);
@@ -814,6 +817,10 @@ static void *writer_main(void *arg) {
       w->events += nev;
       if (nev > w->max_commit)
         w->max_commit = nev;
+      size_t b = 0;
+      while (b < RT__COMMIT_BUCKETS && nev > rt__commit_buckets[b])
+        b++;
+      w->commit_sizes[b]++;
       pthread_mutex_unlock(&w->mu);
     }
     answer(w, evjobs, rc, &err);

@@ -92,6 +92,10 @@ typedef struct rt__idcache {
   size_t cap, n; /* open addressing, cap a power of two */
 } rt__idcache;
 
+/* the upper bounds of the commit-size histogram (events per commit) */
+#define RT__COMMIT_BUCKETS 12
+extern const unsigned rt__commit_buckets[RT__COMMIT_BUCKETS];
+
 typedef struct rt__writer {
   rt_store *st;
   rt__idcache ids;
@@ -105,6 +109,7 @@ typedef struct rt__writer {
   rt__job *head, *tail;
   int stopping, started;
   uint64_t commits, events, max_commit; /* max_commit: most events in one commit */
+  uint64_t commit_sizes[RT__COMMIT_BUCKETS + 1]; /* commits by events, rt__commit_buckets */
   /* called by the writer thread after each commit, before the jobs in it are answered, with
    * the customers the commit touched (NULL: it may have changed any, e.g. a merge) */
   void (*on_commit)(void *ctx, const int64_t *customers, size_t n);

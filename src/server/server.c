@@ -381,6 +381,22 @@ static enum MHD_Result get_metrics_text(rt_server *s, rt__request *rq, struct MH
       "# TYPE retain_commit_events_max gauge\nretain_commit_events_max %llu\n",
       (unsigned long long)st.events, (unsigned long long)st.commits,
       (unsigned long long)st.max_commit_batch);
+  OUT("# HELP retain_commit_events Events per commit (requests waiting share one).\n"
+      "# TYPE retain_commit_events histogram\n");
+  uint64_t sizes[RT__COMMIT_BUCKETS + 1], cum = 0;
+  pthread_mutex_lock(&s->w.mu);
+  memcpy(sizes, s->w.commit_sizes, sizeof sizes);
+  pthread_mutex_unlock(&s->w.mu);
+  for (size_t b = 0; b <= RT__COMMIT_BUCKETS; b++) {
+    cum += sizes[b];
+    if (b < RT__COMMIT_BUCKETS)
+      OUT("retain_commit_events_bucket{le=\"%u\"} %llu\n", rt__commit_buckets[b],
+          (unsigned long long)cum);
+    else
+      OUT("retain_commit_events_bucket{le=\"+Inf\"} %llu\nretain_commit_events_sum %llu\n"
+          "retain_commit_events_count %llu\n",
+          (unsigned long long)cum, (unsigned long long)st.events, (unsigned long long)cum);
+  }
   OUT("# HELP retain_model_refreshes_total Views (model, features, segments) rebuilt after "
       "commits.\n# TYPE retain_model_refreshes_total counter\nretain_model_refreshes_total %llu\n"
       "# HELP retain_model_refresh_seconds_total Time spent rebuilding views.\n"

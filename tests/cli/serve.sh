@@ -206,6 +206,10 @@ assert_contains "$OUT" 'retain_http_requests_total{method="POST",route="/v1/trac
 assert_contains "$OUT" 'retain_http_requests_total{method="POST",route="/v1/track",status="401"} 2'
 assert_contains "$OUT" 'retain_http_request_duration_seconds_bucket{method="POST",route="/v1/batch",le="+Inf"}'
 assert_contains "$OUT" 'retain_model_refreshes_total'
+assert_eq "$(echo "$OUT" | sed -n 's/^retain_commit_events_count //p')" \
+  "$(echo "$OUT" | sed -n 's/^retain_commits_total //p')" "commits in the size histogram"
+assert_eq "$(echo "$OUT" | sed -n 's/^retain_commit_events_sum //p')" \
+  "$(echo "$OUT" | sed -n 's/^retain_events_ingested_total //p')" "events in the size histogram"
 assert_contains "$OUT" 'retain_model_refresh_last_seconds'
 assert_contains "$OUT" 'retain_events_ingested_total'
 assert_contains "$(cat serve.err)" '"route":"/v1/identify","status":200'
