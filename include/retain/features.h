@@ -73,6 +73,15 @@ typedef struct rt_customer_rows {
  * depend on the number of customers. RT_EINVAL for i out of range. */
 int rt_features_set_customer(rt_features *f, size_t i, const rt_customer_rows *rows);
 
+/* Customer i of f (SIZE_MAX: one f does not have) as a features table of its own (n = 1, the
+ * same columns) whose order-derived features come from rows, scored against the edges and
+ * cuts of f's base set as rt_features_set_customer does; every other field (attributes,
+ * stored scores) is f's value for i (missing for SIZE_MAX). For answering one customer at once
+ * after an event without rebuilding f; rules must be compiled against it to be matched
+ * (rt_rule_match(r, 0)). It borrows f's names and dictionaries: free it before f. */
+int rt_features_one(const rt_features *f, size_t i, const rt_customer_rows *rows,
+                    rt_features **out, rt_error *err);
+
 /* ---- the built-in segmentations, also usable on their own ---- */
 
 /* RFM: customers with orders get recency, frequency and monetary scores 1..bins from their

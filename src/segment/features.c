@@ -190,6 +190,94 @@ static void *own(owned *ow, void *p) {
   return p;
 }
 
+/* ---- one customer on its own ---- */
+
+typedef struct remap {
+  const void *from[MAX_COLS * 4];
+  void *to[MAX_COLS * 4];
+  int n;
+} remap;
+
+static void *moved(const remap *m, const void *p) {
+  for (int k = 0; p && k < m->n; k++)
+    if (m->from[k] == p)
+      return m->to[k];
+  return NULL;
+}
+
+/* a one-element copy of column array p's element i (missing when i is SIZE_MAX) */
+static void *one(owned *ow, remap *m, const void *p, size_t size, size_t i, const void *missing) {
+  if (!p)
+    return NULL;
+  void *c = own(ow, rt_malloc(size));
+  if (!c)
+    return NULL;
+  memcpy(c, i == SIZE_MAX ? missing : (const char *)p + i * size, size);
+  m->from[m->n] = p;
+  m->to[m->n++] = c;
+  return c;
+}
+
+int rt_features_one(const rt_features *f, size_t i, const rt_customer_rows *rows,
+                    rt_features **out, rt_error *err) {
+  *out = NULL;
+  if ((i != SIZE_MAX && i >= f->n) || !rows)
+    return rt_error_set(err, RT_EINVAL, "rt_features_one: no customer %zu", i);
+  const owned *src = f->priv;
+  rt_features *g = rt_calloc(1, sizeof *g);
+  owned *ow = rt_calloc(1, sizeof *ow);
+  rt_column *cols = rt_calloc(MAX_COLS, sizeof *cols);
+  remap *m = rt_calloc(1, sizeof *m);
+  int rc = !g || !ow || !cols || !m ? RT_ENOMEM : 0;
+  if (!rc) {
+    *ow = *src; /* the edges, cuts and options; what it owns is f's: none of it is taken */
+    ow->nmem = ow->ndicts = ow->nnames = 0;
+    ow->ids = NULL;
+    *g = *f;
+    g->n = 1;
+    g->cols = cols;
+    g->priv = ow;
+    static const double nan_ = NAN;
+    static const int32_t missing_day = INT32_MIN;
+    static const uint32_t missing_code = UINT32_MAX;
+    for (size_t k = 0; k < f->ncols && !rc; k++) {
+      const rt_column *c = &f->cols[k];
+      rt_column *d = &cols[k];
+      *d = *c; /* names, types and dictionaries stay f's */
+      if ((c->num && !(d->num = one(ow, m, c->num, sizeof *c->num, i, &nan_))) ||
+          (c->day && !(d->day = one(ow, m, c->day, sizeof *c->day, i, &missing_day))) ||
+          (c->code && !(d->code = one(ow, m, c->code, sizeof *c->code, i, &missing_code))) ||
+          (c->i32 && !(d->i32 = one(ow, m, c->i32, sizeof *c->i32, i, &missing_day))))
+        rc = RT_ENOMEM;
+    }
+  }
+  if (!rc) {
+#define MOVE(x) ow->x = moved(m, src->x)
+    MOVE(orders), MOVE(revenue), MOVE(refunded), MOVE(net), MOVE(aov), MOVE(since_last);
+    MOVE(tenure), MOVE(gap), MOVE(o30), MOVE(o90), MOVE(o365), MOVE(r90), MOVE(r365);
+    MOVE(subs), MOVE(subscriber), MOVE(rsc), MOVE(fsc), MOVE(msc), MOVE(rfm), MOVE(first);
+    MOVE(last), MOVE(seg), MOVE(stage), MOVE(tier), MOVE(orders_i), MOVE(since_i);
+    MOVE(tenure_i), MOVE(o30_i), MOVE(o90_i), MOVE(o365_i), MOVE(subs_i), MOVE(rsc_i);
+    MOVE(fsc_i), MOVE(msc_i), MOVE(rfm_i), MOVE(pclv);
+#undef MOVE
+    rc = rt_features_set_customer(g, 0, rows);
+  }
+  rt_free(m);
+  if (rc) {
+    if (g && g->priv)
+      rt_features_free(g);
+    else {
+      rt_free(g);
+      rt_free(ow);
+      rt_free(cols);
+    }
+    return rt_error_set(err, rc, "one customer's features: %s", rt_strerror(rc));
+  }
+  *out = g;
+  return 0;
+}
+
+
 static rt_column *add_col(rt_features *f, const char *name, rt_value_type type,
                           const char *about) {
   if (f->ncols == MAX_COLS)

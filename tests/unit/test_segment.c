@@ -332,6 +332,43 @@ static void test_set_customer(void **state) {
         fail_msg("%s of customer %zu changed with another customer's order", f->cols[k].name, i);
   assert_int_equal(rt_features_set_customer(f, f->n, &big), RT_EINVAL);
   rt_rule_free(r);
+
+  /* rt_features_one: every customer on its own from its rows is the customer of the full
+   * build, and a big buyer there is what rt_features_set_customer made of it above, all
+   * without touching f */
+  for (size_t i = 0; i < g->n; i++) {
+    rt_customer_rows rows = rows_of(m, i);
+    rt_features *one;
+    assert_int_equal(rt_features_one(g, i, &rows, &one, &err), 0);
+    assert_int_equal(one->n, 1);
+    assert_int_equal(one->ncols, g->ncols);
+    for (size_t k = 0; k < g->ncols; k++)
+      if (!same_value(&one->cols[k], 0, &g->cols[k], i))
+        fail_msg("%s of customer %zu differs on its own", g->cols[k].name, i);
+    rt_features_free(one);
+  }
+  rt_features *one;
+  assert_int_equal(rt_features_one(g, who, &big, &one, &err), 0);
+  for (size_t k = 0; k < g->ncols; k++)
+    if (!same_value(&one->cols[k], 0, &f->cols[k], who))
+      fail_msg("%s of the big buyer on its own differs", g->cols[k].name);
+  rt_rule_env env1;
+  rt_features_env(one, &env1);
+  assert_int_equal(rt_rule_compile("rfm_segment = 'champions' and value_tier = 'platinum'",
+                                   &env1, &r, &err), 0);
+  assert_int_equal(rt_rule_match(r, 0), 1);
+  rt_rule_free(r);
+  rt_features_free(one);
+  /* a customer the table does not have: its orders count, the rest is missing */
+  assert_int_equal(rt_features_one(g, SIZE_MAX, &big, &one, &err), 0);
+  assert_true(num(one, "orders", 0) == 12);
+  assert_null(text(one, "customer_id", 0));
+  rt_features_free(one);
+  assert_int_equal(rt_features_one(g, g->n, &big, &one, &err), RT_EINVAL);
+  for (size_t k = 0; k < g->ncols; k++) /* g itself untouched */
+    for (size_t i = 0; i < g->n; i++)
+      if (i != who && !same_value(&f->cols[k], i, &g->cols[k], i))
+        fail_msg("%s of customer %zu changed", g->cols[k].name, i);
   rt_features_free(f);
   rt_features_free(g);
   rt_model_free(m);
