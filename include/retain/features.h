@@ -75,12 +75,15 @@ int rt_features_set_customer(rt_features *f, size_t i, const rt_customer_rows *r
 
 /* Customer i of f (SIZE_MAX: one f does not have) as a features table of its own (n = 1, the
  * same columns) whose order-derived features come from rows, scored against the edges and
- * cuts of f's base set as rt_features_set_customer does; every other field (attributes,
- * stored scores) is f's value for i (missing for SIZE_MAX). For answering one customer at once
+ * cuts of f's base set as rt_features_set_customer does, and whose attributes come from
+ * attrs_json (the customer's attributes as stored, a JSON object; NULL: f's values for i).
+ * Stored scores are f's for i (missing for SIZE_MAX). For answering one customer at once
  * after an event without rebuilding f; rules must be compiled against it to be matched
- * (rt_rule_match(r, 0)). It borrows f's names and dictionaries: free it before f. */
+ * (rt_rule_match(r, 0)). RT_ENOTFOUND when an attribute cannot be shown without a rebuild (a
+ * new key, a text value the column's dictionary lacks, text in a number column). It borrows
+ * f's names and dictionaries: free it before f. */
 int rt_features_one(const rt_features *f, size_t i, const rt_customer_rows *rows,
-                    rt_features **out, rt_error *err);
+                    const char *attrs_json, rt_features **out, rt_error *err);
 
 /* ---- the built-in segmentations, also usable on their own ---- */
 

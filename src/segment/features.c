@@ -218,8 +218,10 @@ static void *one(owned *ow, remap *m, const void *p, size_t size, size_t i, cons
   return c;
 }
 
+static int set_attrs(rt_features *g, const char *attrs_json, rt_error *err);
+
 int rt_features_one(const rt_features *f, size_t i, const rt_customer_rows *rows,
-                    rt_features **out, rt_error *err) {
+                    const char *attrs_json, rt_features **out, rt_error *err) {
   *out = NULL;
   if ((i != SIZE_MAX && i >= f->n) || !rows)
     return rt_error_set(err, RT_EINVAL, "rt_features_one: no customer %zu", i);
@@ -263,6 +265,10 @@ int rt_features_one(const rt_features *f, size_t i, const rt_customer_rows *rows
     rc = rt_features_set_customer(g, 0, rows);
   }
   rt_free(m);
+  if (!rc && attrs_json && (rc = set_attrs(g, attrs_json, err))) {
+    rt_features_free(g);
+    return rc;
+  }
   if (rc) {
     if (g && g->priv)
       rt_features_free(g);
@@ -832,6 +838,74 @@ static int add_attrs(rt_features *f, owned *ow, rt_store *st, rt_error *err) {
   }
   rt_free(a.buf);
   return rc;
+}
+
+/* The attribute columns of one-customer table g from the customer's attributes as stored (a
+ * JSON object): RT_ENOTFOUND when a value cannot be shown without a rebuild (a key without a
+ * column, a text value not in the column's dictionary, a text where the column is a number). */
+static int set_attrs(rt_features *g, const char *attrs_json, rt_error *err) {
+  json_t *o = json_loads(attrs_json, 0, NULL);
+  if (!json_is_object(o)) {
+    json_decref(o);
+    return rt_error_set(err, RT_EINVAL, "attributes: not a JSON object");
+  }
+  for (size_t k = 0; k < g->ncols; k++) {
+    rt_column *c = &g->cols[k];
+    if (strncmp(c->name, "attributes.", 11))
+      continue;
+    if (c->num)
+      ((double *)c->num)[0] = NAN;
+    if (c->code)
+      ((uint32_t *)c->code)[0] = UINT32_MAX;
+  }
+  int rc = 0;
+  const char *key;
+  json_t *x;
+  json_object_foreach(o, key, x) {
+    if (json_is_null(x))
+      continue;
+    char *name = field_name(key);
+    const rt_column *c = name ? rt_features_find(g, name) : NULL;
+    rt_free(name);
+    if (!c) {
+      rc = RT_ENOTFOUND;
+      break;
+    }
+    if (c->type != RT_TYPE_TEXT) { /* number or bool: numbers and booleans only */
+      if (!json_is_number(x) && !json_is_boolean(x)) {
+        rc = RT_ENOTFOUND;
+        break;
+      }
+      ((double *)c->num)[0] = json_is_number(x) ? json_number_value(x) : json_is_true(x);
+      continue;
+    }
+    char buf[64], *dump = NULL;
+    const char *t = buf;
+    if (json_is_string(x))
+      t = json_string_value(x);
+    else if (json_is_integer(x))
+      snprintf(buf, sizeof buf, "%lld", (long long)json_integer_value(x));
+    else if (json_is_real(x))
+      snprintf(buf, sizeof buf, "%.17g", json_real_value(x));
+    else if (json_is_boolean(x))
+      t = json_is_true(x) ? "true" : "false";
+    else
+      t = dump = json_dumps(x, JSON_COMPACT | JSON_SORT_KEYS);
+    uint32_t code = UINT32_MAX;
+    for (size_t d = 0; t && d < c->ndict && d < 100000; d++)
+      if (!strcmp(c->dict[d], t)) {
+        code = (uint32_t)d;
+        break;
+      }
+    free(dump);
+    if (code == UINT32_MAX) {
+      rc = RT_ENOTFOUND;
+      break;
+    }
+    ((uint32_t *)c->code)[0] = code;
+  }
+  json_decref(o);
+  return rc ? rt_error_set(err, rc, "attributes: a value the features cannot show yet") : 0;
 }
 
 /* ---- the features ---- */

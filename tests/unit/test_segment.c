@@ -339,7 +339,7 @@ static void test_set_customer(void **state) {
   for (size_t i = 0; i < g->n; i++) {
     rt_customer_rows rows = rows_of(m, i);
     rt_features *one;
-    assert_int_equal(rt_features_one(g, i, &rows, &one, &err), 0);
+    assert_int_equal(rt_features_one(g, i, &rows, NULL, &one, &err), 0);
     assert_int_equal(one->n, 1);
     assert_int_equal(one->ncols, g->ncols);
     for (size_t k = 0; k < g->ncols; k++)
@@ -348,7 +348,7 @@ static void test_set_customer(void **state) {
     rt_features_free(one);
   }
   rt_features *one;
-  assert_int_equal(rt_features_one(g, who, &big, &one, &err), 0);
+  assert_int_equal(rt_features_one(g, who, &big, NULL, &one, &err), 0);
   for (size_t k = 0; k < g->ncols; k++)
     if (!same_value(&one->cols[k], 0, &f->cols[k], who))
       fail_msg("%s of the big buyer on its own differs", g->cols[k].name);
@@ -360,11 +360,11 @@ static void test_set_customer(void **state) {
   rt_rule_free(r);
   rt_features_free(one);
   /* a customer the table does not have: its orders count, the rest is missing */
-  assert_int_equal(rt_features_one(g, SIZE_MAX, &big, &one, &err), 0);
+  assert_int_equal(rt_features_one(g, SIZE_MAX, &big, NULL, &one, &err), 0);
   assert_true(num(one, "orders", 0) == 12);
   assert_null(text(one, "customer_id", 0));
   rt_features_free(one);
-  assert_int_equal(rt_features_one(g, g->n, &big, &one, &err), RT_EINVAL);
+  assert_int_equal(rt_features_one(g, g->n, &big, NULL, &one, &err), RT_EINVAL);
   for (size_t k = 0; k < g->ncols; k++) /* g itself untouched */
     for (size_t i = 0; i < g->n; i++)
       if (i != who && !same_value(&f->cols[k], i, &g->cols[k], i))
@@ -433,6 +433,23 @@ static void test_attributes(void **state) {
   assert_null(text(f, "attributes.mixed", 2));
   assert_true(num(f, "attributes.big", 4) == 12345678901234.0);
   assert_string_equal(text(f, "attributes.caf__", 4), "\xC3\xBC" "ber");
+  /* one customer on its own with new attributes: values the columns can hold are shown, any
+   * other is refused (the caller then waits for a rebuild) */
+  rt_customer_rows none = {0};
+  rt_features *one;
+  assert_int_equal(rt_features_one(f, 0, &none, "{\"plan\":\"free\",\"seats\":5,\"vip\":false,"
+                                                "\"mixed\":2.5}", &one, &err), 0);
+  assert_string_equal(text(one, "attributes.plan", 0), "free");
+  assert_true(num(one, "attributes.seats", 0) == 5 && num(one, "attributes.vip", 0) == 0);
+  assert_string_equal(text(one, "attributes.mixed", 0), "2.5");
+  assert_null(text(one, "attributes.tags", 0)); /* gone from the customer: missing */
+  assert_true(isnan(num(one, "attributes.score", 0)));
+  rt_features_free(one);
+  assert_int_equal(rt_features_one(f, 0, &none, "{\"plan\":\"enterprise\"}", &one, &err),
+                   RT_ENOTFOUND);
+  assert_int_equal(rt_features_one(f, 0, &none, "{\"newkey\":1}", &one, &err), RT_ENOTFOUND);
+  assert_int_equal(rt_features_one(f, 0, &none, "{\"seats\":\"many\"}", &one, &err),
+                   RT_ENOTFOUND);
   rt_features_free(f);
   rt_model_free(m);
   rt_store_close(st);
