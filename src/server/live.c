@@ -104,10 +104,10 @@ static const char *view_rule(void *ctx, const char *name) {
   return s ? s->rule : NULL;
 }
 
-int rt__view_compile(const rt__view *v, const char *name, const char *rule, rt_rule **out,
-                     rt_error *err) {
+int rt__view_compile(const rt__view *v, const rt_features *f, const char *name,
+                     const char *rule, rt_rule **out, rt_error *err) {
   rt_rule_env env;
-  rt_features_env(v->feat, &env);
+  rt_features_env(f ? f : v->feat, &env);
   env.segment_rule = view_rule;
   env.ctx = (void *)v;
   env.name = name;
@@ -118,7 +118,7 @@ static int evaluate_segments(rt__view *v) {
   for (size_t k = 0; k < v->nseg; k++) {
     rt__segview *s = &v->seg[k];
     rt_error e = {0};
-    if (rt__view_compile(v, s->name, s->rule, &s->r, &e) ||
+    if (rt__view_compile(v, NULL, s->name, s->rule, &s->r, &e) ||
         rt_segment_eval(s->r, v->feat->n, &s->bits, &s->count, &e)) {
       if (e.code == RT_ENOMEM)
         return RT_ENOMEM;
@@ -492,9 +492,11 @@ void rt__live_bump(rt__live *l, const int64_t *customers, size_t n) {
   pthread_mutex_unlock(&l->mu);
 }
 
-uint64_t rt__live_customer_generation(rt__live *l, int64_t customer) {
+uint64_t rt__live_customer_generation(rt__live *l, int64_t customer, uint64_t *all) {
   pthread_mutex_lock(&l->mu);
   uint64_t g = l->all_gen;
+  if (all)
+    *all = l->all_gen;
   if (l->touched.cap) {
     size_t i = touched_slot(l, customer);
     if (l->touched.key[i] == customer && l->touched.gen[i] > g)

@@ -93,8 +93,10 @@ void rt__live_bump(rt__live *l, const int64_t *customers, size_t n);
 uint64_t rt__live_generation(rt__live *l);
 /* What a read of one customer arriving now must see: the latest commit that touched it (or
  * could have). A view at least that new answers it exactly as the newest would, so reading
- * an untouched customer need not wait for the rebuild that other customers' events caused. */
-uint64_t rt__live_customer_generation(rt__live *l, int64_t customer);
+ * an untouched customer need not wait for the rebuild that other customers' events caused.
+ * *all (may be NULL): the latest commit that may have changed every customer (a merge, a
+ * segment change). */
+uint64_t rt__live_customer_generation(rt__live *l, int64_t customer, uint64_t *all);
 
 /* A view of at least generation gen (0: whatever is current), waiting up to timeout_ms for it;
  * NULL when there is none yet (not loaded: the first build is running or failed). When the
@@ -104,9 +106,10 @@ void rt__view_release(rt__view *v);
 
 /* The segment of that name in v, or NULL. */
 const rt__segview *rt__view_segment(const rt__view *v, const char *name);
-/* Compiles a segment rule against v's features, in_segment reading v's segments. */
-int rt__view_compile(const rt__view *v, const char *name, const char *rule, rt_rule **out,
-                     rt_error *err);
+/* Compiles a segment rule against v's features (or f, e.g. one customer's on its own),
+ * in_segment reading v's segments. */
+int rt__view_compile(const rt__view *v, const rt_features *f, const char *name,
+                     const char *rule, rt_rule **out, rt_error *err);
 /* Whether customer i of v is a member of s. */
 static inline int rt__segview_has(const rt__segview *s, size_t i) {
   return s->bits && (int)((s->bits[i / 64] >> (i % 64)) & 1);

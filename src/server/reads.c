@@ -19,6 +19,7 @@
 #define WAIT_MS 30000       /* a read waits this long for the view to catch up */
 #define PAGE_DEFAULT 100
 #define PAGE_MAX 10000
+#define RT__MAX_SEGMENTS 4096 /* listed per customer */
 
 /* A view of at least generation gen; NULL with the 503 answer in *res when there is none. */
 static rt__view *view_at(rt_server *s, rt__request *rq, struct MHD_Connection *c, uint64_t gen,
@@ -109,23 +110,129 @@ static json_t *feature_json(const rt_column *col, size_t i) {
   return json_null();
 }
 
-/* features and segments of the customer with store id `id` in v */
-static void add_computed(json_t *o, const rt__view *v, int64_t id) {
-  size_t i = rt_model_index_of(v->model, id);
-  json_t *f = json_object(), *segs = json_array();
-  if (i != SIZE_MAX) {
-    for (size_t k = 0; k < v->feat->ncols; k++) {
-      const rt_column *col = &v->feat->cols[k];
-      if (strcmp(col->name, "customer_id"))
-        json_object_set_new(f, col->name, feature_json(col, i));
-    }
-    for (size_t k = 0; k < v->nseg; k++)
-      if (rt__segview_has(&v->seg[k], i))
-        json_array_append_new(segs, json_string(v->seg[k].name));
+/* features (customer i of f, or none for SIZE_MAX) and segments (names, n of them) */
+static void add_computed(json_t *o, const rt_features *f, size_t i, const char *const *segs,
+                         size_t nsegs, int64_t data_version) {
+  json_t *feat = json_object(), *arr = json_array();
+  for (size_t k = 0; i != SIZE_MAX && k < f->ncols; k++) {
+    const rt_column *col = &f->cols[k];
+    if (strcmp(col->name, "customer_id"))
+      json_object_set_new(feat, col->name, feature_json(col, i));
   }
-  json_object_set_new(o, "features", f);
-  json_object_set_new(o, "segments", segs);
-  json_object_set_new(o, "data_version", json_integer(v->data_version));
+  for (size_t k = 0; k < nsegs; k++)
+    json_array_append_new(arr, json_string(segs[k]));
+  json_object_set_new(o, "features", feat);
+  json_object_set_new(o, "segments", arr);
+  json_object_set_new(o, "data_version", json_integer(data_version));
+}
+
+/* ---- a customer written to since the view, answered at once ---- */
+
+/* a customer's orders, refunds and subscriptions from its timeline, as the model keeps them:
+ * days in the model's zone, orders and refunds in its currency, ascending */
+typedef struct rows_acc {
+  const rt_model *m;
+  int32_t *od, *rd, *sf, *se;
+  int64_t *oa, *ra;
+  size_t no, nr, ns, co, cr, cs;
+  int oom;
+} rows_acc;
+
+static int grow(void **p, size_t *cap, size_t n, size_t size) {
+  if (n < *cap)
+    return 0;
+  size_t c = *cap ? 2 * *cap : 64;
+  void *q = rt_realloc(*p, c * size);
+  if (!q)
+    return -1;
+  *p = q;
+  *cap = c;
+  return 0;
+}
+
+static int32_t day_of(const rt_model *m, int64_t ms) {
+  int64_t d = rt_tz_day(m->tz, ms);
+  return d > INT32_MAX - 1 ? INT32_MAX - 1 : d < INT32_MIN + 1 ? INT32_MIN + 1 : (int32_t)d;
+}
+
+static int on_row(void *ctx, const rt_timeline_item *it) {
+  rows_acc *a = ctx;
+  int same = it->currency && !strcmp(it->currency, a->m->currency);
+  if (!strcmp(it->kind, "order") && same) {
+    size_t c = a->co;
+    if (grow((void **)&a->od, &c, a->no, sizeof *a->od) ||
+        grow((void **)&a->oa, &a->co, a->no, sizeof *a->oa))
+      return a->oom = 1;
+    a->od[a->no] = day_of(a->m, it->ts_ms);
+    a->oa[a->no++] = it->amount;
+  } else if (!strcmp(it->kind, "refund") && same && it->amount > 0) {
+    size_t c = a->cr;
+    if (grow((void **)&a->rd, &c, a->nr, sizeof *a->rd) ||
+        grow((void **)&a->ra, &a->cr, a->nr, sizeof *a->ra))
+      return a->oom = 1;
+    a->rd[a->nr] = day_of(a->m, it->ts_ms);
+    a->ra[a->nr++] = it->amount;
+  } else if (!strcmp(it->kind, "subscription")) { /* every currency counts for activity */
+    size_t c = a->cs;
+    if (grow((void **)&a->sf, &c, a->ns, sizeof *a->sf) ||
+        grow((void **)&a->se, &a->cs, a->ns, sizeof *a->se))
+      return a->oom = 1;
+    int32_t d0 = day_of(a->m, it->ts_ms), d1 = it->canceled_ms ? day_of(a->m, it->canceled_ms)
+                                                               : INT32_MAX;
+    a->sf[a->ns] = d0;
+    a->se[a->ns++] = d1 < d0 ? d0 : d1;
+  }
+  return 0;
+}
+
+#define REVERSE(v, n)                                                                          \
+  for (size_t lo_ = 0, hi_ = (n); lo_ + 1 < hi_; lo_++, hi_--) {                               \
+    __typeof__((v)[0]) t_ = (v)[lo_];                                                          \
+    (v)[lo_] = (v)[hi_ - 1];                                                                   \
+    (v)[hi_ - 1] = t_;                                                                         \
+  }
+
+static void rows_free(rows_acc *a) {
+  rt_free(a->od);
+  rt_free(a->oa);
+  rt_free(a->rd);
+  rt_free(a->ra);
+  rt_free(a->sf);
+  rt_free(a->se);
+}
+
+#define NOW_PAGES 20 /* a customer with more timeline than this waits for the rebuild */
+
+/* Customer v's features and segments now, from the store's rows against view's base set
+ * (rt_features_one); 0 when it cannot be answered so (then the read waits for a rebuild). */
+static rt_features *customer_now(rt_server *s, const rt__view *view, const rt_customer_view *v) {
+  rows_acc a = {.m = view->model};
+  rt_timeline_cursor cur = {0};
+  rt_error err = {0};
+  int slot, rc = 0, pages = 0;
+  rt_store *st = rt__reader_take(s, &slot);
+  rt_store_read_begin(st, NULL); /* every page from one snapshot */
+  do
+    rc = rt_store_customer_timeline(st, v->id, pages ? &cur : NULL, RT_TIMELINE_LIMIT_MAX, on_row,
+                                    &a, &cur, &err);
+  while (!rc && !a.oom && cur.more && ++pages < NOW_PAGES);
+  rt_store_read_end(st);
+  rt__reader_give(s, slot);
+  rt_features *one = NULL;
+  if (!rc && !a.oom && !cur.more) {
+    REVERSE(a.od, a.no);
+    REVERSE(a.oa, a.no);
+    REVERSE(a.rd, a.nr);
+    REVERSE(a.ra, a.nr);
+    REVERSE(a.sf, a.ns);
+    REVERSE(a.se, a.ns);
+    rt_customer_rows rows = {a.od, a.oa, a.no, a.rd, a.ra, a.nr, a.sf, a.se, a.ns};
+    size_t i = rt_model_index_of(view->model, v->id);
+    if (rt_features_one(view->feat, i, &rows, v->attrs ? v->attrs : "{}", &one, &err))
+      one = NULL;
+  }
+  rows_free(&a);
+  return one;
 }
 
 enum MHD_Result rt__get_customer(rt_server *s, rt__request *rq, struct MHD_Connection *c) {
@@ -141,9 +248,21 @@ enum MHD_Result rt__get_customer(rt_server *s, rt__request *rq, struct MHD_Conne
     return rt__send_error(rq, c, MHD_HTTP_NOT_FOUND, "not_found", err.msg, NULL);
   if (rc)
     return rt__send_error(rq, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "store", err.msg, NULL);
-  /* the computed part from a view with every write to this customer acknowledged so far:
-   * writes to other customers do not make this read wait */
-  rt__view *view = view_at(s, rq, c, rt__live_customer_generation(&s->live, v.id), &res);
+  /* The computed part: from the current view when no write to this customer came after it
+   * (writes to other customers do not make this read wait); else at once from the customer's
+   * rows against the view's base set; else (a merge or segment change since, a new attribute
+   * value) from a view that includes the writes, waiting for it. */
+  uint64_t all, need = rt__live_customer_generation(&s->live, v.id, &all);
+  rt__view *view = view_at(s, rq, c, 0, &res);
+  rt_features *one = NULL;
+  if (view && view->gen < need) {
+    if (all <= view->gen)
+      one = customer_now(s, view, &v);
+    if (!one) {
+      rt__view_release(view);
+      view = view_at(s, rq, c, need, &res);
+    }
+  }
   if (!view) {
     rt_customer_view_free(&v);
     return res;
@@ -180,7 +299,29 @@ enum MHD_Result rt__get_customer(rt_server *s, rt__request *rq, struct MHD_Conne
   json_decref(minor);
   json_object_set_new(o, "revenue", rev);
   json_object_set_new(o, "merged_into", v.merged_into ? json_integer(v.merged_into) : json_null());
-  add_computed(o, view, v.id);
+  const char *segs[RT__MAX_SEGMENTS];
+  size_t nsegs = 0;
+  if (one) { /* the segments' rules on the customer now */
+    for (size_t k = 0; k < view->nseg && nsegs < RT__MAX_SEGMENTS; k++) {
+      rt_rule *r = NULL;
+      rt_error e = {0};
+      if (view->seg[k].r &&
+          !rt__view_compile(view, one, view->seg[k].name, view->seg[k].rule, &r, &e) &&
+          rt_rule_match(r, 0))
+        segs[nsegs++] = view->seg[k].name;
+      rt_rule_free(r);
+    }
+    add_computed(o, one, 0, segs, nsegs, view->data_version);
+    json_object_set_new(o, "computed", json_string("now"));
+  } else {
+    size_t i = rt_model_index_of(view->model, v.id);
+    for (size_t k = 0; i != SIZE_MAX && k < view->nseg && nsegs < RT__MAX_SEGMENTS; k++)
+      if (rt__segview_has(&view->seg[k], i))
+        segs[nsegs++] = view->seg[k].name;
+    add_computed(o, view->feat, i, segs, nsegs, view->data_version);
+    json_object_set_new(o, "computed", json_string("view"));
+  }
+  rt_features_free(one);
   rt_customer_view_free(&v);
   rt__view_release(view);
   return rt__send_json(rq, c, MHD_HTTP_OK, o);
@@ -732,7 +873,7 @@ static enum MHD_Result write_segment(rt_server *s, rt__request *rq, struct MHD_C
   } else if (op == SEG_CREATE && exists) {
     res = rt__send_error(rq, c, MHD_HTTP_CONFLICT, "exists", "a segment of that name exists",
                          "name");
-  } else if (ch.rule && rt__view_compile(v, ch.name, ch.rule, &r, &err)) {
+  } else if (ch.rule && rt__view_compile(v, NULL, ch.name, ch.rule, &r, &err)) {
     res = rt__send_error(rq, c, MHD_HTTP_BAD_REQUEST, "invalid_rule", err.msg, "rule");
   } else {
     rt__job job = {.fn = change_segment, .ctx = &ch, .bump = 1};
