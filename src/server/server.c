@@ -752,6 +752,9 @@ int rt_server_start(const rt_server_config *cfg, rt_server **out, rt_error *err)
    * every commit; the file is memory-mapped for reads anyway) */
   rt_store_config sc = {cfg->db_path, 0, 8192}, rc_ = {cfg->db_path, 1, 0};
   int rc = rt_store_open(&sc, &s->st, err);
+  int built = 0; /* the by-customer indexes a bulk import left out (seconds, once) */
+  if (!rc)
+    rc = rt_store_ensure_indexes(s->st, &built, err);
   for (int i = 0; i < RT__READERS && !rc; i++)
     rc = rt_store_open(&rc_, &s->readers[i].st, err);
   if (!rc)

@@ -481,6 +481,21 @@ int rt_store_bulk_begin(rt_store *st, int *active, rt_error *err) {
   return 0;
 }
 
+int rt_store_ensure_indexes(rt_store *st, int *built, rt_error *err) {
+  LOCAL_ERR(err);
+  int n = 0;
+  if (!built)
+    built = &n;
+  *built = 0;
+  if (!st)
+    return bad(err, "rt_store_ensure_indexes: store is NULL");
+  int implicit, rc = write_enter(st, &implicit, err);
+  if (!rc)
+    rc = st->ops->ensure_indexes(st->be, built, err);
+  rc = write_leave(st, implicit, rc, err);
+  return finish(st, rc, err);
+}
+
 int rt_store_bulk_end(rt_store *st, rt_error *err) {
   LOCAL_ERR(err);
   if (!st)

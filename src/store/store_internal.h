@@ -84,6 +84,8 @@ typedef struct rt_store_ops {
   /* bulk_begin sets *active to 1 when it dropped the unique indexes (empty tables), else 0.
    * bulk_end flushes and rebuilds them: RT_EEXISTS when a duplicate key prevents it (the
    * transaction is then only fit for rollback). */
+  /* builds the by-customer indexes a bulk load left out (in a write transaction) */
+  int (*ensure_indexes)(rt_store_backend *b, int *built, rt_error *err);
   int (*bulk_begin)(rt_store_backend *b, int *active, rt_error *err);
   int (*bulk_end)(rt_store_backend *b, rt_error *err);
 

@@ -726,15 +726,13 @@ static int sq_begin(rt_store_backend *b, rt_error *err) {
   return 0;
 }
 
-static int create_indexes(rt_store_backend *b, int with_unique, rt_error *err);
 
 static int sq_commit(rt_store_backend *b, rt_error *err) {
   sqlite3_stmt *s;
   int rc = in_txn(b, err);
   if (!rc)
     rc = flush_all(b, err);
-  if (!rc && b->deferred)
-    rc = create_indexes(b, 0, err);
+  b->deferred = 0; /* the by-customer indexes stay dropped: rt_store_ensure_indexes builds them */
   if (!rc && (b->ddl || sqlite3_total_changes64(b->db) - b->score_changes -
                              b->segment_changes - b->key_changes != b->changes0)) {
     rc = get(b, S_DV_BUMP, &s, err);
@@ -1275,13 +1273,28 @@ static int sq_bulk_begin(rt_store_backend *b, int *active, rt_error *err) {
   return 0;
 }
 
-/* Builds the indexes drop_indexes dropped: RT_EEXISTS when a unique one meets a duplicate. */
-static int create_indexes(rt_store_backend *b, int with_unique, rt_error *err) {
+/* Builds the unique indexes drop_indexes dropped (unique 1), or the by-customer ones that are
+ * missing (unique 0, IF NOT EXISTS; *built counts them): RT_EEXISTS when a unique one meets a
+ * duplicate. */
+static int create_indexes(rt_store_backend *b, int unique, int *built, rt_error *err) {
   int rc = 0;
   for (int i = 0; !rc && i < RT__SQLITE_BULK_INDEXES; i++) {
     const rt__sqlite_index *ix = &rt__sqlite_bulk_indexes[i];
-    if (ix->unique && !with_unique)
+    if (ix->unique != unique)
       continue;
+    if (!unique) {
+      char sql[160];
+      sqlite3_stmt *q = NULL;
+      snprintf(sql, sizeof sql, "SELECT 1 FROM sqlite_schema WHERE type = 'index' AND name = '%s'",
+               ix->name);
+      int exists = sqlite3_prepare_v2(b->db, sql, -1, &q, NULL) == SQLITE_OK &&
+                   sqlite3_step(q) == SQLITE_ROW;
+      sqlite3_finalize(q);
+      if (exists)
+        continue;
+      if (built)
+        (*built)++;
+    }
     if (sqlite3_exec(b->db, ix->create_sql, NULL, NULL, NULL) == SQLITE_OK)
       continue;
     if (!ix->unique || (sqlite3_extended_errcode(b->db) & 0xff) != SQLITE_CONSTRAINT) {
@@ -1313,9 +1326,17 @@ static int sq_bulk_end(rt_store_backend *b, rt_error *err) {
     rc = flush_all(b, err);
   rt__trace("store: bulk rows written");
   if (!rc)
-    rc = create_indexes(b, 1, err);
+    rc = create_indexes(b, 1, NULL, err);
   b->bulk = 0;
   set_cache(b, b->cache_kib);
+  return rc;
+}
+
+static int sq_ensure_indexes(rt_store_backend *b, int *built, rt_error *err) {
+  *built = 0;
+  int rc = create_indexes(b, 0, built, err);
+  if (*built)
+    b->ddl = 1;
   return rc;
 }
 
@@ -2317,6 +2338,7 @@ const rt_store_ops rt__store_sqlite_ops = {
     .subscription_get = sq_subscription_get,
     .bulk_begin = sq_bulk_begin,
     .bulk_end = sq_bulk_end,
+    .ensure_indexes = sq_ensure_indexes,
     .import_begin = sq_import_begin,
     .import_finish = sq_import_finish,
     .scan_customers = sq_scan_customers,
