@@ -132,20 +132,24 @@ static void add_computed(json_t *o, const rt_features *f, size_t i, const char *
  * days in the model's zone, orders and refunds in its currency, ascending */
 typedef struct rows_acc {
   const rt_model *m;
-  int32_t *od, *rd, *sf, *se;
-  int64_t *oa, *ra;
+  int32_t *od, *rd, *sf, *se; /* order and refund days, subscription start and end days */
+  int64_t *oa, *ra;           /* order and refund amounts */
   size_t no, nr, ns, co, cr, cs;
   int oom;
 } rows_acc;
 
-static int grow(void **p, size_t *cap, size_t n, size_t size) {
+/* Room for one more in the pair of arrays *x and *y (n in use, *cap each). */
+static int room2(void **x, void **y, size_t xsize, size_t ysize, size_t n, size_t *cap) {
   if (n < *cap)
     return 0;
   size_t c = *cap ? 2 * *cap : 64;
-  void *q = rt_realloc(*p, c * size);
+  void *p = rt_realloc(*x, c * xsize);
+  if (p)
+    *x = p;
+  void *q = p ? rt_realloc(*y, c * ysize) : NULL;
   if (!q)
     return -1;
-  *p = q;
+  *y = q;
   *cap = c;
   return 0;
 }
@@ -159,26 +163,20 @@ static int on_row(void *ctx, const rt_timeline_item *it) {
   rows_acc *a = ctx;
   int same = it->currency && !strcmp(it->currency, a->m->currency);
   if (!strcmp(it->kind, "order") && same) {
-    size_t c = a->co;
-    if (grow((void **)&a->od, &c, a->no, sizeof *a->od) ||
-        grow((void **)&a->oa, &a->co, a->no, sizeof *a->oa))
+    if (room2((void **)&a->od, (void **)&a->oa, sizeof *a->od, sizeof *a->oa, a->no, &a->co))
       return a->oom = 1;
     a->od[a->no] = day_of(a->m, it->ts_ms);
     a->oa[a->no++] = it->amount;
   } else if (!strcmp(it->kind, "refund") && same && it->amount > 0) {
-    size_t c = a->cr;
-    if (grow((void **)&a->rd, &c, a->nr, sizeof *a->rd) ||
-        grow((void **)&a->ra, &a->cr, a->nr, sizeof *a->ra))
+    if (room2((void **)&a->rd, (void **)&a->ra, sizeof *a->rd, sizeof *a->ra, a->nr, &a->cr))
       return a->oom = 1;
     a->rd[a->nr] = day_of(a->m, it->ts_ms);
     a->ra[a->nr++] = it->amount;
   } else if (!strcmp(it->kind, "subscription")) { /* every currency counts for activity */
-    size_t c = a->cs;
-    if (grow((void **)&a->sf, &c, a->ns, sizeof *a->sf) ||
-        grow((void **)&a->se, &a->cs, a->ns, sizeof *a->se))
+    if (room2((void **)&a->sf, (void **)&a->se, sizeof *a->sf, sizeof *a->se, a->ns, &a->cs))
       return a->oom = 1;
-    int32_t d0 = day_of(a->m, it->ts_ms), d1 = it->canceled_ms ? day_of(a->m, it->canceled_ms)
-                                                               : INT32_MAX;
+    int32_t d0 = day_of(a->m, it->ts_ms);
+    int32_t d1 = it->canceled_ms ? day_of(a->m, it->canceled_ms) : INT32_MAX;
     a->sf[a->ns] = d0;
     a->se[a->ns++] = d1 < d0 ? d0 : d1;
   }

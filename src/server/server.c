@@ -679,31 +679,25 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
              s->cfg.request_timeout);
     return rt__send_error(rq, c, MHD_HTTP_REQUEST_TIMEOUT, "timeout", msg, NULL);
   }
-  int path_known = 0;
-  for (size_t k = 0; k < NROUTES; k++) {
-    if (!match(routes[k].path, url, rq))
-      continue;
-    path_known = 1;
-    if (strcmp(routes[k].method, method))
-      continue;
-    rq->route = (int)k;
+  if (rq->route < (int)NROUTES) { /* found with the headers (method and path) */
+    const route *r = &routes[rq->route];
     enum MHD_Result denied;
-    if (!allowed(s, rq, c, routes[k].scope, &denied))
+    if (!allowed(s, rq, c, r->scope, &denied))
       return denied;
-    if (rq->too_big && routes[k].fn != ingest) {
+    if (rq->too_big && r->fn != ingest) {
       char msg[96];
       snprintf(msg, sizeof msg, "the body is larger than %zu bytes", s->cfg.max_body);
       return rt__send_error(rq, c, MHD_HTTP_CONTENT_TOO_LARGE, "too_large", msg, NULL);
     }
-    return routes[k].fn(s, rq, c);
+    return r->fn(s, rq, c);
   }
-  if (path_known) {
-    char msg[64] = "use";
-    for (size_t k = 0; k < NROUTES; k++)
-      if (match(routes[k].path, url, rq) && strlen(msg) + 8 < sizeof msg)
-        snprintf(msg + strlen(msg), sizeof msg - strlen(msg), " %s", routes[k].method);
+  /* no route: a path with other methods is 405, naming them; else 404 */
+  char msg[64] = "use";
+  for (size_t k = 0; k < NROUTES; k++)
+    if (match(routes[k].path, url, rq) && strlen(msg) + 8 < sizeof msg)
+      snprintf(msg + strlen(msg), sizeof msg - strlen(msg), " %s", routes[k].method);
+  if (strcmp(msg, "use"))
     return rt__send_error(rq, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method", msg, NULL);
-  }
   return rt__send_error(rq, c, MHD_HTTP_NOT_FOUND, "not_found", "no such route", NULL);
 }
 
