@@ -162,5 +162,11 @@ static inline void rt__strjoin(char *dst, size_t n, const char *a, const char *b
 /* model/snapshot.c: releases a model opened from a snapshot (its mapping and the struct). */
 struct rt_model;
 void rt__model_unmap(struct rt_model *m);
+/* cancel.c: moves the orders paid back in full to the cancel_* columns of a model being built
+ * (orders and refunds grouped, days set); link[j] is the time of the order refund j names (0:
+ * none; link may be NULL). RT_ENOMEM leaves the model to be freed. */
+int rt__model_cancel(struct rt_model *m, const int64_t *link);
+/* model.c: the per-customer columns (first/last order day, revenue, refunded) from the rows. */
+void rt__model_derive(struct rt_model *m);
 
 #endif

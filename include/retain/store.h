@@ -187,8 +187,9 @@ int rt_store_import_finish(rt_store *st, int64_t import_id, int64_t rows, int64_
 typedef int (*rt_store_customer_cb)(void *ctx, int64_t id, const char *ext_id, int64_t created_ms);
 typedef int (*rt_store_order_cb)(void *ctx, int64_t customer, int64_t ts_ms, int64_t amount,
                                  const char *currency);
+/* order_ms: the time of the order the refund names (an order of that ext_id), 0 if none. */
 typedef int (*rt_store_refund_cb)(void *ctx, int64_t customer, int64_t ts_ms, int64_t amount,
-                                  const char *currency);
+                                  const char *currency, int64_t order_ms);
 typedef int (*rt_store_subscription_cb)(void *ctx, int64_t customer, int64_t started_ms,
                                         int64_t canceled_ms, int64_t amount, const char *currency);
 /* type and props (a JSON object, or NULL) are valid during the call only. */

@@ -219,12 +219,18 @@ int rt_model_builder_order(rt_model_builder *b, uint32_t cust, int64_t ms, int64
   return rawcols_push(&b->orders, cust, ms, amount, 0, (uint8_t)cid, 0);
 }
 
-int rt_model_builder_refund(rt_model_builder *b, uint32_t cust, int64_t ms, int64_t amount,
-                            const char *currency) {
+/* Refunds always carry ms2: the time of the order they name (0: none). */
+int rt_model_builder_refund_of(rt_model_builder *b, uint32_t cust, int64_t ms, int64_t amount,
+                               const char *currency, int64_t order_ms) {
   int cid = currency_id(b, currency);
   if (cid < 0 || check_cust(b, cust))
     return RT_EINVAL;
-  return rawcols_push(&b->refunds, cust, ms, amount, 0, (uint8_t)cid, 0);
+  return rawcols_push(&b->refunds, cust, ms, amount, order_ms, (uint8_t)cid, 1);
+}
+
+int rt_model_builder_refund(rt_model_builder *b, uint32_t cust, int64_t ms, int64_t amount,
+                            const char *currency) {
+  return rt_model_builder_refund_of(b, cust, ms, amount, currency, 0);
 }
 
 int rt_model_builder_subscription(rt_model_builder *b, uint32_t cust, int64_t started_ms,
@@ -319,7 +325,7 @@ static void census_run(void *arg) {
       p->orders[k]++;
       if (p->blocks)
         p->blocks[c >> GROUP_BLOCK_BITS]++;
-    } else if (rawcols_push(&p->refunds, c, r->ms[i], -r->amount[i], 0, (uint8_t)k, 0)) {
+    } else if (rawcols_push(&p->refunds, c, r->ms[i], -r->amount[i], 0, (uint8_t)k, 1)) {
       p->bad = RT_ENOMEM;
       return;
     }
@@ -361,10 +367,10 @@ int rt__model_builder_take(rt_model_builder *b, rt__rowset *sets, int nsets) {
     }
     /* the refunds join the builder's */
     rawcols *f = &cs[t].refunds;
-    if (!rc && f->n && rawcols_reserve(&b->refunds, b->refunds.n + f->n, 0))
+    if (!rc && f->n && rawcols_reserve(&b->refunds, b->refunds.n + f->n, 1))
       rc = RT_ENOMEM;
     for (size_t i = 0; i < f->n && !rc; i++)
-      rc = rawcols_push(&b->refunds, f->cust[i], f->ms[i], f->amount[i], 0, cid[f->cur[i]], 0);
+      rc = rawcols_push(&b->refunds, f->cust[i], f->ms[i], f->amount[i], 0, cid[f->cur[i]], 1);
   }
   for (int t = 0; t < nsets; t++) {
     if (!rc) {
@@ -821,6 +827,15 @@ static void derive(void *arg) {
   }
 }
 
+void rt__model_derive(rt_model *m) {
+  size_t nc = m->ncustomers;
+  derive_part dv[GROUP_PARTS];
+  int nd = nc >= 200000 && rt__cpus() > 1 ? GROUP_PARTS : 1;
+  for (int t = 0; t < nd; t++)
+    dv[t] = (derive_part){m, nc * (size_t)t / (size_t)nd, nc * (size_t)(t + 1) / (size_t)nd};
+  rt__parallel(nd, derive, dv, sizeof dv[0]);
+}
+
 static int pick_currency(rt_model_builder *b, rt_model *m) {
   if (b->want_currency[0]) {
     memcpy(m->currency, b->want_currency, 4);
@@ -846,6 +861,30 @@ static int pick_currency(rt_model_builder *b, rt_model *m) {
   return best;
 }
 
+/* m->other[]: the rows (orders and refunds) of each currency other than `keep`, the most
+ * frequent first. Read before the rows are grouped. */
+static void note_other_currencies(const rt_model_builder *b, rt_model *m, int keep) {
+  size_t counts[MAX_CURRENCIES] = {0};
+  for (size_t i = 0; i < b->orders.n; i++)
+    counts[b->orders.cur[i]]++;
+  for (size_t i = 0; i < b->refunds.n; i++)
+    counts[b->refunds.cur[i]]++;
+  for (int i = 0; i < b->ncurrencies; i++)
+    counts[i] += b->set_count[i];
+  m->nother = 0;
+  for (;;) {
+    int best = -1;
+    for (int i = 0; i < b->ncurrencies; i++)
+      if (i != keep && counts[i] && (best < 0 || counts[i] > counts[best]))
+        best = i;
+    if (best < 0 || m->nother == (int)RT_ARRAY_LEN(m->other))
+      break;
+    memcpy(m->other[m->nother].code, b->currencies[best], 4);
+    m->other[m->nother++].rows = (int64_t)counts[best];
+    counts[best] = 0;
+  }
+}
+
 int rt_model_build(rt_model_builder *b, rt_model **out, rt_error *err) {
   rt__trace("model: build starts");
   int rc = RT_ENOMEM;
@@ -860,6 +899,7 @@ int rt_model_build(rt_model_builder *b, rt_model **out, rt_error *err) {
   int keep = pick_currency(b, m);
   if (keep == -2)
     keep = 255; /* matches no row: everything is "other currency" */
+  note_other_currencies(b, m, keep);
   m->currency_exp = rt_currency_exponent(m->currency);
   /* customers: take over the id pool */
   m->ext_off = rt_malloc((nc + 1) * sizeof *m->ext_off);
@@ -968,7 +1008,13 @@ int rt_model_build(rt_model_builder *b, rt_model **out, rt_error *err) {
     m->refund_day[i] = clamp_day(day);
     SEE_DAY(day);
   }
+  /* orders paid back in full are cancelled (cancel.c); g.ms2 holds the orders refunds name */
+  rc = rt__model_cancel(m, g.ms2);
   grouped_free(&g);
+  if (rc)
+    goto fail;
+  rc = RT_ENOMEM;
+  rt__trace("model: refunds matched");
 
   /* subscriptions: all currencies count for activity; amounts only in the model currency */
   gsrc subs = raw_source(&b->subs);
@@ -1009,13 +1055,7 @@ int rt_model_build(rt_model_builder *b, rt_model **out, rt_error *err) {
   m->refunded = rt_calloc(nc ? nc : 1, sizeof *m->refunded);
   if (!m->first_order_day || !m->last_order_day || !m->revenue || !m->refunded)
     goto fail;
-  {
-    derive_part dv[GROUP_PARTS];
-    int nd = nc >= 200000 && rt__cpus() > 1 ? GROUP_PARTS : 1;
-    for (int t = 0; t < nd; t++)
-      dv[t] = (derive_part){m, nc * (size_t)t / (size_t)nd, nc * (size_t)(t + 1) / (size_t)nd};
-    rt__parallel(nd, derive, dv, sizeof dv[0]);
-  }
+  rt__model_derive(m);
   if (min_day <= max_day) {
     m->min_day = clamp_day(min_day);
     m->max_day = clamp_day(max_day);
@@ -1023,6 +1063,7 @@ int rt_model_build(rt_model_builder *b, rt_model **out, rt_error *err) {
     m->min_day = 1;
     m->max_day = 0;
   }
+  m->as_of = m->max_day;
   rt_model_builder_free(b);
   *out = m;
   rt__trace("model: built");
@@ -1059,6 +1100,11 @@ void rt_model_free(rt_model *m) {
   rt_free(m->last_order_day);
   rt_free(m->revenue);
   rt_free(m->refunded);
+  rt_free(m->cancel_start);
+  rt_free(m->cancel_ms);
+  rt_free(m->cancel_day);
+  rt_free(m->cancel_at);
+  rt_free(m->cancel_amount);
   rt_free(m);
 }
 
@@ -1113,12 +1159,12 @@ static int load_order(void *ctx, int64_t customer, int64_t ts_ms, int64_t amount
 }
 
 static int load_refund(void *ctx, int64_t customer, int64_t ts_ms, int64_t amount,
-                       const char *currency) {
+                       const char *currency, int64_t order_ms) {
   load_ctx *l = ctx;
   uint32_t ix;
   if (!lookup(l, customer, &ix))
     return 0;
-  int rc = rt_model_builder_refund(l->b, ix, ts_ms, amount, currency);
+  int rc = rt_model_builder_refund_of(l->b, ix, ts_ms, amount, currency, order_ms);
   return rc ? (l->rc = rc) : 0;
 }
 

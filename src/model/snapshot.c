@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define SNAP_MAGIC "RTMODEL\x01"
+#define SNAP_MAGIC "RTMODEL\x02"
 #define SNAP_ALIGN 64
 
 typedef struct snap_header {
@@ -29,6 +29,12 @@ typedef struct snap_header {
   uint64_t ncustomers, norders, nrefunds, nsubs, ext_pool_len;
   int32_t min_day, max_day;
   int64_t other_currency_rows;
+  int32_t nother, pad_;
+  struct {
+    char code[8];
+    int64_t rows;
+  } other[8];
+  uint64_t ncancelled;
   uint64_t file_size;
 } snap_header;
 
@@ -59,6 +65,11 @@ static size_t columns_of(rt_model *m, const snap_header *h, column *c) {
   COL(last_order_day, nc);
   COL(revenue, nc);
   COL(refunded, nc);
+  COL(cancel_start, h->ncancelled ? nc + 1 : 0);
+  COL(cancel_ms, h->ncancelled);
+  COL(cancel_day, h->ncancelled);
+  COL(cancel_at, h->ncancelled);
+  COL(cancel_amount, h->ncancelled);
 #undef COL
   return n;
 }
@@ -97,6 +108,12 @@ int rt_model_snapshot_write(const rt_model *m, const char *path, rt_error *err) 
   h.min_day = m->min_day;
   h.max_day = m->max_day;
   h.other_currency_rows = m->other_currency_rows;
+  h.nother = m->nother;
+  for (int i = 0; i < m->nother; i++) {
+    memcpy(h.other[i].code, m->other[i].code, 4);
+    h.other[i].rows = m->other[i].rows;
+  }
+  h.ncancelled = m->ncancelled;
   rt_model copy = *m;
   column cols[32];
   size_t ncols = columns_of(&copy, &h, cols);
@@ -162,7 +179,8 @@ int rt_model_snapshot_open(const char *path, int64_t data_version, const rt_tz *
     return rt_error_set(err, RT_ENOTFOUND, "model snapshot '%s' is stale", path);
   }
   if (h.ncustomers >= (1ull << 32) || h.norders >= (1ull << 40) || h.nrefunds >= (1ull << 40) ||
-      h.nsubs >= (1ull << 40) || h.ext_pool_len >= (1ull << 40)) {
+      h.nsubs >= (1ull << 40) || h.ext_pool_len >= (1ull << 40) ||
+      h.ncancelled >= (1ull << 40) || h.nother < 0 || h.nother > 8) {
     close(fd);
     return rt_error_set(err, RT_ENOTFOUND, "model snapshot '%s' is damaged", path);
   }
@@ -197,6 +215,14 @@ int rt_model_snapshot_open(const char *path, int64_t data_version, const rt_tz *
   m->currency[3] = '\0';
   m->currency_exp = h.currency_exp;
   m->other_currency_rows = h.other_currency_rows;
+  m->nother = h.nother;
+  for (int i = 0; i < h.nother; i++) {
+    memcpy(m->other[i].code, h.other[i].code, 3);
+    m->other[i].code[3] = '\0';
+    m->other[i].rows = h.other[i].rows;
+  }
+  m->ncancelled = h.ncancelled;
+  m->as_of = h.max_day;
   m->tz = tz;
   m->data_version = h.data_version;
   m->priv_map = map;
@@ -209,6 +235,8 @@ int rt_model_snapshot_open(const char *path, int64_t data_version, const rt_tz *
     *cols[i].ptr = (char *)map + at;
     pos = at + cols[i].size;
   }
+  if (!m->ncancelled)
+    m->cancel_start = NULL;
   *out = m;
   return 0;
 }

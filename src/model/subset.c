@@ -69,6 +69,10 @@ int rt_model_subset(const rt_model *m, const uint64_t *bits, rt_model **out, rt_
   /* the whole business's data range: a segment's report covers the same periods */
   s->min_day = m->min_day;
   s->max_day = m->max_day;
+  s->as_of = m->as_of;
+  s->other_currency_rows = m->other_currency_rows;
+  s->nother = m->nother;
+  memcpy(s->other, m->other, sizeof s->other);
   size_t n1 = kept ? kept : 1;
   int rc = 0;
   if (!(s->store_id = rt_malloc(n1 * sizeof *s->store_id)) ||
@@ -100,6 +104,16 @@ int rt_model_subset(const rt_model *m, const uint64_t *bits, rt_model **out, rt_
                          sizeof *m->sub_amount};
     if (!rc)
       rc = slices(m, bits, kept, m->sub_start, &s->sub_start, &s->nsubs, sc, ss, se, 3);
+  }
+  if (m->cancel_start) {
+    void **cc[] = {(void **)&s->cancel_ms, (void **)&s->cancel_day, (void **)&s->cancel_at,
+                   (void **)&s->cancel_amount};
+    const void *const cs[] = {m->cancel_ms, m->cancel_day, m->cancel_at, m->cancel_amount};
+    const size_t ce[] = {sizeof *m->cancel_ms, sizeof *m->cancel_day, sizeof *m->cancel_at,
+                         sizeof *m->cancel_amount};
+    if (!rc)
+      rc = slices(m, bits, kept, m->cancel_start, &s->cancel_start, &s->ncancelled, cc, cs, ce,
+                  4);
   }
   if (rc) {
     rt_model_free(s);

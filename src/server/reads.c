@@ -128,75 +128,88 @@ static void add_computed(json_t *o, const rt_features *f, size_t i, const char *
 
 /* ---- a customer written to since the view, answered at once ---- */
 
-/* a customer's orders, refunds and subscriptions from its timeline, as the model keeps them:
- * days in the model's zone, orders and refunds in its currency, ascending */
+/* A customer's orders, refunds and subscriptions from its timeline, into a model of that one
+ * customer built like the view's (the same zone and currency, refunds matched against orders,
+ * judged as of the same day), so that its rows are what the view's model would hold. */
 typedef struct rows_acc {
-  const rt_model *m;
-  int32_t *od, *rd, *sf, *se; /* order and refund days, subscription start and end days */
-  int64_t *oa, *ra;           /* order and refund amounts */
-  size_t no, nr, ns, co, cr, cs;
+  rt_model_builder *b;
+  struct {
+    char *ext;       /* an order's id, for the refunds that name it */
+    int64_t ms;
+  } *orders;
+  size_t no, co;
+  struct {
+    int64_t ms, amount;
+    char cur[4];
+    char *named;     /* the order it names, or NULL */
+  } *refunds;
+  size_t nr, cr;
   int oom;
 } rows_acc;
 
-/* Room for one more in the pair of arrays *x and *y (n in use, *cap each). */
-static int room2(void **x, void **y, size_t xsize, size_t ysize, size_t n, size_t *cap) {
+static int grow(void **p, size_t elem, size_t n, size_t *cap) {
   if (n < *cap)
     return 0;
-  size_t c = *cap ? 2 * *cap : 64;
-  void *p = rt_realloc(*x, c * xsize);
-  if (p)
-    *x = p;
-  void *q = p ? rt_realloc(*y, c * ysize) : NULL;
+  size_t c = *cap ? 2 * *cap : 16;
+  void *q = rt_realloc(*p, c * elem);
   if (!q)
     return -1;
-  *y = q;
+  *p = q;
   *cap = c;
   return 0;
 }
 
-static int32_t day_of(const rt_model *m, int64_t ms) {
-  int64_t d = rt_tz_day(m->tz, ms);
-  return d > INT32_MAX - 1 ? INT32_MAX - 1 : d < INT32_MIN + 1 ? INT32_MIN + 1 : (int32_t)d;
-}
-
 static int on_row(void *ctx, const rt_timeline_item *it) {
   rows_acc *a = ctx;
-  int same = it->currency && !strcmp(it->currency, a->m->currency);
-  if (!strcmp(it->kind, "order") && same) {
-    if (room2((void **)&a->od, (void **)&a->oa, sizeof *a->od, sizeof *a->oa, a->no, &a->co))
+  int rc = 0;
+  if (!strcmp(it->kind, "order")) {
+    if (grow((void **)&a->orders, sizeof *a->orders, a->no, &a->co))
       return a->oom = 1;
-    a->od[a->no] = day_of(a->m, it->ts_ms);
-    a->oa[a->no++] = it->amount;
-  } else if (!strcmp(it->kind, "refund") && same && it->amount > 0) {
-    if (room2((void **)&a->rd, (void **)&a->ra, sizeof *a->rd, sizeof *a->ra, a->nr, &a->cr))
+    char *ext = it->ext_id ? rt_strdup(it->ext_id) : NULL;
+    if (it->ext_id && !ext)
       return a->oom = 1;
-    a->rd[a->nr] = day_of(a->m, it->ts_ms);
-    a->ra[a->nr++] = it->amount;
-  } else if (!strcmp(it->kind, "subscription")) { /* every currency counts for activity */
-    if (room2((void **)&a->sf, (void **)&a->se, sizeof *a->sf, sizeof *a->se, a->ns, &a->cs))
+    a->orders[a->no].ext = ext;
+    a->orders[a->no++].ms = it->ts_ms;
+    rc = rt_model_builder_order(a->b, 0, it->ts_ms, it->amount, it->currency);
+  } else if (!strcmp(it->kind, "refund") && it->amount > 0) {
+    if (grow((void **)&a->refunds, sizeof *a->refunds, a->nr, &a->cr))
       return a->oom = 1;
-    int32_t d0 = day_of(a->m, it->ts_ms);
-    int32_t d1 = it->canceled_ms ? day_of(a->m, it->canceled_ms) : INT32_MAX;
-    a->sf[a->ns] = d0;
-    a->se[a->ns++] = d1 < d0 ? d0 : d1;
+    char *named = it->order_ext_id ? rt_strdup(it->order_ext_id) : NULL;
+    if (it->order_ext_id && !named)
+      return a->oom = 1;
+    a->refunds[a->nr].ms = it->ts_ms;
+    a->refunds[a->nr].amount = it->amount;
+    snprintf(a->refunds[a->nr].cur, 4, "%s", it->currency ? it->currency : "");
+    a->refunds[a->nr++].named = named;
+  } else if (!strcmp(it->kind, "subscription")) {
+    rc = rt_model_builder_subscription(a->b, 0, it->ts_ms, it->canceled_ms, it->amount,
+                                       it->currency);
   }
-  return 0;
+  return rc ? (a->oom = 1) : 0;
 }
 
-#define REVERSE(v, n)                                                                          \
-  for (size_t lo_ = 0, hi_ = (n); lo_ + 1 < hi_; lo_++, hi_--) {                               \
-    __typeof__((v)[0]) t_ = (v)[lo_];                                                          \
-    (v)[lo_] = (v)[hi_ - 1];                                                                   \
-    (v)[hi_ - 1] = t_;                                                                         \
-  }
-
 static void rows_free(rows_acc *a) {
-  rt_free(a->od);
-  rt_free(a->oa);
-  rt_free(a->rd);
-  rt_free(a->ra);
-  rt_free(a->sf);
-  rt_free(a->se);
+  for (size_t i = 0; i < a->no; i++)
+    rt_free(a->orders[i].ext);
+  for (size_t i = 0; i < a->nr; i++)
+    rt_free(a->refunds[i].named);
+  rt_free(a->orders);
+  rt_free(a->refunds);
+  rt_model_builder_free(a->b);
+}
+
+/* The refunds, each with the time of the order it names (0: none of the customer's). */
+static int add_refunds(rows_acc *a) {
+  for (size_t j = 0; j < a->nr; j++) {
+    int64_t order_ms = 0;
+    for (size_t k = 0; a->refunds[j].named && k < a->no && !order_ms; k++)
+      if (a->orders[k].ext && !strcmp(a->orders[k].ext, a->refunds[j].named))
+        order_ms = a->orders[k].ms;
+    if (rt_model_builder_refund_of(a->b, 0, a->refunds[j].ms, a->refunds[j].amount,
+                                   a->refunds[j].cur[0] ? a->refunds[j].cur : NULL, order_ms))
+      return -1;
+  }
+  return 0;
 }
 
 #define NOW_PAGES 20 /* a customer with more timeline than this waits for the rebuild */
@@ -204,10 +217,17 @@ static void rows_free(rows_acc *a) {
 /* Customer v's features and segments now, from the store's rows against view's base set
  * (rt_features_one); 0 when it cannot be answered so (then the read waits for a rebuild). */
 static rt_features *customer_now(rt_server *s, const rt__view *view, const rt_customer_view *v) {
-  rows_acc a = {.m = view->model};
+  const rt_model *vm = view->model;
+  rows_acc a = {0};
   rt_timeline_cursor cur = {0};
   rt_error err = {0};
   int slot, rc = 0, pages = 0;
+  uint32_t ix;
+  rt_features *one = NULL;
+  rt_model *m = NULL;
+  if (rt_model_builder_new(vm->tz, vm->currency, &a.b) ||
+      rt_model_builder_customer(a.b, "c", 1, v->id, &ix))
+    goto out;
   rt_store *st = rt__reader_take(s, &slot);
   rt_store_read_begin(st, NULL); /* every page from one snapshot */
   do
@@ -216,19 +236,22 @@ static rt_features *customer_now(rt_server *s, const rt__view *view, const rt_cu
   while (!rc && !a.oom && cur.more && ++pages < NOW_PAGES);
   rt_store_read_end(st);
   rt__reader_give(s, slot);
-  rt_features *one = NULL;
-  if (!rc && !a.oom && !cur.more) {
-    REVERSE(a.od, a.no);
-    REVERSE(a.oa, a.no);
-    REVERSE(a.rd, a.nr);
-    REVERSE(a.ra, a.nr);
-    REVERSE(a.sf, a.ns);
-    REVERSE(a.se, a.ns);
-    rt_customer_rows rows = {a.od, a.oa, a.no, a.rd, a.ra, a.nr, a.sf, a.se, a.ns};
-    size_t i = rt_model_index_of(view->model, v->id);
-    if (rt_features_one(view->feat, i, &rows, v->attrs ? v->attrs : "{}", &one, &err))
-      one = NULL;
+  if (!rc && !a.oom && !cur.more && !add_refunds(&a)) {
+    rc = rt_model_build(a.b, &m, &err);
+    a.b = NULL; /* consumed */
+    if (!rc)
+      rc = rt_model_set_as_of(&m, vm->as_of, &err);
+    if (!rc) {
+      rt_customer_rows rows = {m->order_day, m->order_amount, m->norders,
+                               m->refund_day, m->refund_amount, m->nrefunds,
+                               m->sub_first_day, m->sub_end_day, m->nsubs};
+      size_t i = rt_model_index_of(vm, v->id);
+      if (rt_features_one(view->feat, i, &rows, v->attrs ? v->attrs : "{}", &one, &err))
+        one = NULL;
+    }
   }
+out:
+  rt_model_free(m);
   rows_free(&a);
   return one;
 }

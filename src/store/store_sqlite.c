@@ -110,7 +110,8 @@
                    "OR EXISTS (SELECT 1 FROM refunds)")                                          \
   X(SCAN_CUSTOMERS, "SELECT id, ext_id, created_ms FROM customers WHERE merged_into IS NULL")    \
   X(SCAN_ORDERS, "SELECT customer_id, ts_ms, amount, currency FROM orders")                      \
-  X(SCAN_REFUNDS, "SELECT customer_id, ts_ms, amount, currency FROM refunds")                    \
+  X(SCAN_REFUNDS, "SELECT r.customer_id, r.ts_ms, r.amount, r.currency, o.ts_ms FROM refunds r" \
+                  " LEFT JOIN orders o ON r.order_ext_id IS NOT NULL AND o.ext_id = r.order_ext_id")\
   X(SCAN_SUBS, "SELECT customer_id, started_ms, canceled_ms, amount, currency FROM subscriptions") \
   X(SCAN_EVENTS, "SELECT customer_id, type, ts_ms, props FROM events")                           \
   X(SCAN_ATTRS, "SELECT id, attrs FROM customers WHERE attrs IS NOT NULL "                       \
@@ -1499,8 +1500,15 @@ static int sq_scan_orders(rt_store_backend *b, rt_store_order_cb cb, void *ctx, 
 }
 
 static int sq_scan_refunds(rt_store_backend *b, rt_store_refund_cb cb, void *ctx, rt_error *err) {
-  /* rt_store_refund_cb has the same arguments as rt_store_order_cb */
-  return scan_money(b, S_SCAN_REFUNDS, (rt_store_order_cb)cb, ctx, err, "reading refunds");
+  sqlite3_stmt *s;
+  int rc = scan_start(b, S_SCAN_REFUNDS, &s, err), x = SQLITE_DONE, stop = 0;
+  if (rc)
+    return rc;
+  while (!stop && (x = sqlite3_step(s)) == SQLITE_ROW)
+    stop = cb(ctx, sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1),
+              sqlite3_column_int64(s, 2), (const char *)sqlite3_column_text(s, 3),
+              sqlite3_column_int64(s, 4)); /* NULL reads as 0 */
+  return scan_end(b, s, stop ? SQLITE_DONE : x, stop, err, "reading refunds");
 }
 
 static int sq_scan_subscriptions(rt_store_backend *b, rt_store_subscription_cb cb, void *ctx,

@@ -274,6 +274,8 @@ static void test_snapshot_round_trip(void **state) {
     for (int k = 0; k <= i % 4; k++)
       assert_int_equal(rt_model_builder_order(b, c, MS(2024, 1 + k, 1 + i % 28), 100 * i + k, "EUR"), 0);
     if (i % 7 == 0) assert_int_equal(rt_model_builder_refund(b, c, MS(2024, 6, 1), 50, "EUR"), 0);
+    if (i % 11 == 1) /* pays back the first order in full: cancels it */
+      assert_int_equal(rt_model_builder_refund(b, c, MS(2024, 7, 1), 100 * i, "EUR"), 0);
     if (i % 5 == 0)
       assert_int_equal(rt_model_builder_subscription(b, c, MS(2024, 2, 1), 0, 999, "EUR"), 0);
   }
@@ -302,6 +304,13 @@ static void test_snapshot_round_trip(void **state) {
   assert_memory_equal(s->revenue, m->revenue, m->ncustomers * sizeof *m->revenue);
   assert_string_equal(rt_model_ext_id(s, 299), rt_model_ext_id(m, 299));
   assert_int_equal(s->store_id[7], m->store_id[7]);
+  assert_int_equal(m->ncancelled, 28); /* i = 1, 12, ..., 298 */
+  assert_int_equal(s->ncancelled, m->ncancelled);
+  assert_int_equal(s->as_of, m->max_day);
+  assert_memory_equal(s->cancel_start, m->cancel_start, (m->ncustomers + 1) * sizeof *m->cancel_start);
+  assert_memory_equal(s->cancel_at, m->cancel_at, m->ncancelled * sizeof *m->cancel_at);
+  assert_memory_equal(s->cancel_amount, m->cancel_amount, m->ncancelled * sizeof *m->cancel_amount);
+  assert_memory_equal(s->cancel_ms, m->cancel_ms, m->ncancelled * sizeof *m->cancel_ms);
   rt_model_free(s);
   /* stale: another data version, another currency */
   assert_int_equal(rt_model_snapshot_open(path, 43, NULL, "EUR", &s, &err), RT_ENOTFOUND);
@@ -315,9 +324,8 @@ static void test_snapshot_round_trip(void **state) {
   rt_model_free(m);
 }
 
-static void test_load_from_store(void **state) {
-  (void)state;
-  char dir[] = "/tmp/rt_test_model_XXXXXX";
+/* A new store in a new directory made from the template dir (XXXXXX replaced). */
+static rt_store *temp_store(char *dir) {
   assert_non_null(mkdtemp(dir));
   char path[256];
   snprintf(path, sizeof path, "%s/t.db", dir);
@@ -325,6 +333,20 @@ static void test_load_from_store(void **state) {
   rt_store *st;
   rt_error err;
   assert_int_equal(rt_store_open(&cfg, &st, &err), 0);
+  return st;
+}
+
+static void remove_dir(const char *dir) {
+  char cmd[300];
+  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
+  assert_int_equal(system(cmd), 0);
+}
+
+static void test_load_from_store(void **state) {
+  (void)state;
+  char dir[] = "/tmp/rt_test_model_XXXXXX";
+  rt_store *st = temp_store(dir);
+  rt_error err;
   assert_int_equal(rt_store_begin(st, &err), 0);
   int64_t c1, c2;
   int created;
@@ -369,9 +391,7 @@ static void test_load_from_store(void **state) {
   }
   rt_model_free(m);
   rt_store_close(st);
-  char cmd[300];
-  snprintf(cmd, sizeof cmd, "rm -rf %s", dir);
-  assert_int_equal(system(cmd), 0);
+  remove_dir(dir);
 }
 
 /* A subset keeps the chosen customers in order with all their rows and the parent's data
@@ -416,8 +436,220 @@ static void test_subset(void **state) {
   rt_model_free(s);
 }
 
+/* ---- purchases and cancellations ---- */
+
+/* One customer's purchases (amount@day, ascending) as text, for compact checks. */
+static void purchases_of(const rt_model *m, size_t i, char *buf, size_t n) {
+  size_t len = 0;
+  buf[0] = 0;
+  for (uint32_t k = m->order_start[i]; k < m->order_start[i + 1]; k++)
+    len += (size_t)snprintf(buf + len, n - len, "%s%lld@%d", len ? " " : "",
+                            (long long)m->order_amount[k], (int)(m->order_day[k] - DAY(2024, 1, 1)));
+}
+
+static void cancelled_of(const rt_model *m, size_t i, char *buf, size_t n) {
+  size_t len = 0;
+  buf[0] = 0;
+  for (uint32_t k = rt_model_cancel_lo(m, i); k < rt_model_cancel_hi(m, i); k++)
+    len += (size_t)snprintf(buf + len, n - len, "%s%lld@%d/%d", len ? " " : "",
+                            (long long)m->cancel_amount[k], (int)(m->cancel_day[k] - DAY(2024, 1, 1)),
+                            (int)(m->cancel_at[k] - DAY(2024, 1, 1)));
+}
+
+static void refunds_of(const rt_model *m, size_t i, char *buf, size_t n) {
+  size_t len = 0;
+  buf[0] = 0;
+  for (uint32_t k = m->refund_start[i]; k < m->refund_start[i + 1]; k++)
+    len += (size_t)snprintf(buf + len, n - len, "%s%lld@%d", len ? " " : "",
+                            (long long)m->refund_amount[k], (int)(m->refund_day[k] - DAY(2024, 1, 1)));
+}
+
+#define D(k) (MS(2024, 1, 1) + (int64_t)(k) * RT_MS_PER_DAY) /* noon of day k of 2024 */
+
+/* The model of the customers used by the cancellation tests (days counted from 2024-01-01). */
+static rt_model *cancel_fixture(void) {
+  rt_model_builder *b;
+  assert_int_equal(rt_model_builder_new(NULL, "USD", &b), 0);
+  uint32_t c[8];
+  const char *ids = "abcdefgh";
+  for (int k = 0; k < 8; k++)
+    assert_int_equal(rt_model_builder_customer(b, ids + k, 1, k + 1, &c[k]), 0);
+  /* a: a refund equal to the day-5 order cancels it; a smaller one stays a partial refund */
+  assert_int_equal(rt_model_builder_order(b, c[0], D(1), 10000, "USD"), 0);
+  assert_int_equal(rt_model_builder_order(b, c[0], D(5), 5000, "USD"), 0);
+  assert_int_equal(rt_model_builder_refund(b, c[0], D(6), 5000, "USD"), 0);
+  assert_int_equal(rt_model_builder_refund(b, c[0], D(7), 3000, "USD"), 0);
+  /* b: two orders of 20; each refund takes the latest one on or before its day not taken */
+  assert_int_equal(rt_model_builder_order(b, c[1], D(1), 2000, "USD"), 0);
+  assert_int_equal(rt_model_builder_order(b, c[1], D(3), 2000, "USD"), 0);
+  assert_int_equal(rt_model_builder_refund(b, c[1], D(2), 2000, "USD"), 0);
+  assert_int_equal(rt_model_builder_refund(b, c[1], D(4), 2000, "USD"), 0);
+  /* c: a refund naming the older of two equal orders cancels that one */
+  assert_int_equal(rt_model_builder_order(b, c[2], D(1), 4000, "USD"), 0);
+  assert_int_equal(rt_model_builder_order(b, c[2], D(2), 4000, "USD"), 0);
+  assert_int_equal(rt_model_builder_refund_of(b, c[2], D(3), 4000, "USD", D(1)), 0);
+  /* d: a refund naming an order it does not cover is partial, even with an order its size */
+  assert_int_equal(rt_model_builder_order(b, c[3], D(1), 10000, "USD"), 0);
+  assert_int_equal(rt_model_builder_order(b, c[3], D(2), 6000, "USD"), 0);
+  assert_int_equal(rt_model_builder_refund_of(b, c[3], D(3), 6000, "USD", D(1)), 0);
+  /* e: a refund naming an order and paying back more: cancelled, the rest a refund */
+  assert_int_equal(rt_model_builder_order(b, c[4], D(1), 5000, "USD"), 0);
+  assert_int_equal(rt_model_builder_refund_of(b, c[4], D(2), 7000, "USD", D(1)), 0);
+  /* f: a refund before the order of its amount cancels nothing */
+  assert_int_equal(rt_model_builder_refund(b, c[5], D(1), 1000, "USD"), 0);
+  assert_int_equal(rt_model_builder_order(b, c[5], D(2), 1000, "USD"), 0);
+  /* g: the refund is in another currency than the order of its amount */
+  assert_int_equal(rt_model_builder_order(b, c[6], D(1), 1000, "USD"), 0);
+  assert_int_equal(rt_model_builder_refund(b, c[6], D(2), 1000, "EUR"), 0);
+  /* h: the only order cancelled on its own day: no purchase left, not a buyer; and a
+   * subscription cancelled on day 20 */
+  assert_int_equal(rt_model_builder_order(b, c[7], D(10), 16846960, "USD"), 0);
+  assert_int_equal(rt_model_builder_refund(b, c[7], D(10), 16846960, "USD"), 0);
+  assert_int_equal(rt_model_builder_subscription(b, c[7], D(8), D(20), 999, "USD"), 0);
+  rt_model *m;
+  rt_error err = {0};
+  assert_int_equal(rt_model_build(b, &m, &err), 0);
+  return m;
+}
+
+static void check_rows(const rt_model *m, size_t i, const char *p, const char *c, const char *r) {
+  char buf[256];
+  purchases_of(m, i, buf, sizeof buf);
+  assert_string_equal(buf, p);
+  cancelled_of(m, i, buf, sizeof buf);
+  assert_string_equal(buf, c);
+  refunds_of(m, i, buf, sizeof buf);
+  assert_string_equal(buf, r);
+}
+
+static void test_cancellations(void **state) {
+  (void)state;
+  rt_model *m = cancel_fixture();
+  check_rows(m, 0, "10000@1", "5000@5/6", "3000@7");
+  check_rows(m, 1, "", "2000@1/2 2000@3/4", "");
+  check_rows(m, 2, "4000@2", "4000@1/3", "");
+  check_rows(m, 3, "10000@1 6000@2", "", "6000@3");
+  check_rows(m, 4, "", "5000@1/2", "2000@2");
+  check_rows(m, 5, "1000@2", "", "1000@1");
+  check_rows(m, 6, "1000@1", "", "");
+  check_rows(m, 7, "", "16846960@10/10", "");
+  assert_int_equal(m->ncancelled, 6);
+  assert_int_equal(m->norders, 6);
+  assert_int_equal(m->nrefunds, 4);
+  assert_int_equal(m->other_currency_rows, 1);
+  assert_int_equal(m->nother, 1);
+  assert_string_equal(m->other[0].code, "EUR");
+  assert_int_equal(m->other[0].rows, 1);
+  /* the derived columns count purchases only */
+  assert_int_equal(m->revenue[0], 10000);
+  assert_int_equal(m->refunded[0], 3000);
+  assert_int_equal(m->last_order_day[0], DAY(2024, 1, 2));
+  assert_int_equal(m->first_order_day[7], INT32_MAX);
+  assert_int_equal(rt_model_buyers(m), 5);
+  assert_int_equal(m->as_of, m->max_day);
+  assert_int_equal(m->max_day, DAY(2024, 1, 21));
+  /* a subset keeps its customers' cancellations */
+  uint64_t bits[1] = {(1u << 1) | (1u << 7)};
+  rt_model *s;
+  rt_error err = {0};
+  assert_int_equal(rt_model_subset(m, bits, &s, &err), 0);
+  assert_int_equal(s->ncancelled, 3);
+  check_rows(s, 0, "", "2000@1/2 2000@3/4", "");
+  check_rows(s, 1, "", "16846960@10/10", "");
+  rt_model_free(s);
+  rt_model_free(m);
+}
+
+/* As of a day: what was known then. Matching the rows up to the day from scratch gives the
+ * same as cutting the whole model back. */
+static void test_as_of(void **state) {
+  (void)state;
+  rt_model *m = cancel_fixture();
+  rt_error err = {0};
+  /* on or after the last day: only as_of moves, the rows are the same model */
+  rt_model *same = m;
+  assert_int_equal(rt_model_set_as_of(&m, DAY(2024, 3, 1), &err), 0);
+  assert_ptr_equal(m, same);
+  assert_int_equal(m->as_of, DAY(2024, 3, 1));
+  /* day 3: a's day-5 order not placed yet, b's second order a purchase (it is cancelled on
+   * day 4), c's first order cancelled that very day */
+  assert_int_equal(rt_model_set_as_of(&m, DAY(2024, 1, 4), &err), 0);
+  assert_int_equal(m->as_of, DAY(2024, 1, 4));
+  check_rows(m, 0, "10000@1", "", "");
+  check_rows(m, 1, "2000@3", "2000@1/2", "");
+  check_rows(m, 2, "4000@2", "4000@1/3", "");
+  check_rows(m, 3, "10000@1 6000@2", "", "6000@3");
+  check_rows(m, 4, "", "5000@1/2", "2000@2");
+  check_rows(m, 7, "", "", "");
+  assert_int_equal(m->nsubs, 0); /* h's subscription started on day 8: after */
+  assert_int_equal(m->max_day, DAY(2024, 1, 4));
+  assert_int_equal(m->min_day, DAY(2024, 1, 2));
+  assert_int_equal(m->revenue[1], 2000);
+  assert_int_equal(m->last_order_day[1], DAY(2024, 1, 4));
+  /* earlier still: day 1 only */
+  assert_int_equal(rt_model_set_as_of(&m, DAY(2024, 1, 2), &err), 0);
+  check_rows(m, 1, "2000@1", "", "");
+  check_rows(m, 2, "4000@1", "", "");
+  rt_model_free(m);
+  /* a subscription cancelled after the day is live as of it */
+  m = cancel_fixture();
+  assert_int_equal(rt_model_set_as_of(&m, DAY(2024, 1, 15), &err), 0);
+  assert_int_equal(m->sub_end_day[m->sub_start[7]], INT32_MAX);
+  check_rows(m, 7, "", "16846960@10/10", "");
+  assert_int_equal(m->max_day, DAY(2024, 1, 11));
+  rt_model_free(m);
+}
+
+static void test_default_as_of(void **state) {
+  (void)state;
+  rt_model *m = cancel_fixture(); /* data ends 2024-01-21 */
+  rt_as_of_basis why;
+  int32_t end = DAY(2024, 1, 21);
+  assert_int_equal(rt_model_default_as_of(m, end + 7, &why), end + 7);
+  assert_int_equal(why, RT_AS_OF_TODAY);
+  assert_int_equal(rt_model_default_as_of(m, end + 8, &why), end);
+  assert_int_equal(why, RT_AS_OF_DATA_END);
+  assert_string_equal(rt_as_of_basis_name(why), "data end");
+  assert_int_equal(rt_model_default_as_of(m, end - 100, &why), end - 100); /* data past today */
+  assert_int_equal(why, RT_AS_OF_TODAY);
+  rt_model_free(m);
+}
+
+/* A refund naming its order by id in the store cancels that order, not the latest of its
+ * amount. */
+static void test_load_named_refund(void **state) {
+  (void)state;
+  char dir[] = "/tmp/rt_test_model_XXXXXX";
+  rt_store *st = temp_store(dir);
+  rt_error err;
+  assert_int_equal(rt_store_begin(st, &err), 0);
+  int64_t c1;
+  int created, status;
+  assert_int_equal(rt_store_customer_upsert(st, "c1", 2, D(0), &c1, &created, &err), 0);
+  rt_order_rec o = {.customer = c1, .ext_id = "first", .ts_ms = D(1), .amount = 900,
+                    .currency = "USD"};
+  assert_int_equal(rt_store_order_put(st, &o, NULL, 0, &status, &err), 0);
+  o.ext_id = "second";
+  o.ts_ms = D(2);
+  assert_int_equal(rt_store_order_put(st, &o, NULL, 0, &status, &err), 0);
+  rt_refund_rec r = {.customer = c1, .ext_id = "r1", .order_ext_id = "first", .ts_ms = D(3),
+                     .amount = 900, .currency = "USD"};
+  assert_int_equal(rt_store_refund_put(st, &r, &status, &err), 0);
+  assert_int_equal(rt_store_commit(st, &err), 0);
+  rt_model *m;
+  assert_int_equal(rt_model_load(st, NULL, NULL, &m, &err), 0);
+  check_rows(m, 0, "900@2", "900@1/3", "");
+  rt_model_free(m);
+  rt_store_close(st);
+  remove_dir(dir);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_cancellations),
+      cmocka_unit_test(test_as_of),
+      cmocka_unit_test(test_default_as_of),
+      cmocka_unit_test(test_load_named_refund),
       cmocka_unit_test(test_currency_exponent),
       cmocka_unit_test(test_group_and_sort),
       cmocka_unit_test(test_row_sets),

@@ -339,6 +339,7 @@ typedef struct money_row {
 
 typedef struct money_rows {
   money_row r[64];
+  int64_t order_ms[64]; /* refunds: the time of the order named */
   int n;
   int stop_at; /* stop the scan with 42 at this row, 0 for never */
 } money_rows;
@@ -352,6 +353,14 @@ static int collect(void *ctx, int64_t customer, int64_t ts_ms, int64_t amount,
   }
   m->n++;
   return m->stop_at && m->n == m->stop_at ? 42 : 0;
+}
+
+static int collect_refund(void *ctx, int64_t customer, int64_t ts_ms, int64_t amount,
+                          const char *currency, int64_t order_ms) {
+  money_rows *m = ctx;
+  if (m->n < 64)
+    m->order_ms[m->n] = order_ms;
+  return collect(ctx, customer, ts_ms, amount, currency);
 }
 
 static void test_orders(void **state) {
@@ -441,10 +450,21 @@ static void test_refunds(void **state) {
   r.amount = 0;
   assert_int_equal(rt_store_refund_put(st, &r, &status, &err), RT_EINVAL);
   money_rows m = {0};
-  assert_int_equal(rt_store_scan_refunds(st, collect, &m, &err), 0);
+  assert_int_equal(rt_store_scan_refunds(st, collect_refund, &m, &err), 0);
   assert_int_equal(m.n, 1);
   assert_int_equal(m.r[0].amount, 150);
   assert_string_equal(m.r[0].currency, "EUR");
+  assert_int_equal(m.order_ms[0], 0); /* no order O1 stored */
+  /* with the order it names stored, the scan gives that order's time */
+  int st2;
+  rt_order_rec o = {.customer = a, .ext_id = "O1", .ts_ms = 3, .amount = 150, .currency = "EUR"};
+  assert_int_equal(rt_store_begin(st, &err), 0);
+  assert_int_equal(rt_store_order_put(st, &o, NULL, 0, &st2, &err), 0);
+  assert_int_equal(rt_store_commit(st, &err), 0);
+  memset(&m, 0, sizeof m);
+  assert_int_equal(rt_store_scan_refunds(st, collect_refund, &m, &err), 0);
+  assert_int_equal(m.n, 1);
+  assert_int_equal(m.order_ms[0], 3);
   rt_store_close(st);
 }
 

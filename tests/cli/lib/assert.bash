@@ -39,3 +39,13 @@ finish() {
   echo "all $CHECKS checks passed"
 }
 set -e
+
+# purchases [AS_OF_DAY]: the store's purchases as of a UTC day number (default: everything),
+# computed by lib/purchases.py independently of retain, into $T/ref.db; rsql QUERY runs QUERY
+# on the store with that file attached as `ref` (ref.purchases, ref.refunds, ref.cancelled).
+purchases() {
+  local py=/usr/bin/python3
+  [ -x "$py" ] || py=python3
+  "$py" "$(dirname "${BASH_SOURCE[0]}")/purchases.py" "$RETAIN_DB" "$T/ref.db" "$@"
+}
+rsql() { sqlite3 "$RETAIN_DB" "ATTACH '$T/ref.db' AS ref; $1"; }
