@@ -72,6 +72,7 @@ typedef struct rt_model {
   int32_t min_day, max_day; /* over orders, cancelled orders, refunds and subscription events up
                                to as_of; min>max if empty */
   int32_t as_of;            /* the day the model is judged at (>= max_day when not empty) */
+  int as_of_basis;          /* why that day (rt_as_of_basis), for printing */
   char currency[4];         /* ISO 4217 code of the amounts */
   int currency_exp;         /* minor-unit exponent (2 for USD) */
   int64_t other_currency_rows; /* orders and refunds left out: no rate to the model currency */
@@ -152,11 +153,12 @@ typedef enum rt_as_of_basis {
 int32_t rt_model_default_as_of(const rt_model *m, int32_t today, rt_as_of_basis *basis);
 /* "given", "today" or "data end". */
 const char *rt_as_of_basis_name(rt_as_of_basis b);
-/* Judges *m as of `day`: orders, refunds, subscription starts and cancellations after it are
- * dropped, orders cancelled after it are purchases again, and a subscription cancelled after it
- * is live. When rows must go, *m is replaced by a new model (the old one is freed, and must not
- * be shared); a day at or after the data's last day only sets (*m)->as_of. */
-int rt_model_set_as_of(rt_model **m, int32_t day, rt_error *err);
+/* Judges *m as of `day` (basis: why that day, kept for printing): orders, refunds,
+ * subscription starts and cancellations after it are dropped, orders cancelled after it are
+ * purchases again, and a subscription cancelled after it is live. When rows must go, *m is
+ * replaced by a new model (the old one is freed, and must not be shared); a day at or after the
+ * data's last day only sets (*m)->as_of. */
+int rt_model_set_as_of(rt_model **m, int32_t day, rt_as_of_basis basis, rt_error *err);
 /* Customers with at least one purchase (buyers), and all customers (profiles) = m->ncustomers. */
 size_t rt_model_buyers(const rt_model *m);
 

@@ -8,25 +8,31 @@
 #include <stddef.h>
 
 const rt_report_field rt_report_fields[RT_REPORT_NFIELDS] = {
-#define F(n, l, k, m, b) {n, l, k, offsetof(rt_period_metrics, m), b}
-    F("customers", "customers", RT_FIELD_COUNT, customers, 1),
-    F("new_customers", "new customers", RT_FIELD_COUNT, new_customers, 1),
-    F("active_start", "active at start", RT_FIELD_COUNT, active_start, 0),
-    F("active_end", "active at end", RT_FIELD_COUNT, active_end, 1),
-    F("churned", "churned", RT_FIELD_COUNT, churned, 1),
-    F("churn_rate", "churn rate", RT_FIELD_RATE, churn_rate, 1),
-    F("retention_rate", "retention rate", RT_FIELD_RATE, retention_rate, 1),
-    F("ordering", "ordering customers", RT_FIELD_COUNT, ordering, 0),
-    F("orders", "orders", RT_FIELD_COUNT, orders, 1),
-    F("refunds", "refunds", RT_FIELD_COUNT, refunds, 0),
-    F("repeat_rate", "repeat purchase rate", RT_FIELD_RATE, repeat_rate, 1),
-    F("frequency", "purchase frequency", RT_FIELD_RATIO, frequency, 0),
-    F("aov", "average order value", RT_FIELD_MONEY_AVG, aov, 1),
-    F("revenue", "revenue", RT_FIELD_MONEY, revenue, 1),
-    F("refunded", "refunded", RT_FIELD_MONEY, refunded, 0),
-    F("net_revenue_to_date", "net revenue to date", RT_FIELD_MONEY, net_revenue_to_date, 0),
-    F("repeat_buyers", "repeat buyers", RT_FIELD_COUNT, repeat_buyers, 0),
-    F("historic_clv", "historic CLV", RT_FIELD_MONEY_AVG, historic_clv, 1),
+#define F(n, l, k, m, b, d) {n, l, k, offsetof(rt_period_metrics, m), b, d}
+    F("customers", "customers", RT_FIELD_COUNT, customers, 1, 0),
+    F("new_customers", "new customers", RT_FIELD_COUNT, new_customers, 1, 0),
+    F("active_start", "active at start", RT_FIELD_COUNT, active_start, 0, 0),
+    F("churned", "churned", RT_FIELD_COUNT, churned, 1, 0),
+    F("retained", "retained", RT_FIELD_COUNT, retained, 0, 0),
+    F("returning", "returning", RT_FIELD_COUNT, returning, 0, 0),
+    F("active_end", "active at end", RT_FIELD_COUNT, active_end, 1, 0),
+    F("churn_rate", "churn rate", RT_FIELD_RATE, churn_rate, 1, 0),
+    F("retention_rate", "retention rate", RT_FIELD_RATE, retention_rate, 1, 0),
+    F("ordering", "ordering customers", RT_FIELD_COUNT, ordering, 0, 0),
+    F("orders", "orders", RT_FIELD_COUNT, orders, 1, 0),
+    F("cancelled", "cancelled orders", RT_FIELD_COUNT, cancelled, 0, 0),
+    F("refunds", "refunds", RT_FIELD_COUNT, refunds, 0, 0),
+    F("repeat_rate", "repeat purchase rate", RT_FIELD_RATE, repeat_rate, 1, 0),
+    F("frequency", "purchase frequency", RT_FIELD_RATIO, frequency, 0, 0),
+    F("aov", "average order value", RT_FIELD_MONEY_AVG, aov, 1, 0),
+    F("revenue", "revenue", RT_FIELD_MONEY, revenue, 1, 0),
+    F("cancelled_value", "cancelled", RT_FIELD_MONEY, cancelled_value, 0, 0),
+    F("refunded", "refunded", RT_FIELD_MONEY, refunded, 0, 0),
+    F("net_revenue", "net revenue", RT_FIELD_MONEY, net_revenue, 0, 0),
+    F("net_revenue_to_date", "net revenue to date", RT_FIELD_MONEY, net_revenue_to_date, 0, 0),
+    F("repeat_buyers", "repeat buyers", RT_FIELD_COUNT, repeat_buyers, 0, 0),
+    F("historic_clv", "historic CLV", RT_FIELD_MONEY_AVG, historic_clv, 1, 0),
+    F("textbook_retention_rate", "(E - N) / S", RT_FIELD_RATE, textbook_retention_rate, 0, 1),
 #undef F
 };
 static int is_double(rt_field_kind k) {
@@ -71,16 +77,26 @@ json_t *rt__report_json(const rt_report *r, const rt_model *m) {
   json_object_set_new(root, "period_unit", json_string(rt_period_unit_name(r->unit)));
   json_object_set_new(root, "currency", json_string(m->currency));
   json_object_set_new(root, "timezone", json_string(rt_tz_name(m->tz)));
+  rt__as_of_json(m, root);
   json_object_set_new(root, "inactive_days", json_integer(r->inactive_days));
   json_object_set_new(root, "baseline_periods", json_integer(r->baseline));
-  json_object_set_new(root, "customers", json_integer((json_int_t)m->ncustomers));
+  json_object_set_new(root, "customers", json_integer((json_int_t)rt_model_buyers(m)));
+  json_object_set_new(root, "profiles", json_integer((json_int_t)m->ncustomers));
   for (size_t i = 0; i < r->nperiods; i++) {
-    json_t *o = rt__period_json(&r->rows[i], exp);
-    rt_period_label(r->unit, r->rows[i].period, buf, sizeof buf);
+    const rt_period_metrics *p = &r->rows[i];
+    json_t *o = rt__period_json(p, exp);
+    rt_period_label(r->unit, p->period, buf, sizeof buf);
     json_object_set_new(o, "period", json_string(buf));
-    json_object_set_new(o, "baseline", r->base[i].period == INT64_MIN
-                                           ? json_null()
-                                           : rt__period_json(&r->base[i], exp));
+    json_object_set_new(o, "days", json_integer(p->days));
+    json_object_set_new(o, "period_days", json_integer(p->period_days));
+    json_object_set_new(o, "partial", json_boolean(rt_period_partial(p)));
+    json_t *b = NULL;
+    if (r->base[i].period != INT64_MIN) {
+      b = rt__period_json(&r->base[i], exp);
+      json_object_set_new(b, "periods", json_integer(r->base[i].averaged));
+      json_object_set_new(b, "days", json_integer(r->base[i].days));
+    }
+    json_object_set_new(o, "baseline", b ? b : json_null());
     json_array_append_new(arr, o);
   }
   json_object_set_new(root, "periods", arr);
@@ -93,6 +109,14 @@ double rt_cohort_percent(const rt_cohort_table *t, size_t c, size_t k, int reven
     return base ? 100.0 * (double)t->revenue[c * t->width + k] / (double)base : NAN;
   }
   return t->size[c] ? 100.0 * (double)t->customers[c * t->width + k] / (double)t->size[c] : NAN;
+}
+
+void rt__as_of_json(const rt_model *m, json_t *obj) {
+  char d[16];
+  rt_day_format(m->as_of, d, sizeof d);
+  json_object_set_new(obj, "as_of", json_string(d));
+  json_object_set_new(obj, "as_of_basis",
+                      json_string(rt_as_of_basis_name((rt_as_of_basis)m->as_of_basis)));
 }
 
 json_t *rt__cohorts_json(const rt_cohort_table *t, const rt_model *m, int percent) {

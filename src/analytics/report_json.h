@@ -16,6 +16,9 @@ json_t *rt__period_json(const rt_period_metrics *p, int currency_exp);
  * periods [{fields..., period, baseline}]. */
 json_t *rt__report_json(const rt_report *r, const rt_model *m);
 
+/* obj's "as_of" (the model's as-of day) and "as_of_basis" ("given", "today", "data end"). */
+void rt__as_of_json(const rt_model *m, json_t *obj);
+
 /* The table: period_unit, mode, currency, timezone, cohorts [{cohort, size, customers[],
  * revenue[], percent[] when asked}]. */
 json_t *rt__cohorts_json(const rt_cohort_table *t, const rt_model *m, int percent);

@@ -4,6 +4,7 @@
 
 #include <retain/alloc.h>
 #include <retain/segment.h>
+#include <jansson.h>
 
 #include <errno.h>
 #include <inttypes.h>
@@ -381,6 +382,32 @@ char *cli_count(int64_t v, char *buf, size_t n) {
   return buf;
 }
 
+char *cli_money_human(int64_t minor, int exp, char *buf, size_t n) {
+  char plain[48], whole[40];
+  cli_money(minor, exp, plain, sizeof plain);
+  const char *dot = strchr(plain, '.');
+  size_t wl = dot ? (size_t)(dot - plain) : strlen(plain);
+  int neg = plain[0] == '-';
+  snprintf(whole, sizeof whole, "%.*s", (int)(wl - (size_t)neg), plain + neg);
+  char grouped[64];
+  cli_count(strtoll(whole, NULL, 10), grouped, sizeof grouped);
+  snprintf(buf, n, "%s%s%s", neg ? "-" : "", grouped, dot ? dot : "");
+  return buf;
+}
+
+void cli_note_other_currencies(const cli_global *g, const rt_model *m) {
+  if (g->quiet || !m->other_currency_rows)
+    return;
+  char c[32];
+  fprintf(stderr, "retain: note: %s orders and refunds in other currencies than %s are left out "
+                  "(no exchange rate):", cli_count(m->other_currency_rows, c, sizeof c),
+          m->currency);
+  for (int i = 0; i < m->nother; i++)
+    fprintf(stderr, "%s %s %s", i ? "," : "", cli_count(m->other[i].rows, c, sizeof c),
+            m->other[i].code);
+  fprintf(stderr, "%s\n", m->nother == 8 ? ", ..." : "");
+}
+
 void cli_table_init(cli_table *t, size_t ncols) {
   memset(t, 0, sizeof *t);
   t->ncols = ncols;
@@ -472,7 +499,9 @@ const char cli_analysis_options_help[] =
     "  --orders FILE      run straight from an orders CSV, without a store; the import\n"
     "                     options (--customer-col, --delimiter, ...) describe the file\n"
     "  --timezone TZ      business time zone (default: the store's, or UTC)\n"
-    "  --segment NAME     only the members of a stored segment (see retain segment)\n";
+    "  --segment NAME     only the members of a stored segment (see retain segment)\n"
+    "  --as-of DATE       judge as of this day: nothing after it counts (default: today\n"
+    "                     while the data is live, else its last day; or $RETAIN_NOW)\n";
 
 void cli_analysis_init(cli_analysis *a, const cli_global *g) {
   memset(a, 0, sizeof *a);
@@ -502,6 +531,10 @@ int cli_analysis_option(const char *cmd, int argc, char **argv, int *i, cli_anal
   }
   if ((r = cli_value(argc, argv, i, "--from", &v)) != 0) {
     if (r > 0) a->from_s = v;
+    return r;
+  }
+  if ((r = cli_value(argc, argv, i, "--as-of", &v)) != 0) {
+    if (r > 0) a->as_of_s = v;
     return r;
   }
   if ((r = cli_value(argc, argv, i, "--to", &v)) != 0) {
@@ -547,8 +580,47 @@ int cli_analysis_load(const char *cmd, const cli_global *g, cli_analysis *a) {
   if (a->segment && a->orders_path)
     return cli_usage_error(cmd, "--segment needs the store (segments live there), not --orders");
   rc = cli_load_model(g, a->orders_path, &a->io, a->tz, &a->model);
+  if (!rc) rc = cli_judge(cmd, g, a->as_of_s, &a->model);
   if (rc || !a->segment) return rc;
   return load_members(g, a);
+}
+
+int cli_judge(const char *cmd, const cli_global *g, const char *given, rt_model **m) {
+  rt_error err = {0};
+  const char *s = given ? given : g->as_of ? g->as_of : getenv("RETAIN_NOW");
+  const char *what = given || g->as_of ? "--as-of" : "RETAIN_NOW";
+  int32_t day;
+  rt_as_of_basis basis = RT_AS_OF_GIVEN;
+  if (s && *s) {
+    int64_t ms;
+    if (rt_date_parse(NULL, s, strlen(s), (*m)->tz, &ms, &err))
+      return cli_usage_error(cmd, "%s: %s", what, err.msg);
+    day = (int32_t)rt_tz_day((*m)->tz, ms);
+  } else {
+    int64_t today = rt_tz_day((*m)->tz, (int64_t)time(NULL) * 1000);
+    day = rt_model_default_as_of(*m, (int32_t)today, &basis);
+  }
+  if (rt_model_set_as_of(m, day, basis, &err)) return cli_fail(&err);
+  cli_note_other_currencies(g, *m);
+  return 0;
+}
+
+char *cli_as_of_text(const rt_model *m, char *buf, size_t n) {
+  char d[16];
+  rt_day_format(m->as_of, d, sizeof d);
+  const char *why = m->as_of_basis == RT_AS_OF_TODAY      ? "today"
+                    : m->as_of_basis == RT_AS_OF_DATA_END ? "the last day with data"
+                                                          : "as asked";
+  snprintf(buf, n, "%s (%s)", d, why);
+  return buf;
+}
+
+void cli_as_of_json(const rt_model *m, json_t *obj) {
+  char d[16];
+  rt_day_format(m->as_of, d, sizeof d);
+  json_object_set_new(obj, "as_of", json_string(d));
+  json_object_set_new(obj, "as_of_basis",
+                      json_string(rt_as_of_basis_name((rt_as_of_basis)m->as_of_basis)));
 }
 
 int cli_segment_members(const cli_global *g, const rt_model *m, const char *name,

@@ -22,6 +22,7 @@ typedef struct cli_global {
   int db_flag;          /* --db named it (the demo ignores RETAIN_DB) */
   const char *timezone; /* --timezone; NULL: the store's setting or UTC */
   const char *currency; /* --currency at the top level; NULL: the store's or the data's */
+  const char *as_of;    /* --as-of at the top level (a command's own --as-of wins) */
   int quiet;            /* --quiet: no progress bars or notes */
   const char *prog;     /* how the program was invoked (argv[0]), for printed examples */
 } cli_global;
@@ -86,6 +87,18 @@ int cli_load_tz(const cli_global *g, rt_store *st, rt_tz **out);
 int cli_load_model(const cli_global *g, const char *orders_path, const rt_import_opts *io,
                    const rt_tz *tz, rt_model **out);
 
+/* ---- as of ----
+ * Every analytic command judges the customers as of one day: the command's --as-of DATE, else
+ * the global one, else $RETAIN_NOW, else the store's default (rt_model_default_as_of: today
+ * while its data is live, else its last day with data). cli_judge applies it to *m
+ * (rt_model_set_as_of); a bad date is a usage error. Returns an exit code. */
+int cli_judge(const char *cmd, const cli_global *g, const char *given, rt_model **m);
+/* The as-of day of m as "2011-12-09 (the last day with data)" (or "(today)", "(as asked)"). */
+char *cli_as_of_text(const rt_model *m, char *buf, size_t n);
+/* The as-of day of m and why, as JSON members "as_of" and "as_of_basis" of obj (jansson). */
+struct json_t;
+void cli_as_of_json(const rt_model *m, struct json_t *obj);
+
 /* ---- what report and cohorts share ----
  * --orders FILE (with the import options), --period, --from, --to, --format, --timezone. */
 typedef struct cli_analysis {
@@ -96,6 +109,7 @@ typedef struct cli_analysis {
   cli_format format;
   const char *tzname;
   const char *segment; /* --segment NAME */
+  const char *as_of_s; /* --as-of DATE */
   /* filled by cli_analysis_load */
   rt_tz *tz;
   rt_model *model;
@@ -141,8 +155,6 @@ void cli_names_free(cli_names *l);
 int cli_clv_summary(const cli_global *g, const char *segment, int by_segment, cli_format format);
 
 /* ---- features (features, rfm, lifecycle, segment) ---- */
-/* The as-of day: --as-of DATE (s), else $RETAIN_NOW, else today, in the zone. */
-int cli_parse_as_of(const char *cmd, const char *s, const rt_tz *tz, int32_t *day);
 typedef struct cli_features {
   rt_store *st;
   rt_tz *tz;
@@ -150,8 +162,9 @@ typedef struct cli_features {
   rt_features *f;
   rt_features_options o;
 } cli_features;
-/* Opens the store (writable or not), the zone and the model, and computes the features as of
- * as_of (NULL: today). Returns an exit code; on failure nothing needs freeing. */
+/* Opens the store (writable or not), the zone and the model, judges it as of as_of (NULL: see
+ * cli_judge) and computes the features. Returns an exit code; on failure nothing needs
+ * freeing. */
 int cli_features_load(const cli_global *g, const char *cmd, const char *as_of, int writable,
                       cli_features *cf);
 /* The built-in segmentations' settings from the command line (features, rfm, lifecycle):
@@ -195,6 +208,11 @@ double cli_now(void);
 char *cli_money(int64_t minor, int exp, char *buf, size_t n);
 /* Thousands separators for a table ("1,234,567"). */
 char *cli_count(int64_t v, char *buf, size_t n);
+/* Money for people: minor units with thousands separators ("1,234,567.89"); CSV and JSON keep
+ * cli_money's plain form. */
+char *cli_money_human(int64_t minor, int exp, char *buf, size_t n);
+/* A note on stderr, unless --quiet, when rows in other currencies were left out of m. */
+void cli_note_other_currencies(const cli_global *g, const rt_model *m);
 
 /* A simple text table: columns right-aligned except the first. */
 typedef struct cli_table {

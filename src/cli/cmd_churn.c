@@ -205,9 +205,9 @@ static int history_cmd(const cli_global *g, int argc, char **argv, int which) {
   }
   const rt_model *m = h.a.model;
   rt_error err = {0};
-  /* train: features at the cutoff (by default a horizon before the data ends, so that every
-   * label is known); score and explain: at the last day */
-  int32_t cutoff = which == 0 ? m->max_day - h.horizon : m->max_day;
+  /* train: features at the cutoff (by default a horizon before the as-of day, so that every
+   * label is known); score and explain: at the as-of day */
+  int32_t cutoff = which == 0 ? m->as_of - h.horizon : m->as_of;
   if (h.cutoff_s) {
     int64_t ms;
     if (rt_date_parse(NULL, h.cutoff_s, strlen(h.cutoff_s), h.a.tz, &ms, &err)) {
@@ -216,13 +216,13 @@ static int history_cmd(const cli_global *g, int argc, char **argv, int which) {
     }
     cutoff = (int32_t)rt_tz_day(h.a.tz, ms);
   }
-  if (which == 0 && cutoff + h.horizon > m->max_day) {
+  if (which == 0 && cutoff + h.horizon > m->as_of) {
     char a[16], b[16];
     rt_day_format(cutoff + h.horizon, a, sizeof a);
-    rt_day_format(m->max_day, b, sizeof b);
+    rt_day_format(m->as_of, b, sizeof b);
     cli_analysis_free(&h.a);
-    return cli_usage_error("churn", "the labels need data up to %s; it ends on %s (choose an "
-                                    "earlier --cutoff or a shorter --horizon)", a, b);
+    return cli_usage_error("churn", "the labels need data up to %s; it is judged as of %s "
+                                    "(choose an earlier --cutoff or a shorter --horizon)", a, b);
   }
   rt_ctable *t = NULL;
   uint32_t *cust = NULL;

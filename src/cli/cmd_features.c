@@ -13,19 +13,6 @@
 #include <string.h>
 #include <time.h>
 
-int cli_parse_as_of(const char *cmd, const char *s, const rt_tz *tz, int32_t *day) {
-  rt_error err = {0};
-  int64_t ms;
-  if (!s) s = getenv("RETAIN_NOW");
-  if (!s || !*s) {
-    ms = (int64_t)time(NULL) * 1000;
-  } else if (rt_date_parse(NULL, s, strlen(s), tz, &ms, &err)) {
-    return cli_usage_error(cmd, "--as-of: %s", err.msg);
-  }
-  *day = (int32_t)rt_tz_day(tz, ms);
-  return 0;
-}
-
 void cli_feature_settings_init(cli_feature_settings *s) {
   s->rfm_bins = s->at_risk_gaps = s->lapsed_gaps = s->at_risk_min_days = s->lapsed_min_days =
       s->new_days = s->loyal_orders = -1;
@@ -83,11 +70,11 @@ int cli_features_load_with(const cli_global *g, const char *cmd, const char *as_
   rt_error err = {0};
   int rc = cli_open_store(g, !writable, &cf->st);
   if (!rc) rc = cli_load_tz(g, cf->st, &cf->tz);
-  int32_t today = 0;
-  if (!rc) rc = cli_parse_as_of(cmd, as_of, cf->tz, &today);
-  if (!rc && rt_model_load(cf->st, cf->tz, g->currency, &cf->model, &err)) rc = cli_fail(&err);
+  /* the same model as report's (the store's currency setting, the snapshot) */
+  if (!rc) rc = cli_load_model(g, NULL, NULL, cf->tz, &cf->model);
+  if (!rc) rc = cli_judge(cmd, g, as_of, &cf->model);
   if (!rc) {
-    rt_features_defaults(&cf->o, today);
+    rt_features_defaults(&cf->o, cf->model->as_of);
     if (s) {
       if (s->rfm_bins >= 0) cf->o.rfm_bins = (int)s->rfm_bins;
       if (s->at_risk_gaps >= 0) cf->o.at_risk_gaps = s->at_risk_gaps;

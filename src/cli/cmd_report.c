@@ -21,8 +21,8 @@ static void human(const rt_period_metrics *m, size_t f, int exp, char *buf, size
   }
   switch (rt_report_fields[f].kind) {
   case RT_FIELD_COUNT: cli_count(rt_report_count(m, f), buf, n); break;
-  case RT_FIELD_MONEY: cli_money(rt_report_count(m, f), exp, buf, n); break;
-  case RT_FIELD_MONEY_AVG: cli_money((int64_t)llround(v), exp, buf, n); break;
+  case RT_FIELD_MONEY: cli_money_human(rt_report_count(m, f), exp, buf, n); break;
+  case RT_FIELD_MONEY_AVG: cli_money_human((int64_t)llround(v), exp, buf, n); break;
   case RT_FIELD_RATE: snprintf(buf, n, "%.1f%%", v * 100.0); break;
   case RT_FIELD_RATIO: snprintf(buf, n, "%.2f", v); break;
   }
@@ -62,37 +62,70 @@ static void change(const rt_period_metrics *m, const rt_period_metrics *b, size_
 
 static void help(void) {
   printf("Usage: retain [--db PATH] report [options]\n\n"
-         "Retention KPIs for a period (the last one with data unless --from/--to say\n"
-         "otherwise), each against the average of the previous periods.\n\n"
+         "Retention KPIs for a period (the one holding the as-of day unless --from/--to say\n"
+         "otherwise), each against the average of the previous periods. A period that ends\n"
+         "after the as-of day is partial: it is counted up to that day and compared with the\n"
+         "same first days of the periods before it.\n\n"
          "Options:\n%s"
          "  --baseline N       periods averaged as the baseline (default 3; 0 for none)\n"
-         "  --inactive-days N  a customer without an order for N days (and no live\n"
+         "  --inactive-days N  a customer without a purchase for N days (and no live\n"
          "                     subscription) is no longer active (default 90)\n"
          "  --by segment       the period's metrics of every stored segment side by side\n\n"
          "Definitions: docs/METRICS.md. Import options for --orders:\n%s",
          cli_analysis_options_help, cli_import_options_help);
 }
 
+/* "2011-12" or, for a partial period, "2011-12*". */
+static void row_label(const rt_report *r, const rt_period_metrics *p, char *buf, size_t n) {
+  char lbl[24];
+  rt_period_label(r->unit, p->period, lbl, sizeof lbl);
+  snprintf(buf, n, "%s%s", lbl, rt_period_partial(p) ? "*" : "");
+}
+
+/* The header lines every table shares: the as-of day, customers and profiles, currency. */
+static void print_header(const rt_report *r, const rt_model *m, const char *what) {
+  char a[32], b[32], asof[64];
+  printf("%s · as of %s\n", what, cli_as_of_text(m, asof, sizeof asof));
+  printf("%s customers (with a purchase) of %s profiles · amounts in %s · active: purchased in "
+         "the last %d days or subscribed\n",
+         cli_count((int64_t)rt_model_buyers(m), a, sizeof a),
+         cli_count((int64_t)m->ncustomers, b, sizeof b), m->currency, r->inactive_days);
+}
+
 static void print_table(const rt_report *r, const rt_model *m, int exp) {
-  char a[64], b[64], c[64], lbl[32];
+  char a[64], b[64], c[64], lbl[40], title[96];
   cli_table t;
   const char *unit = rt_period_unit_name(r->unit);
   if (r->nperiods == 0) {
     printf("No data in the periods asked for.\n");
     return;
   }
+  const rt_period_metrics *lastp = &r->rows[r->nperiods - 1];
   if (r->nperiods == 1) {
-    const rt_period_metrics *p = &r->rows[0], *bl = &r->base[0];
-    rt_period_label(r->unit, p->period, lbl, sizeof lbl);
-    printf("Retention report: %s %s · %s customers · amounts in %s\n", unit, lbl,
-           cli_count((int64_t)m->ncustomers, a, sizeof a), m->currency);
-    if (bl->period != INT64_MIN)
-      printf("Baseline: average of the %d %ss before. ", r->baseline, unit);
-    printf("Active: ordered in the last %d days or subscribed.\n\n", r->inactive_days);
+    const rt_period_metrics *p = lastp, *bl = &r->base[0];
+    row_label(r, p, lbl, sizeof lbl);
+    snprintf(title, sizeof title, "Retention report: %s %s", unit, lbl);
+    print_header(r, m, title);
+    if (bl->period != INT64_MIN) {
+      char since[48] = "";
+      if (rt_period_first_day(r->unit, bl->period) < m->min_day) {
+        char d[16];
+        rt_day_format(m->min_day, d, sizeof d);
+        snprintf(since, sizeof since, " (the data starts on %s)", d);
+      }
+      const char *s = bl->averaged == 1 ? "" : "s";
+      if (rt_period_partial(p))
+        printf("Baseline: the first %d days of the %d %s%s before%s.\n", (int)bl->days,
+               (int)bl->averaged, unit, s, since);
+      else
+        printf("Baseline: average of the %d %s%s before%s.\n", (int)bl->averaged, unit, s, since);
+    }
+    printf("\n");
     cli_table_init(&t, bl->period != INT64_MIN ? 4 : 2);
     const char *head[] = {"metric", lbl, "baseline", "change"};
     cli_table_row(&t, head);
     for (size_t f = 0; f < RT_REPORT_NFIELDS; f++) {
+      if (rt_report_fields[f].detail) continue;
       human(p, f, exp, a, sizeof a);
       human(bl, f, exp, b, sizeof b);
       change(p, bl, f, exp, c, sizeof c);
@@ -100,9 +133,9 @@ static void print_table(const rt_report *r, const rt_model *m, int exp) {
       cli_table_row(&t, row);
     }
   } else {
-    printf("Retention report by %s · %s customers · amounts in %s · active: ordered in the "
-           "last %d days or subscribed\n\n",
-           unit, cli_count((int64_t)m->ncustomers, a, sizeof a), m->currency, r->inactive_days);
+    snprintf(title, sizeof title, "Retention report by %s", unit);
+    print_header(r, m, title);
+    printf("\n");
     size_t nb = 1;
     for (size_t f = 0; f < RT_REPORT_NFIELDS; f++) nb += rt_report_fields[f].brief;
     cli_table_init(&t, nb);
@@ -114,7 +147,7 @@ static void print_table(const rt_report *r, const rt_model *m, int exp) {
       if (rt_report_fields[f].brief) head[j++] = rt_report_fields[f].label;
     cli_table_row(&t, head);
     for (size_t i = 0; i < r->nperiods; i++) {
-      rt_period_label(r->unit, r->rows[i].period, cell[0], sizeof cell[0]);
+      row_label(r, &r->rows[i], cell[0], sizeof cell[0]);
       row[0] = cell[0];
       for (size_t f = 0, j = 1; f < RT_REPORT_NFIELDS; f++)
         if (rt_report_fields[f].brief) {
@@ -127,27 +160,35 @@ static void print_table(const rt_report *r, const rt_model *m, int exp) {
   }
   cli_table_print(&t, stdout);
   cli_table_free(&t);
-  if (m->other_currency_rows)
-    printf("\nNote: %lld rows in other currencies than %s are left out (use --currency).\n",
-           (long long)m->other_currency_rows, m->currency);
+  if (rt_period_partial(lastp)) {
+    rt_period_label(r->unit, lastp->period, lbl, sizeof lbl);
+    rt_day_format(r->as_of, a, sizeof a);
+    printf("\n* %s is partial: %d of its %d days, up to the as-of day %s.%s\n", lbl,
+           (int)lastp->days, (int)lastp->period_days, a,
+           r->nperiods > 1 ? " Its counts are not comparable with whole periods." : "");
+  }
 }
 
 static void print_csv(const rt_report *r, int exp) {
   char buf[64];
-  printf("period");
+  printf("period,days,period_days,partial");
   for (size_t f = 0; f < RT_REPORT_NFIELDS; f++) printf(",%s", rt_report_fields[f].name);
+  printf(",baseline_days");
   for (size_t f = 0; f < RT_REPORT_NFIELDS; f++) printf(",baseline_%s", rt_report_fields[f].name);
   printf("\n");
   for (size_t i = 0; i < r->nperiods; i++) {
-    rt_period_label(r->unit, r->rows[i].period, buf, sizeof buf);
-    printf("%s", buf);
+    const rt_period_metrics *p = &r->rows[i], *b = &r->base[i];
+    rt_period_label(r->unit, p->period, buf, sizeof buf);
+    printf("%s,%d,%d,%d", buf, (int)p->days, (int)p->period_days, rt_period_partial(p));
     for (size_t f = 0; f < RT_REPORT_NFIELDS; f++) {
-      machine(&r->rows[i], f, exp, buf, sizeof buf);
+      machine(p, f, exp, buf, sizeof buf);
       printf(",%s", buf);
     }
+    if (b->period == INT64_MIN) printf(",");
+    else printf(",%d", (int)b->days);
     for (size_t f = 0; f < RT_REPORT_NFIELDS; f++) {
-      if (r->base[i].period == INT64_MIN) buf[0] = '\0';
-      else machine(&r->base[i], f, exp, buf, sizeof buf);
+      if (b->period == INT64_MIN) buf[0] = '\0';
+      else machine(b, f, exp, buf, sizeof buf);
       printf(",%s", buf);
     }
     printf("\n");

@@ -66,7 +66,7 @@ static double period_days(rt_period_unit u) {
 }
 
 /* The store's subscriptions as tenures: payments at the start day and every period after,
- * up to the cancellation (or the last day of the data for an active one). */
+ * up to the cancellation (or the as-of day for an active one). */
 static int tenures(const rt_model *m, double len, int32_t **paid, uint8_t **ended, size_t *n) {
   *paid = malloc((m->nsubs ? m->nsubs : 1) * sizeof **paid);
   *ended = malloc(m->nsubs ? m->nsubs : 1);
@@ -74,8 +74,8 @@ static int tenures(const rt_model *m, double len, int32_t **paid, uint8_t **ende
   size_t k = 0;
   for (size_t i = 0; i < m->nsubs; i++) {
     int32_t d0 = m->sub_first_day[i], d1 = m->sub_end_day[i];
-    int active = d1 == INT32_MAX || d1 > m->max_day;
-    double end = active ? (double)m->max_day + 1 : (double)d1;
+    int active = d1 == INT32_MAX || d1 > m->as_of;
+    double end = active ? (double)m->as_of + 1 : (double)d1;
     if (end <= d0) continue;
     (*paid)[k] = (int32_t)ceil((end - d0) / len);
     (*ended)[k] = !active;
@@ -157,6 +157,7 @@ int cmd_subscription(const cli_global *g, int argc, char **argv) {
       rt_store_close(st);
       st = NULL;
       rc = cli_load_model(g, NULL, NULL, tz, &model);
+      if (!rc) rc = cli_judge("subscription", g, NULL, &model);
     }
     rt_store_close(st);
     if (!rc && tenures(model, period_days(unit), &paid, &ended, &nsubs)) {

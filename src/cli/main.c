@@ -1,4 +1,4 @@
-/* main.c - the `retain` command: global options (--db, --timezone, --currency, --quiet), then
+/* main.c - the `retain` command: global options (--db, --timezone, --currency, --as-of, --quiet), then
  * one subcommand from the table below. Exit status 0 on success, 1 on failure, 2 on a usage
  * error. */
 #include "cli/cli.h"
@@ -47,10 +47,14 @@ static void usage(FILE *f) {
           "  --timezone TZ     business time zone for days and periods: UTC (default), an\n"
           "                    offset like +05:30, or an IANA name like Europe/Berlin\n"
           "  --currency CODE   report amounts in this currency (default: the most used)\n"
+          "  --as-of DATE      judge everything as of this day (default: today while the\n"
+          "                    data is live - its last day within a week - else the last\n"
+          "                    day with data); every analytic command also takes --as-of\n"
           "  --quiet           no progress bars or notes on stderr\n"
           "  --help, --version\n\n"
           "Environment:\n"
           "  RETAIN_DB         the store when --db is not given\n"
+          "  RETAIN_NOW        the as-of day when --as-of is not given (and the server's clock)\n"
           "  RETAIN_TRACE=1    print where a command spends its time, phase by phase\n"
           "  TZDIR             where the time zone files are (default /usr/share/zoneinfo)\n\n"
           "Run 'retain COMMAND --help' for a command's options. Docs: README.md, docs/.\n");
@@ -94,6 +98,11 @@ int main(int argc, char **argv) {
         (r = cli_value(argc, argv, &i, "--tz", &v)) != 0) {
       if (r < 0) return CLI_USAGE;
       g.timezone = v;
+      continue;
+    }
+    if ((r = cli_value(argc, argv, &i, "--as-of", &v)) != 0) {
+      if (r < 0) return CLI_USAGE;
+      g.as_of = v;
       continue;
     }
     if ((r = cli_value(argc, argv, &i, "--currency", &v)) != 0) {

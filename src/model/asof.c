@@ -215,10 +215,11 @@ fail:
   return rc;
 }
 
-int rt_model_set_as_of(rt_model **mp, int32_t day, rt_error *err) {
+int rt_model_set_as_of(rt_model **mp, int32_t day, rt_as_of_basis basis, rt_error *err) {
   rt_model *m = *mp;
   if (m->min_day > m->max_day || day >= m->max_day) {
     m->as_of = day;
+    m->as_of_basis = (int)basis;
     return 0;
   }
   rt_model *t = NULL;
@@ -226,6 +227,7 @@ int rt_model_set_as_of(rt_model **mp, int32_t day, rt_error *err) {
   if (rc)
     return rt_error_set(err, rc, "judging the customer model as of a day: %s", rt_strerror(rc));
   rt_model_free(m);
+  t->as_of_basis = (int)basis;
   *mp = t;
   return 0;
 }

@@ -1064,6 +1064,7 @@ int rt_model_build(rt_model_builder *b, rt_model **out, rt_error *err) {
     m->max_day = 0;
   }
   m->as_of = m->max_day;
+  m->as_of_basis = RT_AS_OF_DATA_END;
   rt_model_builder_free(b);
   *out = m;
   rt__trace("model: built");

@@ -223,6 +223,7 @@ int rt_model_snapshot_open(const char *path, int64_t data_version, const rt_tz *
   }
   m->ncancelled = h.ncancelled;
   m->as_of = h.max_day;
+  m->as_of_basis = RT_AS_OF_DATA_END;
   m->tz = tz;
   m->data_version = h.data_version;
   m->priv_map = map;

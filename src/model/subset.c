@@ -70,6 +70,7 @@ int rt_model_subset(const rt_model *m, const uint64_t *bits, rt_model **out, rt_
   s->min_day = m->min_day;
   s->max_day = m->max_day;
   s->as_of = m->as_of;
+  s->as_of_basis = m->as_of_basis;
   s->other_currency_rows = m->other_currency_rows;
   s->nother = m->nother;
   memcpy(s->other, m->other, sizeof s->other);

@@ -11,7 +11,7 @@
 #include "predict/fit.h"
 
 int rt_clv_holdout_periods(const rt_model *m, const rt_clv_summary *s) {
-  double k = floor((m->max_day - s->until_day) / s->unit_days);
+  double k = floor((m->as_of - s->until_day) / s->unit_days);
   return k < 0 ? 0 : k > 100000 ? 100000 : (int)k;
 }
 

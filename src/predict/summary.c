@@ -27,7 +27,7 @@ int rt_clv_summarize(const rt_model *m, int32_t until_day, double unit_days,
   if (!(unit_days > 0))
     return rt_error_set(err, RT_EINVAL, "clv: the time unit must be positive");
   if (until_day == INT32_MAX)
-    until_day = m->max_day;
+    until_day = m->as_of;
   rt_clv_summary *s = rt_calloc(1, sizeof *s);
   size_t nc = m->ncustomers ? m->ncustomers : 1;
   if (!s || !(s->customer = rt_malloc(nc * sizeof *s->customer)) ||

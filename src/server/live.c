@@ -28,6 +28,12 @@ static int32_t today_of(const rt__live *l) {
   return (int32_t)rt_tz_day(l->tz, l->fixed_now_ms ? l->fixed_now_ms : clock_ms());
 }
 
+/* The day a model of the store is judged at now: RETAIN_NOW's, else as the CLI judges (today
+ * while the data is live, else its last day with data). */
+static int32_t as_of_now(const rt__live *l, const rt_model *m) {
+  return l->fixed_now_ms ? today_of(l) : rt_model_default_as_of(m, today_of(l), NULL);
+}
+
 static void deadline_in(struct timespec *ts, int ms) {
   clock_gettime(CLOCK_REALTIME, ts);
   ts->tv_sec += ms / 1000;
@@ -140,15 +146,23 @@ static int build(rt__live *l, rt_store *st, uint64_t gen, rt__view **out, rt_err
   v->gen = gen;
   seg_list sl = {v, 0, 0};
   rt_features_options o;
-  rt_features_defaults(&o, today_of(l));
   /* one snapshot: the model, the attributes and scores, and the segments agree */
   int rc = rt_store_read_begin(st, err);
   if (!rc)
     rc = rt_store_data_version(st, &v->data_version, err);
   if (!rc)
     rc = rt_model_load(st, l->tz, l->currency, &v->model, err);
-  if (!rc)
+  if (!rc) {
+    rt_as_of_basis why = RT_AS_OF_GIVEN;
+    int32_t day = as_of_now(l, v->model);
+    if (!l->fixed_now_ms)
+      rt_model_default_as_of(v->model, today_of(l), &why);
+    rc = rt_model_set_as_of(&v->model, day, why, err);
+  }
+  if (!rc) {
+    rt_features_defaults(&o, v->model->as_of);
     rc = rt_features_build(v->model, st, &o, &v->feat, err);
+  }
   if (!rc && (rc = rt_store_scan_segments(st, on_segment, &sl, err)) && sl.oom)
     rt_error_set(err, RT_ENOMEM, "reading the segments: out of memory");
   rt_store_read_end(st);
@@ -370,7 +384,7 @@ static void *refresher(void *arg) {
                            did the day change (rules with `now`)? */
       int64_t dv;
       if (!rt_store_data_version(st, &dv, NULL) && dv == prev->data_version &&
-          today_of(l) == prev->feat->today)
+          as_of_now(l, prev->model) == prev->model->as_of)
         continue;
     }
     rt__view *v = NULL;

@@ -240,7 +240,7 @@ static rt_features *customer_now(rt_server *s, const rt__view *view, const rt_cu
     rc = rt_model_build(a.b, &m, &err);
     a.b = NULL; /* consumed */
     if (!rc)
-      rc = rt_model_set_as_of(&m, vm->as_of, &err);
+      rc = rt_model_set_as_of(&m, vm->as_of, (rt_as_of_basis)vm->as_of_basis, &err);
     if (!rc) {
       rt_customer_rows rows = {m->order_day, m->order_amount, m->norders,
                                m->refund_day, m->refund_amount, m->nrefunds,

@@ -48,13 +48,14 @@ pick() { # FILE -> the expected columns, in the fixture's order
 { head -1 "$RT_FIXTURES/cdnow_sample_report.csv"; pick report.csv; } >report_cols.csv
 assert_same_file report_cols.csv "$RT_FIXTURES/cdnow_sample_report.csv"
 
-# Rates follow from the counts: 1997-12 churn = 69/390, retention = (400-0)/390.
+# Rates follow from the counts: 1997-12 churn = 69/390, retention = (390-69)/390 (the two add
+# up to 1), the textbook (E - N) / S = (400-0)/390.
 line=$(grep '^1997-12,' report.csv)
 assert_contains "$(echo "$OUT" | head -1)" "churn_rate"
-churn=$(echo "$OUT" | awk -F, 'NR==1{for(i=1;i<=NF;i++)c[$i]=i} /^1997-12,/{print $(c["churn_rate"])}')
-assert_eq "$churn" "$(awk 'BEGIN{printf "%.6g", 69/390}')" "1997-12 churn rate"
-ret=$(echo "$OUT" | awk -F, 'NR==1{for(i=1;i<=NF;i++)c[$i]=i} /^1997-12,/{print $(c["retention_rate"])}')
-assert_eq "$ret" "$(awk 'BEGIN{printf "%.6g", 400/390}')" "1997-12 retention rate"
+col() { echo "$OUT" | awk -F, -v f="$1" 'NR==1{for(i=1;i<=NF;i++)c[$i]=i} /^1997-12,/{print $(c[f])}'; }
+assert_eq "$(col churn_rate)" "$(awk 'BEGIN{printf "%.6g", 69/390}')" "1997-12 churn rate"
+assert_eq "$(col retention_rate)" "$(awk 'BEGIN{printf "%.6g", 321/390}')" "1997-12 retention rate"
+assert_eq "$(col textbook_retention_rate)" "$(awk 'BEGIN{printf "%.6g", 400/390}')" "1997-12 (E-N)/S"
 : "$line"
 
 # The table for people.

@@ -216,13 +216,15 @@ api POST /v1/track '{"userId":"m-b","event":"Order Completed","messageId":"mbo",
 api GET /v1/customers/m-a "" "${R[@]}"
 assert_eq "$(echo "$BODY_OUT" | jq .orders)" 0 "not merged by the shared email"
 CUSTOMERS=$(curl -s -u "$READ:" "$U/v1/metrics" | jq .customers)
+PROFILES=$(curl -s -u "$READ:" "$U/v1/metrics" | jq .profiles)
 api POST /v1/customers/m-a/merge '{"from":"m-b","reason":"same person (support ticket 7)"}' -u "$WRITE:"
 assert_eq "$CODE" 403 "a write key cannot merge"
 api POST /v1/customers/m-a/merge '{"from":"m-b","reason":"same person (support ticket 7)"}' -u "$ADMIN:"
 assert_eq "$CODE" 200 "merge"
 api GET /v1/customers/m-a "" "${R[@]}"
 assert_eq "$(echo "$BODY_OUT" | jq '[.orders, .features.orders]' -c)" "[1,1]" "the survivor has the order, in the store and the features"
-assert_eq "$(curl -s -u "$READ:" "$U/v1/metrics" | jq .customers)" "$((CUSTOMERS - 1))" "one customer fewer"
+assert_eq "$(curl -s -u "$READ:" "$U/v1/metrics" | jq .profiles)" "$((PROFILES - 1))" "one profile fewer"
+assert_eq "$(curl -s -u "$READ:" "$U/v1/metrics" | jq .customers)" "$CUSTOMERS" "the same buyers"
 api GET /v1/customers/m-b "" "${R[@]}"
 assert_eq "$(echo "$BODY_OUT" | jq '.merged_into != null')" true "the merged-away customer says where it went"
 # events sent under the merged-away id go to the survivor

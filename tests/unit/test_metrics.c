@@ -104,7 +104,11 @@ static rt_model *fixture(void) {
   order(b, c, DAY(2024, 2, 15), 400);
   refund(b, d, DAY(2024, 3, 1), 999);
   sub(b, e, DAY(2024, 1, 10), DAY(2024, 3, 20));
-  return build(b);
+  rt_model *m = build(b);
+  /* judged as of the end of March (the data's last day is March 20) */
+  rt_error err;
+  assert_int_equal(rt_model_set_as_of(&m, DAY(2024, 3, 31), RT_AS_OF_GIVEN, &err), 0);
+  return m;
 }
 
 static void test_fixture(void **state) {
@@ -151,7 +155,10 @@ static void test_fixture(void **state) {
   assert_int_equal(feb->net_revenue_to_date, 3700);
   assert_int_equal(feb->repeat_buyers, 2);
   assert_rate(feb->churn_rate, 1.0 / 3);
-  assert_rate(feb->retention_rate, 2.0 / 3); /* (E - N) / S = (3 - 1) / 3 */
+  assert_int_equal(feb->retained, 2);  /* B and E */
+  assert_int_equal(feb->returning, 0);
+  assert_rate(feb->retention_rate, 2.0 / 3); /* retained / S */
+  assert_rate(feb->textbook_retention_rate, 2.0 / 3); /* (E - N) / S = (3 - 1) / 3 */
   assert_rate(feb->repeat_rate, 2.0 / 3);
   assert_rate(feb->frequency, 2);
   assert_rate(feb->aov, 250);
@@ -170,8 +177,15 @@ static void test_fixture(void **state) {
   assert_int_equal(mar->refunded, 999);
   assert_int_equal(mar->net_revenue_to_date, 4400); /* ...but D is not a buyer */
   assert_int_equal(mar->repeat_buyers, 2);
+  assert_int_equal(mar->retained, 0);
+  assert_int_equal(mar->returning, 1); /* A, a customer since January */
   assert_rate(mar->churn_rate, 1.0);
-  assert_rate(mar->retention_rate, 1.0 / 3);
+  assert_rate(mar->retention_rate, 0); /* churn and retention add up to 1 */
+  assert_rate(mar->textbook_retention_rate, 1.0 / 3); /* A's return counts there */
+  assert_int_equal(mar->days, 31);
+  assert_int_equal(mar->period_days, 31);
+  assert_int_equal(jan->retained, 0);
+  assert_int_equal(jan->returning, 0); /* E subscribed in January: new, not returning */
   assert_rate(mar->repeat_rate, 2.0 / 3);
   assert_rate(mar->frequency, 1);
   assert_rate(mar->aov, 700);
@@ -238,10 +252,13 @@ static void test_period_selection(void **state) {
   char *json = rt_report_json(r, m);
   assert_non_null(json);
   char want[160];
-  snprintf(want, sizeof want, "\"active_start\":4,\"active_end\":3,\"churned\":1,");
+  snprintf(want, sizeof want, "\"active_start\":4,\"churned\":1,\"retained\":3,\"returning\":0,"
+                              "\"active_end\":3,");
   assert_non_null(strstr(json, want));
-  snprintf(want, sizeof want, "\"period\":\"2024-03\",\"baseline\":{");
+  snprintf(want, sizeof want, "\"period\":\"2024-03\",\"days\":31,\"period_days\":31,"
+                              "\"partial\":false,\"baseline\":{");
   assert_non_null(strstr(json, want));
+  assert_non_null(strstr(json, "\"as_of\":\"2024-03-31\",\"as_of_basis\":\"given\""));
   assert_non_null(strstr(json, "\"periods\":[{\"customers\":"));
   rt_free(json);
   rt_report_free(r);
@@ -283,6 +300,56 @@ static void test_period_selection(void **state) {
   o.unit = (rt_period_unit)42;
   assert_int_equal(rt_report_compute(m, &o, &r, NULL), RT_EINVAL);
   rt_report_free(NULL);
+  rt_model_free(m);
+}
+
+/* A period that ends after the as-of day is partial: counted up to that day, and compared with
+ * the same first days of the periods before it. Inactivity window 30 days; as of March 10.
+ *   P: orders Jan 3, Feb 5, Mar 4   Q: order Jan 20   R: orders Feb 8, Feb 25   T: order Mar 9
+ * March 1-10: S (Feb 29) = P R; E (Mar 10) = P R T; new T; orders 2.
+ * Baseline windows: January 1-10: S none, E P, new P, orders 1; February 1-10: S (Jan 31) = P Q,
+ * E (Feb 10) = P Q R, new R, orders 2 (whole months would have 2 and 3). */
+static void test_partial_period(void **state) {
+  (void)state;
+  rt_model_builder *b = new_builder();
+  uint32_t p = cust(b, "P"), q = cust(b, "Q"), r = cust(b, "R"), t = cust(b, "T");
+  order(b, p, DAY(2024, 1, 3), 100);
+  order(b, p, DAY(2024, 2, 5), 100);
+  order(b, p, DAY(2024, 3, 4), 100);
+  order(b, q, DAY(2024, 1, 20), 100);
+  order(b, r, DAY(2024, 2, 8), 100);
+  order(b, r, DAY(2024, 2, 25), 100);
+  order(b, t, DAY(2024, 3, 9), 100);
+  rt_model *m = build(b);
+  rt_error err;
+  assert_int_equal(rt_model_set_as_of(&m, DAY(2024, 3, 10), RT_AS_OF_GIVEN, &err), 0);
+  rt_report *rep = report(m, RT_PERIOD_MONTH, INT64_MIN, INT64_MAX, 2, 30);
+  assert_int_equal(rep->nperiods, 1);
+  const rt_period_metrics *x = &rep->rows[0], *bl = &rep->base[0];
+  assert_int_equal(x->period, month(2024, 3));
+  assert_true(rt_period_partial(x));
+  assert_int_equal(x->days, 10);
+  assert_int_equal(x->period_days, 31);
+  assert_int_equal(x->active_start, 2);
+  assert_int_equal(x->active_end, 3);
+  assert_int_equal(x->churned, 0);
+  assert_int_equal(x->new_customers, 1);
+  assert_int_equal(x->orders, 2);
+  assert_int_equal(bl->days, 10);
+  assert_int_equal(bl->averaged, 2);
+  assert_int_equal(bl->active_start, 1); /* (0 + 2) / 2 */
+  assert_int_equal(bl->active_end, 2);   /* (1 + 3) / 2 */
+  assert_int_equal(bl->new_customers, 1);
+  assert_int_equal(bl->orders, 2);       /* (1 + 2) / 2 = 1.5: whole months would give 3 */
+  assert_rate(bl->churn_rate, 0);        /* January's undefined, February's 0 / 2 */
+  rt_report_free(rep);
+  /* the months before are whole and keep whole-month baselines */
+  rep = report(m, RT_PERIOD_MONTH, month(2024, 2), month(2024, 2), 1, 30);
+  assert_false(rt_period_partial(&rep->rows[0]));
+  assert_int_equal(rep->rows[0].orders, 3);
+  assert_int_equal(rep->base[0].orders, 2);
+  assert_int_equal(rep->base[0].days, 31);
+  rt_report_free(rep);
   rt_model_free(m);
 }
 
@@ -388,17 +455,41 @@ static int active_on(const rt_model *m, size_t i, int64_t d, int w) {
   return 0;
 }
 
-/* One period by the definitions, without the rates' baselines. */
-static void reference_period(const rt_model *m, rt_period_unit u, int64_t p, int w,
+/* The last day counted of period p: its last day, the as-of day if earlier, and with k > 0 its
+ * k-th day if earlier still (a to-date window). */
+static int64_t window_end(const rt_model *m, rt_period_unit u, int64_t p, int64_t k) {
+  int64_t f = rt_period_first_day(u, p), e = rt_period_first_day(u, p + 1) - 1;
+  if (e > m->as_of)
+    e = m->as_of;
+  if (k > 0 && f + k - 1 < e)
+    e = f + k - 1;
+  return e;
+}
+
+/* One period by the definitions, without the rates' baselines: counted over its window (k as
+ * in window_end). */
+static void reference_period(const rt_model *m, rt_period_unit u, int64_t p, int w, int64_t k,
                              rt_period_metrics *x) {
   memset(x, 0, sizeof *x);
   x->period = p;
-  int64_t first = rt_period_first_day(u, p), last = rt_period_first_day(u, p + 1) - 1;
+  int64_t first = rt_period_first_day(u, p), last = window_end(m, u, p, k);
+  x->days = (int32_t)(last - first + 1);
+  x->period_days = (int32_t)(rt_period_first_day(u, p + 1) - first);
+  x->averaged = 1;
   for (size_t i = 0; i < m->ncustomers; i++) {
     int s = active_on(m, i, first - 1, w), e = active_on(m, i, last, w);
     x->active_start += s;
     x->active_end += e;
     x->churned += s && !e;
+    x->retained += s && e;
+    /* returning: a customer (first purchase or subscription) since before the period */
+    int64_t since = INT64_MAX;
+    if (m->order_start[i] < m->order_start[i + 1])
+      since = m->order_day[m->order_start[i]];
+    for (uint32_t j = m->sub_start[i]; j < m->sub_start[i + 1]; j++)
+      if (m->sub_first_day[j] < since)
+        since = m->sub_first_day[j];
+    x->returning += e && !s && since < first;
     int64_t n_upto = 0, net = 0, in_period = 0;
     int64_t first_order = INT64_MAX;
     for (uint32_t j = m->order_start[i]; j < m->order_start[i + 1]; j++) {
@@ -423,6 +514,11 @@ static void reference_period(const rt_model *m, rt_period_unit u, int64_t p, int
         x->refunded += m->refund_amount[j];
       }
     }
+    for (uint32_t j = rt_model_cancel_lo(m, i); j < rt_model_cancel_hi(m, i); j++)
+      if (m->cancel_day[j] >= first && m->cancel_day[j] <= last) {
+        x->cancelled++;
+        x->cancelled_value += m->cancel_amount[j];
+      }
     x->orders += in_period;
     x->ordering += in_period > 0;
     if (first_order <= last) {
@@ -432,10 +528,12 @@ static void reference_period(const rt_model *m, rt_period_unit u, int64_t p, int
       x->new_customers += first_order >= first;
     }
   }
+  x->net_revenue = x->revenue - x->refunded;
   x->churn_rate = x->active_start ? (double)x->churned / (double)x->active_start : NAN;
-  x->retention_rate = x->active_start ? (double)(x->active_end - x->new_customers) /
-                                            (double)x->active_start
-                                      : NAN;
+  x->retention_rate = x->active_start ? (double)x->retained / (double)x->active_start : NAN;
+  x->textbook_retention_rate = x->active_start ? (double)(x->active_end - x->new_customers) /
+                                                     (double)x->active_start
+                                               : NAN;
   x->repeat_rate = x->customers ? (double)x->repeat_buyers / (double)x->customers : NAN;
   x->frequency = x->ordering ? (double)x->orders / (double)x->ordering : NAN;
   x->aov = x->orders ? (double)x->revenue / (double)x->orders : NAN;
@@ -452,20 +550,29 @@ static void same_metrics(const rt_period_metrics *a, const rt_period_metrics *b,
   if (isnan(a->f) != isnan(b->f) || (!isnan(b->f) && fabs(a->f - b->f) > 1e-9 * (1 + fabs(b->f)))) \
   fail_msg("%s period %lld: " #f " %.17g, want %.17g", what, (long long)b->period, a->f, b->f)
   SAME(period);
+  SAME(days);
+  SAME(period_days);
+  SAME(averaged);
   SAME(customers);
   SAME(new_customers);
   SAME(active_start);
   SAME(active_end);
   SAME(churned);
+  SAME(retained);
+  SAME(returning);
   SAME(ordering);
   SAME(orders);
+  SAME(cancelled);
   SAME(refunds);
   SAME(revenue);
+  SAME(cancelled_value);
   SAME(refunded);
+  SAME(net_revenue);
   SAME(net_revenue_to_date);
   SAME(repeat_buyers);
   SAME_RATE(churn_rate);
   SAME_RATE(retention_rate);
+  SAME_RATE(textbook_retention_rate);
   SAME_RATE(repeat_rate);
   SAME_RATE(frequency);
   SAME_RATE(aov);
@@ -474,7 +581,8 @@ static void same_metrics(const rt_period_metrics *a, const rt_period_metrics *b,
 #undef SAME_RATE
 }
 
-/* The baseline by its definition: the mean of up to n previous periods within the data. */
+/* The baseline by its definition: the mean of up to n previous periods within the data; for a
+ * partial period, of their windows as long as its own. */
 static void reference_baseline(const rt_model *m, rt_period_unit u, int64_t p, int n, int w,
                                rt_period_metrics *out) {
   int64_t first = rt_period_of_day(u, m->min_day);
@@ -484,44 +592,55 @@ static void reference_baseline(const rt_model *m, rt_period_unit u, int64_t p, i
     out->period = INT64_MIN;
     return;
   }
-  int k = (int)(p - b0);
-  rt_period_metrics *rows = calloc((size_t)k, sizeof *rows);
+  int64_t f = rt_period_first_day(u, p), l = window_end(m, u, p, 0);
+  int64_t k = l < rt_period_first_day(u, p + 1) - 1 ? l - f + 1 : 0;
+  int c = (int)(p - b0);
+  rt_period_metrics *rows = calloc((size_t)c, sizeof *rows);
   assert_non_null(rows);
-  for (int i = 0; i < k; i++)
-    reference_period(m, u, b0 + i, w, &rows[i]);
+  for (int i = 0; i < c; i++)
+    reference_period(m, u, b0 + i, w, k, &rows[i]);
   out->period = b0;
+  out->days = rows[0].days;
+  out->period_days = rows[0].period_days;
+  out->averaged = c;
 #define MEAN(f)                                                                                \
   do {                                                                                         \
     double s = 0;                                                                              \
-    for (int i = 0; i < k; i++)                                                                \
+    for (int i = 0; i < c; i++)                                                                \
       s += (double)rows[i].f;                                                                  \
-    out->f = llround(s / k);                                                                   \
+    out->f = llround(s / c);                                                                   \
   } while (0)
 #define MEAN_RATE(f)                                                                           \
   do {                                                                                         \
     double s = 0;                                                                              \
-    int c = 0;                                                                                 \
-    for (int i = 0; i < k; i++)                                                                \
+    int q = 0;                                                                                 \
+    for (int i = 0; i < c; i++)                                                                \
       if (!isnan(rows[i].f)) {                                                                 \
         s += rows[i].f;                                                                        \
-        c++;                                                                                   \
+        q++;                                                                                   \
       }                                                                                        \
-    out->f = c ? s / c : NAN;                                                                  \
+    out->f = q ? s / q : NAN;                                                                  \
   } while (0)
   MEAN(customers);
   MEAN(new_customers);
   MEAN(active_start);
   MEAN(active_end);
   MEAN(churned);
+  MEAN(retained);
+  MEAN(returning);
   MEAN(ordering);
   MEAN(orders);
+  MEAN(cancelled);
   MEAN(refunds);
   MEAN(revenue);
+  MEAN(cancelled_value);
   MEAN(refunded);
+  MEAN(net_revenue);
   MEAN(net_revenue_to_date);
   MEAN(repeat_buyers);
   MEAN_RATE(churn_rate);
   MEAN_RATE(retention_rate);
+  MEAN_RATE(textbook_retention_rate);
   MEAN_RATE(repeat_rate);
   MEAN_RATE(frequency);
   MEAN_RATE(aov);
@@ -534,7 +653,7 @@ static void reference_baseline(const rt_model *m, rt_period_unit u, int64_t p, i
 static void check_report(const rt_model *m, rt_period_unit u, int64_t from, int64_t to,
                          int baseline, int w) {
   rt_report *r = report(m, u, from, to, baseline, w);
-  int64_t first = rt_period_of_day(u, m->min_day), last = rt_period_of_day(u, m->max_day);
+  int64_t first = rt_period_of_day(u, m->min_day), last = rt_period_of_day(u, m->as_of);
   int64_t t = to < last ? to : last;
   int64_t f = from == INT64_MIN ? t : from;
   if (f < first)
@@ -545,7 +664,7 @@ static void check_report(const rt_model *m, rt_period_unit u, int64_t from, int6
   snprintf(what, sizeof what, "unit %d window %d baseline %d", (int)u, w, baseline);
   for (int64_t i = 0; i < n; i++) {
     rt_period_metrics want, wantb;
-    reference_period(m, u, f + i, w, &want);
+    reference_period(m, u, f + i, w, 0, &want);
     same_metrics(&r->rows[i], &want, what);
     reference_baseline(m, u, f + i, baseline, w, &wantb);
     if (wantb.period == INT64_MIN)
@@ -565,11 +684,16 @@ static void test_random_against_reference(void **state) {
     int span = spans[round % 4];
     int64_t day0 = DAY(2018 + round % 4, 12, 10) + rnd(40);
     rt_model *m = random_model(day0, span, 15 + (int)rnd(50), 1 + (int)rnd(7));
+    if (round % 3 == 2) { /* judged as of a later day: periods with no data at the end */
+      rt_error err;
+      assert_int_equal(rt_model_set_as_of(&m, m->max_day + 1 + (int32_t)rnd(100),
+                                          RT_AS_OF_GIVEN, &err), 0);
+    }
     for (int u = RT_PERIOD_DAY; u <= RT_PERIOD_YEAR; u++) {
       if (u == RT_PERIOD_DAY && span > 400)
         continue;
       int64_t p0 = rt_period_of_day((rt_period_unit)u, m->min_day);
-      int64_t p1 = rt_period_of_day((rt_period_unit)u, m->max_day);
+      int64_t p1 = rt_period_of_day((rt_period_unit)u, m->as_of);
       int w = windows[rnd(6)];
       /* every period with data, and a random range */
       check_report(m, (rt_period_unit)u, p0, p1, (int)rnd(5), w);
@@ -592,7 +716,7 @@ static void test_single_periods(void **state) {
     rt_model *m = random_model(DAY(2019, 3, 1) + rnd(30), 900, 200 + (int)rnd(200), 2 + round);
     for (int u = RT_PERIOD_WEEK; u <= RT_PERIOD_QUARTER; u++) {
       int64_t p0 = rt_period_of_day((rt_period_unit)u, m->min_day);
-      int64_t p1 = rt_period_of_day((rt_period_unit)u, m->max_day);
+      int64_t p1 = rt_period_of_day((rt_period_unit)u, m->as_of);
       for (int64_t p = p0; p <= p1; p++)
         check_report(m, (rt_period_unit)u, p, p, (int)rnd(5), windows[rnd(6)]);
       check_report(m, (rt_period_unit)u, INT64_MIN, INT64_MAX, 3, 90); /* the default */
@@ -608,8 +732,9 @@ static void test_large_random(void **state) {
   rng = 99;
   rt_model *m = random_model(DAY(2022, 12, 20), 700, 250000, 3);
   check_report(m, RT_PERIOD_QUARTER, INT64_MIN + 1, INT64_MAX, 2, 90);
-  int64_t last = rt_period_of_day(RT_PERIOD_QUARTER, m->max_day);
+  int64_t last = rt_period_of_day(RT_PERIOD_QUARTER, m->as_of);
   check_report(m, RT_PERIOD_QUARTER, last - 1, last - 1, 3, 90);
+  check_report(m, RT_PERIOD_QUARTER, last, last, 3, 90); /* partial: to-date baseline */
   rt_model_free(m);
 }
 
@@ -617,6 +742,7 @@ int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_fixture),
       cmocka_unit_test(test_period_selection),
+      cmocka_unit_test(test_partial_period),
       cmocka_unit_test(test_subscriptions),
       cmocka_unit_test(test_empty),
       cmocka_unit_test(test_random_against_reference),

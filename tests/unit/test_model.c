@@ -568,12 +568,12 @@ static void test_as_of(void **state) {
   rt_error err = {0};
   /* on or after the last day: only as_of moves, the rows are the same model */
   rt_model *same = m;
-  assert_int_equal(rt_model_set_as_of(&m, DAY(2024, 3, 1), &err), 0);
+  assert_int_equal(rt_model_set_as_of(&m, DAY(2024, 3, 1), RT_AS_OF_GIVEN, &err), 0);
   assert_ptr_equal(m, same);
   assert_int_equal(m->as_of, DAY(2024, 3, 1));
   /* day 3: a's day-5 order not placed yet, b's second order a purchase (it is cancelled on
    * day 4), c's first order cancelled that very day */
-  assert_int_equal(rt_model_set_as_of(&m, DAY(2024, 1, 4), &err), 0);
+  assert_int_equal(rt_model_set_as_of(&m, DAY(2024, 1, 4), RT_AS_OF_GIVEN, &err), 0);
   assert_int_equal(m->as_of, DAY(2024, 1, 4));
   check_rows(m, 0, "10000@1", "", "");
   check_rows(m, 1, "2000@3", "2000@1/2", "");
@@ -587,13 +587,13 @@ static void test_as_of(void **state) {
   assert_int_equal(m->revenue[1], 2000);
   assert_int_equal(m->last_order_day[1], DAY(2024, 1, 4));
   /* earlier still: day 1 only */
-  assert_int_equal(rt_model_set_as_of(&m, DAY(2024, 1, 2), &err), 0);
+  assert_int_equal(rt_model_set_as_of(&m, DAY(2024, 1, 2), RT_AS_OF_GIVEN, &err), 0);
   check_rows(m, 1, "2000@1", "", "");
   check_rows(m, 2, "4000@1", "", "");
   rt_model_free(m);
   /* a subscription cancelled after the day is live as of it */
   m = cancel_fixture();
-  assert_int_equal(rt_model_set_as_of(&m, DAY(2024, 1, 15), &err), 0);
+  assert_int_equal(rt_model_set_as_of(&m, DAY(2024, 1, 15), RT_AS_OF_GIVEN, &err), 0);
   assert_int_equal(m->sub_end_day[m->sub_start[7]], INT32_MAX);
   check_rows(m, 7, "", "16846960@10/10", "");
   assert_int_equal(m->max_day, DAY(2024, 1, 11));
