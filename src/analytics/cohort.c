@@ -41,6 +41,7 @@ void rt_cohort_table_free(rt_cohort_table *t) {
   rt_free(t->size);
   rt_free(t->customers);
   rt_free(t->revenue);
+  rt_free(t->refunded);
   rt_free(t);
 }
 
@@ -54,7 +55,7 @@ typedef struct cohort_part {
   int64_t width;
   int on_or_after;
   int64_t *size;             /* [ncoh] */
-  int64_t *cust, *rev;       /* [ncoh * width] */
+  int64_t *cust, *rev, *ref; /* [ncoh * width] */
 } cohort_part;
 
 
@@ -80,6 +81,16 @@ static void cohort_scan(void *arg) {
     int64_t kmax = last - coh0 - c;
     if (kmax > width - 1)
       kmax = width - 1;
+    /* refunds: in their period (period 0 before the first purchase); on-or-after folds the
+     * periods past the horizon into its last column, like revenue */
+    for (uint32_t j = m->refund_start[i]; j < m->refund_start[i + 1]; j++) {
+      int64_t k = rel[m->refund_day[j] - lo] - coh0 - c;
+      if (k < 0)
+        k = 0;
+      if (k > last - coh0 - c || (!p->on_or_after && k > kmax))
+        continue;
+      p->ref[c * width + (k < width - 1 ? k : width - 1)] += m->refund_amount[j];
+    }
     uint32_t j = ostart[i], end = ostart[i + 1];
     if (!p->on_or_after) {
       int64_t prev = -1;
@@ -132,10 +143,10 @@ int rt_cohort_compute(const rt_model *m, const rt_cohort_opts *opts, rt_cohort_t
   if (m->norders == 0 || m->min_day > m->max_day)
     goto done; /* no orders: no cohorts */
 
-  /* The last period counted: to_period, but never past the data (later periods have not
-   * happened yet). Cohorts: acquisition periods in [from, last]. */
+  /* The last period counted: to_period, but never past the as-of day's (later periods have
+   * not happened yet). Cohorts: acquisition periods in [from, last]. */
   int64_t data_first = rt_period_of_day(u, m->min_day);
-  int64_t data_last = rt_period_of_day(u, m->max_day);
+  int64_t data_last = rt_period_of_day(u, m->as_of);
   int64_t last = opts->to_period < data_last ? opts->to_period : data_last;
   int64_t from = opts->from_period > data_first ? opts->from_period : data_first;
   if (from > last)
@@ -157,6 +168,11 @@ int rt_cohort_compute(const rt_model *m, const rt_cohort_opts *opts, rt_cohort_t
     goto done;
   t->first_cohort = rt_period_of_day(u, fmin);
   t->last_period = last;
+  {
+    int64_t f = rt_period_first_day(u, last), l = rt_period_first_day(u, last + 1) - 1;
+    t->last_partial = l > m->as_of;
+    t->last_days = (int32_t)((t->last_partial ? m->as_of : l) - f + 1);
+  }
   /* the table covers every order day (the model's days) */
   rc = rt__period_lut_init(&lut, u, m->min_day, m->max_day);
   if (rc) {
@@ -196,7 +212,8 @@ int rt_cohort_compute(const rt_model *m, const rt_cohort_opts *opts, rt_cohort_t
     p->size = rt_calloc((size_t)ncoh, sizeof *p->size);
     p->cust = rt_calloc(ncells, sizeof *p->cust);
     p->rev = rt_calloc(ncells, sizeof *p->rev);
-    if (!p->size || !p->cust || !p->rev) {
+    p->ref = rt_calloc(ncells, sizeof *p->ref);
+    if (!p->size || !p->cust || !p->rev || !p->ref) {
       rc = RT_ENOMEM;
       goto fail;
     }
@@ -207,21 +224,25 @@ int rt_cohort_compute(const rt_model *m, const rt_cohort_opts *opts, rt_cohort_t
   t->size = parts[0].size;
   t->customers = parts[0].cust;
   t->revenue = parts[0].rev;
-  parts[0].size = parts[0].cust = parts[0].rev = NULL;
+  t->refunded = parts[0].ref;
+  parts[0].size = parts[0].cust = parts[0].rev = parts[0].ref = NULL;
   for (int i = 1; i < nparts; i++) {
     for (size_t c = 0; c < (size_t)ncoh; c++)
       t->size[c] += parts[i].size[c];
     for (size_t x = 0; x < ncells; x++) {
       t->customers[x] += parts[i].cust[x];
       t->revenue[x] += parts[i].rev[x];
+      t->refunded[x] += parts[i].ref[x];
     }
   }
   if (opts->mode == RT_COHORT_ON_OR_AFTER)
     for (size_t c = 0; c < t->ncohorts; c++) {
       int64_t *cr = t->customers + c * t->width, *rr = t->revenue + c * t->width;
+      int64_t *fr = t->refunded + c * t->width;
       for (size_t k = t->width - 1; k > 0; k--) {
         cr[k - 1] += cr[k];
         rr[k - 1] += rr[k];
+        fr[k - 1] += fr[k];
       }
     }
 done:
@@ -229,6 +250,7 @@ done:
     rt_free(parts[i].size);
     rt_free(parts[i].cust);
     rt_free(parts[i].rev);
+    rt_free(parts[i].ref);
   }
   rt__period_lut_free(&lut);
   *out = t;
@@ -241,6 +263,7 @@ fail_quiet:
     rt_free(parts[i].size);
     rt_free(parts[i].cust);
     rt_free(parts[i].rev);
+    rt_free(parts[i].ref);
   }
   rt__period_lut_free(&lut);
   rt_cohort_table_free(t);

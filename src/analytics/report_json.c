@@ -103,12 +103,22 @@ json_t *rt__report_json(const rt_report *r, const rt_model *m) {
   return root;
 }
 
-double rt_cohort_percent(const rt_cohort_table *t, size_t c, size_t k, int revenue) {
-  if (revenue) {
-    int64_t base = t->revenue[c * t->width];
-    return base ? 100.0 * (double)t->revenue[c * t->width + k] / (double)base : NAN;
+int64_t rt_cohort_cell(const rt_cohort_table *t, size_t c, size_t k, rt_cohort_metric metric) {
+  size_t x = c * t->width + k;
+  switch (metric) {
+  case RT_COHORT_REVENUE: return t->revenue[x];
+  case RT_COHORT_NET_REVENUE: return t->revenue[x] - t->refunded[x];
+  default: return t->customers[x];
   }
-  return t->size[c] ? 100.0 * (double)t->customers[c * t->width + k] / (double)t->size[c] : NAN;
+}
+
+double rt_cohort_percent(const rt_cohort_table *t, size_t c, size_t k, rt_cohort_metric metric) {
+  int64_t base = metric == RT_COHORT_CUSTOMERS ? t->size[c] : rt_cohort_cell(t, c, 0, metric);
+  return base ? 100.0 * (double)rt_cohort_cell(t, c, k, metric) / (double)base : NAN;
+}
+
+int rt_cohort_cell_partial(const rt_cohort_table *t, size_t c, size_t k) {
+  return t->last_partial && t->first_cohort + (int64_t)(c + k) == t->last_period;
 }
 
 void rt__as_of_json(const rt_model *m, json_t *obj) {
@@ -127,8 +137,16 @@ json_t *rt__cohorts_json(const rt_cohort_table *t, const rt_model *m, int percen
                       json_string(t->mode == RT_COHORT_ON ? "on" : "on-or-after"));
   json_object_set_new(root, "currency", json_string(m->currency));
   json_object_set_new(root, "timezone", json_string(rt_tz_name(m->tz)));
+  rt__as_of_json(m, root);
+  if (t->ncohorts) {
+    rt_period_label(t->unit, t->last_period, lbl, sizeof lbl);
+    json_object_set_new(root, "last_period", json_string(lbl));
+    json_object_set_new(root, "last_period_partial", json_boolean(t->last_partial));
+    json_object_set_new(root, "last_period_days", json_integer(t->last_days));
+  }
   for (size_t c = 0; c < t->ncohorts; c++) {
     json_t *o = json_object(), *cu = json_array(), *rv = json_array(), *pc = json_array();
+    json_t *nv = json_array();
     rt_period_label(t->unit, t->first_cohort + (int64_t)c, lbl, sizeof lbl);
     json_object_set_new(o, "cohort", json_string(lbl));
     json_object_set_new(o, "size", json_integer(t->size[c]));
@@ -137,11 +155,14 @@ json_t *rt__cohorts_json(const rt_cohort_table *t, const rt_model *m, int percen
       json_array_append_new(cu, json_integer(t->customers[c * t->width + k]));
       json_array_append_new(
           rv, json_real((double)t->revenue[c * t->width + k] / pow(10.0, m->currency_exp)));
-      double p = rt_cohort_percent(t, c, k, 0);
+      json_array_append_new(nv, json_real((double)rt_cohort_cell(t, c, k, RT_COHORT_NET_REVENUE) /
+                                          pow(10.0, m->currency_exp)));
+      double p = rt_cohort_percent(t, c, k, RT_COHORT_CUSTOMERS);
       json_array_append_new(pc, isnan(p) ? json_null() : json_real(p));
     }
     json_object_set_new(o, "customers", cu);
     json_object_set_new(o, "revenue", rv);
+    json_object_set_new(o, "net_revenue", nv);
     if (percent)
       json_object_set_new(o, "percent", pc);
     else

@@ -1,6 +1,6 @@
 /* cmd_cohorts.c - `retain cohorts`: acquisition cohorts x periods since acquisition, counts or
- * percentages of customers or revenue, as a table, CSV (cohort,period,customers,revenue) or
- * JSON. Computed by rt_cohort_compute (include/retain/cohort.h). */
+ * percentages of customers, revenue or net revenue, as a table, CSV (cohort,period,customers,
+ * revenue,net_revenue,partial) or JSON. Computed by rt_cohort_compute (include/retain/cohort.h). */
 #include "cli/cli.h"
 
 #include <retain/alloc.h>
@@ -13,10 +13,12 @@
 
 static void help(void) {
   printf("Usage: retain [--db PATH] cohorts [options]\n\n"
-         "Customers grouped by the period of their first order (the cohort), and what each\n"
-         "cohort did 0, 1, 2, ... periods later (period 0 is the acquisition period).\n\n"
+         "Customers grouped by the period of their first purchase (the cohort), and what each\n"
+         "cohort did 0, 1, 2, ... periods later (period 0 is the acquisition period). The\n"
+         "period holding the as-of day is counted up to it, and marked * when partial.\n\n"
          "Options:\n%s"
-         "  --metric M         customers (default) or revenue\n"
+         "  --metric M         customers (default), revenue (the purchases' value) or\n"
+         "                     net-revenue (less the refunds paid in the period)\n"
          "  --mode M           on (ordered in that period, default) or on-or-after (ordered\n"
          "                     in that period or any later one)\n"
          "  --percent          customers as %% of the cohort's size, revenue as %% of its\n"
@@ -24,22 +26,30 @@ static void help(void) {
          "  --horizon N        at most N periods after acquisition (default: all)\n"
          "  --by segment       each stored segment's cohorts in turn (CSV: a first column,\n"
          "                     segment)\n\n"
-         "CSV columns: cohort,period,customers,revenue (one row per cohort and period, zeros\n"
-         "included, up to the last period). Import options for --orders:\n%s",
+         "CSV columns: cohort,period,customers,revenue,net_revenue,partial (one row per cohort\n"
+         "and period, zeros included, up to the last period; partial 1 in the period holding\n"
+         "the as-of day when it ends after it). Import options for --orders:\n%s",
          cli_analysis_options_help, cli_import_options_help);
 }
 
-static void print_table(const rt_cohort_table *t, const rt_model *m, int revenue, int percent) {
-  char buf[48];
+static const char *const metric_names[] = {"customers", "revenue", "net revenue"};
+
+static void print_table(const rt_cohort_table *t, const rt_model *m, rt_cohort_metric metric,
+                        int percent) {
+  char buf[48], asof[64];
   if (t->ncohorts == 0) {
     printf("No cohorts in the periods asked for.\n");
     return;
   }
-  printf("Cohorts by %s of first order · %s%s%s\n\n", rt_period_unit_name(t->unit),
-         revenue ? "revenue" : "customers",
-         t->mode == RT_COHORT_ON ? " ordering in each period" : " ordering then or later",
-         percent ? (revenue ? " (% of period 0)" : " (% of cohort)") : "");
-  if (revenue && !percent) printf("Amounts in %s.\n\n", m->currency);
+  int money = metric != RT_COHORT_CUSTOMERS;
+  printf("Cohorts by %s of first purchase · %s%s%s · as of %s\n", rt_period_unit_name(t->unit),
+         metric_names[metric],
+         t->mode == RT_COHORT_ON ? " of the customers purchasing in each period"
+                                 : " of the customers purchasing then or later",
+         percent ? (money ? " (% of period 0)" : " (% of cohort)") : "",
+         cli_as_of_text(m, asof, sizeof asof));
+  if (money && !percent) printf("Amounts in %s.\n", m->currency);
+  printf("\n");
   cli_table tb;
   cli_table_init(&tb, t->width + 2);
   const char **row = calloc(t->width + 2, sizeof *row);
@@ -60,22 +70,30 @@ static void print_table(const rt_cohort_table *t, const rt_model *m, int revenue
     size_t len = rt_cohort_row_len(t, c);
     for (size_t k = 0; k < t->width; k++) {
       if (k >= len) {
-        cells[k + 2][0] = '\0';
+        buf[0] = '\0';
       } else if (percent) {
-        double p = rt_cohort_percent(t, c, k, revenue);
-        if (isnan(p)) snprintf(cells[k + 2], sizeof cells[0], "–");
-        else snprintf(cells[k + 2], sizeof cells[0], "%.1f", p);
-      } else if (revenue) {
-        cli_money(t->revenue[c * t->width + k], m->currency_exp, buf, sizeof buf);
-        snprintf(cells[k + 2], sizeof cells[0], "%s", buf);
+        double p = rt_cohort_percent(t, c, k, metric);
+        if (isnan(p)) snprintf(buf, sizeof buf, "–");
+        else snprintf(buf, sizeof buf, "%.1f", p);
+      } else if (money) {
+        cli_money_human(rt_cohort_cell(t, c, k, metric), m->currency_exp, buf, sizeof buf);
       } else {
-        cli_count(t->customers[c * t->width + k], cells[k + 2], sizeof cells[0]);
+        cli_count(rt_cohort_cell(t, c, k, metric), buf, sizeof buf);
       }
+      snprintf(cells[k + 2], sizeof cells[0], "%.40s%s", buf,
+               k < len && rt_cohort_cell_partial(t, c, k) ? "*" : "");
       row[k + 2] = cells[k + 2];
     }
     cli_table_row(&tb, row);
   }
   cli_table_print(&tb, stdout);
+  if (t->last_partial) {
+    char lbl[32], d[16];
+    rt_period_label(t->unit, t->last_period, lbl, sizeof lbl);
+    rt_day_format(m->as_of, d, sizeof d);
+    printf("\n* %s is partial: counted for %d days, up to the as-of day %s.\n", lbl,
+           (int)t->last_days, d);
+  }
 out:
   cli_table_free(&tb);
   free(row);
@@ -85,19 +103,21 @@ out:
 /* segment: a first column's value (--by segment), or NULL; header: print the header row */
 static void print_csv(const rt_cohort_table *t, const rt_model *m, const char *segment,
                       int header) {
-  char lbl[32], money[48];
-  if (header) fputs(segment ? "segment,cohort,period,customers,revenue\n"
-                            : "cohort,period,customers,revenue\n", stdout);
+  char lbl[32], money[48], net[48];
+  if (header) fputs(segment ? "segment,cohort,period,customers,revenue,net_revenue,partial\n"
+                            : "cohort,period,customers,revenue,net_revenue,partial\n", stdout);
   for (size_t c = 0; c < t->ncohorts; c++) {
     rt_period_label(t->unit, t->first_cohort + (int64_t)c, lbl, sizeof lbl);
     size_t len = rt_cohort_row_len(t, c);
     for (size_t k = 0; k < len; k++) {
       cli_money(t->revenue[c * t->width + k], m->currency_exp, money, sizeof money);
+      cli_money(rt_cohort_cell(t, c, k, RT_COHORT_NET_REVENUE), m->currency_exp, net, sizeof net);
       if (segment) {
         cli_csv_field(stdout, segment);
         putchar(',');
       }
-      printf("%s,%zu,%lld,%s\n", lbl, k, (long long)t->customers[c * t->width + k], money);
+      printf("%s,%zu,%lld,%s,%s,%d\n", lbl, k, (long long)t->customers[c * t->width + k], money,
+             net, rt_cohort_cell_partial(t, c, k));
     }
   }
 }
@@ -113,7 +133,7 @@ static void print_json(const rt_cohort_table *t, const rt_model *m, int percent)
 
 /* --by segment: each stored segment's cohorts, one after the other (CSV: a segment column) */
 static int by_segment(const cli_global *g, cli_analysis *a, const rt_cohort_opts *co,
-                      int revenue, int percent) {
+                      rt_cohort_metric metric, int percent) {
   cli_names names;
   int rc = cli_segment_names(g, &names);
   if (rc) return rc;
@@ -143,7 +163,7 @@ static int by_segment(const cli_global *g, cli_analysis *a, const rt_cohort_opts
       char n[32];
       printf("%sSegment %s: %s customers\n", k ? "\n" : "", names.v[k],
              cli_count((int64_t)count, n, sizeof n));
-      print_table(t, sub, revenue, percent);
+      print_table(t, sub, metric, percent);
     }
     rt_cohort_table_free(t);
     rt_model_free(sub);
@@ -163,7 +183,8 @@ int cmd_cohorts(const cli_global *g, int argc, char **argv) {
   cli_analysis_init(&a, g);
   rt_cohort_opts co;
   rt_cohort_opts_init(&co);
-  int revenue = 0, percent = 0;
+  rt_cohort_metric metric = RT_COHORT_CUSTOMERS;
+  int percent = 0;
   for (int i = 1; i < argc; i++) {
     const char *v;
     int r;
@@ -177,9 +198,13 @@ int cmd_cohorts(const cli_global *g, int argc, char **argv) {
     }
     if ((r = cli_value(argc, argv, &i, "--metric", &v)) != 0) {
       if (r < 0) return CLI_USAGE;
-      if (!strcmp(v, "customers")) revenue = 0;
-      else if (!strcmp(v, "revenue")) revenue = 1;
-      else return cli_usage_error("cohorts", "--metric wants customers or revenue, not '%s'", v);
+      if (!strcmp(v, "customers")) metric = RT_COHORT_CUSTOMERS;
+      else if (!strcmp(v, "revenue")) metric = RT_COHORT_REVENUE;
+      else if (!strcmp(v, "net-revenue") || !strcmp(v, "net_revenue"))
+        metric = RT_COHORT_NET_REVENUE;
+      else
+        return cli_usage_error("cohorts", "--metric wants customers, revenue or net-revenue, "
+                                          "not '%s'", v);
       continue;
     }
     if ((r = cli_value(argc, argv, &i, "--mode", &v)) != 0) {
@@ -220,7 +245,7 @@ int cmd_cohorts(const cli_global *g, int argc, char **argv) {
     if (a.segment || a.orders_path)
       rc = cli_usage_error("cohorts", "--by segment takes the stored segments: not with "
                                       "--segment or --orders");
-    else rc = by_segment(g, &a, &co, revenue, percent);
+    else rc = by_segment(g, &a, &co, metric, percent);
     cli_analysis_free(&a);
     return rc;
   }
@@ -231,7 +256,7 @@ int cmd_cohorts(const cli_global *g, int argc, char **argv) {
   } else {
     if (a.format == FMT_CSV) print_csv(t, a.model, NULL, 1);
     else if (a.format == FMT_JSON) print_json(t, a.model, percent);
-    else print_table(t, a.model, revenue, percent);
+    else print_table(t, a.model, metric, percent);
     rt_cohort_table_free(t);
   }
   cli_analysis_free(&a);

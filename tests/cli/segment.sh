@@ -84,7 +84,7 @@ run 0 "$RT_BIN" report --by segment
 assert_contains "$OUT" "all customers"
 assert_contains "$OUT" "lapsing"
 run 0 "$RT_BIN" cohorts --by segment --format csv
-assert_eq "$(echo "$OUT" | head -1)" "segment,cohort,period,customers,revenue"
+assert_eq "$(echo "$OUT" | head -1)" "segment,cohort,period,customers,revenue,net_revenue,partial"
 assert_eq "$(echo "$OUT" | awk -F, '$1 == "lapsing" && $3 == 0 { s += $4 } END { print s }')" "$WANT" "lapsing's cohorts in --by segment"
 # clv summary: the stored scores summed per segment, as SQL sums them
 run 0 "$RT_BIN" clv predict --save --format csv

@@ -110,7 +110,7 @@ static void test_fixture_on(void **state) {
   check_row(t, 0, 2, 4, (int64_t[]){2, 1, 1, 0}, (int64_t[]){350, 30, 70, 0});
   check_row(t, 1, 1, 3, (int64_t[]){1, 0, 1, 0}, (int64_t[]){40, 0, 60, 0});
   /* the JSON document: each cohort's row within the data, percentages of its size */
-  assert_true(rt_cohort_percent(t, 0, 1, 0) == 50);
+  assert_true(rt_cohort_percent(t, 0, 1, RT_COHORT_CUSTOMERS) == 50);
   char *json = rt_cohort_json(t, m, 1);
   assert_non_null(json);
   assert_non_null(strstr(json, "{\"cohort\":\"2024-01\",\"size\":2,\"customers\":[2,1,1,0],"));
@@ -338,7 +338,7 @@ static rt_model *random_model(int64_t day0, int span, int ncust, int max_orders)
 static void check_against_reference(const rt_model *m, const rt_cohort_table *t,
                                     rt_period_unit u, rt_cohort_mode mode, int64_t from,
                                     int64_t to, int64_t horizon) {
-  int64_t data_last = rt_period_of_day(u, m->max_day);
+  int64_t data_last = rt_period_of_day(u, m->as_of);
   int64_t last = to < data_last ? to : data_last;
   int64_t cmin = INT64_MAX, cmax = INT64_MIN;
   for (size_t i = 0; i < m->ncustomers; i++) {
@@ -374,11 +374,21 @@ static void check_against_reference(const rt_model *m, const rt_cohort_table *t,
     int64_t len = last - c + 1 < width ? last - c + 1 : width;
     assert_int_equal(rt_cohort_row_len(t, row), len);
     for (int64_t k = 0; k < width; k++) {
-      int64_t q = c + k, ncust = 0, revenue = 0;
+      int64_t q = c + k, ncust = 0, revenue = 0, refunded = 0;
       for (size_t i = 0; i < m->ncustomers; i++) {
         uint32_t o0 = m->order_start[i], o1 = m->order_start[i + 1];
         if (o0 == o1 || rt_period_of_day(u, m->order_day[o0]) != c)
           continue;
+        /* refunds: in their period, period 0 if before the first purchase; past the horizon,
+         * on-or-after folds them into its last column like everything else */
+        for (uint32_t j = m->refund_start[i]; j < m->refund_start[i + 1]; j++) {
+          int64_t p = rt_period_of_day(u, m->refund_day[j]);
+          if (p < c)
+            p = c;
+          int in = mode == RT_COHORT_ON ? p == q : (p >= q && p <= last);
+          if (q <= last && in)
+            refunded += m->refund_amount[j];
+        }
         int counted = 0;
         for (uint32_t j = o0; j < o1; j++) {
           int64_t p = rt_period_of_day(u, m->order_day[j]);
@@ -393,7 +403,8 @@ static void check_against_reference(const rt_model *m, const rt_cohort_table *t,
         ncust += counted;
       }
       if (t->customers[row * (size_t)width + (size_t)k] != ncust ||
-          t->revenue[row * (size_t)width + (size_t)k] != revenue)
+          t->revenue[row * (size_t)width + (size_t)k] != revenue ||
+          t->refunded[row * (size_t)width + (size_t)k] != refunded)
         fail_msg("unit %d mode %d from %lld to %lld horizon %lld: cohort %lld period %lld: "
                  "customers %lld (want %lld), revenue %lld (want %lld)",
                  (int)u, (int)mode, (long long)from, (long long)to, (long long)horizon,
@@ -417,7 +428,7 @@ static void test_random_against_reference(void **state) {
       if (u == RT_PERIOD_DAY && span > 400)
         continue; /* the reference is quadratic in periods */
       int64_t p0 = rt_period_of_day((rt_period_unit)u, m->min_day);
-      int64_t p1 = rt_period_of_day((rt_period_unit)u, m->max_day);
+      int64_t p1 = rt_period_of_day((rt_period_unit)u, m->as_of);
       for (int mode = 0; mode < 2; mode++)
         for (int trial = 0; trial < 6; trial++) {
           int64_t from = INT64_MIN, to = INT64_MAX, horizon = -1;
@@ -479,8 +490,59 @@ static void test_large_random(void **state) {
   rt_model_free(m);
 }
 
+/* Refunds and cancellations (months of 2024, as of April 10):
+ *   A: orders Jan 5 (100), Feb 3 (80); a partial refund of 30 on Feb 10; a refund before the
+ *      first order, Jan 2 (5), counts in period 0
+ *   B: orders Jan 7 (500), Mar 3 (40); the 500 paid back in full on Jan 9: cancelled, so B's
+ *      cohort is March, and B's cancelled order is no revenue anywhere
+ * Net revenue = revenue - refunds paid in the period. April is partial (10 of 30 days). */
+static void test_net_revenue_and_partial(void **state) {
+  (void)state;
+  rt_model_builder *b = new_builder();
+  uint32_t a = cust(b, "A"), bb = cust(b, "B");
+  order(b, a, DAY(2024, 1, 5), 100);
+  order(b, a, DAY(2024, 2, 3), 80);
+  assert_int_equal(rt_model_builder_refund(b, a, MS_OF_DAY(DAY(2024, 2, 10)), 30, "USD"), 0);
+  assert_int_equal(rt_model_builder_refund(b, a, MS_OF_DAY(DAY(2024, 1, 2)), 5, "USD"), 0);
+  order(b, bb, DAY(2024, 1, 7), 500);
+  assert_int_equal(rt_model_builder_refund(b, bb, MS_OF_DAY(DAY(2024, 1, 9)), 500, "USD"), 0);
+  order(b, bb, DAY(2024, 3, 3), 40);
+  rt_model *m = build(b);
+  rt_error err;
+  assert_int_equal(rt_model_set_as_of(&m, DAY(2024, 4, 10), RT_AS_OF_GIVEN, &err), 0);
+  rt_cohort_table *t = compute(m, RT_PERIOD_MONTH, RT_COHORT_ON, INT64_MIN, INT64_MAX, -1);
+  assert_int_equal(t->first_cohort, month(2024, 1));
+  assert_int_equal(t->last_period, month(2024, 4));
+  assert_int_equal(t->ncohorts, 3);
+  assert_true(t->last_partial);
+  assert_int_equal(t->last_days, 10);
+  check_row(t, 0, 1, 4, (int64_t[]){1, 1, 0, 0}, (int64_t[]){100, 80, 0, 0});
+  check_row(t, 2, 1, 2, (int64_t[]){1, 0, 0, 0}, (int64_t[]){40, 0, 0, 0});
+  assert_int_equal(t->size[1], 0); /* February: nobody's first purchase */
+  assert_int_equal(rt_cohort_cell(t, 0, 0, RT_COHORT_NET_REVENUE), 95);
+  assert_int_equal(rt_cohort_cell(t, 0, 1, RT_COHORT_NET_REVENUE), 50);
+  assert_int_equal(rt_cohort_cell(t, 2, 0, RT_COHORT_NET_REVENUE), 40);
+  assert_true(rt_cohort_percent(t, 0, 1, RT_COHORT_NET_REVENUE) == 100.0 * 50 / 95);
+  assert_true(rt_cohort_cell_partial(t, 0, 3));
+  assert_true(rt_cohort_cell_partial(t, 2, 1));
+  assert_false(rt_cohort_cell_partial(t, 0, 2));
+  char *json = rt_cohort_json(t, m, 0);
+  assert_non_null(strstr(json, "\"last_period\":\"2024-04\",\"last_period_partial\":true,"
+                               "\"last_period_days\":10"));
+  assert_non_null(strstr(json, "\"net_revenue\":[0.95,0.5,0.0,0.0]"));
+  rt_free(json);
+  rt_cohort_table_free(t);
+  /* on or after: suffix sums of both */
+  t = compute(m, RT_PERIOD_MONTH, RT_COHORT_ON_OR_AFTER, INT64_MIN, INT64_MAX, -1);
+  assert_int_equal(rt_cohort_cell(t, 0, 0, RT_COHORT_NET_REVENUE), 145);
+  assert_int_equal(rt_cohort_cell(t, 0, 1, RT_COHORT_NET_REVENUE), 50);
+  rt_cohort_table_free(t);
+  rt_model_free(m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_net_revenue_and_partial),
       cmocka_unit_test(test_fixture_on),
       cmocka_unit_test(test_fixture_on_or_after),
       cmocka_unit_test(test_week_year_boundary),
