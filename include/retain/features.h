@@ -26,8 +26,9 @@ typedef struct rt_features_options {
   int lapsed_min_days;     /* default 90 */
   int new_days;            /* first order within this many days: new (default 30) */
   int loyal_orders;        /* active with at least this many orders: loyal (default 5) */
-  /* value tiers: the top share of customers with orders by value (predicted CLV when stored,
-   * else net revenue) is platinum, the next gold, the next silver, the rest bronze */
+  /* value tiers: the top share of buyers by value (predicted CLV when stored, else net
+   * revenue; by mid-rank share, as RFM) is platinum, the next gold, the next silver, the rest
+   * bronze */
   double tier_platinum, tier_gold, tier_silver; /* defaults 0.01, 0.09, 0.20 */
 } rt_features_options;
 
@@ -87,9 +88,10 @@ int rt_features_one(const rt_features *f, size_t i, const rt_customer_rows *rows
 
 /* ---- the built-in segmentations, also usable on their own ---- */
 
-/* RFM: customers with orders get recency, frequency and monetary scores 1..bins from their
- * values' quantiles (ties share a score: score = 1 + floor(bins * share of customers with a
- * worse value)); customers without orders get 0. */
+/* RFM: customers with a value in all three (NAN: none - customers without purchases) get
+ * recency, frequency and monetary scores 1..bins from their values' mid-rank quantiles (score =
+ * 1 + floor(bins * (worse + half of the equal, itself included) / count), so ties share a
+ * score); the others get 0 and take no part in anybody's scores. */
 void rt_rfm_scores(const double *recency_days, const double *frequency, const double *monetary,
                    size_t n, int bins, uint8_t *r, uint8_t *f, uint8_t *m);
 /* The named RFM segment of scores on a 5-point scale (r, f, m in 1..5), or NULL for 0 scores. */

@@ -615,6 +615,11 @@ char *cli_as_of_text(const rt_model *m, char *buf, size_t n) {
   return buf;
 }
 
+void cli_as_of_note(const cli_global *g, const rt_model *m) {
+  char buf[64];
+  if (!g->quiet) fprintf(stderr, "retain: as of %s\n", cli_as_of_text(m, buf, sizeof buf));
+}
+
 void cli_as_of_json(const rt_model *m, json_t *obj) {
   char d[16];
   rt_day_format(m->as_of, d, sizeof d);

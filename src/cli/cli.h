@@ -95,6 +95,8 @@ int cli_load_model(const cli_global *g, const char *orders_path, const rt_import
 int cli_judge(const char *cmd, const cli_global *g, const char *given, rt_model **m);
 /* The as-of day of m as "2011-12-09 (the last day with data)" (or "(today)", "(as asked)"). */
 char *cli_as_of_text(const rt_model *m, char *buf, size_t n);
+/* For CSV output (which has no header for it): "retain: as of ..." on stderr, unless --quiet. */
+void cli_as_of_note(const cli_global *g, const rt_model *m);
 /* The as-of day of m and why, as JSON members "as_of" and "as_of_basis" of obj (jansson). */
 struct json_t;
 void cli_as_of_json(const rt_model *m, struct json_t *obj);

@@ -141,7 +141,8 @@ static void features_help(void) {
          "(attributes.KEY). With --customer, one customer's values.\n\n"
          "Options:\n"
          "  --customer ID  show this customer's values of every field\n"
-         "  --as-of DATE   compute as of this day (default: today, or $RETAIN_NOW)\n"
+         "  --as-of DATE   as of this day (default: $RETAIN_NOW, else today while the data\n"
+         "                 is live, else its last day)\n"
          "  --format F     table (default), csv or json\n%s",
          cli_feature_options_help);
 }
@@ -189,6 +190,7 @@ int cmd_features(const cli_global *g, int argc, char **argv) {
     }
   }
   char buf[64];
+  if (format == FMT_CSV) cli_as_of_note(g, cf.model);
   if (format == FMT_JSON) {
     json_t *arr = json_array();
     for (size_t k = 0; k < f->ncols; k++) {
@@ -203,9 +205,13 @@ int cmd_features(const cli_global *g, int argc, char **argv) {
       }
       json_array_append_new(arr, o);
     }
-    json_dumpf(arr, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
+    json_t *root = json_object();
+    cli_as_of_json(cf.model, root);
+    if (who != SIZE_MAX) json_object_set_new(root, "customer_id", json_string(customer));
+    json_object_set_new(root, "fields", arr);
+    json_dumpf(root, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
     printf("\n");
-    json_decref(arr);
+    json_decref(root);
   } else if (format == FMT_CSV) {
     printf(who != SIZE_MAX ? "name,type,about,value\n" : "name,type,about\n");
     for (size_t k = 0; k < f->ncols; k++) {
@@ -219,6 +225,9 @@ int cmd_features(const cli_global *g, int argc, char **argv) {
       putchar('\n');
     }
   } else {
+    char asof[64];
+    printf("%s as of %s\n\n", who != SIZE_MAX ? "Features of the customer" : "Features",
+           cli_as_of_text(cf.model, asof, sizeof asof));
     cli_table t;
     cli_table_init(&t, 3);
     t.left = 1u << 1 | 1u << 2;
@@ -239,17 +248,18 @@ int cmd_features(const cli_global *g, int argc, char **argv) {
 /* ---- rfm and lifecycle: customers per named group, or each customer's ---- */
 
 typedef struct group_stats {
-  int64_t customers;
+  int64_t customers, with_recency;
   double revenue, orders, recency;
 } group_stats;
 
-static int print_groups(const cli_features *cf, const char *column, const char *title,
-                        cli_format format, int per_customer) {
+static int print_groups(const cli_global *g, const cli_features *cf, const char *column,
+                        const char *title, cli_format format, int per_customer) {
   const rt_features *f = cf->f;
   const rt_column *c = rt_features_find(f, column);
   const rt_column *rev = rt_features_find(f, "net_revenue"), *ord = rt_features_find(f, "orders");
   const rt_column *rec = rt_features_find(f, "days_since_last_order");
   if (!c || !rev || !ord || !rec) return CLI_FAIL;
+  if (format == FMT_CSV || per_customer) cli_as_of_note(g, cf->model);
   if (per_customer) {
     static const char *const extra[] = {"recency_score", "frequency_score", "monetary_score",
                                         "orders", "net_revenue", "days_since_last_order"};
@@ -276,28 +286,32 @@ static int print_groups(const cli_features *cf, const char *column, const char *
     gs[k].customers++;
     gs[k].revenue += rev->num[i];
     gs[k].orders += ord->num[i];
-    if (!isnan(rec->num[i])) gs[k].recency += rec->num[i];
+    if (!isnan(rec->num[i])) {
+      gs[k].recency += rec->num[i];
+      gs[k].with_recency++;
+    }
   }
-  char day[16];
-  rt_day_format(f->today, day, sizeof day);
+  /* shares of those in a group: every buyer for RFM, every profile for the lifecycle */
+  int64_t grouped = (int64_t)f->n - gs[ng].customers;
   json_t *arr = format == FMT_JSON ? json_array() : NULL;
   cli_table t;
   cli_table_init(&t, 6);
   if (format == FMT_CSV)
     printf("%s,customers,share,avg_orders,avg_net_revenue,avg_days_since_last_order\n", column);
   else if (format == FMT_TABLE) {
-    char nb[32];
-    printf("%s · %s customers · as of %s\n\n", title, cli_count((int64_t)f->n, nb, sizeof nb),
-           day);
+    char nb[32], np[32], asof[64];
+    printf("%s · %s customers (with a purchase) of %s profiles · as of %s\n\n", title,
+           cli_count((int64_t)rt_model_buyers(f->model), nb, sizeof nb),
+           cli_count((int64_t)f->n, np, sizeof np), cli_as_of_text(cf->model, asof, sizeof asof));
     cli_table_row(&t, (const char *[]){column, "customers", "share", "avg orders",
                                        "avg net revenue", "avg days since last order"});
   }
   for (size_t k = 0; k < ng; k++) {
     const group_stats *s = &gs[k];
-    double share = f->n ? (double)s->customers / (double)f->n : 0;
+    double share = grouped ? (double)s->customers / (double)grouped : 0;
     double ao = s->customers ? s->orders / (double)s->customers : 0;
     double ar = s->customers ? s->revenue / (double)s->customers : 0;
-    double ad = s->customers ? s->recency / (double)s->customers : 0;
+    double ad = s->with_recency ? s->recency / (double)s->with_recency : NAN;
     if (format == FMT_JSON) {
       json_t *o = json_object();
       json_object_set_new(o, column, json_string(c->dict[k]));
@@ -305,29 +319,38 @@ static int print_groups(const cli_features *cf, const char *column, const char *
       json_object_set_new(o, "share", json_real(share));
       json_object_set_new(o, "avg_orders", json_real(ao));
       json_object_set_new(o, "avg_net_revenue", json_real(ar));
-      json_object_set_new(o, "avg_days_since_last_order", json_real(ad));
+      json_object_set_new(o, "avg_days_since_last_order", isnan(ad) ? json_null() : json_real(ad));
       json_array_append_new(arr, o);
     } else if (format == FMT_CSV) {
       cli_csv_field(stdout, c->dict[k]);
-      printf(",%lld,%.6f,%.4f,%.2f,%.1f\n", (long long)s->customers, share, ao, ar, ad);
+      printf(",%lld,%.6f,%.4f,%.2f,", (long long)s->customers, share, ao, ar);
+      if (!isnan(ad)) printf("%.1f", ad);
+      putchar('\n');
     } else {
       char n1[32], n2[32], n3[32], n4[32], n5[32];
       cli_count(s->customers, n1, sizeof n1);
       snprintf(n2, sizeof n2, "%.1f%%", 100 * share);
       snprintf(n3, sizeof n3, "%.2f", ao);
-      snprintf(n4, sizeof n4, "%.2f", ar);
-      snprintf(n5, sizeof n5, "%.0f", ad);
+      cli_money_human(llround(ar * pow(10, f->model->currency_exp)), f->model->currency_exp, n4,
+                      sizeof n4);
+      if (isnan(ad)) snprintf(n5, sizeof n5, "–");
+      else snprintf(n5, sizeof n5, "%.0f", ad);
       cli_table_row(&t, (const char *[]){c->dict[k], n1, n2, n3, n4, n5});
     }
   }
   if (format == FMT_JSON) {
-    json_dumpf(arr, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(8));
+    json_t *root = json_object();
+    cli_as_of_json(cf->model, root);
+    json_object_set_new(root, "customers", json_integer((json_int_t)rt_model_buyers(f->model)));
+    json_object_set_new(root, "profiles", json_integer((json_int_t)f->n));
+    json_object_set_new(root, "groups", arr);
+    json_dumpf(root, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(8));
     printf("\n");
-    json_decref(arr);
+    json_decref(root);
   } else if (format == FMT_TABLE) {
     cli_table_print(&t, stdout);
     if (gs[ng].customers)
-      printf("\n%lld customers without orders have no %s.\n", (long long)gs[ng].customers,
+      printf("\n%lld profiles without a purchase have no %s.\n", (long long)gs[ng].customers,
              column);
   }
   cli_table_free(&t);
@@ -366,20 +389,22 @@ static int groups_cmd(const cli_global *g, int argc, char **argv, const char *co
   cli_features cf;
   int rc = cli_features_load_with(g, argv[0], as_of, 0, &fs, &cf);
   if (rc) return rc;
-  rc = print_groups(&cf, column, title, format, per_customer);
+  rc = print_groups(g, &cf, column, title, format, per_customer);
   cli_features_free(&cf);
   return rc;
 }
 
 static void rfm_help(void) {
   printf("Usage: retain [--db PATH] rfm [--customers] [--as-of DATE] [--format F]\n\n"
-         "Recency, frequency and monetary scores 1-5 (quintiles of days since the last order,\n"
-         "orders and revenue among customers with orders) and the named RFM segments\n"
+         "Recency, frequency and monetary scores 1-5 (mid-rank quintiles of days since the\n"
+         "last purchase, purchases and net revenue, among customers with a purchase) and the\n"
+         "named RFM segments\n"
          "(champions, loyal, potential loyalists, new, promising, need attention, about to\n"
          "sleep, at risk, cannot lose them, hibernating, lost; rules in docs/SEGMENTS.md).\n\n"
          "Options:\n"
          "  --customers    one CSV row per customer with its scores and segment\n"
-         "  --as-of DATE   as of this day (default: today, or $RETAIN_NOW)\n"
+         "  --as-of DATE   as of this day (default: $RETAIN_NOW, else today while the data\n"
+         "                 is live, else its last day)\n"
          "  --format F     table (default), csv or json\n%s",
          cli_feature_options_help);
 }
@@ -387,12 +412,13 @@ static void rfm_help(void) {
 static void lifecycle_help(void) {
   printf("Usage: retain [--db PATH] lifecycle [--customers] [--as-of DATE] [--format F]\n\n"
          "Every customer's lifecycle stage: prospect (no order yet), new, first-time buyer,\n"
-         "active, loyal, at-risk, lapsed, won-back. The at-risk and lapsed windows follow each\n"
+         "active, loyal, at risk, lapsed, won back. The at-risk and lapsed windows follow each\n"
          "customer's own rhythm (2 and 4 of its usual gaps between orders, at least 30 and 90\n"
          "days); definitions in docs/SEGMENTS.md.\n\n"
          "Options:\n"
          "  --customers    one CSV row per customer with its stage\n"
-         "  --as-of DATE   as of this day (default: today, or $RETAIN_NOW)\n"
+         "  --as-of DATE   as of this day (default: $RETAIN_NOW, else today while the data\n"
+         "                 is live, else its last day)\n"
          "  --format F     table (default), csv or json\n%s",
          cli_feature_options_help);
 }

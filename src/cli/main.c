@@ -25,7 +25,7 @@ static const struct {
     {"scores", cmd_scores, "export the customer scores a model run stored"},
     {"features", cmd_features, "the fields segment rules use, or one customer's values"},
     {"rfm", cmd_rfm, "RFM scores and the named RFM segments"},
-    {"lifecycle", cmd_lifecycle, "customers by lifecycle stage (new, active, at-risk, ...)"},
+    {"lifecycle", cmd_lifecycle, "customers by lifecycle stage (new, active, at risk, ...)"},
     {"segment", cmd_segment, "dynamic segments: create, list, show, members, refresh, ..."},
     {"serve", cmd_serve, "the HTTP API: Segment-spec event ingest (identify, track, batch, ...)"},
     {"keys", cmd_keys, "API keys for the HTTP server: create, list, revoke"},

@@ -139,7 +139,7 @@ int rt_features_set_customer(rt_features *f, size_t i, const rt_customer_rows *r
   /* scores against the edges the whole base set: a value scores s when it reaches edge s */
   int sc[3] = {0, 0, 0};
   if (ow->orders[i] > 0) {
-    double v[3] = {-ow->since_last[i], ow->orders[i], ow->revenue[i]};
+    double v[3] = {-ow->since_last[i], ow->orders[i], ow->net[i]};
     for (int d = 0; d < 3; d++) {
       sc[d] = 1;
       for (int s = 2; s <= ow->o.rfm_bins; s++)
@@ -366,6 +366,34 @@ static double kth_smallest(double *v, size_t n, size_t k) {
       return v[k];
   }
   return v[k];
+}
+
+/* The value tiers' edges: cut[t] is the least value in tier t or better. A value's tier is the
+ * first whose share its mid-rank share from the top, (values above + half of those equal,
+ * itself included) / k, is below; INFINITY for a tier nobody is in. Linear: the value at the
+ * share's position is selected, and its tie group is in or, if not, the next larger value's
+ * group (which ends at or before that position) is. vals is reordered. */
+static void tier_cuts(double *vals, size_t k, const double share[3], double cut[3]) {
+  for (int t = 0; t < 3; t++) {
+    double at = share[t] * (double)k;
+    cut[t] = INFINITY;
+    if (k == 0 || at <= 0)
+      continue;
+    size_t p = (size_t)at < k ? (size_t)at : k - 1; /* from the top */
+    double x = kth_smallest(vals, k, k - 1 - p);
+    size_t above = 0, same = 0;
+    double next = INFINITY; /* the least value above x */
+    for (size_t i = 0; i < k; i++) {
+      if (vals[i] > x) {
+        above++;
+        if (vals[i] < next)
+          next = vals[i];
+      } else if (vals[i] == x) {
+        same++;
+      }
+    }
+    cut[t] = (double)(2 * above + same) < 2.0 * at ? x : next;
+  }
 }
 
 /* the median of the repeat customers' mean gaps between distinct order days */
@@ -1013,20 +1041,28 @@ int rt_features_build(const rt_model *m, rt_store *st, const rt_features_options
     if (!rs)
       goto oom;
     uint8_t *fs = rs + n, *ms = rs + 2 * n;
+    /* buyers only (non-buyers NAN: they take no part), monetary net of refunds */
     double *freq = rt_malloc((n ? n : 1) * sizeof *freq);
-    if (!freq)
+    double *mon = rt_malloc((n ? n : 1) * sizeof *mon);
+    if (!freq || !mon) {
+      rt_free(freq);
+      rt_free(mon);
       goto oom;
-    for (size_t i = 0; i < n; i++)
+    }
+    for (size_t i = 0; i < n; i++) {
       freq[i] = orders[i] > 0 ? orders[i] : NAN;
-    rt_rfm_scores(since_last, freq, revenue, n, o->rfm_bins, rs, fs, ms);
+      mon[i] = orders[i] > 0 ? net[i] : NAN;
+    }
+    rt_rfm_scores(since_last, freq, mon, n, o->rfm_bins, rs, fs, ms);
     rt_free(freq);
+    rt_free(mon);
     NUM(rsc, "recency_score", "RFM recency score, 1 (longest ago) .. 5 (most recent)")
     if (!(ow->rsc_i = i32_col(f, ow)))
       goto oom;
     NUM(fsc, "frequency_score", "RFM frequency score, 1 .. 5 (most orders)")
     if (!(ow->fsc_i = i32_col(f, ow)))
       goto oom;
-    NUM(msc, "monetary_score", "RFM monetary score, 1 .. 5 (most revenue)")
+    NUM(msc, "monetary_score", "RFM monetary score, 1 .. 5 (most net revenue)")
     if (!(ow->msc_i = i32_col(f, ow)))
       goto oom;
     NUM(rfm, "rfm_score", "the three RFM scores as one number (545: R 5, F 4, M 5)")
@@ -1049,7 +1085,7 @@ int rt_features_build(const rt_model *m, rt_store *st, const rt_features_options
       rfm_row(ow, i, rs[i], fs[i], ms[i]);
       if (!rs[i])
         continue;
-      double v[3] = {-since_last[i], orders[i], revenue[i]};
+      double v[3] = {-since_last[i], orders[i], net[i]};
       uint8_t sc[3] = {rs[i], fs[i], ms[i]};
       for (int d = 0; d < 3; d++)
         if (v[d] < ow->rfm_edge[d][sc[d]])
@@ -1064,8 +1100,8 @@ int rt_features_build(const rt_model *m, rt_store *st, const rt_features_options
   f->business_gap = median_gap(m, today);
   {
     uint32_t *stage = text_col(f, ow, "lifecycle_stage",
-                               "prospect, new, first-time buyer, active, loyal, at-risk, lapsed or "
-                               "won-back",
+                               "prospect, new, first-time buyer, active, loyal, at risk, lapsed or "
+                               "won back",
                                rt_stage_names, RT_STAGE_COUNT);
     if (!stage)
       goto oom;
@@ -1100,11 +1136,7 @@ int rt_features_build(const rt_model *m, rt_store *st, const rt_features_options
     }
     double share[3] = {o->tier_platinum, o->tier_platinum + o->tier_gold,
                        o->tier_platinum + o->tier_gold + o->tier_silver};
-    for (int t = 0; t < 3; t++) { /* the value at the edge of each top share: the at-th largest */
-      size_t at = (size_t)ceil(share[t] * (double)k);
-      at = at > k ? k : at;
-      ow->tier_cut[t] = at == 0 ? INFINITY : kth_smallest(vals, k, k - at);
-    }
+    tier_cuts(vals, k, share, ow->tier_cut);
     rt_free(vals);
     for (size_t i = 0; i < n; i++)
       tier[i] = tier_of(ow, i);

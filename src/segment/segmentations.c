@@ -13,7 +13,7 @@ const char *const rt_rfm_segment_names[] = {
     "lost",            NULL};
 
 const char *const rt_stage_names[RT_STAGE_COUNT] = {
-    "prospect", "new", "first-time buyer", "active", "loyal", "at-risk", "lapsed", "won-back"};
+    "prospect", "new", "first-time buyer", "active", "loyal", "at risk", "lapsed", "won back"};
 
 /* The named segment on the grid of recency (rows, 5 = most recent) by the rounded mean of
  * frequency and monetary (columns, 1..5). */
@@ -83,8 +83,11 @@ static void radix_sort(keyed *a, keyed *tmp, size_t m) {
   rt_free(count);
 }
 
-/* score[i] = 1 + floor(bins * (customers with a smaller value) / count), for the customers whose
- * value is not NAN (sign -1: a larger value is worse, as days since the last order) */
+/* score[i] = 1 + floor(bins * (mid-rank share)), for the customers whose value is not NAN (sign
+ * -1: a larger value is worse, as days since the last order). The mid-rank share of a value is
+ * (customers with a worse value + half of those with the same value, itself included) / count:
+ * ties share a score, and a lone customer, or a base where everybody ties, sits in the middle
+ * instead of at the bottom. (pandas: (rank(method="average") - 0.5) / count.) */
 static int quantile_scores(const double *v, size_t n, int bins, int sign, uint8_t *score) {
   keyed *k = rt_malloc((n ? n : 1) * sizeof *k), *tmp = rt_malloc((n ? n : 1) * sizeof *tmp);
   if (!k || !tmp) {
@@ -104,7 +107,7 @@ static int quantile_scores(const double *v, size_t n, int bins, int sign, uint8_
     size_t e = j + 1;
     while (e < m && k[e].k == k[j].k)
       e++;
-    int s = 1 + (int)((double)bins * (double)j / (double)m);
+    int s = 1 + (int)((double)bins * (double)(j + e) / (2.0 * (double)m));
     for (size_t q = j; q < e; q++)
       score[k[q].i] = (uint8_t)(s > bins ? bins : s);
     j = e;

@@ -33,8 +33,9 @@ static void test_rfm_scores(void **state) {
   /* recency: 2 customers per quintile, the most recent get 5 */
   const uint8_t want_r[10] = {5, 5, 4, 4, 3, 3, 2, 2, 1, 1};
   const uint8_t want_m[10] = {1, 1, 2, 2, 3, 3, 4, 4, 5, 5};
-  /* frequency: the five with one order tie at the bottom; 2 orders: 5 of 10 below -> 3 */
-  const uint8_t want_f[10] = {1, 1, 1, 1, 1, 3, 3, 4, 5, 5};
+  /* frequency by mid-rank: the five with one order tie at the bottom, mid-rank share 2.5/10
+   * -> 1 + floor(5 * 0.25) = 2; 2 orders: (5 + 1) / 10 -> 4; 3: 7.5/10 -> 4; 4 and 9: 5 */
+  const uint8_t want_f[10] = {2, 2, 2, 2, 2, 4, 4, 4, 5, 5};
   for (int i = 0; i < 10; i++) {
     assert_int_equal(r[i], want_r[i]);
     assert_int_equal(f[i], want_f[i]);
@@ -47,6 +48,16 @@ static void test_rfm_scores(void **state) {
   rt_rfm_scores(rec, freq, mon, 11, 4, r, f, m);
   assert_int_equal(r[0], 4);
   assert_int_equal(r[9], 1);
+  /* a lone buyer, or a base where everybody ties, is in the middle: 3 of 5, "need attention" */
+  rt_rfm_scores(rec, freq, mon, 1, 5, r, f, m);
+  assert_int_equal(r[0], 3);
+  assert_int_equal(f[0], 3);
+  assert_int_equal(m[0], 3);
+  assert_string_equal(rt_rfm_segment(r[0], f[0], m[0]), "need attention");
+  double same[4] = {7, 7, 7, 7};
+  rt_rfm_scores(same, same, same, 4, 5, r, f, m);
+  for (int i = 0; i < 4; i++)
+    assert_int_equal(r[i] * 100 + f[i] * 10 + m[i], 333);
 }
 
 static void test_rfm_grid(void **state) {
@@ -137,6 +148,51 @@ static rt_model *small_model(void) {
   return m;
 }
 
+/* 60 buyers with varied orders, and `prospects` customers without any (sign-ups) after them */
+static rt_model *buyers_model(int prospects) {
+  rt_model_builder *b;
+  assert_int_equal(rt_model_builder_new(NULL, "USD", &b), 0);
+  char id[16];
+  for (int i = 0; i < 60 + prospects; i++) {
+    uint32_t c;
+    int n = snprintf(id, sizeof id, "c%d", i);
+    assert_int_equal(rt_model_builder_customer(b, id, (size_t)n, i + 1, &c), 0);
+    for (int k = 0; i < 60 && k <= i % 5; k++)
+      assert_int_equal(rt_model_builder_order(b, c, (int64_t)(10 + (i * 7 + k * 13) % 180) * DAY_MS,
+                                              500 + 37 * i + k, "USD"), 0);
+  }
+  rt_model *m;
+  rt_error err = {0};
+  assert_int_equal(rt_model_build(b, &m, &err), 0);
+  return m;
+}
+
+static double num(const rt_features *f, const char *name, size_t i);
+static const char *text(const rt_features *f, const char *name, size_t i);
+
+/* Customers without purchases take no part in the buyers' RFM scores and value tiers. */
+static void test_prospects_do_not_shift_scores(void **state) {
+  (void)state;
+  rt_model *m0 = buyers_model(0), *m1 = buyers_model(4000);
+  rt_features_options o;
+  rt_features_defaults(&o, 200);
+  rt_features *f0, *f1;
+  rt_error err = {0};
+  assert_int_equal(rt_features_build(m0, NULL, &o, &f0, &err), 0);
+  assert_int_equal(rt_features_build(m1, NULL, &o, &f1, &err), 0);
+  for (size_t i = 0; i < 60; i++) {
+    assert_true(num(f0, "rfm_score", i) == num(f1, "rfm_score", i));
+    assert_string_equal(text(f0, "rfm_segment", i), text(f1, "rfm_segment", i));
+    assert_string_equal(text(f0, "value_tier", i), text(f1, "value_tier", i));
+  }
+  assert_null(text(f1, "rfm_segment", 100));
+  assert_null(text(f1, "value_tier", 100));
+  rt_features_free(f0);
+  rt_features_free(f1);
+  rt_model_free(m0);
+  rt_model_free(m1);
+}
+
 static double num(const rt_features *f, const char *name, size_t i) {
   const rt_column *c = rt_features_find(f, name);
   assert_non_null(c);
@@ -197,9 +253,11 @@ static void test_features(void **state) {
   assert_non_null(text(f, "rfm_segment", a));
   assert_true(num(f, "recency_score", e) > num(f, "recency_score", b));
   assert_true(num(f, "monetary_score", b) > num(f, "monetary_score", e));
-  /* tiers: b has the most net revenue (99.00): platinum; every buyer has a tier */
-  assert_string_equal(text(f, "value_tier", b), "platinum");
-  assert_non_null(text(f, "value_tier", a));
+  /* tiers by mid-rank share from the top, of the three buyers: b (net 99.00) 0.5/3 = 0.17,
+   * silver (top 30%, not the top 10% or 1%); a (55.00) 1.5/3 and e (5.00) 2.5/3 bronze */
+  assert_string_equal(text(f, "value_tier", b), "silver");
+  assert_string_equal(text(f, "value_tier", a), "bronze");
+  assert_string_equal(text(f, "value_tier", e), "bronze");
   assert_null(text(f, "value_tier", c));
   assert_string_equal(text(f, "customer_id", e), "e");
 
@@ -464,6 +522,7 @@ static void test_attributes(void **state) {
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_rfm_scores),
+      cmocka_unit_test(test_prospects_do_not_shift_scores),
       cmocka_unit_test(test_rfm_grid),
       cmocka_unit_test(test_lifecycle),
       cmocka_unit_test(test_features),
