@@ -381,6 +381,22 @@ char *cli_count(int64_t v, char *buf, size_t n) {
   return buf;
 }
 
+char *cli_money_human(int64_t minor, int exp, char *buf, size_t n) {
+  char plain[48];
+  cli_money(minor, exp, plain, sizeof plain);
+  const char *p = plain;
+  size_t o = 0;
+  if (*p == '-' && o + 1 < n) buf[o++] = *p++;
+  size_t digits = strcspn(p, ".");
+  for (size_t i = 0; p[i] && o + 1 < n; i++) {
+    buf[o++] = p[i];
+    size_t left = digits - i - 1;
+    if (i < digits && left > 0 && left % 3 == 0 && o + 1 < n) buf[o++] = ',';
+  }
+  buf[o] = '\0';
+  return buf;
+}
+
 void cli_table_init(cli_table *t, size_t ncols) {
   memset(t, 0, sizeof *t);
   t->ncols = ncols;
