@@ -112,7 +112,87 @@ typedef struct rt_churn_eval {
 int rt_churn_evaluate(const rt_ctable *t, uint64_t seed, rt_churn_eval *out,
                       rt_churn_model **model, rt_error *err);
 
-/* The reason feature j (with value v; row values x for context) gives, in words, into buf. */
-void rt_churn_reason(const rt_ctable *t, const float *x, size_t j, char *buf, size_t n);
+/* ---- reasons: what moves one customer's risk, with its direction and size ----
+ * A model's SHAP contributions are in log-odds, one per feature. Features that tell one story
+ * are one reason, their contributions summed: recency, the usual gap and recency in gaps; the
+ * orders and spend of the last two 90-day windows; refunds and their share; subscriptions;
+ * product usage; support tickets; the 0/1 columns of one category ("plan=pro", "plan=basic").
+ * For one customer two more join: with a single order day the missing gap features belong to
+ * the order count, and with no order in either 90-day window the windows belong to recency.
+ * Each reason is sized in percentage points of churn probability (the customer's risk minus
+ * the model's baseline, spread over the reasons in proportion to their log-odds; the
+ * arithmetic is at the top of reasons.c) and told as facts against what is typical: the median
+ * of the customers the model was trained on. The words never carry a direction; the sign of
+ * `points` is the direction. */
+typedef struct rt_churn_why {
+  double log_odds; /* the reason's summed SHAP contributions */
+  double points;   /* its part of (risk - baseline), in percentage points; > 0 raises risk */
+  char text[200];  /* the facts, e.g. "no order for 233 days (usually every 26)" */
+} rt_churn_why;
+
+/* Smaller reasons are left out: they would print as 0.0 points. */
+#define RT_CHURN_MIN_POINTS 0.05
+
+/* The groups of a table's features and what is typical of each. m gives the medians it was
+ * trained on (NULL, or a model saved without them: the medians of t's rows). t is borrowed and
+ * must outlive the explainer. Not thread-safe: one explainer per thread. */
+typedef struct rt_churn_explainer rt_churn_explainer;
+int rt_churn_explainer_new(const rt_churn_model *m, const rt_ctable *t,
+                           rt_churn_explainer **out, rt_error *err);
+void rt_churn_explainer_free(rt_churn_explainer *e);
+/* What is typical of feature j (the median; NAN when unknown). */
+double rt_churn_typical(const rt_churn_explainer *e, size_t j);
+/* Row row's reasons from its contributions (contrib: ncols + 1 values, the bias last, as
+ * rt_churn_predict writes them): the max largest by |points|, largest first, distinct (one per
+ * group). Returns how many were written. *baseline (may be NULL) gets the model's baseline
+ * probability, the logistic of the bias. */
+size_t rt_churn_explain(rt_churn_explainer *e, size_t row, const float *contrib,
+                        rt_churn_why *out, size_t max, double *baseline);
+
+/* ---- value at risk ----
+ * What a customer's churn would cost: value_at_risk = P(churn) x value. The value is the
+ * predicted CLV of the latest stored CLV run (`retain clv predict --save`, kinds "bgnbd" and
+ * "pareto") or, as a stand-in, the customer's net revenue (orders minus refunds, at least 0)
+ * over the RT_CHURN_VALUE_DAYS days up to the as-of day. Money is in minor units of the
+ * model's currency. */
+#define RT_CHURN_VALUE_DAYS 365
+#define RT_CHURN_NO_VALUE INT64_MIN /* a customer the CLV run has no value for */
+typedef enum {
+  RT_CHURN_VALUE_AUTO = 0, /* the CLV run when there is one, else the revenue */
+  RT_CHURN_VALUE_CLV,
+  RT_CHURN_VALUE_REVENUE
+} rt_churn_value_kind;
+typedef struct rt_churn_values {
+  rt_churn_value_kind kind; /* what was used: RT_CHURN_VALUE_CLV or RT_CHURN_VALUE_REVENUE */
+  int64_t *minor;           /* per row: the value, or RT_CHURN_NO_VALUE */
+  size_t missing;           /* rows without a value */
+  /* CLV: the run read, its model, and its "until" day and horizon (from its parameters) */
+  int64_t clv_run;
+  char clv_model[16];
+  char clv_until[16];
+  double clv_horizon_days;
+  /* revenue: the window, days first_day..as_of */
+  int32_t first_day, as_of;
+} rt_churn_values;
+/* The values of the n rows whose model indexes are customer[] (rt_churn_features). st may be
+ * NULL (a model from a file: the revenue only); asking for the CLV without a stored run is
+ * RT_ENOTFOUND. Free with rt_churn_values_free. */
+int rt_churn_values_get(const struct rt_model *m, struct rt_store *st, const uint32_t *customer,
+                        size_t n, int32_t as_of, rt_churn_value_kind want,
+                        rt_churn_values *out, rt_error *err);
+void rt_churn_values_free(rt_churn_values *v);
+/* p x value in minor units, to the minor unit, with p taken to 6 decimals as it is printed
+ * (halves away from zero); RT_CHURN_NO_VALUE when value is. */
+int64_t rt_churn_value_at_risk(double p, int64_t value);
+/* p to the 6 decimals it is printed and stored with. */
+double rt_churn_round_p(double p);
+
+/* The rows in the order a list shows them: by value at risk (the default: where a retention
+ * budget saves the most), by risk, or by value; each descending, rows without a value last,
+ * ties broken by the other two (risk first), then by row. value may be NULL (none). order gets
+ * n row numbers. RT_ENOMEM. */
+typedef enum { RT_CHURN_BY_VALUE_AT_RISK = 0, RT_CHURN_BY_RISK, RT_CHURN_BY_VALUE } rt_churn_sort;
+int rt_churn_rank(const double *prob, const int64_t *value, size_t n, rt_churn_sort by,
+                  size_t *order, rt_error *err);
 
 #endif

@@ -1,11 +1,10 @@
-/* features.c - churn features and labels from the customer model at a cutoff day (churn.h),
- * and the words that explain a feature's push towards churn. */
+/* features.c - churn features and labels from the customer model at a cutoff day (churn.h);
+ * reasons.c tells them in words. */
 #include <retain/alloc.h>
 #include <retain/churn.h>
 #include <retain/model.h>
 
 #include <math.h>
-#include <stdio.h>
 #include <string.h>
 
 #include "churn/columns.h"
@@ -122,86 +121,6 @@ int rt_churn_features(const rt_model *m, int32_t cutoff, int horizon_days, int a
   *out = t;
   *customer = cust;
   return 0;
-}
-
-/* The row's value of the feature called name (NAN when the table has none). */
-static double value_of(const rt_ctable *t, const float *x, const char *name) {
-  for (size_t k = 0; k < t->ncols; k++)
-    if (!strcmp(t->names[k], name))
-      return x[k];
-  return NAN;
-}
-
-void rt_churn_reason(const rt_ctable *t, const float *x, size_t j, char *buf, size_t n) {
-  const char *name = t->names[j];
-  float v = x[j];
-  if (!strcmp(name, "days_since_last_order")) {
-    double gaps = value_of(t, x, "recency_in_gaps");
-    if (gaps >= 1.5)
-      snprintf(buf, n, "no order for %.0f days, %.1f× the usual gap", v, gaps);
-    else
-      snprintf(buf, n, "no order for %.0f days", v);
-  } else if (!strcmp(name, "recency_in_gaps")) {
-    if (isnan(v))
-      snprintf(buf, n, "a single order day, no buying rhythm yet");
-    else
-      snprintf(buf, n, "the silence is %.1f× the usual gap between orders", v);
-  } else if (!strcmp(name, "order_days")) {
-    snprintf(buf, n, v <= 1 ? "a single order so far" : "only %.0f orders so far", v);
-  } else if (!strcmp(name, "tenure_days")) {
-    snprintf(buf, n, "a customer for %.0f days", v);
-  } else if (!strcmp(name, "mean_days_between_orders")) {
-    snprintf(buf, n, "orders every %.0f days on average", v);
-  } else if (!strcmp(name, "mean_order_value")) {
-    snprintf(buf, n, "average order of %.2f", v);
-  } else if (!strcmp(name, "orders_last_90d") || !strcmp(name, "orders_prior_90d")) {
-    snprintf(buf, n, "%.0f orders in the last 90 days against %.0f in the 90 before",
-             value_of(t, x, "orders_last_90d"), value_of(t, x, "orders_prior_90d"));
-  } else if (!strcmp(name, "revenue_last_90d") || !strcmp(name, "revenue_prior_90d")) {
-    snprintf(buf, n, "spent %.2f in the last 90 days against %.2f in the 90 before",
-             value_of(t, x, "revenue_last_90d"), value_of(t, x, "revenue_prior_90d"));
-  } else if (!strcmp(name, "refunds")) {
-    snprintf(buf, n, "%.0f refund%s", v, v == 1 ? "" : "s");
-  } else if (!strcmp(name, "refunded_share")) {
-    snprintf(buf, n, "%.0f%% of the spend refunded", 100 * v);
-  } else if (!strcmp(name, "subscription_active")) {
-    snprintf(buf, n, v > 0 ? "an active subscription" : "no active subscription");
-  } else if (!strcmp(name, "subscriptions")) {
-    snprintf(buf, n, "%.0f subscription%s", v, v == 1 ? "" : "s");
-  } else if (!strcmp(name, "usage_last_30d") || !strcmp(name, "usage_prior_30d")) {
-    snprintf(buf, n, "%.0f product uses in the last 30 days against %.0f in the 30 before",
-             value_of(t, x, "usage_last_30d"), value_of(t, x, "usage_prior_30d"));
-  } else if (!strcmp(name, "days_since_last_use")) {
-    if (isnan(v))
-      snprintf(buf, n, "never used the product");
-    else
-      snprintf(buf, n, "no login or feature use for %.0f days", v);
-  } else if (!strcmp(name, "tickets") || !strcmp(name, "tickets_last_90d")) {
-    snprintf(buf, n, "%.0f support tickets (%.0f in the last 90 days)",
-             value_of(t, x, "tickets"), value_of(t, x, "tickets_last_90d"));
-  } else if (!strcmp(name, "tickets_unresolved")) {
-    snprintf(buf, n, "%.0f unresolved support ticket%s", v, v == 1 ? "" : "s");
-  } else if (!strcmp(name, "last_nps") || !strcmp(name, "last_csat")) {
-    const char *what = !strcmp(name, "last_nps") ? "NPS" : "CSAT";
-    if (isnan(v))
-      snprintf(buf, n, "no %s answer", what);
-    else
-      snprintf(buf, n, "last %s answer: %.0f", what, v);
-  } else if (!strncmp(name, "attr:", 5)) {
-    const char *eq = strchr(name + 5, '=');
-    if (isnan(v))
-      snprintf(buf, n, "%.*s unknown", (int)(eq ? eq - name - 5 : (long)strlen(name + 5)),
-               name + 5);
-    else if (eq)
-      snprintf(buf, n, "%.*s %s %s", (int)(eq - name - 5), name + 5, v > 0 ? "is" : "is not",
-               eq + 1);
-    else
-      snprintf(buf, n, "%s = %g", name + 5, v);
-  } else if (isnan(v)) {
-    snprintf(buf, n, "%s unknown", name);
-  } else {
-    snprintf(buf, n, "%s = %g", name, v);
-  }
 }
 
 uint32_t *rt__rows_by_store_id(const rt_model *m, const uint32_t *customer, size_t n,

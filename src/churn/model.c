@@ -1,20 +1,25 @@
 /* model.c - a churn model trained on features (churn.h): an XGBoost booster with early stopping,
- * saved as XGBoost's JSON model next to the store, its predictions and SHAP contributions, and
- * the quality measures of scores against labels. */
+ * saved as XGBoost's JSON model next to the store with the names of its features and their
+ * medians over the training customers (what reasons call typical), its predictions and SHAP
+ * contributions, and the quality measures of scores against labels. */
 #include <retain/alloc.h>
 #include <retain/churn.h>
 
 #include <math.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <xgboost/c_api.h>
 
+#include "churn/columns.h"
 #include "churn/xgb.h"
 
 struct rt_churn_model {
   BoosterHandle booster;
   int rounds;
   char *features; /* the training table's column names, one per line (a booster attribute) */
+  char *typical;  /* their medians over the training rows, one per line ("nan": none), or NULL
+                     for a model saved before they were kept (another attribute) */
 };
 
 void rt_churn_model_free(rt_churn_model *m) {
@@ -22,26 +27,59 @@ void rt_churn_model_free(rt_churn_model *m) {
     return;
   XGBoosterFree(m->booster);
   rt_free(m->features);
+  rt_free(m->typical);
   rt_free(m);
 }
 
-/* Records t's column names in the booster, so that a saved model knows its features. */
+/* Records t's column names and medians in the booster, so that a saved model knows its
+ * features and what was typical of them. */
 static int keep_names(rt_churn_model *m, const rt_ctable *t) {
   size_t len = 1;
   for (size_t j = 0; j < t->ncols; j++)
     len += strlen(t->names[j]) + 1;
-  char *s = rt_malloc(len), *p = s;
-  if (!s)
+  char *s = rt_malloc(len), *p = s, *typ = rt_malloc(t->ncols * 32 + 1);
+  if (!s || !typ) {
+    rt_free(s);
+    rt_free(typ);
     return RT_ENOMEM;
+  }
+  size_t o = 0;
   for (size_t j = 0; j < t->ncols; j++) {
     size_t n = strlen(t->names[j]);
     memcpy(p, t->names[j], n);
     p += n;
     *p++ = '\n';
+    double med = rt__ctable_median(t, j);
+    o += (size_t)snprintf(typ + o, 32, isnan(med) ? "nan\n" : "%.9g\n", med);
   }
   *p = 0;
+  typ[o] = 0;
   m->features = s;
-  return XGBoosterSetAttr(m->booster, "retain_features", s) ? RT_EIO : 0;
+  m->typical = typ;
+  return XGBoosterSetAttr(m->booster, "retain_features", s) ||
+                 XGBoosterSetAttr(m->booster, "retain_typical", typ)
+             ? RT_EIO
+             : 0;
+}
+
+int rt__churn_model_typical(const rt_churn_model *m, const char *name, double *out) {
+  if (!m->features || !m->typical)
+    return -1;
+  /* line k of typical belongs to line k of features (a model file is input: lines may lack) */
+  size_t len = strlen(name);
+  const char *p = m->features, *v = m->typical;
+  while (*p && *v) {
+    const char *pe = strchr(p, '\n'), *ve = strchr(v, '\n');
+    if (!pe || !ve)
+      return -1;
+    if ((size_t)(pe - p) == len && !memcmp(p, name, len)) {
+      *out = strtod(v, NULL);
+      return 0;
+    }
+    p = pe + 1;
+    v = ve + 1;
+  }
+  return -1;
 }
 
 /* The model's feature j as a column of t, or SIZE_MAX. */
@@ -167,6 +205,13 @@ int rt_churn_model_load(const char *path, rt_churn_model **out, rt_error *err) {
   const char *names = NULL;
   if (XGBoosterGetAttr(m->booster, "retain_features", &names, &ok) == 0 && ok && names &&
       !(m->features = rt_strndup(names, strlen(names)))) {
+    rt_churn_model_free(m);
+    return rt_error_set(err, RT_ENOMEM, "churn: %s", rt_strerror(RT_ENOMEM));
+  }
+  const char *typ = NULL;
+  ok = 0;
+  if (m->features && XGBoosterGetAttr(m->booster, "retain_typical", &typ, &ok) == 0 && ok &&
+      typ && !(m->typical = rt_strndup(typ, strlen(typ)))) {
     rt_churn_model_free(m);
     return rt_error_set(err, RT_ENOMEM, "churn: %s", rt_strerror(RT_ENOMEM));
   }

@@ -20,6 +20,10 @@ int rt__xgb_predict(void *booster, void *dmat, int contrib, size_t n, size_t nco
 int rt__logistic_fold(const rt_ctable *t, const size_t *tr, size_t ntr, const size_t *te,
                       size_t nte, double *score);
 
+/* What is typical of the feature called name among the customers model m was trained on (the
+ * median it recorded): 0, or -1 when m recorded none for it. */
+int rt__churn_model_typical(const rt_churn_model *m, const char *name, double *out);
+
 /* rows = 0..n-1 in the order of a shuffle fixed by (seed, key). */
 void rt__shuffled_rows(size_t *rows, size_t n, uint64_t seed, uint64_t key);
 

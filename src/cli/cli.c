@@ -383,15 +383,18 @@ char *cli_count(int64_t v, char *buf, size_t n) {
 }
 
 char *cli_money_human(int64_t minor, int exp, char *buf, size_t n) {
-  char plain[48], whole[40];
+  char plain[48];
   cli_money(minor, exp, plain, sizeof plain);
-  const char *dot = strchr(plain, '.');
-  size_t wl = dot ? (size_t)(dot - plain) : strlen(plain);
-  int neg = plain[0] == '-';
-  snprintf(whole, sizeof whole, "%.*s", (int)(wl - (size_t)neg), plain + neg);
-  char grouped[64];
-  cli_count(strtoll(whole, NULL, 10), grouped, sizeof grouped);
-  snprintf(buf, n, "%s%s%s", neg ? "-" : "", grouped, dot ? dot : "");
+  const char *p = plain;
+  size_t o = 0;
+  if (*p == '-' && o + 1 < n) buf[o++] = *p++;
+  size_t digits = strcspn(p, ".");
+  for (size_t i = 0; p[i] && o + 1 < n; i++) {
+    buf[o++] = p[i];
+    size_t left = digits - i - 1;
+    if (i < digits && left > 0 && left % 3 == 0 && o + 1 < n) buf[o++] = ',';
+  }
+  buf[o] = '\0';
   return buf;
 }
 

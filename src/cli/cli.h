@@ -208,11 +208,11 @@ double cli_now(void);
 /* ---- formatting ---- */
 /* Minor units as a decimal amount ("1234.56" for exp 2). Returns buf. */
 char *cli_money(int64_t minor, int exp, char *buf, size_t n);
+/* Minor units as an amount with thousands separators, for tables only ("1,234,567.89"); CSV and
+ * JSON use cli_money. Returns buf. */
+char *cli_money_human(int64_t minor, int exp, char *buf, size_t n);
 /* Thousands separators for a table ("1,234,567"). */
 char *cli_count(int64_t v, char *buf, size_t n);
-/* Money for people: minor units with thousands separators ("1,234,567.89"); CSV and JSON keep
- * cli_money's plain form. */
-char *cli_money_human(int64_t minor, int exp, char *buf, size_t n);
 /* A note on stderr, unless --quiet, when rows in other currencies were left out of m. */
 void cli_note_other_currencies(const cli_global *g, const rt_model *m);
 

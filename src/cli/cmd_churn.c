@@ -1,6 +1,7 @@
-/* cmd_churn.c - `retain churn cv`: cross-validated churn classifiers on a labelled customer
- * table (include/retain/churn.h): gradient-boosted trees (XGBoost) and the logistic baseline,
- * each fold's AUC and their mean and spread. */
+/* cmd_churn.c - `retain churn`: a churn model trained on the customer history, every customer's
+ * risk beside their value and the value at risk with the main reasons (direction and size),
+ * one customer explained, and cross-validated classifiers on a labelled table
+ * (include/retain/churn.h). */
 #include "cli/cli.h"
 
 #include <retain/churn.h>
@@ -12,21 +13,31 @@
 
 static void help(void) {
   printf("Usage: retain [--db PATH] churn train|score|explain ID|cv [options]\n\n"
-         "Who is about to leave, and why. train: features of every customer in play at a\n"
-         "cutoff (a horizon before the data ends) from their orders, refunds, subscriptions,\n"
-         "events and attributes, labelled churned when they did not order (nor keep a\n"
-         "subscription) within the horizon after it; gradient-boosted trees (XGBoost) are\n"
-         "trained, tested on a held-out fifth (AUC, PR-AUC, top-decile lift, calibration,\n"
-         "against a logistic baseline) and saved next to the store. score: every customer's\n"
-         "churn probability now, with its three main reasons. explain ID: one customer's\n"
-         "probability and what moves it.\n\n"
+         "Who is about to leave, what it would cost, and why. train: features of every\n"
+         "customer in play at a cutoff (a horizon before the data ends) from their orders,\n"
+         "refunds, subscriptions, events and attributes, labelled churned when they did not\n"
+         "order (nor keep a subscription) within the horizon after it; gradient-boosted trees\n"
+         "(XGBoost) are trained, tested on a held-out fifth (AUC, PR-AUC, top-decile lift,\n"
+         "calibration, against a logistic baseline) and saved next to the store.\n"
+         "score: every customer's churn probability now (the risk), their value and the value\n"
+         "at risk (risk x value), with the three largest reasons, each with its direction and\n"
+         "size in points of probability (+ raises the risk, - lowers it). explain ID: one\n"
+         "customer's risk, value and every reason, those raising and those lowering the risk.\n\n"
+         "The value is the predicted CLV of the latest stored CLV run (`retain clv predict\n"
+         "--save`), else the customer's net revenue over the 365 days up to the as-of day; the\n"
+         "output says which. The list is sorted by value at risk: the customers whose loss would\n"
+         "cost the most come first, not the many small one-time buyers who are likely to go.\n\n"
          "Options of train, score and explain:\n"
          "  --horizon H        the churn window, like 90d (default), 12w or 3m\n"
-         "  --cutoff DATE      train: the features' date (default: the horizon before the end)\n"
+         "  --cutoff DATE      train: the features' date (default: the horizon before the end);\n"
+         "                     score, explain: the as-of day (default: the data's last day)\n"
          "  --model PATH       the model file (default: the store's path + .churn.json)\n"
-         "  --top N            score: the N riskiest as a table (default: all, as CSV)\n"
+         "  --top N            score: the first N as a table (default: all, as CSV)\n"
+         "  --sort S           score: value-at-risk (default), risk or value\n"
+         "  --value V          score, explain: auto (default: the CLV run if there is one),\n"
+         "                     clv or revenue\n"
          "  --save             score: also store every score as a model run (tables\n"
-         "                     model_runs and customer_scores)\n"
+         "                     model_runs and customer_scores: the value as predicted_clv)\n"
          "  --active-days N    customers in play: an order within N days (default 365) or a\n"
          "                     running subscription; 0 takes every customer with an order\n"
          "  --seed N           train: the held-out fifth (default 1)\n"
@@ -56,76 +67,149 @@ typedef struct hist_args {
   const char *customer;   /* explain */
   int64_t seed, top, active;
   int save; /* score --save */
+  rt_churn_sort sort;
+  rt_churn_value_kind value;
   char path_buf[4200];
 } hist_args;
 
-/* Features told in one sentence: the recency's words include the gap ratio, and the two
- * halves of each 90-day trend are one reason. */
-static int same_reason(const rt_ctable *t, size_t a, size_t b) {
-  static const char *const pairs[][2] = {{"days_since_last_order", "recency_in_gaps"},
-                                         {"orders_last_90d", "orders_prior_90d"},
-                                         {"revenue_last_90d", "revenue_prior_90d"},
-                                         {"usage_last_30d", "usage_prior_30d"},
-                                         {"tickets", "tickets_last_90d"}};
-  if (a == b) return 1;
-  for (size_t p = 0; p < sizeof pairs / sizeof pairs[0]; p++)
-    if ((!strcmp(t->names[a], pairs[p][0]) && !strcmp(t->names[b], pairs[p][1])) ||
-        (!strcmp(t->names[a], pairs[p][1]) && !strcmp(t->names[b], pairs[p][0])))
-      return 1;
-  return 0;
+static const char *const sort_names[] = {"value-at-risk", "risk", "value"};
+
+/* What score and explain print from: the rows, their predictions and values. */
+typedef struct scored {
+  const hist_args *h;
+  const rt_model *m;
+  const rt_ctable *t;
+  const uint32_t *cust;
+  const double *prob;
+  const float *contrib;
+  rt_churn_explainer *ex;
+  rt_churn_values val;
+  double baseline;
+  char as_of[16];
+  char value_desc[320]; /* what the value is, in words */
+} scored;
+
+static const float *contrib_of(const scored *s, size_t i) {
+  return s->contrib + i * (s->t->ncols + 1);
 }
 
-/* The top k features pushing row i towards churn (largest positive contributions). */
-static int top_reasons(const rt_ctable *t, const float *contrib, size_t i, size_t *idx, int k) {
-  const float *c = contrib + i * (t->ncols + 1);
-  int got = 0;
-  for (int r = 0; r < k; r++) {
-    size_t best = SIZE_MAX;
-    for (size_t j = 0; j < t->ncols; j++) {
-      int used = 0;
-      for (int q = 0; q < got; q++) used |= same_reason(t, idx[q], j);
-      if (!used && c[j] > 0 && (best == SIZE_MAX || c[j] > c[best])) best = j;
-    }
-    if (best == SIZE_MAX) break;
-    idx[got++] = best;
+/* An amount for a table (separators) or CSV and JSON (plain); "" without a value. */
+static const char *amount(const scored *s, int64_t minor, int human, char *buf, size_t n) {
+  if (minor == RT_CHURN_NO_VALUE) {
+    buf[0] = 0;
+    return buf;
   }
-  return got;
+  return human ? cli_money_human(minor, s->m->currency_exp, buf, n)
+               : cli_money(minor, s->m->currency_exp, buf, n);
 }
 
-/* score --save: a model run ("churn") and every customer's probability with its reasons. */
-static int save_churn_scores(const cli_global *g, const hist_args *h, const rt_ctable *t,
-                             const uint32_t *cust, const double *prob, const float *contrib,
-                             const char *as_of) {
-  const rt_model *m = h->a.model;
+static json_t *amount_json(const scored *s, int64_t minor) {
+  return minor == RT_CHURN_NO_VALUE ? json_null()
+                                    : json_real((double)minor / pow(10.0, s->m->currency_exp));
+}
+
+static void describe_value(scored *s) {
+  const rt_churn_values *v = &s->val;
+  if (v->kind == RT_CHURN_VALUE_CLV) {
+    int n = snprintf(s->value_desc, sizeof s->value_desc,
+                     "predicted CLV over %.0f days (CLV run %lld, %s, until %s)",
+                     v->clv_horizon_days, (long long)v->clv_run, v->clv_model, v->clv_until);
+    if (v->missing && n > 0 && (size_t)n < sizeof s->value_desc)
+      snprintf(s->value_desc + n, sizeof s->value_desc - (size_t)n,
+               "; %zu customer%s in play ha%s no value in that run", v->missing,
+               v->missing == 1 ? "" : "s", v->missing == 1 ? "s" : "ve");
+  } else {
+    char from[16];
+    rt_day_format(v->first_day, from, sizeof from);
+    snprintf(s->value_desc, sizeof s->value_desc,
+             "net revenue %s to %s (orders minus refunds, the last %d days)%s", from, s->as_of,
+             RT_CHURN_VALUE_DAYS,
+             s->h->value == RT_CHURN_VALUE_REVENUE
+                 ? ""
+                 : "; no stored CLV run (`retain clv predict --save` stores one)");
+  }
+}
+
+static json_t *value_source_json(const scored *s) {
+  const rt_churn_values *v = &s->val;
+  json_t *o = json_object();
+  if (v->kind == RT_CHURN_VALUE_CLV) {
+    json_object_set_new(o, "kind", json_string("clv"));
+    json_object_set_new(o, "run", json_integer(v->clv_run));
+    json_object_set_new(o, "model", json_string(v->clv_model));
+    json_object_set_new(o, "until", json_string(v->clv_until));
+    json_object_set_new(o, "horizon_days", isnan(v->clv_horizon_days)
+                                               ? json_null()
+                                               : json_real(v->clv_horizon_days));
+    json_object_set_new(o, "customers_without_value", json_integer((json_int_t)v->missing));
+  } else {
+    char from[16];
+    rt_day_format(v->first_day, from, sizeof from);
+    json_object_set_new(o, "kind", json_string("net_revenue"));
+    json_object_set_new(o, "days", json_integer(RT_CHURN_VALUE_DAYS));
+    json_object_set_new(o, "from", json_string(from));
+    json_object_set_new(o, "to", json_string(s->as_of));
+  }
+  json_object_set_new(o, "description", json_string(s->value_desc));
+  return o;
+}
+
+static double round_to(double v, double unit) { return round(v / unit) * unit; }
+
+static json_t *reason_json(const rt_churn_why *w) {
+  json_t *o = json_object();
+  json_object_set_new(o, "text", json_string(w->text));
+  json_object_set_new(o, "direction", json_string(w->points > 0 ? "raises" : "lowers"));
+  json_object_set_new(o, "points", json_real(round_to(w->points, 0.01)));
+  json_object_set_new(o, "log_odds", json_real(round_to(w->log_odds, 0.0001)));
+  return o;
+}
+
+/* Up to three reasons as "text (+12.3 pts); ..." into buf. */
+static void reasons_line(const rt_churn_why *w, size_t nr, char *buf, size_t n) {
+  size_t o = 0;
+  buf[0] = 0;
+  for (size_t r = 0; r < nr && o < n; r++)
+    o += (size_t)snprintf(buf + o, n - o, "%s%s (%+.1f pts)", r ? "; " : "", w[r].text,
+                          w[r].points);
+}
+
+/* score --save: a model run ("churn") and every customer's probability, value (in the
+ * predicted_clv column; the run's parameters say what it is) and reasons. */
+static int save_churn_scores(const cli_global *g, scored *s) {
+  const hist_args *h = s->h;
+  const rt_model *m = s->m;
   json_t *p = json_object();
-  json_object_set_new(p, "as_of", json_string(as_of));
+  json_object_set_new(p, "as_of", json_string(s->as_of));
   json_object_set_new(p, "horizon_days", json_integer(h->horizon));
   json_object_set_new(p, "active_days", json_integer(h->active));
   json_object_set_new(p, "model_file", json_string(h->model_path));
-  char *params = json_dumps(p, JSON_COMPACT);
+  json_object_set_new(p, "currency", json_string(m->currency));
+  json_object_set_new(p, "value", value_source_json(s));
+  json_object_set_new(p, "value_column", json_string("predicted_clv"));
+  char *params = json_dumps(p, JSON_COMPACT | JSON_PRESERVE_ORDER);
   json_decref(p);
   rt_store *st = NULL;
   rt_error err = {0};
   int64_t run = 0;
+  const double scale = pow(10.0, m->currency_exp);
   int rc = cli_open_store(g, 0, &st);
   if (!rc && (rt_store_begin(st, &err) || rt_store_score_run_begin(st, "churn", params, &run,
                                                                    &err)))
     rc = cli_fail(&err);
-  for (size_t i = 0; !rc && i < t->nrows; i++) {
-    size_t idx[3];
-    int nr = top_reasons(t, contrib, i, idx, 3);
-    char why[3 * 160 + 8] = "";
-    for (int r = 0; r < nr; r++) {
-      size_t len = strlen(why);
-      if (r) len += (size_t)snprintf(why + len, sizeof why - len, "; ");
-      rt_churn_reason(t, t->x + i * t->ncols, idx[r], why + len, sizeof why - len);
-    }
-    rt_score_rec r = {.customer = m->store_id[cust[i]], .p_alive = NAN,
-                      .expected_purchases = NAN, .predicted_clv = NAN,
-                      .churn_probability = prob[i], .reasons = nr ? why : NULL};
+  for (size_t i = 0; !rc && i < s->t->nrows; i++) {
+    rt_churn_why w[3];
+    size_t nr = rt_churn_explain(s->ex, i, contrib_of(s, i), w, 3, NULL);
+    char why[3 * 240];
+    reasons_line(w, nr, why, sizeof why);
+    int64_t v = s->val.minor[i];
+    rt_score_rec r = {.customer = m->store_id[s->cust[i]], .p_alive = NAN,
+                      .expected_purchases = NAN,
+                      .predicted_clv = v == RT_CHURN_NO_VALUE ? NAN : (double)v / scale,
+                      .churn_probability = s->prob[i], .reasons = nr ? why : NULL};
     if (rt_store_score_put(st, run, &r, &err)) rc = cli_fail(&err);
   }
-  if (!rc && (rt_store_score_run_finish(st, run, (int64_t)t->nrows, &err) ||
+  if (!rc && (rt_store_score_run_finish(st, run, (int64_t)s->t->nrows, &err) ||
               rt_store_commit(st, &err)))
     rc = cli_fail(&err);
   if (rc && st) rt_store_rollback(st);
@@ -133,7 +217,191 @@ static int save_churn_scores(const cli_global *g, const hist_args *h, const rt_c
   free(params);
   if (!rc && !g->quiet)
     fprintf(stderr, "retain: saved model run %lld with %zu customers' churn scores\n",
-            (long long)run, t->nrows);
+            (long long)run, s->t->nrows);
+  return rc;
+}
+
+/* explain ID: the customer's risk, value, value at risk and every reason. */
+static int print_explain(scored *s, size_t i) {
+  const hist_args *h = s->h;
+  const rt_ctable *t = s->t;
+  rt_churn_why *w = malloc((t->ncols ? t->ncols : 1) * sizeof *w);
+  if (!w) {
+    fprintf(stderr, "retain: out of memory\n");
+    return CLI_FAIL;
+  }
+  size_t nr = rt_churn_explain(s->ex, i, contrib_of(s, i), w, t->ncols, NULL);
+  int64_t value = s->val.minor[i], var = rt_churn_value_at_risk(s->prob[i], value);
+  double p = rt_churn_round_p(s->prob[i]);
+  char a[48], b[48];
+  if (h->a.format == FMT_JSON) {
+    json_t *o = json_object(), *arr = json_array();
+    json_object_set_new(o, "customer_id", json_string(t->ids[i]));
+    json_object_set_new(o, "as_of", json_string(s->as_of));
+    json_object_set_new(o, "horizon_days", json_integer(h->horizon));
+    json_object_set_new(o, "churn_probability", json_real(p));
+    json_object_set_new(o, "baseline_probability", json_real(rt_churn_round_p(s->baseline)));
+    json_object_set_new(o, "currency", json_string(s->m->currency));
+    json_object_set_new(o, "value", amount_json(s, value));
+    json_object_set_new(o, "value_at_risk", amount_json(s, var));
+    json_object_set_new(o, "value_source", value_source_json(s));
+    for (size_t r = 0; r < nr; r++) json_array_append_new(arr, reason_json(&w[r]));
+    json_object_set_new(o, "reasons", arr);
+    json_dumpf(o, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+    printf("\n");
+    json_decref(o);
+  } else if (h->a.format == FMT_CSV) {
+    printf("customer_id,as_of,churn_probability,value,value_at_risk,direction,points,log_odds,"
+           "reason\n");
+    for (size_t r = 0; r < nr; r++) {
+      cli_csv_field(stdout, t->ids[i]);
+      printf(",%s,%.6f,%s,%s,%s,%.2f,%.4f,", s->as_of, p, amount(s, value, 0, a, sizeof a),
+             amount(s, var, 0, b, sizeof b), w[r].points > 0 ? "raises" : "lowers",
+             w[r].points, w[r].log_odds);
+      cli_csv_field(stdout, w[r].text);
+      printf("\n");
+    }
+  } else {
+    printf("Customer %s · as of %s\n\n", t->ids[i], s->as_of);
+    printf("  risk of churning in the next %d days  %.1f%%  (the model's baseline: %.1f%%)\n",
+           h->horizon, 100 * p, 100 * s->baseline);
+    if (value == RT_CHURN_NO_VALUE)
+      printf("  value                                 none in the CLV run\n");
+    else
+      printf("  value                                 %s %s\n"
+             "  value at risk (risk × value)          %s %s\n",
+             amount(s, value, 1, a, sizeof a), s->m->currency, amount(s, var, 1, b, sizeof b),
+             s->m->currency);
+    printf("  value: %s\n", s->value_desc);
+    for (int up = 1; up >= 0; up--) {
+      double total = 0;
+      size_t k = 0;
+      for (size_t r = 0; r < nr; r++)
+        if ((w[r].points > 0) == up) {
+          total += w[r].points;
+          k++;
+        }
+      printf("\n%s (%+.1f pts):\n", up ? "What raises the risk" : "What lowers it", total);
+      if (!k) printf("  nothing\n");
+      for (size_t r = 0; r < nr; r++)
+        if ((w[r].points > 0) == up) printf("  %+6.1f pts  %s\n", w[r].points, w[r].text);
+    }
+    printf("\nPoints of probability: each reason's share of the risk minus the baseline (from "
+           "XGBoost's SHAP\nvalues, docs/MODELS.md); typical = the median of the customers the "
+           "model was trained on.\n");
+  }
+  free(w);
+  return CLI_OK;
+}
+
+/* score: the rows in the chosen order, the first --top of them (all when 0). */
+static int print_scores(const cli_global *g, scored *s) {
+  const hist_args *h = s->h;
+  const rt_ctable *t = s->t;
+  rt_error err = {0};
+  size_t *order = malloc((t->nrows ? t->nrows : 1) * sizeof *order);
+  if (!order || rt_churn_rank(s->prob, s->val.minor, t->nrows, h->sort, order, &err)) {
+    free(order);
+    if (!err.code) rt_error_set(&err, RT_ENOMEM, "out of memory");
+    return cli_fail(&err);
+  }
+  size_t nout = h->top > 0 && (size_t)h->top < t->nrows ? (size_t)h->top : t->nrows;
+  cli_format fmt = h->a.format == FMT_TABLE && h->top == 0 ? FMT_CSV : h->a.format;
+  cli_table tb;
+  cli_table_init(&tb, 5);
+  tb.left = 1u << 4;
+  int rc = CLI_OK;
+  if (fmt == FMT_TABLE) {
+    static const char *const what[] = {
+        "The %zu customers with the most value at risk of churning in the next %d days",
+        "The %zu customers most likely to churn in the next %d days",
+        "The %zu most valuable customers in play and their risk of churning in the next %d "
+        "days"};
+    printf(what[h->sort], nout, h->horizon);
+    printf(" · as of %s\n", s->as_of);
+    printf("value (%s): %s\n\n", s->m->currency, s->value_desc);
+    const char *head[] = {"customer", "risk", "value", "value at risk",
+                          "main reasons (points of probability: + raises the risk, - lowers it)"};
+    if (cli_table_row(&tb, head)) rc = CLI_FAIL;
+  } else if (fmt == FMT_CSV) {
+    if (!g->quiet)
+      fprintf(stderr, "retain: churn in the next %d days as of %s, sorted by %s; value (%s): "
+              "%s\n", h->horizon, s->as_of, sort_names[h->sort], s->m->currency,
+              s->value_desc);
+    printf("customer_id,churn_probability,value,value_at_risk,reason_1,points_1,reason_2,"
+           "points_2,reason_3,points_3\n");
+  } else {
+    json_t *o = json_object();
+    json_object_set_new(o, "as_of", json_string(s->as_of));
+    json_object_set_new(o, "horizon_days", json_integer(h->horizon));
+    json_object_set_new(o, "currency", json_string(s->m->currency));
+    json_object_set_new(o, "value_source", value_source_json(s));
+    json_object_set_new(o, "sort", json_string(sort_names[h->sort]));
+    json_object_set_new(o, "customers_in_play", json_integer((json_int_t)t->nrows));
+    json_object_set_new(o, "baseline_probability", json_real(rt_churn_round_p(s->baseline)));
+    char *head = json_dumps(o, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+    json_decref(o);
+    /* the object without its closing brace, then the customers one by one */
+    char *end = head ? strrchr(head, '}') : NULL;
+    if (!end) {
+      free(head);
+      free(order);
+      fprintf(stderr, "retain: out of memory\n");
+      return CLI_FAIL;
+    }
+    while (end > head && end[-1] == '\n') end--;
+    printf("%.*s,\n  \"customers\": [", (int)(end - head), head);
+    free(head);
+  }
+  for (size_t k = 0; k < nout && !rc; k++) {
+    size_t i = order[k];
+    rt_churn_why w[3];
+    size_t nr = rt_churn_explain(s->ex, i, contrib_of(s, i), w, 3, NULL);
+    int64_t value = s->val.minor[i], var = rt_churn_value_at_risk(s->prob[i], value);
+    double p = rt_churn_round_p(s->prob[i]);
+    char a[48], b[48];
+    if (fmt == FMT_TABLE) {
+      char risk[16], why[3 * 240];
+      snprintf(risk, sizeof risk, "%.1f%%", 100 * p);
+      reasons_line(w, nr, why, sizeof why);
+      const char *row[] = {t->ids[i], risk, amount(s, value, 1, a, sizeof a),
+                           amount(s, var, 1, b, sizeof b), why};
+      if (cli_table_row(&tb, row)) rc = CLI_FAIL;
+    } else if (fmt == FMT_CSV) {
+      cli_csv_field(stdout, t->ids[i]);
+      printf(",%.6f,%s,%s", p, amount(s, value, 0, a, sizeof a),
+             amount(s, var, 0, b, sizeof b));
+      for (size_t r = 0; r < 3; r++) {
+        putchar(',');
+        cli_csv_field(stdout, r < nr ? w[r].text : "");
+        if (r < nr) printf(",%.2f", w[r].points);
+        else putchar(',');
+      }
+      putchar('\n');
+    } else {
+      json_t *o = json_object(), *arr = json_array();
+      json_object_set_new(o, "customer_id", json_string(t->ids[i]));
+      json_object_set_new(o, "churn_probability", json_real(p));
+      json_object_set_new(o, "value", amount_json(s, value));
+      json_object_set_new(o, "value_at_risk", amount_json(s, var));
+      for (size_t r = 0; r < nr; r++) json_array_append_new(arr, reason_json(&w[r]));
+      json_object_set_new(o, "reasons", arr);
+      char *js = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+      json_decref(o);
+      if (!js) rc = CLI_FAIL;
+      else printf("%s\n    %s", k ? "," : "", js);
+      free(js);
+    }
+  }
+  if (rc) {
+    fprintf(stderr, "retain: out of memory\n");
+  } else if (fmt == FMT_TABLE) {
+    cli_table_print(&tb, stdout);
+  } else if (fmt == FMT_JSON) {
+    printf("%s]\n}\n", nout ? "\n  " : "");
+  }
+  free(order);
+  cli_table_free(&tb);
   return rc;
 }
 
@@ -146,6 +414,8 @@ static int history_cmd(const cli_global *g, int argc, char **argv, int which) {
   h.seed = 1;
   h.active = 365;
   h.top = which == 1 ? 0 : 20;
+  h.sort = RT_CHURN_BY_VALUE_AT_RISK;
+  h.value = RT_CHURN_VALUE_AUTO;
   int first = 2;
   if (which == 2) {
     if (argc < 3 || argv[2][0] == '-')
@@ -176,6 +446,20 @@ static int history_cmd(const cli_global *g, int argc, char **argv, int which) {
       if (r < 0 || cli_parse_int("churn", "--seed", v, 0, INT64_MAX, &h.seed)) return CLI_USAGE;
     } else if (which == 1 && cli_flag(argv, i, "--save")) {
       h.save = 1;
+    } else if (which == 1 && (r = cli_value(argc, argv, &i, "--sort", &v)) != 0) {
+      if (r < 0) return CLI_USAGE;
+      size_t k = 0;
+      while (k < 3 && strcmp(v, sort_names[k])) k++;
+      if (k == 3)
+        return cli_usage_error("churn", "--sort wants value-at-risk, risk or value, not '%s'",
+                               v);
+      h.sort = (rt_churn_sort)k;
+    } else if (which && (r = cli_value(argc, argv, &i, "--value", &v)) != 0) {
+      if (r < 0) return CLI_USAGE;
+      if (!strcmp(v, "auto")) h.value = RT_CHURN_VALUE_AUTO;
+      else if (!strcmp(v, "clv")) h.value = RT_CHURN_VALUE_CLV;
+      else if (!strcmp(v, "revenue")) h.value = RT_CHURN_VALUE_REVENUE;
+      else return cli_usage_error("churn", "--value wants auto, clv or revenue, not '%s'", v);
     } else if ((r = cli_value(argc, argv, &i, "--active-days", &v)) != 0) {
       if (r < 0 || cli_parse_int("churn", "--active-days", v, 0, 100000, &h.active))
         return CLI_USAGE;
@@ -192,6 +476,8 @@ static int history_cmd(const cli_global *g, int argc, char **argv, int which) {
   }
   if (h.save && h.a.orders_path)
     return cli_usage_error("churn", "--save stores the scores in the store (not with --orders)");
+  if (h.value == RT_CHURN_VALUE_CLV && h.a.orders_path)
+    return cli_usage_error("churn", "--value clv reads the store's CLV runs (not with --orders)");
   if (!h.model_path) {
     if (h.a.orders_path)
       return cli_usage_error("churn", "with --orders, name the model file with --model PATH");
@@ -205,9 +491,11 @@ static int history_cmd(const cli_global *g, int argc, char **argv, int which) {
   }
   const rt_model *m = h.a.model;
   rt_error err = {0};
-  /* train: features at the cutoff (by default a horizon before the as-of day, so that every
-   * label is known); score and explain: at the as-of day */
-  int32_t cutoff = which == 0 ? m->as_of - h.horizon : m->as_of;
+  /* The as-of day the command judges at (cli_judge: --as-of, RETAIN_NOW, else the store's
+   * default). train: the features at the cutoff a horizon before it (so that every label is
+   * known); score and explain: at it. */
+  int32_t as_of = m->as_of;
+  int32_t cutoff = which == 0 ? as_of - h.horizon : as_of;
   if (h.cutoff_s) {
     int64_t ms;
     if (rt_date_parse(NULL, h.cutoff_s, strlen(h.cutoff_s), h.a.tz, &ms, &err)) {
@@ -216,10 +504,10 @@ static int history_cmd(const cli_global *g, int argc, char **argv, int which) {
     }
     cutoff = (int32_t)rt_tz_day(h.a.tz, ms);
   }
-  if (which == 0 && cutoff + h.horizon > m->as_of) {
+  if (which == 0 && cutoff + h.horizon > as_of) {
     char a[16], b[16];
     rt_day_format(cutoff + h.horizon, a, sizeof a);
-    rt_day_format(m->as_of, b, sizeof b);
+    rt_day_format(as_of, b, sizeof b);
     cli_analysis_free(&h.a);
     return cli_usage_error("churn", "the labels need data up to %s; it is judged as of %s "
                                     "(choose an earlier --cutoff or a shorter --horizon)", a, b);
@@ -227,17 +515,20 @@ static int history_cmd(const cli_global *g, int argc, char **argv, int which) {
   rt_ctable *t = NULL;
   uint32_t *cust = NULL;
   rt_churn_model *cm = NULL;
+  rt_store *st = NULL; /* read-only, while the features and values are read */
+  scored s;
+  memset(&s, 0, sizeof s);
+  double *prob = NULL;
+  float *contrib = NULL;
   if (rt_churn_features(m, cutoff, h.horizon, (int)h.active, &t, &cust, &err)) {
     rc = cli_fail(&err);
     goto out;
   }
   if (!h.a.orders_path) { /* the store's events: usage, support, feedback */
-    rt_store *st = NULL;
     if ((rc = cli_open_store(g, 1, &st)) == 0 &&
         (rt_churn_add_events(t, cust, m, st, cutoff, h.a.tz, &err) ||
          rt_churn_add_attributes(t, cust, m, st, &err)))
       rc = cli_fail(&err);
-    rt_store_close(st);
     if (rc) goto out;
   }
   char cut[16];
@@ -302,84 +593,54 @@ static int history_cmd(const cli_global *g, int argc, char **argv, int which) {
     rc = CLI_FAIL;
     goto out;
   }
-  double *prob = malloc((t->nrows ? t->nrows : 1) * sizeof *prob);
-  float *contrib = malloc((t->nrows ? t->nrows : 1) * (t->ncols + 1) * sizeof *contrib);
-  if (!prob || !contrib || rt_churn_predict(cm, t, prob, contrib, &err)) {
-    if (!err.code) rt_error_set(&err, RT_ENOMEM, "out of memory");
-    rc = cli_fail(&err);
-  } else if (which == 2) {
-    size_t i = 0;
-    while (i < t->nrows && strcmp(t->ids[i], h.customer)) i++;
-    if (i == t->nrows) {
+  size_t explain_row = 0;
+  if (which == 2) {
+    while (explain_row < t->nrows && strcmp(t->ids[explain_row], h.customer)) explain_row++;
+    if (explain_row == t->nrows) {
       fprintf(stderr, "retain: customer '%s' is not in play on %s (no order within %lld days "
               "and no running subscription, or no such customer)\n", h.customer, cut,
               (long long)h.active);
       rc = CLI_FAIL;
-    } else {
-      printf("Customer %s · P(churn in the next %d days) = %.1f%%\n\n", h.customer, h.horizon,
-             100 * prob[i]);
-      printf("What moves it (SHAP contributions to the log-odds, largest first):\n");
-      const float *c = contrib + i * (t->ncols + 1);
-      int *done = calloc(t->ncols, sizeof *done);
-      for (size_t r = 0; done && r < t->ncols; r++) {
-        size_t best = SIZE_MAX;
-        for (size_t j = 0; j < t->ncols; j++)
-          if (!done[j] && (best == SIZE_MAX || fabsf(c[j]) > fabsf(c[best]))) best = j;
-        done[best] = 1;
-        if (fabsf(c[best]) < 0.005f) break;
-        char why[160];
-        rt_churn_reason(t, t->x + i * t->ncols, best, why, sizeof why);
-        printf("  %+7.3f  %s\n", c[best], why);
-      }
-      free(done);
-      printf("  (baseline log-odds %+.3f)\n", c[t->ncols]);
+      goto out;
     }
-  } else {
-    /* score: every customer, or the --top riskiest, with three reasons each */
-    size_t *order = malloc((t->nrows ? t->nrows : 1) * sizeof *order);
-    size_t nout = t->nrows;
-    for (size_t i = 0; order && i < t->nrows; i++) order[i] = i;
-    if (order && h.top > 0) { /* partial selection of the riskiest */
-      nout = (size_t)h.top < t->nrows ? (size_t)h.top : t->nrows;
-      for (size_t k = 0; k < nout; k++) {
-        size_t best = k;
-        for (size_t i = k + 1; i < t->nrows; i++)
-          if (prob[order[i]] > prob[order[best]]) best = i;
-        size_t tmp = order[k];
-        order[k] = order[best];
-        order[best] = tmp;
-      }
-    }
-    if (h.a.format == FMT_TABLE && h.top == 0) h.a.format = FMT_CSV;
-    if (h.a.format == FMT_TABLE)
-      printf("The %zu customers most likely to churn in the next %d days (as of %s)\n\n", nout,
-             h.horizon, cut);
-    else
-      printf("customer_id,churn_probability,reason_1,reason_2,reason_3\n");
-    for (size_t k = 0; order && k < nout; k++) {
-      size_t i = order[k], idx[3];
-      int nr = top_reasons(t, contrib, i, idx, 3);
-      char why[3][160] = {"", "", ""};
-      for (int r = 0; r < nr; r++)
-        rt_churn_reason(t, t->x + i * t->ncols, idx[r], why[r], sizeof why[r]);
-      if (h.a.format == FMT_TABLE) {
-        printf("%-14s %5.1f%%  %s%s%s%s%s\n", t->ids[i], 100 * prob[i], why[0],
-               nr > 1 ? "; " : "", why[1], nr > 2 ? "; " : "", why[2]);
-      } else {
-        cli_csv_field(stdout, t->ids[i]);
-        printf(",%.6f,", prob[i]);
-        for (int r = 0; r < 3; r++) {
-          cli_csv_field(stdout, why[r]);
-          printf(r < 2 ? "," : "\n");
-        }
-      }
-    }
-    free(order);
-    if (h.save) rc = save_churn_scores(g, &h, t, cust, prob, contrib, cut);
   }
+  prob = malloc((t->nrows ? t->nrows : 1) * sizeof *prob);
+  contrib = malloc((t->nrows ? t->nrows : 1) * (t->ncols + 1) * sizeof *contrib);
+  if (!prob || !contrib) {
+    fprintf(stderr, "retain: out of memory\n");
+    rc = CLI_FAIL;
+    goto out;
+  }
+  s.h = &h;
+  s.m = m;
+  s.t = t;
+  s.cust = cust;
+  s.prob = prob;
+  s.contrib = contrib;
+  snprintf(s.as_of, sizeof s.as_of, "%s", cut);
+  if (rt_churn_predict(cm, t, prob, contrib, &err) ||
+      rt_churn_explainer_new(cm, t, &s.ex, &err) ||
+      rt_churn_values_get(m, st, cust, t->nrows, cutoff, h.value, &s.val, &err)) {
+    rc = cli_fail(&err);
+    goto out;
+  }
+  if (t->nrows) /* the baseline is the bias, the same for every row */
+    rt_churn_explain(s.ex, 0, contrib, NULL, 0, &s.baseline);
+  describe_value(&s);
+  rt_store_close(st);
+  st = NULL;
+  if (which == 2) {
+    rc = print_explain(&s, explain_row);
+  } else {
+    rc = print_scores(g, &s);
+    if (!rc && h.save) rc = save_churn_scores(g, &s);
+  }
+out:
   free(prob);
   free(contrib);
-out:
+  rt_churn_values_free(&s.val);
+  rt_churn_explainer_free(s.ex);
+  rt_store_close(st);
   rt_churn_model_free(cm);
   rt_ctable_free(t);
   free(cust);

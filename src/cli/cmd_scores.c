@@ -1,9 +1,10 @@
 /* cmd_scores.c - `retain scores`: the customer scores a model run stored (clv predict --save,
- * churn score --save), as CSV or JSON, for export: the latest run by default, or of a kind,
- * or by id. */
+ * churn score --save: with each customer's value and value at risk), as CSV or JSON, for
+ * export: the latest run by default, or of a kind, or by id. */
 #include "cli/cli.h"
 
 #include <retain/alloc.h>
+#include <retain/churn.h>
 
 #include <jansson.h>
 #include <math.h>
@@ -13,7 +14,8 @@
 static void help(void) {
   printf("Usage: retain [--db PATH] scores [--run N | --kind K] [--format csv|json]\n\n"
          "Exports the scores a model run stored in the store (`retain clv predict --save`,\n"
-         "`retain churn score --save`): one row per customer. The run is printed on stderr\n"
+         "`retain churn score --save`): one row per customer; a churn run's rows have the\n"
+         "value the risk was weighed with and the value at risk. The run is printed on stderr\n"
          "(kind, time, customers, parameters).\n\n"
          "Options:\n"
          "  --run N        that run (default: the latest)\n"
@@ -24,7 +26,15 @@ static void help(void) {
 typedef struct out_ctx {
   int churn, json;
   json_t *arr;
+  int exp;      /* churn: the minor-unit exponent of the run's currency */
+  double scale; /* 10^exp */
 } out_ctx;
+
+/* A churn run keeps each customer's value (what `churn score` multiplied the risk by) in the
+ * predicted_clv column; RT_CHURN_NO_VALUE when it had none. */
+static int64_t churn_value(const out_ctx *o, const rt_score_rec *r) {
+  return isnan(r->predicted_clv) ? RT_CHURN_NO_VALUE : llround(r->predicted_clv * o->scale);
+}
 
 static void num(double v, int dec) {
   if (!isnan(v)) printf("%.*f", dec, v);
@@ -39,6 +49,12 @@ static int on_score(void *ctx, const char *ext_id, const rt_score_rec *r) {
       json_object_set_new(j, "churn_probability", isnan(r->churn_probability)
                                                       ? json_null()
                                                       : json_real(r->churn_probability));
+      int64_t v = churn_value(o, r), var = rt_churn_value_at_risk(r->churn_probability, v);
+      json_object_set_new(j, "value", v == RT_CHURN_NO_VALUE ? json_null()
+                                                             : json_real((double)v / o->scale));
+      json_object_set_new(j, "value_at_risk", var == RT_CHURN_NO_VALUE
+                                                  ? json_null()
+                                                  : json_real((double)var / o->scale));
       json_object_set_new(j, "reasons", r->reasons ? json_string(r->reasons) : json_null());
     } else {
       json_object_set_new(j, "p_alive", isnan(r->p_alive) ? json_null() : json_real(r->p_alive));
@@ -59,7 +75,10 @@ static int on_score(void *ctx, const char *ext_id, const rt_score_rec *r) {
   if (o->churn) {
     putchar(',');
     num(r->churn_probability, 6);
-    putchar(',');
+    int64_t v = churn_value(o, r), var = rt_churn_value_at_risk(r->churn_probability, v);
+    char a[48];
+    printf(",%s", v == RT_CHURN_NO_VALUE ? "" : cli_money(v, o->exp, a, sizeof a));
+    printf(",%s,", var == RT_CHURN_NO_VALUE ? "" : cli_money(var, o->exp, a, sizeof a));
     cli_csv_field(stdout, r->reasons ? r->reasons : "");
   } else {
     putchar(',');
@@ -113,9 +132,16 @@ int cmd_scores(const cli_global *g, int argc, char **argv) {
   if (!g->quiet)
     fprintf(stderr, "retain: run %lld · %s · %s · %lld customers · %s\n", (long long)info.id,
             info.kind, when, (long long)info.customers, info.params);
-  out_ctx o = {.churn = !strcmp(info.kind, "churn"), .json = format == FMT_JSON};
+  out_ctx o = {.churn = !strcmp(info.kind, "churn"), .json = format == FMT_JSON, .exp = 2};
+  if (o.churn) { /* the run's currency (older runs have none: 2 decimals) */
+    json_t *params = json_loads(info.params, 0, NULL);
+    const char *cur = json_string_value(json_object_get(params, "currency"));
+    if (cur) o.exp = rt_currency_exponent(cur);
+    json_decref(params);
+  }
+  o.scale = pow(10.0, o.exp);
   if (o.json) o.arr = json_array();
-  else if (o.churn) printf("customer_id,churn_probability,reasons\n");
+  else if (o.churn) printf("customer_id,churn_probability,value,value_at_risk,reasons\n");
   else printf("customer_id,p_alive,expected_purchases,predicted_clv,expected_next_order\n");
   if (rt_store_scan_scores(st, info.id, on_score, &o, &err)) rc = cli_fail(&err);
   if (!rc && o.json) {

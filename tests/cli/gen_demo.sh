@@ -34,7 +34,7 @@ assert_contains "$OUT" "Retention report"
 assert_contains "$OUT" "Cohorts by quarter"
 assert_contains "$OUT" "BG/NBD purchases"
 assert_contains "$OUT" "Churn model"
-assert_contains "$OUT" "most likely to churn"
+assert_contains "$OUT" "with the most value at risk of churning"
 [ -f demo/retain.db ] || fail "demo store missing"
 [ -f demo/retain.db.churn.json ] || fail "demo churn model missing"
 finish
