@@ -35,6 +35,11 @@ typedef struct rt_column {
   const uint32_t *code;  /* TEXT: index into dict; UINT32_MAX (or any code >= ndict) = missing */
   const char *const *dict; /* TEXT: the distinct values, NUL-terminated */
   size_t ndict;
+  /* TEXT: the dictionary holds every value the field can ever take (rfm_segment,
+   * lifecycle_stage, value_tier). Comparing such a field for (in)equality with any other value,
+   * or listing one in `in (...)`, is an error that suggests the nearest value; for other text
+   * fields an absent value is a warning (rt_rule_warning), as it may appear later. */
+  int closed;
   /* NUMBER, optional (may be NULL; ignored for other types): the same values as num when every
    * present value is a whole number in [INT32_MIN + 1, INT32_MAX], as int32, with INT32_MIN
    * where num is NAN. A column comparing, between-ing, in-ing or null-testing against
@@ -92,5 +97,10 @@ const char *rt_rule_field(const rt_rule *r, size_t i);
 
 /* 1 if the rule depends on `now`/`today` (so it must be re-evaluated when the clock moves). */
 int rt_rule_uses_clock(const rt_rule *r);
+
+/* What compiled but probably is not what was meant, one sentence each ("no customer has
+ * attributes.country 'Frnace' now (at 1:23) — did you mean 'France'?"); valid while r is. */
+size_t rt_rule_nwarnings(const rt_rule *r);
+const char *rt_rule_warning(const rt_rule *r, size_t i);
 
 #endif

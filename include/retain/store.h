@@ -245,6 +245,10 @@ typedef struct rt_segment_info {
   int64_t created_ms, updated_ms;
   int64_t evaluated_ms; /* 0: never evaluated */
   int64_t size;         /* members at the last evaluation */
+  char *as_of;          /* "YYYY-MM-DD": pinned to that day; NULL: live (judged as of the
+                           store's day at each evaluation) */
+  char *settings;       /* JSON object of the feature settings that differ from the defaults
+                           (rfm_bins, lifecycle windows), or NULL */
 } rt_segment_info;
 void rt_segment_info_free(rt_segment_info *s); /* frees the strings, not s */
 /* A new segment: RT_EEXISTS when the name is taken. description may be NULL. */
@@ -253,6 +257,10 @@ int rt_store_segment_create(rt_store *st, const char *name, const char *rule,
 /* Replaces the rule (and description, when not NULL) of a segment: RT_ENOTFOUND. */
 int rt_store_segment_update(rt_store *st, int64_t id, const char *rule, const char *description,
                             rt_error *err);
+/* How a segment is judged (rt_segment_info's as_of and settings; NULL for either: live, the
+ * defaults): RT_ENOTFOUND. */
+int rt_store_segment_set_basis(rt_store *st, int64_t id, const char *as_of,
+                               const char *settings, rt_error *err);
 /* By name: RT_ENOTFOUND when there is none. */
 int rt_store_segment_get(rt_store *st, const char *name, rt_segment_info *out, rt_error *err);
 /* Every segment, by name. The info is valid during the call only. */

@@ -177,6 +177,12 @@ typedef struct cli_feature_settings {
       loyal_orders;
 } cli_feature_settings;
 void cli_feature_settings_init(cli_feature_settings *s);
+/* The settings that are set, as a JSON object ({"rfm_bins":4}); NULL when none is (or out of
+ * memory). rt_free it. */
+char *cli_feature_settings_json(const cli_feature_settings *s);
+/* Reads settings back from cli_feature_settings_json's text (NULL: none set). 0, or -1 when
+ * the text is not such an object. */
+int cli_feature_settings_parse(const char *json, cli_feature_settings *s);
 int cli_feature_option(const char *cmd, int argc, char **argv, int *i, cli_feature_settings *s);
 extern const char cli_feature_options_help[];
 /* cli_features_load with settings (NULL: the defaults). */

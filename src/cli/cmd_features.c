@@ -27,20 +27,56 @@ const char cli_feature_options_help[] =
     "  --new-days N          new: first order in the last N days (default 30)\n"
     "  --loyal-orders N      loyal: active with at least N orders (default 5)\n";
 
+/* The settings: flag, JSON name (the flag's without "--", '-' as '_'), field, bounds. */
+static const struct {
+  const char *flag, *key;
+  size_t off;
+  double lo, hi;
+} opts[] = {
+    {"--rfm-bins", "rfm_bins", offsetof(cli_feature_settings, rfm_bins), 2, 9},
+    {"--at-risk-gaps", "at_risk_gaps", offsetof(cli_feature_settings, at_risk_gaps), 0.1, 1000},
+    {"--lapsed-gaps", "lapsed_gaps", offsetof(cli_feature_settings, lapsed_gaps), 0.1, 1000},
+    {"--at-risk-min-days", "at_risk_min_days",
+     offsetof(cli_feature_settings, at_risk_min_days), 0, 100000},
+    {"--lapsed-min-days", "lapsed_min_days", offsetof(cli_feature_settings, lapsed_min_days), 0,
+     100000},
+    {"--new-days", "new_days", offsetof(cli_feature_settings, new_days), 0, 100000},
+    {"--loyal-orders", "loyal_orders", offsetof(cli_feature_settings, loyal_orders), 1, 1000000},
+};
+
+static double *setting(cli_feature_settings *s, size_t k) {
+  return (double *)((char *)s + opts[k].off);
+}
+
+char *cli_feature_settings_json(const cli_feature_settings *s) {
+  json_t *o = json_object();
+  for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++) {
+    double v = *setting((cli_feature_settings *)s, k);
+    if (v >= 0)
+      json_object_set_new(o, opts[k].key, v == floor(v) && v < 1e15 ? json_integer((json_int_t)v)
+                                                                     : json_real(v));
+  }
+  char *text = json_object_size(o) ? json_dumps(o, JSON_COMPACT | JSON_SORT_KEYS) : NULL;
+  json_decref(o);
+  char *out = text ? rt_strdup(text) : NULL;
+  free(text);
+  return out;
+}
+
+int cli_feature_settings_parse(const char *json, cli_feature_settings *s) {
+  cli_feature_settings_init(s);
+  if (!json) return 0;
+  json_t *o = json_loads(json, 0, NULL);
+  int rc = json_is_object(o) ? 0 : -1;
+  for (size_t k = 0; !rc && k < sizeof opts / sizeof opts[0]; k++) {
+    json_t *v = json_object_get(o, opts[k].key);
+    if (v && json_is_number(v)) *setting(s, k) = json_number_value(v);
+  }
+  json_decref(o);
+  return rc;
+}
+
 int cli_feature_option(const char *cmd, int argc, char **argv, int *i, cli_feature_settings *s) {
-  static const struct {
-    const char *flag;
-    size_t off;
-    double lo, hi;
-  } opts[] = {
-      {"--rfm-bins", offsetof(cli_feature_settings, rfm_bins), 2, 9},
-      {"--at-risk-gaps", offsetof(cli_feature_settings, at_risk_gaps), 0.1, 1000},
-      {"--lapsed-gaps", offsetof(cli_feature_settings, lapsed_gaps), 0.1, 1000},
-      {"--at-risk-min-days", offsetof(cli_feature_settings, at_risk_min_days), 0, 100000},
-      {"--lapsed-min-days", offsetof(cli_feature_settings, lapsed_min_days), 0, 100000},
-      {"--new-days", offsetof(cli_feature_settings, new_days), 0, 100000},
-      {"--loyal-orders", offsetof(cli_feature_settings, loyal_orders), 1, 1000000},
-  };
   for (size_t k = 0; k < sizeof opts / sizeof opts[0]; k++) {
     const char *v;
     int r = cli_value(argc, argv, i, opts[k].flag, &v);
@@ -53,7 +89,7 @@ int cli_feature_option(const char *cmd, int argc, char **argv, int *i, cli_featu
                       opts[k].lo, opts[k].hi, v);
       return -1;
     }
-    *(double *)((char *)s + opts[k].off) = x;
+    *setting(s, k) = x;
     return 1;
   }
   return 0;

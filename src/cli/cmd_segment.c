@@ -19,21 +19,30 @@ static void help(void) {
          "segment's members and records every entry and exit with its time.\n\n"
          "Commands:\n"
          "  create NAME --rule RULE [--description TEXT]   define and evaluate a segment\n"
-         "  update NAME --rule RULE [--description TEXT]   change its rule, re-evaluate\n"
+         "  update NAME [--rule RULE] [--description TEXT] change it, re-evaluate\n"
          "  list                                           segments with their sizes\n"
-         "  show NAME                                      rule, size, size over time\n"
+         "  show NAME                                      rule, how it is judged, sizes\n"
          "  members NAME                                   the members (customer id first)\n"
-         "  export NAME [--fields F1,F2,...]               members with their features\n"
+         "  export NAME [--fields F1,F2,...]               the members with their features\n"
          "  delete NAME                                    forget a segment\n"
          "  refresh [NAME ...]                             re-evaluate (all by default)\n"
          "  events [NAME] [--since DATE]                   who entered or left, when\n"
          "  preview --rule RULE [--limit N]                count and sample, nothing stored\n\n"
+         "A segment is live - judged as of the store's day (today while its data is live,\n"
+         "else its last day; or $RETAIN_NOW) at every evaluation - unless created or updated\n"
+         "with --as-of DATE: then it is pinned to that day, and refresh and export keep it\n"
+         "there (update --live makes it live again). The feature settings it was made with\n"
+         "(--rfm-bins, the lifecycle windows) are kept with it too.\n\n"
          "Options:\n"
-         "  --as-of DATE   evaluate as of this day (default: today, or $RETAIN_NOW)\n"
-         "  --format F     table (default), csv or json (members and export: csv or json)\n\n"
+         "  --as-of DATE   pin the segment to this day (create, update); for refresh and\n"
+         "                 preview: judge live segments as of this day\n"
+         "  --live         update: judge it as of the store's day again\n"
+         "  --format F     table (default), csv or json (members and export: csv or json)\n"
+         "%s\n"
          "Example:\n"
          "  retain segment create lapsing-vips --rule \\\n"
-         "    \"orders >= 3 and days_since_last_order > 60 and value_tier in ('platinum', 'gold')\"\n");
+         "    \"orders >= 3 and days_since_last_order > 60 and value_tier in ('platinum', 'gold')\"\n",
+         cli_feature_options_help);
 }
 
 static int64_t now_ms(void) {
@@ -58,7 +67,10 @@ static int rule_fail(const char *rule, const rt_error *err) {
 static int compile(const cli_features *cf, const char *name, const char *rule, rt_rule **out) {
   rt_error err = {0};
   int rc = rt_segment_compile(cf->st, cf->f, name, rule, out, &err);
-  return rc ? rule_fail(rule, &err) : CLI_OK;
+  if (rc) return rule_fail(rule, &err);
+  for (size_t i = 0; i < rt_rule_nwarnings(*out); i++)
+    fprintf(stderr, "retain: rule: warning: %s\n", rt_rule_warning(*out, i));
+  return CLI_OK;
 }
 
 /* The members of rule as a bitmap (rt_free it). */
@@ -91,11 +103,12 @@ static int apply(cli_features *cf, int64_t id, const char *name, const char *rul
     rc = cli_fail(&err);
   }
   if (!rc && !quiet) {
-    char n1[32], n2[32], n3[32];
-    printf("segment %s: %s customers (%.1f%%) · %s entered, %s left\n", name,
-           cli_count((int64_t)count, n1, sizeof n1),
+    char n1[32], n2[32], n3[32], asof[64];
+    printf("segment %s: %s customers (%.1f%% of the profiles) · %s entered, %s left · as of %s\n",
+           name, cli_count((int64_t)count, n1, sizeof n1),
            m->ncustomers ? 100.0 * (double)count / (double)m->ncustomers : 0.0,
-           cli_count(ch.entered, n2, sizeof n2), cli_count(ch.exited, n3, sizeof n3));
+           cli_count(ch.entered, n2, sizeof n2), cli_count(ch.exited, n3, sizeof n3),
+           cli_as_of_text(m, asof, sizeof asof));
   }
   rt_free(bits);
   return rc;
@@ -109,9 +122,13 @@ typedef struct seg_args {
   int nnames;
   int64_t limit;
   cli_format format;
+  int live;                /* --live */
+  cli_feature_settings fs; /* --rfm-bins, the lifecycle windows */
+  int settings_given;
 } seg_args;
 
 static int parse(int argc, char **argv, int first, seg_args *a) {
+  cli_feature_settings_init(&a->fs);
   for (int i = first; i < argc; i++) {
     const char *v;
     int r;
@@ -119,7 +136,14 @@ static int parse(int argc, char **argv, int first, seg_args *a) {
       help();
       return -1;
     }
-    if ((r = cli_value(argc, argv, &i, "--rule", &v)) != 0) {
+    if ((r = cli_feature_option("segment", argc, argv, &i, &a->fs)) != 0) {
+      if (r < 0) return CLI_USAGE;
+      a->settings_given = 1;
+      continue;
+    }
+    if (cli_flag(argv, i, "--live")) {
+      a->live = 1;
+    } else if ((r = cli_value(argc, argv, &i, "--rule", &v)) != 0) {
       if (r < 0) return CLI_USAGE;
       a->rule = v;
     } else if ((r = cli_value(argc, argv, &i, "--description", &v)) != 0) {
@@ -169,36 +193,70 @@ static int open_segment(const cli_global *g, const char *cmd, const seg_args *a,
   return CLI_OK;
 }
 
+/* The features a segment is judged with: as of as_of (NULL: the store's day, or --as-of for
+ * a live segment's refresh) with the settings of a cli_feature_settings_json text (NULL: the
+ * defaults). Returns an exit code. */
+static int load_basis(const cli_global *g, const char *as_of, const char *settings, int writable,
+                      cli_features *cf) {
+  cli_feature_settings fs;
+  if (cli_feature_settings_parse(settings, &fs)) {
+    fprintf(stderr, "retain: the stored segment settings are not valid: %s\n", settings);
+    return CLI_FAIL;
+  }
+  return cli_features_load_with(g, "segment", as_of, writable, &fs, cf);
+}
+
 static int cmd_create(const cli_global *g, const char *cmd, seg_args *a) {
-  int rc = need_name(cmd, a);
+  int rc = need_name(cmd, a), create = !strcmp(cmd, "create");
   if (rc) return rc;
-  if (!rt_segment_valid_name(a->name))
+  if (create && !rt_segment_valid_name(a->name))
     return cli_usage_error("segment", "'%s' is not a segment name (letters, digits, _ - ., at "
                                       "most 64, starting with a letter or digit)",
                            a->name);
-  if (!a->rule) return cli_usage_error("segment", "%s wants --rule RULE", cmd);
+  if (create && !a->rule) return cli_usage_error("segment", "%s wants --rule RULE", cmd);
+  if (a->live && a->as_of)
+    return cli_usage_error("segment", "--live and --as-of contradict each other");
+  rt_error err = {0};
+  rt_segment_info info = {0};
+  if (!create) { /* what update keeps: the rule, the day and the settings it does not change */
+    rt_store *st;
+    if ((rc = open_segment(g, cmd, a, 0, &st, &info))) return rc;
+    rt_store_close(st);
+  }
+  const char *rule = a->rule ? a->rule : info.rule;
+  const char *as_of = a->live ? NULL : a->as_of ? a->as_of : info.as_of;
+  char *settings = a->settings_given ? cli_feature_settings_json(&a->fs) : NULL;
+  const char *use = a->settings_given ? settings : info.settings;
   cli_features cf;
-  if ((rc = cli_features_load(g, "segment", a->as_of, 1, &cf))) return rc;
+  if ((rc = load_basis(g, as_of, use, 1, &cf))) {
+    rt_free(settings);
+    rt_segment_info_free(&info);
+    return rc;
+  }
   /* the rule must compile before anything is stored */
   rt_rule *r = NULL;
-  rc = compile(&cf, a->name, a->rule, &r);
+  rc = compile(&cf, a->name, rule, &r);
   rt_rule_free(r);
-  rt_error err = {0};
-  int64_t id = 0;
-  if (!rc) {
-    if (!strcmp(cmd, "create")) {
-      if (rt_store_segment_create(cf.st, a->name, a->rule, a->description, &id, &err))
-        rc = cli_fail(&err);
-    } else {
-      rt_segment_info info;
-      if (rt_store_segment_get(cf.st, a->name, &info, &err) ||
-          (id = info.id, rt_segment_info_free(&info),
-           rt_store_segment_update(cf.st, id, a->rule, a->description, &err)))
-        rc = cli_fail(&err);
-    }
+  char day[16];
+  rt_day_format(cf.model->as_of, day, sizeof day); /* pinned: the day as a date */
+  int64_t id = info.id;
+  if (!rc && (rt_store_begin(cf.st, &err) ||
+              (create ? rt_store_segment_create(cf.st, a->name, rule, a->description, &id, &err)
+                      : rt_store_segment_update(cf.st, id, rule, a->description, &err)) ||
+              rt_store_segment_set_basis(cf.st, id, as_of ? day : NULL, use, &err) ||
+              rt_store_commit(cf.st, &err))) {
+    rt_store_rollback(cf.st);
+    rc = cli_fail(&err);
   }
-  if (!rc) rc = apply(&cf, id, a->name, a->rule, g->quiet);
+  if (!rc) rc = apply(&cf, id, a->name, rule, g->quiet);
+  if (!rc && !g->quiet) {
+    if (as_of) printf("  pinned: judged as of %s at every evaluation\n", day);
+    else printf("  live: judged as of the store's day at every evaluation\n");
+    if (use) printf("  settings: %s\n", use);
+  }
   cli_features_free(&cf);
+  rt_free(settings);
+  rt_segment_info_free(&info);
   return rc;
 }
 
@@ -213,10 +271,19 @@ static void when(int64_t ms, char *buf, size_t n) {
   else rt_time_format(NULL, ms, buf, n);
 }
 
+/* How a segment is judged, and its settings, as JSON members of o. */
+static void basis_json(const rt_segment_info *s, json_t *o) {
+  json_object_set_new(o, "as_of", s->as_of ? json_string(s->as_of) : json_null());
+  json_object_set_new(o, "judged", json_string(s->as_of ? "pinned" : "live"));
+  json_t *set = s->settings ? json_loads(s->settings, 0, NULL) : NULL;
+  json_object_set_new(o, "settings", set ? set : json_object());
+}
+
 static int on_segment(void *ctx, const rt_segment_info *s) {
   list_ctx *l = ctx;
   char ev[48], sz[32];
   when(s->evaluated_ms, ev, sizeof ev);
+  const char *judged = s->as_of ? s->as_of : "live";
   if (l->format == FMT_JSON) {
     json_t *o = json_object();
     json_object_set_new(o, "name", json_string(s->name));
@@ -225,6 +292,7 @@ static int on_segment(void *ctx, const rt_segment_info *s) {
     json_object_set_new(o, "description", s->description ? json_string(s->description)
                                                          : json_null());
     json_object_set_new(o, "evaluated", json_string(ev));
+    basis_json(s, o);
     json_array_append_new(l->arr, o);
   } else if (l->format == FMT_CSV) {
     cli_csv_field(stdout, s->name);
@@ -232,10 +300,12 @@ static int on_segment(void *ctx, const rt_segment_info *s) {
     cli_csv_field(stdout, ev);
     putchar(',');
     cli_csv_field(stdout, s->rule);
+    printf(",%s,", judged);
+    cli_csv_field(stdout, s->settings ? s->settings : "");
     putchar('\n');
   } else {
     cli_count(s->size, sz, sizeof sz);
-    cli_table_row(&l->t, (const char *[]){s->name, sz, ev, s->rule});
+    cli_table_row(&l->t, (const char *[]){s->name, sz, judged, ev, s->rule});
   }
   return 0;
 }
@@ -245,11 +315,11 @@ static int cmd_list(const cli_global *g, seg_args *a) {
   int rc = cli_open_store(g, 1, &st);
   if (rc) return rc;
   list_ctx l = {a->format, {0}, NULL};
-  cli_table_init(&l.t, 4);
-  l.t.left = 1u << 3;
+  cli_table_init(&l.t, 5);
+  l.t.left = 1u << 4;
   if (a->format == FMT_JSON) l.arr = json_array();
-  else if (a->format == FMT_CSV) printf("name,size,evaluated,rule\n");
-  else cli_table_row(&l.t, (const char *[]){"segment", "customers", "evaluated", "rule"});
+  else if (a->format == FMT_CSV) printf("name,size,evaluated,rule,as_of,settings\n");
+  else cli_table_row(&l.t, (const char *[]){"segment", "customers", "as of", "evaluated", "rule"});
   rt_error err = {0};
   if (rt_store_scan_segments(st, on_segment, &l, &err)) rc = cli_fail(&err);
   if (!rc && a->format == FMT_JSON) {
@@ -310,6 +380,9 @@ static int cmd_show(const cli_global *g, seg_args *a) {
   } else {
     printf("segment %s\n  rule:        %s\n", info.name, info.rule);
     if (info.description) printf("  description: %s\n", info.description);
+    if (info.as_of) printf("  as of:       %s (pinned)\n", info.as_of);
+    else printf("  as of:       live (the store's day at every evaluation)\n");
+    if (info.settings) printf("  settings:    %s\n", info.settings);
     printf("  customers:   %s (evaluated %s)\n  created:     %s\n\nsize over time:\n",
            cli_count(info.size, sz, sizeof sz), ev, created);
     cli_table_row(&s.t, (const char *[]){"evaluated", "customers", "entered", "left"});
@@ -324,6 +397,7 @@ static int cmd_show(const cli_global *g, seg_args *a) {
     json_object_set_new(o, "size", json_integer(info.size));
     json_object_set_new(o, "created", json_string(created));
     json_object_set_new(o, "evaluated", json_string(ev));
+    basis_json(&info, o);
     json_object_set_new(o, "sizes", s.arr);
     s.arr = NULL;
     json_dumpf(o, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER);
@@ -381,14 +455,20 @@ static int cmd_members(const cli_global *g, seg_args *a) {
   return rc;
 }
 
-/* members with their features, evaluated now (as of --as-of) */
+/* The stored members with their features, judged as the segment is (its day when pinned, the
+ * store's day when live; its settings). */
 static int cmd_export(const cli_global *g, seg_args *a) {
-  int rc = need_name("export", a);
-  if (rc) return rc;
-  cli_features cf;
-  if ((rc = cli_features_load(g, "segment", a->as_of, 0, &cf))) return rc;
-  rt_error err = {0};
+  rt_store *st;
   rt_segment_info info;
+  int rc = open_segment(g, "export", a, 0, &st, &info);
+  if (rc) return rc;
+  rt_store_close(st);
+  cli_features cf;
+  if ((rc = load_basis(g, info.as_of ? info.as_of : a->as_of, info.settings, 0, &cf))) {
+    rt_segment_info_free(&info);
+    return rc;
+  }
+  rt_error err = {0};
   const rt_column *cols[128];
   int ncols = 0;
   uint64_t *bits = NULL;
@@ -396,10 +476,6 @@ static int cmd_export(const cli_global *g, seg_args *a) {
   const char *fields = a->fields ? a->fields
                                  : "orders,net_revenue,aov,first_order_at,last_order_at,"
                                    "days_since_last_order,rfm_segment,lifecycle_stage,value_tier";
-  if (rt_store_segment_get(cf.st, a->name, &info, &err)) {
-    cli_features_free(&cf);
-    return cli_fail(&err);
-  }
   for (const char *p = fields; *p && !rc;) {
     const char *e = strchr(p, ',');
     size_t n = e ? (size_t)(e - p) : strlen(p);
@@ -411,7 +487,9 @@ static int cmd_export(const cli_global *g, seg_args *a) {
     else if (ncols < 128) cols[ncols++] = c;
     p = e ? e + 1 : p + n;
   }
-  if (!rc) rc = evaluate(&cf, info.name, info.rule, &bits, &count);
+  if (!rc && rt_segment_member_bits(cf.st, cf.model, info.id, &bits, &count, &err))
+    rc = cli_fail(&err);
+  if (!rc && a->format != FMT_JSON) cli_as_of_note(g, cf.model);
   if (!rc) {
     int json = a->format == FMT_JSON;
     json_t *arr = json ? json_array() : NULL;
@@ -445,9 +523,13 @@ static int cmd_export(const cli_global *g, seg_args *a) {
       }
     }
     if (json) {
-      json_dumpf(arr, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+      json_t *root = json_object();
+      json_object_set_new(root, "segment", json_string(info.name));
+      cli_as_of_json(cf.model, root);
+      json_object_set_new(root, "members", arr);
+      json_dumpf(root, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
       printf("\n");
-      json_decref(arr);
+      json_decref(root);
     }
   }
   rt_free(bits);
@@ -490,18 +572,30 @@ static int on_segment_copy(void *ctx, const rt_segment_info *s) {
   d->id = s->id;
   d->name = rt_strdup(s->name);
   d->rule = rt_strdup(s->rule);
+  d->as_of = s->as_of ? rt_strdup(s->as_of) : NULL;
+  d->settings = s->settings ? rt_strdup(s->settings) : NULL;
   c->n++;
-  if (!d->name || !d->rule) return c->oom = 1;
+  if (!d->name || !d->rule || (s->as_of && !d->as_of) || (s->settings && !d->settings))
+    return c->oom = 1;
   return 0;
 }
 
+static int same_text(const char *x, const char *y) { return x == y || (x && y && !strcmp(x, y)); }
+
+/* Re-evaluates every segment (or the named ones) as it is judged: a pinned one as of its day,
+ * a live one as of --as-of or the store's day; each with its settings. The features are built
+ * once per (day, settings) in a row. */
 static int refresh(const cli_global *g, const seg_args *a) {
-  cli_features cf;
-  int rc = cli_features_load(g, "segment", a->as_of, 1, &cf);
+  rt_store *st;
+  int rc = cli_open_store(g, 1, &st);
   if (rc) return rc;
   names_ctx all = {0};
   rt_error err = {0};
-  if (rt_store_scan_segments(cf.st, on_segment_copy, &all, &err)) rc = all.oom ? CLI_FAIL : cli_fail(&err);
+  if (rt_store_scan_segments(st, on_segment_copy, &all, &err)) rc = all.oom ? CLI_FAIL : cli_fail(&err);
+  rt_store_close(st);
+  cli_features cf = {0};
+  const char *have_as_of = NULL, *have_settings = NULL;
+  int loaded = 0;
   for (int k = 0; k < a->nnames && !rc; k++) {
     size_t j = 0;
     while (j < all.n && strcmp(all.v[j].name, a->names[k])) j++;
@@ -511,14 +605,25 @@ static int refresh(const cli_global *g, const seg_args *a) {
     }
   }
   for (size_t j = 0; j < all.n && !rc; j++) {
+    const rt_segment_info *sg = &all.v[j];
     int wanted = a->nnames == 0;
-    for (int k = 0; k < a->nnames; k++) wanted |= !strcmp(all.v[j].name, a->names[k]);
-    if (wanted) rc = apply(&cf, all.v[j].id, all.v[j].name, all.v[j].rule, g->quiet);
+    for (int k = 0; k < a->nnames; k++) wanted |= !strcmp(sg->name, a->names[k]);
+    if (!wanted) continue;
+    const char *as_of = sg->as_of ? sg->as_of : a->as_of;
+    if (!loaded || !same_text(as_of, have_as_of) || !same_text(sg->settings, have_settings)) {
+      if (loaded) cli_features_free(&cf);
+      loaded = 0;
+      if ((rc = load_basis(g, as_of, sg->settings, 1, &cf))) break;
+      loaded = 1;
+      have_as_of = as_of;
+      have_settings = sg->settings;
+    }
+    rc = apply(&cf, sg->id, sg->name, sg->rule, g->quiet);
   }
   if (!rc && all.n == 0 && !g->quiet) printf("No segments to refresh.\n");
+  if (loaded) cli_features_free(&cf);
   for (size_t j = 0; j < all.n; j++) rt_segment_info_free(&all.v[j]);
   rt_free(all.v);
-  cli_features_free(&cf);
   return rc;
 }
 
@@ -601,7 +706,7 @@ static int cmd_events(const cli_global *g, seg_args *a) {
 static int cmd_preview(const cli_global *g, seg_args *a) {
   if (!a->rule) return cli_usage_error("segment", "preview wants --rule RULE");
   cli_features cf;
-  int rc = cli_features_load(g, "segment", a->as_of, 0, &cf);
+  int rc = cli_features_load_with(g, "segment", a->as_of, 0, &a->fs, &cf);
   if (rc) return rc;
   uint64_t *bits = NULL;
   size_t count = 0;

@@ -519,6 +519,84 @@ static int unknown_field(lower *L, const rt__ast *a) {
   return errorf(L, RT_EINVAL, "unknown field '%s' at %d:%d", a->str, a->line, a->col);
 }
 
+/* ---- values of text fields ---- */
+
+/* Keeps a warning for rt_rule_warning. */
+static int warn(lower *L, const char *fmt, ...)
+#if defined(__GNUC__)
+    __attribute__((format(printf, 2, 3)))
+#endif
+    ;
+static int warn(lower *L, const char *fmt, ...) {
+  char msg[512];
+  va_list ap;
+  va_start(ap, fmt);
+  vsnprintf(msg, sizeof msg, fmt, ap);
+  va_end(ap);
+  rt_rule *r = L->r;
+  if (r->nwarnings == r->capwarnings) {
+    size_t cap = r->capwarnings ? 2 * r->capwarnings : 4;
+    const char **w = rt__rarena_alloc(&r->arena, cap * sizeof *w);
+    if (!w)
+      return nomem(L);
+    if (r->nwarnings)
+      memcpy(w, r->warnings, r->nwarnings * sizeof *w);
+    r->warnings = w;
+    r->capwarnings = cap;
+  }
+  char *copy = rt__rarena_strndup(&r->arena, msg, strlen(msg));
+  if (!copy)
+    return nomem(L);
+  r->warnings[r->nwarnings++] = copy;
+  return 0;
+}
+
+/* The dictionary's nearest value to s within a small edit distance, or NULL. Dictionaries
+ * larger than this are not searched (ids: a suggestion would be a guess). */
+#define SUGGEST_MAX_DICT 100000
+static const char *nearest_value(const rt_column *col, const char *s) {
+  size_t len = strlen(s);
+  int best = 4, limit = len <= 4 ? 1 : len <= 8 ? 2 : 3;
+  const char *hit = NULL;
+  for (size_t c = 0; c < col->ndict && col->ndict <= SUGGEST_MAX_DICT; c++) {
+    int d = edit_distance(s, dict_str(col, c));
+    if (d < best && d <= limit) {
+      best = d;
+      hit = dict_str(col, c);
+    }
+  }
+  return hit;
+}
+
+/* col = v, col != v or v in a list for col, v a text constant: a value the field cannot take is
+ * an error for a closed field and a warning for any other. */
+static int check_value(lower *L, const rt_column *col, const tval *v) {
+  rt__textindex *ix = NULL;
+  size_t first = 0;
+  if (text_index(L, col, &ix))
+    return L->err->code;
+  if (rt__rule_text_find(col, ix, v->s, &first))
+    return 0;
+  const char *near = nearest_value(col, v->s);
+  const rt__ast *at = v->ast;
+  int line = at ? at->line : 0, column = at ? at->col : 0;
+  if (col->closed) {
+    if (near)
+      return errorf(L, RT_EINVAL, "'%s' has no value '%.60s' (at %d:%d) \xE2\x80\x94 did you "
+                                  "mean '%s'?", col->name, v->s, line, column, near);
+    char list[400];
+    size_t o = 0;
+    for (size_t c = 0; c < col->ndict && o + 64 < sizeof list; c++)
+      o += (size_t)snprintf(list + o, sizeof list - o, "%s'%s'", c ? ", " : "", dict_str(col, c));
+    return errorf(L, RT_EINVAL, "'%s' has no value '%.60s' (at %d:%d); its values are %s",
+                  col->name, v->s, line, column, list);
+  }
+  if (near)
+    return warn(L, "no customer has %s '%.60s' now (at %d:%d) \xE2\x80\x94 did you mean '%s'?",
+                col->name, v->s, line, column, near);
+  return warn(L, "no customer has %s '%.60s' now (at %d:%d)", col->name, v->s, line, column);
+}
+
 static int lower_field(lower *L, const rt__ast *a, tval *out) {
   const rt_rule_env *env = L->env;
   size_t k = 0;
@@ -763,8 +841,11 @@ static rt__rnode *compare(lower *L, int cmp, tval *x, tval *y, const rt__ast *at
       int d = strcmp(x->s, y->s);
       return rconst(L, rt__rule_cmp_signs(cmp) >> ((d > 0) - (d < 0) + 1) & 1);
     }
-    if (y->isconst)
+    if (y->isconst) {
+      if ((cmp == CMP_EQ || cmp == CMP_NE) && check_value(L, x->col, y))
+        return NULL;
       return text_cmp_const(L, x->col, cmp, y->s);
+    }
     return text_cmp_cols(L, x->col, cmp, y->col);
   default: /* numbers and dates */
     if (x->isconst)
@@ -902,7 +983,7 @@ static rt__rnode *lower_in(lower *L, const rt__ast *a) {
       } else {
         rt__textindex *ix = NULL;
         size_t first = 0, k;
-        if (text_index(L, x.col, &ix))
+        if (check_value(L, x.col, &v) || text_index(L, x.col, &ix))
           return NULL;
         k = rt__rule_text_find(x.col, ix, v.s, &first);
         for (size_t j = 0; j < k; j++)
@@ -1139,3 +1220,9 @@ const char *rt_rule_field(const rt_rule *r, size_t i) {
 }
 
 int rt_rule_uses_clock(const rt_rule *r) { return r->uses_clock; }
+
+size_t rt_rule_nwarnings(const rt_rule *r) { return r->nwarnings; }
+
+const char *rt_rule_warning(const rt_rule *r, size_t i) {
+  return i < r->nwarnings ? r->warnings[i] : NULL;
+}

@@ -158,6 +158,8 @@ struct rt_rule {
   const char **fields;    /* names read, in order of first use */
   size_t nfields;
   int uses_clock;
+  const char **warnings;  /* rt_rule_warning's sentences (in the arena) */
+  size_t nwarnings, capwarnings;
 };
 
 /* Customers per evaluation block: scratch values are RT__RULE_BLOCK doubles. */

@@ -322,9 +322,9 @@ static int32_t *day_col(rt_features *f, owned *ow, const char *name, const char 
   return v;
 }
 
-/* a text column over a fixed dictionary */
+/* a text column over a fixed dictionary; closed: it holds every value the field can take */
 static uint32_t *text_col(rt_features *f, owned *ow, const char *name, const char *about,
-                          const char *const *dict, size_t ndict) {
+                          const char *const *dict, size_t ndict, int closed) {
   uint32_t *v = own(ow, rt_malloc((f->n ? f->n : 1) * sizeof *v));
   rt_column *c = v ? add_col(f, name, RT_TYPE_TEXT, about) : NULL;
   if (!c)
@@ -332,6 +332,7 @@ static uint32_t *text_col(rt_features *f, owned *ow, const char *name, const cha
   c->code = v;
   c->dict = dict;
   c->ndict = ndict;
+  c->closed = closed;
   return v;
 }
 
@@ -969,7 +970,7 @@ int rt_features_build(const rt_model *m, rt_store *st, const rt_features_options
     goto oom;
   for (size_t i = 0; i < n; i++)
     ow->ids[i] = rt_model_ext_id(m, i);
-  uint32_t *cid = text_col(f, ow, "customer_id", "the customer's own id", ow->ids, n);
+  uint32_t *cid = text_col(f, ow, "customer_id", "the customer's own id", ow->ids, n, 0);
   if (!cid)
     goto oom;
   ow->o = *o;
@@ -1069,7 +1070,7 @@ int rt_features_build(const rt_model *m, rt_store *st, const rt_features_options
     if (!(ow->rfm_i = i32_col(f, ow)))
       goto oom;
     uint32_t *seg = text_col(f, ow, "rfm_segment", "named RFM segment (champions, ..., lost)",
-                             rt_rfm_segment_names, 11);
+                             rt_rfm_segment_names, 11, 1);
     if (!seg)
       goto oom;
     ow->rsc = rsc;
@@ -1102,7 +1103,7 @@ int rt_features_build(const rt_model *m, rt_store *st, const rt_features_options
     uint32_t *stage = text_col(f, ow, "lifecycle_stage",
                                "prospect, new, first-time buyer, active, loyal, at risk, lapsed or "
                                "won back",
-                               rt_stage_names, RT_STAGE_COUNT);
+                               rt_stage_names, RT_STAGE_COUNT, 1);
     if (!stage)
       goto oom;
     ow->stage = stage;
@@ -1121,7 +1122,7 @@ int rt_features_build(const rt_model *m, rt_store *st, const rt_features_options
     uint32_t *tier = text_col(f, ow, "value_tier",
                               "platinum (top 1% by value), gold (next 9%), silver (next 20%), "
                               "bronze",
-                              tiers, 4);
+                              tiers, 4, 1);
     double *vals = rt_malloc((n ? n : 1) * sizeof *vals);
     if (!tier || !vals) {
       rt_free(vals);

@@ -49,6 +49,7 @@ static void view_free(rt__view *v) {
     rt__segview *s = &v->seg[k];
     rt_free(s->name);
     rt_free(s->rule);
+    rt_free(s->as_of);
     rt_free(s->description);
     rt_free(s->error);
     rt_rule_free(s->r);
@@ -99,7 +100,9 @@ static int on_segment(void *ctx, const rt_segment_info *s) {
   d->name = rt_strdup(s->name);
   d->rule = rt_strdup(s->rule);
   d->description = s->description ? rt_strdup(s->description) : NULL;
-  if (!d->name || !d->rule || (s->description && !d->description))
+  d->as_of = s->as_of ? rt_strdup(s->as_of) : NULL;
+  d->pinned = s->as_of || s->settings;
+  if (!d->name || !d->rule || (s->description && !d->description) || (s->as_of && !d->as_of))
     return l->oom = RT_ENOMEM;
   return 0;
 }
@@ -120,9 +123,21 @@ int rt__view_compile(const rt__view *v, const rt_features *f, const char *name,
   return rt_rule_compile(rule, &env, out, err);
 }
 
+/* The stored members of the pinned segments (in the view's read snapshot). */
+static int pinned_members(rt__view *v, rt_store *st, rt_error *err) {
+  int rc = 0;
+  for (size_t k = 0; k < v->nseg && !rc; k++)
+    if (v->seg[k].pinned)
+      rc = rt_segment_member_bits(st, v->model, v->seg[k].id, &v->seg[k].bits, &v->seg[k].count,
+                                  err);
+  return rc;
+}
+
 static int evaluate_segments(rt__view *v) {
   for (size_t k = 0; k < v->nseg; k++) {
     rt__segview *s = &v->seg[k];
+    if (s->pinned)
+      continue;
     rt_error e = {0};
     if (rt__view_compile(v, NULL, s->name, s->rule, &s->r, &e) ||
         rt_segment_eval(s->r, v->feat->n, &s->bits, &s->count, &e)) {
@@ -165,6 +180,8 @@ static int build(rt__live *l, rt_store *st, uint64_t gen, rt__view **out, rt_err
   }
   if (!rc && (rc = rt_store_scan_segments(st, on_segment, &sl, err)) && sl.oom)
     rt_error_set(err, RT_ENOMEM, "reading the segments: out of memory");
+  if (!rc)
+    rc = pinned_members(v, st, err);
   rt_store_read_end(st);
   if (!rc && (rc = evaluate_segments(v)))
     rt_error_set(err, rc, "evaluating the segments: out of memory");

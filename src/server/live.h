@@ -33,8 +33,11 @@
 typedef struct rt__segview {
   int64_t id;
   char *name, *rule, *description;
+  char *as_of;    /* pinned to this day (NULL: live) */
+  int pinned;     /* pinned to a day or made with other feature settings: its stored members
+                     are shown as they are, never re-evaluated by the server (r is NULL) */
   int64_t created_ms, updated_ms;
-  rt_rule *r;     /* NULL when the rule no longer compiles (error says why) */
+  rt_rule *r;     /* NULL when the rule no longer compiles (error says why), or pinned */
   char *error;
   uint64_t *bits; /* members over the view's customers */
   size_t count;

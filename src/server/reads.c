@@ -322,13 +322,16 @@ enum MHD_Result rt__get_customer(rt_server *s, rt__request *rq, struct MHD_Conne
   json_object_set_new(o, "merged_into", v.merged_into ? json_integer(v.merged_into) : json_null());
   const char *segs[RT__MAX_SEGMENTS];
   size_t nsegs = 0;
-  if (one) { /* the segments' rules on the customer now */
+  if (one) { /* the segments' rules on the customer now; pinned segments as stored */
+    size_t i = rt_model_index_of(view->model, v.id);
     for (size_t k = 0; k < view->nseg && nsegs < RT__MAX_SEGMENTS; k++) {
       rt_rule *r = NULL;
       rt_error e = {0};
-      if (view->seg[k].r &&
-          !rt__view_compile(view, one, view->seg[k].name, view->seg[k].rule, &r, &e) &&
-          rt_rule_match(r, 0))
+      if (view->seg[k].pinned ? i != SIZE_MAX && rt__segview_has(&view->seg[k], i)
+                              : view->seg[k].r &&
+                                    !rt__view_compile(view, one, view->seg[k].name,
+                                                      view->seg[k].rule, &r, &e) &&
+                                    rt_rule_match(r, 0))
         segs[nsegs++] = view->seg[k].name;
       rt_rule_free(r);
     }
@@ -764,6 +767,8 @@ static json_t *segment_json(const rt__view *v, const rt__segview *sg) {
   json_object_set_new(o, "description",
                       sg->description ? json_string(sg->description) : json_null());
   json_object_set_new(o, "members", sg->bits ? json_integer((json_int_t)sg->count) : json_null());
+  json_object_set_new(o, "as_of", sg->as_of ? json_string(sg->as_of) : json_null());
+  json_object_set_new(o, "judged", json_string(sg->pinned ? "pinned" : "live"));
   json_object_set_new(o, "customers", json_integer((json_int_t)v->model->ncustomers));
   if (sg->error)
     json_object_set_new(o, "error", json_string(sg->error));
@@ -786,15 +791,24 @@ enum MHD_Result rt__list_segments(rt_server *s, rt__request *rq, struct MHD_Conn
   return rt__send_json(rq, c, MHD_HTTP_OK, o);
 }
 
+/* r: the rule just written, whose warnings the answer carries (NULL: none) */
 static enum MHD_Result answer_segment(rt_server *s, rt__request *rq, struct MHD_Connection *c,
-                                      const char *name, unsigned status) {
+                                      const char *name, unsigned status, const rt_rule *r) {
   enum MHD_Result res;
   rt__view *v = view_for(s, rq, c, &res);
   if (!v)
     return res;
   const rt__segview *sg = rt__view_segment(v, name);
-  if (sg)
-    res = rt__send_json(rq, c, status, segment_json(v, sg));
+  if (sg) {
+    json_t *o = segment_json(v, sg);
+    if (r && rt_rule_nwarnings(r)) {
+      json_t *w = json_array();
+      for (size_t i = 0; i < rt_rule_nwarnings(r); i++)
+        json_array_append_new(w, json_string(rt_rule_warning(r, i)));
+      json_object_set_new(o, "warnings", w);
+    }
+    res = rt__send_json(rq, c, status, o);
+  }
   else
     res = rt__send_error(rq, c, MHD_HTTP_NOT_FOUND, "not_found", "no such segment", NULL);
   rt__view_release(v);
@@ -802,7 +816,7 @@ static enum MHD_Result answer_segment(rt_server *s, rt__request *rq, struct MHD_
 }
 
 enum MHD_Result rt__get_segment(rt_server *s, rt__request *rq, struct MHD_Connection *c) {
-  return answer_segment(s, rq, c, rq->param[0], MHD_HTTP_OK);
+  return answer_segment(s, rq, c, rq->param[0], MHD_HTTP_OK, NULL);
 }
 
 /* a change to the segments, made by the writer in a transaction of its own */
@@ -886,11 +900,17 @@ static enum MHD_Result write_segment(rt_server *s, rt__request *rq, struct MHD_C
     json_decref(body);
     return res;
   }
-  int exists = rt__view_segment(v, ch.name) != NULL;
+  const rt__segview *old = rt__view_segment(v, ch.name);
+  int exists = old != NULL;
   rt_error err = {0};
   rt_rule *r = NULL;
   if (op == SEG_UPDATE && !exists) {
     res = rt__send_error(rq, c, MHD_HTTP_NOT_FOUND, "not_found", "no such segment", NULL);
+  } else if (op == SEG_UPDATE && old->pinned) {
+    res = rt__send_error(rq, c, MHD_HTTP_CONFLICT, "pinned",
+                         "the segment is pinned to a day or made with its own feature settings; "
+                         "change it with `retain segment update` (or make it live with --live)",
+                         "name");
   } else if (op == SEG_CREATE && exists) {
     res = rt__send_error(rq, c, MHD_HTTP_CONFLICT, "exists", "a segment of that name exists",
                          "name");
@@ -907,7 +927,7 @@ static enum MHD_Result write_segment(rt_server *s, rt__request *rq, struct MHD_C
     else if (job.rc)
       res = rt__send_error(rq, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "store", job.err.msg, NULL);
     else
-      res = answer_segment(s, rq, c, ch.name, op == SEG_CREATE ? 201 : MHD_HTTP_OK);
+      res = answer_segment(s, rq, c, ch.name, op == SEG_CREATE ? 201 : MHD_HTTP_OK, r);
   }
   rt_rule_free(r);
   rt__view_release(v);

@@ -222,6 +222,13 @@ static const migration migrations[] = {
      "  value TEXT NOT NULL,\n"
      "  PRIMARY KEY (merge_id, kind, value)\n"
      ") WITHOUT ROWID;\n"},
+    {7, "exchange rates (placeholder until the rates branch lands)", "SELECT 1;\n"},
+    /* How a segment is judged: as_of (an ISO date) pins it to that day, NULL keeps it live
+     * (judged as of the store's day at each evaluation); settings is a JSON object of the
+     * feature settings (rfm_bins, lifecycle windows) that differ from the defaults, or NULL. */
+    {8, "segment basis",
+     "ALTER TABLE segments ADD COLUMN as_of TEXT;\n"
+     "ALTER TABLE segments ADD COLUMN settings TEXT;\n"},
 };
 
 /* The indexes bulk mode drops on empty tables and rebuilds at its end. They must match the

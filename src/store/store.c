@@ -638,7 +638,9 @@ void rt_segment_info_free(rt_segment_info *s) {
   rt_free(s->name);
   rt_free(s->rule);
   rt_free(s->description);
-  s->name = s->rule = s->description = NULL;
+  rt_free(s->as_of);
+  rt_free(s->settings);
+  s->name = s->rule = s->description = s->as_of = s->settings = NULL;
 }
 
 int rt_store_segment_create(rt_store *st, const char *name, const char *rule,
@@ -671,6 +673,20 @@ int rt_store_segment_update(rt_store *st, int64_t id, const char *rule, const ch
   if (rc)
     return finish(st, rc, err);
   rc = st->ops->segment_update(st->be, id, rule, description, err);
+  return finish(st, write_leave(st, implicit, rc, err), err);
+}
+
+int rt_store_segment_set_basis(rt_store *st, int64_t id, const char *as_of,
+                               const char *settings, rt_error *err) {
+  LOCAL_ERR(err);
+  if (!st)
+    return bad(err, "rt_store_segment_set_basis: NULL argument");
+  if (id <= 0)
+    return bad(err, "rt_store_segment_set_basis: invalid segment id");
+  int implicit, rc = write_enter(st, &implicit, err);
+  if (rc)
+    return finish(st, rc, err);
+  rc = st->ops->segment_set_basis(st->be, id, as_of, settings, err);
   return finish(st, write_leave(st, implicit, rc, err), err);
 }
 

@@ -123,6 +123,8 @@ typedef struct rt_store_ops {
   int (*segment_evaluated)(rt_store_backend *b, int64_t id, int64_t at_ms, int64_t size,
                            int64_t entered, int64_t exited, rt_error *err);
   int (*scan_segments)(rt_store_backend *b, rt_store_segment_cb cb, void *ctx, rt_error *err);
+  int (*segment_set_basis)(rt_store_backend *b, int64_t id, const char *as_of,
+                           const char *settings, rt_error *err);
   int (*scan_segment_members)(rt_store_backend *b, int64_t id, rt_store_member_cb cb, void *ctx,
                               rt_error *err);
   int (*scan_segment_sizes)(rt_store_backend *b, int64_t id, rt_store_segment_size_cb cb,

@@ -127,8 +127,9 @@
                 "VALUES (?1, ?2, ?3, ?4, ?4) ON CONFLICT(name) DO NOTHING")                      \
   X(SEG_UPDATE, "UPDATE segments SET rule = ?2, description = coalesce(?3, description), "      \
                 "updated_ms = ?4 WHERE id = ?1")                                                 \
-  X(SEG_GET, "SELECT id, name, rule, description, created_ms, updated_ms, evaluated_ms, size "   \
-             "FROM segments WHERE name = ?1")                                                    \
+  X(SEG_GET, "SELECT id, name, rule, description, created_ms, updated_ms, evaluated_ms, size, " \
+             "as_of, settings FROM segments WHERE name = ?1")                                    \
+  X(SEG_BASIS, "UPDATE segments SET as_of = ?2, settings = ?3 WHERE id = ?1")                    \
   X(SEG_DELETE, "DELETE FROM segments WHERE id = ?1")                                            \
   X(SEG_DELETE_MEMBERS, "DELETE FROM segment_members WHERE segment_id = ?1")                     \
   X(SEG_DELETE_EVENTS, "DELETE FROM segment_events WHERE segment_id = ?1")                       \
@@ -145,7 +146,7 @@
   X(SEG_SIZE_INSERT, "INSERT INTO segment_sizes(segment_id, at_ms, size, entered, exited) "      \
                      "VALUES (?1, ?2, ?3, ?4, ?5)")                                              \
   X(SCAN_SEGMENTS, "SELECT id, name, rule, description, created_ms, updated_ms, evaluated_ms, "  \
-                   "size FROM segments ORDER BY name")                                           \
+                   "size, as_of, settings FROM segments ORDER BY name")                          \
   X(SCAN_SEG_MEMBERS, "SELECT m.customer_id, c.ext_id, m.entered_ms FROM segment_members m "     \
                       "JOIN customers c ON c.id = m.customer_id WHERE m.segment_id = ?1 "        \
                       "ORDER BY m.customer_id")                                                  \
@@ -1657,6 +1658,23 @@ static int sq_segment_update(rt_store_backend *b, int64_t id, const char *rule,
   return rc;
 }
 
+static int sq_segment_set_basis(rt_store_backend *b, int64_t id, const char *as_of,
+                                const char *settings, rt_error *err) {
+  sqlite3_stmt *s;
+  int rc = in_txn(b, err);
+  if (!rc)
+    rc = get(b, S_SEG_BASIS, &s, err);
+  if (rc)
+    return rc;
+  sqlite3_bind_int64(s, 1, id);
+  bind_str(s, 2, as_of);
+  bind_str(s, 3, settings);
+  rc = seg_run(b, s, err, "updating a segment");
+  if (!rc && sqlite3_changes(b->db) == 0)
+    rc = no_segment(err, id);
+  return rc;
+}
+
 /* The columns of SEG_GET and SCAN_SEGMENTS; the strings belong to the statement's row. */
 static void segment_row(sqlite3_stmt *s, rt_segment_info *out) {
   out->id = sqlite3_column_int64(s, 0);
@@ -1667,6 +1685,8 @@ static void segment_row(sqlite3_stmt *s, rt_segment_info *out) {
   out->updated_ms = sqlite3_column_int64(s, 5);
   out->evaluated_ms = sqlite3_column_int64(s, 6);
   out->size = sqlite3_column_int64(s, 7);
+  out->as_of = (char *)sqlite3_column_text(s, 8);
+  out->settings = (char *)sqlite3_column_text(s, 9);
 }
 
 static int sq_segment_get(rt_store_backend *b, const char *name, rt_segment_info *out,
@@ -1687,7 +1707,10 @@ static int sq_segment_get(rt_store_backend *b, const char *name, rt_segment_info
   out->name = row.name ? rt_strdup(row.name) : NULL;
   out->rule = row.rule ? rt_strdup(row.rule) : NULL;
   out->description = row.description ? rt_strdup(row.description) : NULL;
-  int oom = !out->name || !out->rule || (row.description && !out->description);
+  out->as_of = row.as_of ? rt_strdup(row.as_of) : NULL;
+  out->settings = row.settings ? rt_strdup(row.settings) : NULL;
+  int oom = !out->name || !out->rule || (row.description && !out->description) ||
+            (row.as_of && !out->as_of) || (row.settings && !out->settings);
   sqlite3_reset(s);
   if (oom) {
     rt_segment_info_free(out);
@@ -2368,6 +2391,7 @@ const rt_store_ops rt__store_sqlite_ops = {
     .segment_move = sq_segment_move,
     .segment_evaluated = sq_segment_evaluated,
     .scan_segments = sq_scan_segments,
+    .segment_set_basis = sq_segment_set_basis,
     .scan_segment_members = sq_scan_segment_members,
     .scan_segment_sizes = sq_scan_segment_sizes,
     .scan_segment_events = sq_scan_segment_events,

@@ -123,6 +123,53 @@ run 2 "$RT_BIN" segment create "no spaces" --rule "orders > 1"
 run 1 "$RT_BIN" segment show nosuch
 assert_contains "$ERR" "nosuch"
 
+# rule values are checked: the built-in segmentations' values are a closed set (one spelling,
+# "at risk", for RFM and the lifecycle), an attribute's absent value is a warning
+run 1 "$RT_BIN" segment create bad --rule "lifecycle_stage = 'at-risk'"
+assert_contains "$ERR" "'lifecycle_stage' has no value 'at-risk' (at 1:19)"
+assert_contains "$ERR" "did you mean 'at risk'?"
+run 1 "$RT_BIN" segment preview --rule "rfm_segment in ('champion', 'loyal')"
+assert_contains "$ERR" "did you mean 'champions'?"
+run 1 "$RT_BIN" segment create bad --rule "value_tier = 'diamond'"
+assert_contains "$ERR" "its values are 'platinum', 'gold', 'silver', 'bronze'"
+run 0 "$RT_BIN" segment preview --rule "attributes.country = 'FRR'"
+assert_contains "$ERR" "warning: no customer has attributes.country 'FRR' now (at 1:22)"
+assert_contains "$ERR" "did you mean 'FR'?"
+assert_contains "$OUT" "0 of 2,000 customers match"
+assert_eq "$(sql "select count(*) from segments where name = 'bad'")" 0 "a bad value stored nothing"
+
+# a segment pinned to a day keeps it: its members are the customers matching as of that day,
+# a refresh (even with the clock moved) keeps judging it then, and export lists those members
+DAY0=$(sql "select cast(strftime('%s', '2024-10-01') / 86400 as int)")
+cp "$T/ref.db" "$T/ref_today.db"
+purchases "$DAY0"
+PINNED=$(rsql "select count(*) from (select o.customer_id from ref.purchases o group by o.customer_id having count(*) >= 3 and $DAY0 - max(o.day) > 60)")
+cp "$T/ref_today.db" "$T/ref.db"
+run 0 "$RT_BIN" segment create pinned --rule "$RULE" --as-of 2024-10-01
+assert_contains "$(echo "$OUT" | tr -d ,)" "segment pinned: $PINNED customers"
+assert_contains "$OUT" "pinned: judged as of 2024-10-01"
+[ "$PINNED" != "$WANT" ] || fail "the pinned day should give another count than today's ($WANT)"
+RETAIN_NOW=2025-03-01 run 0 "$RT_BIN" segment refresh pinned
+assert_contains "$(echo "$OUT" | tr -d ,)" "segment pinned: $PINNED customers"
+assert_contains "$OUT" "0 entered, 0 left"
+run 0 "$RT_BIN" segment list --format csv
+assert_contains "$OUT" "pinned,$PINNED,"
+assert_contains "$OUT" ",2024-10-01,"
+run 0 "$RT_BIN" segment show pinned --format json
+assert_eq "$(echo "$OUT" | jq -r '.as_of + " " + .judged')" "2024-10-01 pinned" "show: pinned"
+RETAIN_NOW=2025-03-01 run 0 "$RT_BIN" segment export pinned --fields orders
+assert_eq "$(echo "$OUT" | tail -n +2 | cut -d, -f1 | sort)" \
+  "$(sql "select c.ext_id from customers c join segment_members m on m.customer_id = c.id join segments s on s.id = m.segment_id where s.name = 'pinned'" | sort)" \
+  "export: the stored members"
+assert_contains "$ERR" "as of 2024-10-01"
+# settings are kept with it too, and --live makes it follow the store's day again
+run 0 "$RT_BIN" segment update pinned --rfm-bins 3
+assert_contains "$OUT" "settings: {\"rfm_bins\":3}"
+run 0 "$RT_BIN" segment update pinned --live
+assert_contains "$(echo "$OUT" | tr -d ,)" "segment pinned: $WANT customers"
+assert_contains "$OUT" "live: judged as of the store's day"
+run 0 "$RT_BIN" segment delete pinned
+
 # delete forgets the segment, its members and events
 run 0 "$RT_BIN" segment delete lapsing-subscribers
 assert_eq "$(sql "select count(*) from segments where name = 'lapsing-subscribers'")" 0

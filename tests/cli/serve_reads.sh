@@ -9,6 +9,7 @@ export RETAIN_NOW=2025-01-01
 run 0 "$RT_BIN" gen --customers 1500 --seed 5 --no-lines --no-events --out g
 for k in customers orders subscriptions; do run 0 "$RT_BIN" import "$k" "g/$k.csv"; done
 run 0 "$RT_BIN" segment create lapsing --rule "orders >= 3 and days_since_last_order > 60"
+run 0 "$RT_BIN" segment create pinned --rule "orders >= 3" --as-of 2024-06-30
 purchases # the purchases (orders not cancelled by a refund), computed apart from retain
 READ=$("$RT_BIN" keys create --scope read 2>/dev/null)
 WRITE=$("$RT_BIN" keys create --scope write 2>/dev/null)
@@ -70,7 +71,9 @@ api GET "/v1/customers/$C" "" "${R[@]}"
 assert_eq "$CODE" 200 "GET /v1/customers/$C"
 N=$(rsql "select count(*) from ref.purchases o join customers c on c.id = o.customer_id where c.ext_id = '$C'")
 assert_eq "$(echo "$BODY_OUT" | jq .features.orders)" "$N" "its orders feature"
-assert_eq "$(echo "$BODY_OUT" | jq -r '.segments | join(",")')" lapsing "its segments"
+WANT_SEGS=lapsing
+[ "$(sql "select count(*) from segment_members m join segments s on s.id = m.segment_id join customers c on c.id = m.customer_id where s.name = 'pinned' and c.ext_id = '$C'")" = 1 ] && WANT_SEGS=lapsing,pinned
+assert_eq "$(echo "$BODY_OUT" | jq -r '.segments | join(",")')" "$WANT_SEGS" "its segments"
 assert_contains "$(echo "$BODY_OUT" | jq -r .features.lifecycle_stage)" "" "a lifecycle stage"
 run 0 "$RT_BIN" features --customer "$C" --format csv
 assert_eq "$(echo "$BODY_OUT" | jq -r .features.rfm_segment)" \
@@ -116,12 +119,19 @@ api POST /v1/segments '{"name":"big","rule":"orders >= 10","description":"ten or
 assert_eq "$CODE" 201 "POST /v1/segments"
 WANT_BIG=$(rsql "select count(*) from (select customer_id from ref.purchases group by customer_id having count(*) >= 10)")
 assert_eq "$(echo "$BODY_OUT" | jq .members)" "$WANT_BIG" "the new segment's size"
+api POST /v1/segments "{\"name\":\"bad\",\"rule\":\"lifecycle_stage = 'at-risk'\"}" -u "$ADMIN:"
+assert_eq "$CODE" 400 "a value the field cannot take"
+assert_contains "$(echo "$BODY_OUT" | jq -r .error.message)" "did you mean 'at risk'?"
+api POST /v1/segments "{\"name\":\"fr\",\"rule\":\"attributes.country = 'FRR'\"}" -u "$ADMIN:"
+assert_eq "$CODE" 201 "an absent attribute value"
+assert_contains "$(echo "$BODY_OUT" | jq -r '.warnings[0]')" "did you mean 'FR'?"
+api DELETE /v1/segments/fr "" -u "$ADMIN:"
 api POST /v1/segments '{"name":"big","rule":"orders >= 1"}' -u "$ADMIN:"
 assert_eq "$CODE" 409 "a taken name"
 api POST /v1/segments "{\"name\":\"two\",\"rule\":\"in_segment('big') or orders >= 9\"}" -u "$ADMIN:"
 assert_eq "$CODE" 201 "a segment that includes another"
 api GET /v1/segments "" "${R[@]}"
-assert_eq "$(echo "$BODY_OUT" | jq -r '[.segments[].name] | sort | join(",")')" "big,lapsing,two" "the segments"
+assert_eq "$(echo "$BODY_OUT" | jq -r '[.segments[].name] | sort | join(",")')" "big,lapsing,pinned,two" "the segments"
 api PUT /v1/segments/big '{"rule":"orders >= 12"}' -u "$ADMIN:"
 assert_eq "$CODE" 200 "PUT /v1/segments/big"
 WANT12=$(rsql "select count(*) from (select customer_id from ref.purchases group by customer_id having count(*) >= 12)")
@@ -133,6 +143,13 @@ for _ in $(seq 100); do
   sleep 0.05
 done
 assert_eq "$(sql "select count(*) from segment_members m join segments s on s.id = m.segment_id where s.name = 'big'")" "$WANT12" "stored members"
+# a segment pinned to a day (by the CLI) is shown as stored, never re-evaluated by the server
+PINNED=$(sql "select count(*) from segment_members m join segments s on s.id = m.segment_id where s.name = 'pinned'")
+api GET /v1/segments/pinned "" "${R[@]}"
+assert_eq "$(echo "$BODY_OUT" | jq -r '[.judged, .as_of, .members] | join(" ")')" "pinned 2024-06-30 $PINNED" "the pinned segment"
+api PUT /v1/segments/pinned '{"rule":"orders >= 4"}' -u "$ADMIN:"
+assert_eq "$CODE" 409 "a pinned segment is changed with the CLI"
+assert_eq "$(echo "$BODY_OUT" | jq -r .error.code)" pinned "why"
 api DELETE /v1/segments/two "" -u "$ADMIN:"
 assert_eq "$CODE" 200 "DELETE /v1/segments/two"
 api GET /v1/segments/two "" "${R[@]}"

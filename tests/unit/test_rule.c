@@ -669,6 +669,39 @@ static void expect_same(const fixture *f, const char *text, const char *expanded
   rt_rule_free(b);
 }
 
+/* Text values: a closed field (every value it can take is in its dictionary) refuses others
+ * with the nearest one suggested; an open one warns, since the value may appear later. */
+static void test_values(void **state) {
+  (void)state;
+  fixture *f = fixture_new(10, 1);
+  f->cols[6].closed = 1; /* plan */
+  const rt_rule_env *env = &f->env;
+  expect_error(env, "plan = 'vp'", RT_EINVAL,
+               "'plan' has no value 'vp' (at 1:8) \xE2\x80\x94 did you mean 'vip'?");
+  expect_error(env, "orders > 1 and plan in ('pro', 'pr0')", RT_EINVAL,
+               "'plan' has no value 'pr0' (at 1:32) \xE2\x80\x94 did you mean 'pro'?");
+  expect_error(env, "'enterprise' != plan", RT_EINVAL,
+               "'plan' has no value 'enterprise' (at 1:1); its values are 'free', 'pro', "
+               "'pro_plus', 'vip', '100%', 'Vip'");
+  rt_rule *r = NULL;
+  rt_error err = {0};
+  /* values it has, orderings and patterns are fine, without warnings */
+  assert_int_equal(rt_rule_compile("plan in ('pro', 'Vip') or plan > 'a' or plan like 'p%'", env,
+                                   &r, &err), 0);
+  assert_int_equal(rt_rule_nwarnings(r), 0);
+  rt_rule_free(r);
+  /* an open field: compiled, with a warning each */
+  assert_int_equal(rt_rule_compile("country = 'Finlnd' or country in ('XX', 'DE')", env, &r,
+                                   &err), 0);
+  assert_int_equal(rt_rule_nwarnings(r), 2);
+  assert_string_equal(rt_rule_warning(r, 0), "no customer has country 'Finlnd' now (at 1:11) "
+                                             "\xE2\x80\x94 did you mean 'Finland'?");
+  assert_string_equal(rt_rule_warning(r, 1), "no customer has country 'XX' now (at 1:35)");
+  assert_null(rt_rule_warning(r, 2));
+  rt_rule_free(r);
+  fixture_free(f);
+}
+
 static void test_segments(void **state) {
   (void)state;
   fixture *f = fixture_new(300, 3);
@@ -1178,7 +1211,7 @@ static void test_random(void **state) {
 
 int main(void) {
   const struct CMUnitTest tests[] = {
-      cmocka_unit_test(test_operators), cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_operators), cmocka_unit_test(test_errors), cmocka_unit_test(test_values),
       cmocka_unit_test(test_segments),  cmocka_unit_test(test_dates),
       cmocka_unit_test(test_limits),    cmocka_unit_test(test_out_of_memory),
       cmocka_unit_test(test_random),    cmocka_unit_test(test_large),

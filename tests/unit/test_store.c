@@ -121,6 +121,8 @@ static const char *const undo_migration[] = {
           "DROP INDEX subscriptions_customer;",
     [6] = "DROP TABLE merge_identities; DROP TABLE merge_rows; DROP TABLE merges; "
           "ALTER TABLE customers DROP COLUMN merged_into;",
+    [7] = "SELECT 1;",
+    [8] = "ALTER TABLE segments DROP COLUMN settings; ALTER TABLE segments DROP COLUMN as_of;",
 };
 
 /* Takes the file at path back to schema version to, as an older retain left it. */
@@ -936,7 +938,7 @@ static void test_scores(void **state) {
 
 typedef struct seg_list {
   int n;
-  char name[8][16], desc[8][16];
+  char name[8][16], desc[8][16], as_of[8][16];
   int64_t id[8], size[8];
 } seg_list;
 
@@ -945,6 +947,7 @@ static int collect_segment(void *ctx, const rt_segment_info *s) {
   if (l->n < 8) {
     snprintf(l->name[l->n], sizeof l->name[0], "%s", s->name);
     snprintf(l->desc[l->n], sizeof l->desc[0], "%s", s->description ? s->description : "-");
+    snprintf(l->as_of[l->n], sizeof l->as_of[0], "%s", s->as_of ? s->as_of : "live");
     l->id[l->n] = s->id;
     l->size[l->n] = s->size;
   }
@@ -1132,7 +1135,25 @@ static void test_segments(void **state) {
   assert_int_equal(rt_store_segment_get(st, "vip", &info, &err), 0);
   assert_string_equal(info.rule, "orders >= 20");
   assert_string_equal(info.description, "the very best");
+  assert_null(info.as_of); /* live, default settings */
+  assert_null(info.settings);
   rt_segment_info_free(&info);
+  /* how it is judged: pinned to a day with its settings, and back to live */
+  assert_int_equal(rt_store_segment_set_basis(st, vip, "2011-12-09", "{\"rfm_bins\":4}", &err), 0);
+  assert_int_equal(rt_store_segment_get(st, "vip", &info, &err), 0);
+  assert_string_equal(info.as_of, "2011-12-09");
+  assert_string_equal(info.settings, "{\"rfm_bins\":4}");
+  rt_segment_info_free(&info);
+  memset(&l, 0, sizeof l);
+  assert_int_equal(rt_store_scan_segments(st, collect_segment, &l, &err), 0);
+  assert_string_equal(l.as_of[2], "2011-12-09");
+  assert_string_equal(l.as_of[0], "live");
+  assert_int_equal(rt_store_segment_set_basis(st, vip, NULL, NULL, &err), 0);
+  assert_int_equal(rt_store_segment_get(st, "vip", &info, &err), 0);
+  assert_null(info.as_of);
+  assert_null(info.settings);
+  rt_segment_info_free(&info);
+  assert_int_equal(rt_store_segment_set_basis(st, 999, NULL, NULL, &err), RT_ENOTFOUND);
 
   /* unknown segments */
   info.name = (char *)1;
