@@ -32,7 +32,12 @@ static void help(void) {
          cli_analysis_options_help, cli_import_options_help);
 }
 
-static const char *const metric_names[] = {"customers", "revenue", "net revenue"};
+/* What the cells are, by metric and mode (on, on or after). */
+static const char *const metric_phrase[3][2] = {
+    {"customers purchasing in each period", "customers purchasing then or later"},
+    {"revenue of each period's purchases", "revenue of the purchases then or later"},
+    {"net revenue of each period (purchases less refunds)",
+     "net revenue then or later (purchases less refunds)"}};
 
 static void print_table(const rt_cohort_table *t, const rt_model *m, rt_cohort_metric metric,
                         int percent) {
@@ -42,11 +47,9 @@ static void print_table(const rt_cohort_table *t, const rt_model *m, rt_cohort_m
     return;
   }
   int money = metric != RT_COHORT_CUSTOMERS;
-  printf("Cohorts by %s of first purchase · %s%s%s · as of %s\n", rt_period_unit_name(t->unit),
-         metric_names[metric],
-         t->mode == RT_COHORT_ON ? " of the customers purchasing in each period"
-                                 : " of the customers purchasing then or later",
-         percent ? (money ? " (% of period 0)" : " (% of cohort)") : "",
+  printf("Cohorts by %s of first purchase · %s%s · as of %s\n", rt_period_unit_name(t->unit),
+         metric_phrase[metric][t->mode == RT_COHORT_ON_OR_AFTER],
+         percent ? (money ? " (% of period 0)" : " (% of the cohort)") : "",
          cli_as_of_text(m, asof, sizeof asof));
   if (money && !percent) printf("Amounts in %s.\n", m->currency);
   printf("\n");
