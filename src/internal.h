@@ -159,6 +159,11 @@ static inline void rt__strjoin(char *dst, size_t n, const char *a, const char *b
   dst[o] = '\0';
 }
 
+/* model/rates.c: the day-table cells a set of rates may use before its series are searched
+ * instead (set before rt_rates_finish; for the tests of both lookups). */
+struct rt_rates;
+void rt__rates_set_dense_max(struct rt_rates *r, size_t cells);
+
 /* model/snapshot.c: releases a model opened from a snapshot (its mapping and the struct). */
 struct rt_model;
 void rt__model_unmap(struct rt_model *m);

@@ -3,8 +3,8 @@
  *
  * Tables (docs/DATA.md has the full schema): customers, identities, events, orders,
  * order_lines, refunds, subscriptions, imports, meta, schema_migrations; beside them model runs
- * and scores, segments and API keys. Events are immutable; every writable row carries an
- * idempotency key (ext_id) so the same input twice stores nothing twice. Writes happen inside
+ * and scores, segments, API keys and exchange rates. Events are immutable; every writable row
+ * carries an idempotency key (ext_id) so the same input twice stores nothing twice. Writes happen inside
  * rt_store_begin/rt_store_commit; a write is durable when rt_store_commit returns 0 (WAL,
  * synchronous=FULL).
  *
@@ -206,6 +206,36 @@ int rt_store_scan_subscriptions(rt_store *st, rt_store_subscription_cb cb, void 
                                 rt_error *err);
 /* Row counts of a table ("customers", "orders", ...). */
 int rt_store_count(rt_store *st, const char *table, int64_t *out, rt_error *err);
+
+/* ---- exchange rates ----
+ * Dated rates of currencies against a base: on day, 1 unit of base is worth rate units of
+ * currency (the ECB's reference rates are per 1 EUR: base "EUR", currency "USD", rate 1.0921).
+ * day is a civil date as a day number (days since 1970-01-01, datetime.h), not an instant: the
+ * date the rate was published for, the same in every time zone. Rates are what the customer
+ * model converts amounts with (rates.h), so writing one that changes the store bumps the data
+ * version like any customer data. */
+typedef struct rt_rate_rec {
+  int64_t day;          /* the rate's date as a day number, years 1..9999 */
+  const char *base;     /* ISO 4217 code, 3 capital letters */
+  const char *currency; /* ISO 4217 code, 3 capital letters, not base */
+  double rate;          /* units of currency per 1 unit of base: finite, > 0 */
+  const char *source;   /* where it came from (a file name), or NULL */
+} rt_rate_rec;
+/* Stores a rate. Idempotent: the same value again for the same (base, currency, day) writes
+ * nothing (*status RT_PUT_DUPLICATE), so importing a file twice leaves the store and its data
+ * version as they were. Another value for that key replaces the stored one, with its source
+ * (*status RT_PUT_MERGED): a later import corrects an earlier one. Otherwise *status is
+ * RT_PUT_NEW. RT_EINVAL for codes that are not 3 capital letters, base == currency, a rate
+ * that is not a finite number above 0, or a day outside years 1..9999. status may be NULL. */
+int rt_store_rate_put(rt_store *st, const rt_rate_rec *r, int *status, rt_error *err);
+/* The checks rt_store_rate_put makes, for a caller that holds rates elsewhere (rates.h):
+ * 0, or RT_EINVAL with the reason. */
+int rt_rate_rec_check(const rt_rate_rec *r, rt_error *err);
+/* Every stored rate, ordered by base, currency and day (this order is promised). The record
+ * and its strings are valid during the call only. rt_store_count(st, "exchange_rates")
+ * counts them. */
+typedef int (*rt_store_rate_cb)(void *ctx, const rt_rate_rec *r);
+int rt_store_scan_rates(rt_store *st, rt_store_rate_cb cb, void *ctx, rt_error *err);
 
 /* ---- model runs and customer scores ----
  * A run records a model's kind ("bgnbd", "pareto", "churn"), its parameters (a JSON object),

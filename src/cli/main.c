@@ -17,6 +17,7 @@ static const struct {
   const char *summary;
 } commands[] = {
     {"import", cmd_import, "import orders, customers, events or subscriptions from CSV"},
+    {"rates", cmd_rates, "exchange rates: import (the ECB's file), list, convert"},
     {"report", cmd_report, "retention KPIs for a period against a baseline"},
     {"cohorts", cmd_cohorts, "acquisition cohorts x periods since acquisition"},
     {"clv", cmd_clv, "who is still a customer and what each is worth (BG/NBD, Gamma-Gamma)"},

@@ -84,7 +84,7 @@ int rt_import_kind_parse(const char *s, rt_import_kind *out) {
   return RT_EINVAL;
 }
 
-static void normalise(const char *s, char *out, size_t n) {
+void rt__colname_normalise(const char *s, char *out, size_t n) {
   size_t j = 0;
   for (; *s && j + 1 < n; s++)
     if (isalnum((unsigned char)*s))
@@ -108,6 +108,42 @@ void rt__colmap_describe(const rt__colmap *cm, int idx, char *buf, size_t n) {
     snprintf(buf, n, "column %d", idx + 1);
 }
 
+/* One field of a rejects file, quoted. */
+static void put_quoted(FILE *f, const char *s) {
+  fputc('"', f);
+  for (const char *p = s; *p; p++)
+    fputs(*p == '"' ? "\"\"" : (char[]){*p, 0}, f);
+  fputc('"', f);
+}
+
+int rt__bad_row(const rt__rejects *rj, const char *file, const rt__colmap *cm,
+                const rt_csv_record *rec, int col, const char *reason, rt_error *err) {
+  char where[300];
+  if (col >= 0) {
+    char desc[160];
+    rt__colmap_describe(cm, col, desc, sizeof desc);
+    snprintf(where, sizeof where, "%s:%llu:%d (%s)", file, (unsigned long long)rec->line,
+             col + 1, desc);
+  } else {
+    snprintf(where, sizeof where, "%s:%llu", file, (unsigned long long)rec->line);
+  }
+  if (!rj->skip_bad)
+    return rt_error_set(err, RT_EPARSE, "%s: %s", where, reason);
+  if (*rj->skipped < (int64_t)rj->nfirst)
+    rt__strjoin(rj->first[*rj->skipped], sizeof rj->first[0], where, ": ", reason);
+  ++*rj->skipped;
+  if (rj->file) {
+    fprintf(rj->file, "%llu,", (unsigned long long)rec->line);
+    put_quoted(rj->file, reason);
+    for (size_t i = 0; i < rec->nfields; i++) {
+      fputc(',', rj->file);
+      put_quoted(rj->file, rec->fields[i]);
+    }
+    fputc('\n', rj->file);
+  }
+  return 0;
+}
+
 /* Finds a user-named column: a 1-based position, or a header name (exact, then normalised). */
 static int find_named(const rt__colmap *cm, const char *spec, const char *file,
                       rt_import_col col, rt_error *err) {
@@ -128,9 +164,9 @@ static int find_named(const rt__colmap *cm, const char *spec, const char *file,
     if (strcmp(cm->names[i], spec) == 0)
       return i;
   char want[128], have[128];
-  normalise(spec, want, sizeof want);
+  rt__colname_normalise(spec, want, sizeof want);
   for (int i = 0; i < cm->nheader; i++) {
-    normalise(cm->names[i], have, sizeof have);
+    rt__colname_normalise(cm->names[i], have, sizeof have);
     if (strcmp(want, have) == 0)
       return i;
   }
@@ -208,7 +244,7 @@ int rt__colmap_resolve(rt__colmap *cm, rt_import_kind kind, const rt_csv_record 
             taken |= cm->idx[c] == i;
           if (taken)
             continue;
-          normalise(cm->names[i], norm, sizeof norm);
+          rt__colname_normalise(cm->names[i], norm, sizeof norm);
           if (strcmp(norm, al->names[k]) == 0) {
             cm->idx[al->col] = i;
             break;

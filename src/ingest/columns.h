@@ -4,6 +4,9 @@
 
 #include <retain/import.h>
 
+#include <stdint.h>
+#include <stdio.h>
+
 typedef struct rt__colmap {
   int idx[RT_COL_COUNT]; /* 0-based field index, -1 when absent */
   int nheader;           /* fields in the header (0 with no_header) */
@@ -17,5 +20,23 @@ int rt__colmap_resolve(rt__colmap *cm, rt_import_kind kind, const rt_csv_record 
 void rt__colmap_free(rt__colmap *cm);
 /* "column 3 'order_date'" or "column 3" for messages. */
 void rt__colmap_describe(const rt__colmap *cm, int idx, char *buf, size_t n);
+/* A header name as it is compared: lowercase letters and digits only ("Customer ID" ->
+ * "customerid"), cut to n - 1 bytes. */
+void rt__colname_normalise(const char *s, char *out, size_t n);
+
+/* What an importer does with a bad row (import.c, rates_import.c). Without skip_bad it is an
+ * RT_EPARSE error "FILE:LINE:COLUMN (column N 'NAME'): REASON" (col 0-based, or -1 for the
+ * row: "FILE:LINE: REASON"). With skip_bad the row is counted in *skipped, its message kept in
+ * first[] while there is room, and the row written to the rejects file (line, reason, then the
+ * original fields, as CSV); it returns 0. */
+typedef struct rt__rejects {
+  int skip_bad;
+  FILE *file;         /* the rejects file, or NULL */
+  int64_t *skipped;
+  char (*first)[300]; /* nfirst messages */
+  size_t nfirst;
+} rt__rejects;
+int rt__bad_row(const rt__rejects *rj, const char *file, const rt__colmap *cm,
+                const rt_csv_record *rec, int col, const char *reason, rt_error *err);
 
 #endif

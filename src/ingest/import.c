@@ -246,40 +246,15 @@ static int bad_row(importer *im, const rt_csv_record *rec, int col, const char *
     ;
 
 static int bad_row(importer *im, const rt_csv_record *rec, int col, const char *fmt, ...) {
-  char reason[600], where[200];
+  char reason[600];
   va_list ap;
   va_start(ap, fmt);
   vsnprintf(reason, sizeof reason, fmt, ap);
   va_end(ap);
-  if (col >= 0) {
-    char desc[160];
-    rt__colmap_describe(&im->cm, col, desc, sizeof desc);
-    snprintf(where, sizeof where, "%s:%llu:%d (%s)", im->file, (unsigned long long)rec->line,
-             col + 1, desc);
-  } else {
-    snprintf(where, sizeof where, "%s:%llu", im->file, (unsigned long long)rec->line);
-  }
-  if (!im->o->skip_bad)
-    return rt_error_set(im->err, RT_EPARSE, "%s: %s", where, reason);
   rt_import_result *r = im->res;
-  if (r->skipped < (int64_t)RT_ARRAY_LEN(r->first_rejects))
-    rt__strjoin(r->first_rejects[r->skipped], sizeof r->first_rejects[0], where, ": ", reason);
-  r->skipped++;
-  if (im->rejects) {
-    /* line,reason,then the original fields, as CSV */
-    fprintf(im->rejects, "%llu,\"", (unsigned long long)rec->line);
-    for (const char *p = reason; *p; p++)
-      fputs(*p == '"' ? "\"\"" : (char[]){*p, 0}, im->rejects);
-    fputc('"', im->rejects);
-    for (size_t i = 0; i < rec->nfields; i++) {
-      fputs(",\"", im->rejects);
-      for (const char *p = rec->fields[i]; *p; p++)
-        fputs(*p == '"' ? "\"\"" : (char[]){*p, 0}, im->rejects);
-      fputc('"', im->rejects);
-    }
-    fputc('\n', im->rejects);
-  }
-  return 0;
+  rt__rejects rj = {im->o->skip_bad, im->rejects, &r->skipped, r->first_rejects,
+                    RT_ARRAY_LEN(r->first_rejects)};
+  return rt__bad_row(&rj, im->file, &im->cm, rec, col, reason, im->err);
 }
 
 /* s[0..*n) without the spaces and tabs around it. */

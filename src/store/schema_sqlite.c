@@ -222,7 +222,21 @@ static const migration migrations[] = {
      "  value TEXT NOT NULL,\n"
      "  PRIMARY KEY (merge_id, kind, value)\n"
      ") WITHOUT ROWID;\n"},
-    {7, "exchange rates (placeholder until the rates branch lands)", "SELECT 1;\n"},
+    /* Exchange rates (rt_store_rate_put, rates.h): on day (a civil date as a day number, days
+     * since 1970-01-01, with no time zone: the date the rate was published for), 1 unit of
+     * base is worth rate units of currency. One value per (base, currency, day): a later
+     * import with another value replaces it. source names where it came from (the file).
+     * Rates are customer data in the sense of the data version: a change bumps it, since the
+     * model converts amounts with them. */
+    {7, "exchange rates",
+     "CREATE TABLE exchange_rates (\n"
+     "  base TEXT NOT NULL,\n"
+     "  currency TEXT NOT NULL,\n"
+     "  day INTEGER NOT NULL,\n"
+     "  rate REAL NOT NULL CHECK (rate > 0),\n"
+     "  source TEXT,\n"
+     "  PRIMARY KEY (base, currency, day)\n"
+     ") WITHOUT ROWID;\n"},
     /* How a segment is judged: as_of (an ISO date) pins it to that day, NULL keeps it live
      * (judged as of the store's day at each evaluation); settings is a JSON object of the
      * feature settings (rfm_bins, lifecycle windows) that differ from the defaults, or NULL. */

@@ -12,6 +12,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <jansson.h>
+#include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -578,6 +579,69 @@ int rt_store_scan_customer_attrs(rt_store *st, rt_store_attrs_cb cb, void *ctx, 
   if (!st || !cb)
     return bad(err, "rt_store_scan_customer_attrs: NULL argument");
   return finish(st, st->ops->scan_attrs(st->be, cb, ctx, err), err);
+}
+
+/* ---- exchange rates ---- */
+
+/* Three capital letters A-Z: the store keeps codes as ISO 4217 writes them, so that "usd" and
+ * "USD" are never two currencies (readers upper-case before they call). */
+static int valid_code(const char *c) {
+  if (!c)
+    return 0;
+  for (int i = 0; i < 3; i++)
+    if (c[i] < 'A' || c[i] > 'Z')
+      return 0;
+  return c[3] == '\0';
+}
+
+/* Days of 0001-01-01 and 9999-12-31, the dates the date parser can write. */
+#define RATE_DAY_MIN (-719162)
+#define RATE_DAY_MAX 2932896
+
+int rt_rate_rec_check(const rt_rate_rec *r, rt_error *err) {
+  if (!r)
+    return rt_error_set(err, RT_EINVAL, "exchange rate: NULL record");
+  if (!valid_code(r->base) || !valid_code(r->currency))
+    return rt_error_set(err, RT_EINVAL,
+                        "exchange rate: currency codes must be 3 capital letters ('%.8s', '%.8s')",
+                        r->base ? r->base : "(null)", r->currency ? r->currency : "(null)");
+  if (strcmp(r->base, r->currency) == 0)
+    return rt_error_set(err, RT_EINVAL, "exchange rate of %s against itself", r->base);
+  if (!(r->rate > 0) || !isfinite(r->rate))
+    return rt_error_set(err, RT_EINVAL, "exchange rate %s/%s: %g is not a positive number",
+                        r->base, r->currency, r->rate);
+  if (r->day < RATE_DAY_MIN || r->day > RATE_DAY_MAX)
+    return rt_error_set(err, RT_EINVAL, "exchange rate %s/%s: day %lld is outside years 1-9999",
+                        r->base, r->currency, (long long)r->day);
+  return 0;
+}
+
+int rt_store_rate_put(rt_store *st, const rt_rate_rec *r, int *status, rt_error *err) {
+  LOCAL_ERR(err);
+  int s = 0;
+  if (!status)
+    status = &s;
+  *status = 0;
+  if (!st || !r)
+    return bad(err, "rt_store_rate_put: NULL argument");
+  int implicit, rc = rt_rate_rec_check(r, err);
+  if (rc)
+    return rc;
+  rc = write_enter(st, &implicit, err);
+  if (rc)
+    return finish(st, rc, err);
+  rc = st->ops->rate_put(st->be, r, status, err);
+  rc = write_leave(st, implicit, rc, err);
+  if (rc)
+    *status = 0;
+  return finish(st, rc, err);
+}
+
+int rt_store_scan_rates(rt_store *st, rt_store_rate_cb cb, void *ctx, rt_error *err) {
+  LOCAL_ERR(err);
+  if (!st || !cb)
+    return bad(err, "rt_store_scan_rates: NULL argument");
+  return finish(st, st->ops->scan_rates(st->be, cb, ctx, err), err);
 }
 
 int rt_store_score_run_begin(rt_store *st, const char *kind, const char *params_json,

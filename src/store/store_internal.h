@@ -18,7 +18,8 @@ typedef struct rt_store_backend rt_store_backend;
 #define RT_STORE_TABLES(X)                                                                    \
   X(customers) X(identities) X(events) X(orders) X(order_lines) X(refunds) X(subscriptions) \
       X(imports) X(meta) X(schema_migrations) X(model_runs) X(customer_scores)                \
-      X(segments) X(segment_members) X(segment_events) X(segment_sizes) X(api_keys)
+      X(segments) X(segment_members) X(segment_events) X(segment_sizes) X(api_keys)       \
+      X(exchange_rates)
 typedef enum rt_store_table {
 #define RT__TABLE_ENUM(name) RT_TABLE_##name,
   RT_STORE_TABLES(RT__TABLE_ENUM)
@@ -159,6 +160,14 @@ typedef struct rt_store_ops {
   int (*customer_merge)(rt_store_backend *b, int64_t from, int64_t into, const char *reason,
                         int64_t at_ms, int64_t *merge_id, rt_error *err);
   int (*customer_unmerge)(rt_store_backend *b, int64_t merge_id, int64_t at_ms, rt_error *err);
+
+  /* Exchange rates (checked by store.c: codes of 3 capital letters that differ, a finite
+   * rate > 0, a day of years 1..9999). rate_put sets *status RT_PUT_NEW (no rate for that
+   * base, currency and day yet), RT_PUT_MERGED (another value replaced) or RT_PUT_DUPLICATE
+   * (the same value was there: nothing written, so a re-import leaves the data version
+   * alone). scan_rates delivers them by base, currency and day. */
+  int (*rate_put)(rt_store_backend *b, const rt_rate_rec *r, int *status, rt_error *err);
+  int (*scan_rates)(rt_store_backend *b, rt_store_rate_cb cb, void *ctx, rt_error *err);
 
   /* Scans return the callback's nonzero value as is (err untouched) when it stops them. */
   int (*scan_customers)(rt_store_backend *b, rt_store_customer_cb cb, void *ctx, rt_error *err);

@@ -220,7 +220,13 @@
                   "THEN m.into_created_ms ELSE customers.created_ms END "                        \
                   "FROM merges m JOIN customers f ON f.id = m.from_id WHERE m.id = ?1) "         \
                   "WHERE id = ?2")                                                               \
-  X(UNMERGE_DONE, "UPDATE merges SET unmerged_ms = ?2 WHERE id = ?1")
+  X(UNMERGE_DONE, "UPDATE merges SET unmerged_ms = ?2 WHERE id = ?1")                           \
+  X(RATE_INSERT, "INSERT INTO exchange_rates(base, currency, day, rate, source) "                \
+                 "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(base, currency, day) DO NOTHING")      \
+  X(RATE_REPLACE, "UPDATE exchange_rates SET rate = ?4, source = ?5 "                            \
+                  "WHERE base = ?1 AND currency = ?2 AND day = ?3 AND rate <> ?4")               \
+  X(SCAN_RATES, "SELECT base, currency, day, rate, source FROM exchange_rates "                  \
+                "ORDER BY base, currency, day")
 
 typedef enum stmt_id {
 #define STMT_ENUM(name, sql) S_##name,
@@ -2080,6 +2086,50 @@ static int sq_scan_keys(rt_store_backend *b, rt_store_key_cb cb, void *ctx, rt_e
   return scan_end(b, s, stop ? SQLITE_DONE : x, stop, err, "reading API keys");
 }
 
+/* ---- exchange rates ---- */
+
+/* An insert that finds the key does nothing; the update then writes only a different value,
+ * so a rate put again unchanged leaves total_changes (and so the data version) alone. */
+static int sq_rate_put(rt_store_backend *b, const rt_rate_rec *r, int *status, rt_error *err) {
+  static const stmt_id steps[2] = {S_RATE_INSERT, S_RATE_REPLACE};
+  static const int outcome[2] = {RT_PUT_NEW, RT_PUT_MERGED};
+  int rc = in_txn(b, err);
+  *status = RT_PUT_DUPLICATE;
+  for (int k = 0; !rc && k < 2; k++) {
+    sqlite3_stmt *s;
+    rc = get(b, steps[k], &s, err);
+    if (rc)
+      break;
+    bind_str(s, 1, r->base);
+    bind_str(s, 2, r->currency);
+    sqlite3_bind_int64(s, 3, r->day);
+    sqlite3_bind_double(s, 4, r->rate);
+    bind_str(s, 5, r->source);
+    rc = run(b, s, err, "storing an exchange rate");
+    if (!rc && sqlite3_changes(b->db) > 0) {
+      *status = outcome[k];
+      break;
+    }
+  }
+  return rc;
+}
+
+static int sq_scan_rates(rt_store_backend *b, rt_store_rate_cb cb, void *ctx, rt_error *err) {
+  sqlite3_stmt *s;
+  int rc = scan_start(b, S_SCAN_RATES, &s, err), x = SQLITE_DONE, stop = 0;
+  if (rc)
+    return rc;
+  while (!stop && (x = sqlite3_step(s)) == SQLITE_ROW) {
+    rt_rate_rec r = {.base = (const char *)sqlite3_column_text(s, 0),
+                     .currency = (const char *)sqlite3_column_text(s, 1),
+                     .day = sqlite3_column_int64(s, 2),
+                     .rate = sqlite3_column_double(s, 3),
+                     .source = (const char *)sqlite3_column_text(s, 4)};
+    stop = cb(ctx, &r);
+  }
+  return scan_end(b, s, stop ? SQLITE_DONE : x, stop, err, "reading exchange rates");
+}
+
 /* ---- timeline ---- */
 
 static const char *const timeline_kinds[4] = {"event", "subscription", "order", "refund"};
@@ -2403,4 +2453,6 @@ const rt_store_ops rt__store_sqlite_ops = {
     .customer_timeline = sq_customer_timeline,
     .customer_merge = sq_customer_merge,
     .customer_unmerge = sq_customer_unmerge,
+    .rate_put = sq_rate_put,
+    .scan_rates = sq_scan_rates,
 };

@@ -2,8 +2,9 @@
  * migrations and version refusal, read-only opens, customers, identities, the idempotency rules
  * of orders, refunds, events and subscriptions, bulk mode with and without duplicates,
  * transactions, the data version, scans, scores, segments (members, events, sizes and the
- * migration that added them), API keys (only their hash stored, revocation, the migration) and
- * durability across reopen. */
+ * migration that added them), API keys (only their hash stored, revocation, the migration),
+ * exchange rates (idempotent puts, replacement, the data version, the migration) and durability
+ * across reopen. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -121,7 +122,7 @@ static const char *const undo_migration[] = {
           "DROP INDEX subscriptions_customer;",
     [6] = "DROP TABLE merge_identities; DROP TABLE merge_rows; DROP TABLE merges; "
           "ALTER TABLE customers DROP COLUMN merged_into;",
-    [7] = "SELECT 1;",
+    [7] = "DROP TABLE exchange_rates;",
     [8] = "ALTER TABLE segments DROP COLUMN settings; ALTER TABLE segments DROP COLUMN as_of;",
 };
 
@@ -2393,6 +2394,188 @@ static void test_durability(void **state) {
   assert_string_equal(buf, "1");
 }
 
+/* ---- exchange rates ---- */
+
+static int rate_put(rt_store *st, const char *base, const char *cur, int64_t day, double rate,
+                    const char *source, int *status) {
+  rt_rate_rec r = {.day = day, .base = base, .currency = cur, .rate = rate, .source = source};
+  rt_error err = {0};
+  return rt_store_rate_put(st, &r, status, &err);
+}
+
+/* The rates as "BASE/CUR@DAY=RATE(SOURCE)" lines, in scan order. */
+typedef struct rate_list {
+  char text[2048];
+  size_t len;
+  int stop_after; /* stop the scan after this many rows (0: never) */
+  int rows;
+} rate_list;
+
+static int on_rate(void *ctx, const rt_rate_rec *r) {
+  rate_list *l = ctx;
+  l->len += (size_t)snprintf(l->text + l->len, sizeof l->text - l->len, "%s/%s@%lld=%.15g(%s)\n",
+                             r->base, r->currency, (long long)r->day, r->rate,
+                             r->source ? r->source : "-");
+  l->rows++;
+  return l->stop_after && l->rows >= l->stop_after ? 42 : 0;
+}
+
+static const char *rates_text(rt_store *st, rate_list *l) {
+  memset(l, 0, sizeof *l);
+  rt_error err = {0};
+  assert_int_equal(rt_store_scan_rates(st, on_rate, l, &err), 0);
+  return l->text;
+}
+
+static void test_rates(void **state) {
+  (void)state;
+  rt_store *st = open_rw(fresh("rates"));
+  int status = -1;
+  rate_list l;
+  assert_string_equal(rates_text(st, &l), "");
+  assert_int_equal(count(st, "exchange_rates"), 0);
+  /* stored out of order, scanned by base, currency and day */
+  assert_int_equal(rate_put(st, "EUR", "USD", 19727, 1.0921, "a.csv", &status), 0);
+  assert_int_equal(status, RT_PUT_NEW);
+  assert_int_equal(rate_put(st, "EUR", "JPY", 19727, 158.08, "a.csv", &status), 0);
+  assert_int_equal(rate_put(st, "EUR", "USD", 19724, 1.0956, NULL, &status), 0);
+  assert_int_equal(rate_put(st, "USD", "ARS", 19724, 808.45, "b.csv", &status), 0);
+  assert_int_equal(status, RT_PUT_NEW);
+  assert_int_equal(count(st, "exchange_rates"), 4);
+  assert_string_equal(rates_text(st, &l), "EUR/JPY@19727=158.08(a.csv)\n"
+                                          "EUR/USD@19724=1.0956(-)\n"
+                                          "EUR/USD@19727=1.0921(a.csv)\n"
+                                          "USD/ARS@19724=808.45(b.csv)\n");
+  /* the same value again, from anywhere: nothing written, the first source kept */
+  assert_int_equal(rate_put(st, "EUR", "USD", 19727, 1.0921, "copy.csv", &status), 0);
+  assert_int_equal(status, RT_PUT_DUPLICATE);
+  /* another value for the key replaces the stored one, with its source */
+  assert_int_equal(rate_put(st, "EUR", "JPY", 19727, 158.1, "fix.csv", &status), 0);
+  assert_int_equal(status, RT_PUT_MERGED);
+  assert_int_equal(count(st, "exchange_rates"), 4);
+  assert_string_equal(rates_text(st, &l), "EUR/JPY@19727=158.1(fix.csv)\n"
+                                          "EUR/USD@19724=1.0956(-)\n"
+                                          "EUR/USD@19727=1.0921(a.csv)\n"
+                                          "USD/ARS@19724=808.45(b.csv)\n");
+  /* a callback's stop value comes back as is */
+  memset(&l, 0, sizeof l);
+  l.stop_after = 2;
+  assert_int_equal(rt_store_scan_rates(st, on_rate, &l, NULL), 42);
+  assert_int_equal(l.rows, 2);
+  /* rolled back: gone */
+  rt_error err = {0};
+  assert_int_equal(rt_store_begin(st, &err), 0);
+  assert_int_equal(rate_put(st, "EUR", "GBP", 19727, 0.86, NULL, &status), 0);
+  rt_store_rollback(st);
+  assert_int_equal(count(st, "exchange_rates"), 4);
+  rt_store_close(st);
+}
+
+static void test_rate_errors(void **state) {
+  (void)state;
+  const char *path = fresh("rate_errors");
+  rt_store *st = open_rw(path);
+  int status = -1;
+  rt_error err = {0};
+  rt_rate_rec r = {.day = 0, .base = "EUR", .currency = "USD", .rate = 1.1};
+  assert_int_equal(rt_store_rate_put(NULL, &r, &status, &err), RT_EINVAL);
+  assert_int_equal(rt_store_rate_put(st, NULL, &status, &err), RT_EINVAL);
+  static const char *const bad_codes[] = {"usd", "US", "USDX", "U$D", ""};
+  for (size_t i = 0; i < sizeof bad_codes / sizeof bad_codes[0]; i++) {
+    assert_int_equal(rate_put(st, "EUR", bad_codes[i], 0, 1.1, NULL, &status), RT_EINVAL);
+    assert_int_equal(status, 0);
+    assert_int_equal(rate_put(st, bad_codes[i], "EUR", 0, 1.1, NULL, &status), RT_EINVAL);
+  }
+  r.currency = NULL;
+  assert_int_equal(rt_store_rate_put(st, &r, &status, &err), RT_EINVAL);
+  assert_int_equal(rate_put(st, "EUR", "EUR", 0, 1, NULL, &status), RT_EINVAL);
+  const double bad_rates[] = {0, -1.5, NAN, INFINITY};
+  for (size_t i = 0; i < sizeof bad_rates / sizeof bad_rates[0]; i++)
+    assert_int_equal(rate_put(st, "EUR", "USD", 0, bad_rates[i], NULL, &status), RT_EINVAL);
+  /* years 1..9999 */
+  assert_int_equal(rate_put(st, "EUR", "USD", -719162, 1.1, NULL, &status), 0);
+  assert_int_equal(rate_put(st, "EUR", "USD", 2932896, 1.1, NULL, &status), 0);
+  assert_int_equal(rate_put(st, "EUR", "USD", -719163, 1.1, NULL, &status), RT_EINVAL);
+  assert_int_equal(rate_put(st, "EUR", "USD", 2932897, 1.1, NULL, &status), RT_EINVAL);
+  assert_int_equal(count(st, "exchange_rates"), 2);
+  assert_int_equal(rt_store_scan_rates(st, NULL, NULL, &err), RT_EINVAL);
+  rt_store_close(st);
+  /* a read-only store scans but does not write */
+  rt_store_config cfg = {.path = path, .read_only = 1};
+  assert_int_equal(rt_store_open(&cfg, &st, &err), 0);
+  r = (rt_rate_rec){.day = 0, .base = "EUR", .currency = "GBP", .rate = 0.8};
+  assert_int_equal(rt_store_rate_put(st, &r, &status, &err), RT_EINVAL);
+  assert_non_null(strstr(err.msg, "read-only"));
+  rate_list l;
+  rates_text(st, &l);
+  assert_int_equal(l.rows, 2);
+  rt_store_close(st);
+}
+
+/* Rates are data the model depends on: a change bumps the data version (seen by every
+ * connection), putting the same values again does not. */
+static void test_rate_data_version(void **state) {
+  (void)state;
+  const char *path = fresh("rate_dv");
+  rt_store *st = open_rw(path), *other = open_rw(path);
+  rt_error err = {0};
+  int status;
+  int64_t v0 = dv(st);
+  assert_int_equal(rt_store_begin(st, &err), 0);
+  assert_int_equal(rate_put(st, "EUR", "USD", 10, 1.1, "f", &status), 0);
+  assert_int_equal(rate_put(st, "EUR", "USD", 11, 1.2, "f", &status), 0);
+  assert_int_equal(rt_store_commit(st, &err), 0);
+  assert_int_equal(dv(other), v0 + 1);
+  /* a re-import: the same values, nothing written, no bump */
+  assert_int_equal(rt_store_begin(st, &err), 0);
+  assert_int_equal(rate_put(st, "EUR", "USD", 10, 1.1, "f", &status), 0);
+  assert_int_equal(status, RT_PUT_DUPLICATE);
+  assert_int_equal(rate_put(st, "EUR", "USD", 11, 1.2, "g", &status), 0);
+  assert_int_equal(status, RT_PUT_DUPLICATE);
+  assert_int_equal(rt_store_commit(st, &err), 0);
+  assert_int_equal(dv(other), v0 + 1);
+  /* a corrected value: one bump (an implicit transaction) */
+  assert_int_equal(rate_put(st, "EUR", "USD", 11, 1.25, "g", &status), 0);
+  assert_int_equal(status, RT_PUT_MERGED);
+  assert_int_equal(dv(other), v0 + 2);
+  rt_store_close(other);
+  rt_store_close(st);
+}
+
+/* A store of schema version 6 gets the rates table on its first read-write open. */
+static void test_rate_migration(void **state) {
+  (void)state;
+  const char *path = fresh("rate_migrate");
+  rt_store *st = open_rw(path);
+  int64_t a = cust(st, "kept");
+  rt_store_close(st);
+  downgrade(path, 6);
+  char buf[64];
+  sql_text(path, "SELECT count(*) FROM sqlite_schema WHERE name = 'exchange_rates'", buf,
+           sizeof buf);
+  assert_string_equal(buf, "0");
+  st = open_rw(path);
+  assert_true(rt_store_latest_schema_version() >= 7);
+  assert_int_equal(rt_store_schema_version(st), rt_store_latest_schema_version());
+  assert_int_equal(count(st, "exchange_rates"), 0);
+  int64_t id;
+  assert_int_equal(rt_store_customer_find(st, "kept", 4, &id, NULL), 0);
+  assert_int_equal(id, a);
+  int status;
+  assert_int_equal(rate_put(st, "EUR", "USD", 1, 1.1, NULL, &status), 0);
+  assert_int_equal(count(st, "exchange_rates"), 1);
+  rt_store_close(st);
+  sql_text(path, "SELECT name FROM schema_migrations WHERE version = 7", buf, sizeof buf);
+  assert_string_equal(buf, "exchange rates");
+  /* the table refuses a rate that is not positive even from outside the API */
+  sqlite3 *db;
+  assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+  assert_int_not_equal(sqlite3_exec(db, "INSERT INTO exchange_rates VALUES ('EUR','GBP',1,0,NULL)",
+                                    NULL, NULL, NULL),
+                       SQLITE_OK);
+  sqlite3_close(db);
+}
+
 static void test_count_and_args(void **state) {
   (void)state;
   rt_store *st = open_rw(fresh("args"));
@@ -2445,6 +2628,10 @@ int main(void) {
       cmocka_unit_test(test_merge_unmerge),
       cmocka_unit_test(test_merge_errors),
       cmocka_unit_test(test_durability),
+      cmocka_unit_test(test_rates),
+      cmocka_unit_test(test_rate_errors),
+      cmocka_unit_test(test_rate_data_version),
+      cmocka_unit_test(test_rate_migration),
       cmocka_unit_test(test_count_and_args),
   };
   return cmocka_run_group_tests(tests, group_setup, group_teardown);
