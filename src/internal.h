@@ -167,10 +167,22 @@ void rt__rates_set_dense_max(struct rt_rates *r, size_t cells);
 /* model/snapshot.c: releases a model opened from a snapshot (its mapping and the struct). */
 struct rt_model;
 void rt__model_unmap(struct rt_model *m);
-/* cancel.c: moves the orders paid back in full to the cancel_* columns of a model being built
- * (orders and refunds grouped, days set); link[j] is the time of the order refund j names (0:
- * none; link may be NULL). RT_ENOMEM leaves the model to be freed. */
-int rt__model_cancel(struct rt_model *m, const int64_t *link);
+/* The currencies of a build that converts with exchange rates (cancel.c): each grouped row's
+ * builder currency id, the rates, each id's index in them (-1: unknown to them), the model
+ * currency's id, and the rows left out (no rate) per id. */
+struct rt_rates;
+typedef struct rt__currencies {
+  const uint8_t *order, *refund; /* per grouped row */
+  const struct rt_rates *rates;
+  int index[256];
+  int keep;
+  int64_t left_out[256];
+} rt__currencies;
+/* cancel.c: on a model being built (orders and refunds grouped, days set), cancels the orders
+ * paid back in full (moved to the cancel_* columns) and, with cur, converts every amount into
+ * the model's currency, leaving out the rows without a rate; link[j] is the time of the order
+ * refund j names (0: none; link may be NULL). RT_ENOMEM leaves the model to be freed. */
+int rt__model_cancel(struct rt_model *m, const int64_t *link, rt__currencies *cur);
 /* model.c: the per-customer columns (first/last order day, revenue, refunded) from the rows. */
 void rt__model_derive(struct rt_model *m);
 

@@ -123,10 +123,18 @@ int rt_model_builder_refund_of(rt_model_builder *b, uint32_t cust, int64_t ms, i
 int rt_model_builder_subscription(rt_model_builder *b, uint32_t cust, int64_t started_ms,
                                   int64_t canceled_ms /* 0: active */, int64_t amount,
                                   const char *currency);
+/* Exchange rates (rates.h, borrowed until rt_model_build returns): orders, refunds and
+ * subscriptions in other currencies than the model's are converted at the rate of their own
+ * day, and those without a rate are left out and counted in other_currency_rows and other[]
+ * (without rates every row in another currency is). A cancellation (a refund paying back an
+ * order) matches amounts in their own currency, before conversion. */
+struct rt_rates;
+void rt_model_builder_set_rates(rt_model_builder *b, const struct rt_rates *rates);
 /* Consumes the builder (freed even on failure) and produces the model. */
 int rt_model_build(rt_model_builder *b, rt_model **out, rt_error *err);
 
-/* Builds the model of everything in the store. */
+/* Builds the model of everything in the store, converting other currencies with the store's
+ * exchange rates (retain rates import) when it has any. */
 int rt_model_load(rt_store *st, const rt_tz *tz, const char *currency, rt_model **out,
                   rt_error *err);
 void rt_model_free(rt_model *m);

@@ -9,6 +9,7 @@
 
 #include <retain/alloc.h>
 #include <retain/model.h>
+#include <retain/rates.h>
 #include <limits.h>
 #include <stdlib.h>
 
@@ -25,6 +26,7 @@ typedef struct rawcols {
 
 struct rt_model_builder {
   const rt_tz *tz;
+  const rt_rates *rates; /* borrowed; NULL: other currencies are left out */
   char want_currency[4];
   rt__strmap ids;
   int64_t *store_id;
@@ -174,6 +176,10 @@ void rt_model_builder_free(rt_model_builder *b) {
     rt_free(b->set_blocks[t]);
   }
   rt_free(b);
+}
+
+void rt_model_builder_set_rates(rt_model_builder *b, const rt_rates *rates) {
+  b->rates = rates && rt_rates_count(rates) ? rates : NULL;
 }
 
 int rt_model_builder_customer(rt_model_builder *b, const char *ext_id, size_t len,
@@ -888,6 +894,8 @@ static void note_other_currencies(const rt_model_builder *b, rt_model *m, int ke
 int rt_model_build(rt_model_builder *b, rt_model **out, rt_error *err) {
   rt__trace("model: build starts");
   int rc = RT_ENOMEM;
+  rt__currencies *conv = NULL;          /* with exchange rates: the conversion */
+  uint8_t *ocur = NULL, *rcur = NULL;   /* ... and each grouped row's currency */
   *out = NULL;
   rt_model *m = rt_calloc(1, sizeof *m);
   if (!m)
@@ -899,7 +907,20 @@ int rt_model_build(rt_model_builder *b, rt_model **out, rt_error *err) {
   int keep = pick_currency(b, m);
   if (keep == -2)
     keep = 255; /* matches no row: everything is "other currency" */
-  note_other_currencies(b, m, keep);
+  /* With exchange rates every currency is grouped and converted (cancel.c); without, only the
+   * model currency's rows are kept. */
+  if (b->rates && keep < b->ncurrencies && b->ncurrencies > 1) {
+    conv = rt_calloc(1, sizeof *conv);
+    if (!conv)
+      goto fail;
+    conv->rates = b->rates;
+    conv->keep = keep;
+    for (int i = 0; i < b->ncurrencies; i++)
+      conv->index[i] = rt_rates_currency(b->rates, b->currencies[i]);
+  } else {
+    note_other_currencies(b, m, keep);
+  }
+  const int gkeep = conv ? -1 : keep;
   m->currency_exp = rt_currency_exponent(m->currency);
   /* customers: take over the id pool */
   m->ext_off = rt_malloc((nc + 1) * sizeof *m->ext_off);
@@ -949,7 +970,7 @@ int rt_model_build(rt_model_builder *b, rt_model **out, rt_error *err) {
   }
   grouped g;
   size_t nraw = b->orders.n + b->set_orders;
-  rc = group_rows(src, nsrc, nc, keep, nsrc == 1 && !b->nsets ? &b->orders : NULL, b->sets,
+  rc = group_rows(src, nsrc, nc, gkeep, nsrc == 1 && !b->nsets ? &b->orders : NULL, b->sets,
                   b->nsets, &g);
   rawcols_free(&b->orders);
   for (int t = 0; t < b->nsets; t++) { /* freed already, unless the grouping failed early */
@@ -966,7 +987,8 @@ int rt_model_build(rt_model_builder *b, rt_model **out, rt_error *err) {
   m->other_currency_rows += (int64_t)(nraw - g.n);
   m->order_ms = g.ms;
   m->order_amount = g.amount;
-  rt_free(g.cur);
+  ocur = g.cur; /* with conv: each order's currency */
+  g.cur = NULL;
   m->order_day = rt_malloc((g.n ? g.n : 1) * sizeof *m->order_day);
   if (!m->order_day)
     goto fail;
@@ -988,9 +1010,11 @@ int rt_model_build(rt_model_builder *b, rt_model **out, rt_error *err) {
   /* refunds */
   gsrc rsrc = raw_source(&b->refunds);
   nraw = b->refunds.n;
-  rc = group_rows(&rsrc, 1, nc, keep, &b->refunds, NULL, 0, &g);
+  rc = group_rows(&rsrc, 1, nc, gkeep, &b->refunds, NULL, 0, &g);
   if (rc)
     goto fail;
+  rcur = g.cur;
+  g.cur = NULL;
   rc = RT_ENOMEM;
   m->refund_start = g.start;
   m->nrefunds = g.n;
@@ -1008,11 +1032,36 @@ int rt_model_build(rt_model_builder *b, rt_model **out, rt_error *err) {
     m->refund_day[i] = clamp_day(day);
     SEE_DAY(day);
   }
-  /* orders paid back in full are cancelled (cancel.c); g.ms2 holds the orders refunds name */
-  rc = rt__model_cancel(m, g.ms2);
+  /* orders paid back in full are cancelled, and other currencies converted (cancel.c); g.ms2
+   * holds the orders refunds name */
+  if (conv) {
+    conv->order = ocur;
+    conv->refund = rcur;
+  }
+  rc = rt__model_cancel(m, g.ms2, conv);
   grouped_free(&g);
+  rt_free(ocur);
+  rt_free(rcur);
+  ocur = rcur = NULL;
   if (rc)
     goto fail;
+  if (conv) { /* what had no rate, the most rows first */
+    m->nother = 0;
+    for (;;) {
+      int best = -1;
+      for (int i = 0; i < b->ncurrencies; i++)
+        if (conv->left_out[i] && (best < 0 || conv->left_out[i] > conv->left_out[best]))
+          best = i;
+      if (best < 0)
+        break;
+      m->other_currency_rows += conv->left_out[best];
+      if (m->nother < (int)RT_ARRAY_LEN(m->other)) {
+        memcpy(m->other[m->nother].code, b->currencies[best], 4);
+        m->other[m->nother++].rows = conv->left_out[best];
+      }
+      conv->left_out[best] = 0;
+    }
+  }
   rc = RT_ENOMEM;
   rt__trace("model: refunds matched");
 
@@ -1044,6 +1093,10 @@ int rt_model_build(rt_model_builder *b, rt_model **out, rt_error *err) {
       m->sub_end_day[i] = INT32_MAX;
     }
     m->sub_amount[i] = g.cur[i] == keep ? g.amount[i] : 0;
+    if (conv && g.cur[i] != keep && conv->index[g.cur[i]] >= 0 && g.amount[i] &&
+        rt_rates_convert_index(b->rates, g.amount[i], conv->index[g.cur[i]],
+                               conv->index[keep], m->sub_first_day[i], &m->sub_amount[i]))
+      m->sub_amount[i] = 0; /* no rate: the subscription still counts for activity */
   }
   grouped_free(&g);
 #undef SEE_DAY
@@ -1065,12 +1118,16 @@ int rt_model_build(rt_model_builder *b, rt_model **out, rt_error *err) {
   }
   m->as_of = m->max_day;
   m->as_of_basis = RT_AS_OF_DATA_END;
+  rt_free(conv);
   rt_model_builder_free(b);
   *out = m;
   rt__trace("model: built");
   return 0;
 
 fail:
+  rt_free(conv);
+  rt_free(ocur);
+  rt_free(rcur);
   rt_model_builder_free(b);
   rt_model_free(m);
   return rt_error_set(err, rc, "building the customer model: %s", rt_strerror(rc));
@@ -1195,7 +1252,12 @@ int rt_model_load(rt_store *st, const rt_tz *tz, const char *currency, rt_model 
       rt_store_read_end(st);
     return rc;
   }
-  rc = rt_store_scan_customers(st, load_customer, &l, err);
+  rt_rates *rates = NULL; /* the store's exchange rates, to convert other currencies */
+  rc = rt_rates_load(st, &rates, err);
+  if (!rc)
+    rt_model_builder_set_rates(l.b, rates);
+  if (!rc)
+    rc = rt_store_scan_customers(st, load_customer, &l, err);
   if (!rc)
     rc = rt_store_scan_orders(st, load_order, &l, err);
   if (!rc)
@@ -1207,11 +1269,13 @@ int rt_model_load(rt_store *st, const rt_tz *tz, const char *currency, rt_model 
   rt_free(l.index_of);
   if (rc) {
     rt_model_builder_free(l.b);
+    rt_rates_free(rates);
     if (l.rc)
       rt_error_set(err, l.rc, "loading the customer model: %s", rt_strerror(l.rc));
     return rc;
   }
   rc = rt_model_build(l.b, out, err);
+  rt_rates_free(rates);
   if (!rc)
     (*out)->data_version = version;
   return rc;

@@ -3,6 +3,7 @@
 #include "server/live.h"
 
 #include <retain/alloc.h>
+#include <retain/rates.h>
 #include <retain/segment.h>
 
 #include <errno.h>
@@ -58,6 +59,7 @@ static void view_free(rt__view *v) {
   rt_free(v->seg);
   rt_features_free(v->feat);
   rt_model_free(v->model);
+  rt_rates_free(v->rates);
   rt_free(v);
 }
 
@@ -167,6 +169,8 @@ static int build(rt__live *l, rt_store *st, uint64_t gen, rt__view **out, rt_err
     rc = rt_store_data_version(st, &v->data_version, err);
   if (!rc)
     rc = rt_model_load(st, l->tz, l->currency, &v->model, err);
+  if (!rc)
+    rc = rt_rates_load(st, &v->rates, err);
   if (!rc) {
     rt_as_of_basis why = RT_AS_OF_GIVEN;
     int32_t day = as_of_now(l, v->model);

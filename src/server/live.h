@@ -50,6 +50,8 @@ typedef struct rt__view {
   int64_t built_ms;       /* when it was built (UTC ms) */
   double seconds;         /* how long it took to build */
   rt_model *model;
+  struct rt_rates *rates; /* the store's exchange rates (one customer's rows are converted
+                             with them as the model's were) */
   rt_features *feat;
   rt__segview *seg;       /* by name */
   size_t nseg;

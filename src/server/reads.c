@@ -228,6 +228,7 @@ static rt_features *customer_now(rt_server *s, const rt__view *view, const rt_cu
   if (rt_model_builder_new(vm->tz, vm->currency, &a.b) ||
       rt_model_builder_customer(a.b, "c", 1, v->id, &ix))
     goto out;
+  rt_model_builder_set_rates(a.b, view->rates);
   rt_store *st = rt__reader_take(s, &slot);
   rt_store_read_begin(st, NULL); /* every page from one snapshot */
   do

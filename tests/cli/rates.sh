@@ -221,4 +221,32 @@ run 0 "$RT_BIN" --db empty.db rates list
 assert_contains "$OUT" "No exchange rates yet"
 run 1 "$RT_BIN" --db none.db rates list
 assert_contains "$ERR" "no store at 'none.db'"
+# ---- the model converts with the stored rates ----
+# A GBP store with USD and JPY orders: without rates the other currencies are left out, with a
+# note naming them; with the ECB's rates every order counts, at the rate of its own day (the
+# 2024-03-16 Saturday order at Friday's), and an order before any rate is still left out.
+export RETAIN_DB="$T/shop.db"
+cat >shop.csv <<'CSV'
+order_id,customer_id,order_date,amount,currency
+1,a,2024-03-14,100.00,GBP
+2,a,2024-03-15,108.92,USD
+3,b,2024-03-16,1000.00,USD
+4,b,2024-03-18,16251,JPY
+5,c,1990-01-01,50.00,USD
+CSV
+run 0 "$RT_BIN" import orders shop.csv --currency GBP
+run 0 "$RT_BIN" --currency GBP report --format csv
+assert_contains "$ERR" "4 orders and refunds in other currencies than GBP are left out (no exchange rate): 3 USD, 1 JPY"
+run 0 "$RT_BIN" rates import "$ECB"
+run 0 "$RT_BIN" --currency GBP features --customer b --format csv
+# b: 1000 USD on 2024-03-16 at the 15th's rates (USD 1.0892, GBP 0.8541) and 16251 JPY on the
+# 18th (JPY 162.51, GBP 0.85525), each rounded to the penny
+WANT=$(python3 -c "
+from decimal import Decimal as D, ROUND_HALF_UP as H
+a = (D('100000') * D('0.8541') / D('1.0892')).quantize(D(1), H)
+b = (D('16251') * 100 * D('0.85525') / D('162.51')).quantize(D(1), H)
+print(f'{(a + b) / 100:.2f}')")
+assert_eq "$(echo "$OUT" | awk -F, '$1 == "revenue" { print $NF }')" "$WANT" "b's revenue in GBP"
+run 0 "$RT_BIN" --currency GBP report --format csv
+assert_contains "$ERR" "1 orders and refunds in other currencies than GBP are left out (no exchange rate): 1 USD"
 finish

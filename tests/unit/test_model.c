@@ -9,6 +9,7 @@
 #include "internal.h"
 #include <retain/alloc.h>
 #include <retain/model.h>
+#include <retain/rates.h>
 #include <retain/store.h>
 #include <limits.h>
 #include <stdio.h>
@@ -644,8 +645,52 @@ static void test_load_named_refund(void **state) {
   remove_dir(dir);
 }
 
+/* Other currencies converted at their own day's rate; without a rate left out and counted; a
+ * refund cancels an order of its own currency, matched before conversion. Rates per EUR:
+ * from day 10, GBP 0.80 and USD 1.10; from day 20, USD 1.25 (days from 2024-01-01). */
+static void test_currencies(void **state) {
+  (void)state;
+  rt_rates *r;
+  rt_error err = {0};
+  assert_int_equal(rt_rates_new(&r), 0);
+  int64_t d10 = DAY(2024, 1, 11), d20 = DAY(2024, 1, 21);
+  assert_int_equal(rt_rates_add(r, d10, "EUR", "GBP", 0.80, &err), 0);
+  assert_int_equal(rt_rates_add(r, d10, "EUR", "USD", 1.10, &err), 0);
+  assert_int_equal(rt_rates_add(r, d20, "EUR", "USD", 1.25, &err), 0);
+  assert_int_equal(rt_rates_finish(r, &err), 0);
+  rt_model_builder *b;
+  assert_int_equal(rt_model_builder_new(NULL, "GBP", &b), 0);
+  rt_model_builder_set_rates(b, r);
+  uint32_t a, c;
+  assert_int_equal(rt_model_builder_customer(b, "a", 1, 1, &a), 0);
+  assert_int_equal(rt_model_builder_customer(b, "c", 1, 2, &c), 0);
+  assert_int_equal(rt_model_builder_order(b, a, D(12), 5000, "GBP"), 0);  /* 50.00 GBP */
+  assert_int_equal(rt_model_builder_order(b, a, D(15), 1100, "USD"), 0);  /* 11.00 USD: 8.00 GBP */
+  assert_int_equal(rt_model_builder_order(b, a, D(25), 1000, "USD"), 0);  /* 10.00 USD: 6.40 GBP */
+  assert_int_equal(rt_model_builder_order(b, a, D(5), 2200, "USD"), 0);   /* before any rate */
+  assert_int_equal(rt_model_builder_order(b, a, D(16), 900, "JPY"), 0);   /* no JPY rate */
+  assert_int_equal(rt_model_builder_refund(b, a, D(26), 1000, "USD"), 0); /* cancels the 10.00 */
+  assert_int_equal(rt_model_builder_order(b, c, D(15), 800, "GBP"), 0);   /* 8.00 GBP */
+  assert_int_equal(rt_model_builder_refund(b, c, D(16), 1100, "USD"), 0); /* 11 USD: partial */
+  rt_model *m;
+  assert_int_equal(rt_model_build(b, &m, &err), 0);
+  rt_rates_free(r);
+  assert_string_equal(m->currency, "GBP");
+  check_rows(m, 0, "5000@12 800@15", "640@25/26", "");
+  /* c's USD refund does not cancel its GBP order of the same converted value */
+  check_rows(m, 1, "800@15", "", "800@16");
+  assert_int_equal(m->other_currency_rows, 2);
+  assert_int_equal(m->nother, 2);
+  assert_int_equal(m->other[0].rows, 1);
+  assert_int_equal(m->other[1].rows, 1);
+  assert_true(!strcmp(m->other[0].code, "USD") || !strcmp(m->other[0].code, "JPY"));
+  assert_int_equal(m->revenue[0], 5800);
+  rt_model_free(m);
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
+      cmocka_unit_test(test_currencies),
       cmocka_unit_test(test_cancellations),
       cmocka_unit_test(test_as_of),
       cmocka_unit_test(test_default_as_of),
