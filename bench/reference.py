@@ -44,10 +44,8 @@ Choices where the docs leave room:
   - baseline_days of a whole period is left empty (METRICS.md defines it for a partial period
     only: k); the comparisons skip it there;
   - lifecycle: "repeat customers" are those with 2+ distinct order days, and the business's
-    median gap is the median of their own (mean) gaps; "new" = first order at most 30 days
-    before the as-of day: "within the last 30 days" as the complement of at risk's "no order
-    for more than 30 days" (SEGMENTS.md); the 30-day windows of orders_30d and of METRICS.md 3,
-    (d - 30, d], would leave out the 30th day;
+    median gap is the median of their own (mean) gaps; "new" = first purchase on one of the
+    last 30 days, (d - 30, d], the window of orders_30d (SEGMENTS.md);
     "won back" compares the last gap with max(4 x the mean gap of the order days before it, 90),
     the business median standing in when only one order day came before it.
 """
@@ -565,7 +563,7 @@ class Model:
                 if d[-1] - d[-2] > window:
                     stage = "won back"
             if stage is None:
-                if self.as_of - d[0] <= new_days:
+                if self.as_of - d[0] < new_days:
                     stage = "new"
                 elif len(d) == 1:
                     stage = "first-time buyer"

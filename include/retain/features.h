@@ -24,7 +24,8 @@ typedef struct rt_features_options {
   double lapsed_gaps;      /* lapsed after this many (default 4) */
   int at_risk_min_days;    /* default 30 */
   int lapsed_min_days;     /* default 90 */
-  int new_days;            /* first order within this many days: new (default 30) */
+  int new_days;            /* first purchase on one of the last this many days (today - first <
+                              new_days): new (default 30) */
   int loyal_orders;        /* active with at least this many orders: loyal (default 5) */
   /* value tiers: the top share of buyers by value (predicted CLV when stored, else net
    * revenue; by mid-rank share, as RFM) is platinum, the next gold, the next silver, the rest

@@ -36,6 +36,8 @@ typedef struct rt_model {
   /* customers */
   size_t ncustomers;
   int64_t *store_id;      /* the customer's id in the store (0 for a model built from a file) */
+  int32_t *created_day;   /* the day the profile was first seen, INT32_MIN when unknown (from a
+                             file); a profile does not exist as of an earlier day */
   uint64_t *ext_off;      /* [ncustomers+1] offsets of the external ids in ext_pool */
   char *ext_pool;         /* external ids, each NUL-terminated */
   /* orders */
@@ -112,6 +114,8 @@ void rt_model_builder_free(rt_model_builder *b);
 /* Adds (or finds) a customer by external id; returns its index in *out_index. */
 int rt_model_builder_customer(rt_model_builder *b, const char *ext_id, size_t len,
                               int64_t store_id, uint32_t *out_index);
+/* When customer cust was first seen (the store's created_ms); unknown when never called. */
+int rt_model_builder_created(rt_model_builder *b, uint32_t cust, int64_t created_ms);
 int rt_model_builder_order(rt_model_builder *b, uint32_t cust, int64_t ms, int64_t amount,
                            const char *currency);
 int rt_model_builder_refund(rt_model_builder *b, uint32_t cust, int64_t ms, int64_t amount,
@@ -163,7 +167,8 @@ int32_t rt_model_default_as_of(const rt_model *m, int32_t today, rt_as_of_basis 
 const char *rt_as_of_basis_name(rt_as_of_basis b);
 /* Judges *m as of `day` (basis: why that day, kept for printing): orders, refunds,
  * subscription starts and cancellations after it are dropped, orders cancelled after it are
- * purchases again, and a subscription cancelled after it is live. When rows must go, *m is
+ * purchases again, a subscription cancelled after it is live, and a profile first seen after it
+ * (with no row up to it) is not there. When rows must go, *m is
  * replaced by a new model (the old one is freed, and must not be shared); a day at or after the
  * data's last day only sets (*m)->as_of. */
 int rt_model_set_as_of(rt_model **m, int32_t day, rt_as_of_basis basis, rt_error *err);

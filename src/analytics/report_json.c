@@ -94,7 +94,10 @@ json_t *rt__report_json(const rt_report *r, const rt_model *m) {
     if (r->base[i].period != INT64_MIN) {
       b = rt__period_json(&r->base[i], exp);
       json_object_set_new(b, "periods", json_integer(r->base[i].averaged));
-      json_object_set_new(b, "days", json_integer(r->base[i].days));
+      /* a partial row's baseline counts the same first days of each period; whole rows'
+       * baselines count whole periods (no one number of days) */
+      json_object_set_new(b, "days", rt_period_partial(p) ? json_integer(r->base[i].days)
+                                                          : json_null());
     }
     json_object_set_new(o, "baseline", b ? b : json_null());
     json_array_append_new(arr, o);

@@ -257,7 +257,10 @@ int cmd_cohorts(const cli_global *g, int argc, char **argv) {
   if (rt_cohort_compute(a.model, &co, &t, &err)) {
     rc = cli_fail(&err);
   } else {
-    if (a.format == FMT_CSV) print_csv(t, a.model, NULL, 1);
+    if (a.format == FMT_CSV) {
+      cli_as_of_note(g, a.model);
+      print_csv(t, a.model, NULL, 1);
+    }
     else if (a.format == FMT_JSON) print_json(t, a.model, percent);
     else print_table(t, a.model, metric, percent);
     rt_cohort_table_free(t);

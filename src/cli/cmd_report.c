@@ -38,7 +38,7 @@ static void machine(const rt_period_metrics *m, size_t f, int exp, char *buf, si
   switch (rt_report_fields[f].kind) {
   case RT_FIELD_COUNT: snprintf(buf, n, "%lld", (long long)rt_report_count(m, f)); break;
   case RT_FIELD_MONEY: cli_money(rt_report_count(m, f), exp, buf, n); break;
-  case RT_FIELD_MONEY_AVG: snprintf(buf, n, "%.*f", exp, v / pow(10.0, exp)); break;
+  case RT_FIELD_MONEY_AVG: cli_money((int64_t)llround(v), exp, buf, n); break; /* half away */
   case RT_FIELD_RATE:
   case RT_FIELD_RATIO: snprintf(buf, n, "%.6g", v); break;
   }
@@ -184,7 +184,7 @@ static void print_csv(const rt_report *r, int exp) {
       machine(p, f, exp, buf, sizeof buf);
       printf(",%s", buf);
     }
-    if (b->period == INT64_MIN) printf(",");
+    if (b->period == INT64_MIN || !rt_period_partial(p)) printf(","); /* whole: their own */
     else printf(",%d", (int)b->days);
     for (size_t f = 0; f < RT_REPORT_NFIELDS; f++) {
       if (b->period == INT64_MIN) buf[0] = '\0';
@@ -364,7 +364,10 @@ int cmd_report(const cli_global *g, int argc, char **argv) {
     rc = cli_fail(&err);
   } else {
     int exp = a.model->currency_exp;
-    if (a.format == FMT_CSV) print_csv(rep, exp);
+    if (a.format == FMT_CSV) {
+      cli_as_of_note(g, a.model);
+      print_csv(rep, exp);
+    }
     else if (a.format == FMT_JSON) print_json(rep, a.model);
     else if (a.model->ncustomers == 0)
       printf("No customers yet. Import orders with 'retain import orders FILE'.\n");

@@ -31,6 +31,8 @@ struct rt_model_builder {
   rt__strmap ids;
   int64_t *store_id;
   size_t store_cap;
+  int64_t *created_ms; /* [created_cap] INT64_MIN: unknown; NULL until rt_model_builder_created */
+  size_t created_cap;
   char currencies[MAX_CURRENCIES][4];
   int ncurrencies;
   rawcols orders, refunds, subs;
@@ -168,6 +170,7 @@ void rt_model_builder_free(rt_model_builder *b) {
     return;
   rt__strmap_free(&b->ids);
   rt_free(b->store_id);
+  rt_free(b->created_ms);
   rawcols_free(&b->orders);
   rawcols_free(&b->refunds);
   rawcols_free(&b->subs);
@@ -215,6 +218,31 @@ static int currency_id(rt_model_builder *b, const char *cur) {
 
 static int check_cust(const rt_model_builder *b, uint32_t cust) {
   return cust < b->ids.count ? 0 : RT_EINVAL;
+}
+
+int rt_model_builder_created(rt_model_builder *b, uint32_t cust, int64_t created_ms) {
+  if (cust >= b->ids.count)
+    return RT_EINVAL;
+  if (!b->created_ms) {
+    size_t n = b->store_cap > b->ids.count ? b->store_cap : b->ids.count;
+    if (!(b->created_ms = rt_malloc((n ? n : 1) * sizeof *b->created_ms)))
+      return RT_ENOMEM;
+    for (size_t i = 0; i < n; i++)
+      b->created_ms[i] = INT64_MIN;
+    b->created_cap = n;
+  }
+  if (cust >= b->created_cap) {
+    size_t cap = b->created_cap * 2 > cust + 1 ? b->created_cap * 2 : cust + 1;
+    int64_t *a = rt_reallocarray(b->created_ms, cap, sizeof *a);
+    if (!a)
+      return RT_ENOMEM;
+    for (size_t i = b->created_cap; i < cap; i++)
+      a[i] = INT64_MIN;
+    b->created_ms = a;
+    b->created_cap = cap;
+  }
+  b->created_ms[cust] = created_ms;
+  return 0;
 }
 
 int rt_model_builder_order(rt_model_builder *b, uint32_t cust, int64_t ms, int64_t amount,
@@ -925,8 +953,13 @@ int rt_model_build(rt_model_builder *b, rt_model **out, rt_error *err) {
   /* customers: take over the id pool */
   m->ext_off = rt_malloc((nc + 1) * sizeof *m->ext_off);
   m->store_id = rt_calloc(nc ? nc : 1, sizeof *m->store_id);
-  if (!m->ext_off || !m->store_id)
+  m->created_day = rt_malloc((nc ? nc : 1) * sizeof *m->created_day);
+  if (!m->ext_off || !m->store_id || !m->created_day)
     goto fail;
+  for (size_t i = 0; i < nc; i++) {
+    int64_t ms = b->created_ms && i < b->created_cap ? b->created_ms[i] : INT64_MIN;
+    m->created_day[i] = ms == INT64_MIN ? INT32_MIN : clamp_day(rt_tz_day(b->tz, ms));
+  }
   if (nc) {
     memcpy(m->ext_off, b->ids.key_off, (nc + 1) * sizeof *m->ext_off);
     memcpy(m->store_id, b->store_id, nc * sizeof *m->store_id);
@@ -1141,6 +1174,7 @@ void rt_model_free(rt_model *m) {
     return;
   }
   rt_free(m->store_id);
+  rt_free(m->created_day);
   rt_free(m->ext_off);
   rt_free(m->ext_pool);
   rt_free(m->order_start);
@@ -1177,7 +1211,6 @@ typedef struct load_ctx {
 
 static int load_customer(void *ctx, int64_t id, const char *ext_id, int64_t created_ms) {
   load_ctx *l = ctx;
-  (void)created_ms;
   if (id <= 0)
     return 0;
   if ((size_t)id >= l->cap) {
@@ -1193,6 +1226,8 @@ static int load_customer(void *ctx, int64_t id, const char *ext_id, int64_t crea
   }
   uint32_t ix;
   int rc = rt_model_builder_customer(l->b, ext_id, strlen(ext_id), id, &ix);
+  if (!rc)
+    rc = rt_model_builder_created(l->b, ix, created_ms);
   if (rc)
     return l->rc = rc;
   l->index_of[id] = ix + 1;

@@ -15,7 +15,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#define SNAP_MAGIC "RTMODEL\x02"
+#define SNAP_MAGIC "RTMODEL\x03"
 #define SNAP_ALIGN 64
 
 typedef struct snap_header {
@@ -48,6 +48,7 @@ static size_t columns_of(rt_model *m, const snap_header *h, column *c) {
   size_t n = 0, nc = h->ncustomers;
 #define COL(field, count) c[n++] = (column){(void **)&m->field, (count) * sizeof *m->field}
   COL(store_id, nc);
+  COL(created_day, nc);
   COL(ext_off, nc + 1);
   COL(ext_pool, h->ext_pool_len);
   COL(order_start, nc + 1);

@@ -77,6 +77,7 @@ int rt_model_subset(const rt_model *m, const uint64_t *bits, rt_model **out, rt_
   size_t n1 = kept ? kept : 1;
   int rc = 0;
   if (!(s->store_id = rt_malloc(n1 * sizeof *s->store_id)) ||
+      !(s->created_day = rt_malloc(n1 * sizeof *s->created_day)) ||
       !(s->ext_off = rt_malloc((kept + 1) * sizeof *s->ext_off)) ||
       !(s->ext_pool = rt_malloc(pool ? pool : 1)) ||
       !(s->first_order_day = rt_malloc(n1 * sizeof *s->first_order_day)) ||
@@ -126,6 +127,7 @@ int rt_model_subset(const rt_model *m, const uint64_t *bits, rt_model **out, rt_
       continue;
     size_t len = m->ext_off[i + 1] - m->ext_off[i];
     s->store_id[k] = m->store_id[i];
+    s->created_day[k] = m->created_day[i];
     s->ext_off[k] = at;
     memcpy(s->ext_pool + at, m->ext_pool + m->ext_off[i], len);
     at += len;

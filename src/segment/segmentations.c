@@ -169,7 +169,7 @@ rt_stage rt_lifecycle_stage(const int32_t *days, size_t n, int32_t today, double
     if ((double)(last - prev) > window(o->lapsed_gaps, before, o->lapsed_min_days))
       return RT_STAGE_WON_BACK;
   }
-  if (today - first <= o->new_days)
+  if (today - first < o->new_days) /* on one of the new_days days up to today, as orders_30d */
     return RT_STAGE_NEW;
   if (k == 1)
     return RT_STAGE_FIRST_TIME;

@@ -382,6 +382,7 @@ static void test_load_from_store(void **state) {
   for (size_t i = 0; i < m->ncustomers; i++) {
     if (m->store_id[i] == c1) {
       assert_string_equal(rt_model_ext_id(m, i), "c1");
+      assert_int_equal(m->created_day[i], DAY(2023, 5, 1)); /* the store's created_ms */
       assert_int_equal(m->revenue[i], 2200);
       assert_int_equal(m->first_order_day[i], DAY(2023, 4, 1));
     } else {
@@ -601,6 +602,45 @@ static void test_as_of(void **state) {
   rt_model_free(m);
 }
 
+/* A profile first seen after the as-of day is not there, unless it has a row by then (one a
+ * merge gave it); one of unknown creation (from a file) always is. */
+static void test_as_of_profiles(void **state) {
+  (void)state;
+  rt_model_builder *b;
+  assert_int_equal(rt_model_builder_new(NULL, "USD", &b), 0);
+  uint32_t c[4];
+  const char *ids = "pqrs";
+  for (int k = 0; k < 4; k++)
+    assert_int_equal(rt_model_builder_customer(b, ids + k, 1, k + 1, &c[k]), 0);
+  assert_int_equal(rt_model_builder_created(b, c[0], D(1)), 0);  /* p: seen on day 1 */
+  assert_int_equal(rt_model_builder_created(b, c[1], D(30)), 0); /* q: a sign-up of day 30 */
+  assert_int_equal(rt_model_builder_created(b, c[2], D(30)), 0); /* r: day 30, an order of 5 */
+  assert_int_equal(rt_model_builder_order(b, c[0], D(2), 100, "USD"), 0);
+  assert_int_equal(rt_model_builder_order(b, c[2], D(5), 200, "USD"), 0);
+  assert_int_equal(rt_model_builder_order(b, c[0], D(40), 100, "USD"), 0);
+  rt_model *m;
+  rt_error err = {0};
+  assert_int_equal(rt_model_build(b, &m, &err), 0);
+  assert_int_equal(m->created_day[1], DAY(2024, 1, 31));
+  assert_int_equal(m->created_day[3], INT32_MIN);
+  /* as of day 40 (the last day with data) q exists: nothing is cut */
+  rt_model *same = m;
+  assert_int_equal(rt_model_set_as_of(&m, DAY(2024, 2, 10), RT_AS_OF_GIVEN, &err), 0);
+  assert_ptr_equal(m, same);
+  assert_int_equal(m->ncustomers, 4);
+  /* as of day 10: q is not there yet; r is (its order), s is (never known) */
+  assert_int_equal(rt_model_set_as_of(&m, DAY(2024, 1, 11), RT_AS_OF_GIVEN, &err), 0);
+  assert_int_equal(m->ncustomers, 3);
+  assert_string_equal(rt_model_ext_id(m, 0), "p");
+  assert_string_equal(rt_model_ext_id(m, 1), "r");
+  assert_string_equal(rt_model_ext_id(m, 2), "s");
+  assert_int_equal(m->store_id[1], 3);
+  assert_int_equal(rt_model_index_of(m, 2), SIZE_MAX);
+  check_rows(m, 1, "200@5", "", "");
+  assert_int_equal(m->norders, 2);
+  rt_model_free(m);
+}
+
 static void test_default_as_of(void **state) {
   (void)state;
   rt_model *m = cancel_fixture(); /* data ends 2024-01-21 */
@@ -694,6 +734,7 @@ int main(void) {
       cmocka_unit_test(test_cancellations),
       cmocka_unit_test(test_as_of),
       cmocka_unit_test(test_default_as_of),
+      cmocka_unit_test(test_as_of_profiles),
       cmocka_unit_test(test_load_named_refund),
       cmocka_unit_test(test_currency_exponent),
       cmocka_unit_test(test_group_and_sort),
