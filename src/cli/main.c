@@ -19,7 +19,7 @@ static const struct {
     {"import", cmd_import, "import orders, customers, events or subscriptions from CSV"},
     {"report", cmd_report, "retention KPIs for a period against a baseline"},
     {"cohorts", cmd_cohorts, "acquisition cohorts x periods since acquisition"},
-    {"clv", cmd_clv, "who is still a customer and what each is worth (BG/NBD, Gamma-Gamma)"},
+    {"clv", cmd_clv, "who is still a customer and what each is worth (MBG/NBD, Gamma-Gamma)"},
     {"subscription", cmd_subscription, "subscription retention curve and residual value (sBG)"},
     {"churn", cmd_churn, "churn risk with reasons: train, score, explain; cv on a table"},
     {"scores", cmd_scores, "export the customer scores a model run stored"},
