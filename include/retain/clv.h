@@ -160,8 +160,9 @@ typedef struct rt_btyd {
   };
 } rt_btyd;
 
-/* Fits the model, then tests whether the history identifies dropout (RT_DROPOUT_MIN_SHARE)
- * and sets RT_FIT_NO_DROPOUT in the info's warnings when it does not. */
+/* Fits the model. Every purchase model's fit (rt_bgnbd_fit, rt_mbgnbd_fit, rt_pareto_fit)
+ * also tests whether the history identifies dropout (RT_DROPOUT_MIN_SHARE) and sets
+ * RT_FIT_NO_DROPOUT in its info's warnings when it does not. */
 int rt_btyd_fit(const rt_clv_summary *s, rt_btyd_kind kind, rt_btyd *out, rt_error *err);
 const rt_fit_info *rt_btyd_info(const rt_btyd *m);
 /* The model's name for people ("BG/NBD"), its name in options and stored runs ("bgnbd"), and
