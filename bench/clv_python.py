@@ -1,7 +1,8 @@
 """The CLV notebook recipe in Python, as a peer for bench/clv.py: pandas reads the orders and
 builds each customer's (frequency, recency, T, monetary value) summary in weeks (repeat purchase
 days, as the lifetimes library's summary_data_from_transaction_data does), scipy fits BG/NBD and
-Gamma-Gamma by maximum likelihood (vectorized NumPy likelihoods, BFGS), and every customer gets
+Gamma-Gamma by maximum likelihood (vectorized NumPy likelihoods, BFGS; spend net of refunds
+as retain keeps it), and every customer gets
 P(alive), expected purchases over 52 weeks (scipy.special.hyp2f1) and a CLV discounted monthly
 over 12 steps. The lifetimes package itself is not installable here (no PyPI); this follows its
 recipe with the same libraries it is built on.
@@ -19,7 +20,8 @@ from scipy.special import betaln, gammaln, hyp2f1
 def summary(path):
     df = pd.read_csv(path, usecols=["customer_id", "order_date", "amount"],
                      parse_dates=["order_date"])
-    df = df[df["amount"] >= 0]  # negative amounts are refunds
+    refunds = df[df["amount"] < 0]  # negative amounts are refunds
+    df = df[df["amount"] >= 0]
     df["day"] = df["order_date"].dt.floor("D")
     days = df.groupby(["customer_id", "day"], as_index=False)["amount"].sum()
     g = days.groupby("customer_id")
@@ -29,7 +31,13 @@ def summary(path):
     first_amount = days.sort_values("day").groupby("customer_id")["amount"].first()
     s = pd.DataFrame({"x": n - 1, "t_x": (last - first).dt.days / 7.0,
                       "T": (until - first).dt.days / 7.0})
-    s["m"] = np.where(s["x"] > 0, (total - first_amount) / s["x"].where(s["x"] > 0, 1), 0.0)
+    # spend net of refunds, as retain keeps it (docs/MODELS.md): the repeat mean times the share
+    # of the customer's spend they kept up to the calibration end
+    refunded = -refunds[refunds["order_date"].dt.floor("D") <= until].groupby(
+        "customer_id")["amount"].sum().reindex(s.index).fillna(0)
+    kept = np.where(total > 0, np.maximum(0, total - refunded) / total.where(total > 0, 1), 0)
+    s["m"] = np.where(s["x"] > 0, (total - first_amount) / s["x"].where(s["x"] > 0, 1) * kept,
+                      0.0)
     return s, until
 
 

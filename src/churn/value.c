@@ -6,6 +6,7 @@
  * day, net of the refunds paid in that year, is what a retention manager would expect to lose
  * next year if they left. It is never below 0 (refunds of older orders can outweigh a year's). */
 #include <retain/alloc.h>
+#include <retain/clv.h>
 #include <retain/churn.h>
 #include <retain/model.h>
 #include <retain/store.h>
@@ -31,24 +32,11 @@ static int on_score(void *ctx, const char *ext_id, const rt_score_rec *r) {
   return 0;
 }
 
-/* The latest CLV run (the highest id of the two kinds, as the features take it): 0 and
- * out->clv_run set, or RT_ENOTFOUND. */
+/* The latest CLV run (rt_clv_latest_run, as the features take it): 0 and out->clv_run set, or
+ * RT_ENOTFOUND. */
 static int latest_clv_run(rt_store *st, rt_churn_values *out, rt_error *err) {
-  static const char *const kinds[] = {"bgnbd", "pareto"};
-  rt_score_run best = {0};
-  for (size_t k = 0; k < 2; k++) {
-    rt_score_run r;
-    if (rt_store_score_run_get(st, 0, kinds[k], &r, NULL))
-      continue;
-    if (r.id > best.id) {
-      rt_free(best.kind);
-      rt_free(best.params);
-      best = r;
-    } else {
-      rt_free(r.kind);
-      rt_free(r.params);
-    }
-  }
+  rt_score_run best;
+  rt_clv_latest_run(st, &best, NULL);
   if (!best.id)
     return rt_error_set(err, RT_ENOTFOUND, "churn: no stored CLV run (`retain clv predict "
                         "--save` stores one)");

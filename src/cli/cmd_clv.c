@@ -1,8 +1,9 @@
-/* cmd_clv.c - `retain clv fit|predict`: the buy-till-you-die models of include/retain/clv.h on
- * the store's orders or an orders file. `fit` prints the BG/NBD and Gamma-Gamma estimates with
- * their log-likelihood and convergence; `predict` one row per customer: P(alive), expected
- * purchases and value over a horizon, expected next order date, historic value and the mean
- * days between orders. */
+/* cmd_clv.c - `retain clv fit|predict|holdout`: the buy-till-you-die models of
+ * include/retain/clv.h on the store's orders or an orders file. `fit` prints the purchase
+ * model's (BG/NBD, MBG/NBD or Pareto/NBD) and Gamma-Gamma's estimates with their
+ * log-likelihood, convergence and the warnings that say when not to trust them; `predict` one
+ * row per customer: P(alive), expected purchases and value over a horizon, the date by which
+ * the next order is more likely than not, historic value and the mean days between orders. */
 #include "cli/cli.h"
 
 #include <retain/clv.h>
@@ -19,30 +20,38 @@ typedef struct spend_fit {
   const rt_clv_summary *s;
   rt_gamma_gamma *out;
   int ok;
+  rt_error err; /* why not, when not ok */
 } spend_fit;
 
 static void *fit_spend(void *arg) {
   spend_fit *f = arg;
-  rt_error err = {0};
-  f->ok = rt_gamma_gamma_fit(f->s, f->out, &err) == 0;
+  f->ok = rt_gamma_gamma_fit(f->s, f->out, &f->err) == 0;
   return NULL;
 }
 
 static void help(void) {
   printf("Usage: retain [--db PATH] clv fit|predict|holdout|summary [options]\n\n"
-         "Who is still a customer and what each is worth, from the orders (BG/NBD purchases,\n"
-         "Gamma-Gamma spend; docs/MODELS.md). The models are fitted on the orders up to --until\n"
-         "(the calibration end); predictions are for the time after it.\n\n"
-         "  fit       print the estimates, log-likelihoods and convergence\n"
+         "Who is still a customer and what each is worth, from the orders (MBG/NBD, BG/NBD or\n"
+         "Pareto/NBD purchases, Gamma-Gamma spend net of refunds; docs/MODELS.md). The models\n"
+         "are fitted on the orders up to --until (the calibration end); predictions are for\n"
+         "the time after it. Fits that should not be trusted as they are (estimates the data\n"
+         "hardly determine, a history that shows no customer dropping out) say so: in the\n"
+         "table, on stderr, or in the JSON's \"warnings\". When the history does not show\n"
+         "customers dropping out, P(alive) and the next order are left empty: use `retain\n"
+         "churn train` for churn risk.\n\n"
+         "  fit       print the estimates, their standard errors, log-likelihoods, convergence\n"
+         "            and the share of customers the model thinks gone by --until\n"
          "  predict   one row per customer: customer_id, p_alive, expected_purchases,\n"
-         "            predicted_clv, expected_next_order, historic_clv, avg_days_between_orders\n"
+         "            predicted_clv, next_order_by (the date by which the customer more\n"
+         "            likely than not has ordered again, if that is within the horizon),\n"
+         "            historic_clv, avg_days_between_orders\n"
          "  holdout   fit on the orders up to --until, then compare the repeat purchases the\n"
          "            model expected in each unit after it with those made, and the total\n"
          "  summary   the latest stored scores (predict --save) summed up: customers, mean\n"
          "            P(alive), expected purchases, predicted value; --segment NAME for one\n"
          "            segment, --by segment for every segment side by side\n\n"
          "Options:\n"
-         "  --model M          bgnbd (default) or pareto (Pareto/NBD) for the purchases\n"
+         "  --model M          the purchase model: %s (default), %s or %s\n"
          "  --until DATE       calibration end, inclusive (default: the last order day)\n"
          "  --unit U           day, week (default) or month: the models' time unit\n"
          "  --horizon H        predict: how far ahead, like 52w, 90d, 12m or 1y (default 52w)\n"
@@ -56,7 +65,9 @@ static void help(void) {
          "                     models are still fitted on every customer)\n"
          "  --timezone TZ      business time zone (default: the store's, or UTC)\n\n"
          "Import options for --orders:\n%s",
-         cli_import_options_help);
+         rt_btyd_key(RT_BTYD_DEFAULT),
+         rt_btyd_key(RT_BTYD_DEFAULT == RT_BTYD_BGNBD ? RT_BTYD_MBGNBD : RT_BTYD_BGNBD),
+         rt_btyd_key(RT_BTYD_PARETO), cli_import_options_help);
 }
 
 typedef struct clv_args {
@@ -73,20 +84,82 @@ typedef struct clv_args {
 static json_t *params_json(const char *const *names, const double *values, int n) {
   json_t *o = json_object();
   for (int i = 0; i < n; i++)
-    json_object_set_new(o, names[i], json_real(values[i]));
+    json_object_set_new(o, names[i], isfinite(values[i]) ? json_real(values[i]) : json_null());
   return o;
 }
 
+/* The fits' warnings: the purchase model's, then the spend model's. */
+#define MAX_WARNINGS 12
+typedef struct fit_warnings {
+  int n;
+  rt_fit_warning w[MAX_WARNINGS];
+  const char *model[MAX_WARNINGS]; /* "bgnbd", ..., "gamma-gamma" */
+} fit_warnings;
+
+static void collect_warnings(const rt_btyd *bm, const rt_gamma_gamma *gg, int gg_ok,
+                             const char *until, fit_warnings *fw) {
+  fw->n = rt_btyd_warnings(bm, until, fw->w, MAX_WARNINGS);
+  for (int i = 0; i < fw->n; i++)
+    fw->model[i] = rt_btyd_key(bm->kind);
+  if (gg_ok) {
+    int k = rt_gamma_gamma_warnings(gg, fw->w + fw->n, MAX_WARNINGS - fw->n);
+    for (int i = fw->n; i < fw->n + k; i++)
+      fw->model[i] = "gamma-gamma";
+    fw->n += k;
+  }
+}
+
+static json_t *warnings_json(const fit_warnings *fw) {
+  json_t *arr = json_array();
+  for (int i = 0; i < fw->n; i++) {
+    json_t *o = json_object();
+    json_object_set_new(o, "model", json_string(fw->model[i]));
+    json_object_set_new(o, "code", json_string(rt_fit_warning_key(fw->w[i].code)));
+    json_object_set_new(o, "message", json_string(fw->w[i].text));
+    json_array_append_new(arr, o);
+  }
+  return arr;
+}
+
+/* Each warning on stderr, one line each (for csv and json output, and predict's). */
+static void warnings_stderr(const fit_warnings *fw) {
+  for (int i = 0; i < fw->n; i++)
+    fprintf(stderr, "retain: warning: %s\n", fw->w[i].text);
+}
+
+/* text wrapped at 92 columns, each line after `first` or `rest` */
+static void print_wrapped(const char *first, const char *rest, const char *text) {
+  const char *p = text, *lead = first;
+  while (*p) {
+    size_t room = 92 - strlen(lead), n = strlen(p);
+    if (n > room) {
+      n = room;
+      while (n > 0 && p[n] != ' ')
+        n--;
+      if (n == 0)
+        n = room;
+    }
+    printf("%s%.*s\n", lead, (int)n, p);
+    p += n;
+    while (*p == ' ')
+      p++;
+    lead = rest;
+  }
+}
+
 static void print_fit(const clv_args *c, const cli_analysis *a, const rt_clv_summary *s,
-                      const rt_btyd *bm, const rt_gamma_gamma *gg, int gg_ok) {
+                      const rt_btyd *bm, const rt_gamma_gamma *gg, int gg_ok,
+                      const char *gg_why) {
   char until[16];
   rt_day_format(s->until_day, until, sizeof until);
   const rt_fit_info *info = rt_btyd_info(bm);
-  int pareto = bm->kind == RT_BTYD_PARETO;
-  const char *model = pareto ? "pareto" : "bgnbd";
-  const char *pn[4] = {"r", "alpha", pareto ? "s" : "a", pareto ? "beta" : "b"};
-  const double pv[4] = {pareto ? bm->pn.r : bm->bg.r, pareto ? bm->pn.alpha : bm->bg.alpha,
-                        pareto ? bm->pn.s : bm->bg.a, pareto ? bm->pn.beta : bm->bg.b};
+  const char *model = rt_btyd_key(bm->kind), *pn[4];
+  double pv[4];
+  rt_btyd_params(bm, pn, pv);
+  fit_warnings fw;
+  collect_warnings(bm, gg, gg_ok, until, &fw);
+  int identified = !(info->warnings & RT_FIT_NO_DROPOUT);
+  const char *per = bm->kind == RT_BTYD_PARETO ? c->unit_name : "purchase";
   if (a->format == FMT_JSON) {
     json_t *root = json_object();
     json_object_set_new(root, "model", json_string(model));
@@ -101,6 +174,14 @@ static void print_fit(const clv_args *c, const cli_analysis *a, const rt_clv_sum
     json_object_set_new(root, "converged", json_boolean(info->converged));
     json_object_set_new(root, "evaluations", json_integer(info->evaluations));
     json_object_set_new(root, "starts", json_integer(info->starts));
+    json_t *d = json_object();
+    json_object_set_new(d, "identified", json_boolean(identified));
+    json_object_set_new(d, "dropped_share", json_real(info->dropped_share));
+    json_object_set_new(d, "mean_dropout", json_real(info->dropout));
+    json_object_set_new(d, "per", json_string(per));
+    json_object_set_new(d, "log_se", isfinite(info->dropout_lse)
+                                         ? json_real(info->dropout_lse) : json_null());
+    json_object_set_new(root, "dropout", d);
     if (gg_ok) {
       json_t *sp = json_object();
       json_object_set_new(sp, "model", json_string("gamma-gamma"));
@@ -113,6 +194,7 @@ static void print_fit(const clv_args *c, const cli_analysis *a, const rt_clv_sum
       json_object_set_new(sp, "converged", json_boolean(gg->info.converged));
       json_object_set_new(root, "spend", sp);
     }
+    json_object_set_new(root, "warnings", warnings_json(&fw));
     json_dumpf(root, stdout, JSON_INDENT(2) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
     printf("\n");
     json_decref(root);
@@ -123,15 +205,18 @@ static void print_fit(const clv_args *c, const cli_analysis *a, const rt_clv_sum
     for (int j = 0; j < 4; j++)
       printf("%s,%s,%.10g\n", model, pn[j], pv[j]);
     printf("%s,loglik,%.10g\n%s,converged,%d\n", model, info->loglik, model, info->converged);
+    printf("%s,dropped_share,%.10g\n%s,dropout_identified,%d\n", model, info->dropped_share,
+           model, identified);
     if (gg_ok)
       printf("gamma-gamma,p,%.10g\ngamma-gamma,q,%.10g\ngamma-gamma,v,%.10g\n"
              "gamma-gamma,loglik,%.10g\ngamma-gamma,converged,%d\n",
              gg->p, gg->q, gg->v, gg->info.loglik, gg->info.converged);
+    warnings_stderr(&fw);
     return;
   }
   char n1[32], n2[32];
   printf("%s purchases · %s customers (%s distinct summaries) · orders up to %s · unit: %s\n",
-         pareto ? "Pareto/NBD" : "BG/NBD", cli_count((int64_t)info->n, n1, sizeof n1),
+         rt_btyd_name(bm->kind), cli_count((int64_t)info->n, n1, sizeof n1),
          cli_count((int64_t)info->distinct, n2, sizeof n2), until, c->unit_name);
   for (int j = 0; j < 4; j++)
     printf("  %-5s = %10.4f  ± %.4f\n", pn[j], pv[j], info->se[j]);
@@ -140,17 +225,28 @@ static void print_fit(const clv_args *c, const cli_analysis *a, const rt_clv_sum
            "their errors)\n");
   printf("  log-likelihood %.2f · %s after %d evaluations (best of %d starts)\n", info->loglik,
          info->converged ? "converged" : "NOT converged", info->evaluations, info->starts);
+  printf("  dropout: %.1f%% of the customers gone by %s by the model's reckoning · mean %.4g "
+         "per %s%s\n",
+         100 * info->dropped_share, until, info->dropout, per,
+         identified ? "" : " · NOT identified (no P(alive))");
   if (gg_ok) {
     printf("Gamma-Gamma spend · %s repeat buyers\n", cli_count((int64_t)gg->info.n, n1,
                                                               sizeof n1));
     printf("  p     = %10.4f  ± %.4f\n  q     = %10.4f  ± %.4f\n  v     = %10.4f  ± %.4f\n",
            gg->p, gg->info.se[0], gg->q, gg->info.se[1], gg->v, gg->info.se[2]);
-    printf("  mean spend per order %.2f %s\n", gg->q > 1 ? gg->p * gg->v / (gg->q - 1) : NAN,
-           a->model->currency);
+    printf("  mean spend per order %.2f %s (net of refunds)\n",
+           gg->q > 1 ? gg->p * gg->v / (gg->q - 1) : NAN, a->model->currency);
     printf("  log-likelihood %.2f · %s\n", gg->info.loglik,
            gg->info.converged ? "converged" : "NOT converged");
   } else {
-    printf("Gamma-Gamma spend: not fitted (fewer than 2 repeat buyers)\n");
+    /* the reason without the "clv: " of the library's message */
+    printf("Gamma-Gamma spend: not fitted: %s\n",
+           strncmp(gg_why, "clv: ", 5) ? gg_why : gg_why + 5);
+  }
+  if (fw.n) {
+    printf("Warnings:\n");
+    for (int i = 0; i < fw.n; i++)
+      print_wrapped("  ! ", "    ", fw.w[i].text);
   }
 }
 
@@ -200,14 +296,15 @@ static char *fixed(char *p, double v, int dec) {
   return p;
 }
 
-/* Customer i's expected next order date into buf (16 bytes): the calibration end plus the mean
- * wait, or "" when there is none. Returns its length. */
+/* Customer i's next order date into buf (16 bytes): the calibration end plus the median time
+ * to the next purchase, rounded up to a whole day (by the end of that day the customer more
+ * likely than not has ordered again), or "" when there is none. Returns its length. */
 static size_t next_order(const rt_clv_summary *s, const rt_clv_predictions *pr, size_t i,
                          char *buf) {
-  double days = pr->wait[i] * s->unit_days;
+  double days = pr->next[i] * s->unit_days;
   buf[0] = 0;
-  if (isnan(days) || days >= 1e6) return 0;
-  return (size_t)rt_day_format(s->until_day + (int32_t)lround(days), buf, 16);
+  if (!(days >= 0) || days >= 1e6) return 0;
+  return (size_t)rt_day_format(s->until_day + (int32_t)ceil(days - 1e-9), buf, 16);
 }
 
 /* predict --save: a model run with its parameters, and every customer's scores, in one
@@ -216,7 +313,6 @@ static int save_scores(const cli_global *g, const clv_args *c, const cli_analysi
                        const rt_clv_summary *s, const rt_btyd *bm, const rt_gamma_gamma *gg,
                        int gg_ok, const rt_clv_predictions *pr) {
   const rt_model *m = a->model;
-  int pareto = bm->kind == RT_BTYD_PARETO;
   char until[16];
   rt_day_format(s->until_day, until, sizeof until);
   json_t *p = json_object();
@@ -224,15 +320,18 @@ static int save_scores(const cli_global *g, const clv_args *c, const cli_analysi
   json_object_set_new(p, "until", json_string(until));
   json_object_set_new(p, "horizon_days", json_real(c->horizon_days));
   json_object_set_new(p, "discount_monthly", json_real(c->discount));
-  const char *pn[4] = {"r", "alpha", pareto ? "s" : "a", pareto ? "beta" : "b"};
-  const double pv[4] = {pareto ? bm->pn.r : bm->bg.r, pareto ? bm->pn.alpha : bm->bg.alpha,
-                        pareto ? bm->pn.s : bm->bg.a, pareto ? bm->pn.beta : bm->bg.b};
+  const char *pn[4];
+  double pv[4];
+  rt_btyd_params(bm, pn, pv);
   json_object_set_new(p, "params", params_json(pn, pv, 4));
   if (gg_ok) {
     const char *gn[] = {"p", "q", "v"};
     const double gv[] = {gg->p, gg->q, gg->v};
     json_object_set_new(p, "spend", params_json(gn, gv, 3));
   }
+  fit_warnings fw;
+  collect_warnings(bm, gg, gg_ok, until, &fw);
+  json_object_set_new(p, "warnings", warnings_json(&fw));
   char *params = json_dumps(p, JSON_COMPACT | JSON_REAL_PRECISION(10));
   json_decref(p);
   rt_store *st = NULL;
@@ -240,7 +339,7 @@ static int save_scores(const cli_global *g, const clv_args *c, const cli_analysi
   int64_t run = 0;
   int rc = cli_open_store(g, 0, &st);
   if (!rc && (rt_store_begin(st, &err) ||
-              rt_store_score_run_begin(st, pareto ? "pareto" : "bgnbd", params, &run, &err)))
+              rt_store_score_run_begin(st, rt_btyd_key(bm->kind), params, &run, &err)))
     rc = cli_fail(&err);
   for (size_t i = 0; !rc && i < s->n; i++) {
     char next[16];
@@ -306,7 +405,7 @@ static char *csv_rows(const csv_writer *w, size_t i0, size_t i1, char *p) {
       *p++ = '"';
     }
     *p++ = ',';
-    p = fixed(p, pr->p_alive[i], 6);
+    if (!isnan(pr->p_alive[i])) p = fixed(p, pr->p_alive[i], 6);
     *p++ = ',';
     p = fixed(p, pr->expected[i], 6);
     *p++ = ',';
@@ -364,11 +463,12 @@ static void *csv_chunks(void *arg) {
 }
 
 static int print_predict(const clv_args *c, const cli_analysis *a, const rt_clv_summary *s,
+                         const rt_btyd *bm, const fit_warnings *fw,
                          const rt_clv_predictions *pr) {
   const rt_model *m = a->model;
-  (void)c;
   if (a->format != FMT_JSON) {
-    printf("customer_id,p_alive,expected_purchases,predicted_clv,expected_next_order,"
+    warnings_stderr(fw);
+    printf("customer_id,p_alive,expected_purchases,predicted_clv,next_order_by,"
            "historic_clv,avg_days_between_orders\n");
     csv_writer w = {a, s, pr, (s->n + CSV_CHUNK - 1) / CSV_CHUNK, 0, 2, 0,
                     PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER};
@@ -393,23 +493,34 @@ static int print_predict(const clv_args *c, const cli_analysis *a, const rt_clv_
     double gap = x > 0 ? s->t_x[i] * s->unit_days / x : NAN;
     json_t *o = json_object();
     json_object_set_new(o, "customer_id", json_string(rt_model_ext_id(m, ci)));
-    json_object_set_new(o, "p_alive", json_real(pr->p_alive[i]));
+    json_object_set_new(o, "p_alive", isnan(pr->p_alive[i]) ? json_null()
+                                                              : json_real(pr->p_alive[i]));
     json_object_set_new(o, "expected_purchases", json_real(pr->expected[i]));
     json_object_set_new(o, "predicted_clv",
                         isnan(pr->value[i]) ? json_null() : json_real(pr->value[i]));
-    json_object_set_new(o, "expected_next_order", next[0] ? json_string(next) : json_null());
+    json_object_set_new(o, "next_order_by", next[0] ? json_string(next) : json_null());
     json_object_set_new(o, "historic_clv", json_real(s->spent[i]));
     json_object_set_new(o, "avg_days_between_orders", isnan(gap) ? json_null() : json_real(gap));
     json_array_append_new(arr, o);
   }
-  json_dumpf(arr, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(8));
+  char until[16];
+  rt_day_format(s->until_day, until, sizeof until);
+  json_t *root = json_object();
+  json_object_set_new(root, "model", json_string(rt_btyd_key(bm->kind)));
+  json_object_set_new(root, "until", json_string(until));
+  json_object_set_new(root, "unit", json_string(c->unit_name));
+  json_object_set_new(root, "horizon_days", json_real(c->horizon_days));
+  json_object_set_new(root, "warnings", warnings_json(fw));
+  json_object_set_new(root, "customers", arr);
+  json_dumpf(root, stdout, JSON_INDENT(1) | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(8));
   printf("\n");
-  json_decref(arr);
+  json_decref(root);
   return CLI_OK;
 }
 
 static void print_holdout(const clv_args *c, const cli_analysis *a, const rt_clv_summary *s,
-                          int periods, const double *actual, const double *predicted) {
+                          const rt_btyd *bm, int periods, const double *actual,
+                          const double *predicted) {
   double ca = 0, cp = 0, abs_err = 0;
   char until[16];
   rt_day_format(s->until_day, until, sizeof until);
@@ -445,6 +556,7 @@ static void print_holdout(const clv_args *c, const cli_analysis *a, const rt_clv
   double rel = ca > 0 ? (cp - ca) / ca : NAN, mae = periods ? abs_err / periods : NAN;
   if (arr) {
     json_t *root = json_object();
+    json_object_set_new(root, "model", json_string(rt_btyd_key(bm->kind)));
     json_object_set_new(root, "until", json_string(until));
     json_object_set_new(root, "unit", json_string(c->unit_name));
     json_object_set_new(root, "customers", json_integer((json_int_t)s->n));
@@ -458,8 +570,10 @@ static void print_holdout(const clv_args *c, const cli_analysis *a, const rt_clv
     json_decref(root);
   } else if (a->format == FMT_TABLE) {
     char n1[32];
-    printf("Holdout check · %s customers fitted on orders up to %s · repeat purchases per %s\n\n",
-           cli_count((int64_t)s->n, n1, sizeof n1), until, c->unit_name);
+    printf("Holdout check · %s · %s customers fitted on orders up to %s · repeat purchases "
+           "per %s\n\n",
+           rt_btyd_name(bm->kind), cli_count((int64_t)s->n, n1, sizeof n1), until,
+           c->unit_name);
     cli_table_print(&tb, stdout);
     printf("\nIn all: %.0f actual, %.1f predicted (%+.1f%%); mean absolute error %.1f per %s.\n",
            ca, cp, 100 * rel, mae, c->unit_name);
@@ -477,7 +591,7 @@ int cmd_clv(const cli_global *g, int argc, char **argv) {
   c.unit_name = "week";
   c.horizon_days = 52 * 7;
   int holdout = 0;
-  rt_btyd_kind kind = RT_BTYD_BGNBD;
+  rt_btyd_kind kind = RT_BTYD_DEFAULT;
   int64_t periods = 0;
   if (!strcmp(argv[1], "summary")) {
     const char *segment = NULL;
@@ -525,7 +639,8 @@ int cmd_clv(const cli_global *g, int argc, char **argv) {
       if (r < 0) return CLI_USAGE;
       if (!strcmp(v, "pareto")) kind = RT_BTYD_PARETO;
       else if (!strcmp(v, "bgnbd")) kind = RT_BTYD_BGNBD;
-      else return cli_usage_error("clv", "--model wants bgnbd or pareto, not '%s'", v);
+      else if (!strcmp(v, "mbgnbd")) kind = RT_BTYD_MBGNBD;
+      else return cli_usage_error("clv", "--model wants mbgnbd, bgnbd or pareto, not '%s'", v);
       continue;
     }
     if (cli_flag(argv, i, "--save")) {
@@ -617,7 +732,12 @@ int cmd_clv(const cli_global *g, int argc, char **argv) {
       } else if (rt_clv_holdout(a.model, s, &bg, np, act, pred, &err)) {
         rc = cli_fail(&err);
       } else {
-        print_holdout(&c, &a, s, np, act, pred);
+        char u[16];
+        fit_warnings fw;
+        rt_day_format(s->until_day, u, sizeof u);
+        collect_warnings(&bg, &gg, gg_ok, u, &fw);
+        warnings_stderr(&fw);
+        print_holdout(&c, &a, s, &bg, np, act, pred);
       }
       free(act);
       free(pred);
@@ -627,12 +747,17 @@ int cmd_clv(const cli_global *g, int argc, char **argv) {
       if (rt_clv_predict(s, &bg, gg_ok ? &gg : NULL, c.horizon_days / c.unit_days, disc, &pr,
                          &err))
         rc = cli_fail(&err);
-      else
-        rc = print_predict(&c, &a, s, pr);
+      else {
+        char u[16];
+        fit_warnings fw;
+        rt_day_format(s->until_day, u, sizeof u);
+        collect_warnings(&bg, &gg, gg_ok, u, &fw);
+        rc = print_predict(&c, &a, s, &bg, &fw, pr);
+      }
       if (!rc && c.save) rc = save_scores(g, &c, &a, s, &bg, &gg, gg_ok, pr);
       rt_clv_predictions_free(pr);
     } else {
-      print_fit(&c, &a, s, &bg, &gg, gg_ok);
+      print_fit(&c, &a, s, &bg, &gg, gg_ok, sf.err.msg);
     }
   }
   rt_clv_summary_free(s);

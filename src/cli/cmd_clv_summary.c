@@ -1,8 +1,12 @@
 /* cmd_clv_summary.c - `retain clv summary`: the latest stored CLV run (`clv predict --save`)
  * summed up for all customers, one segment (--segment NAME) or every segment side by side
  * (--by segment): customers scored, mean P(alive), customers likely alive, expected purchases
- * and predicted value. */
+ * and predicted value. A run whose model could not estimate P(alive) (the history showed no
+ * customers dropping out: its scores' p_alive are NULL) has no mean P(alive) and no count of
+ * customers likely alive: they show as "–" (null in JSON, empty in CSV). */
 #include "cli/cli.h"
+
+#include <retain/clv.h>
 
 #include <retain/alloc.h>
 #include <retain/segment.h>
@@ -15,7 +19,7 @@
 typedef struct group {
   const char *name; /* NULL: all customers */
   cli_ids members;  /* store ids, ascending */
-  int64_t scored, alive;
+  int64_t scored, alive, with_p; /* with_p: scores that have a P(alive) */
   double p_alive, expected, value;
 } group;
 
@@ -43,6 +47,7 @@ static int on_score(void *ctx, const char *ext_id, const rt_score_rec *r) {
     if (gr->name && !has(gr, r->customer)) continue;
     gr->scored++;
     if (!isnan(r->p_alive)) {
+      gr->with_p++;
       gr->p_alive += r->p_alive;
       gr->alive += r->p_alive >= 0.5;
     }
@@ -57,13 +62,8 @@ int cli_clv_summary(const cli_global *g, const char *segment, int by_segment, cl
   rt_error err = {0};
   int rc = cli_open_store(g, 1, &st);
   if (rc) return rc;
-  /* the latest CLV run, of either purchase model */
-  rt_score_run runs[2] = {{0}, {0}}, *run = NULL;
-  const char *kinds[2] = {"bgnbd", "pareto"};
-  for (int k = 0; k < 2; k++)
-    if (rt_store_score_run_get(st, 0, kinds[k], &runs[k], NULL) == 0 &&
-        (!run || runs[k].id > run->id))
-      run = &runs[k];
+  /* the latest CLV run, of any purchase model */
+  rt_score_run latest, *run = rt_clv_latest_run(st, &latest, NULL) == 0 ? &latest : NULL;
   cli_names names = {0};
   group *groups = NULL;
   size_t ng = 1;
@@ -102,8 +102,8 @@ int cli_clv_summary(const cli_global *g, const char *segment, int by_segment, cl
       json_t *o = json_object();
       json_object_set_new(o, "segment", gr->name ? json_string(gr->name) : json_null());
       json_object_set_new(o, "customers", json_integer(gr->scored));
-      json_object_set_new(o, "mean_p_alive", gr->scored ? json_real(gr->p_alive / (double)gr->scored) : json_null());
-      json_object_set_new(o, "likely_alive", json_integer(gr->alive));
+      json_object_set_new(o, "mean_p_alive", gr->with_p ? json_real(gr->p_alive / (double)gr->with_p) : json_null());
+      json_object_set_new(o, "likely_alive", gr->with_p ? json_integer(gr->alive) : json_null());
       json_object_set_new(o, "expected_purchases", json_real(gr->expected));
       json_object_set_new(o, "predicted_clv", json_real(gr->value));
       json_array_append_new(arr, o);
@@ -121,9 +121,10 @@ int cli_clv_summary(const cli_global *g, const char *segment, int by_segment, cl
     for (size_t k = 0; k < ng; k++) {
       const group *gr = &groups[k];
       cli_csv_field(stdout, gr->name ? gr->name : "(all customers)");
-      printf(",%lld,%.6f,%lld,%.4f,%.2f\n", (long long)gr->scored,
-             gr->scored ? gr->p_alive / (double)gr->scored : 0.0, (long long)gr->alive,
-             gr->expected, gr->value);
+      printf(",%lld,", (long long)gr->scored);
+      if (gr->with_p) printf("%.6f,%lld", gr->p_alive / (double)gr->with_p, (long long)gr->alive);
+      else printf(",");
+      printf(",%.4f,%.2f\n", gr->expected, gr->value);
     }
   } else {
     printf("Customer value · run %lld (%s, %s)\n\n", (long long)run->id, run->kind, when);
@@ -136,24 +137,29 @@ int cli_clv_summary(const cli_global *g, const char *segment, int by_segment, cl
       const group *gr = &groups[k];
       char a[32], b[32], c[32], d[32], e[48], f[48];
       double n = gr->scored ? (double)gr->scored : 1;
-      snprintf(b, sizeof b, "%.3f", gr->p_alive / n);
+      if (gr->with_p) snprintf(b, sizeof b, "%.3f", gr->p_alive / (double)gr->with_p);
+      else snprintf(b, sizeof b, "–");
       snprintf(d, sizeof d, "%.0f", gr->expected);
       snprintf(e, sizeof e, "%.2f", gr->value);
       snprintf(f, sizeof f, "%.2f", gr->value / n);
       cli_table_row(&t, (const char *[]){gr->name ? gr->name : "all customers",
                                          cli_count(gr->scored, a, sizeof a), b,
-                                         cli_count(gr->alive, c, sizeof c), d, e, f});
+                                         gr->with_p ? cli_count(gr->alive, c, sizeof c) : "–",
+                                         d, e, f});
     }
     cli_table_print(&t, stdout);
     cli_table_free(&t);
+    if (groups[0].scored && !groups[0].with_p)
+      printf("\n–: no P(alive) in this run: its history did not show customers dropping out "
+             "(docs/MODELS.md); `retain churn train` gives churn risk\n");
   }
 out:
   for (size_t k = 0; groups && k < ng; k++) rt_free(groups[k].members.v);
   free(groups);
   cli_names_free(&names);
-  for (int k = 0; k < 2; k++) {
-    rt_free(runs[k].kind);
-    rt_free(runs[k].params);
+  if (run) {
+    rt_free(run->kind);
+    rt_free(run->params);
   }
   rt_store_close(st);
   return rc;

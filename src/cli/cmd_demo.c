@@ -93,7 +93,7 @@ int cmd_demo(const cli_global *g, int argc, char **argv) {
   char *coh_argv[] = {"cohorts", "--period", "quarter", "--percent", NULL};
   if ((rc = run(&dg, cmd_cohorts, coh_argv))) return rc;
 
-  printf("\n== 5. Who is still a customer, and what each is worth (BG/NBD, Gamma-Gamma)\n\n");
+  printf("\n== 5. Who is still a customer, and what each is worth (MBG/NBD, Gamma-Gamma)\n\n");
   char *clv_argv[] = {"clv", "fit", NULL};
   if ((rc = run(&dg, cmd_clv, clv_argv))) return rc;
 

@@ -19,7 +19,7 @@ static void help(void) {
          "(kind, time, customers, parameters).\n\n"
          "Options:\n"
          "  --run N        that run (default: the latest)\n"
-         "  --kind K       the latest run of a kind: bgnbd, pareto or churn\n"
+         "  --kind K       the latest run of a kind: mbgnbd, bgnbd, pareto or churn\n"
          "  --format F     csv (default) or json\n");
 }
 
@@ -108,8 +108,9 @@ int cmd_scores(const cli_global *g, int argc, char **argv) {
       if (r < 0 || cli_parse_int("scores", "--run", v, 1, INT64_MAX, &run)) return CLI_USAGE;
     } else if ((r = cli_value(argc, argv, &i, "--kind", &v)) != 0) {
       if (r < 0) return CLI_USAGE;
-      if (strcmp(v, "bgnbd") && strcmp(v, "pareto") && strcmp(v, "churn"))
-        return cli_usage_error("scores", "--kind wants bgnbd, pareto or churn, not '%s'", v);
+      if (strcmp(v, "mbgnbd") && strcmp(v, "bgnbd") && strcmp(v, "pareto") && strcmp(v, "churn"))
+        return cli_usage_error("scores", "--kind wants mbgnbd, bgnbd, pareto or churn, not '%s'",
+                               v);
       kind = v;
     } else if ((r = cli_value(argc, argv, &i, "--format", &v)) != 0) {
       if (r < 0 || cli_parse_format("scores", v, &format)) return CLI_USAGE;

@@ -20,7 +20,7 @@ static const struct {
     {"rates", cmd_rates, "exchange rates: import (the ECB's file), list, convert"},
     {"report", cmd_report, "retention KPIs for a period against a baseline"},
     {"cohorts", cmd_cohorts, "acquisition cohorts x periods since acquisition"},
-    {"clv", cmd_clv, "who is still a customer and what each is worth (BG/NBD, Gamma-Gamma)"},
+    {"clv", cmd_clv, "who is still a customer and what each is worth (MBG/NBD, Gamma-Gamma)"},
     {"subscription", cmd_subscription, "subscription retention curve and residual value (sBG)"},
     {"churn", cmd_churn, "churn risk with reasons: train, score, explain; cv on a table"},
     {"scores", cmd_scores, "export the customer scores a model run stored"},

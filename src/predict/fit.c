@@ -9,6 +9,7 @@
 
 #include <math.h>
 #include <nlopt.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "internal.h"
@@ -160,6 +161,8 @@ typedef struct objective {
 
 typedef double matrix[RT__FIT_MAXP][RT__FIT_MAXP];
 
+#define BOUND 25 /* the log parameters stay within +-BOUND */
+
 /* A range of rows summed on one thread. */
 typedef struct sum_part {
   const objective *o;
@@ -306,20 +309,28 @@ static int invert(matrix a, int np) {
 /* Standard errors from the Hessian h of the mean objective at the estimate lx: the inverse of
  * the observed information (the Hessian of the total negative log-likelihood in log
  * parameters), carried to the parameters by the delta method (se(theta) = theta se(log
- * theta)). */
-static void standard_errors(const objective *o, const double *lx, const matrix h, double *se) {
+ * theta)); lcov gets that inverse, the covariance of the log parameters. A singular or not
+ * positive definite information leaves NANs. */
+static void standard_errors(const objective *o, const double *lx, const matrix h, double *se,
+                            double lcov[4][4]) {
   int np = o->np;
   matrix info;
   double total = o->rows->total ? (double)o->rows->total : 1;
-  for (int j = 0; j < np; j++)
+  for (int j = 0; j < 4; j++) {
     se[j] = NAN;
+    for (int k = 0; k < 4; k++)
+      lcov[j][k] = NAN;
+  }
   for (int j = 0; j < np; j++)
     for (int k = 0; k < np; k++)
       info[j][k] = h[j][k] * total;
   if (invert(info, np))
     return;
-  for (int j = 0; j < np; j++)
+  for (int j = 0; j < np; j++) {
     se[j] = info[j][j] > 0 ? exp(lx[j]) * sqrt(info[j][j]) : NAN;
+    for (int k = 0; k < np; k++)
+      lcov[j][k] = info[j][j] > 0 && info[k][k] > 0 ? info[j][k] : NAN;
+  }
 }
 
 /* Newton steps on all the rows from lx next to the optimum (the scout's). Each step costs one
@@ -360,7 +371,7 @@ static double newton_polish(objective *o, const matrix hinv, double *lx, double 
     for (int ls = 0; ls < 30; ls++, t /= 2) {
       for (int j = 0; j < np; j++) {
         x[j] = lx[j] + t * step[j];
-        x[j] = x[j] < -25 ? -25 : x[j] > 25 ? 25 : x[j];
+        x[j] = x[j] < -BOUND ? -BOUND : x[j] > BOUND ? BOUND : x[j];
       }
       fn = evaluate(o, x, gn, o->analytic ? hn : NULL);
       if (fn <= f)
@@ -386,13 +397,16 @@ static double newton_polish(objective *o, const matrix hinv, double *lx, double 
   return HUGE_VAL;
 }
 
+#define MAX_EVALS 3000 /* per L-BFGS run */
+
 /* One L-BFGS run from lx (log parameters, updated in place). Returns the minimum found, or
  * HUGE_VAL when the run failed; *converged and *evals say how it ended. */
 static double lbfgs(const objective *model, const rt__rows *rows, double ftol, double *lx,
-                    int *converged, int *evals) {
+                    int *converged, int *evals, int *limit) {
   const int np = model->np;
   *converged = 0;
   *evals = 0;
+  *limit = 0;
   nlopt_opt opt = nlopt_create(NLOPT_LD_LBFGS, (unsigned)np);
   if (!opt)
     return HUGE_VAL;
@@ -401,18 +415,19 @@ static double lbfgs(const objective *model, const rt__rows *rows, double ftol, d
   o.evals = 0;
   double lo[RT__FIT_MAXP], hi[RT__FIT_MAXP], minf = HUGE_VAL;
   for (int j = 0; j < np; j++) {
-    lo[j] = -25; /* e^-25 .. e^25: any parameter a customer base can have */
-    hi[j] = 25;
+    lo[j] = -BOUND; /* e^-25 .. e^25: any parameter a customer base can have */
+    hi[j] = BOUND;
   }
   nlopt_set_lower_bounds(opt, lo);
   nlopt_set_upper_bounds(opt, hi);
   nlopt_set_min_objective(opt, neg_mean_ll, &o);
   nlopt_set_ftol_rel(opt, ftol);
   nlopt_set_xtol_rel(opt, ftol * 1e3);
-  nlopt_set_maxeval(opt, 3000);
+  nlopt_set_maxeval(opt, MAX_EVALS);
   nlopt_result res = nlopt_optimize(opt, lx, &minf);
   nlopt_destroy(opt);
   *evals = o.evals;
+  *limit = res == NLOPT_MAXEVAL_REACHED;
   if (res < 0 && res != NLOPT_ROUNDOFF_LIMITED)
     return HUGE_VAL;
   /* round-off limited: L-BFGS could not improve further, which at an optimum is the expected
@@ -449,26 +464,27 @@ int rt__fit_ml(const rt__rows *rows, int np, rt__loglik_fn f, rt__prepare_fn pre
       race.total += (size_t)rows->w[i];
   }
   double best = HUGE_VAL, best_lx[RT__FIT_MAXP] = {0};
-  int converged = 0, evals = 0;
+  int converged = 0, evals = 0, limit = 0;
   for (int s = 0; s < nstarts; s++) {
     double lx[RT__FIT_MAXP];
     for (int j = 0; j < np; j++)
       lx[j] = log(starts[s * np + j]);
-    int c, e;
-    double v = lbfgs(&o, &race, 1e-13, lx, &c, &e);
+    int c, e, l;
+    double v = lbfgs(&o, &race, 1e-13, lx, &c, &e, &l);
     info->starts++;
     if (v < best) {
       best = v;
       memcpy(best_lx, lx, sizeof lx);
       converged = c;
       evals = e;
+      limit = l;
     }
   }
   if (best == HUGE_VAL)
     return RT_EINVAL;
   rt__trace("fit: starts raced");
   if (race.n < scout.n)
-    best = lbfgs(&o, &scout, 1e-13, best_lx, &converged, &evals);
+    best = lbfgs(&o, &scout, 1e-13, best_lx, &converged, &evals, &limit);
   if (best == HUGE_VAL)
     return RT_EINVAL;
   rt__trace("fit: refined on the scout rows");
@@ -491,9 +507,10 @@ int rt__fit_ml(const rt__rows *rows, int np, rt__loglik_fn f, rt__prepare_fn pre
       memcpy(best_lx, lx, sizeof lx);
       converged = 1; /* the gradient check below has the last word */
       evals = o.evals;
+      limit = 0;
       known = 1;
     } else {
-      best = lbfgs(&o, rows, 1e-13, best_lx, &converged, &evals);
+      best = lbfgs(&o, rows, 1e-13, best_lx, &converged, &evals, &limit);
     }
   }
   if (best == HUGE_VAL)
@@ -514,9 +531,27 @@ int rt__fit_ml(const rt__rows *rows, int np, rt__loglik_fn f, rt__prepare_fn pre
   for (int j = 0; j < np; j++)
     norm += g[j] * g[j];
   info->converged = info->converged && sqrt(norm) < 1e-4;
-  standard_errors(&o, best_lx, h, info->se);
+  standard_errors(&o, best_lx, h, info->se, info->lcov);
   for (int j = np; j < 4; j++)
     info->se[j] = NAN;
+  /* what makes the estimates doubtful */
+  if (!info->converged)
+    info->warnings |= RT_FIT_NOT_CONVERGED;
+  if (limit)
+    info->warnings |= RT_FIT_EVAL_LIMIT;
+  for (int j = 0; j < np; j++) {
+    if (isnan(info->se[j]))
+      info->warnings |= RT_FIT_SINGULAR;
+    else if (info->se[j] > theta[j])
+      info->wide |= 1u << j;
+    if (fabs(best_lx[j]) >= BOUND - 0.5)
+      info->at_bound |= 1u << j;
+  }
+  if (info->wide)
+    info->warnings |= RT_FIT_WIDE_SE;
+  if (info->at_bound)
+    info->warnings |= RT_FIT_AT_BOUND;
+  info->dropped_share = info->dropout = info->dropout_lse = NAN;
   rt__trace("fit: standard errors");
   info->loglik = -best * (double)(rows->total ? rows->total : 1);
   if (o.prior_var > 0) { /* the log-likelihood itself, without the prior */
@@ -524,4 +559,116 @@ int rt__fit_ml(const rt__rows *rows, int np, rt__loglik_fn f, rt__prepare_fn pre
     info->loglik = -evaluate(&o, best_lx, NULL, NULL) * (double)(rows->total ? rows->total : 1);
   }
   return 0;
+}
+
+const char *rt_fit_warning_key(unsigned code) {
+  switch (code) {
+  case RT_FIT_NOT_CONVERGED:
+    return "not_converged";
+  case RT_FIT_EVAL_LIMIT:
+    return "eval_limit";
+  case RT_FIT_SINGULAR:
+    return "singular";
+  case RT_FIT_AT_BOUND:
+    return "at_bound";
+  case RT_FIT_WIDE_SE:
+    return "wide_se";
+  case RT_FIT_NO_DROPOUT:
+    return "no_dropout";
+  default:
+    return "unknown";
+  }
+}
+
+/* "r, alpha and b" for the parameters whose bit is set */
+static void name_list(const char *const *names, int np, unsigned bits, char *buf, size_t cap) {
+  int n = 0, total = 0;
+  for (int j = 0; j < np; j++)
+    total += bits >> j & 1;
+  buf[0] = 0;
+  for (int j = 0; j < np; j++)
+    if (bits >> j & 1) {
+      size_t len = strlen(buf);
+      snprintf(buf + len, cap - len, "%s%s", n == 0 ? "" : n == total - 1 ? " and " : ", ",
+               names[j]);
+      n++;
+    }
+}
+
+int rt_fit_warnings(const rt_fit_info *info, const char *model, const char *const *names,
+                    const double *values, int np, const char *until, rt_fit_warning *out,
+                    int max) {
+  int n = 0;
+  char list[160], detail[240];
+  const char *end = until ? until : "the calibration end";
+  for (unsigned bit = 1; bit <= RT_FIT_NO_DROPOUT && n < max; bit <<= 1) {
+    if (!(info->warnings & bit))
+      continue;
+    rt_fit_warning *w = &out[n++];
+    w->code = bit;
+    switch (bit) {
+    case RT_FIT_NOT_CONVERGED:
+      snprintf(w->text, sizeof w->text,
+               "the %s fit did not converge (the likelihood is not flat where the optimizer "
+               "stopped): the estimates may not be the best ones",
+               model);
+      break;
+    case RT_FIT_EVAL_LIMIT:
+      snprintf(w->text, sizeof w->text,
+               "the %s optimizer stopped at its limit of %d likelihood evaluations", model,
+               MAX_EVALS);
+      break;
+    case RT_FIT_SINGULAR:
+      snprintf(w->text, sizeof w->text,
+               "the %s likelihood is flat in some direction at the estimate: the data do not "
+               "determine every parameter, and some standard errors cannot be computed",
+               model);
+      break;
+    case RT_FIT_AT_BOUND:
+      name_list(names, np, info->at_bound, list, sizeof list);
+      snprintf(w->text, sizeof w->text,
+               "%s of %s ran to the limit of the search (e^-25 or e^25): the data push %s "
+               "toward a value the model cannot reach, and the estimate%s only a limit",
+               list, model, info->at_bound & (info->at_bound - 1) ? "them" : "it",
+               info->at_bound & (info->at_bound - 1) ? "s are" : " is");
+      break;
+    case RT_FIT_WIDE_SE: {
+      size_t len = 0;
+      list[0] = 0;
+      for (int j = 0; j < np; j++)
+        if (info->wide >> j & 1)
+          len += (size_t)snprintf(list + len, len < sizeof list ? sizeof list - len : 0,
+                                  "%s%s = %.4g +- %.4g", len ? ", " : "", names[j], values[j],
+                                  info->se[j]);
+      snprintf(w->text, sizeof w->text,
+               "%s: a standard error larger than the estimate (%s); the data hardly determine "
+               "%s",
+               model, list, info->wide & (info->wide - 1) ? "these parameters" : "it");
+      break;
+    }
+    case RT_FIT_NO_DROPOUT: {
+      /* the reasons: negligible, and/or undetermined */
+      int few = !(info->dropped_share >= RT_DROPOUT_MIN_SHARE);
+      size_t len = 0;
+      detail[0] = 0;
+      if (few)
+        len = (size_t)snprintf(detail, sizeof detail,
+                               "%s expects only %.1f%% of the customers to have dropped out "
+                               "by %s",
+                               model, 100 * info->dropped_share, end);
+      if (len < sizeof detail && isnan(info->dropout_lse))
+        snprintf(detail + len, sizeof detail - len, "%s cannot determine how often customers "
+                 "drop out", few ? ", and" : model);
+      else if (len < sizeof detail && !(info->dropout_lse < 1 / 1.96))
+        snprintf(detail + len, sizeof detail - len, "%s%s mean dropout (%.3g) cannot be told "
+                 "from none", few ? ", and its" : model, few ? "" : "'s", info->dropout);
+      snprintf(w->text, sizeof w->text,
+               "this history does not show customers dropping out: %s. P(alive) cannot be "
+               "estimated from it and is left out; use `retain churn train` for churn risk",
+               detail);
+      break;
+    }
+    }
+  }
+  return n;
 }

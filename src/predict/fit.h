@@ -48,9 +48,12 @@ int rt__fit_ml(const rt__rows *rows, int np, rt__loglik_fn f, rt__prepare_fn pre
                int hessian, const double *starts, int nstarts, double *theta, rt_fit_info *info);
 
 /* The models' per-row log-likelihoods with their gradients (rt__loglik_fn), for the tests:
- * BG/NBD row (x, t_x, T), theta (r, alpha, a, b); Gamma-Gamma row (x, m), theta (p, q, v). */
+ * BG/NBD and MBG/NBD row (x, t_x, T), theta (r, alpha, a, b); Gamma-Gamma row (x, m), theta
+ * (p, q, v). */
 double rt__bgnbd_ll(const double *theta, const double *row, double *grad, double *hess,
                     const void *ctx);
+double rt__mbgnbd_ll(const double *theta, const double *row, double *grad, double *hess,
+                     const void *ctx);
 double rt__gamma_gamma_ll(const double *theta, const double *row, double *grad, double *hess,
                           const void *ctx);
 /* Pareto/NBD: row (x, t_x, T), theta (r, alpha, s, beta). */
@@ -58,17 +61,29 @@ double rt__pareto_ll(const double *theta, const double *row, double *grad, doubl
                      const void *ctx);
 /* Pareto/NBD's conditional expectation over t divided by P(alive): it depends on x and T only. */
 double rt__pareto_numerator(const rt_pareto *p, double t, double x, double T);
+/* Pareto/NBD's rt_btyd_p_buy and rt_btyd_next_purchase, theta (r, alpha, s, beta). */
+double rt__pareto_p_buy(const double *theta, double t, double x, double t_x, double T);
+double rt__pareto_next(const double *theta, double x, double t_x, double T);
 
-/* BG/NBD's conditional expectation (equation 10) is a numerator that depends on x and T only
- * (through Gauss's 2F1) times P(alive): customers with the same x and T share the numerators.
- * num[j] for horizons t[j], nt <= 16, with one pass over the series. */
-void rt__bgnbd_numerators(const rt_bgnbd *p, const double *t, int nt, double x, double T,
-                          double *num);
+/* The BG/NBD family, theta (r, alpha, a, b), k the shift (0 BG/NBD, 1 MBG/NBD; bgnbd.c):
+ * P(alive); the conditional expectation (equation 10) as a numerator that depends on x and T
+ * only (through Gauss's 2F1) times P(alive), so that customers with the same x and T share
+ * the numerators: num[j] for horizons t[j], nt <= 16, with one pass over the series; and
+ * rt_btyd_p_buy and rt_btyd_next_purchase. */
+double rt__bg_p_alive(const double *theta, int k, double x, double t_x, double T);
+void rt__bg_numerators(const double *theta, int k, const double *t, int nt, double x, double T,
+                       double *num);
+double rt__bg_p_buy(const double *theta, int k, double t, double x, double t_x, double T);
+double rt__bg_next(const double *theta, int k, double x, double t_x, double T);
 
-/* Either model's numerators (see rt__bgnbd_numerators), and the mean wait to the next purchase
- * of a customer still alive, (alpha + T) / (r + x - 1) or NAN. */
+/* Any purchase model's numerators (see rt__bg_numerators). */
 void rt__btyd_numerators(const rt_btyd *m, const double *t, int nt, double x, double T,
                          double *num);
-double rt__btyd_wait(const rt_btyd *m, double x, double T);
+
+/* After a purchase model's fit (theta, with info's covariance filled): its expected share of
+ * dropped-out customers over the rows, its mean dropout with the standard error of the log,
+ * and RT_FIT_NO_DROPOUT when the history does not identify dropout (clv.h). */
+void rt__dropout_check(const rt__rows *rows, const double *theta, rt_btyd_kind kind,
+                       rt_fit_info *info);
 
 #endif

@@ -145,7 +145,13 @@ int rt_gamma_gamma_fit(const rt_clv_summary *s, rt_gamma_gamma *out, rt_error *e
 }
 
 double rt_gamma_gamma_spend(const rt_gamma_gamma *g, double x, double m) {
-  if (x <= 0 || !(m > 0))
+  if (x <= 0 || !(m >= 0))
     return g->q > 1 ? g->p * g->v / (g->q - 1) : NAN;
   return g->p * (g->v + x * m) / (g->p * x + g->q - 1);
+}
+
+int rt_gamma_gamma_warnings(const rt_gamma_gamma *g, rt_fit_warning *out, int max) {
+  const char *names[3] = {"p", "q", "v"};
+  const double values[3] = {g->p, g->q, g->v};
+  return rt_fit_warnings(&g->info, "Gamma-Gamma", names, values, 3, NULL, out, max);
 }

@@ -121,6 +121,8 @@ int rt_pareto_fit(const rt_clv_summary *s, rt_pareto *out, rt_error *err) {
                            mean_T / 2};
   double th[4];
   int rc = rt__fit_ml(&rows, 4, rt__pareto_ll, NULL, NULL, 0, starts, 3, th, &out->info);
+  if (!rc)
+    rt__dropout_check(&rows, th, RT_BTYD_PARETO, &out->info);
   rt__rows_free(&rows);
   if (rc)
     return rt_error_set(err, RT_EINVAL, "clv: the Pareto/NBD fit found no finite likelihood");
@@ -154,4 +156,80 @@ double rt_pareto_expected(const rt_pareto *p, double t, double x, double t_x, do
   if (t <= 0)
     return 0;
   return rt__pareto_numerator(p, t, x, T) * rt_pareto_p_alive(p, x, t_x, T);
+}
+
+/* The next purchase. Alive at T, a customer with rate lambda and dropout rate mu buys within t
+ * unless the first purchase comes after the end of the wait or of their life:
+ * P(buy | lambda, mu) = lambda / (lambda + mu) (1 - e^(-(lambda + mu) t)), which is
+ * int_0^t lambda e^(-(lambda + mu) v) dv. Given alive at T, lambda ~ Gamma(r', alpha') and
+ * mu ~ Gamma(s, beta') independently (r' = r + x, alpha' = alpha + T, beta' = beta + T), and
+ * the means E[lambda e^(-lambda v)] = r' alpha'^r' / (alpha' + v)^(r'+1) and
+ * E[e^(-mu v)] = (beta' / (beta' + v))^s make
+ *   F(t) = r' alpha'^r' beta'^s int_0^t (alpha' + v)^-(r'+1) (beta' + v)^-s dv.
+ * With A = r' + s and alpha >= beta, writing beta' + v = (alpha' + v)(1 - c/(alpha' + v)),
+ * c = alpha - beta, and y = 1/(alpha' + v) turns the integral into int y^(A-1) (1 - c y)^-s dy,
+ * and int_0^Y y^(A-1) (1 - c y)^-s dy = Y^A / A 2F1(A, s; A + 1; c Y); for alpha < beta the
+ * same with the roles swapped (w = beta' + v, c = beta - alpha, r' + 1 for s). So
+ *   F(t) = e^K (e^l(w0) - e^l(w0 + t)),  l(w) = -A ln w + ln 2F1(A, b; A + 1; c / w),
+ * K = ln r' + r' ln alpha' + s ln beta' - ln A, w0 = alpha' (or beta'). F grows to
+ * e^(K + l(w0)) = E[lambda / (lambda + mu)]: a customer may die before buying again. */
+typedef struct next_form {
+  double A, b, c, w0, K;
+} next_form;
+
+static next_form next_of(const double *th, double x, double T) {
+  const double r = th[0], al = th[1], s = th[2], be = th[3], rx = r + x;
+  next_form f = {rx + s, s, al - be, al + T, 0};
+  if (al < be) {
+    f.b = rx + 1;
+    f.c = be - al;
+    f.w0 = be + T;
+  }
+  f.K = log(rx) + rx * log(al + T) + s * log(be + T) - log(f.A);
+  return f;
+}
+
+/* l(w) and dl/d ln w */
+static double next_l(const next_form *f, double w, double *slope) {
+  double da, db, dz, z = f->c / w;
+  double l = -f->A * log(w) + log_f(f->A, f->b, z, &da, &db, &dz);
+  if (slope)
+    *slope = -f->A - z * dz;
+  return l;
+}
+
+double rt__pareto_p_buy(const double *th, double t, double x, double t_x, double T) {
+  if (!(t > 0))
+    return 0;
+  rt_pareto p = {.r = th[0], .alpha = th[1], .s = th[2], .beta = th[3]};
+  next_form f = next_of(th, x, T);
+  double l0 = next_l(&f, f.w0, NULL), lt = next_l(&f, f.w0 + t, NULL);
+  return rt_pareto_p_alive(&p, x, t_x, T) * exp(f.K + l0) * -expm1(lt - l0);
+}
+
+/* P(alive) F(t) = 1/2 where l(w) = L = ln(e^l(w0) - e^-K / (2 P(alive))), when that exists. l is
+ * decreasing and convex in u = ln w (-A u plus the log of a series in e^-u with positive
+ * coefficients), so Newton's steps in u from the left of the root stay left of it and
+ * increase to it. */
+double rt__pareto_next(const double *th, double x, double t_x, double T) {
+  rt_pareto p = {.r = th[0], .alpha = th[1], .s = th[2], .beta = th[3]};
+  double pa = rt_pareto_p_alive(&p, x, t_x, T);
+  next_form f = next_of(th, x, T);
+  double l0 = next_l(&f, f.w0, NULL);
+  /* e^(K + l0) P(alive) > 1/2, or no median */
+  double q = -f.K - log(2 * pa) - l0; /* ln of the part of e^l0 the wait must use up */
+  if (!(pa > 0) || !(q < 0))
+    return INFINITY;
+  double L = l0 + log1p(-exp(q));
+  double u0 = log(f.w0), u = fmax(u0, -L / f.A); /* -A u <= l(u): the root is to the right */
+  for (int it = 0; it < 100; it++) {
+    double slope, l = next_l(&f, exp(u), &slope);
+    double step = (l - L) / -slope; /* l decreasing: move right while above L */
+    if (!(step > 0) || !isfinite(step))
+      break;
+    u += step;
+    if (step < 1e-12 * (1 + fabs(u)))
+      break;
+  }
+  return exp(u) - f.w0;
 }

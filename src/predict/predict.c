@@ -1,5 +1,7 @@
 /* predict.c - every customer's predictions from the fitted models (clv.h), on two threads:
- * P(alive), expected purchases and value over a horizon, mean wait to the next purchase.
+ * P(alive), expected purchases and value over a horizon, the median time to the next purchase
+ * when it falls within the horizon. A model whose history does not identify dropout
+ * (RT_FIT_NO_DROPOUT) leaves P(alive) and the next purchase out (NAN).
  *
  * The costly part, Gauss's 2F1 series in the conditional expectation, depends on a customer's
  * repeat count x and age T only, and summaries of real orders have few distinct (x, T) pairs
@@ -24,7 +26,7 @@ void rt_clv_predictions_free(rt_clv_predictions *p) {
   rt_free(p->p_alive);
   rt_free(p->expected);
   rt_free(p->value);
-  rt_free(p->wait);
+  rt_free(p->next);
   rt_free(p);
 }
 
@@ -33,6 +35,8 @@ typedef struct shared {
   const rt_btyd *bg;
   const rt_gamma_gamma *gg;
   int nt;                 /* horizon steps: 1 without a discount, else STEPS */
+  int no_dropout;         /* RT_FIT_NO_DROPOUT: no P(alive), no next purchase */
+  double horizon;
   double t[STEPS], disc[STEPS]; /* the steps' ends, and their discount factors */
   /* the (x, T-in-days) table, when there is one */
   size_t ncol;            /* days 0..ncol-1 */
@@ -82,7 +86,7 @@ static void predict_run(void *arg) {
     double pa = rt_btyd_p_alive(bg, x, tx, T);
     for (int k = 0; k < sh->nt; k++)
       e[k] = num[k] * pa;
-    sh->out->p_alive[i] = pa;
+    sh->out->p_alive[i] = sh->no_dropout ? NAN : pa;
     sh->out->expected[i] = e[sh->nt - 1];
     double value = NAN;
     if (sh->gg) {
@@ -94,7 +98,13 @@ static void predict_run(void *arg) {
       }
     }
     sh->out->value[i] = value;
-    sh->out->wait[i] = rt__btyd_wait(bg, x, T);
+    double next = NAN;
+    if (!sh->no_dropout && pa > 0.5) {
+      next = rt_btyd_next_purchase(bg, x, tx, T);
+      if (!(next <= sh->horizon))
+        next = NAN;
+    }
+    sh->out->next[i] = next;
   }
 }
 
@@ -105,13 +115,15 @@ int rt_clv_predict(const rt_clv_summary *s, const rt_btyd *bg, const rt_gamma_ga
   size_t n = s->n ? s->n : 1;
   if (!p || !(p->p_alive = rt_malloc(n * sizeof(double))) ||
       !(p->expected = rt_malloc(n * sizeof(double))) ||
-      !(p->value = rt_malloc(n * sizeof(double))) || !(p->wait = rt_malloc(n * sizeof(double)))) {
+      !(p->value = rt_malloc(n * sizeof(double))) || !(p->next = rt_malloc(n * sizeof(double)))) {
     rt_clv_predictions_free(p);
     return rt_error_set(err, RT_ENOMEM, "clv: %s", rt_strerror(RT_ENOMEM));
   }
   p->n = s->n;
   shared sh = {.s = s, .bg = bg, .gg = gg, .out = p};
   sh.nt = discount == 0 ? 1 : STEPS;
+  sh.horizon = horizon;
+  sh.no_dropout = (rt_btyd_info(bg)->warnings & RT_FIT_NO_DROPOUT) != 0;
   for (int k = 0; k < sh.nt; k++) {
     sh.t[k] = horizon * (k + 1) / sh.nt;
     sh.disc[k] = 1 / pow(1 + discount, sh.t[k]);

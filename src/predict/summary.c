@@ -1,6 +1,11 @@
 /* summary.c - the (x, t_x, T, m) summary of each customer's orders up to a calibration end,
  * the input of the buy-till-you-die models (clv.h). Orders on one day count as one purchase
- * (the papers count "repeat purchase days"); their amounts add up. */
+ * (the papers count "repeat purchase days"); their amounts add up.
+ *
+ * Spend is net of refunds: the refunds up to the calibration end are not tied to orders in the
+ * model (fully refunded orders are not in its orders at all), so each customer's repeat mean is
+ * scaled by the share of their spend they kept, max(0, revenue - refunded) / revenue, as if
+ * every order had been refunded in that proportion. */
 #include <retain/alloc.h>
 #include <retain/clv.h>
 
@@ -62,10 +67,14 @@ int rt_clv_summarize(const rt_model *m, int32_t until_day, double unit_days,
     s->x[n] = days - 1;
     s->t_x[n] = (last - first) / unit_days;
     s->T[n] = (until_day - first) / unit_days;
-    s->m[n] = days > 1 ? (double)repeat_amount / minor / (days - 1) : 0;
+    int64_t revenue = spent;
     for (uint32_t k = m->refund_start[i]; k < m->refund_start[i + 1]; k++)
       if (m->refund_day[k] <= until_day)
         spent -= m->refund_amount[k];
+    if (spent < 0)
+      spent = 0;
+    double kept = revenue > 0 ? (double)spent / (double)revenue : 0;
+    s->m[n] = days > 1 ? (double)repeat_amount * kept / minor / (days - 1) : 0;
     s->spent[n] = (double)spent / minor;
     n++;
   }

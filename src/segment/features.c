@@ -3,6 +3,7 @@
  * model scores and the imported attributes. Only what happened up to the as-of day counts, so
  * a segment evaluated "as of" a past day sees what it would have seen then. */
 #include <retain/alloc.h>
+#include <retain/clv.h>
 #include <retain/features.h>
 
 #include <jansson.h>
@@ -457,20 +458,14 @@ static void fill_nan(double *v, size_t n) {
     v[i] = NAN;
 }
 
-/* the latest CLV run (BG/NBD or Pareto/NBD) and churn run, as columns */
+/* the latest CLV run (of any purchase model) and churn run, as columns */
 static int add_scores(rt_features *f, owned *ow, rt_store *st, rt_error *err) {
-  rt_score_run runs[2];
-  int have[2];
-  const char *kinds[2] = {"bgnbd", "pareto"};
+  rt_score_run latest;
   int64_t clv_run = 0;
-  for (int k = 0; k < 2; k++) {
-    have[k] = rt_store_score_run_get(st, 0, kinds[k], &runs[k], NULL) == 0;
-    if (have[k]) {
-      if (runs[k].id > clv_run)
-        clv_run = runs[k].id;
-      rt_free(runs[k].kind);
-      rt_free(runs[k].params);
-    }
+  if (rt_clv_latest_run(st, &latest, NULL) == 0) {
+    clv_run = latest.id;
+    rt_free(latest.kind);
+    rt_free(latest.params);
   }
   if (clv_run) {
     scores_ctx s = {f->model, num_col(f, ow, "p_alive", "probability the customer is still a "

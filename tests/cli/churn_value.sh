@@ -100,7 +100,7 @@ assert_eq "$(echo "$OUT" | tail -n +2 | cut -d, -f1-4 | sort)" "$(tail -n +2 sco
 # a stored CLV run is the value when there is one
 run 0 "$RT_BIN" clv fit
 run 0 "$RT_BIN" clv predict --save --format csv
-run 0 "$RT_BIN" scores --kind bgnbd
+run 0 "$RT_BIN" scores --kind mbgnbd
 echo "$OUT" | tail -n +2 | awk -F, '{ print $1 "," $4 }' | sort >clv.csv
 run 0 "$RT_BIN" churn score --format csv
 assert_contains "$ERR" "predicted CLV"
