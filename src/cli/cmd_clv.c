@@ -164,6 +164,7 @@ static void print_fit(const clv_args *c, const cli_analysis *a, const rt_clv_sum
     json_t *root = json_object();
     json_object_set_new(root, "model", json_string(model));
     json_object_set_new(root, "unit", json_string(c->unit_name));
+    cli_as_of_json(a->model, root);
     json_object_set_new(root, "until", json_string(until));
     json_object_set_new(root, "customers", json_integer((json_int_t)info->n));
     json_object_set_new(root, "distinct_summaries", json_integer((json_int_t)info->distinct));
@@ -214,10 +215,12 @@ static void print_fit(const clv_args *c, const cli_analysis *a, const rt_clv_sum
     warnings_stderr(&fw);
     return;
   }
-  char n1[32], n2[32];
-  printf("%s purchases · %s customers (%s distinct summaries) · orders up to %s · unit: %s\n",
+  char n1[32], n2[32], asof[64];
+  printf("%s purchases · %s customers (%s distinct summaries) · orders up to %s · unit: %s · "
+         "as of %s\n",
          rt_btyd_name(bm->kind), cli_count((int64_t)info->n, n1, sizeof n1),
-         cli_count((int64_t)info->distinct, n2, sizeof n2), until, c->unit_name);
+         cli_count((int64_t)info->distinct, n2, sizeof n2), until, c->unit_name,
+         cli_as_of_text(a->model, asof, sizeof asof));
   for (int j = 0; j < 4; j++)
     printf("  %-5s = %10.4f  ± %.4f\n", pn[j], pv[j], info->se[j]);
   if (info->prior)
@@ -462,11 +465,12 @@ static void *csv_chunks(void *arg) {
   return NULL;
 }
 
-static int print_predict(const clv_args *c, const cli_analysis *a, const rt_clv_summary *s,
-                         const rt_btyd *bm, const fit_warnings *fw,
+static int print_predict(const cli_global *g, const clv_args *c, const cli_analysis *a,
+                         const rt_clv_summary *s, const rt_btyd *bm, const fit_warnings *fw,
                          const rt_clv_predictions *pr) {
   const rt_model *m = a->model;
   if (a->format != FMT_JSON) {
+    cli_as_of_note(g, m);
     warnings_stderr(fw);
     printf("customer_id,p_alive,expected_purchases,predicted_clv,next_order_by,"
            "historic_clv,avg_days_between_orders\n");
@@ -507,6 +511,7 @@ static int print_predict(const clv_args *c, const cli_analysis *a, const rt_clv_
   rt_day_format(s->until_day, until, sizeof until);
   json_t *root = json_object();
   json_object_set_new(root, "model", json_string(rt_btyd_key(bm->kind)));
+  cli_as_of_json(a->model, root);
   json_object_set_new(root, "until", json_string(until));
   json_object_set_new(root, "unit", json_string(c->unit_name));
   json_object_set_new(root, "horizon_days", json_real(c->horizon_days));
@@ -557,6 +562,7 @@ static void print_holdout(const clv_args *c, const cli_analysis *a, const rt_clv
   if (arr) {
     json_t *root = json_object();
     json_object_set_new(root, "model", json_string(rt_btyd_key(bm->kind)));
+    cli_as_of_json(a->model, root);
     json_object_set_new(root, "until", json_string(until));
     json_object_set_new(root, "unit", json_string(c->unit_name));
     json_object_set_new(root, "customers", json_integer((json_int_t)s->n));
@@ -752,7 +758,7 @@ int cmd_clv(const cli_global *g, int argc, char **argv) {
         fit_warnings fw;
         rt_day_format(s->until_day, u, sizeof u);
         collect_warnings(&bg, &gg, gg_ok, u, &fw);
-        rc = print_predict(&c, &a, s, &bg, &fw, pr);
+        rc = print_predict(g, &c, &a, s, &bg, &fw, pr);
       }
       if (!rc && c.save) rc = save_scores(g, &c, &a, s, &bg, &gg, gg_ok, pr);
       rt_clv_predictions_free(pr);
