@@ -157,25 +157,46 @@ double rt_churn_typical(const rt_churn_explainer *e, size_t j) {
 
 /* ---- words ---- */
 
-/* A number as a person writes it: whole, or with one decimal. */
+/* Thousands separators in the whole part of a formatted number, in place (buf has room). */
+static void group(char *buf, size_t n) {
+  char *p = buf + (*buf == '-');
+  size_t digits = strcspn(p, "."), len = strlen(buf), commas = digits ? (digits - 1) / 3 : 0;
+  if (!commas || len + commas + 1 > n)
+    return;
+  memmove(p + digits + commas, p + digits, strlen(p + digits) + 1);
+  for (size_t i = digits, w = digits + commas, k = 0; i > 0; i--) {
+    p[--w] = p[i - 1];
+    if (++k % 3 == 0 && i > 1)
+      p[--w] = ',';
+  }
+}
+
+/* A number as a person writes it: whole, or with one decimal; thousands separated. */
 static const char *num(double v, char *buf, size_t n) {
   if (fabs(v - round(v)) < 0.05)
     snprintf(buf, n, "%.0f", v);
   else
     snprintf(buf, n, "%.1f", v);
+  group(buf, n);
+  return buf;
+}
+
+/* An amount: two decimals, thousands separated ("101,903.40"). */
+static const char *money(double v, char *buf, size_t n) {
+  snprintf(buf, n, "%.2f", v);
+  group(buf, n);
   return buf;
 }
 
 /* " (typical: 12)", or nothing when unknown. */
-static const char *typical_of(const rt_churn_explainer *e, size_t j, int money, char *buf,
+static const char *typical_of(const rt_churn_explainer *e, size_t j, int is_money, char *buf,
                               size_t n) {
   double v = e->typical[j];
   char b[48];
   if (isnan(v))
     buf[0] = 0;
   else
-    snprintf(buf, n, " (typical: %s)", money ? (snprintf(b, sizeof b, "%.2f", v), b)
-                                             : num(v, b, sizeof b));
+    snprintf(buf, n, " (typical: %s)", is_money ? money(v, b, sizeof b) : num(v, b, sizeof b));
   return buf;
 }
 
@@ -207,22 +228,23 @@ static void say_recency(const rt_churn_explainer *e, const float *x, char *buf, 
 
 static void say_trend(const rt_churn_explainer *e, const float *x, char *buf, size_t n) {
   double o = val(x, e->o90), p = val(x, e->p90), r = val(x, e->r90), rp = val(x, e->rp90);
-  char a[32], b[32];
+  char a[24], b[24];
   if (o == 0 && p == 0)
     snprintf(buf, n, "no orders in the last 180 days");
   else if (isnan(r) || isnan(rp))
     snprintf(buf, n, "%s orders in the last 90 days against %s in the 90 before",
              num(o, a, sizeof a), num(p, b, sizeof b));
   else {
-    char last[64], prior[64];
+    char last[72], prior[72], m[24];
     if (o == 0)
       snprintf(last, sizeof last, "no orders");
     else
-      snprintf(last, sizeof last, "%s order%s worth %.2f", num(o, a, sizeof a), plural(o), r);
+      snprintf(last, sizeof last, "%s order%s worth %s", num(o, a, sizeof a), plural(o),
+               money(r, m, sizeof m));
     if (p == 0)
       snprintf(prior, sizeof prior, "none");
     else
-      snprintf(prior, sizeof prior, "%s worth %.2f", num(p, b, sizeof b), rp);
+      snprintf(prior, sizeof prior, "%s worth %s", num(p, b, sizeof b), money(rp, m, sizeof m));
     snprintf(buf, n, "%s in the last 90 days against %s in the 90 before", last, prior);
   }
 }
@@ -313,7 +335,8 @@ static void say(const rt_churn_explainer *e, const float *x, size_t g, char *buf
     snprintf(buf, n, "a customer for %s days%s", num(v, a, sizeof a),
              typical_of(e, j, 0, ty, sizeof ty));
   } else if (!strcmp(name, "mean_order_value")) {
-    snprintf(buf, n, "average order %.2f%s", v, typical_of(e, j, 1, ty, sizeof ty));
+    snprintf(buf, n, "average order %s%s", money(v, a, sizeof a),
+             typical_of(e, j, 1, ty, sizeof ty));
   } else if (!strcmp(name, "last_nps") || !strcmp(name, "last_csat")) {
     const char *what = name[5] == 'n' ? "NPS" : "CSAT";
     if (isnan(v))

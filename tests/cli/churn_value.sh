@@ -57,6 +57,9 @@ assert_eq "$(jq -r '.customers[] | [.customer_id, .churn_probability, .value, .v
 assert_eq "$(jq '[.customers[].reasons[] | select((.points > 0) != (.direction == "raises"))] | length' score.json)" 0 "directions"
 assert_eq "$(jq '[.customers[] | select((.reasons | map(.text) | unique | length) != (.reasons | length))] | length' score.json)" 0 "distinct reasons"
 assert_eq "$(jq '[.customers[].reasons[] | select(.text | test("only"))] | length' score.json)" 0 "no 'only'"
+# money in the reasons with thousands separators, like every amount for people
+assert_eq "$(jq '[.customers[].reasons[] | select(.text | test("[0-9]{4}\\."))] | length' score.json)" 0 "separators in the reasons"
+[ "$(jq '[.customers[].reasons[] | select(.text | test("worth [0-9]{1,3},[0-9]{3}"))] | length' score.json)" -gt 0 ] || fail "some reason names an amount over 1,000"
 
 # explain: the customer with the most order days (pandas); the order count is told with the
 # count and the typical one (the training customers' median, pandas); every reason once
