@@ -139,9 +139,9 @@ int cli_clv_summary(const cli_global *g, const char *segment, int by_segment, cl
       double n = gr->scored ? (double)gr->scored : 1;
       if (gr->with_p) snprintf(b, sizeof b, "%.3f", gr->p_alive / (double)gr->with_p);
       else snprintf(b, sizeof b, "–");
-      snprintf(d, sizeof d, "%.0f", gr->expected);
-      snprintf(e, sizeof e, "%.2f", gr->value);
-      snprintf(f, sizeof f, "%.2f", gr->value / n);
+      cli_count(llround(gr->expected), d, sizeof d);
+      cli_money_human(llround(gr->value * 100), 2, e, sizeof e); /* stored in major units */
+      cli_money_human(llround(gr->value / n * 100), 2, f, sizeof f);
       cli_table_row(&t, (const char *[]){gr->name ? gr->name : "all customers",
                                          cli_count(gr->scored, a, sizeof a), b,
                                          gr->with_p ? cli_count(gr->alive, c, sizeof c) : "–",
