@@ -36,6 +36,20 @@ typedef struct rt__rejects {
   char (*first)[300]; /* nfirst messages */
   size_t nfirst;
 } rt__rejects;
+/* s[0..*n) without the spaces and tabs around it (and a stray CR at its end): *n is set to the
+ * trimmed length, the trimmed start returned. */
+static inline const char *rt__trim(const char *s, size_t *n) {
+  size_t k = *n;
+  while (k && (*s == ' ' || *s == '\t')) {
+    s++;
+    k--;
+  }
+  while (k && (s[k - 1] == ' ' || s[k - 1] == '\t' || s[k - 1] == '\r'))
+    k--;
+  *n = k;
+  return s;
+}
+
 int rt__bad_row(const rt__rejects *rj, const char *file, const rt__colmap *cm,
                 const rt_csv_record *rec, int col, const char *reason, rt_error *err);
 

@@ -257,19 +257,6 @@ static int bad_row(importer *im, const rt_csv_record *rec, int col, const char *
   return rt__bad_row(&rj, im->file, &im->cm, rec, col, reason, im->err);
 }
 
-/* s[0..*n) without the spaces and tabs around it. */
-static inline const char *trimmed(const char *s, size_t *n) {
-  size_t k = *n;
-  while (k && (*s == ' ' || *s == '\t')) {
-    s++;
-    k--;
-  }
-  while (k && (s[k - 1] == ' ' || s[k - 1] == '\t'))
-    k--;
-  *n = k;
-  return s;
-}
-
 static const char *field(const importer *im, const rt_csv_record *rec, rt_import_col c,
                          size_t *len) {
   int i = im->cm.idx[c];
@@ -278,7 +265,7 @@ static const char *field(const importer *im, const rt_csv_record *rec, rt_import
     return NULL;
   }
   *len = rec->lens[i];
-  return trimmed(rec->fields[i], len);
+  return rt__trim(rec->fields[i], len);
 }
 
 /* The length of a customer id without a zero fraction: "17850.0" is customer 17850. */
@@ -1378,19 +1365,19 @@ static int fast_orders(importer *im, const char *data, size_t len) {
     rows++;
     /* customer: trimmed, "17850.0" read as "17850" */
     size_t klen = l[ci];
-    const char *key = trimmed(f[ci], &klen);
+    const char *key = rt__trim(f[ci], &klen);
     if (!klen)
       return RT_EPARSE;
     klen = id_without_zero_fraction(key, klen);
     /* time */
     size_t n = l[di];
-    const char *x = trimmed(f[di], &n);
+    const char *x = rt__trim(f[di], &n);
     int64_t ts;
     if (!n || rt_date_parse(im->fmt, x, n, im->o->tz, &ts, &e))
       return RT_EPARSE;
     /* currency: mostly the same three letters as the row before */
     n = ui >= 0 ? l[ui] : 0;
-    x = ui >= 0 ? trimmed(f[ui], &n) : NULL;
+    x = ui >= 0 ? rt__trim(f[ui], &n) : NULL;
     if (!have_cur || n != 3 || memcmp(x, cur_raw, 3) != 0) {
       if (!currency_code(im, x, n, cur))
         return RT_EPARSE;
@@ -1401,13 +1388,13 @@ static int fast_orders(importer *im, const char *data, size_t len) {
     }
     /* amount */
     n = l[ai];
-    x = trimmed(f[ai], &n);
+    x = rt__trim(f[ai], &n);
     int64_t amount;
     if (!n || rt__parse_money(x, n, cur_exp, &amount))
       return RT_EPARSE;
     /* order id: a further line of the pending order, or a new order */
     size_t olen = oi >= 0 ? l[oi] : 0;
-    const char *oid = oi >= 0 ? trimmed(f[oi], &olen) : NULL;
+    const char *oid = oi >= 0 ? rt__trim(f[oi], &olen) : NULL;
     int64_t cust;
     /* ids of neighbouring orders mostly differ in their last byte: compared first */
     if (olen && active && po.len == olen && po.id[olen - 1] == oid[olen - 1] &&

@@ -59,22 +59,9 @@ static int bad_cell(rimp *im, const rt_csv_record *rec, int col, const char *fmt
   return rt__bad_row(&rj, im->file, &im->cm, rec, col, reason, im->err);
 }
 
-/* s[0..*n) without the blanks around it. */
-static const char *trim(const char *s, size_t *n) {
-  size_t k = *n;
-  while (k && (*s == ' ' || *s == '\t')) {
-    s++;
-    k--;
-  }
-  while (k && (s[k - 1] == ' ' || s[k - 1] == '\t' || s[k - 1] == '\r'))
-    k--;
-  *n = k;
-  return s;
-}
-
 /* A currency code: 3 letters, upper-cased into out. */
 static int code_of(const char *s, size_t n, char out[4]) {
-  s = trim(s, &n);
+  s = rt__trim(s, &n);
   if (n != 3)
     return 0;
   for (int i = 0; i < 3; i++) {
@@ -116,7 +103,7 @@ static int read_header(rimp *im, const rt_csv_record *rec) {
     return rt_error_set(im->err, RT_ENOMEM, "%s: out of memory", im->file);
   for (size_t i = 0; i < im->ncols; i++) {
     size_t n = rec->lens[i];
-    const char *s = trim(rec->fields[i], &n);
+    const char *s = rt__trim(rec->fields[i], &n);
     if (n && !(im->cm.names[i] = rt_strndup(s, n)))
       return rt_error_set(im->err, RT_ENOMEM, "%s: out of memory", im->file);
   }
@@ -165,7 +152,7 @@ static int read_header(rimp *im, const rt_csv_record *rec) {
 /* The day of a date cell: 1 with *day set, 0 when the cell was bad and skipped, < 0 to stop. */
 static int cell_day(rimp *im, const rt_csv_record *rec, int col, int64_t *day) {
   size_t n = rec->lens[col];
-  const char *s = trim(rec->fields[col], &n);
+  const char *s = rt__trim(rec->fields[col], &n);
   rt_error e = {0};
   int64_t ms;
   if (!n)
@@ -200,7 +187,7 @@ static void note_currency(rimp *im, const char *code) {
 static int put_cell(rimp *im, const rt_csv_record *rec, int col, int64_t day, const char *base,
                     const char *cur) {
   size_t n = rec->lens[col];
-  const char *s = trim(rec->fields[col], &n);
+  const char *s = rt__trim(rec->fields[col], &n);
   if (is_missing(s, n)) {
     im->res->missing++;
     return 0;
@@ -247,7 +234,7 @@ static int wide_row(rimp *im, const rt_csv_record *rec) {
     size_t n = rec->lens[i];
     if (i < im->ncols && im->code[i][0])
       continue;
-    trim(rec->fields[i], &n);
+    rt__trim(rec->fields[i], &n);
     if (n && i < im->ncols)
       return bad_cell(im, rec, (int)i, "a value in a column without a name");
     if (n)
@@ -271,13 +258,13 @@ static int long_row(rimp *im, const rt_csv_record *rec) {
   memcpy(base, im->base, 4);
   if (im->c_base >= 0 && rec->lens[im->c_base]) {
     size_t n = rec->lens[im->c_base];
-    const char *s = trim(rec->fields[im->c_base], &n);
+    const char *s = rt__trim(rec->fields[im->c_base], &n);
     if (n && !code_of(s, n, base))
       return bad_cell(im, rec, im->c_base, "invalid currency '%.*s' (expected 3 letters, like EUR)",
                       (int)RT_MIN(n, 20), s);
   }
   size_t n = rec->lens[im->c_cur];
-  const char *s = trim(rec->fields[im->c_cur], &n);
+  const char *s = rt__trim(rec->fields[im->c_cur], &n);
   if (!code_of(s, n, cur))
     return bad_cell(im, rec, im->c_cur, "invalid currency '%.*s' (expected 3 letters, like USD)",
                     (int)RT_MIN(n, 20), s);
