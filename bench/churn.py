@@ -1,7 +1,9 @@
 """Churn classifiers on the Telco table (../shared/data/telco): retain churn cv (XGBoost through
 its C API, and the logistic baseline) against scikit-learn (LogisticRegression,
-HistGradientBoostingClassifier), 5 stratified folds each, in one run. Prints each model's mean
-AUC and the time of its cross-validation (median of --runs), and the ratios.
+HistGradientBoostingClassifier) and against XGBoost's own Python package with retain's
+parameters (bench/churn_sklearn.py; needs python3-xgboost), 5 stratified folds each, in one
+run. Prints each model's mean AUC and the time of its cross-validation (median of --runs), and
+the ratios.
 
 Usage: /usr/bin/python3 bench/churn.py [--runs 3] [--table PATH]"""
 import argparse
@@ -47,6 +49,10 @@ def main():
     for name in ("retain xgboost", "retain logistic"):
         print(f"  {name} is {hgb / statistics.median(times[name]):.1f}x faster than "
               "HistGradientBoosting")
+    if "sklearn xgboost_python" in times:
+        xp = statistics.median(times["sklearn xgboost_python"])
+        print(f"  retain xgboost vs XGBoost's Python package, same parameters: "
+              f"{xp / statistics.median(times['retain xgboost']):.1f}x")
     lr = statistics.median(times["sklearn logistic"])
     print(f"  retain logistic vs sklearn logistic: "
           f"{lr / statistics.median(times['retain logistic']):.1f}x")

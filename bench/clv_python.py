@@ -18,6 +18,7 @@ from scipy.special import betaln, gammaln, hyp2f1
 
 def summary(path):
     df = pd.read_csv(path, usecols=["customer_id", "order_date", "amount"],
+                     dtype={"customer_id": "int64", "amount": "float64"},
                      parse_dates=["order_date"])
     df = df[df["amount"] >= 0]  # negative amounts are refunds
     df["day"] = df["order_date"].dt.floor("D")

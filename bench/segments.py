@@ -1,11 +1,12 @@
 """A segment rule over 10 million customers: retain's compiled rule on the in-memory features
-against the same WHERE clause over an indexed SQLite table and an indexed PostgreSQL table of
-the same features, in one run; and what one customer costs (rt_rule_match) at several sizes,
+against the same WHERE clause over an indexed SQLite table, an indexed PostgreSQL table and an
+in-memory DuckDB table (2 threads, bench/segments_duckdb.mjs) of the same features, in one run; and what one customer costs (rt_rule_match) at several sizes,
 to show that updating one customer's membership does not grow with the customer count.
 
 Usage: /usr/bin/python3 bench/segments.py [--customers 10000000] [--runs 11] [--only a,b]
-Needs `cmake --build build --target bench` (build/bench/segment_speed), the sqlite3 shell and
-PostgreSQL (a throwaway cluster on a loopback port, as the postgres user)."""
+Needs `cmake --build build --target bench` (build/bench/segment_speed), the sqlite3 shell,
+PostgreSQL (a throwaway cluster on a loopback port, as the postgres user) and DuckDB's Node API
+(`cd bench && npm install`)."""
 import argparse
 import json
 import os
@@ -80,17 +81,24 @@ def postgres(csv, runs):
         pg.stop()
 
 
+def duckdb(csv, runs):
+    p = subprocess.run(["node", os.path.join(HERE, "segments_duckdb.mjs"), csv, str(runs), WHERE],
+                       capture_output=True, text=True, check=True)
+    return json.loads(p.stdout)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--customers", type=int, default=10000000)
     ap.add_argument("--runs", type=int, default=11)
-    ap.add_argument("--only", default="retain,sqlite,postgres,scaling")
+    ap.add_argument("--only", default="retain,sqlite,postgres,duckdb,scaling")
     a = ap.parse_args()
     only = a.only.split(",")
     out = tempfile.mkdtemp(prefix="retain-bench-seg-")
     os.chmod(out, 0o755)
     csv = os.path.join(out, "features.csv")
-    r = speed(a.customers, a.runs, csv if ("sqlite" in only or "postgres" in only) else None)
+    peers = "sqlite" in only or "postgres" in only or "duckdb" in only
+    r = speed(a.customers, a.runs, csv if peers else None)
     os.chmod(csv, 0o644) if os.path.exists(csv) else None
     print(f"{r['customers']:,} customers, {r['orders']:,} orders in the model "
           f"(built in {r['model_s']:.1f} s, features in {r['features_s']:.1f} s)")
@@ -109,6 +117,12 @@ def main():
               f"({ms / r['eval_ms']:.0f}x retain)")
         if n != r["members"]:
             print(f"  MISMATCH: PostgreSQL counts {n}, retain {r['members']}")
+    if "duckdb" in only:
+        d = duckdb(csv, a.runs)
+        print(f"  DuckDB, in-memory table (2 threads) {d['ms']:8.2f} ms  {d['n']:,} rows  "
+              f"({d['ms'] / r['eval_ms']:.1f}x retain; {d['min']:.2f}-{d['max']:.2f} ms)")
+        if d["n"] != r["members"]:
+            print(f"  MISMATCH: DuckDB counts {d['n']}, retain {r['members']}")
     if "scaling" in only:
         print("one customer: its membership (rt_rule_match), and one incoming order (features")
         print("recomputed with rt_features_set_customer, then the match), by model size:")
