@@ -4,9 +4,10 @@ the whole command, from process start to exit, reading the CSV included. Prints 
 the median, min and max wall time, CPU time and peak memory (RSS), the ratios to retain, and
 checks that all give the same numbers, cell by cell.
 
-Usage: /usr/bin/python3 bench/cohorts.py [--customers 2000000] [--runs 7] [--slow-runs 3]
+Usage: /usr/bin/python3 bench/cohorts.py [--customers 2000000 | --orders FILE] [--runs 7]
+                                         [--slow-runs 3]
                                          [--only retain,duckdb,pandas,sqlite,postgres]
-                                         [--no-repeat] [--cold]
+                                         [--no-repeat] [--cold] [--priority]
 
 The tools run in rounds, A B C D, A B C D, ..., so that the machine's drift touches all alike.
 In each round every fast tool (retain, DuckDB, pandas) runs twice in a row: the first run comes
@@ -71,6 +72,20 @@ def drop_caches():
     subprocess.run(["sync"], check=True)
     with open("/proc/sys/vm/drop_caches", "w") as f:
         f.write("3\n")
+
+
+def raise_priority():
+    """Gives this benchmark its own session at scheduling priority -20 (root only). On a machine
+    shared with other workers the kernel's autogroups split the CPU evenly between sessions,
+    whatever a process's nice value, so a benchmark beside a test suite gets a fraction of a
+    core; in its own session at autogroup nice -20 its tools run nearly as on an idle machine
+    (memory bandwidth and caches stay shared). Every tool inherits the same priority."""
+    if os.environ.get("RETAIN_BENCH_PRIORITY") != "1":
+        env = dict(os.environ, RETAIN_BENCH_PRIORITY="1")
+        os.execvpe("setsid", ["setsid", "-w", sys.executable] + sys.argv, env)
+    with open("/proc/self/autogroup", "w") as f:
+        f.write("-20\n")
+    os.nice(-20)
 
 
 def cells(path):
@@ -144,6 +159,7 @@ def span(xs, fmt="{:.2f}"):
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--customers", default="2000000")
+    ap.add_argument("--orders", help="another orders CSV instead of the generated one")
     ap.add_argument("--runs", type=int, default=7, help="rounds (runs of each fast tool)")
     ap.add_argument("--slow-runs", type=int, default=3, help="runs of SQLite and PostgreSQL")
     ap.add_argument("--only", default="retain,duckdb,pandas,sqlite,postgres")
@@ -151,14 +167,19 @@ def main():
                     help="no back-to-back second run of the fast tools")
     ap.add_argument("--cold", action="store_true",
                     help="drop the page cache before every run (root)")
+    ap.add_argument("--priority", action="store_true",
+                    help="run in an own session at priority -20 (root; for a shared machine)")
     a = ap.parse_args()
+    if a.priority:
+        raise_priority()
     only = a.only.split(",")
-    orders = workload(a.customers)
+    orders = os.path.abspath(a.orders) if a.orders else workload(a.customers)
     nrows = sum(1 for _ in open(orders, "rb")) - 1
     size = os.path.getsize(orders) / 1e6
-    print(f"orders.csv: {nrows:,} rows, {size:.0f} MB, {a.customers} customers; {a.runs} rounds"
+    print(f"{orders}: {nrows:,} rows, {size:.0f} MB; {a.runs} rounds"
           f"{', page cache dropped before every run' if a.cold else ', file in the page cache'}")
-    print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}", flush=True)
+    print(f"load average at start: {' '.join(f'{x:.2f}' for x in os.getloadavg())}"
+          f"{'; own session at priority -20' if a.priority else ''}", flush=True)
     out = tempfile.mkdtemp(prefix="retain-bench-")
     os.chmod(out, 0o755)
     sqlite_sql = with_path(os.path.join(HERE, "cohorts_sqlite.sql"), orders, ":file", out)
