@@ -1,7 +1,7 @@
--- PostgreSQL: load the CSV with COPY into a typed temporary table (bigint customer ids: text ids made
--- the join and the grouping compare strings), then the monthly cohort matrix in SQL.
--- bench/cohorts.py writes the file's path in place of :'file' (psql does not interpolate inside
--- \copy).
+-- PostgreSQL: load the CSV with COPY into a typed temporary table (bigint customer ids: text
+-- ids made the join and the grouping compare strings), then the monthly cohort matrix in SQL.
+-- bench/cohorts.py writes the file's path in place of :'file' (psql does not interpolate
+-- inside \copy).
 CREATE TEMP TABLE orders (order_id text, customer_id bigint, order_date timestamp, amount numeric(14,2), currency text);
 \copy orders FROM :'file' WITH (FORMAT csv, HEADER true)
 \pset format unaligned

@@ -1,6 +1,6 @@
--- SQLite: the CSV imported into a typed table (integer customer ids, real amounts: what a user who
--- declares the schema gets; an untyped `.import` keeps every value as text and makes the join
--- and the grouping compare strings), then the monthly cohort matrix in SQL. bench/cohorts.py
+-- SQLite: the CSV imported into a typed table (integer customer ids, real amounts: what a user
+-- who declares the schema gets; an untyped `.import` keeps every value as text and makes the
+-- join and the grouping compare strings), then the monthly cohort matrix in SQL. bench/cohorts.py
 -- writes the file's path in place of :file (the shell does not substitute parameters in dot
 -- commands).
 CREATE TABLE orders(order_id TEXT, customer_id INTEGER, order_date TEXT, amount REAL,

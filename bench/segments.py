@@ -1,13 +1,14 @@
 """A segment rule over 10 million customers: retain's compiled rule on the in-memory features
 against the same WHERE clause over an indexed SQLite table, an indexed PostgreSQL table and an
-in-memory DuckDB table (2 threads, bench/segments_duckdb.mjs) of the same features, in one run; and what one customer costs (rt_rule_match) at several sizes,
-to show that updating one customer's membership does not grow with the customer count.
+in-memory DuckDB table (2 threads, bench/segments_duckdb.mjs) of the same features, in one run;
+and what one customer costs (rt_rule_match) at several sizes, to show that updating one
+customer's membership does not grow with the customer count.
 
 Usage: /usr/bin/python3 bench/segments.py [--customers 10000000] [--runs 11] [--only a,b]
                                           [--priority]
 Needs `cmake --build build --target bench` (build/bench/segment_speed), the sqlite3 shell,
 PostgreSQL (a throwaway cluster on a loopback port, as the postgres user) and DuckDB's Node API
-(`cd bench && npm install`)."""
+(`cd bench && npm ci`)."""
 import argparse
 import json
 import os
