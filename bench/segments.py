@@ -49,15 +49,24 @@ def sqlite(csv, runs, db):
         "ANALYZE;\n"), text=True, check=True)
     import sqlite3
     con = sqlite3.connect(db)
-    times, n = [], None
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        n = con.execute(f"SELECT count(*) FROM features WHERE {WHERE}").fetchone()[0]
-        times.append((time.perf_counter() - t0) * 1e3)
+
+    def timed(sql):
+        times, n = [], None
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            n = con.execute(sql).fetchone()[0]
+            times.append((time.perf_counter() - t0) * 1e3)
+        return statistics.median(times), n
+
+    # The planner answers through one index and fetches each candidate row; on this rule a plain
+    # scan of the table is faster (0.76 s against 1.8 s at 10 M customers), so both are timed
+    # and the peer is credited with the faster.
+    ms, n = timed(f"SELECT count(*) FROM features WHERE {WHERE}")
+    scan_ms, scan_n = timed(f"SELECT count(*) FROM features NOT INDEXED WHERE {WHERE}")
     plan = " / ".join(r[-1] for r in con.execute(
         f"EXPLAIN QUERY PLAN SELECT count(*) FROM features WHERE {WHERE}"))
     con.close()
-    return statistics.median(times), n, plan
+    return ms, n, plan, scan_ms, scan_n
 
 
 def postgres(csv, runs, priority=False):
@@ -114,11 +123,14 @@ def main():
     print(f"  retain (compile + eval, median of {a.runs})  {r['eval_ms']:8.2f} ms  "
           f"{r['members']:,} members")
     if "sqlite" in only:
-        ms, n, plan = sqlite(csv, a.runs, os.path.join(out, "f.db"))
+        ms, n, plan, scan_ms, scan_n = sqlite(csv, a.runs, os.path.join(out, "f.db"))
         print(f"  SQLite, indexed table              {ms:8.2f} ms  {n:,} rows  "
               f"({ms / r['eval_ms']:.0f}x retain; plan: {plan})")
-        if n != r["members"]:
-            print(f"  MISMATCH: SQLite counts {n}, retain {r['members']}")
+        print(f"  SQLite, the same table NOT INDEXED {scan_ms:8.2f} ms  {scan_n:,} rows  "
+              f"({scan_ms / r['eval_ms']:.0f}x retain; a full scan)")
+        for k in (n, scan_n):
+            if k != r["members"]:
+                print(f"  MISMATCH: SQLite counts {k}, retain {r['members']}")
     if "postgres" in only:
         ms, n = postgres(csv, a.runs, a.priority)
         print(f"  PostgreSQL, indexed table          {ms:8.2f} ms  {n:,} rows  "
