@@ -8,6 +8,7 @@ import argparse
 import csv
 import json
 import os
+import shutil
 import statistics
 import subprocess
 import sys
@@ -76,6 +77,7 @@ def main():
             worst[k] = max(worst[k], abs(float(mine_row[k]) - float(row[k])))
     print(f"  customers: {len(rp):,} / {len(pp):,}; largest differences: " +
           ", ".join(f"{k} {v:.2g}" for k, v in worst.items()))
+    shutil.rmtree(out, ignore_errors=True)
 
 
 if __name__ == "__main__":
