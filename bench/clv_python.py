@@ -1,8 +1,9 @@
 """The CLV notebook recipe in Python, as a peer for bench/clv.py: pandas reads the orders and
 builds each customer's (frequency, recency, T, monetary value) summary in weeks (repeat purchase
 days, as the lifetimes library's summary_data_from_transaction_data does), scipy fits BG/NBD and
-Gamma-Gamma by maximum likelihood (vectorized NumPy likelihoods, BFGS; spend net of refunds
-as retain keeps it), and every customer gets
+Gamma-Gamma by maximum likelihood (vectorized NumPy likelihoods, BFGS; BG/NBD on the distinct
+summaries weighted by their count, as lifetimes' `weights` allows; spend net of refunds as
+retain keeps it), and every customer gets
 P(alive), expected purchases over 52 weeks (scipy.special.hyp2f1) and a CLV discounted monthly
 over 12 steps. The lifetimes package itself is not installable here (no PyPI); this follows its
 recipe with the same libraries it is built on.
@@ -19,6 +20,7 @@ from scipy.special import betaln, gammaln, hyp2f1
 
 def summary(path):
     df = pd.read_csv(path, usecols=["customer_id", "order_date", "amount"],
+                     dtype={"customer_id": "int64", "amount": "float64"},
                      parse_dates=["order_date"])
     refunds = df[df["amount"] < 0]  # negative amounts are refunds
     df = df[df["amount"] >= 0]
@@ -41,14 +43,14 @@ def summary(path):
     return s, until
 
 
-def bgnbd_nll(lp, x, tx, T):
+def bgnbd_nll(lp, x, tx, T, w):
     r, alpha, a, b = np.exp(lp)
     a1 = gammaln(r + x) - gammaln(r) + r * np.log(alpha)
     a2 = betaln(a, b + x) - betaln(a, b)
     a3 = -(r + x) * np.log(alpha + T)
     a4 = np.where(x > 0, np.log(a) - np.log(np.maximum(b + x - 1, 1e-300))
                   - (r + x) * np.log(alpha + tx), -np.inf)
-    return -np.mean(a1 + a2 + np.logaddexp(a3, a4))
+    return -np.sum(w * (a1 + a2 + np.logaddexp(a3, a4))) / np.sum(w)
 
 
 def gg_nll(lp, x, m):
@@ -61,7 +63,12 @@ def gg_nll(lp, x, m):
 def main():
     s, until = summary(sys.argv[1])
     x, tx, T = s["x"].to_numpy(float), s["t_x"].to_numpy(float), s["T"].to_numpy(float)
-    fit = minimize(bgnbd_nll, np.zeros(4), args=(x, tx, T), method="BFGS")
+    # identical (x, t_x, T) summaries once, weighted by their count (the lifetimes fitters'
+    # `weights`; Fader and Hardie fit the condensed matrix the same way): the same likelihood,
+    # 780,000 rows instead of 2 million on the benchmark
+    c = pd.DataFrame({"x": x, "tx": tx, "T": T}).value_counts().reset_index()
+    cx, ctx, cT, cw = (c[k].to_numpy(float) for k in ("x", "tx", "T", c.columns[-1]))
+    fit = minimize(bgnbd_nll, np.zeros(4), args=(cx, ctx, cT, cw), method="BFGS")
     r, alpha, a, b = np.exp(fit.x)
     rep = (x > 0) & (s["m"].to_numpy() > 0)
     xm, mm = x[rep], s["m"].to_numpy(float)[rep]

@@ -1,6 +1,11 @@
--- PostgreSQL: load the CSV with COPY, then the monthly cohort matrix in SQL. bench/cohorts.py
--- writes the file's path in place of :'file' (psql does not interpolate inside \copy).
-CREATE TEMP TABLE orders (order_id text, customer_id text, order_date timestamp, amount numeric(14,2), currency text);
+-- PostgreSQL: load the CSV with COPY into a typed temporary table (bigint customer ids: text
+-- ids made the join and the grouping compare strings), then the monthly cohort matrix in SQL.
+-- Here count(DISTINCT) over the orders joined to the first months is the faster formulation
+-- (23.1-27.4 s against 30.9-32.0 s for customer-months first, as DuckDB and SQLite do it;
+-- 3 runs each on the benchmark file).
+-- bench/cohorts.py writes the file's path in place of :'file' (psql does not interpolate
+-- inside \copy).
+CREATE TEMP TABLE orders (order_id text, customer_id bigint, order_date timestamp, amount numeric(14,2), currency text);
 \copy orders FROM :'file' WITH (FORMAT csv, HEADER true)
 \pset format unaligned
 \pset fieldsep ','

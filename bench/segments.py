@@ -1,11 +1,14 @@
 """A segment rule over 10 million customers: retain's compiled rule on the in-memory features
-against the same WHERE clause over an indexed SQLite table and an indexed PostgreSQL table of
-the same features, in one run; and what one customer costs (rt_rule_match) at several sizes,
-to show that updating one customer's membership does not grow with the customer count.
+against the same WHERE clause over an indexed SQLite table, an indexed PostgreSQL table and an
+in-memory DuckDB table (2 threads, bench/segments_duckdb.mjs) of the same features, in one run;
+and what one customer costs (rt_rule_match) at several sizes, to show that updating one
+customer's membership does not grow with the customer count.
 
 Usage: /usr/bin/python3 bench/segments.py [--customers 10000000] [--runs 11] [--only a,b]
-Needs `cmake --build build --target bench` (build/bench/segment_speed), the sqlite3 shell and
-PostgreSQL (a throwaway cluster on a loopback port, as the postgres user)."""
+                                          [--priority]
+Needs `cmake --build build --target bench` (build/bench/segment_speed), the sqlite3 shell,
+PostgreSQL (a throwaway cluster on a loopback port, as the postgres user) and DuckDB's Node API
+(`cd bench && npm ci`)."""
 import argparse
 import json
 import os
@@ -18,7 +21,7 @@ import time
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
-from cohorts import Postgres  # noqa: E402  (the same throwaway cluster)
+from cohorts import Postgres, raise_priority  # noqa: E402  (the same throwaway cluster)
 
 ROOT = os.path.dirname(HERE)
 SPEED = os.path.join(ROOT, "build", "bench", "segment_speed")
@@ -46,19 +49,30 @@ def sqlite(csv, runs, db):
         "ANALYZE;\n"), text=True, check=True)
     import sqlite3
     con = sqlite3.connect(db)
-    times, n = [], None
-    for _ in range(runs):
-        t0 = time.perf_counter()
-        n = con.execute(f"SELECT count(*) FROM features WHERE {WHERE}").fetchone()[0]
-        times.append((time.perf_counter() - t0) * 1e3)
+
+    def timed(sql):
+        times, n = [], None
+        for _ in range(runs):
+            t0 = time.perf_counter()
+            n = con.execute(sql).fetchone()[0]
+            times.append((time.perf_counter() - t0) * 1e3)
+        return statistics.median(times), n
+
+    # The planner answers through one index and fetches each candidate row; on this rule a plain
+    # scan of the table is faster (0.76 s against 1.8 s at 10 M customers), so both are timed
+    # and the peer is credited with the faster.
+    ms, n = timed(f"SELECT count(*) FROM features WHERE {WHERE}")
+    scan_ms, scan_n = timed(f"SELECT count(*) FROM features NOT INDEXED WHERE {WHERE}")
     plan = " / ".join(r[-1] for r in con.execute(
         f"EXPLAIN QUERY PLAN SELECT count(*) FROM features WHERE {WHERE}"))
     con.close()
-    return statistics.median(times), n, plan
+    return ms, n, plan, scan_ms, scan_n
 
 
-def postgres(csv, runs):
+def postgres(csv, runs, priority=False):
     pg = Postgres()
+    if priority:
+        pg.prioritize()
     try:
         base = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", "-h", "127.0.0.1", "-p", pg.port,
                 "-U", "postgres"]
@@ -80,17 +94,28 @@ def postgres(csv, runs):
         pg.stop()
 
 
+def duckdb(csv, runs):
+    p = subprocess.run(["node", os.path.join(HERE, "segments_duckdb.mjs"), csv, str(runs), WHERE],
+                       capture_output=True, text=True, check=True)
+    return json.loads(p.stdout)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--customers", type=int, default=10000000)
     ap.add_argument("--runs", type=int, default=11)
-    ap.add_argument("--only", default="retain,sqlite,postgres,scaling")
+    ap.add_argument("--only", default="retain,sqlite,postgres,duckdb,scaling")
+    ap.add_argument("--priority", action="store_true",
+                    help="run in an own session at priority -20 (root; for a shared machine)")
     a = ap.parse_args()
+    if a.priority:
+        raise_priority()
     only = a.only.split(",")
     out = tempfile.mkdtemp(prefix="retain-bench-seg-")
     os.chmod(out, 0o755)
     csv = os.path.join(out, "features.csv")
-    r = speed(a.customers, a.runs, csv if ("sqlite" in only or "postgres" in only) else None)
+    peers = "sqlite" in only or "postgres" in only or "duckdb" in only
+    r = speed(a.customers, a.runs, csv if peers else None)
     os.chmod(csv, 0o644) if os.path.exists(csv) else None
     print(f"{r['customers']:,} customers, {r['orders']:,} orders in the model "
           f"(built in {r['model_s']:.1f} s, features in {r['features_s']:.1f} s)")
@@ -98,17 +123,26 @@ def main():
     print(f"  retain (compile + eval, median of {a.runs})  {r['eval_ms']:8.2f} ms  "
           f"{r['members']:,} members")
     if "sqlite" in only:
-        ms, n, plan = sqlite(csv, a.runs, os.path.join(out, "f.db"))
+        ms, n, plan, scan_ms, scan_n = sqlite(csv, a.runs, os.path.join(out, "f.db"))
         print(f"  SQLite, indexed table              {ms:8.2f} ms  {n:,} rows  "
               f"({ms / r['eval_ms']:.0f}x retain; plan: {plan})")
-        if n != r["members"]:
-            print(f"  MISMATCH: SQLite counts {n}, retain {r['members']}")
+        print(f"  SQLite, the same table NOT INDEXED {scan_ms:8.2f} ms  {scan_n:,} rows  "
+              f"({scan_ms / r['eval_ms']:.0f}x retain; a full scan)")
+        for k in (n, scan_n):
+            if k != r["members"]:
+                print(f"  MISMATCH: SQLite counts {k}, retain {r['members']}")
     if "postgres" in only:
-        ms, n = postgres(csv, a.runs)
+        ms, n = postgres(csv, a.runs, a.priority)
         print(f"  PostgreSQL, indexed table          {ms:8.2f} ms  {n:,} rows  "
               f"({ms / r['eval_ms']:.0f}x retain)")
         if n != r["members"]:
             print(f"  MISMATCH: PostgreSQL counts {n}, retain {r['members']}")
+    if "duckdb" in only:
+        d = duckdb(csv, a.runs)
+        print(f"  DuckDB, in-memory table (2 threads) {d['ms']:8.2f} ms  {d['n']:,} rows  "
+              f"({d['ms'] / r['eval_ms']:.1f}x retain; {d['min']:.2f}-{d['max']:.2f} ms)")
+        if d["n"] != r["members"]:
+            print(f"  MISMATCH: DuckDB counts {d['n']}, retain {r['members']}")
     if "scaling" in only:
         print("one customer: its membership (rt_rule_match), and one incoming order (features")
         print("recomputed with rt_features_set_customer, then the match), by model size:")
