@@ -65,7 +65,7 @@ def main():
     r_fit = json.loads(r_fit)
     mine = dict(r_fit["params"], **r_fit["spend"]["params"])
     med = statistics.median
-    print(f"orders.csv of {a.customers} customers; median of {a.runs} runs")
+    print(f"{os.path.basename(orders)} of {a.customers} customers; median of {a.runs} runs")
     print(f"  retain clv predict --model bgnbd  {med(bt):7.2f} s  "
           f"({', '.join(f'{x:.2f}' for x in bt)})")
     print(f"  retain clv predict (default)      {med(rt):7.2f} s  "
