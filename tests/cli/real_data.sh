@@ -200,6 +200,31 @@ run 0 "$RT_BIN" segment refresh everybody --as-of 2011-12-09
 run 0 "$RT_BIN" segment export everybody --as-of 2011-12-09 --format csv --fields value_tier
 same "or: value tiers with sign-ups" customer_id "$X/or_tiers_signups.csv"
 
+# 6. A segment pinned to a day keeps it: created as of 2011-11-30 it holds the customers the rule
+# matches then (counted from the slice here, by the purchases up to that day), and neither a
+# refresh judged later nor an export moves it to the data's end
+D0=$(sql "select cast(strftime('%s', '2011-11-30') / 86400 as int)")
+purchases "$D0"
+PIN=$(rsql "select count(*) from (select customer_id from ref.purchases group by customer_id having count(*) >= 3 and $D0 - max(day) > 60)")
+purchases
+LATE=$(rsql "select count(*) from (select customer_id from ref.purchases group by customer_id having count(*) >= 3 and $((D0 + 9)) - max(day) > 60)")
+run 0 "$RT_BIN" segment create quiet --rule "orders >= 3 and days_since_last_order > 60" --as-of 2011-11-30
+assert_contains "$(echo "$OUT" | tr -d ,)" "segment quiet: $PIN customers"
+[ "$PIN" != "$LATE" ] || fail "the slice should give other counts on 2011-11-30 ($PIN) and 2011-12-09 ($LATE)"
+run 0 "$RT_BIN" segment refresh quiet
+assert_contains "$(echo "$OUT" | tr -d ,)" "segment quiet: $PIN customers"
+run 0 "$RT_BIN" segment export quiet --format csv --fields orders
+assert_eq "$(echo "$OUT" | tail -n +2 | wc -l)" "$PIN" "the pinned segment's export"
+run 0 "$RT_BIN" segment list --format csv
+assert_contains "$OUT" "quiet,$PIN,"
+assert_contains "$OUT" ",2011-11-30,"
+# 9. rule values are checked: lifecycle and RFM share one spelling
+run 1 "$RT_BIN" segment create x --rule "lifecycle_stage = 'at-risk'"
+assert_contains "$ERR" "did you mean 'at risk'?"
+run 1 "$RT_BIN" segment create x --rule "rfm_segment = 'champion'"
+assert_contains "$ERR" "did you mean 'champions'?"
+run 0 "$RT_BIN" segment preview --rule "lifecycle_stage = 'at risk' and rfm_segment = 'at risk'"
+
 # ------------------------------------- Online Retail invoice lines, imported as the lines they are
 # the price taken to the penny, Quantity x price summed per invoice, C-invoices refunds (those
 # matching an order cancel it), lines without a customer skipped
