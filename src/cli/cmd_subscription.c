@@ -96,6 +96,7 @@ int cmd_subscription(const cli_global *g, int argc, char **argv) {
   rt_period_unit unit = RT_PERIOD_MONTH;
   int64_t horizon = -1; /* 5 past a table, 12 periods from the store */
   double discount = 0.1;
+  char asof[64] = "", asof_day[16] = ""; /* from the store: the day the subscriptions are judged at */
   cli_format format = FMT_TABLE;
   for (int i = 2; i < argc; i++) {
     const char *v;
@@ -158,6 +159,10 @@ int cmd_subscription(const cli_global *g, int argc, char **argv) {
       st = NULL;
       rc = cli_load_model(g, NULL, NULL, tz, &model);
       if (!rc) rc = cli_judge("subscription", g, NULL, &model);
+      if (!rc) {
+        cli_as_of_text(model, asof, sizeof asof);
+        rt_day_format(model->as_of, asof_day, sizeof asof_day);
+      }
     }
     rt_store_close(st);
     if (!rc && tenures(model, period_days(unit), &paid, &ended, &nsubs)) {
@@ -181,6 +186,7 @@ int cmd_subscription(const cli_global *g, int argc, char **argv) {
   if (format == FMT_JSON) {
     json_t *root = json_object();
     json_object_set_new(root, "model", json_string("sbg"));
+    if (asof_day[0]) json_object_set_new(root, "as_of", json_string(asof_day));
     json_object_set_new(root, "alpha", json_real(m.alpha));
     json_object_set_new(root, "beta", json_real(m.beta));
     json_object_set_new(root, "loglik", json_real(m.info.loglik));
@@ -216,8 +222,9 @@ int cmd_subscription(const cli_global *g, int argc, char **argv) {
     }
   } else {
     char n1[32];
-    printf("Shifted-beta-geometric retention · %s subscribers · period: %s\n",
-           cli_count((int64_t)m.info.n, n1, sizeof n1), unit_name);
+    printf("Shifted-beta-geometric retention · %s subscribers · period: %s%s%s\n",
+           cli_count((int64_t)m.info.n, n1, sizeof n1), unit_name, asof[0] ? " · as of " : "",
+           asof);
     printf("  alpha = %.4f   beta = %.4f   (mean churn probability %.1f%%)\n", m.alpha, m.beta,
            100 * m.alpha / (m.alpha + m.beta));
     printf("  log-likelihood %.2f · %s\n\n", m.info.loglik,
