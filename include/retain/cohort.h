@@ -15,6 +15,10 @@
 #include <retain/datetime.h>
 #include <retain/model.h>
 
+/* At most this many cells (cohorts x periods) in one table; beyond, rt_cohort_compute fails
+ * with RT_ERANGE (a longer period, a later from, an earlier to or a horizon make it smaller). */
+#define RT_COHORT_MAX_CELLS 1000000
+
 typedef enum { RT_COHORT_ON = 0, RT_COHORT_ON_OR_AFTER = 1 } rt_cohort_mode;
 
 typedef struct rt_cohort_opts {

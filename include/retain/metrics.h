@@ -27,6 +27,14 @@
 #include <retain/datetime.h>
 #include <retain/model.h>
 
+/* Bounds on what one report may cost, so that a request cannot take the memory of the machine
+ * (docs/SECURITY.md). A report computes every period from the data's first to the as-of day's:
+ * at most RT_REPORT_MAX_SPAN of them (110 years by day); it returns at most
+ * RT_REPORT_MAX_PERIODS rows. Beyond either, rt_report_compute fails with RT_ERANGE and says
+ * what to ask for instead. */
+#define RT_REPORT_MAX_SPAN 40000
+#define RT_REPORT_MAX_PERIODS 5000
+
 typedef struct rt_report_opts {
   rt_period_unit unit;  /* default RT_PERIOD_MONTH */
   int64_t from_period;  /* first period reported; INT64_MIN: the last period with data */

@@ -31,6 +31,14 @@ typedef struct rt_server_config {
   double rate_limit;    /* requests per second per key (bursts of twice that); 0: none */
   int request_timeout;  /* seconds, default 30: a connection idle that long is closed, and a
                            body still arriving after that long is answered 408 */
+  int header_timeout;   /* seconds, default 10: a connection that has not sent a whole
+                           request's headers that long after it opened (or after its previous
+                           answer) is closed (slowloris) */
+  int max_per_ip;       /* connections at once from one address, default 100; -1: no limit
+                           (behind a proxy every client has the proxy's address) */
+  int max_exports;      /* GET /v1/export streams at once, default 4 (503 beyond) */
+  size_t max_body_memory; /* bytes of request bodies held at once over all connections,
+                             default 256 MiB (503 beyond) */
   const char *timezone; /* business time zone of the reads; NULL: the store's setting, or UTC */
   const char *currency; /* currency of the reads; NULL: the store's setting, or the most used */
   int64_t now_ms;       /* 0: the clock; else the time `now` means for the features (tests) */

@@ -184,9 +184,17 @@ int rt_cohort_compute(const rt_model *m, const rt_cohort_opts *opts, rt_cohort_t
   int64_t width = last - t->first_cohort + 1;
   if (opts->horizon >= 0 && width - 1 > opts->horizon)
     width = opts->horizon + 1;
-  if (ncoh <= 0 || width <= 0 || (uint64_t)ncoh > SIZE_MAX / 16 / (uint64_t)width) {
-    rc = RT_ENOMEM;
-    goto fail;
+  if (ncoh <= 0 || width <= 0 || (uint64_t)ncoh > RT_COHORT_MAX_CELLS / (uint64_t)width) {
+    char a[32], b[32];
+    rt_period_label(u, t->first_cohort, a, sizeof a);
+    rt_period_label(u, t->first_cohort + ncoh - 1, b, sizeof b);
+    rc = rt_error_set(err, RT_ERANGE,
+                      "cohorts: %lld %s cohorts (%s to %s) x %lld periods are more than the "
+                      "%d cells a table may have; use a longer period, a later from, an "
+                      "earlier to or a horizon",
+                      (long long)ncoh, rt_period_unit_name(u), a, b, (long long)width,
+                      RT_COHORT_MAX_CELLS);
+    goto fail_quiet;
   }
   size_t ncells = (size_t)ncoh * (size_t)width;
   t->ncohorts = (size_t)ncoh;

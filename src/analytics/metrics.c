@@ -433,6 +433,22 @@ int rt_report_compute(const rt_model *m, const rt_report_opts *opts, rt_report *
     from = first;
   if (from > to)
     goto done;
+  if (last - first + 1 > RT_REPORT_MAX_SPAN || to - from + 1 > RT_REPORT_MAX_PERIODS) {
+    int span = last - first + 1 > RT_REPORT_MAX_SPAN;
+    char a[32], b[32];
+    rt_period_label(u, span ? first : from, a, sizeof a);
+    rt_period_label(u, span ? last : to, b, sizeof b);
+    rt_report_free(rep);
+    return rt_error_set(err, RT_ERANGE,
+                        "report: %lld %s periods from %s to %s are more than the %d a report "
+                        "may %s; %s",
+                        (long long)(span ? last - first + 1 : to - from + 1),
+                        rt_period_unit_name(u), a, b,
+                        span ? RT_REPORT_MAX_SPAN : RT_REPORT_MAX_PERIODS,
+                        span ? "span" : "return",
+                        span ? "use a longer period or an earlier as-of day"
+                             : "use a longer period, or a later from or an earlier to");
+  }
   rc = pass(m, opts, 0, from - opts->baseline - first, &w, &all);
   if (rc)
     goto fail;

@@ -40,12 +40,20 @@ static void help(void) {
          "  --request-timeout S seconds a request may take to arrive (default 30): a body\n"
          "                      still arriving after that is answered 408; a connection\n"
          "                      silent for that long is closed\n"
+         "  --header-timeout S  seconds a connection may take to send a request's headers,\n"
+         "                      from its opening or its previous answer (default 10)\n"
+         "  --max-per-ip N      connections at once from one address (default 100; 0: no\n"
+         "                      limit, e.g. behind a proxy that limits them itself)\n"
+         "  --max-exports N     CSV exports streaming at once (default 4; 503 beyond)\n"
+         "  --max-body-memory B bytes of request bodies held at once, all connections\n"
+         "                      (default 268435456; 503 beyond)\n"
          "  --no-auth           accept requests without a key (local testing only)\n"
          "  --no-log            no request log (by default one JSON line per request on\n"
          "                      stderr: time, method, route, status, ms, events, bytes)\n"
          "  --config FILE       settings as key = value lines (or $RETAIN_CONFIG): listen,\n"
          "                      max_connections, max_body, max_batch, rate_limit,\n"
-         "                      request_timeout, log, auth; the environment (RETAIN_LISTEN,\n"
+         "                      request_timeout, header_timeout, max_per_ip, max_exports,\n"
+         "                      max_body_memory, log, auth; the environment (RETAIN_LISTEN,\n"
          "                      RETAIN_MAX_CONNECTIONS, ...) overrides the file and flags\n"
          "                      override both\n"
          "                      (docs/SERVER.md, example in docs/retain-serve.conf)\n");
@@ -70,6 +78,14 @@ static const struct setting {
      "requests a second per key"},
     {"request_timeout", "RETAIN_REQUEST_TIMEOUT", "--request-timeout", S_INT, 1, 3600,
      "seconds a request may take to arrive"},
+    {"header_timeout", "RETAIN_HEADER_TIMEOUT", "--header-timeout", S_INT, 1, 3600,
+     "seconds a request's headers may take"},
+    {"max_per_ip", "RETAIN_MAX_PER_IP", "--max-per-ip", S_INT, 0, 100000,
+     "connections at once from one address (0: no limit)"},
+    {"max_exports", "RETAIN_MAX_EXPORTS", "--max-exports", S_INT, 1, 1000,
+     "CSV exports at once"},
+    {"max_body_memory", "RETAIN_MAX_BODY_MEMORY", "--max-body-memory", S_INT, 1 << 20,
+     (int64_t)1 << 40, "bytes of request bodies held at once"},
     {"log", "RETAIN_LOG", "--no-log", S_BOOL, 0, 0, "the request log"},
     {"auth", "RETAIN_AUTH", "--no-auth", S_BOOL, 0, 0, "API keys required"},
 };
@@ -114,6 +130,10 @@ static int apply_setting(serve_opts *o, size_t k, const char *v, const char *sou
   else if (!strcmp(st->key, "max_body")) o->cfg.max_body = (size_t)x;
   else if (!strcmp(st->key, "max_batch")) o->cfg.max_batch = (size_t)x;
   else if (!strcmp(st->key, "request_timeout")) o->cfg.request_timeout = (int)x;
+  else if (!strcmp(st->key, "header_timeout")) o->cfg.header_timeout = (int)x;
+  else if (!strcmp(st->key, "max_per_ip")) o->cfg.max_per_ip = x ? (int)x : -1;
+  else if (!strcmp(st->key, "max_exports")) o->cfg.max_exports = (int)x;
+  else if (!strcmp(st->key, "max_body_memory")) o->cfg.max_body_memory = (size_t)x;
   else o->cfg.rate_limit = (double)x;
   return 0;
 }

@@ -35,6 +35,37 @@ typedef struct rt__bucket {
   double tokens, last;
 } rt__bucket;
 
+/* ---- the connection guard (guard.c) ---- */
+enum { RT__CONN_HEADERS, RT__CONN_BODY, RT__CONN_BUSY };
+typedef struct rt__conn {
+  int fd;                /* our duplicate of the socket, for shutdown; -1: none */
+  atomic_int phase;      /* RT__CONN_*: waiting for headers, receiving a body, being answered */
+  atomic_llong since_ms; /* monotonic ms the phase began */
+  int cut;               /* shut down by the guard (g->mu) */
+  struct rt__conn *prev, *next;
+} rt__conn;
+
+typedef struct rt__guard {
+  pthread_mutex_t mu;
+  pthread_cond_t wake;
+  rt__conn *head;
+  size_t n, max_conn, reserve;
+  int header_timeout, body_timeout; /* seconds */
+  pthread_t thread;
+  int inited, started, stopping;
+  atomic_ullong cut_headers, cut_body, cut_reserve; /* connections closed, by reason */
+} rt__guard;
+
+/* MHD_OPTION_NOTIFY_CONNECTION's callback (cls: the guard). */
+void rt__guard_notify(void *cls, struct MHD_Connection *c, void **socket_context,
+                      enum MHD_ConnectionNotificationCode toe);
+/* The guard's record of c (NULL when it has none), and a new phase for it. */
+rt__conn *rt__guard_conn(struct MHD_Connection *c);
+void rt__guard_phase(rt__conn *e, int phase);
+int rt__guard_start(rt__guard *g, int header_timeout, int body_timeout, size_t max_conn,
+                    size_t reserve);
+void rt__guard_stop(rt__guard *g);
+
 struct rt_server {
   rt_server_config cfg;
   struct MHD_Daemon *d;
@@ -54,13 +85,23 @@ struct rt_server {
   pthread_mutex_t m_mu; /* guards m */
   pthread_mutex_t rl_mu;
   rt__bucket rl[RT__RL_BUCKETS];
+  rt__guard guard;
+  atomic_size_t body_bytes;     /* request bodies held in memory, all connections */
+  atomic_int exports;           /* GET /v1/export streams open */
+  atomic_ullong clamped;        /* events whose time was too far ahead: set to their receipt */
+  atomic_ullong refused_memory; /* requests refused because bodies held too much memory */
 };
 
 #define RT__MAX_PARAMS 2
 
 typedef struct rt__request {
-  char *body;
+  char *body;     /* mapped (body_alloc in server.c): cap bytes, counted in body_bytes */
   size_t len, cap;
+  int answered;   /* an answer was queued before the body (it is not read) */
+  rt__conn *conn; /* the guard's record of the connection */
+  const rt_server *srv;
+  size_t reserved; /* bytes of s->body_bytes this request holds */
+  size_t expect;   /* its Content-Length, 0 if none */
   size_t received; /* bytes of the body so far (len stops at the limit) */
   int too_big;
   int timed_out;   /* the body took longer than the request timeout */

@@ -144,18 +144,37 @@ static int money_fields(json_t *p, const char *ppath, const char *const *names, 
 }
 
 /* an ISO 8601 time field into *ms, left alone when absent */
-static int time_field(json_t *o, const char *key, const char *path, int64_t *ms, char *field,
-                      size_t cap, rt_error *err) {
+/* Times an event may carry: from the Unix epoch on (the stores and models count days from it)
+ * to RT__FUTURE_SKEW_MS after the event was received. A later time is a wrong clock or a
+ * hostile client: the event is kept at its receive time, as Segment does (ev->clamped says
+ * so; /metrics counts them), so that one bad device cannot stretch every report to the year
+ * 9999. */
+#define RT__FUTURE_SKEW_MS (24 * 3600 * 1000LL)
+
+static int time_field(json_t *o, const char *key, const char *path, rt__event *ev, int64_t *ms,
+                      char *field, size_t cap, rt_error *err) {
   json_t *v = json_object_get(o, key);
   if (!v || json_is_null(v))
     return 0;
   const char *s = json_is_string(v) ? json_string_value(v) : NULL;
   rt_error derr = {0};
-  if (!s || rt_date_parse(NULL, s, strlen(s), NULL, ms, &derr)) {
+  int64_t t;
+  if (!s || rt_date_parse(NULL, s, strlen(s), NULL, &t, &derr)) {
     snprintf(field, cap, "%s%s", path, key);
     return rt_error_set(err, RT_EINVAL, "%s: not an ISO 8601 time%s%s", field, s ? " - " : "",
                         s ? derr.msg : "");
   }
+  if (t < 0) {
+    snprintf(field, cap, "%s%s", path, key);
+    return rt_error_set(err, RT_EINVAL, "%s: %s is before 1970-01-01T00:00:00Z, the earliest "
+                                        "time retain keeps",
+                        field, s);
+  }
+  if (t > ev->received_ms + RT__FUTURE_SKEW_MS) {
+    t = ev->received_ms;
+    ev->clamped = 1;
+  }
+  *ms = t;
   return 0;
 }
 
@@ -258,7 +277,7 @@ static int parse_subscription(json_t *o, const char *path, rt__event *ev, char *
     rc = id_field(p, plans[k], ppath, &ev->plan, field, cap, err);
   if (rc || (rc = id_field(p, "interval", ppath, &ev->interval, field, cap, err)) ||
       (rc = money_fields(p, ppath, amounts, 3, ev, &which, field, cap, err)) ||
-      (rc = time_field(p, "started_at", ppath, &ev->started_at_ms, field, cap, err)))
+      (rc = time_field(p, "started_at", ppath, ev, &ev->started_at_ms, field, cap, err)))
     return rc;
   ev->has_amount = which >= 0;
   return 0;
@@ -320,6 +339,7 @@ static char *phone_digits(json_t *v, int *oom) {
 static int parse_one(json_t *o, rt__ev_kind kind, const char *path, int64_t now_ms, rt__event *ev,
                      char *field, size_t cap, rt_error *err) {
   memset(ev, 0, sizeof *ev);
+  ev->received_ms = now_ms;
   if (!json_is_object(o)) {
     snprintf(field, cap, "%s", *path ? path : "$");
     return rt_error_set(err, RT_EINVAL, "%s: must be an object", field);
@@ -351,7 +371,7 @@ static int parse_one(json_t *o, rt__ev_kind kind, const char *path, int64_t now_
   }
   /* the time it happened: timestamp, else when it was received */
   ev->ts_ms = now_ms;
-  if ((rc = time_field(o, "timestamp", path, &ev->ts_ms, field, cap, err)))
+  if ((rc = time_field(o, "timestamp", path, ev, &ev->ts_ms, field, cap, err)))
     return rc;
   switch (kind) {
   case RT__EV_TRACK: {

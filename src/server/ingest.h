@@ -54,6 +54,8 @@ typedef struct rt__event {
   char *sub_id, *plan, *interval;
   int has_amount, has_currency;
   int64_t started_at_ms; /* properties.started_at, 0 when absent */
+  int64_t received_ms;   /* when the server received it */
+  int clamped;           /* a time more than a day after received_ms was set to received_ms */
 } rt__event;
 
 typedef struct rt__events {

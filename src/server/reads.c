@@ -486,6 +486,16 @@ static int period_params(rt__request *rq, struct MHD_Connection *c, const rt__vi
   return 0;
 }
 
+/* A report or cohort table that could not be made: over a size limit is the request's fault
+ * (400, naming the parameter that sets the size), anything else the server's. */
+static enum MHD_Result compute_failed(rt__request *rq, struct MHD_Connection *c,
+                                      const period_args *a, const rt_error *err) {
+  if (err->code == RT_ERANGE)
+    return rt__send_error(rq, c, MHD_HTTP_BAD_REQUEST, "too_large", err->msg,
+                          a->from_set ? "from" : a->to_set ? "to" : "period");
+  return rt__send_error(rq, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", err->msg, NULL);
+}
+
 enum MHD_Result rt__get_metrics(rt_server *s, rt__request *rq, struct MHD_Connection *c) {
   enum MHD_Result res;
   rt__view *v = view_for(s, rq, c, &res);
@@ -512,7 +522,7 @@ enum MHD_Result rt__get_metrics(rt_server *s, rt__request *rq, struct MHD_Connec
   rt_report *rep = NULL;
   rt_error err = {0};
   if (rt_report_compute(a.m, &ro, &rep, &err)) {
-    res = rt__send_error(rq, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", err.msg, NULL);
+    res = compute_failed(rq, c, &a, &err);
   } else {
     json_t *o = rt__report_json(rep, a.m);
     json_object_set_new(o, "data_version", json_integer(v->data_version));
@@ -559,7 +569,7 @@ enum MHD_Result rt__get_cohorts(rt_server *s, rt__request *rq, struct MHD_Connec
   rt_cohort_table *t = NULL;
   rt_error err = {0};
   if (rt_cohort_compute(a.m, &co, &t, &err)) {
-    res = rt__send_error(rq, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", err.msg, NULL);
+    res = compute_failed(rq, c, &a, &err);
   } else {
     json_t *o = rt__cohorts_json(t, a.m, percent);
     json_object_set_new(o, "data_version", json_integer(v->data_version));

@@ -9,11 +9,14 @@
 #include <retain/store.h>
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <math.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
+#include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -72,23 +75,117 @@ enum MHD_Result rt__send_text(rt__request *rq, struct MHD_Connection *c, unsigne
   return ok;
 }
 
+/* jansson allocates through this, so that a document that lost a part to a failed allocation
+ * (jansson's setters drop what they cannot store, silently) is never sent as a success: the
+ * request's thread notes the failure and rt__send_json answers 500 instead. */
+static _Thread_local int json_failed;
+static void *json_alloc(size_t n) {
+  void *p = rt_malloc(n);
+  if (!p)
+    json_failed = 1;
+  return p;
+}
+
+static const char oom_body[] =
+    "{\"error\":{\"code\":\"internal\",\"message\":\"out of memory\"}}";
+
+static enum MHD_Result send_oom(rt__request *rq, struct MHD_Connection *c) {
+  rq->status = MHD_HTTP_INTERNAL_SERVER_ERROR;
+  struct MHD_Response *r = MHD_create_response_from_buffer(sizeof oom_body - 1, (void *)oom_body,
+                                                           MHD_RESPMEM_PERSISTENT);
+  if (!r)
+    return MHD_NO;
+  MHD_add_response_header(r, "Content-Type", "application/json");
+  enum MHD_Result ok = MHD_queue_response(c, MHD_HTTP_INTERNAL_SERVER_ERROR, r);
+  MHD_destroy_response(r);
+  return ok;
+}
+
 enum MHD_Result rt__send_json(rt__request *rq, struct MHD_Connection *c, unsigned status,
                               json_t *body) {
   /* 15 significant digits: amounts print as written (19.99, not 19.989999999999998) */
-  char *s = json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15));
+  char *s = body && !json_failed
+                ? json_dumps(body, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(15))
+                : NULL;
   json_decref(body);
-  if (!s)
-    return MHD_NO;
+  if (!s || json_failed) {
+    free(s);
+    json_failed = 0;
+    return send_oom(rq, c);
+  }
   return rt__send_text(rq, c, status, "application/json", s, strlen(s));
+}
+
+/* text as a JSON string: invalid UTF-8 (a query's bytes quoted in a message) becomes U+FFFD
+ * rather than losing the whole message */
+static json_t *json_text(const char *t) {
+  json_t *j = json_string(t);
+  if (j || !t)
+    return j;
+  size_t n = strlen(t), k = 0;
+  char *o = rt_malloc(3 * n + 1);
+  if (!o)
+    return NULL;
+  for (size_t i = 0; i < n;) {
+    unsigned char b = (unsigned char)t[i];
+    size_t len = b < 0x80 ? 1 : (b & 0xE0) == 0xC0 ? 2 : (b & 0xF0) == 0xE0 ? 3
+                                 : (b & 0xF8) == 0xF0 ? 4 : 0;
+    int ok = len > 0 && i + len <= n;
+    for (size_t x = 1; ok && x < len; x++)
+      ok = ((unsigned char)t[i + x] & 0xC0) == 0x80;
+    if (ok && len > 1) { /* and not an overlong form, a surrogate or beyond U+10FFFF */
+      char one[5] = {0};
+      memcpy(one, t + i, len);
+      json_t *probe = json_string(one);
+      ok = probe != NULL;
+      json_decref(probe);
+    }
+    if (ok) {
+      memcpy(o + k, t + i, len);
+      k += len;
+      i += len;
+    } else {
+      memcpy(o + k, "\xEF\xBF\xBD", 3);
+      k += 3;
+      i++;
+    }
+  }
+  o[k] = 0;
+  j = json_string(o);
+  rt_free(o);
+  return j;
+}
+
+/* what a 5xx message may say: the store's file path (where the server keeps its data) is
+ * nobody's business but the operator's, who finds the whole message in the log */
+static void scrub_path(const rt_server *s, const char *in, char *out, size_t cap) {
+  const char *path = s ? s->cfg.db_path : NULL;
+  size_t pl = path ? strlen(path) : 0, k = 0;
+  for (const char *p = in; *p && k + 1 < cap;) {
+    if (pl && !strncmp(p, path, pl)) {
+      k += (size_t)snprintf(out + k, cap - k, "the store");
+      p += pl;
+    } else {
+      out[k++] = *p++;
+    }
+  }
+  out[k < cap ? k : cap - 1] = 0;
 }
 
 enum MHD_Result rt__send_error(rt__request *rq, struct MHD_Connection *c, unsigned status,
                                const char *code, const char *message, const char *field) {
+  char clean[1024];
+  if (status >= 500) {
+    if (status != MHD_HTTP_SERVICE_UNAVAILABLE)
+      fprintf(stderr, "retain serve: %u %s: %s\n", status, rq->method, message);
+    scrub_path(rq->srv, message, clean, sizeof clean);
+    message = clean;
+  }
   json_t *e = json_object();
   json_object_set_new(e, "code", json_string(code));
-  json_object_set_new(e, "message", json_string(message));
+  json_object_set_new(e, "message", json_text(message));
   if (field && *field)
-    json_object_set_new(e, "field", json_string(field));
+    json_object_set_new(e, "field", json_text(field));
   json_t *o = json_object();
   json_object_set_new(o, "error", e);
   return rt__send_json(rq, c, status, o);
@@ -137,8 +234,15 @@ static int authorize(rt_server *s, struct MHD_Connection *c, char *scope, size_t
                      int64_t *key_id) {
   char *key = NULL;
   const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-  if (h && !strncmp(h, "Bearer ", 7)) {
-    key = strdup(h + 7);
+  if (h && !strncasecmp(h, "Bearer", 6) && (h[6] == ' ' || h[6] == '\t')) {
+    /* the scheme is case-insensitive (RFC 9110 11.1) */
+    h += 6;
+    while (*h == ' ' || *h == '\t')
+      h++;
+    size_t n = strlen(h);
+    while (n && (h[n - 1] == ' ' || h[n - 1] == '\t'))
+      n--;
+    key = strndup(h, n);
   } else {
     char *pass = NULL;
     key = MHD_basic_auth_get_username_password(c, &pass);
@@ -264,7 +368,8 @@ static const route routes[] = {
     {"GET", "/readyz", NULL, get_ready, 0,
      "ready: the customer model is loaded (503 until it is)", NULL, NULL,
      "{\"status\": \"ok\"}"},
-    {"GET", "/metrics", NULL, get_metrics_text, 0, "Prometheus metrics", NULL, NULL,
+    {"GET", "/metrics", "read", get_metrics_text, 0,
+     "Prometheus metrics (a read key: they tell how much data there is)", NULL, NULL,
      "text/plain"},
 };
 #define NROUTES (sizeof routes / sizeof routes[0])
@@ -310,14 +415,24 @@ static void record(rt_server *s, const rt__request *rq) {
   s->m.lat[rq->route][b]++;
   s->m.lat_sum[rq->route] += ms / 1e3;
   pthread_mutex_unlock(&s->m_mu);
-  if (s->cfg.log) {
+  if (s->cfg.log) { /* written by the JSON library: a method or path is the client's text */
     char when[48];
     rt_time_format(NULL, rt__now_ms(), when, sizeof when);
-    fprintf(stderr,
-            "{\"ts\":\"%s\",\"method\":\"%s\",\"route\":\"%s\",\"status\":%u,"
-            "\"ms\":%.2f,\"events\":%zu,\"bytes\":%zu}\n",
-            when, rq->method, rq->route < (int)NROUTES ? routes[rq->route].path : "other",
-            rq->status, ms, rq->events, rq->len);
+    json_t *o = json_object();
+    json_object_set_new(o, "ts", json_string(when));
+    json_object_set_new(o, "method", json_text(rq->method));
+    json_object_set_new(o, "route",
+                        json_string(rq->route < (int)NROUTES ? routes[rq->route].path : "other"));
+    json_object_set_new(o, "status", json_integer(rq->status));
+    json_object_set_new(o, "ms", json_real(round(ms * 100) / 100));
+    json_object_set_new(o, "events", json_integer((json_int_t)rq->events));
+    json_object_set_new(o, "bytes", json_integer((json_int_t)rq->received));
+    char *line = json_dumps(o, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(10));
+    json_decref(o);
+    if (line) {
+      fprintf(stderr, "%s\n", line);
+      free(line);
+    }
   }
 }
 
@@ -415,6 +530,30 @@ static enum MHD_Result get_metrics_text(rt_server *s, rt__request *rq, struct MH
       (unsigned long long)st.refreshes, st.refresh_seconds, st.last_refresh_seconds,
       st.customers, (long long)st.data_version, (unsigned long long)st.segment_moves,
       (unsigned long long)st.view_waits);
+  pthread_mutex_lock(&s->guard.mu);
+  size_t nconn = s->guard.n;
+  pthread_mutex_unlock(&s->guard.mu);
+  OUT("# HELP retain_connections_cut_total Connections the server closed: headers too slow, "
+      "body too slow, or to keep slots free for new clients.\n"
+      "# TYPE retain_connections_cut_total counter\n"
+      "retain_connections_cut_total{reason=\"headers\"} %llu\n"
+      "retain_connections_cut_total{reason=\"body\"} %llu\n"
+      "retain_connections_cut_total{reason=\"reserve\"} %llu\n"
+      "# HELP retain_connections Connections open.\n# TYPE retain_connections gauge\n"
+      "retain_connections %zu\n"
+      "# HELP retain_request_body_bytes Request bodies held in memory.\n"
+      "# TYPE retain_request_body_bytes gauge\nretain_request_body_bytes %zu\n"
+      "# HELP retain_requests_refused_memory_total Requests refused (503) while bodies held "
+      "the most memory allowed.\n# TYPE retain_requests_refused_memory_total counter\n"
+      "retain_requests_refused_memory_total %llu\n"
+      "# HELP retain_events_clamped_total Events sent with a time more than a day ahead, kept "
+      "at the time they arrived.\n# TYPE retain_events_clamped_total counter\n"
+      "retain_events_clamped_total %llu\n",
+      (unsigned long long)atomic_load(&s->guard.cut_headers),
+      (unsigned long long)atomic_load(&s->guard.cut_body),
+      (unsigned long long)atomic_load(&s->guard.cut_reserve), nconn,
+      atomic_load(&s->body_bytes), (unsigned long long)atomic_load(&s->refused_memory),
+      (unsigned long long)atomic_load(&s->clamped));
 #undef LABELS
 #undef OUT
   if (n >= cap)
@@ -439,10 +578,8 @@ static enum MHD_Result get_ready(rt_server *s, rt__request *rq, struct MHD_Conne
     pthread_mutex_unlock(&s->live.mu);
     return rt__send_error(rq, c, MHD_HTTP_SERVICE_UNAVAILABLE, "loading", msg, NULL);
   }
-  json_t *o = json_object();
+  json_t *o = json_object(); /* needs no key: says nothing about the data */
   json_object_set_new(o, "status", json_string("ok"));
-  json_object_set_new(o, "customers", json_integer((json_int_t)v->model->ncustomers));
-  json_object_set_new(o, "data_version", json_integer(v->data_version));
   rt__view_release(v);
   return rt__send_json(rq, c, MHD_HTTP_OK, o);
 }
@@ -549,12 +686,11 @@ static enum MHD_Result get_openapi(rt_server *s, rt__request *rq, struct MHD_Con
 
 /* ---- ingest ---- */
 
+static enum MHD_Result too_large(rt_server *s, rt__request *rq, struct MHD_Connection *c);
+
 static enum MHD_Result ingest(rt_server *s, rt__request *rq, struct MHD_Connection *c) {
-  if (rq->too_big) {
-    char msg[96];
-    snprintf(msg, sizeof msg, "the body is larger than %zu bytes", s->cfg.max_body);
-    return rt__send_error(rq, c, MHD_HTTP_CONTENT_TOO_LARGE, "too_large", msg, NULL);
-  }
+  if (rq->too_big)
+    return too_large(s, rq, c);
   rt__events evs;
   char field[128];
   rt_error err = {0};
@@ -566,9 +702,14 @@ static enum MHD_Result ingest(rt_server *s, rt__request *rq, struct MHD_Connecti
     return rt__send_error(rq, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "internal", err.msg, NULL);
   if (rc)
     return rt__send_error(rq, c, MHD_HTTP_BAD_REQUEST, "invalid", err.msg, field);
+  size_t clamped = 0;
+  for (size_t i = 0; i < evs.n; i++)
+    clamped += (size_t)evs.v[i].clamped;
   rt__job job = {.events = &evs};
   rt__writer_submit(&s->w, &job);
   size_t n = evs.n;
+  if (!job.rc && clamped)
+    atomic_fetch_add(&s->clamped, clamped);
   rq->events = n;
   rt__events_free(&evs);
   if (job.rc == RT_EBUSY)
@@ -615,6 +756,140 @@ static int allowed(rt_server *s, rt__request *rq, struct MHD_Connection *c, cons
   return 1;
 }
 
+/* ---- request bodies ---- */
+
+/* Bodies of 128 KiB and more get their own mapping, given back to the system when the request
+ * ends: from the heap, a burst of large bodies would leave the process that much bigger for
+ * good (freed heap memory is rarely returned). */
+#define BODY_MAP_MIN (128 * 1024)
+
+static char *body_alloc(size_t cap) {
+  if (cap < BODY_MAP_MIN)
+    return rt_malloc(cap);
+  void *p = mmap(NULL, cap, PROT_READ | PROT_WRITE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+  return p == MAP_FAILED ? NULL : p;
+}
+
+static void body_free(char *p, size_t cap) {
+  if (!p)
+    return;
+  if (cap < BODY_MAP_MIN)
+    rt_free(p);
+  else
+    munmap(p, cap);
+}
+
+/* Takes n more bytes of the memory bodies may hold; 0 when that would pass the limit. */
+static int body_reserve(rt_server *s, rt__request *rq, size_t n) {
+  size_t now = atomic_fetch_add(&s->body_bytes, n) + n;
+  if (now > s->cfg.max_body_memory) {
+    atomic_fetch_sub(&s->body_bytes, n);
+    atomic_fetch_add(&s->refused_memory, 1);
+    return 0;
+  }
+  rq->reserved += n;
+  return 1;
+}
+
+/* Appends a piece of the body; 0, or RT_ERANGE past max_body (the rest is discarded),
+ * RT_EBUSY when bodies hold too much memory, RT_ENOMEM. */
+static int body_append(rt_server *s, rt__request *rq, const char *data, size_t n) {
+  if (rq->len + n > s->cfg.max_body)
+    return RT_ERANGE;
+  if (rq->len + n + 1 > rq->cap) {
+    size_t cap = rq->cap ? rq->cap * 2 : rq->expect >= n ? rq->expect + 1 : 4096;
+    if (cap < rq->len + n + 1)
+      cap = rq->len + n + 1;
+    if (cap > s->cfg.max_body + 1)
+      cap = s->cfg.max_body + 1;
+    if (cap > rq->reserved && !body_reserve(s, rq, cap - rq->reserved))
+      return RT_EBUSY;
+    char *b = body_alloc(cap);
+    if (!b)
+      return RT_ENOMEM;
+    if (rq->len)
+      memcpy(b, rq->body, rq->len);
+    body_free(rq->body, rq->cap);
+    rq->body = b;
+    rq->cap = cap;
+  }
+  memcpy(rq->body + rq->len, data, n);
+  rq->len += n;
+  rq->body[rq->len] = 0;
+  return 0;
+}
+
+/* ---- one request ---- */
+
+static enum MHD_Result too_large(rt_server *s, rt__request *rq, struct MHD_Connection *c) {
+  char msg[96];
+  snprintf(msg, sizeof msg, "the body is larger than %zu bytes", s->cfg.max_body);
+  return rt__send_error(rq, c, MHD_HTTP_CONTENT_TOO_LARGE, "too_large", msg, NULL);
+}
+
+static enum MHD_Result memory_busy(rt__request *rq, struct MHD_Connection *c) {
+  return rt__send_error(rq, c, MHD_HTTP_SERVICE_UNAVAILABLE, "busy",
+                        "the server holds as many request bodies as it may; retry shortly",
+                        NULL);
+}
+
+static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const char *key,
+                                    const char *value) {
+  (void)kind;
+  (void)value;
+  int *n = cls;
+  if (!strcasecmp(key, "Content-Length"))
+    n[0]++;
+  else if (!strcasecmp(key, "Transfer-Encoding"))
+    n[1]++;
+  return MHD_YES;
+}
+
+/* What can be answered from the request line and headers alone - a malformed length, no such
+ * route, no key or the wrong one, a body too large or no memory for it - is answered before
+ * the body is read: a client without a key never makes the server hold its body. Returns 1
+ * when *res is the answer. */
+static int answer_early(rt_server *s, rt__request *rq, struct MHD_Connection *c, const char *url,
+                        enum MHD_Result *res) {
+  int n[2] = {0, 0};
+  MHD_get_connection_values(c, MHD_HEADER_KIND, count_header, n);
+  if (n[0] > 1 || (n[0] && n[1])) {
+    *res = rt__send_error(rq, c, MHD_HTTP_BAD_REQUEST, "bad_request",
+                          n[0] > 1 ? "the request has more than one Content-Length header"
+                                   : "the request has both Content-Length and "
+                                     "Transfer-Encoding",
+                          NULL);
+    return 1;
+  }
+  if (rq->route == (int)NROUTES) { /* a path with other methods is 405, naming them; else 404 */
+    char msg[64] = "use";
+    for (size_t k = 0; k < NROUTES; k++)
+      if (match(routes[k].path, url, rq) && strlen(msg) + 8 < sizeof msg)
+        snprintf(msg + strlen(msg), sizeof msg - strlen(msg), " %s", routes[k].method);
+    *res = strcmp(msg, "use")
+               ? rt__send_error(rq, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method", msg, NULL)
+               : rt__send_error(rq, c, MHD_HTTP_NOT_FOUND, "not_found", "no such route", NULL);
+    return 1;
+  }
+  if (!allowed(s, rq, c, routes[rq->route].scope, res))
+    return 1;
+  const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
+  if (cl) {
+    char *end;
+    unsigned long long len = strtoull(cl, &end, 10);
+    if (len > s->cfg.max_body) {
+      *res = too_large(s, rq, c);
+      return 1;
+    }
+    if (len && !body_reserve(s, rq, (size_t)len + 1)) {
+      *res = memory_busy(rq, c);
+      return 1;
+    }
+    rq->expect = (size_t)len;
+  }
+  return 0;
+}
+
 static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *url,
                               const char *method, const char *version, const char *upload,
                               size_t *upload_size, void **con_cls) {
@@ -628,13 +903,28 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     struct timespec ts;
     clock_gettime(CLOCK_MONOTONIC, &ts);
     rq->started = (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+    rq->srv = s;
     rq->route = (int)NROUTES;
     for (size_t k = 0; k < NROUTES && rq->route == (int)NROUTES; k++)
       if (!strcmp(routes[k].method, method) && match(routes[k].path, url, rq))
         rq->route = (int)k; /* known now, so a timeout is counted under its route */
     snprintf(rq->method, sizeof rq->method, "%s", method);
+    rq->conn = rt__guard_conn(c);
+    rt__guard_phase(rq->conn, RT__CONN_BODY);
     *con_cls = rq;
     atomic_fetch_add(&s->in_flight, 1);
+    json_failed = 0;
+    enum MHD_Result res;
+    if (answer_early(s, rq, c, url, &res)) {
+      rq->answered = 1;
+      atomic_fetch_add(&s->requests, 1);
+      rt__guard_phase(rq->conn, RT__CONN_BUSY);
+      return res;
+    }
+    return MHD_YES;
+  }
+  if (rq->answered) { /* answered before its body: the body is not kept */
+    *upload_size = 0;
     return MHD_YES;
   }
   if (*upload_size) { /* a piece of the body */
@@ -654,51 +944,30 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
       *upload_size = 0;
       return MHD_YES;
     }
-    if (rq->len + *upload_size > s->cfg.max_body) {
-      rq->too_big = 1;
-    } else if (!rq->too_big) {
-      if (rq->len + *upload_size + 1 > rq->cap) {
-        size_t cap = (rq->cap ? rq->cap * 2 : 4096) + *upload_size;
-        char *b = realloc(rq->body, cap);
-        if (!b)
-          return MHD_NO;
-        rq->body = b;
-        rq->cap = cap;
-      }
-      memcpy(rq->body + rq->len, upload, *upload_size);
-      rq->len += *upload_size;
-      rq->body[rq->len] = 0;
+    if (!rq->too_big) {
+      int rc = body_append(s, rq, upload, *upload_size);
+      if (rc == RT_ENOMEM)
+        return MHD_NO;
+      if (rc)
+        rq->too_big = rc == RT_EBUSY ? 2 : 1;
     }
     *upload_size = 0;
     return MHD_YES;
   }
+  rt__guard_phase(rq->conn, RT__CONN_BUSY);
   atomic_fetch_add(&s->requests, 1);
+  json_failed = 0;
   if (rq->timed_out) {
     char msg[96];
     snprintf(msg, sizeof msg, "the request took longer than %d s to arrive",
              s->cfg.request_timeout);
     return rt__send_error(rq, c, MHD_HTTP_REQUEST_TIMEOUT, "timeout", msg, NULL);
   }
-  if (rq->route < (int)NROUTES) { /* found with the headers (method and path) */
-    const route *r = &routes[rq->route];
-    enum MHD_Result denied;
-    if (!allowed(s, rq, c, r->scope, &denied))
-      return denied;
-    if (rq->too_big && r->fn != ingest) {
-      char msg[96];
-      snprintf(msg, sizeof msg, "the body is larger than %zu bytes", s->cfg.max_body);
-      return rt__send_error(rq, c, MHD_HTTP_CONTENT_TOO_LARGE, "too_large", msg, NULL);
-    }
-    return r->fn(s, rq, c);
-  }
-  /* no route: a path with other methods is 405, naming them; else 404 */
-  char msg[64] = "use";
-  for (size_t k = 0; k < NROUTES; k++)
-    if (match(routes[k].path, url, rq) && strlen(msg) + 8 < sizeof msg)
-      snprintf(msg + strlen(msg), sizeof msg - strlen(msg), " %s", routes[k].method);
-  if (strcmp(msg, "use"))
-    return rt__send_error(rq, c, MHD_HTTP_METHOD_NOT_ALLOWED, "method", msg, NULL);
-  return rt__send_error(rq, c, MHD_HTTP_NOT_FOUND, "not_found", "no such route", NULL);
+  if (rq->too_big == 2)
+    return memory_busy(rq, c);
+  if (rq->too_big && routes[rq->route].fn != ingest)
+    return too_large(s, rq, c);
+  return routes[rq->route].fn(s, rq, c);
 }
 
 static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
@@ -712,7 +981,10 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     rq->status = MHD_HTTP_REQUEST_TIMEOUT; /* closed silent by libmicrohttpd; logged as 408 */
   if (rq->status)
     record(s, rq);
-  free(rq->body);
+  rt__guard_phase(rq->conn, RT__CONN_HEADERS); /* a kept-alive connection: the next request */
+  body_free(rq->body, rq->cap);
+  if (rq->reserved)
+    atomic_fetch_sub(&s->body_bytes, rq->reserved);
   free(rq);
   *con_cls = NULL;
   atomic_fetch_sub(&s->in_flight, 1);
@@ -738,6 +1010,15 @@ int rt_server_start(const rt_server_config *cfg, rt_server **out, rt_error *err)
     s->cfg.max_batch = 2500;
   if (s->cfg.request_timeout <= 0)
     s->cfg.request_timeout = 30;
+  if (s->cfg.header_timeout <= 0)
+    s->cfg.header_timeout = 10;
+  if (!s->cfg.max_per_ip)
+    s->cfg.max_per_ip = 100;
+  if (s->cfg.max_exports <= 0)
+    s->cfg.max_exports = 4;
+  if (!s->cfg.max_body_memory)
+    s->cfg.max_body_memory = (size_t)256 << 20;
+  json_set_alloc_funcs(json_alloc, rt_free);
   for (int i = 0; i < RT__READERS; i++)
     pthread_mutex_init(&s->readers[i].mu, NULL);
   pthread_mutex_init(&s->m_mu, NULL);
@@ -771,14 +1052,23 @@ int rt_server_start(const rt_server_config *cfg, rt_server **out, rt_error *err)
   /* A thread per connection: a handler waits for the writer's commit, and in a pool every
    * connection sharing its thread would wait with it (on 2 cores against a pool of 128
    * threads: tracks 12.9k -> 21.7k/s, batches 95k -> 127k events/s; bench/serve.sh) */
+  /* a tenth of the slots kept for new clients (the guard frees them from slow ones) */
+  size_t reserve = (size_t)s->cfg.max_connections / 10;
+  if (rt__guard_start(&s->guard, s->cfg.header_timeout, 2 * s->cfg.request_timeout,
+                      (size_t)s->cfg.max_connections, reserve)) {
+    rt_server_stop(s);
+    return rt_error_set(err, RT_EIO, "server: cannot start a thread");
+  }
   s->d = MHD_start_daemon(MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_THREAD_PER_CONNECTION |
                               MHD_USE_POLL | MHD_USE_ITC | MHD_USE_ERROR_LOG,
                           (uint16_t)s->cfg.port, NULL, NULL, handle, s, MHD_OPTION_SOCK_ADDR,
                           (struct sockaddr *)&addr, MHD_OPTION_CONNECTION_LIMIT,
-                          (unsigned)s->cfg.max_connections, MHD_OPTION_NOTIFY_COMPLETED,
-                          completed, s,
-                          MHD_OPTION_CONNECTION_TIMEOUT,
-                          (unsigned)s->cfg.request_timeout, MHD_OPTION_END);
+                          (unsigned)s->cfg.max_connections, MHD_OPTION_PER_IP_CONNECTION_LIMIT,
+                          (unsigned)(s->cfg.max_per_ip > 0 ? s->cfg.max_per_ip : 0),
+                          MHD_OPTION_NOTIFY_COMPLETED, completed, s,
+                          MHD_OPTION_NOTIFY_CONNECTION, rt__guard_notify, &s->guard,
+                          MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->cfg.request_timeout,
+                          MHD_OPTION_END);
   if (!s->d) {
     rt_server_stop(s);
     return rt_error_set(err, RT_EIO, "server: cannot listen on %s:%d (in use?)", cfg->host,
@@ -801,6 +1091,7 @@ void rt_server_stop(rt_server *s) {
       usleep(10000); /* the requests in flight finish (up to 30 s) */
     MHD_stop_daemon(s->d);
   }
+  rt__guard_stop(&s->guard);
   rt__live_stop(&s->live); /* before the writer: it may be writing segment changes */
   rt__writer_stop(&s->w);
   for (int i = 0; i < RT__READERS; i++)

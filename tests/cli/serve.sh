@@ -201,7 +201,7 @@ assert_contains "$OUT" '"code":"method"'
 assert_contains "$OUT" 'use GET'
 
 # /metrics in the Prometheus format; the request log has no personal data
-run 0 curl -sf "$U/metrics"
+run 0 curl -sf -u "$READ:" "$U/metrics"
 assert_contains "$OUT" 'retain_http_requests_total{method="POST",route="/v1/track",status="200"}'
 assert_contains "$OUT" 'retain_http_requests_total{method="POST",route="/v1/track",status="401"} 2'
 assert_contains "$OUT" 'retain_http_request_duration_seconds_bucket{method="POST",route="/v1/batch",le="+Inf"}'

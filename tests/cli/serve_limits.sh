@@ -5,6 +5,7 @@
 # keeps serving.
 . "$(dirname "$0")/lib/assert.bash"
 KEY=$("$RT_BIN" keys create --scope write 2>/dev/null)
+READ=$("$RT_BIN" keys create --scope read 2>/dev/null)
 "$RT_BIN" serve --listen 127.0.0.1:0 --request-timeout 1 >serve.out 2>serve.err &
 PID=$!
 for _ in $(seq 100); do grep -q listening serve.out 2>/dev/null && break; sleep 0.05; done
@@ -61,7 +62,7 @@ assert_eq "$(sql "select count(*) from events where ext_id like 'slow-%'")" 0 "n
 # a prompt request is still served, and the three were logged as 408
 CHECKS=$((CHECKS + 1))
 [ "$(curl -s -o /dev/null -w '%{http_code}' -u "$KEY:" --data-binary '{"userId":"ok","event":"A"}' "http://127.0.0.1:$PORT/v1/track")" = 200 ] || fail "a prompt request"
-run 0 curl -sf "http://127.0.0.1:$PORT/metrics"
+run 0 curl -sf -u "$READ:" "http://127.0.0.1:$PORT/metrics"
 assert_contains "$OUT" 'retain_http_requests_total{method="POST",route="/v1/track",status="408"} 3'
 assert_eq "$(grep -c '"status":408' serve.err)" 3 "408s in the log"
 kill -TERM $PID

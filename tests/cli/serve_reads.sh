@@ -178,7 +178,7 @@ assert_eq "$(sql "select e.enter from segment_events e join customers c on c.id 
 
 # a write makes only reads that need it wait for a newer view: the customer written to (and
 # the aggregates), not another customer
-waits() { curl -s "$U/metrics" | sed -n 's/^retain_view_waits_total //p'; }
+waits() { curl -s -u "$READ:" "$U/metrics" | sed -n 's/^retain_view_waits_total //p'; }
 L2=$(rsql "select c.ext_id from customers c where (select count(*) from ref.purchases o where o.customer_id = c.id) = 2 order by c.id limit 1")
 N2=$(curl -s -u "$READ:" "$U/v1/customers/$L2" | jq .features.orders)
 W0=$(waits)
@@ -260,7 +260,7 @@ assert_eq "$(curl -s -u "$READ:" "$U/v1/metrics" | jq .customers)" "$CUSTOMERS" 
 api POST /v1/customers/m-b/unmerge "" -u "$ADMIN:"
 assert_eq "$CODE" 409 "nothing to undo"
 
-run 0 curl -sf "$U/metrics"
+run 0 curl -sf -u "$READ:" "$U/metrics"
 assert_contains "$OUT" 'retain_segment_moves_total'
 kill -TERM $PID
 wait $PID || fail "the server exited with $?"

@@ -28,14 +28,14 @@ static void test_events(void **state) {
   rt_error err = {0};
   assert_int_equal(parse("{\"userId\":42,\"anonymousId\":\"a1\",\"messageId\":\"m\",\"traits\":"
                          "{\"email\":\"Ann@X.io\",\"plan\":\"pro\"},\"timestamp\":"
-                         "\"2025-01-02T10:00:00+01:00\"}",
+                         "\"2025-01-01T10:00:00+01:00\"}",
                          RT__EV_IDENTIFY, &ev, field, &err),
                    0);
   assert_int_equal(ev.n, 1);
   assert_string_equal(ev.v[0].user_id, "42");
   assert_string_equal(ev.v[0].anon_id, "a1");
   assert_string_equal(ev.v[0].email, "ann@x.io");
-  assert_true(ev.v[0].ts_ms == NOW + 86400000LL + 9 * 3600000LL);
+  assert_true(ev.v[0].ts_ms == NOW + 9 * 3600000LL);
   assert_non_null(strstr(ev.v[0].props, "\"plan\":\"pro\""));
   rt__events_free(&ev);
   /* no timestamp: the receive time */
@@ -297,12 +297,45 @@ static void test_random(void **state) {
   }
 }
 
+/* Event times are bounded: before 1970 is an error naming the field; more than a day after
+ * the receive time is kept at the receive time (a year-9999 event must not stretch every report
+ * to that year); within a day of it stays as sent (clock skew). */
+static void test_time_bounds(void **state) {
+  (void)state;
+  rt__events ev;
+  char field[128];
+  rt_error err = {0};
+  assert_int_equal(parse("{\"userId\":\"u\",\"event\":\"X\",\"timestamp\":"
+                         "\"9999-12-31T00:00:00Z\"}", RT__EV_TRACK, &ev, field, &err), 0);
+  assert_true(ev.v[0].ts_ms == NOW);
+  assert_int_equal(ev.v[0].clamped, 1);
+  rt__events_free(&ev);
+  assert_int_equal(parse("{\"userId\":\"u\",\"event\":\"X\",\"timestamp\":"
+                         "\"2025-01-01T23:00:00Z\"}", RT__EV_TRACK, &ev, field, &err), 0);
+  assert_true(ev.v[0].ts_ms == NOW + 23 * 3600000LL);
+  assert_int_equal(ev.v[0].clamped, 0);
+  rt__events_free(&ev);
+  /* the subscription's start too */
+  assert_int_equal(parse("{\"userId\":\"u\",\"event\":\"Subscription Started\",\"properties\":"
+                         "{\"subscription_id\":\"s\",\"started_at\":\"3000-01-01\"}}",
+                         RT__EV_TRACK, &ev, field, &err), 0);
+  assert_true(ev.v[0].started_at_ms == NOW);
+  rt__events_free(&ev);
+  assert_int_equal(parse("{\"batch\":[{\"type\":\"page\",\"userId\":\"u\"},{\"type\":"
+                         "\"track\",\"userId\":\"u\",\"event\":\"X\",\"timestamp\":"
+                         "\"1969-12-31T23:59:59Z\"}]}", RT__EV_BATCH, &ev, field, &err),
+                   RT_EINVAL);
+  assert_string_equal(field, "batch[1].timestamp");
+  assert_non_null(strstr(err.msg, "before 1970-01-01"));
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_events),
       cmocka_unit_test(test_subscriptions),
       cmocka_unit_test(test_identities),
       cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_time_bounds),
       cmocka_unit_test(test_random),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
