@@ -45,7 +45,14 @@ static void deadline_in(struct timespec *ts, int ms) {
   }
 }
 
+/* views built and not yet freed, in every server of the process (/metrics: a view held by a
+ * slow reader is memory the size of the model) */
+static atomic_long views_alive;
+
+long rt__live_views_alive(void) { return atomic_load(&views_alive); }
+
 static void view_free(rt__view *v) {
+  atomic_fetch_sub(&views_alive, 1);
   for (size_t k = 0; k < v->nseg; k++) {
     rt__segview *s = &v->seg[k];
     rt_free(s->name);
@@ -160,6 +167,7 @@ static int build(rt__live *l, rt_store *st, uint64_t gen, rt__view **out, rt_err
   if (!v)
     return rt_error_set(err, RT_ENOMEM, "building the view: out of memory");
   atomic_init(&v->refs, 1);
+  atomic_fetch_add(&views_alive, 1);
   v->gen = gen;
   seg_list sl = {v, 0, 0};
   rt_features_options o;

@@ -109,6 +109,9 @@ uint64_t rt__live_customer_generation(rt__live *l, int64_t customer, uint64_t *a
 rt__view *rt__live_get(rt__live *l, uint64_t gen, int timeout_ms);
 void rt__view_release(rt__view *v);
 
+/* Views alive (built and not yet freed) in this process. */
+long rt__live_views_alive(void);
+
 /* The segment of that name in v, or NULL. */
 const rt__segview *rt__view_segment(const rt__view *v, const char *name);
 /* Compiles a segment rule against v's features (or f, e.g. one customer's on its own),

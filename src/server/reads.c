@@ -581,14 +581,23 @@ enum MHD_Result rt__get_cohorts(rt_server *s, rt__request *rq, struct MHD_Connec
   return res;
 }
 
-/* ---- GET /v1/export: CSV streamed a chunk at a time from a view the stream holds ---- */
+/* ---- GET /v1/export: CSV streamed a block at a time ----
+ *
+ * Each block is formatted from the newest view, taken for that block only: a slow reader
+ * holds no view between blocks, so however long it takes it never keeps an old model alive
+ * (on 2 M customers a view is ~700 MB). The stream remembers the last customer written by its
+ * store id and goes on after it in the next view: each customer appears once, in store order,
+ * with its features as of the block it is in. At most max_exports streams run at once. */
 
 typedef struct export_stream {
-  rt__view *v;
-  const rt__segview *seg;
-  size_t *cols, ncols;
-  size_t next;       /* the next customer; SIZE_MAX: the header is still to come */
-  char *pending;     /* a row that did not fit in the last chunk */
+  rt_server *s;
+  char *segment;      /* only its members (NULL: everyone) */
+  char **names;       /* the columns, customer_id first */
+  size_t ncols;
+  size_t *cols;       /* their indexes in the view of the block being written */
+  int header_done;
+  int64_t next_id;    /* the first store id still to write */
+  char *pending;      /* a row that did not fit in the last block */
   size_t npending, pending_off;
 } export_stream;
 
@@ -607,19 +616,21 @@ static void csv_field(char **p, char *end, const char *s) {
   *p = o;
 }
 
-/* One line (header when i == SIZE_MAX) into buf; its length, or 0 when it did not fit. */
-static size_t export_line(const export_stream *x, size_t i, char *buf, size_t cap) {
+/* One line (the header when i == SIZE_MAX) of the view's features f into buf; its length, or 0
+ * when it did not fit. A column the view lacks is empty. */
+static size_t export_line(const export_stream *x, const rt_features *f, size_t i, char *buf,
+                          size_t cap) {
   char *p = buf, *end = buf + cap - 1;
   char num[40];
-  const rt_features *f = x->v->feat;
   for (size_t k = 0; k < x->ncols && p < end; k++) {
-    const rt_column *col = &f->cols[x->cols[k]];
     if (k)
       *p++ = ',';
     const char *s = num;
     num[0] = 0;
+    const rt_column *col = x->cols[k] == SIZE_MAX ? NULL : &f->cols[x->cols[k]];
     if (i == SIZE_MAX) {
-      s = col->name;
+      s = x->names[k];
+    } else if (!col) {
     } else if (col->type == RT_TYPE_TEXT) {
       s = col->code[i] < col->ndict ? col->dict[col->code[i]] : "";
     } else if (col->type == RT_TYPE_DATE) {
@@ -642,115 +653,202 @@ static size_t export_line(const export_stream *x, size_t i, char *buf, size_t ca
   return (size_t)(p - buf);
 }
 
+/* the view's index of each column name */
+static void export_resolve(export_stream *x, const rt_features *f) {
+  for (size_t k = 0; k < x->ncols; k++) {
+    x->cols[k] = SIZE_MAX;
+    for (size_t j = 0; j < f->ncols && x->cols[k] == SIZE_MAX; j++)
+      if (!strcmp(f->cols[j].name, x->names[k]))
+        x->cols[k] = j;
+  }
+}
+
+/* the first customer of m with a store id of at least id */
+static size_t first_from(const rt_model *m, int64_t id) {
+  size_t lo = 0, hi = m->ncustomers;
+  while (lo < hi) {
+    size_t mid = lo + (hi - lo) / 2;
+    if (m->store_id[mid] < id)
+      lo = mid + 1;
+    else
+      hi = mid;
+  }
+  return lo;
+}
+
+/* A row too long for what is left of a block: held whole, to be sent over the next ones. */
+static int export_hold(export_stream *x, const rt_features *f, size_t i) {
+  for (size_t cap = 4096; cap <= (1u << 26); cap *= 4) {
+    char *row = rt_malloc(cap);
+    if (!row)
+      return RT_ENOMEM;
+    size_t len = export_line(x, f, i, row, cap);
+    if (len) {
+      x->pending = row;
+      x->npending = len;
+      x->pending_off = 0;
+      return 0;
+    }
+    rt_free(row);
+  }
+  return RT_ERANGE;
+}
+
 static ssize_t export_read(void *cls, uint64_t pos, char *buf, size_t max) {
   (void)pos;
   export_stream *x = cls;
   size_t n = 0;
-  const rt_model *m = x->v->model;
-  for (;;) {
-    if (x->pending) { /* the rest of a long row first */
-      size_t k = x->npending - x->pending_off;
-      if (k > max - n)
-        k = max - n;
-      memcpy(buf + n, x->pending + x->pending_off, k);
-      n += k;
-      x->pending_off += k;
-      if (x->pending_off < x->npending)
-        return (ssize_t)n;
-      rt_free(x->pending);
-      x->pending = NULL;
-    }
-    while (x->next != SIZE_MAX && x->next < m->ncustomers && x->seg &&
-           !rt__segview_has(x->seg, x->next))
-      x->next++;
-    if (x->next != SIZE_MAX && x->next >= m->ncustomers)
-      return n ? (ssize_t)n : MHD_CONTENT_READER_END_OF_STREAM;
-    size_t len = export_line(x, x->next, buf + n, max - n);
-    if (!len) { /* it does not fit: send what there is, or hold a long row */
-      if (n)
-        return (ssize_t)n;
-      size_t cap = 4096;
-      for (;;) {
-        char *row = rt_malloc(cap);
-        if (!row)
-          return MHD_CONTENT_READER_END_WITH_ERROR;
-        if ((len = export_line(x, x->next, row, cap))) {
-          x->pending = row;
-          x->npending = len;
-          x->pending_off = 0;
-          break;
-        }
-        rt_free(row);
-        if (cap > (1u << 24))
-          return MHD_CONTENT_READER_END_WITH_ERROR;
-        cap *= 4;
-      }
-    } else {
-      n += len;
-    }
-    x->next = x->next == SIZE_MAX ? 0 : x->next + 1;
+  if (x->pending) { /* the rest of a long row first */
+    size_t k = x->npending - x->pending_off;
+    if (k > max)
+      k = max;
+    memcpy(buf, x->pending + x->pending_off, k);
+    x->pending_off += k;
+    if (x->pending_off < x->npending)
+      return (ssize_t)k;
+    rt_free(x->pending);
+    x->pending = NULL;
+    n = k;
   }
+  rt__view *v = rt__live_get(&x->s->live, 0, 0);
+  if (!v)
+    return n ? (ssize_t)n : MHD_CONTENT_READER_END_WITH_ERROR;
+  const rt_model *m = v->model;
+  const rt__segview *seg = NULL;
+  if (x->segment && (!(seg = rt__view_segment(v, x->segment)) || !seg->bits)) {
+    rt__view_release(v); /* the segment was deleted, or broke, meanwhile */
+    return n ? (ssize_t)n : MHD_CONTENT_READER_END_WITH_ERROR;
+  }
+  export_resolve(x, v->feat);
+  ssize_t out = 0;
+  size_t i = first_from(m, x->next_id);
+  for (;;) {
+    if (x->header_done) {
+      while (i < m->ncustomers && seg && !rt__segview_has(seg, i))
+        i++;
+      if (i >= m->ncustomers) {
+        x->next_id = INT64_MAX;
+        out = n ? (ssize_t)n : MHD_CONTENT_READER_END_OF_STREAM;
+        break;
+      }
+    }
+    size_t row = x->header_done ? i : SIZE_MAX;
+    size_t len = export_line(x, v->feat, row, buf + n, max - n);
+    if (!len) { /* it does not fit: send what there is, or hold a long row */
+      int rc = n ? 0 : export_hold(x, v->feat, row);
+      if (rc) {
+        out = MHD_CONTENT_READER_END_WITH_ERROR;
+        break;
+      }
+      if (!n) { /* held: its first part now */
+        size_t k = x->npending < max ? x->npending : max;
+        memcpy(buf, x->pending, k);
+        x->pending_off = k;
+        n = k;
+        if (x->pending_off == x->npending) {
+          rt_free(x->pending);
+          x->pending = NULL;
+        }
+        if (x->header_done)
+          x->next_id = m->store_id[i] + 1;
+        x->header_done = 1;
+      }
+      out = (ssize_t)n;
+      break;
+    }
+    n += len;
+    if (x->header_done)
+      x->next_id = m->store_id[i++] + 1;
+    x->header_done = 1;
+  }
+  rt__view_release(v);
+  return out;
 }
 
 static void export_free(void *cls) {
   export_stream *x = cls;
-  rt__view_release(x->v);
+  for (size_t k = 0; k < x->ncols; k++)
+    rt_free(x->names[k]);
+  rt_free(x->names);
   rt_free(x->cols);
+  rt_free(x->segment);
   rt_free(x->pending);
+  if (x->s)
+    atomic_fetch_sub(&x->s->exports, 1);
   rt_free(x);
 }
 
-/* the columns: customer_id first, then the ones asked for (all by default) */
-static int export_columns(export_stream *x, const char *fields, char *bad, size_t badcap) {
-  const rt_features *f = x->v->feat;
+/* the columns: customer_id first, then the ones asked for (all by default), by name */
+static int export_columns(export_stream *x, const rt_features *f, const char *fields, char *bad,
+                          size_t badcap) {
+  x->names = rt_calloc(f->ncols + 1, sizeof *x->names);
   x->cols = rt_calloc(f->ncols + 1, sizeof *x->cols);
-  if (!x->cols)
+  if (!x->names || !x->cols)
     return RT_ENOMEM;
+  size_t *pick = x->cols, npick = 0; /* indexes first, names after */
   for (size_t k = 0; k < f->ncols; k++)
     if (!strcmp(f->cols[k].name, "customer_id"))
-      x->cols[x->ncols++] = k;
+      pick[npick++] = k;
   if (!fields) {
     for (size_t k = 0; k < f->ncols; k++)
       if (strcmp(f->cols[k].name, "customer_id"))
-        x->cols[x->ncols++] = k;
-    return 0;
-  }
-  for (const char *p = fields; *p;) {
-    size_t n = strcspn(p, ",");
-    size_t k = 0;
-    while (k < f->ncols && (strlen(f->cols[k].name) != n || strncmp(f->cols[k].name, p, n)))
-      k++;
-    if (k == f->ncols) {
-      snprintf(bad, badcap, "%.*s", (int)n, p);
-      return RT_ENOTFOUND;
+        pick[npick++] = k;
+  } else {
+    for (const char *p = fields; *p;) {
+      size_t n = strcspn(p, ",");
+      size_t k = 0;
+      while (k < f->ncols && (strlen(f->cols[k].name) != n || strncmp(f->cols[k].name, p, n)))
+        k++;
+      if (k == f->ncols) {
+        snprintf(bad, badcap, "%.*s", (int)n, p);
+        return RT_ENOTFOUND;
+      }
+      if (strcmp(f->cols[k].name, "customer_id") && npick <= f->ncols)
+        pick[npick++] = k;
+      p += n + (p[n] == ',');
     }
-    if (strcmp(f->cols[k].name, "customer_id") && x->ncols <= f->ncols)
-      x->cols[x->ncols++] = k;
-    p += n + (p[n] == ',');
+  }
+  for (size_t k = 0; k < npick; k++) {
+    if (!(x->names[k] = rt_strdup(f->cols[pick[k]].name)))
+      return RT_ENOMEM;
+    x->ncols = k + 1;
   }
   return 0;
 }
 
 enum MHD_Result rt__get_export(rt_server *s, rt__request *rq, struct MHD_Connection *c) {
+  if (atomic_fetch_add(&s->exports, 1) >= s->cfg.max_exports) {
+    atomic_fetch_sub(&s->exports, 1);
+    char msg[120];
+    snprintf(msg, sizeof msg, "%d exports are running, as many as the server allows at once; "
+                              "retry when one has finished",
+             s->cfg.max_exports);
+    return rt__send_error(rq, c, MHD_HTTP_SERVICE_UNAVAILABLE, "busy", msg, NULL);
+  }
   enum MHD_Result res;
-  rt__view *v = view_for(s, rq, c, &res);
-  if (!v)
-    return res;
   export_stream *x = rt_calloc(1, sizeof *x);
   if (!x) {
-    rt__view_release(v);
+    atomic_fetch_sub(&s->exports, 1);
     return MHD_NO;
   }
-  x->v = v;
-  x->next = SIZE_MAX;
+  x->s = s;
+  rt__view *v = view_for(s, rq, c, &res);
+  if (!v) {
+    export_free(x);
+    return res;
+  }
   char bad[128];
-  int rc = segment_param(rq, c, v, &x->seg, &res);
-  if (!rc && (rc = export_columns(x, rt__query(c, "fields"), bad, sizeof bad))) {
+  const rt__segview *seg;
+  int rc = segment_param(rq, c, v, &seg, &res);
+  if (!rc && seg && !(x->segment = rt_strdup(seg->name)))
+    rc = RT_ENOMEM, res = MHD_NO;
+  if (!rc && (rc = export_columns(x, v->feat, rt__query(c, "fields"), bad, sizeof bad))) {
     char msg[200];
     snprintf(msg, sizeof msg, "no feature named '%s' (GET /v1/customers/{id} lists them)", bad);
     res = rc == RT_ENOMEM ? MHD_NO
                           : rt__send_error(rq, c, MHD_HTTP_BAD_REQUEST, "invalid", msg, "fields");
   }
+  rt__view_release(v); /* each block takes the newest view */
   if (rc) {
     export_free(x);
     return res;

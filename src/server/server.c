@@ -548,12 +548,18 @@ static enum MHD_Result get_metrics_text(rt_server *s, rt__request *rq, struct MH
       "retain_requests_refused_memory_total %llu\n"
       "# HELP retain_events_clamped_total Events sent with a time more than a day ahead, kept "
       "at the time they arrived.\n# TYPE retain_events_clamped_total counter\n"
-      "retain_events_clamped_total %llu\n",
+      "retain_events_clamped_total %llu\n"
+      "# HELP retain_views_alive Views (model, features, segments) in memory: the current one, "
+      "and older ones reads still hold.\n# TYPE retain_views_alive gauge\n"
+      "retain_views_alive %ld\n"
+      "# HELP retain_exports CSV exports streaming now.\n# TYPE retain_exports gauge\n"
+      "retain_exports %d\n",
       (unsigned long long)atomic_load(&s->guard.cut_headers),
       (unsigned long long)atomic_load(&s->guard.cut_body),
       (unsigned long long)atomic_load(&s->guard.cut_reserve), nconn,
       atomic_load(&s->body_bytes), (unsigned long long)atomic_load(&s->refused_memory),
-      (unsigned long long)atomic_load(&s->clamped));
+      (unsigned long long)atomic_load(&s->clamped), rt__live_views_alive(),
+      atomic_load(&s->exports));
 #undef LABELS
 #undef OUT
   if (n >= cap)
