@@ -18,5 +18,8 @@ char *rt_strndup(const char *s, size_t n);
 
 /* Test hook: after n more successful allocations, every allocation fails (n < 0 disables). */
 void rt_alloc_fail_after(long n);
+/* Test hook: the allocation after n more successful ones fails, and only that one (n < 0:
+ * none) - a transient failure, which code that gives up at the first one never meets. */
+void rt_alloc_fail_nth(long n);
 
 #endif

@@ -10,7 +10,12 @@
 
 static atomic_long fail_after = -1;
 
+static atomic_long fail_once = -1;
+
 static int should_fail(void) {
+  if (atomic_load_explicit(&fail_once, memory_order_relaxed) >= 0 &&
+      atomic_fetch_sub_explicit(&fail_once, 1, memory_order_relaxed) == 0)
+    return 1; /* the one failure; the counter goes on below 0: no more */
   long n = atomic_load_explicit(&fail_after, memory_order_relaxed);
   if (n < 0)
     return 0;
@@ -21,6 +26,8 @@ static int should_fail(void) {
 }
 
 void rt_alloc_fail_after(long n) { atomic_store(&fail_after, n); }
+
+void rt_alloc_fail_nth(long n) { atomic_store(&fail_once, n); }
 
 /* Big blocks (column arrays of millions of rows) are asked to live on transparent huge pages:
  * one page fault per 2 MiB instead of 512, and fewer TLB misses. A hint the kernel may
