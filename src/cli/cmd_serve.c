@@ -9,6 +9,7 @@
 #include <malloc.h>
 
 #include <signal.h>
+#include <sys/resource.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -239,6 +240,14 @@ int cmd_serve(const cli_global *g, int argc, char **argv) {
   /* Request handling allocates and frees many small blocks (the JSON of every event) on many
    * threads: keep freed memory in the process instead of trimming it back to the kernel after
    * every large free, and keep request-sized blocks off mmap. */
+  /* two descriptors a connection (its socket, and the guard's duplicate of it) and the
+   * store's: the soft limit is often 1,024, the hard one much more */
+  struct rlimit fds;
+  if (!getrlimit(RLIMIT_NOFILE, &fds) && fds.rlim_cur < fds.rlim_max &&
+      fds.rlim_cur < (rlim_t)(2 * (cfg.max_connections > 0 ? cfg.max_connections : 1000) + 256)) {
+    fds.rlim_cur = fds.rlim_max;
+    setrlimit(RLIMIT_NOFILE, &fds);
+  }
   mallopt(M_TRIM_THRESHOLD, 256 << 20);
   mallopt(M_TOP_PAD, 64 << 20);
   mallopt(M_MMAP_THRESHOLD, 32 << 20);
