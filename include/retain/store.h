@@ -517,7 +517,8 @@ typedef struct rt_erasure {
  * an id of the customer), counts. Unless flags has RT_ERASE_ALLOW_RETURN, the customer ids
  * (ext_id) and anonymous ids of the erased customers go on the suppression list as keyed
  * hashes: rt_store_customer_upsert then refuses them (RT_EERASED) and rt_store_erased finds
- * them. RT_ENOTFOUND for an unknown customer. at_ms is the erasure's time. out may be NULL. */
+ * them. RT_ENOTFOUND for an unknown customer. at_ms is the erasure's time (<= 0: now). out
+ * may be NULL. */
 int rt_store_customer_erase(rt_store *st, int64_t customer, const char *requested_by, int flags,
                             int64_t at_ms, rt_erasure *out, rt_error *err);
 

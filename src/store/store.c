@@ -1154,6 +1154,12 @@ int rt_store_customer_unmerge(rt_store *st, int64_t merge_id, int64_t at_ms, rt_
 
 /* ---- privacy: erasure and export ---- */
 
+static int64_t clock_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 void rt__erasure_hash(const char *secret, const char *kind, const char *value, size_t len,
                       char hex[65]) {
   rt_hmac_sha256_ctx c;
@@ -1202,6 +1208,8 @@ int rt_store_customer_erase(rt_store *st, int64_t customer, const char *requeste
   int implicit, rc = write_enter(st, &implicit, err);
   if (rc)
     return finish(st, rc, err);
+  if (at_ms <= 0)
+    at_ms = clock_ms();
   char secret[RT_SHA256_HEX_SIZE] = "";
   if (!(flags & RT_ERASE_ALLOW_RETURN))
     rc = erasure_secret(st, secret, err);
@@ -1341,12 +1349,6 @@ static int export_header(export_writer *x, const rt_customer_view *v, int64_t no
   int rc = x->write(x->ctx, text, n >= 2 ? n - 2 : n);
   free(text);
   return rc;
-}
-
-static int64_t clock_ms(void) {
-  struct timespec ts;
-  clock_gettime(CLOCK_REALTIME, &ts);
-  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* The customer an export is about: the end of id's chain of merges. */
