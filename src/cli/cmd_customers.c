@@ -61,19 +61,27 @@ static int find(rt_store *st, const char *id, rt_customer_view *v) {
   return rc ? cli_fail(&err) : CLI_OK;
 }
 
+/* Opens the store and finds the customer id names; on failure nothing is left open. Returns
+ * an exit code. */
+static int open_customer(const cli_global *g, int read_only, const char *id, rt_store **st,
+                         rt_customer_view *v) {
+  int rc = cli_open_store(g, read_only, st);
+  if (!rc && (rc = find(*st, id, v))) {
+    rt_store_close(*st);
+    *st = NULL;
+  }
+  return rc;
+}
+
 static int to_file(void *ctx, const char *data, size_t n) {
   return fwrite(data, 1, n, ctx) == n ? 0 : RT_EIO;
 }
 
 static int cmd_export(const cli_global *g, const char *id, const char *path) {
   rt_store *st;
-  int rc = cli_open_store(g, 1, &st);
-  if (rc) return rc;
   rt_customer_view v;
-  if ((rc = find(st, id, &v))) {
-    rt_store_close(st);
-    return rc;
-  }
+  int rc = open_customer(g, 1, id, &st, &v);
+  if (rc) return rc;
   FILE *f = stdout;
   if (path) { /* personal data: readable by its owner only */
     int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
@@ -170,13 +178,9 @@ static int cmd_erase(const cli_global *g, const char *id, int yes, int allow_ret
     return cli_usage_error("customers", "erase cannot be undone: give --yes to erase without "
                                         "a terminal to confirm on");
   rt_store *st;
-  int rc = cli_open_store(g, 0, &st);
-  if (rc) return rc;
   rt_customer_view v;
-  if ((rc = find(st, id, &v))) {
-    rt_store_close(st);
-    return rc;
-  }
+  int rc = open_customer(g, 0, id, &st, &v);
+  if (rc) return rc;
   if (!yes && !confirmed(&v)) {
     fprintf(stderr, "retain: not confirmed; nothing was erased\n");
     rt_customer_view_free(&v);
