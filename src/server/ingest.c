@@ -838,6 +838,8 @@ static void *writer_main(void *arg) {
     if (!rc) {
       if (w->on_commit) /* before the answers: a read sent after an answer sees the events */
         w->on_commit(w->on_commit_ctx, w->touched_all ? NULL : w->touched, w->ntouched);
+      for (rt__job *j = evjobs; j; j = j->next)
+        nev -= j->refused; /* not stored */
       pthread_mutex_lock(&w->mu);
       w->commits++;
       w->events += nev;
