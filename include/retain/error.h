@@ -20,7 +20,8 @@
   X(UNSUPPORTED, -9, "not supported")                     \
   X(SCHEMA, -10, "store schema is newer than this retain") \
   X(BUSY, -11, "store is busy")                           \
-  X(EMPTY, -12, "no data")
+  X(EMPTY, -12, "no data")                                \
+  X(ERASED, -13, "erased at the customer's request")
 
 enum {
   RT_OK = 0,

@@ -61,7 +61,8 @@ int rt_store_meta_set(rt_store *st, const char *key, const char *value, rt_error
  * surviving customer (the end of the chain of merges). */
 int rt_store_customer_find(rt_store *st, const char *ext_id, size_t len, int64_t *out_id,
                            rt_error *err);
-/* Finds the customer or creates it (created_ms is its first-seen time). *created is 1 if new. */
+/* Finds the customer or creates it (created_ms is its first-seen time). *created is 1 if new.
+ * RT_EERASED, creating nothing, when ext_id is on the suppression list (rt_store_erased). */
 int rt_store_customer_upsert(rt_store *st, const char *ext_id, size_t len, int64_t created_ms,
                              int64_t *out_id, int *created, rt_error *err);
 /* Merges attributes (a JSON object text) into the customer's attributes; NULL values delete. */
@@ -478,5 +479,81 @@ int rt_store_customer_merge(rt_store *st, int64_t from, int64_t into, const char
  * was already undone, or when the survivor has itself been merged away since (undo that merge
  * first). */
 int rt_store_customer_unmerge(rt_store *st, int64_t merge_id, int64_t at_ms, rt_error *err);
+
+/* ---- privacy: access (GDPR Art. 15) and erasure (Art. 17); docs/PRIVACY.md ----
+ * A person is one customer with the customers merged into it (rt_store_customer_merge): both
+ * operations take the customer that customer resolves to (a merged-away customer: its
+ * survivor, at the end of the chain) and every customer merged into that one, at any depth. */
+
+/* Up to this many tables are reported by an erasure. */
+#define RT_ERASE_TABLES_MAX 24
+
+/* What an erasure removed. A value type. */
+typedef struct rt_erasure {
+  int64_t id;         /* its row in the erasures log */
+  int64_t customer;   /* the surviving customer erased (store id; the id may be given to a new
+                         customer later if it was the highest) */
+  int64_t customers;  /* customer rows removed: it and those merged into it */
+  int64_t suppressed; /* ids put on the suppression list (0 with RT_ERASE_ALLOW_RETURN) */
+  size_t ntables;     /* entries of removed: every table looked at, in order, even at 0 rows */
+  struct {
+    char table[32];
+    int64_t rows;
+  } removed[RT_ERASE_TABLES_MAX];
+} rt_erasure;
+
+/* The customer's ids are not put on the suppression list: later data under them starts a new,
+ * empty profile. */
+#define RT_ERASE_ALLOW_RETURN 1
+
+/* Erases customer (resolved as above) in one transaction: its row and those merged into it,
+ * and every row of every table that holds a customer_id of theirs (identities, events,
+ * orders, refunds, subscriptions, scores, segment members and history, and any table added
+ * later), their order lines, and the merges they took part in. The deleted content is
+ * overwritten in the file (SQLite's secure_delete) and, after the commit, the WAL is
+ * checkpointed and truncated when no reader holds it. Anonymous counts stay (model_runs'
+ * customers, segment_sizes, segments' size until the next evaluation). The erasure is logged
+ * in erasures without personal data: time, requested_by (who asked: "cli", "api key 3"; not
+ * an id of the customer), counts. Unless flags has RT_ERASE_ALLOW_RETURN, the customer ids
+ * (ext_id) and anonymous ids of the erased customers go on the suppression list as keyed
+ * hashes: rt_store_customer_upsert then refuses them (RT_EERASED) and rt_store_erased finds
+ * them. RT_ENOTFOUND for an unknown customer. at_ms is the erasure's time (<= 0: now). out
+ * may be NULL. */
+int rt_store_customer_erase(rt_store *st, int64_t customer, const char *requested_by, int flags,
+                            int64_t at_ms, rt_erasure *out, rt_error *err);
+
+/* Whether data under an id is refused: kind "customer" for a customer id (an ext_id),
+ * "anonymous" for an anonymousId. *erased is 1 when the id is on the suppression list. A read:
+ * cheap (one keyed hash and one index lookup), meant for when a profile would be created. */
+int rt_store_erased(rt_store *st, const char *kind, const char *value, size_t len, int *erased,
+                    rt_error *err);
+/* Takes an id off the suppression list (the person came back and asked to be a customer
+ * again): *lifted is 1 when it was on it. */
+int rt_store_erased_lift(rt_store *st, const char *kind, const char *value, size_t len,
+                         int *lifted, rt_error *err);
+
+/* The erasures log, oldest first. The record and its strings are valid during the call only;
+ * removed is the JSON object table -> rows. */
+typedef struct rt_erasure_log {
+  int64_t id, erased_ms, customers, suppressed;
+  const char *requested_by, *removed;
+} rt_erasure_log;
+typedef int (*rt_store_erasure_cb)(void *ctx, const rt_erasure_log *e);
+int rt_store_scan_erasures(rt_store *st, rt_store_erasure_cb cb, void *ctx, rt_error *err);
+
+/* Writes n bytes; 0 to go on, anything else stops the export and is returned. */
+typedef int (*rt_store_write_fn)(void *ctx, const char *data, size_t n);
+/* Everything the store holds about customer (resolved as above), as one JSON object written in
+ * pieces through write, one row at a time (a customer with millions of events is never in
+ * memory at once): a header (the customer's ids, the time of the export, notes on the units)
+ * and, for every table that holds rows of theirs, an array of those rows with every column:
+ * customers, identities, events, orders, order_lines, refunds, subscriptions,
+ * customer_scores, segment_members, segment_events, merges, merge_rows, merge_identities and
+ * the imports the rows came from. Columns ending in _ms are written as ISO 8601 times (the
+ * name without _ms), JSON text columns as JSON, amounts in minor units. Inside a read
+ * transaction of its own when none is open, so the parts agree. RT_ENOTFOUND for an unknown
+ * customer (nothing written). */
+int rt_store_customer_export(rt_store *st, int64_t customer, rt_store_write_fn write, void *ctx,
+                             rt_error *err);
 
 #endif

@@ -143,3 +143,44 @@ char *rt_sha256_hex(const uint8_t digest[RT_SHA256_SIZE], char out[RT_SHA256_HEX
   out[2 * RT_SHA256_SIZE] = '\0';
   return out;
 }
+
+/* ---- HMAC (RFC 2104): H((K ^ opad) || H((K ^ ipad) || message)), K padded to 64 bytes (a
+ * longer key is hashed first) ---- */
+
+static void wipe(void *p, size_t n) {
+  volatile uint8_t *v = p;
+  while (n--)
+    *v++ = 0;
+}
+
+void rt_hmac_sha256_init(rt_hmac_sha256_ctx *c, const void *key, size_t keylen) {
+  uint8_t k[64] = {0}, ikey[64];
+  if (keylen > sizeof k)
+    rt_sha256(key, keylen, k);
+  else if (keylen)
+    memcpy(k, key, keylen);
+  for (int i = 0; i < 64; i++) {
+    ikey[i] = k[i] ^ 0x36;
+    c->okey[i] = k[i] ^ 0x5c;
+  }
+  rt_sha256_init(&c->inner);
+  rt_sha256_update(&c->inner, ikey, sizeof ikey);
+  wipe(k, sizeof k);
+  wipe(ikey, sizeof ikey);
+}
+
+void rt_hmac_sha256_update(rt_hmac_sha256_ctx *c, const void *data, size_t n) {
+  rt_sha256_update(&c->inner, data, n);
+}
+
+void rt_hmac_sha256_final(rt_hmac_sha256_ctx *c, uint8_t out[RT_SHA256_SIZE]) {
+  uint8_t inner[RT_SHA256_SIZE];
+  rt_sha256_final(&c->inner, inner);
+  rt_sha256_ctx o;
+  rt_sha256_init(&o);
+  rt_sha256_update(&o, c->okey, sizeof c->okey);
+  rt_sha256_update(&o, inner, sizeof inner);
+  rt_sha256_final(&o, out);
+  wipe(inner, sizeof inner);
+  wipe(c, sizeof *c);
+}

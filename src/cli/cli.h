@@ -48,6 +48,7 @@ int cmd_segment(const cli_global *g, int argc, char **argv);
 int cmd_serve(const cli_global *g, int argc, char **argv);
 int cmd_keys(const cli_global *g, int argc, char **argv);
 int cmd_rates(const cli_global *g, int argc, char **argv);
+int cmd_customers(const cli_global *g, int argc, char **argv);
 
 /* ---- argument matching ----
  * cli_flag: argv[*i] is exactly `name`. cli_value: argv[*i] is `name VALUE` or `name=VALUE`;

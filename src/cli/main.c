@@ -30,6 +30,7 @@ static const struct {
     {"segment", cmd_segment, "dynamic segments: create, list, show, members, refresh, ..."},
     {"serve", cmd_serve, "the HTTP API: Segment-spec event ingest (identify, track, batch, ...)"},
     {"keys", cmd_keys, "API keys for the HTTP server: create, list, revoke"},
+    {"customers", cmd_customers, "one customer's data: export it (GDPR access), erase it"},
     {"gen", cmd_gen, "generate a realistic synthetic business (CSV files)"},
     {"demo", cmd_demo, "generate a business, import it and show its retention report"},
 };

@@ -392,6 +392,23 @@ static int resolve_deferred(importer *im) {
   return 0;
 }
 
+/* What resolve_customer returns for a row it reported and skipped (an erased customer's, with
+ * skip_bad); the row loop goes on. */
+#define SKIP_ROW 1
+/* cust_id of a customer whose rows are refused */
+#define ERASED_ID (-1)
+
+/* A row of an erased customer (the store refused to create it: RT_EERASED, the reason in
+ * im->err) is a bad row: reported, and the import stops unless skip_bad. */
+static int erased_row(importer *im, const rt_csv_record *rec) {
+  char why[sizeof im->err->msg];
+  memcpy(why, im->err->msg, sizeof why);
+  rt_error_clear(im->err);
+  int col = im->cm.idx[RT_COL_CUSTOMER] >= 0 ? im->cm.idx[RT_COL_CUSTOMER]
+                                              : im->cm.idx[RT_COL_EMAIL];
+  return bad_row(im, rec, col, "%s", why);
+}
+
 static int resolve_customer(importer *im, const char *key, size_t len, int64_t first_ms,
                             const rt_csv_record *rec, int64_t *out) {
   uint32_t ix;
@@ -422,7 +439,11 @@ static int resolve_customer(importer *im, const char *key, size_t len, int64_t f
   }
   if (!inserted) {
     *out = im->cust_id[ix];
-    return 0;
+    if (*out != ERASED_ID)
+      return 0;
+    rt_error_set(im->err, RT_EERASED, "customer '%.*s' was erased at their request (right to "
+                 "erasure): new data under this id is refused", (int)RT_MIN(len, 200), key);
+    return erased_row(im, rec) ? im->err->code : SKIP_ROW;
   }
   if (ix >= im->cust_cap) {
     size_t cap = im->cust_cap ? im->cust_cap * 2 : 4096;
@@ -449,6 +470,10 @@ static int resolve_customer(importer *im, const char *key, size_t len, int64_t f
   } else {
     int created = 0;
     rc = rt_store_customer_upsert(im->st, key, len, first_ms, &id, &created, im->err);
+    if (rc == RT_EERASED) {
+      im->cust_id[ix] = ERASED_ID;
+      return erased_row(im, rec) ? im->err->code : SKIP_ROW;
+    }
     if (rc)
       return rc;
     im->res->new_customers += created;
@@ -794,6 +819,8 @@ static int customer_row(importer *im, const rt_csv_record *rec) {
     return rt_error_set(im->err, RT_ENOMEM, "out of memory");
   int rc = rt_store_customer_upsert(im->st, k, klen, ts, &id, &created, im->err);
   rt_free(k);
+  if (rc == RT_EERASED)
+    return erased_row(im, rec);
   if (rc)
     return rc;
   im->res->new_customers += created;
@@ -1050,6 +1077,8 @@ static int run_records(importer *im, rt_csv_record *first) {
         break;
       }
     }
+    if (rc == SKIP_ROW)
+      rc = 0;
     if (rc)
       return rc;
     if ((uint64_t)im->res->rows >= next_progress) {

@@ -110,6 +110,7 @@ typedef struct rt__request {
   double started; /* monotonic seconds */
   size_t events;
   char method[8];
+  int64_t key_id; /* the API key that was allowed (0: none needed, or --no-auth) */
   const char *param[RT__MAX_PARAMS]; /* the path's {parameters}, pointing into pbuf */
   char pbuf[512];
 } rt__request;
@@ -151,5 +152,8 @@ enum MHD_Result rt__get_segment_members(rt_server *s, rt__request *rq,
 enum MHD_Result rt__create_segment(rt_server *s, rt__request *rq, struct MHD_Connection *c);
 enum MHD_Result rt__update_segment(rt_server *s, rt__request *rq, struct MHD_Connection *c);
 enum MHD_Result rt__delete_segment(rt_server *s, rt__request *rq, struct MHD_Connection *c);
+/* privacy.c: one customer's erasure and access export (docs/PRIVACY.md) */
+enum MHD_Result rt__erase_customer(rt_server *s, rt__request *rq, struct MHD_Connection *c);
+enum MHD_Result rt__export_customer(rt_server *s, rt__request *rq, struct MHD_Connection *c);
 
 #endif

@@ -656,6 +656,16 @@ static int customer_of(rt__writer *w, const rt__event *ev, int64_t *id, rt_error
   if (rc != RT_ENOTFOUND)
     return rc;
   rt_error_clear(err);
+  /* a new profile: not for the anonymousId of an erased customer (the same tracking firing
+   * again after the erasure) */
+  int erased = 0;
+  if ((rc = rt_store_erased(st, "anonymous", ev->anon_id, strlen(ev->anon_id), &erased, err)))
+    return rc;
+  if (erased)
+    return rt_error_set(err, RT_EERASED,
+                        "anonymousId '%.200s' belonged to a customer erased at their request "
+                        "(right to erasure): new data under it is refused",
+                        ev->anon_id);
   char ext[600];
   snprintf(ext, sizeof ext, "anon:%s", ev->anon_id);
   if ((rc = rt_store_customer_upsert(st, ext, strlen(ext), ev->ts_ms, id, &created, err)))
@@ -754,6 +764,15 @@ static int apply(rt__writer *w, const rt__event *ev, rt_error *err) {
 const unsigned rt__commit_buckets[RT__COMMIT_BUCKETS] = {1,   2,   5,    10,   20,   50,
                                                          100, 200, 500, 1000, 2000, 5000};
 
+/* Notes that event i of job j is about an erased customer and was not stored. */
+static void refuse(rt__job *j, size_t i, rt_error *err) {
+  if (!j->refused++) {
+    j->refused_at = i;
+    j->refusal = *err;
+  }
+  rt_error_clear(err);
+}
+
 /* Answers jobs (a list) with rc/err. */
 static void answer(rt__writer *w, rt__job *jobs, int rc, const rt_error *err) {
   pthread_mutex_lock(&w->mu);
@@ -761,6 +780,10 @@ static void answer(rt__writer *w, rt__job *jobs, int rc, const rt_error *err) {
     next = j->next; /* j is gone once its thread sees done (after the unlock) */
     j->rc = rc;
     j->err = *err;
+    if (!rc && j->refused) {
+      j->rc = RT_EERASED;
+      j->err = j->refusal;
+    }
     j->done = 1;
     pthread_cond_signal(&j->cv); /* only its own thread wakes, not every waiting one */
   }
@@ -823,7 +846,10 @@ static void *writer_main(void *arg) {
     int rc = rt_store_begin(w->st, &err);
     for (rt__job *j = evjobs; j && !rc; j = j->next)
       for (size_t i = 0; i < j->events->n && !rc; i++, nev++)
-        rc = apply(w, &j->events->v[i], &err);
+        if ((rc = apply(w, &j->events->v[i], &err)) == RT_EERASED) {
+          refuse(j, i, &err); /* the store wrote nothing for it: the others go on */
+          rc = 0;
+        }
     if (!rc)
       rc = rt_store_commit(w->st, &err);
     if (rc)
@@ -832,6 +858,8 @@ static void *writer_main(void *arg) {
     if (!rc) {
       if (w->on_commit) /* before the answers: a read sent after an answer sees the events */
         w->on_commit(w->on_commit_ctx, w->touched_all ? NULL : w->touched, w->ntouched);
+      for (rt__job *j = evjobs; j; j = j->next)
+        nev -= j->refused; /* not stored */
       pthread_mutex_lock(&w->mu);
       w->commits++;
       w->events += nev;

@@ -80,8 +80,12 @@ typedef struct rt__job {
   int (*fn)(rt_store *st, void *ctx, rt_error *err);
   void *ctx;
   int bump; /* fn's write changes what reads see: the on_commit hook runs after it */
-  int rc;            /* after done: 0 or the failure */
+  int rc;            /* after done: 0 or the failure (RT_EERASED: some events were refused) */
   rt_error err;
+  /* events about erased customers (on the suppression list) are refused, the others of the
+   * job stored: how many, the first one's index and why */
+  size_t refused, refused_at;
+  rt_error refusal;
   int done;
   pthread_cond_t cv; /* signalled when done */
   struct rt__job *next;

@@ -236,21 +236,27 @@ static int sync_diff(rt_store *st, const rt__view *v, const rt__segview *s, cons
   while ((i < a->ncustomers || j < b->ncustomers) && !rc) {
     int64_t ida = i < a->ncustomers ? a->store_id[i] : INT64_MAX;
     int64_t idb = j < b->ncustomers ? b->store_id[j] : INT64_MAX;
-    int was = 0, now = 0;
+    int was = 0, now = 0, gone = 0;
     int64_t id;
     if (ida == idb) {
       was = rt__segview_has(ps, i++);
       now = rt__segview_has(s, j++);
       id = ida;
-    } else if (ida < idb) { /* gone from the store (merged away) */
+    } else if (ida < idb) { /* gone from the store (merged away, or erased) */
       was = rt__segview_has(ps, i++);
       id = ida;
+      gone = 1;
     } else {
       now = rt__segview_has(s, j++);
       id = idb;
     }
     if (was != now) {
       rc = rt_store_segment_move(st, s->id, id, now, at, err);
+      if (rc == RT_ENOTFOUND && gone) { /* erased: its membership and history went with it */
+        rt_error_clear(err);
+        rc = 0;
+        continue;
+      }
       entered += now;
       exited += was;
     }

@@ -328,6 +328,18 @@ static const route routes[] = {
     {"POST", "/v1/customers/{id}/unmerge", "admin", rt__unmerge_customer, 0,
      "undoes the merge of this (merged-away) customer: its rows go back", NULL, NULL,
      "{\"unmerged\": merge_id}"},
+    {"DELETE", "/v1/customers/{id}", "admin", rt__erase_customer, 0,
+     "erases the customer at their request (GDPR Art. 17): its profile, identities, "
+     "attributes, events, orders, refunds, subscriptions, scores, segment memberships and "
+     "merges, with the customers merged into it; logged without personal data, and its ids "
+     "refused from then on unless allow_return=true (docs/PRIVACY.md)",
+     "allow_return=true: later data under its ids starts a new, empty profile instead of "
+     "being refused",
+     NULL, "{\"erased\", \"id\", \"customers\", \"removed\": {table: rows}, \"suppressed\"}"},
+    {"GET", "/v1/customers/{id}/export", "admin", rt__export_customer, 0,
+     "everything held about the customer (GDPR Art. 15), as JSON: every row of every table "
+     "that holds its data, with the customers merged into it (docs/PRIVACY.md)",
+     NULL, NULL, "the export"},
     {"GET", "/v1/customers", "read", rt__get_customers, 0,
      "customers in store order, a page at a time (of a segment with segment=NAME)",
      "segment=only the members of this segment;" PAGING, NULL,
@@ -693,6 +705,22 @@ static enum MHD_Result get_openapi(rt_server *s, rt__request *rq, struct MHD_Con
 /* ---- ingest ---- */
 
 static enum MHD_Result too_large(rt_server *s, rt__request *rq, struct MHD_Connection *c);
+/* 409 for a request with events about erased customers: those were refused, the others
+ * stored (and idempotent, so a client resending the whole request stores nothing twice). */
+static enum MHD_Result refused(rt__request *rq, struct MHD_Connection *c, const rt__events *evs,
+                               const rt__job *job, int batch) {
+  char field[64], msg[1400];
+  const rt__event *ev = &evs->v[job->refused_at];
+  const char *id = ev->user_id ? "userId" : "anonymousId";
+  if (batch)
+    snprintf(field, sizeof field, "batch[%zu].%s", job->refused_at, id);
+  else
+    snprintf(field, sizeof field, "%s", id);
+  snprintf(msg, sizeof msg, "%s: %s; %zu of %zu events refused, the others stored", field,
+           job->refusal.msg, job->refused, evs->n);
+  rq->events = evs->n - job->refused;
+  return rt__send_error(rq, c, MHD_HTTP_CONFLICT, "erased", msg, field);
+}
 
 static enum MHD_Result ingest(rt_server *s, rt__request *rq, struct MHD_Connection *c) {
   if (rq->too_big)
@@ -717,6 +745,11 @@ static enum MHD_Result ingest(rt_server *s, rt__request *rq, struct MHD_Connecti
   if (!job.rc && clamped)
     atomic_fetch_add(&s->clamped, clamped);
   rq->events = n;
+  if (job.rc == RT_EERASED) {
+    enum MHD_Result r = refused(rq, c, &evs, &job, routes[rq->route].kind == RT__EV_BATCH);
+    rt__events_free(&evs);
+    return r;
+  }
   rt__events_free(&evs);
   if (job.rc == RT_EBUSY)
     return rt__send_error(rq, c, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", job.err.msg, NULL);
@@ -759,6 +792,7 @@ static int allowed(rt_server *s, rt__request *rq, struct MHD_Connection *c, cons
     *denied = rt__send_error(rq, c, 429, "rate_limited", msg, NULL);
     return 0;
   }
+  rq->key_id = key_id;
   return 1;
 }
 

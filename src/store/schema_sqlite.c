@@ -243,6 +243,25 @@ static const migration migrations[] = {
     {8, "segment basis",
      "ALTER TABLE segments ADD COLUMN as_of TEXT;\n"
      "ALTER TABLE segments ADD COLUMN settings TEXT;\n"},
+    /* Erasure (rt_store_customer_erase, docs/PRIVACY.md): erasures records that one happened,
+     * with no personal data: when, who asked (a key id or "cli"), the customer rows and the
+     * rows of each table removed (removed: a JSON object table -> count) and how many ids were
+     * put on the suppression list. erased_ids is that list: the keyed hash (HMAC-SHA256 with
+     * the store's meta 'erasure_secret') of each id new data must not recreate a profile
+     * under. It is not linked to erasures, so the log cannot tell when a given id was
+     * erased. */
+    {9, "erasures",
+     "CREATE TABLE erasures (\n"
+     "  id INTEGER PRIMARY KEY,\n"
+     "  erased_ms INTEGER NOT NULL,\n"
+     "  requested_by TEXT NOT NULL,\n"
+     "  customers INTEGER NOT NULL,\n"
+     "  removed TEXT NOT NULL,\n"
+     "  suppressed INTEGER NOT NULL\n"
+     ");\n"
+     "CREATE TABLE erased_ids (\n"
+     "  hash TEXT PRIMARY KEY\n"
+     ") WITHOUT ROWID;\n"},
 };
 
 /* The indexes bulk mode drops on empty tables and rebuilds at its end. They must match the

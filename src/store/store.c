@@ -5,6 +5,7 @@
 #include "store/store_internal.h"
 
 #include <retain/alloc.h>
+#include <retain/datetime.h>
 #include <retain/error.h>
 #include <retain/sha256.h>
 
@@ -16,6 +17,7 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "internal.h"
@@ -36,6 +38,7 @@ struct rt_store {
   int in_txn; /* inside rt_store_begin .. commit/rollback */
   int in_read; /* inside rt_store_read_begin .. end */
   int bulk;   /* BULK_*: FAILED after bulk_end could not rebuild, until rollback */
+  int wipe;   /* an erasure ran in this transaction: checkpoint the WAL after the commit */
 };
 
 /* The backend a new store uses. One today; a config field will choose when there are two. */
@@ -209,8 +212,11 @@ int rt_store_commit(rt_store *st, rt_error *err) {
     rc = st->ops->commit(st->be, err);
   if (rc)
     st->ops->rollback(st->be);
+  else if (st->wipe) /* the old pages of an erasure out of the WAL (best effort) */
+    st->ops->checkpoint(st->be);
   st->in_txn = 0;
   st->bulk = BULK_OFF;
+  st->wipe = 0;
   return finish(st, rc, err);
 }
 
@@ -220,6 +226,7 @@ void rt_store_rollback(rt_store *st) {
   st->ops->rollback(st->be);
   st->in_txn = 0;
   st->bulk = BULK_OFF;
+  st->wipe = 0;
 }
 
 /* ---- meta ---- */
@@ -1143,4 +1150,245 @@ int rt_store_customer_unmerge(rt_store *st, int64_t merge_id, int64_t at_ms, rt_
     return finish(st, rc, err);
   rc = st->ops->customer_unmerge(st->be, merge_id, at_ms, err);
   return finish(st, write_leave(st, implicit, rc, err), err);
+}
+
+/* ---- privacy: erasure and export ---- */
+
+static int64_t clock_ms(void) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+void rt__erasure_hash(const char *secret, const char *kind, const char *value, size_t len,
+                      char hex[65]) {
+  rt_hmac_sha256_ctx c;
+  uint8_t mac[RT_SHA256_SIZE];
+  rt_hmac_sha256_init(&c, secret, strlen(secret));
+  rt_hmac_sha256_update(&c, kind, strlen(kind) + 1); /* with its NUL: kinds cannot run on */
+  rt_hmac_sha256_update(&c, value, len);
+  rt_hmac_sha256_final(&c, mac);
+  rt_sha256_hex(mac, hex);
+  wipe(mac, sizeof mac);
+}
+
+/* The store's erasure secret (64 hex digits of 32 random bytes) into hex, made and saved in
+ * meta by the first erasure that needs it. Inside a write transaction. */
+static int erasure_secret(rt_store *st, char hex[RT_SHA256_HEX_SIZE], rt_error *err) {
+  char *v = NULL;
+  int rc = st->ops->meta_get(st->be, RT__ERASURE_SECRET_KEY, &v, err);
+  if (!rc && v && strlen(v) == RT_SHA256_HEX_SIZE - 1) {
+    memcpy(hex, v, RT_SHA256_HEX_SIZE);
+    rt_free(v);
+    return 0;
+  }
+  rt_free(v);
+  uint8_t key[RT_SHA256_SIZE];
+  if (!rc)
+    rc = random_bytes(key, sizeof key, err);
+  if (!rc) {
+    rt_sha256_hex(key, hex);
+    rc = st->ops->meta_set(st->be, RT__ERASURE_SECRET_KEY, hex, err);
+  }
+  wipe(key, sizeof key);
+  return rc;
+}
+
+int rt_store_customer_erase(rt_store *st, int64_t customer, const char *requested_by, int flags,
+                            int64_t at_ms, rt_erasure *out, rt_error *err) {
+  LOCAL_ERR(err);
+  rt_erasure local;
+  if (!out)
+    out = &local;
+  memset(out, 0, sizeof *out);
+  if (!st || !requested_by || !*requested_by)
+    return bad(err, "rt_store_customer_erase: NULL or empty argument");
+  if (customer <= 0)
+    return bad(err, "rt_store_customer_erase: invalid customer id");
+  int implicit, rc = write_enter(st, &implicit, err);
+  if (rc)
+    return finish(st, rc, err);
+  if (at_ms <= 0)
+    at_ms = clock_ms();
+  char secret[RT_SHA256_HEX_SIZE] = "";
+  if (!(flags & RT_ERASE_ALLOW_RETURN))
+    rc = erasure_secret(st, secret, err);
+  if (!rc)
+    rc = st->ops->customer_erase(st->be, customer, secret[0] ? secret : NULL, requested_by,
+                                 at_ms, out, err);
+  wipe(secret, sizeof secret);
+  rc = write_leave(st, implicit, rc, err);
+  if (rc) {
+    memset(out, 0, sizeof *out);
+  } else if (implicit) {
+    st->ops->checkpoint(st->be);
+  } else {
+    st->wipe = 1; /* rt_store_commit checkpoints */
+  }
+  return finish(st, rc, err);
+}
+
+static int valid_kind(const char *kind) {
+  return kind && (!strcmp(kind, "customer") || !strcmp(kind, "anonymous"));
+}
+
+int rt_store_erased(rt_store *st, const char *kind, const char *value, size_t len, int *erased,
+                    rt_error *err) {
+  LOCAL_ERR(err);
+  if (erased)
+    *erased = 0;
+  if (!st || !value || !erased)
+    return bad(err, "rt_store_erased: NULL argument");
+  if (!valid_kind(kind))
+    return bad(err, "rt_store_erased: kind must be customer or anonymous");
+  char *secret = NULL;
+  int rc = st->ops->meta_get(st->be, RT__ERASURE_SECRET_KEY, &secret, err);
+  if (!rc && secret) {
+    char hash[RT_SHA256_HEX_SIZE];
+    rt__erasure_hash(secret, kind, value, len, hash);
+    rc = st->ops->erased_check(st->be, hash, erased, err);
+  }
+  rt_free(secret);
+  return finish(st, rc, err);
+}
+
+int rt_store_erased_lift(rt_store *st, const char *kind, const char *value, size_t len,
+                         int *lifted, rt_error *err) {
+  LOCAL_ERR(err);
+  int local = 0;
+  if (!lifted)
+    lifted = &local;
+  *lifted = 0;
+  if (!st || !value)
+    return bad(err, "rt_store_erased_lift: NULL argument");
+  if (!valid_kind(kind))
+    return bad(err, "rt_store_erased_lift: kind must be customer or anonymous");
+  int implicit, rc = write_enter(st, &implicit, err);
+  if (rc)
+    return finish(st, rc, err);
+  char *secret = NULL;
+  rc = st->ops->meta_get(st->be, RT__ERASURE_SECRET_KEY, &secret, err);
+  if (!rc && secret) {
+    char hash[RT_SHA256_HEX_SIZE];
+    rt__erasure_hash(secret, kind, value, len, hash);
+    rc = st->ops->erased_lift(st->be, hash, lifted, err);
+  }
+  rt_free(secret);
+  return finish(st, write_leave(st, implicit, rc, err), err);
+}
+
+int rt_store_scan_erasures(rt_store *st, rt_store_erasure_cb cb, void *ctx, rt_error *err) {
+  LOCAL_ERR(err);
+  if (!st || !cb)
+    return bad(err, "rt_store_scan_erasures: NULL argument");
+  return finish(st, st->ops->scan_erasures(st->be, cb, ctx, err), err);
+}
+
+/* The export as JSON text, written piece by piece: the header, then one array per table with
+ * a row per line. */
+typedef struct export_writer {
+  rt_store_write_fn write;
+  void *ctx;
+  int64_t rows;   /* in the current table */
+  int tables;     /* begun so far */
+  int oom;
+} export_writer;
+
+static int put(export_writer *x, const char *s) { return x->write(x->ctx, s, strlen(s)); }
+
+static int on_export_row(void *ctx, const char *table, json_t *row) {
+  export_writer *x = ctx;
+  int rc;
+  if (!row) { /* the next table */
+    if (x->tables++ && (rc = put(x, "\n  ]")))
+      return rc;
+    char head[96];
+    snprintf(head, sizeof head, ",\n  \"%s\": [", table);
+    x->rows = 0;
+    return put(x, head);
+  }
+  char *text = json_dumps(row, JSON_COMPACT | JSON_PRESERVE_ORDER | JSON_REAL_PRECISION(17));
+  if (!text)
+    return x->oom = RT_ENOMEM;
+  rc = put(x, x->rows++ ? ",\n    " : "\n    ");
+  if (!rc)
+    rc = put(x, text);
+  free(text);
+  return rc;
+}
+
+/* The header: what this is, when, about whom (the customer the id resolved to), and how to
+ * read the rows. */
+static int export_header(export_writer *x, const rt_customer_view *v, int64_t now_ms) {
+  json_t *h = json_object(), *c = json_object(), *notes = json_object();
+  char when[48];
+  rt_time_format(NULL, now_ms, when, sizeof when);
+  json_object_set_new(h, "export", json_string("everything retain holds about one customer"));
+  json_object_set_new(h, "format_version", json_integer(1));
+  json_object_set_new(h, "exported", json_string(when));
+  json_object_set_new(c, "id", json_integer(v->id));
+  json_object_set_new(c, "customer_id", json_string(v->ext_id));
+  json_object_set_new(h, "customer", c);
+  json_object_set_new(notes, "tables",
+                      json_string("one array per table that holds rows of this customer (and "
+                                  "of the customers merged into it), with every column"));
+  json_object_set_new(notes, "times", json_string("a column x_ms is shown as x, an ISO 8601 "
+                                                  "time in UTC"));
+  json_object_set_new(notes, "amounts",
+                      json_string("amount, unit_price: whole minor units of the currency (cents "
+                                  "for USD: 1999 is 19.99)"));
+  json_object_set_new(notes, "ids", json_string("id: retain's number for a row; ext_id: the "
+                                                "id your systems gave it"));
+  json_object_set_new(h, "notes", notes);
+  char *text = json_dumps(h, JSON_INDENT(2) | JSON_PRESERVE_ORDER);
+  json_decref(h);
+  if (!text)
+    return x->oom = RT_ENOMEM;
+  /* without its closing "\n}": the tables follow */
+  size_t n = strlen(text);
+  int rc = x->write(x->ctx, text, n >= 2 ? n - 2 : n);
+  free(text);
+  return rc;
+}
+
+/* The customer an export is about: the end of id's chain of merges. */
+static int export_subject(rt_store *st, int64_t id, rt_customer_view *v, rt_error *err) {
+  int rc = st->ops->customer_get(st->be, NULL, id, v, err);
+  for (int hops = 0; !rc && v->merged_into && hops < 64; hops++) {
+    int64_t next = v->merged_into;
+    rt_customer_view_free(v);
+    rc = st->ops->customer_get(st->be, NULL, next, v, err);
+  }
+  return rc;
+}
+
+int rt_store_customer_export(rt_store *st, int64_t customer, rt_store_write_fn write, void *ctx,
+                             rt_error *err) {
+  LOCAL_ERR(err);
+  if (!st || !write)
+    return bad(err, "rt_store_customer_export: NULL argument");
+  if (customer <= 0)
+    return bad(err, "rt_store_customer_export: invalid customer id");
+  int own_read = !st->in_txn && !st->in_read;
+  int rc = own_read ? rt_store_read_begin(st, err) : 0;
+  if (rc)
+    return rc;
+  rt_customer_view v;
+  memset(&v, 0, sizeof v);
+  export_writer x = {write, ctx, 0, 0, 0};
+  rc = export_subject(st, customer, &v, err);
+  if (!rc)
+    rc = export_header(&x, &v, clock_ms());
+  if (!rc)
+    rc = st->ops->export_rows(st->be, customer, on_export_row, &x, err);
+  if (!rc && x.tables)
+    rc = put(&x, "\n  ]");
+  if (!rc)
+    rc = put(&x, "\n}\n");
+  if (x.oom && rc == x.oom)
+    rc = rt_error_set(err, RT_ENOMEM, "exporting: out of memory");
+  rt_customer_view_free(&v);
+  if (own_read)
+    rt_store_read_end(st);
+  return finish(st, rc, err);
 }

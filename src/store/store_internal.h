@@ -11,6 +11,8 @@
 
 #include <stdint.h>
 
+struct json_t; /* jansson's */
+
 /* A backend's own state; each backend defines the struct. */
 typedef struct rt_store_backend rt_store_backend;
 
@@ -19,7 +21,7 @@ typedef struct rt_store_backend rt_store_backend;
   X(customers) X(identities) X(events) X(orders) X(order_lines) X(refunds) X(subscriptions) \
       X(imports) X(meta) X(schema_migrations) X(model_runs) X(customer_scores)                \
       X(segments) X(segment_members) X(segment_events) X(segment_sizes) X(api_keys)       \
-      X(exchange_rates)
+      X(exchange_rates) X(erasures) X(erased_ids)
 typedef enum rt_store_table {
 #define RT__TABLE_ENUM(name) RT_TABLE_##name,
   RT_STORE_TABLES(RT__TABLE_ENUM)
@@ -169,6 +171,23 @@ typedef struct rt_store_ops {
   int (*rate_put)(rt_store_backend *b, const rt_rate_rec *r, int *status, rt_error *err);
   int (*scan_rates)(rt_store_backend *b, rt_store_rate_cb cb, void *ctx, rt_error *err);
 
+  /* Privacy (store.h). customer_erase: secret is the store's erasure secret (hex), or NULL
+   * for no suppression; out is never NULL (zeroed by store.c). erased_check and erased_lift
+   * take the hex hash of an id (rt__erasure_hash). export_rows delivers the customer's rows
+   * table by table: first cb(ctx, table, NULL) for each table, then its rows as JSON objects
+   * (borrowed: valid during the call), in the order of store.h; RT_ENOTFOUND before any call
+   * for an unknown customer. checkpoint moves the WAL into the file and truncates it (best
+   * effort, after an erasure's commit; outside a transaction). */
+  int (*customer_erase)(rt_store_backend *b, int64_t customer, const char *secret,
+                        const char *requested_by, int64_t at_ms, rt_erasure *out, rt_error *err);
+  int (*erased_check)(rt_store_backend *b, const char *hash, int *found, rt_error *err);
+  int (*erased_lift)(rt_store_backend *b, const char *hash, int *found, rt_error *err);
+  int (*scan_erasures)(rt_store_backend *b, rt_store_erasure_cb cb, void *ctx, rt_error *err);
+  int (*export_rows)(rt_store_backend *b, int64_t customer,
+                     int (*cb)(void *ctx, const char *table, struct json_t *row), void *ctx,
+                     rt_error *err);
+  void (*checkpoint)(rt_store_backend *b);
+
   /* Scans return the callback's nonzero value as is (err untouched) when it stops them. */
   int (*scan_customers)(rt_store_backend *b, rt_store_customer_cb cb, void *ctx, rt_error *err);
   int (*scan_orders)(rt_store_backend *b, rt_store_order_cb cb, void *ctx, rt_error *err);
@@ -185,6 +204,12 @@ extern const rt_store_ops rt__store_sqlite_ops;
 /* The SQL of one of the SQLite backend's statements by its name ("TIMELINE", "CUST_ORDERS",
  * ...), or NULL: for tests that check a query plan. */
 const char *rt__store_sqlite_sql(const char *name);
+
+/* The suppression list's key of an id (kind "customer" or "anonymous"): the hex HMAC-SHA256,
+ * keyed with secret (the store's meta 'erasure_secret'), of kind, a NUL and the value. */
+#define RT__ERASURE_SECRET_KEY "erasure_secret"
+void rt__erasure_hash(const char *secret, const char *kind, const char *value, size_t len,
+                      char hex[65]);
 
 /* The table names, indexed by rt_store_table. */
 extern const char *const rt__store_table_names[RT_TABLE__COUNT];

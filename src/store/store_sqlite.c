@@ -10,6 +10,7 @@
 #include "store/store_internal.h"
 
 #include <retain/alloc.h>
+#include <retain/datetime.h>
 #include <retain/error.h>
 
 #include <assert.h>
@@ -106,7 +107,8 @@
                   "reasons) VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)")                            \
   X(IMPORT_FINISH, "UPDATE imports SET finished_ms = ?2, rows = ?3, stored = ?4, skipped = ?5 "  \
                    "WHERE id = ?1")                                                              \
-  X(BULK_NONEMPTY, "SELECT EXISTS (SELECT 1 FROM customers), EXISTS (SELECT 1 FROM orders) "    \
+  X(BULK_NONEMPTY, "SELECT EXISTS (SELECT 1 FROM customers) OR EXISTS (SELECT 1 FROM "        \
+                   "erased_ids), EXISTS (SELECT 1 FROM orders) "                                 \
                    "OR EXISTS (SELECT 1 FROM refunds)")                                          \
   X(SCAN_CUSTOMERS, "SELECT id, ext_id, created_ms FROM customers WHERE merged_into IS NULL")    \
   X(SCAN_ORDERS, "SELECT customer_id, ts_ms, amount, currency FROM orders")                      \
@@ -312,6 +314,9 @@ struct rt_store_backend {
   cust_row cust[BATCH_ROWS];
   order_row ord[BATCH_ROWS];
   line_row line[BATCH_ROWS];
+  /* privacy (erasures) */
+  sqlite3_stmt *priv[2]; /* the suppression list's lookup and lift */
+  char secret[65];       /* the erasure secret once read ("": not yet, or none) */
 };
 
 /* ---- errors and statements ---- */
@@ -615,6 +620,8 @@ static void sq_close(rt_store_backend *b) {
     sqlite3_finalize(b->stmt[i]);
   for (int i = 0; i < RT_TABLE__COUNT; i++)
     sqlite3_finalize(b->count_stmt[i]);
+  for (int i = 0; i < 2; i++)
+    sqlite3_finalize(b->priv[i]);
   for (int i = 0; i < B__COUNT; i++) {
     sqlite3_finalize(b->multi[i]);
     rt_free(b->b[i].pool);
@@ -906,6 +913,8 @@ static int buffer_customer(rt_store_backend *b, const char *ext, size_t len, int
   return ++bt->n == BATCH_ROWS ? flush_batch(b, B_CUSTOMERS, err) : 0;
 }
 
+static int refuse_erased(rt_store_backend *b, const char *ext, size_t len, rt_error *err);
+
 static int sq_customer_upsert(rt_store_backend *b, const char *ext_id, size_t len,
                               int64_t created_ms, int64_t *out_id, int *created, rt_error *err) {
   int64_t first = 0;
@@ -927,6 +936,8 @@ static int sq_customer_upsert(rt_store_backend *b, const char *ext_id, size_t le
     sqlite3_bind_int64(s, 2, created_ms);
     return run(b, s, err, "updating a customer");
   }
+  if ((rc = refuse_erased(b, ext_id, len, err)))
+    return rc;
   if (b->bulk) { /* ids are handed out here while bulk loading */
     rc = buffer_customer(b, ext_id, len, created_ms, out_id, err);
   } else {
@@ -1257,6 +1268,7 @@ static int sq_bulk_begin(rt_store_backend *b, int *active, rt_error *err) {
   rc = lookup(b, s, err, "checking for empty tables");
   if (rc < 0)
     return rc;
+  /* customers: or ids on the suppression list, which bulk inserts would not look up */
   int customers = rc && sqlite3_column_int(s, 0), money = rc && sqlite3_column_int(s, 1);
   if (rc)
     sqlite3_reset(s);
@@ -2370,6 +2382,517 @@ static int sq_customer_unmerge(rt_store_backend *b, int64_t mid, int64_t at_ms, 
   return run(b, s, err, "recording an unmerge");
 }
 
+/* ---- privacy: erasure and export (store.h, docs/PRIVACY.md) ---- */
+
+/* The ids of the person an erasure or export is about, bound as ?1 (customer_group's JSON). */
+#define IN_GROUP "IN (SELECT value FROM json_each(?1))"
+#define MERGES_OF_GROUP "(SELECT id FROM merges WHERE from_id " IN_GROUP " OR into_id " IN_GROUP ")"
+
+/* Suppression-list statements, prepared on first use (apart from STATEMENTS: only stores with
+ * erasures run them). */
+static int priv_stmt(rt_store_backend *b, int i, const char *sql, sqlite3_stmt **out,
+                     rt_error *err) {
+  if (!b->priv[i]) {
+    int rc = prepare(b, sql, &b->priv[i], err);
+    if (rc)
+      return rc;
+  }
+  *out = b->priv[i];
+  return 0;
+}
+
+/* The store's erasure secret into b->secret: 1 when there is one, 0 when the store never had
+ * an erasure that suppressed ids (nothing to look up then), <0 error. Cached once found: it
+ * never changes. */
+static int erasure_secret(rt_store_backend *b, rt_error *err) {
+  if (b->secret[0])
+    return 1;
+  char *v = NULL;
+  int rc = sq_meta_get(b, RT__ERASURE_SECRET_KEY, &v, err);
+  if (rc)
+    return rc;
+  if (v && strlen(v) < sizeof b->secret)
+    snprintf(b->secret, sizeof b->secret, "%s", v);
+  rt_free(v);
+  return b->secret[0] != 0;
+}
+
+static int sq_erased_check(rt_store_backend *b, const char *hash, int *found, rt_error *err) {
+  sqlite3_stmt *s;
+  int rc = priv_stmt(b, 0, "SELECT 1 FROM erased_ids WHERE hash = ?1", &s, err);
+  if (rc)
+    return rc;
+  bind_str(s, 1, hash);
+  rc = lookup(b, s, err, "looking up the suppression list");
+  if (rc < 0)
+    return rc;
+  if (rc)
+    sqlite3_reset(s);
+  *found = rc;
+  return 0;
+}
+
+static int sq_erased_lift(rt_store_backend *b, const char *hash, int *found, rt_error *err) {
+  sqlite3_stmt *s;
+  int rc = in_txn(b, err);
+  if (!rc)
+    rc = priv_stmt(b, 1, "DELETE FROM erased_ids WHERE hash = ?1", &s, err);
+  if (rc)
+    return rc;
+  bind_str(s, 1, hash);
+  rc = run(b, s, err, "lifting an id off the suppression list");
+  if (!rc)
+    *found = sqlite3_changes(b->db) > 0;
+  return rc;
+}
+
+/* RT_EERASED when no customer may be created under ext: its id is on the suppression list.
+ * Looked up only in a store that has an erasure secret, and only when a customer is new. */
+static int refuse_erased(rt_store_backend *b, const char *ext, size_t len, rt_error *err) {
+  int rc = erasure_secret(b, err);
+  if (rc <= 0)
+    return rc;
+  char hash[65];
+  int found = 0;
+  rt__erasure_hash(b->secret, "customer", ext, len, hash);
+  if ((rc = sq_erased_check(b, hash, &found, err)))
+    return rc;
+  if (found)
+    return rt_error_set(err, RT_EERASED,
+                        "customer '%.*s' was erased at their request (right to erasure): new "
+                        "data under this id is refused",
+                        (int)RT_MIN(len, 200), ext);
+  return 0;
+}
+
+/* A statement built for one erasure or export (not cached: they are rare). */
+static int once(rt_store_backend *b, const char *sql, sqlite3_stmt **out, rt_error *err) {
+  if (sqlite3_prepare_v2(b->db, sql, -1, out, NULL) != SQLITE_OK) {
+    *out = NULL;
+    return db_fail(b, err, "preparing '%.60s'", sql);
+  }
+  return 0;
+}
+
+/* The customer id resolves to (*root: the end of its chain of merges) and, as a JSON array
+ * (*ids, rt_free it), the ids of root and of every customer merged into it at any depth: the
+ * person an erasure or export is about. 0, RT_ENOTFOUND or an error. */
+static int customer_group(rt_store_backend *b, int64_t customer, int64_t *root, char **ids,
+                          rt_error *err) {
+  int64_t created, next = 0;
+  int rc = flush_all(b, err);
+  if (!rc)
+    rc = customer_by_id(b, customer, &created, &next, NULL, err);
+  if (rc < 0)
+    return rc;
+  if (rc == 0)
+    return no_customer(err, customer);
+  *root = customer;
+  for (int hops = 0; next; hops++) {
+    *root = next;
+    rc = hops == MERGE_HOPS_MAX ? 0 : customer_by_id(b, next, &created, &next, NULL, err);
+    if (rc < 0)
+      return rc;
+    if (rc == 0)
+      return rt_error_set(err, RT_ESTORE, "%s: customer %lld: a broken chain of merges",
+                          b->path, (long long)customer);
+  }
+  sqlite3_stmt *s;
+  if ((rc = once(b,
+                 "WITH RECURSIVE g(id) AS (SELECT ?1 UNION SELECT c.id FROM customers c "
+                 "JOIN g ON c.merged_into = g.id) SELECT json_group_array(id) FROM g",
+                 &s, err)))
+    return rc;
+  sqlite3_bind_int64(s, 1, *root);
+  if (sqlite3_step(s) != SQLITE_ROW)
+    rc = db_fail(b, err, "finding the customers merged into customer %lld", (long long)*root);
+  else if (!(*ids = rt_strdup((const char *)sqlite3_column_text(s, 0))))
+    rc = rt_error_set(err, RT_ENOMEM, "%s: out of memory", b->path);
+  sqlite3_finalize(s);
+  return rc;
+}
+
+/* A table that holds rows of customers: it has a customer_id column. The others that do
+ * (segment_id, run_id, import_id) say what the export adds to its rows. */
+typedef struct owned_table {
+  char name[64];
+  int segment, run, import;
+} owned_table;
+#define OWNED_MAX 16
+
+/* Every table with a customer_id column, in the order they were created: found in the schema,
+ * so a table added later is erased and exported without anyone remembering to. */
+static int owned_tables(rt_store_backend *b, owned_table *t, size_t *n, rt_error *err) {
+  sqlite3_stmt *s;
+  int rc = once(b,
+                "SELECT m.name, EXISTS (SELECT 1 FROM pragma_table_info(m.name) "
+                "WHERE name = 'segment_id'), EXISTS (SELECT 1 FROM pragma_table_info(m.name) "
+                "WHERE name = 'run_id'), EXISTS (SELECT 1 FROM pragma_table_info(m.name) "
+                "WHERE name = 'import_id') FROM sqlite_schema m WHERE m.type = 'table' AND "
+                "EXISTS (SELECT 1 FROM pragma_table_info(m.name) WHERE name = 'customer_id') "
+                "ORDER BY m.rowid",
+                &s, err);
+  if (rc)
+    return rc;
+  int x;
+  *n = 0;
+  while ((x = sqlite3_step(s)) == SQLITE_ROW && *n < OWNED_MAX) {
+    owned_table *o = &t[(*n)++];
+    snprintf(o->name, sizeof o->name, "%s", (const char *)sqlite3_column_text(s, 0));
+    o->segment = sqlite3_column_int(s, 1);
+    o->run = sqlite3_column_int(s, 2);
+    o->import = sqlite3_column_int(s, 3);
+  }
+  if (x == SQLITE_ROW)
+    rc = rt_error_set(err, RT_ESTORE, "%s: more than %d tables hold customers", b->path,
+                      OWNED_MAX);
+  else if (x != SQLITE_DONE)
+    rc = db_fail(b, err, "reading the schema");
+  sqlite3_finalize(s);
+  return rc;
+}
+
+/* Puts the erased customers' ids (theirs, and the anonymousIds linked to them) on the
+ * suppression list as keyed hashes; *n counts the new entries. */
+static int suppress_group(rt_store_backend *b, const char *secret, const char *ids, int64_t *n,
+                          rt_error *err) {
+  sqlite3_stmt *s, *ins;
+  int rc = once(b,
+                "SELECT 'customer', ext_id FROM customers WHERE id " IN_GROUP " UNION ALL "
+                "SELECT 'anonymous', value FROM identities WHERE kind = 'anonymous' AND "
+                "customer_id " IN_GROUP,
+                &s, err);
+  if (rc)
+    return rc;
+  if ((rc = once(b, "INSERT OR IGNORE INTO erased_ids(hash) VALUES (?1)", &ins, err))) {
+    sqlite3_finalize(s);
+    return rc;
+  }
+  bind_str(s, 1, ids);
+  int x;
+  while (!rc && (x = sqlite3_step(s)) == SQLITE_ROW) {
+    char hash[65];
+    rt__erasure_hash(secret, (const char *)sqlite3_column_text(s, 0),
+                     (const char *)sqlite3_column_text(s, 1),
+                     (size_t)sqlite3_column_bytes(s, 1), hash);
+    bind_str(ins, 1, hash);
+    rc = run(b, ins, err, "adding to the suppression list");
+    if (!rc)
+      *n += sqlite3_changes(b->db);
+  }
+  if (!rc && x != SQLITE_DONE)
+    rc = db_fail(b, err, "reading the ids to suppress");
+  sqlite3_finalize(s);
+  sqlite3_finalize(ins);
+  return rc;
+}
+
+/* Runs one DELETE of an erasure (ids bound as ?1) and notes its count under table. */
+static int erase_rows(rt_store_backend *b, const char *table, const char *sql, const char *ids,
+                      rt_erasure *out, rt_error *err) {
+  sqlite3_stmt *s;
+  int rc = once(b, sql, &s, err);
+  if (rc)
+    return rc;
+  bind_str(s, 1, ids);
+  if (sqlite3_step(s) != SQLITE_DONE)
+    rc = db_fail(b, err, "erasing from %s", table);
+  sqlite3_finalize(s);
+  if (rc)
+    return rc;
+  if (out->ntables == RT_ERASE_TABLES_MAX)
+    return rt_error_set(err, RT_ESTORE, "%s: an erasure touches more than %d tables", b->path,
+                        RT_ERASE_TABLES_MAX);
+  snprintf(out->removed[out->ntables].table, sizeof out->removed[0].table, "%s", table);
+  out->removed[out->ntables++].rows = sqlite3_changes(b->db);
+  return 0;
+}
+
+/* The deletes of an erasure: what hangs off the customers' rows first (order lines, the
+ * merges they took part in), then every table holding their customer_id, then the customers. */
+static int erase_group(rt_store_backend *b, const char *ids, rt_erasure *out, rt_error *err) {
+  owned_table t[OWNED_MAX];
+  size_t n = 0;
+  int rc = owned_tables(b, t, &n, err);
+  if (!rc)
+    rc = erase_rows(b, "order_lines",
+                    "DELETE FROM order_lines WHERE order_id IN (SELECT id FROM orders WHERE "
+                    "customer_id " IN_GROUP ")",
+                    ids, out, err);
+  if (!rc)
+    rc = erase_rows(b, "merge_identities",
+                    "DELETE FROM merge_identities WHERE merge_id IN " MERGES_OF_GROUP, ids, out,
+                    err);
+  if (!rc)
+    rc = erase_rows(b, "merge_rows", "DELETE FROM merge_rows WHERE merge_id IN " MERGES_OF_GROUP,
+                    ids, out, err);
+  if (!rc)
+    rc = erase_rows(b, "merges", "DELETE FROM merges WHERE id IN " MERGES_OF_GROUP, ids, out,
+                    err);
+  for (size_t i = 0; !rc && i < n; i++) {
+    char *sql = sqlite3_mprintf("DELETE FROM \"%w\" WHERE customer_id " IN_GROUP, t[i].name);
+    rc = sql ? erase_rows(b, t[i].name, sql, ids, out, err)
+             : rt_error_set(err, RT_ENOMEM, "%s: out of memory", b->path);
+    sqlite3_free(sql);
+  }
+  if (!rc)
+    rc = erase_rows(b, "customers", "DELETE FROM customers WHERE id " IN_GROUP, ids, out, err);
+  if (!rc)
+    out->customers = out->removed[out->ntables - 1].rows;
+  return rc;
+}
+
+/* The erasures log's row: no personal data, only counts and who asked. */
+static int log_erasure(rt_store_backend *b, const char *requested_by, int64_t at_ms,
+                       rt_erasure *out, rt_error *err) {
+  json_t *removed = json_object();
+  for (size_t i = 0; removed && i < out->ntables; i++)
+    json_object_set_new(removed, out->removed[i].table, json_integer(out->removed[i].rows));
+  char *text = removed ? json_dumps(removed, JSON_COMPACT | JSON_PRESERVE_ORDER) : NULL;
+  json_decref(removed);
+  sqlite3_stmt *s;
+  int rc = text ? once(b,
+                       "INSERT INTO erasures(erased_ms, requested_by, customers, removed, "
+                       "suppressed) VALUES (?1, ?2, ?3, ?4, ?5)",
+                       &s, err)
+                : rt_error_set(err, RT_ENOMEM, "%s: out of memory", b->path);
+  if (!rc) {
+    sqlite3_bind_int64(s, 1, at_ms);
+    bind_str(s, 2, requested_by);
+    sqlite3_bind_int64(s, 3, out->customers);
+    bind_str(s, 4, text);
+    sqlite3_bind_int64(s, 5, out->suppressed);
+    if (sqlite3_step(s) != SQLITE_DONE)
+      rc = db_fail(b, err, "logging an erasure");
+    sqlite3_finalize(s);
+  }
+  free(text); /* json_dumps allocates with jansson's allocator, malloc by default */
+  if (!rc)
+    out->id = sqlite3_last_insert_rowid(b->db);
+  return rc;
+}
+
+static int pragma_int(rt_store_backend *b, const char *sql) {
+  sqlite3_stmt *s;
+  int v = 0;
+  if (sqlite3_prepare_v2(b->db, sql, -1, &s, NULL) == SQLITE_OK) {
+    if (sqlite3_step(s) == SQLITE_ROW)
+      v = sqlite3_column_int(s, 0);
+    sqlite3_finalize(s);
+  }
+  return v;
+}
+
+static int sq_customer_erase(rt_store_backend *b, int64_t customer, const char *secret,
+                             const char *requested_by, int64_t at_ms, rt_erasure *out,
+                             rt_error *err) {
+  char *ids = NULL;
+  int rc = in_txn(b, err);
+  if (!rc)
+    rc = customer_group(b, customer, &out->customer, &ids, err);
+  if (rc)
+    return rc;
+  /* what the deletes free is overwritten with zeros, not left in free space of the file */
+  int secure = pragma_int(b, "PRAGMA secure_delete");
+  rc = pragma(b, "PRAGMA secure_delete = 1", err);
+  if (!rc && secret)
+    rc = suppress_group(b, secret, ids, &out->suppressed, err);
+  if (!rc)
+    rc = erase_group(b, ids, out, err);
+  if (!rc)
+    rc = log_erasure(b, requested_by, at_ms, out, err);
+  sqlite3_exec(b->db,
+               secure == 2 ? "PRAGMA secure_delete = FAST"
+               : secure    ? "PRAGMA secure_delete = 1"
+                           : "PRAGMA secure_delete = 0",
+               NULL, NULL, NULL);
+  rt_free(ids);
+  return rc;
+}
+
+static void sq_checkpoint(rt_store_backend *b) {
+  if (sqlite3_get_autocommit(b->db))
+    sqlite3_wal_checkpoint_v2(b->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL);
+}
+
+static int sq_scan_erasures(rt_store_backend *b, rt_store_erasure_cb cb, void *ctx,
+                            rt_error *err) {
+  sqlite3_stmt *s;
+  int rc = once(b,
+                "SELECT id, erased_ms, customers, suppressed, requested_by, removed "
+                "FROM erasures ORDER BY id",
+                &s, err);
+  if (rc)
+    return rc;
+  int x, stop = 0;
+  while (!stop && (x = sqlite3_step(s)) == SQLITE_ROW) {
+    rt_erasure_log e = {sqlite3_column_int64(s, 0), sqlite3_column_int64(s, 1),
+                        sqlite3_column_int64(s, 2), sqlite3_column_int64(s, 3),
+                        (const char *)sqlite3_column_text(s, 4),
+                        (const char *)sqlite3_column_text(s, 5)};
+    stop = cb(ctx, &e);
+  }
+  if (!stop && x != SQLITE_DONE)
+    rc = db_fail(b, err, "reading the erasures");
+  sqlite3_finalize(s);
+  return stop ? stop : rc;
+}
+
+/* Columns holding JSON text: exported as JSON. */
+static int json_column(const char *name) {
+  static const char *const names[] = {"attrs",        "props",        "reasons",
+                                      "params",       "into_attrs",   "merged_attrs",
+                                      "attrs_revert", "settings"};
+  for (size_t i = 0; i < sizeof names / sizeof names[0]; i++)
+    if (!strcmp(name, names[i]))
+      return 1;
+  return 0;
+}
+
+static json_t *text_json(sqlite3_stmt *s, int i, const char *name) {
+  const char *t = (const char *)sqlite3_column_text(s, i);
+  size_t n = (size_t)sqlite3_column_bytes(s, i);
+  json_t *v = json_column(name) ? json_loadb(t, n, 0, NULL) : NULL;
+  if (!v)
+    v = json_stringn(t, n);
+  return v ? v : json_stringn_nocheck(t, n); /* not UTF-8: the bytes as they are */
+}
+
+/* A row as a JSON object of its columns; a column x_ms (a time) becomes x, an ISO 8601 time.
+ * NULL when out of memory. */
+static json_t *row_json(sqlite3_stmt *s) {
+  json_t *o = json_object();
+  for (int i = 0, n = sqlite3_column_count(s); o && i < n; i++) {
+    const char *name = sqlite3_column_name(s, i);
+    size_t len = strlen(name);
+    int time = len > 3 && !strcmp(name + len - 3, "_ms");
+    char key[64], when[48];
+    snprintf(key, sizeof key, "%.*s", (int)(time ? len - 3 : len), name);
+    json_t *v;
+    switch (sqlite3_column_type(s, i)) {
+    case SQLITE_NULL:
+      v = json_null();
+      break;
+    case SQLITE_INTEGER:
+      if (time) {
+        rt_time_format(NULL, sqlite3_column_int64(s, i), when, sizeof when);
+        v = json_string(when);
+      } else {
+        v = json_integer(sqlite3_column_int64(s, i));
+      }
+      break;
+    case SQLITE_FLOAT:
+      v = json_real(sqlite3_column_double(s, i));
+      break;
+    default:
+      v = text_json(s, i, name);
+      break;
+    }
+    if (!v || json_object_set_new(o, key, v)) {
+      json_decref(o);
+      o = NULL;
+    }
+  }
+  return o;
+}
+
+/* Delivers one table's rows of an export (ids bound as ?1): cb(table, NULL), then each row. */
+static int export_table(rt_store_backend *b, const char *table, const char *sql, const char *ids,
+                        int (*cb)(void *, const char *, json_t *), void *ctx, rt_error *err) {
+  sqlite3_stmt *s;
+  int rc = once(b, sql, &s, err);
+  if (rc)
+    return rc;
+  bind_str(s, 1, ids);
+  int x = SQLITE_DONE, stop = cb(ctx, table, NULL);
+  while (!stop && (x = sqlite3_step(s)) == SQLITE_ROW) {
+    json_t *row = row_json(s);
+    if (!row) {
+      rc = rt_error_set(err, RT_ENOMEM, "%s: out of memory", b->path);
+      break;
+    }
+    stop = cb(ctx, table, row);
+    json_decref(row);
+  }
+  if (!rc && !stop && x != SQLITE_DONE)
+    rc = db_fail(b, err, "exporting %s", table);
+  sqlite3_finalize(s);
+  return stop ? stop : rc;
+}
+
+/* The SELECT of a table holding customers: every column, with the segment's name and the
+ * model run's kind beside their ids; sqlite3_free it. */
+static char *owned_select(const owned_table *t) {
+  return sqlite3_mprintf("SELECT t.*%s%s FROM \"%w\" t WHERE t.customer_id " IN_GROUP,
+                         t->segment ? ", (SELECT name FROM segments WHERE id = t.segment_id) "
+                                      "AS segment"
+                                    : "",
+                         t->run ? ", (SELECT kind FROM model_runs WHERE id = t.run_id) AS model"
+                                : "",
+                         t->name);
+}
+
+/* The imports that wrote any of the customers' rows (where the data came from). */
+static char *imports_select(const owned_table *t, size_t n) {
+  char *sql = sqlite3_mprintf("SELECT * FROM imports WHERE id IN (SELECT NULL");
+  for (size_t i = 0; sql && i < n; i++)
+    if (t[i].import) {
+      char *more = sqlite3_mprintf("%s UNION SELECT import_id FROM \"%w\" WHERE customer_id "
+                                   IN_GROUP,
+                                   sql, t[i].name);
+      sqlite3_free(sql);
+      sql = more;
+    }
+  char *done = sql ? sqlite3_mprintf("%s) ORDER BY id", sql) : NULL;
+  sqlite3_free(sql);
+  return done;
+}
+
+static int sq_export_rows(rt_store_backend *b, int64_t customer,
+                          int (*cb)(void *ctx, const char *table, json_t *row), void *ctx,
+                          rt_error *err) {
+  int64_t root;
+  char *ids = NULL;
+  owned_table t[OWNED_MAX];
+  size_t n = 0;
+  int rc = customer_group(b, customer, &root, &ids, err);
+  if (!rc)
+    rc = owned_tables(b, t, &n, err);
+  if (!rc)
+    rc = export_table(b, "customers", "SELECT * FROM customers WHERE id " IN_GROUP " ORDER BY id",
+                      ids, cb, ctx, err);
+  for (size_t i = 0; !rc && i < n; i++) {
+    char *sql = owned_select(&t[i]);
+    rc = sql ? export_table(b, t[i].name, sql, ids, cb, ctx, err)
+             : rt_error_set(err, RT_ENOMEM, "%s: out of memory", b->path);
+    sqlite3_free(sql);
+  }
+  if (!rc)
+    rc = export_table(b, "order_lines",
+                      "SELECT l.* FROM order_lines l JOIN orders o ON o.id = l.order_id "
+                      "WHERE o.customer_id " IN_GROUP,
+                      ids, cb, ctx, err);
+  if (!rc)
+    rc = export_table(b, "merges", "SELECT * FROM merges WHERE id IN " MERGES_OF_GROUP, ids, cb,
+                      ctx, err);
+  if (!rc)
+    rc = export_table(b, "merge_rows",
+                      "SELECT * FROM merge_rows WHERE merge_id IN " MERGES_OF_GROUP, ids, cb, ctx,
+                      err);
+  if (!rc)
+    rc = export_table(b, "merge_identities",
+                      "SELECT * FROM merge_identities WHERE merge_id IN " MERGES_OF_GROUP, ids, cb,
+                      ctx, err);
+  if (!rc) {
+    char *sql = imports_select(t, n);
+    rc = sql ? export_table(b, "imports", sql, ids, cb, ctx, err)
+             : rt_error_set(err, RT_ENOMEM, "%s: out of memory", b->path);
+    sqlite3_free(sql);
+  }
+  rt_free(ids);
+  return rc;
+}
+
 static int sq_count(rt_store_backend *b, rt_store_table t, int64_t *out, rt_error *err) {
   int rc = flush_all(b, err);
   if (rc)
@@ -2455,4 +2978,10 @@ const rt_store_ops rt__store_sqlite_ops = {
     .customer_unmerge = sq_customer_unmerge,
     .rate_put = sq_rate_put,
     .scan_rates = sq_scan_rates,
+    .customer_erase = sq_customer_erase,
+    .erased_check = sq_erased_check,
+    .erased_lift = sq_erased_lift,
+    .scan_erasures = sq_scan_erasures,
+    .export_rows = sq_export_rows,
+    .checkpoint = sq_checkpoint,
 };

@@ -124,6 +124,34 @@ static void test_hex(void **state) {
     assert_true((out[i] >= '0' && out[i] <= '9') || (out[i] >= 'a' && out[i] <= 'f'));
 }
 
+/* RFC 4231 test cases 1, 2 and 6 (a key longer than a block is hashed first), one of them fed
+ * in pieces, and a key of exactly one block (not hashed). */
+static void hmac_hex(const void *key, size_t keylen, const char *msg, size_t cut, char *hex) {
+  rt_hmac_sha256_ctx c;
+  uint8_t mac[RT_SHA256_SIZE];
+  rt_hmac_sha256_init(&c, key, keylen);
+  rt_hmac_sha256_update(&c, msg, cut);
+  rt_hmac_sha256_update(&c, msg + cut, strlen(msg) - cut);
+  rt_hmac_sha256_final(&c, mac);
+  rt_sha256_hex(mac, hex);
+}
+
+static void test_hmac(void **state) {
+  (void)state;
+  char hex[RT_SHA256_HEX_SIZE];
+  uint8_t k[131];
+  memset(k, 0x0b, 20);
+  hmac_hex(k, 20, "Hi There", 0, hex);
+  assert_string_equal(hex, "b0344c61d8db38535ca8afceaf0bf12b881dc200c9833da726e9376c2e32cff7");
+  hmac_hex("Jefe", 4, "what do ya want for nothing?", 9, hex);
+  assert_string_equal(hex, "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843");
+  memset(k, 0xaa, sizeof k);
+  hmac_hex(k, sizeof k, "Test Using Larger Than Block-Size Key - Hash Key First", 0, hex);
+  assert_string_equal(hex, "60e431591ee0b67f0d8a26aacbf5b77f8e0bc6213728c5140546040f0ee37f54");
+  hmac_hex(k, 64, "x", 1, hex);
+  assert_string_equal(hex, "ce3c639dcb9d8baae5d44c3b8b5e233faab4d1860e07489af5c84f213998bd79");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_fips_vectors),
@@ -131,6 +159,7 @@ int main(void) {
       cmocka_unit_test(test_padding_boundaries),
       cmocka_unit_test(test_incremental_splits),
       cmocka_unit_test(test_hex),
+      cmocka_unit_test(test_hmac),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

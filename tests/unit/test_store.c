@@ -124,6 +124,7 @@ static const char *const undo_migration[] = {
           "ALTER TABLE customers DROP COLUMN merged_into;",
     [7] = "DROP TABLE exchange_rates;",
     [8] = "ALTER TABLE segments DROP COLUMN settings; ALTER TABLE segments DROP COLUMN as_of;",
+    [9] = "DROP TABLE erased_ids; DROP TABLE erasures;",
 };
 
 /* Takes the file at path back to schema version to, as an older retain left it. */
