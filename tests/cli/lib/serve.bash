@@ -4,7 +4,7 @@
 serve_start() {
   "$RT_BIN" serve --listen 127.0.0.1:0 "$@" >"$T/serve.out" 2>>"$T/serve.err" &
   PID=$!
-  for _ in $(seq 200); do grep -q listening "$T/serve.out" 2>/dev/null && break; sleep 0.05; done
+  for _ in $(seq 600); do grep -q listening "$T/serve.out" 2>/dev/null && break; sleep 0.05; done
   local port
   port=$(sed -n 's|.*http://127.0.0.1:\([0-9]*\).*|\1|p' "$T/serve.out")
   [ -n "$port" ] || { cat "$T/serve.err" >&2; fail "the server did not start"; finish; }
