@@ -8,7 +8,8 @@
 #      store is given with --reads STORE
 # Each run starts a server on a new store and measures after a warm-up run of the same load.
 # Usage: bench/serve.sh [--runs N] [--reads STORE] (after `cmake --build build --target bench`)
-# SERVE_ARGS="--threads 64" bench/serve.sh passes options to `retain serve`.
+# SERVE_ARGS="--threads 64" bench/serve.sh passes options to `retain serve`; RETAIN_BIN=PATH
+# measures another build (an older commit, to compare).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 RUNS=3 READS=""
@@ -19,7 +20,7 @@ while [ $# -gt 0 ]; do
     *) echo "usage: bench/serve.sh [--runs N] [--reads STORE]" >&2; exit 2 ;;
   esac
 done
-BIN=build/retain LOAD=build/bench/serve_load
+BIN=${RETAIN_BIN:-build/retain} LOAD=build/bench/serve_load
 [ -x "$LOAD" ] || { echo "build the benchmarks first: cmake --build build --target bench" >&2; exit 2; }
 DIR=$(mktemp -d /tmp/retain-serve-bench.XXXXXX)
 PID=""
