@@ -64,7 +64,14 @@ int rt_store_customer_find(rt_store *st, const char *ext_id, size_t len, int64_t
 /* Finds the customer or creates it (created_ms is its first-seen time). *created is 1 if new. */
 int rt_store_customer_upsert(rt_store *st, const char *ext_id, size_t len, int64_t created_ms,
                              int64_t *out_id, int *created, rt_error *err);
-/* Merges attributes (a JSON object text) into the customer's attributes; NULL values delete. */
+/* Merges attributes (a JSON object text) into the customer's attributes as an RFC 7396 merge
+ * patch: keys are added or replaced, objects merge key by key, NULL values delete. RT_ERANGE
+ * when the result would hold more than RT_ATTRS_MAX_KEYS keys (those of nested objects
+ * counted) or take more than RT_ATTRS_MAX_BYTES bytes as compact JSON - unless it is no larger
+ * than before, so a customer already over a limit (two merged customers) can still be changed
+ * and trimmed. The store is then unchanged and err names the limit. */
+#define RT_ATTRS_MAX_KEYS 1000
+#define RT_ATTRS_MAX_BYTES 65536
 int rt_store_customer_set_attrs(rt_store *st, int64_t customer, const char *json_obj,
                                 rt_error *err);
 /* Links an identity (kind "email", "phone", "external", ...; value normalised by the caller)

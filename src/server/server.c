@@ -573,6 +573,8 @@ static enum MHD_Result ingest(rt_server *s, rt__request *rq, struct MHD_Connecti
   rt__events_free(&evs);
   if (job.rc == RT_EBUSY)
     return rt__send_error(rq, c, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", job.err.msg, NULL);
+  if (job.rc == RT_ERANGE) /* the store's limit on a customer's attributes (ingest.c) */
+    return rt__send_error(rq, c, MHD_HTTP_CONTENT_TOO_LARGE, "too_large", job.err.msg, job.field);
   if (job.rc)
     return rt__send_error(rq, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "store", job.err.msg, NULL);
   json_t *o = json_object();
@@ -605,6 +607,7 @@ static int allowed(rt_server *s, rt__request *rq, struct MHD_Connection *c, cons
     *denied = rt__send_error(rq, c, MHD_HTTP_FORBIDDEN, "forbidden", msg, NULL);
     return 0;
   }
+  rt__writer_key_used(&s->w, key_id, rt__now_ms()); /* for `retain keys list` */
   if (!admit(s, key_id)) {
     char msg[96];
     snprintf(msg, sizeof msg, "more than %g requests a second with this key; retry later",

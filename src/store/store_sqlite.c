@@ -6,6 +6,7 @@
  * ids here and buffered, then written BATCH_ROWS at a time with one multi-row INSERT; every
  * operation that reads or writes those tables flushes the buffers first, so the connection
  * never sees a stale table. Schema and migrations: schema_sqlite.c; rules: docs/STORE.md. */
+#include "store/attrs.h"
 #include "store/schema_sqlite.h"
 #include "store/store_internal.h"
 
@@ -71,8 +72,7 @@
   X(CUST_BY_ID, "SELECT id, created_ms, merged_into, attrs FROM customers WHERE id = ?1")        \
   X(CUST_FIRST_SEEN, "UPDATE customers SET created_ms = ?2 WHERE id = ?1")                       \
   X(CUST_INSERT, "INSERT INTO customers(id, ext_id, created_ms) VALUES (?, ?, ?)")               \
-  X(CUST_ATTRS, "UPDATE customers SET attrs = json_patch(coalesce(attrs, '{}'), ?2) "            \
-                "WHERE id = ?1")                                                                 \
+  X(CUST_ATTRS, "UPDATE customers SET attrs = ?2 WHERE id = ?1")                                \
   X(IDENT_LINK, "INSERT INTO identities(kind, value, customer_id, reason, linked_ms) "           \
                 "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(kind, value) DO NOTHING")               \
   X(IDENT_FIND, "SELECT customer_id FROM identities WHERE kind = ?1 AND value = ?2")             \
@@ -950,6 +950,8 @@ static int sq_customer_insert(rt_store_backend *b, const char *ext_id, size_t le
   return rc ? rc : buffer_customer(b, ext_id, len, created_ms, out_id, err);
 }
 
+/* The merge is done here (attrs.c) rather than with SQLite's json_patch, which is quadratic
+ * in the number of keys, and checks the limits on the result. */
 static int sq_customer_set_attrs(rt_store_backend *b, int64_t customer, const char *json_obj,
                                  rt_error *err) {
   sqlite3_stmt *s;
@@ -957,14 +959,28 @@ static int sq_customer_set_attrs(rt_store_backend *b, int64_t customer, const ch
   if (!rc)
     rc = flush(b, B_CUSTOMERS, err);
   if (!rc)
-    rc = get(b, S_CUST_ATTRS, &s, err);
+    rc = get(b, S_CUST_BY_ID, &s, err);
   if (rc)
     return rc;
   sqlite3_bind_int64(s, 1, customer);
-  bind_str(s, 2, json_obj);
-  rc = run(b, s, err, "setting customer attributes");
-  if (!rc && sqlite3_changes(b->db) == 0)
-    rc = rt_error_set(err, RT_ENOTFOUND, "no customer with id %lld", (long long)customer);
+  rc = lookup(b, s, err, "looking up a customer");
+  if (rc <= 0)
+    return rc < 0 ? rc
+                  : rt_error_set(err, RT_ENOTFOUND, "no customer with id %lld", (long long)customer);
+  char *merged = NULL;
+  rc = rt__attrs_merge((const char *)sqlite3_column_text(s, 3), (size_t)sqlite3_column_bytes(s, 3),
+                       json_obj, &merged, err);
+  sqlite3_reset(s);
+  if (rc == RT_ESTORE)
+    rt_error_prefix(err, "%s: customer %lld: ", b->path, (long long)customer);
+  if (!rc)
+    rc = get(b, S_CUST_ATTRS, &s, err);
+  if (!rc) {
+    sqlite3_bind_int64(s, 1, customer);
+    bind_str(s, 2, merged);
+    rc = run(b, s, err, "setting customer attributes");
+  }
+  free(merged); /* json_dumps allocates with jansson's allocator, malloc by default */
   return rc;
 }
 

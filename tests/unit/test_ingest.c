@@ -11,6 +11,7 @@
 #include <retain/error.h>
 
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "server/ingest.h"
@@ -241,6 +242,60 @@ static void test_errors(void **state) {
   assert_int_equal(parse(big, RT__EV_BATCH, &ev, field, &err), RT_ERANGE);
 }
 
+/* body: an identify (in a batch at index 1 when batch) whose traits are {"k0":V,...} with n
+ * keys, one more level down when nested; rt_free it. */
+static char *identify_with(size_t n, const char *value, int nested, int batch) {
+  size_t cap = n * (strlen(value) + 16) + 256;
+  char *b = malloc(cap), *p = b;
+  p += sprintf(p, "%s{\"userId\":\"u\",\"type\":\"identify\",\"traits\":{%s",
+               batch ? "{\"batch\":[{\"type\":\"track\",\"userId\":\"u\",\"event\":\"A\"},"
+                     : "",
+               nested ? "\"n\":{" : "");
+  for (size_t i = 0; i < n; i++)
+    p += sprintf(p, "%s\"k%zu\":%s", i ? "," : "", i, value);
+  sprintf(p, "}%s}%s", nested ? "}" : "", batch ? "]}" : "");
+  return b;
+}
+
+/* Traits become the customer's attributes: over their limits (keys, nested ones counted, or
+ * bytes) the request is refused as too large (413) with the path of the traits. */
+static void test_traits_limits(void **state) {
+  (void)state;
+  static const struct {
+    size_t n;
+    const char *value;
+    int nested, batch;
+    int rc;
+    const char *field, *says;
+  } cases[] = {
+      {1000, "1", 0, 0, 0, "", NULL},
+      {1001, "1", 0, 0, RT_ERANGE, "traits", "traits: 1001 keys"},
+      {1000, "1", 1, 0, RT_ERANGE, "traits", "1001 keys (nested ones counted)"},
+      {999, "1", 1, 1, 0, "", NULL},
+      {1000, "1", 1, 1, RT_ERANGE, "batch[1].traits", "batch[1].traits: 1001 keys"},
+      {300, "\"" /* 300 values of 250 bytes: 75 KB */, 0, 0, RT_ERANGE, "traits", "bytes"},
+  };
+  char longval[256];
+  memset(longval, 'x', sizeof longval);
+  longval[0] = '"';
+  longval[252] = '"';
+  longval[253] = 0;
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    char *body = identify_with(cases[k].n, cases[k].value[0] == '"' ? longval : cases[k].value,
+                               cases[k].nested, cases[k].batch);
+    rt__events ev;
+    char field[128];
+    rt_error err = {0};
+    int rc = parse(body, cases[k].batch ? RT__EV_BATCH : RT__EV_IDENTIFY, &ev, field, &err);
+    free(body);
+    if (rc != cases[k].rc || strcmp(field, cases[k].field) ||
+        (cases[k].says && !strstr(err.msg, cases[k].says)))
+      fail_msg("case %zu: rc %d, field '%s': %s", k, rc, field, err.msg);
+    if (!rc)
+      rt__events_free(&ev);
+  }
+}
+
 /* Mutated bodies (bytes flipped, cut, duplicated) parse or fail with a message and a path;
  * what parses has a customer and, for track, a name. */
 static void test_random(void **state) {
@@ -303,6 +358,7 @@ int main(void) {
       cmocka_unit_test(test_subscriptions),
       cmocka_unit_test(test_identities),
       cmocka_unit_test(test_errors),
+      cmocka_unit_test(test_traits_limits),
       cmocka_unit_test(test_random),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
