@@ -747,7 +747,8 @@ int rt_server_start(const rt_server_config *cfg, rt_server **out, rt_error *err)
   pthread_mutex_init(&s->rl_mu, NULL);
   /* the writer commits small transactions all the time: a small page cache (SQLite walks it at
    * every commit; the file is memory-mapped for reads anyway) */
-  rt_store_config sc = {cfg->db_path, 0, 8192}, rc_ = {cfg->db_path, 1, 0};
+  rt_store_config sc = {.path = cfg->db_path, .cache_kib = 8192},
+                  rc_ = {.path = cfg->db_path, .read_only = 1};
   int rc = rt_store_open(&sc, &s->st, err);
   int built = 0; /* the by-customer indexes a bulk import left out (seconds, once) */
   if (!rc)
