@@ -806,8 +806,11 @@ static void record_key_uses(rt__writer *w) {
 /* The events of jobs (a list) in one transaction, and the answers. An event whose own content
  * the store refuses (RT_ERANGE: a customer's attributes over their limit) fails only its
  * request, answered 413 with its path: the transaction is rolled back and the other
- * requests applied again without it. That costs a second transaction, but only then. */
+ * requests applied again without it. That costs a second transaction, but only then; a
+ * second such request in the same group sends the rest one transaction each, so requests
+ * made to fail cannot make the writer redo a large group again and again. */
 static void apply_jobs(rt__writer *w, rt__job *evjobs) {
+  int refused = 0;
   while (evjobs) {
     rt_error err = {0};
     size_t nev = 0;
@@ -837,7 +840,14 @@ static void apply_jobs(rt__writer *w, rt__job *evjobs) {
       *p = bad->next;
       bad->next = NULL;
       answer(w, bad, rc, &err);
-      continue;
+      if (++refused < 2)
+        continue;
+      for (rt__job *j = evjobs, *next; j; j = next) {
+        next = j->next;
+        j->next = NULL;
+        apply_jobs(w, j);
+      }
+      return;
     }
     if (!rc) {
       if (w->on_commit) /* before the answers: a read sent after an answer sees the events */
