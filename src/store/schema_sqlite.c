@@ -354,6 +354,28 @@ static int foreign_tables(sqlite3 *db, const char *path, rt_error *err) {
   return res;
 }
 
+/* A file with no schema at all is a new store - unless it has pages in use beside the first:
+ * then its schema was lost (the first page damaged) and the data is still there. A writable
+ * open finds that with quick_check; a read-only one asks here before calling it empty. */
+static int schema_lost(sqlite3 *db, const char *path, rt_error *err) {
+  sqlite3_stmt *s = NULL;
+  if (sqlite3_prepare_v2(db,
+                         "SELECT (SELECT page_count FROM pragma_page_count) - "
+                         "(SELECT freelist_count FROM pragma_freelist_count)",
+                         -1, &s, NULL) != SQLITE_OK)
+    return sql_fail(db, path, "reading the page count", err);
+  int rc = sqlite3_step(s);
+  sqlite3_int64 used = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
+  sqlite3_finalize(s);
+  if (rc != SQLITE_ROW)
+    return sql_fail(db, path, "reading the page count", err);
+  if (used <= 1)
+    return 0;
+  char detail[160];
+  snprintf(detail, sizeof detail, "it has no schema, but %lld pages of data", (long long)used);
+  return rt__sqlite_damaged(path, SQLITE_CORRUPT, detail, err);
+}
+
 static int too_new(const char *path, int v, rt_error *err) {
   return rt_error_set(err, RT_ESCHEMA,
                       "%s: the store has schema version %d but this retain knows only up to %d; "
@@ -373,7 +395,7 @@ int rt__sqlite_migrate(sqlite3 *db, const char *path, int read_only, int *versio
     *version = v;
     return 0;
   }
-  if (v == 0 && (rc = foreign_tables(db, path, err)))
+  if (v == 0 && ((rc = foreign_tables(db, path, err)) || (rc = schema_lost(db, path, err))))
     return rc;
   if (read_only)
     return rt_error_set(err, RT_ESTORE,

@@ -1,8 +1,9 @@
 # The store met in bad shape, each command's message and exit status:
-# - a page in the middle overwritten, and the first page: "damaged" (or "not an SQLite
-#   database ... first page is damaged") with how to recover, from read commands, from
-#   commands that write (which check the whole file first and change nothing) and from serve,
-#   which does not start; an SQLite file of another program is not taken for an empty store;
+# - a page in the middle overwritten, the first page, and the first page's table of tables
+#   emptied: "damaged" (or "not an SQLite database ... first page is damaged") with how to
+#   recover, from read commands, from commands that write (which check the whole file first
+#   and change nothing) and from serve, which does not start; never "import data into it
+#   first"; an SQLite file of another program is not taken for an empty store either;
 # - a store in a directory the user cannot write: every read command works, writes say why
 #   not, and a -wal holding writes is explained;
 # - another process holding the write lock: an import gives up after a few seconds and says
@@ -66,6 +67,22 @@ for cmd in report cohorts "keys list" "${IMPORT[*]}" "keys create --scope read";
 done
 no_serve
 assert_contains "$ERR" "not an SQLite database (" "serve"
+
+# the first page intact but its table of tables emptied (a leaf without cells): SQLite sees
+# no schema at all, yet the file is full of data - damaged, not an empty store to fill
+damaged 1
+cp good.db "$RETAIN_DB"
+printf '\x0d\x00\x00\x00\x00\x10\x00\x00' | dd of="$RETAIN_DB" bs=1 seek=100 conv=notrunc status=none
+SUM=$(sha256sum <"$RETAIN_DB")
+run 1 "$RT_BIN" report
+assert_contains "$ERR" "$RETAIN_DB: the store is damaged (it has no schema, but " "report"
+assert_contains "$ERR" "$RECOVER" "report"
+for cmd in "${IMPORT[*]}" "keys create --scope read"; do
+  run 1 "$RT_BIN" $cmd
+  assert_contains "$ERR" "$RETAIN_DB: the store is damaged (PRAGMA quick_check: Page " "$cmd"
+  assert_not_contains "$ERR" "already exists" "$cmd"
+  assert_eq "$(sha256sum <"$RETAIN_DB")" "$SUM" "the store after $cmd"
+done
 
 # another program's SQLite file is neither damaged nor an empty store to fill
 rm -f other.db

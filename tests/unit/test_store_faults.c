@@ -1,8 +1,8 @@
 /* test_store_faults.c - the store (src/store/) when its files are not what they should be:
  * the -wal or the database file deleted or replaced while it is open (writes refused from
  * then on, the writes before kept), a damaged page met by a writable open (quick_check) and by
- * a read, a header that is not SQLite's, another program's database, and the wait for another
- * connection's write lock (busy_ms). */
+ * a read, a schema lost with the data still there, a header that is not SQLite's, another
+ * program's database, and the wait for another connection's write lock (busy_ms). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -185,6 +185,18 @@ static void test_damaged(void **state) {
   assert_int_equal(rt_store_scan_events(st, count_event, &n, &err), RT_ESTORE);
   assert_non_null(strstr(err.msg, "the store is damaged ("));
   rt_store_close(st);
+
+  /* the table of tables emptied (page 1 made a leaf without cells): no schema, but data */
+  make_store(3000);
+  int fd = open(db, O_WRONLY);
+  assert_true(fd >= 0);
+  static const char leaf[8] = {0x0d, 0, 0, 0, 0, 0x10, 0, 0};
+  assert_int_equal(pwrite(fd, leaf, sizeof leaf, 100), (ssize_t)sizeof leaf);
+  close(fd);
+  assert_null(open_store(1, &err));
+  assert_non_null(strstr(err.msg, "s.db: the store is damaged (it has no schema, but "));
+  assert_null(open_store(0, &err));
+  assert_non_null(strstr(err.msg, "s.db: the store is damaged (PRAGMA quick_check: Page "));
 
   /* the header */
   make_store(10);
