@@ -9,6 +9,7 @@
 #include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 typedef struct migration {
@@ -332,47 +333,53 @@ static int read_version(sqlite3 *db, const char *path, int *out, rt_error *err) 
   return 0;
 }
 
+/* The first column of sql's first row as text into out: 1, 0 when there is no row (out ""),
+ * or an error (what names the step in its message). */
+static int first_value(sqlite3 *db, const char *path, const char *sql, const char *what,
+                       char *out, size_t cap, rt_error *err) {
+  sqlite3_stmt *s = NULL;
+  out[0] = 0;
+  if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+    return sql_fail(db, path, what, err);
+  int rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW && sqlite3_column_text(s, 0))
+    snprintf(out, cap, "%s", (const char *)sqlite3_column_text(s, 0));
+  sqlite3_finalize(s);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    return sql_fail(db, path, what, err);
+  return rc == SQLITE_ROW;
+}
+
 /* A database without schema_migrations that holds tables is some other program's (or one
  * whose schema was damaged past what SQLite notices): retain must not add its tables to it.
  * 0 when it has none (a new or empty file), else RT_ESTORE naming one of its tables. */
 static int foreign_tables(sqlite3 *db, const char *path, rt_error *err) {
-  sqlite3_stmt *s = NULL;
-  if (sqlite3_prepare_v2(db,
-                         "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE "
-                         "'sqlite\\_%' ESCAPE '\\' ORDER BY name LIMIT 1",
-                         -1, &s, NULL) != SQLITE_OK)
-    return sql_fail(db, path, "reading the schema", err);
-  int rc = sqlite3_step(s), res = 0;
-  if (rc == SQLITE_ROW)
-    res = rt_error_set(err, RT_ESTORE,
-                       "%s: not a retain store: it holds tables of another kind ('%s', ...) and "
-                       "no schema_migrations; name a new file for retain's store",
-                       path, (const char *)sqlite3_column_text(s, 0));
-  else if (rc != SQLITE_DONE)
-    res = sql_fail(db, path, "reading the schema", err);
-  sqlite3_finalize(s);
-  return res;
+  char name[200];
+  int rc = first_value(db, path,
+                       "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE "
+                       "'sqlite\\_%' ESCAPE '\\' ORDER BY name LIMIT 1",
+                       "reading the schema", name, sizeof name, err);
+  if (rc <= 0)
+    return rc;
+  return rt_error_set(err, RT_ESTORE,
+                      "%s: not a retain store: it holds tables of another kind ('%s', ...) and "
+                      "no schema_migrations; name a new file for retain's store",
+                      path, name);
 }
 
 /* A file with no schema at all is a new store - unless it has pages in use beside the first:
  * then its schema was lost (the first page damaged) and the data is still there. A writable
  * open finds that with quick_check; a read-only one asks here before calling it empty. */
 static int schema_lost(sqlite3 *db, const char *path, rt_error *err) {
-  sqlite3_stmt *s = NULL;
-  if (sqlite3_prepare_v2(db,
-                         "SELECT (SELECT page_count FROM pragma_page_count) - "
-                         "(SELECT freelist_count FROM pragma_freelist_count)",
-                         -1, &s, NULL) != SQLITE_OK)
-    return sql_fail(db, path, "reading the page count", err);
-  int rc = sqlite3_step(s);
-  sqlite3_int64 used = rc == SQLITE_ROW ? sqlite3_column_int64(s, 0) : 0;
-  sqlite3_finalize(s);
-  if (rc != SQLITE_ROW)
-    return sql_fail(db, path, "reading the page count", err);
-  if (used <= 1)
-    return 0;
+  char used[32];
+  int rc = first_value(db, path,
+                       "SELECT (SELECT page_count FROM pragma_page_count) - "
+                       "(SELECT freelist_count FROM pragma_freelist_count)",
+                       "reading the page count", used, sizeof used, err);
+  if (rc < 0 || strtoll(used, NULL, 10) <= 1)
+    return rc < 0 ? rc : 0;
   char detail[160];
-  snprintf(detail, sizeof detail, "it has no schema, but %lld pages of data", (long long)used);
+  snprintf(detail, sizeof detail, "it has no schema, but %s pages of data", used);
   return rt__sqlite_damaged(path, SQLITE_CORRUPT, detail, err);
 }
 
