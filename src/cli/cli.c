@@ -51,6 +51,12 @@ int cli_usage_error(const char *cmd, const char *fmt, ...) {
 
 int cli_fail(const rt_error *err) {
   fprintf(stderr, "retain: %s\n", err->msg[0] ? err->msg : rt_strerror(err->code));
+  if (err->code == RT_EBUSY) /* the lock a writer holds: most likely the server's */
+    fprintf(stderr,
+            "retain: another process holds the store for writing - most likely `retain serve`,\n"
+            "        which writes whenever events arrive. Send data through it instead:\n"
+            "        POST /v1/import (or /v1/batch) with a write key (docs/SERVER.md), or stop\n"
+            "        it, or try again when it is idle.\n");
   return CLI_FAIL;
 }
 
@@ -194,7 +200,8 @@ int cli_open_store(const cli_global *g, int read_only, rt_store **out) {
             g->db, g->db);
     return CLI_FAIL;
   }
-  rt_store_config cfg = {.path = g->db, .read_only = read_only};
+  /* a write waits for another writer's lock a few seconds, not the library's 10 */
+  rt_store_config cfg = {.path = g->db, .read_only = read_only, .busy_ms = CLI_BUSY_MS};
   if (rt_store_open(&cfg, out, &err)) return cli_fail(&err);
   return 0;
 }

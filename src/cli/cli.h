@@ -15,6 +15,8 @@
 
 /* Exit codes: 0 success, 1 failure (bad data, I/O, ...), 2 usage error. */
 enum { CLI_OK = 0, CLI_FAIL = 1, CLI_USAGE = 2 };
+/* How long a command that writes waits for another process's write lock (ms). */
+#define CLI_BUSY_MS 3000
 
 typedef struct cli_global {
   const char *db;       /* --db, RETAIN_DB, or "retain.db" */

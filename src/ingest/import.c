@@ -812,31 +812,50 @@ static int customer_row(importer *im, const rt_csv_record *rec) {
   int ok = 1;
   if (im->cm.idx[RT_COL_DATE] >= 0 && (ok = parse_time(im, rec, RT_COL_DATE, &ts, 0)) <= 0)
     return ok < 0 ? im->err->code : 0;
+  /* the other columns become attributes: a row that alone is over a customer's limits is a
+   * bad row before it creates anyone */
+  json_t *attrs = extra_columns(im, rec);
+  char *text = attrs && json_object_size(attrs) ? json_dumps(attrs, JSON_COMPACT) : NULL;
+  size_t nattrs = attrs ? json_object_size(attrs) : 0;
+  json_decref(attrs);
+  if (!attrs || (nattrs && !text)) {
+    free(text);
+    return rt_error_set(im->err, RT_ENOMEM, "out of memory");
+  }
+  if (nattrs > RT_ATTRS_MAX_KEYS || (text && strlen(text) > RT_ATTRS_MAX_BYTES)) {
+    size_t bytes = strlen(text);
+    free(text);
+    return bad_row(im, rec, -1,
+                   "%zu attribute columns, %zu bytes as JSON; a customer's attributes may have "
+                   "at most %d keys and %d bytes",
+                   nattrs, bytes, RT_ATTRS_MAX_KEYS, RT_ATTRS_MAX_BYTES);
+  }
   int64_t id;
   int created = 0;
   char *k = rt_strndup(key, klen);
-  if (!k)
-    return rt_error_set(im->err, RT_ENOMEM, "out of memory");
-  int rc = rt_store_customer_upsert(im->st, k, klen, ts, &id, &created, im->err);
+  int rc = k ? rt_store_customer_upsert(im->st, k, klen, ts, &id, &created, im->err)
+             : rt_error_set(im->err, RT_ENOMEM, "out of memory");
   rt_free(k);
-  if (rc == RT_EERASED)
-    return erased_row(im, rec);
-  if (rc)
-    return rc;
-  im->res->new_customers += created;
-  if (created)
-    im->res->stored++;
-  else
-    im->res->merged++;
-  json_t *attrs = extra_columns(im, rec);
-  if (!attrs)
-    return rt_error_set(im->err, RT_ENOMEM, "out of memory");
-  if (json_object_size(attrs)) {
-    char *text = json_dumps(attrs, JSON_COMPACT);
-    rc = text ? rt_store_customer_set_attrs(im->st, id, text, im->err) : RT_ENOMEM;
+  if (rc == RT_EERASED) {
     free(text);
+    return erased_row(im, rec);
   }
-  json_decref(attrs);
+  if (!rc) {
+    im->res->new_customers += created;
+    if (created)
+      im->res->stored++;
+    else
+      im->res->merged++;
+  }
+  if (!rc && text)
+    rc = rt_store_customer_set_attrs(im->st, id, text, im->err);
+  free(text);
+  if (rc == RT_ERANGE) { /* this row's attributes with the ones the customer has */
+    char why[sizeof im->err->msg];
+    snprintf(why, sizeof why, "%s", im->err->msg);
+    rt_error_clear(im->err);
+    return bad_row(im, rec, -1, "%s", why);
+  }
   if (rc)
     return rc;
   static const struct {

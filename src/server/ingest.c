@@ -4,6 +4,7 @@
 #include "server/ingest.h"
 
 #include "internal.h"
+#include "store/attrs.h"
 
 #include <retain/alloc.h>
 #include <retain/datetime.h>
@@ -405,6 +406,17 @@ static int parse_one(json_t *o, rt__ev_kind kind, const char *path, int64_t now_
   case RT__EV_IDENTIFY: {
     if ((rc = object_field(o, "traits", path, &ev->props, field, cap, err)))
       return rc;
+    /* traits become the customer's attributes: refused here, before the writer (where one
+     * huge merge would hold up every other request), when they alone are over its limits */
+    size_t keys = rt__json_keys(json_object_get(o, "traits"));
+    size_t bytes = ev->props ? strlen(ev->props) : 0;
+    if (keys > RT_ATTRS_MAX_KEYS || bytes > RT_ATTRS_MAX_BYTES) {
+      snprintf(field, cap, "%straits", path);
+      return rt_error_set(err, RT_ERANGE,
+                          "%s: %zu keys (nested ones counted), %zu bytes as JSON; traits, like "
+                          "a customer's attributes, may have at most %d keys and %d bytes",
+                          field, keys, bytes, RT_ATTRS_MAX_KEYS, RT_ATTRS_MAX_BYTES);
+    }
     json_t *em = trait(o, "email", &ev->email_from);
     if (json_is_string(em) && strchr(json_string_value(em), '@')) {
       if (!(ev->email = rt_strdup(json_string_value(em))))
@@ -458,6 +470,7 @@ int rt__events_parse(const char *body, size_t len, rt__ev_kind kind, int64_t now
       return rt_error_set(err, RT_EINVAL, "batch: must be an array of events");
     }
     n = json_array_size(items);
+    out->batch = 1;
     if (n > max_batch) {
       json_decref(root);
       snprintf(field, cap, "batch");
@@ -809,52 +822,81 @@ static void run_own(rt__writer *w, rt__job *j) {
   answer(w, j, rc, &err);
 }
 
-static void *writer_main(void *arg) {
-  rt__writer *w = arg;
-  for (;;) {
-    pthread_mutex_lock(&w->mu);
-    while (!w->head && !w->stopping)
-      pthread_cond_wait(&w->work, &w->mu);
-    rt__job *jobs = w->head;
-    w->head = w->tail = NULL;
-    int stop = w->stopping && !jobs;
-    pthread_mutex_unlock(&w->mu);
-    if (stop)
-      break;
-    /* jobs with a write of their own go one by one; the events of all the others share one
-     * transaction */
-    rt__job *evjobs = NULL, **tail = &evjobs;
-    for (rt__job *j = jobs, *next; j; j = next) {
-      next = j->next;
-      if (j->fn) {
-        run_own(w, j);
-      } else {
-        *tail = j;
-        tail = &j->next;
-      }
-    }
-    *tail = NULL;
-    if (!evjobs)
-      continue;
-    /* Events were validated when parsed, so a failure here is the store's (I/O, disk full):
-     * the transaction is rolled back and every job in it answered with the error (per-job
-     * savepoints would cost every commit) */
+/* Records the key uses queued (rt__writer_key_used), best effort: a failure loses them. */
+static void record_key_uses(rt__writer *w) {
+  pthread_mutex_lock(&w->mu);
+  size_t n = w->nkey_queue;
+  int64_t id[RT__KEY_SLOTS], ms[RT__KEY_SLOTS];
+  for (size_t i = 0; i < n; i++) {
+    id[i] = w->key_queue[i].id;
+    ms[i] = w->key_queue[i].ms;
+  }
+  w->nkey_queue = 0;
+  pthread_mutex_unlock(&w->mu);
+  if (!n)
+    return;
+  rt_error err = {0};
+  int rc = rt_store_begin(w->st, &err);
+  for (size_t i = 0; i < n && !rc; i++)
+    if ((rc = rt_store_key_touch(w->st, id[i], ms[i], &err)) == RT_ENOTFOUND)
+      rc = 0; /* deleted meanwhile */
+  if (!rc)
+    rc = rt_store_commit(w->st, &err);
+  if (rc)
+    rt_store_rollback(w->st);
+}
+
+/* The events of jobs (a list) in one transaction, and the answers. An event whose own content
+ * the store refuses (RT_ERANGE: a customer's attributes over their limit) fails only its
+ * request, answered 413 with its path: the transaction is rolled back and the other
+ * requests applied again without it. That costs a second transaction, but only then; a
+ * second such request in the same group sends the rest one transaction each, so requests
+ * made to fail cannot make the writer redo a large group again and again. */
+static void apply_jobs(rt__writer *w, rt__job *evjobs) {
+  int refused = 0;
+  while (evjobs) {
     rt_error err = {0};
     size_t nev = 0;
+    rt__job *bad = NULL;
     w->ntouched = 0;
     w->touched_all = 0;
+    for (rt__job *j = evjobs; j; j = j->next)
+      j->refused = 0; /* counted again by this attempt (an earlier one was rolled back) */
     int rc = rt_store_begin(w->st, &err);
     for (rt__job *j = evjobs; j && !rc; j = j->next)
       for (size_t i = 0; i < j->events->n && !rc; i++, nev++)
         if ((rc = apply(w, &j->events->v[i], &err)) == RT_EERASED) {
           refuse(j, i, &err); /* the store wrote nothing for it: the others go on */
           rc = 0;
+        } else if (rc == RT_ERANGE) {
+          bad = j;
+          char at[48] = "";
+          if (j->events->batch)
+            snprintf(at, sizeof at, "batch[%zu].", i);
+          snprintf(j->field, sizeof j->field, "%straits", at);
+          rt_error_prefix(&err, "%s: ", j->field);
         }
     if (!rc)
       rc = rt_store_commit(w->st, &err);
     if (rc)
       rt_store_rollback(w->st);
     unstage(w, rc == 0);
+    if (bad) {
+      rt__job **p = &evjobs;
+      while (*p != bad)
+        p = &(*p)->next;
+      *p = bad->next;
+      bad->next = NULL;
+      answer(w, bad, rc, &err);
+      if (++refused < 2)
+        continue;
+      for (rt__job *j = evjobs, *next; j; j = next) {
+        next = j->next;
+        j->next = NULL;
+        apply_jobs(w, j);
+      }
+      return;
+    }
     if (!rc) {
       if (w->on_commit) /* before the answers: a read sent after an answer sees the events */
         w->on_commit(w->on_commit_ctx, w->touched_all ? NULL : w->touched, w->ntouched);
@@ -872,6 +914,42 @@ static void *writer_main(void *arg) {
       pthread_mutex_unlock(&w->mu);
     }
     answer(w, evjobs, rc, &err);
+    return;
+  }
+}
+
+static void *writer_main(void *arg) {
+  rt__writer *w = arg;
+  for (;;) {
+    pthread_mutex_lock(&w->mu);
+    while (!w->head && !w->nkey_queue && !w->stopping)
+      pthread_cond_wait(&w->work, &w->mu);
+    rt__job *jobs = w->head;
+    w->head = w->tail = NULL;
+    int stop = w->stopping && !jobs;
+    pthread_mutex_unlock(&w->mu);
+    if (stop) {
+      record_key_uses(w);
+      break;
+    }
+    /* jobs with a write of their own go one by one; the events of all the others share one
+     * transaction */
+    rt__job *evjobs = NULL, **tail = &evjobs;
+    for (rt__job *j = jobs, *next; j; j = next) {
+      next = j->next;
+      if (j->fn) {
+        run_own(w, j);
+      } else {
+        *tail = j;
+        tail = &j->next;
+      }
+    }
+    *tail = NULL;
+    /* Events were validated when parsed, so a failure here is mostly the store's (I/O, disk
+     * full): the transaction is rolled back and every job in it answered with the error
+     * (per-job savepoints would cost every commit) */
+    apply_jobs(w, evjobs);
+    record_key_uses(w);
   }
   return NULL;
 }
@@ -894,6 +972,7 @@ int rt__writer_start(rt__writer *w, rt_store *st,
 void rt__writer_submit(rt__writer *w, rt__job *job) {
   job->done = 0;
   job->next = NULL;
+  job->field[0] = 0;
   pthread_cond_init(&job->cv, NULL);
   pthread_mutex_lock(&w->mu);
   if (w->stopping) {
@@ -911,6 +990,20 @@ void rt__writer_submit(rt__writer *w, rt__job *job) {
     pthread_cond_wait(&job->cv, &w->mu);
   pthread_mutex_unlock(&w->mu);
   pthread_cond_destroy(&job->cv);
+}
+
+void rt__writer_key_used(rt__writer *w, int64_t id, int64_t now_ms) {
+  size_t slot = (size_t)((uint64_t)id * 0x9E3779B97F4A7C15ULL >> 58) & (RT__KEY_SLOTS - 1);
+  pthread_mutex_lock(&w->mu);
+  if ((w->key_seen[slot].id != id || now_ms - w->key_seen[slot].ms >= RT__KEY_TOUCH_MS) &&
+      !w->stopping && w->nkey_queue < RT__KEY_SLOTS) {
+    w->key_seen[slot].id = id;
+    w->key_seen[slot].ms = now_ms;
+    w->key_queue[w->nkey_queue].id = id;
+    w->key_queue[w->nkey_queue++].ms = now_ms;
+    pthread_cond_signal(&w->work);
+  }
+  pthread_mutex_unlock(&w->mu);
 }
 
 void rt__writer_stop(rt__writer *w) {

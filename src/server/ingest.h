@@ -61,12 +61,14 @@ typedef struct rt__event {
 typedef struct rt__events {
   rt__event *v;
   size_t n;
+  int batch; /* from {"batch": [...]}: v[i]'s fields are at batch[i]. */
 } rt__events;
 
 /* Parses a request body of the given kind (a batch: {"batch": [...]}) received at now_ms.
  * On error returns RT_EPARSE (not JSON) or RT_EINVAL (a bad field), or RT_ERANGE (more than
- * max_batch events), with err "path: reason" and the JSON path of the offending value in
- * field_buf ("$" for the whole body). */
+ * max_batch events, or an identify's traits over the limits of a customer's attributes:
+ * RT_ATTRS_MAX_KEYS, RT_ATTRS_MAX_BYTES), with err "path: reason" and the JSON path of the
+ * offending value in field_buf ("$" for the whole body). */
 int rt__events_parse(const char *body, size_t len, rt__ev_kind kind, int64_t now_ms,
                      size_t max_batch, rt__events *out, char *field_buf, size_t field_cap,
                      rt_error *err);
@@ -86,6 +88,8 @@ typedef struct rt__job {
    * job stored: how many, the first one's index and why */
   size_t refused, refused_at;
   rt_error refusal;
+  char field[128];   /* after done: the JSON path at fault when the events' own content failed
+                        (rc RT_ERANGE: a customer's attributes over their limit), else "" */
   int done;
   pthread_cond_t cv; /* signalled when done */
   struct rt__job *next;
@@ -97,6 +101,11 @@ typedef struct rt__idcache {
   int64_t *id;
   size_t cap, n; /* open addressing, cap a power of two */
 } rt__idcache;
+
+/* API keys whose use the writer remembers at once (more share slots: a use is then recorded
+ * again sooner than RT__KEY_TOUCH_MS) */
+#define RT__KEY_SLOTS 64
+#define RT__KEY_TOUCH_MS 60000
 
 /* the upper bounds of the commit-size histogram (events per commit) */
 #define RT__COMMIT_BUCKETS 12
@@ -123,6 +132,11 @@ typedef struct rt__writer {
   int64_t *touched; /* the customers of the transaction being built */
   size_t ntouched, touched_cap;
   int touched_all;  /* too many to list, or the list could not grow */
+  /* API key uses to record (rt__writer_key_used): the last one noted per key, and the queue */
+  struct {
+    int64_t id, ms;
+  } key_seen[RT__KEY_SLOTS], key_queue[RT__KEY_SLOTS];
+  size_t nkey_queue;
 } rt__writer;
 
 /* Starts the writer on an open writable store (the writer uses it from its own thread only).
@@ -132,6 +146,11 @@ int rt__writer_start(rt__writer *w, rt_store *st,
                      rt_error *err);
 /* Queues job and waits until its events are committed (or failed): job->rc. */
 void rt__writer_submit(rt__writer *w, rt__job *job);
+/* Notes that API key id was used at now_ms. The writer records it in the store (the key's
+ * last_used_ms, `retain keys list`) at most once every RT__KEY_TOUCH_MS per key, in its own
+ * small transaction after the writes waiting; the caller never waits for it, and a failure
+ * only loses the note. */
+void rt__writer_key_used(rt__writer *w, int64_t id, int64_t now_ms);
 /* Finishes the jobs queued, then stops the thread. */
 void rt__writer_stop(rt__writer *w);
 

@@ -156,14 +156,16 @@ static json_t *json_text(const char *t) {
   return j;
 }
 
-/* what a 5xx message may say: the store's file path (where the server keeps its data) is
- * nobody's business but the operator's, who finds the whole message in the log */
+/* what a 5xx message may say: where the server keeps its data (the store's directories) is
+ * nobody's business but the operator's, who finds the whole message in the log; the file's
+ * own name stays, so the message still reads */
 static void scrub_path(const rt_server *s, const char *in, char *out, size_t cap) {
   const char *path = s ? s->cfg.db_path : NULL;
-  size_t pl = path ? strlen(path) : 0, k = 0;
+  const char *base = path && strrchr(path, '/') ? strrchr(path, '/') + 1 : path;
+  size_t pl = path && base != path ? strlen(path) : 0, k = 0;
   for (const char *p = in; *p && k + 1 < cap;) {
     if (pl && !strncmp(p, path, pl)) {
-      k += (size_t)snprintf(out + k, cap - k, "the store");
+      k += (size_t)snprintf(out + k, cap - k, "%s", base);
       p += pl;
     } else {
       out[k++] = *p++;
@@ -753,6 +755,8 @@ static enum MHD_Result ingest(rt_server *s, rt__request *rq, struct MHD_Connecti
   rt__events_free(&evs);
   if (job.rc == RT_EBUSY)
     return rt__send_error(rq, c, MHD_HTTP_SERVICE_UNAVAILABLE, "unavailable", job.err.msg, NULL);
+  if (job.rc == RT_ERANGE) /* the store's limit on a customer's attributes (ingest.c) */
+    return rt__send_error(rq, c, MHD_HTTP_CONTENT_TOO_LARGE, "too_large", job.err.msg, job.field);
   if (job.rc)
     return rt__send_error(rq, c, MHD_HTTP_INTERNAL_SERVER_ERROR, "store", job.err.msg, NULL);
   json_t *o = json_object();
@@ -785,6 +789,7 @@ static int allowed(rt_server *s, rt__request *rq, struct MHD_Connection *c, cons
     *denied = rt__send_error(rq, c, MHD_HTTP_FORBIDDEN, "forbidden", msg, NULL);
     return 0;
   }
+  rt__writer_key_used(&s->w, key_id, rt__now_ms()); /* for `retain keys list` */
   if (!admit(s, key_id)) {
     char msg[96];
     snprintf(msg, sizeof msg, "more than %g requests a second with this key; retry later",
@@ -1065,7 +1070,8 @@ int rt_server_start(const rt_server_config *cfg, rt_server **out, rt_error *err)
   pthread_mutex_init(&s->rl_mu, NULL);
   /* the writer commits small transactions all the time: a small page cache (SQLite walks it at
    * every commit; the file is memory-mapped for reads anyway) */
-  rt_store_config sc = {cfg->db_path, 0, 8192}, rc_ = {cfg->db_path, 1, 0};
+  rt_store_config sc = {.path = cfg->db_path, .cache_kib = 8192},
+                  rc_ = {.path = cfg->db_path, .read_only = 1};
   int rc = rt_store_open(&sc, &s->st, err);
   int built = 0; /* the by-customer indexes a bulk import left out (seconds, once) */
   if (!rc)

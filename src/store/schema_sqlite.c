@@ -9,6 +9,7 @@
 #include <sqlite3.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <time.h>
 
 typedef struct migration {
@@ -289,8 +290,33 @@ static int64_t now_ms(void) {
   return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+int rt__sqlite_is_damage(int code) {
+  return (code & 0xff) == SQLITE_CORRUPT || (code & 0xff) == SQLITE_NOTADB;
+}
+
+int rt__sqlite_damaged(const char *path, int code, const char *detail, rt_error *err) {
+  char what[1400];
+  if ((code & 0xff) == SQLITE_NOTADB) /* no SQLite header: a damaged first page, or no store */
+    snprintf(what, sizeof what, "%.400s: not an SQLite database (%.600s): either it is another "
+             "kind of file, or it is a store whose first page is damaged.", path, detail);
+  else
+    snprintf(what, sizeof what, "%.400s: the store is damaged (%.600s).", path, detail);
+  for (char *p = what; *p; p++) /* quick_check answers in lines */
+    if (*p == '\n')
+      *p = ' ';
+  return rt_error_set(err, RT_ESTORE,
+                      "%s Restore it from a backup, or recover what is left with `sqlite3 %s "
+                      ".recover | sqlite3 NEW.db` and use NEW.db",
+                      what, path);
+}
+
 static int sql_fail(sqlite3 *db, const char *path, const char *what, rt_error *err) {
   int x = sqlite3_errcode(db);
+  if (rt__sqlite_is_damage(x)) {
+    char detail[512];
+    snprintf(detail, sizeof detail, "%s: %s", what, sqlite3_errmsg(db));
+    return rt__sqlite_damaged(path, x, detail, err);
+  }
   int code = (x == SQLITE_BUSY || x == SQLITE_LOCKED) ? RT_EBUSY
              : x == SQLITE_NOMEM                      ? RT_ENOMEM
              : (x == SQLITE_IOERR || x == SQLITE_FULL || x == SQLITE_CANTOPEN) ? RT_EIO
@@ -326,6 +352,56 @@ static int read_version(sqlite3 *db, const char *path, int *out, rt_error *err) 
   return 0;
 }
 
+/* The first column of sql's first row as text into out: 1, 0 when there is no row (out ""),
+ * or an error (what names the step in its message). */
+static int first_value(sqlite3 *db, const char *path, const char *sql, const char *what,
+                       char *out, size_t cap, rt_error *err) {
+  sqlite3_stmt *s = NULL;
+  out[0] = 0;
+  if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+    return sql_fail(db, path, what, err);
+  int rc = sqlite3_step(s);
+  if (rc == SQLITE_ROW && sqlite3_column_text(s, 0))
+    snprintf(out, cap, "%s", (const char *)sqlite3_column_text(s, 0));
+  sqlite3_finalize(s);
+  if (rc != SQLITE_ROW && rc != SQLITE_DONE)
+    return sql_fail(db, path, what, err);
+  return rc == SQLITE_ROW;
+}
+
+/* A database without schema_migrations that holds tables is some other program's (or one
+ * whose schema was damaged past what SQLite notices): retain must not add its tables to it.
+ * 0 when it has none (a new or empty file), else RT_ESTORE naming one of its tables. */
+static int foreign_tables(sqlite3 *db, const char *path, rt_error *err) {
+  char name[200];
+  int rc = first_value(db, path,
+                       "SELECT name FROM sqlite_schema WHERE type = 'table' AND name NOT LIKE "
+                       "'sqlite\\_%' ESCAPE '\\' ORDER BY name LIMIT 1",
+                       "reading the schema", name, sizeof name, err);
+  if (rc <= 0)
+    return rc;
+  return rt_error_set(err, RT_ESTORE,
+                      "%s: not a retain store: it holds tables of another kind ('%s', ...) and "
+                      "no schema_migrations; name a new file for retain's store",
+                      path, name);
+}
+
+/* A file with no schema at all is a new store - unless it has pages in use beside the first:
+ * then its schema was lost (the first page damaged) and the data is still there. A writable
+ * open finds that with quick_check; a read-only one asks here before calling it empty. */
+static int schema_lost(sqlite3 *db, const char *path, rt_error *err) {
+  char used[32];
+  int rc = first_value(db, path,
+                       "SELECT (SELECT page_count FROM pragma_page_count) - "
+                       "(SELECT freelist_count FROM pragma_freelist_count)",
+                       "reading the page count", used, sizeof used, err);
+  if (rc < 0 || strtoll(used, NULL, 10) <= 1)
+    return rc < 0 ? rc : 0;
+  char detail[160];
+  snprintf(detail, sizeof detail, "it has no schema, but %s pages of data", used);
+  return rt__sqlite_damaged(path, SQLITE_CORRUPT, detail, err);
+}
+
 static int too_new(const char *path, int v, rt_error *err) {
   return rt_error_set(err, RT_ESCHEMA,
                       "%s: the store has schema version %d but this retain knows only up to %d; "
@@ -345,6 +421,8 @@ int rt__sqlite_migrate(sqlite3 *db, const char *path, int read_only, int *versio
     *version = v;
     return 0;
   }
+  if (v == 0 && ((rc = foreign_tables(db, path, err)) || (rc = schema_lost(db, path, err))))
+    return rc;
   if (read_only)
     return rt_error_set(err, RT_ESTORE,
                         v == 0 ? "%s: not a retain store (no schema); import data into it first"

@@ -16,6 +16,14 @@ int rt__sqlite_latest_version(void);
 int rt__sqlite_migrate(sqlite3 *db, const char *path, int read_only, int *version,
                        rt_error *err);
 
+/* Whether an SQLite result code (extended or not) means the file is damaged: SQLITE_CORRUPT
+ * (a page does not hold what it should) or SQLITE_NOTADB (the header is not SQLite's). */
+int rt__sqlite_is_damage(int code);
+/* Fills err (RT_ESTORE) with the message every damaged store gets: what SQLite found (code,
+ * detail) and what to do - restore a backup, or recover what is left with sqlite3's .recover.
+ * A missing header (SQLITE_NOTADB) may also be a file that never was a store: it says both. */
+int rt__sqlite_damaged(const char *path, int code, const char *detail, rt_error *err);
+
 /* The indexes that bulk mode drops and rebuilds: the unique ones on ext_id and the
  * by-customer ones of the bulk-loaded tables. Only a unique one can fail to rebuild for a
  * duplicate key. */

@@ -6,6 +6,7 @@
  * ids here and buffered, then written BATCH_ROWS at a time with one multi-row INSERT; every
  * operation that reads or writes those tables flushes the buffers first, so the connection
  * never sees a stale table. Schema and migrations: schema_sqlite.c; rules: docs/STORE.md. */
+#include "store/attrs.h"
 #include "store/schema_sqlite.h"
 #include "store/store_internal.h"
 
@@ -14,7 +15,9 @@
 #include <retain/error.h>
 
 #include <assert.h>
+#include <errno.h>
 #include <jansson.h>
+#include <limits.h>
 #include <math.h>
 #include <pthread.h>
 #include <sqlite3.h>
@@ -22,6 +25,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <time.h>
 
 #include "internal.h"
@@ -72,8 +76,7 @@
   X(CUST_BY_ID, "SELECT id, created_ms, merged_into, attrs FROM customers WHERE id = ?1")        \
   X(CUST_FIRST_SEEN, "UPDATE customers SET created_ms = ?2 WHERE id = ?1")                       \
   X(CUST_INSERT, "INSERT INTO customers(id, ext_id, created_ms) VALUES (?, ?, ?)")               \
-  X(CUST_ATTRS, "UPDATE customers SET attrs = json_patch(coalesce(attrs, '{}'), ?2) "            \
-                "WHERE id = ?1")                                                                 \
+  X(CUST_ATTRS, "UPDATE customers SET attrs = ?2 WHERE id = ?1")                                \
   X(IDENT_LINK, "INSERT INTO identities(kind, value, customer_id, reason, linked_ms) "           \
                 "VALUES (?1, ?2, ?3, ?4, ?5) ON CONFLICT(kind, value) DO NOTHING")               \
   X(IDENT_FIND, "SELECT customer_id FROM identities WHERE kind = ?1 AND value = ?2")             \
@@ -296,6 +299,11 @@ struct rt_store_backend {
   int read_only;
   int cache_kib; /* outside bulk loads */
   int version;
+  /* the files under a writable store, by device and inode at open (see files_intact) */
+  char *db_real, *wal_real; /* realpath()s; NULL: not watched (read-only, in memory) */
+  struct stat db_st, wal_st;
+  int wal_known;            /* wal_st is set (the -wal exists once a transaction has run) */
+  rt_error broken;          /* code != 0: one of them changed; every write is refused */
   sqlite3_stmt *stmt[S__COUNT];
   sqlite3_stmt *count_stmt[RT_TABLE__COUNT];
   sqlite3_stmt *multi[B__COUNT]; /* the BATCH_ROWS-row INSERTs */
@@ -352,6 +360,16 @@ static int db_fail(rt_store_backend *b, rt_error *err, const char *fmt, ...) {
   vsnprintf(what, sizeof what, fmt, ap);
   va_end(ap);
   int x = sqlite3_extended_errcode(b->db);
+  if (rt__sqlite_is_damage(x)) {
+    char detail[600];
+    snprintf(detail, sizeof detail, "%s: %s", what, sqlite3_errmsg(b->db));
+    return rt__sqlite_damaged(b->path, x, detail, err);
+  }
+  if ((x & 0xff) == SQLITE_READONLY)
+    return rt_error_set(err, RT_EIO,
+                        "%s: %s: %s (the file or its directory cannot be written by this user; "
+                        "commands that only read the store work)",
+                        b->path, what, sqlite3_errmsg(b->db));
   return rt_error_set(err, map_code(x), "%s: %s: %s", b->path, what, sqlite3_errmsg(b->db));
 }
 
@@ -629,8 +647,78 @@ static void sq_close(rt_store_backend *b) {
   if (b->db && !sqlite3_get_autocommit(b->db))
     sqlite3_exec(b->db, "ROLLBACK", NULL, NULL, NULL);
   sqlite3_close_v2(b->db);
+  free(b->db_real); /* realpath's */
+  rt_free(b->wal_real);
   rt_free(b->path);
   rt_free(b);
+}
+
+/* ---- the files under the store ----
+ * SQLite keeps the database and its -wal open. When either is deleted or replaced meanwhile
+ * (an `rm store.db-wal`, a backup restored over a live store), commits go on succeeding into
+ * a file nobody will open again, and the next crash loses every write since the last
+ * checkpoint. So a writable store remembers both files' device and inode, and each commit
+ * first checks that the paths still name them: two stat calls, 1.5 us, nothing beside a
+ * commit's fsync (bench/commit_speed.c, docs/STORE.md). */
+
+static int same_file(const char *path, const struct stat *was) {
+  struct stat sb;
+  return stat(path, &sb) == 0 && sb.st_dev == was->st_dev && sb.st_ino == was->st_ino;
+}
+
+/* Starts watching the files of a writable store on disk; a failure only means no watch. */
+static void watch_files(rt_store_backend *b) {
+  if (b->read_only || !b->path[0] || !strcmp(b->path, ":memory:") ||
+      !strncmp(b->path, "file:", 5))
+    return;
+  char *real = realpath(b->path, NULL);
+  size_t n = real ? strlen(real) : 0;
+  if (!real || stat(real, &b->db_st) != 0 || !(b->wal_real = rt_malloc(n + 5))) {
+    free(real);
+    return;
+  }
+  memcpy(b->wal_real, real, n);
+  memcpy(b->wal_real + n, "-wal", 5);
+  b->db_real = real;
+  b->wal_known = stat(b->wal_real, &b->wal_st) == 0;
+}
+
+/* 0 while the database and its -wal are the files the store opened. Otherwise RT_EIO: the
+ * transaction is rolled back, and every later write is refused with the same message. The
+ * writes committed so far (those since the change too: they went to the open -wal) are
+ * copied into the database file by a checkpoint through SQLite's still open -wal when the
+ * database file is the one opened, so they survive even a crash from then on. */
+static int files_intact(rt_store_backend *b, rt_error *err) {
+  if (b->broken.code) {
+    *err = b->broken;
+    return err->code;
+  }
+  if (!b->db_real)
+    return 0;
+  int db_ok = same_file(b->db_real, &b->db_st);
+  if (db_ok && b->wal_known && same_file(b->wal_real, &b->wal_st))
+    return 0;
+  if (db_ok && !b->wal_known) {
+    b->wal_known = stat(b->wal_real, &b->wal_st) == 0;
+    return 0;
+  }
+  int log = -1, done = -2;
+  if (!sqlite3_get_autocommit(b->db)) { /* a checkpoint cannot run inside a transaction */
+    discard_buffers(b);
+    sqlite3_exec(b->db, "ROLLBACK", NULL, NULL, NULL);
+  }
+  if (db_ok)
+    sqlite3_wal_checkpoint_v2(b->db, NULL, SQLITE_CHECKPOINT_FULL, &log, &done);
+  rt_error_set(&b->broken, RT_EIO,
+               "%s%s was deleted or replaced while the store was open, so retain refuses "
+               "writes from now on (this one was not committed). Stop retain and check the "
+               "store with `sqlite3 %s 'PRAGMA integrity_check'` before starting it again; %s",
+               b->path, db_ok ? "-wal" : "", b->path,
+               log >= 0 && log == done
+                   ? "every write committed before was copied into the database file"
+                   : "writes committed since the last checkpoint may be lost");
+  *err = b->broken;
+  return err->code;
 }
 
 /* SQLite keeps allocation statistics behind a global mutex taken on every malloc; retain
@@ -638,6 +726,103 @@ static void sq_close(rt_store_backend *b) {
  * libretain has initialized SQLite already, the call is refused and changes nothing). */
 static pthread_once_t sq_config_once = PTHREAD_ONCE_INIT;
 static void sq_config(void) { sqlite3_config(SQLITE_CONFIG_MEMSTATUS, 0); }
+
+static int connect(rt_store_backend *b, const char *name, int flags, rt_error *err) {
+  if (sqlite3_open_v2(name, &b->db, flags, NULL) != SQLITE_OK) {
+    if (!b->db)
+      return rt_error_set(err, RT_ENOMEM, "%s: out of memory", b->path);
+    return rt_error_set(err, map_code(sqlite3_extended_errcode(b->db)), "%s: cannot open: %s",
+                        b->path, sqlite3_errmsg(b->db));
+  }
+  sqlite3_extended_result_codes(b->db, 1);
+  return 0;
+}
+
+/* path as an SQLite URI that opens it immutable: no locks, no -shm, the file taken as it is.
+ * path is absolute (realpath), so "file:" and the percent-encoded path is the whole URI. */
+static char *immutable_uri(const char *path) {
+  size_t n = strlen(path);
+  char *u = rt_malloc(3 * n + sizeof "file:?immutable=1");
+  if (!u)
+    return NULL;
+  char *p = u + sprintf(u, "file:");
+  for (size_t i = 0; i < n; i++) {
+    unsigned char c = (unsigned char)path[i];
+    if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+        strchr("/._-~", c))
+      *p++ = (char)c;
+    else
+      p += sprintf(p, "%%%02X", c);
+  }
+  strcpy(p, "?immutable=1");
+  return u;
+}
+
+/* A read-only open of a WAL store: SQLite needs the -shm (and -wal) beside it, and creates
+ * them when missing. Where the user may not create files (a read-only mount, a backup
+ * directory, another user's store) the first read fails with SQLITE_READONLY or
+ * SQLITE_CANTOPEN. When no -wal holds writes the database file alone is the whole store, so it
+ * is opened again immutable (nothing to coordinate with: whoever could write it would need
+ * that directory too); a -wal with writes in it cannot be read without the -shm, and the error
+ * says what to do. */
+static int readable(rt_store_backend *b, rt_error *err) {
+  int x = sqlite3_exec(b->db, "PRAGMA schema_version", NULL, NULL, NULL);
+  if (x == SQLITE_OK)
+    return 0;
+  x = sqlite3_extended_errcode(b->db);
+  if ((x & 0xff) != SQLITE_READONLY && (x & 0xff) != SQLITE_CANTOPEN)
+    return db_fail(b, err, "reading the store");
+  char why[256];
+  snprintf(why, sizeof why, "%s", sqlite3_errmsg(b->db));
+  char *real = realpath(b->path, NULL);
+  size_t n = real ? strlen(real) : 0;
+  char wal[PATH_MAX + 8];
+  struct stat sb;
+  int pending = real && n + 5 <= sizeof wal &&
+                (memcpy(wal, real, n), memcpy(wal + n, "-wal", 5), stat(wal, &sb) == 0) &&
+                sb.st_size > 0;
+  char *uri = real && !pending ? immutable_uri(real) : NULL;
+  free(real);
+  if (!uri)
+    return pending ? rt_error_set(err, RT_EIO,
+                                  "%s: cannot read the store (%s): it cannot be written here, "
+                                  "and %s-wal holds writes not yet in the database file. Open "
+                                  "it once where it can be written (any retain command that "
+                                  "writes, or `sqlite3 %s 'PRAGMA wal_checkpoint'`), or read a "
+                                  "copy",
+                                  b->path, why, b->path, b->path)
+                   : rt_error_set(err, RT_ENOMEM, "%s: out of memory", b->path);
+  sqlite3_close_v2(b->db);
+  b->db = NULL;
+  int rc = connect(b, uri, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI | SQLITE_OPEN_NOMUTEX, err);
+  rt_free(uri);
+  if (!rc && sqlite3_exec(b->db, "PRAGMA schema_version", NULL, NULL, NULL) != SQLITE_OK)
+    rc = db_fail(b, err, "reading the store");
+  return rc;
+}
+
+/* PRAGMA quick_check(1): every page's structure, without the index contents (integrity_check
+ * also compares each index with its table: several times longer). */
+static int check_intact(rt_store_backend *b, rt_error *err) {
+  sqlite3_stmt *s = NULL;
+  if (sqlite3_prepare_v2(b->db, "PRAGMA quick_check(1)", -1, &s, NULL) != SQLITE_OK)
+    return db_fail(b, err, "checking the store");
+  int rc = 0, x = sqlite3_step(s);
+  if (x != SQLITE_ROW) {
+    rc = db_fail(b, err, "checking the store");
+  } else {
+    const char *r = (const char *)sqlite3_column_text(s, 0);
+    if (!r || strcmp(r, "ok")) {
+      char detail[600];
+      if (r && !strncmp(r, "*** in database main ***\n", 25))
+        r += 25;
+      snprintf(detail, sizeof detail, "PRAGMA quick_check: %s", r ? r : "no answer");
+      rc = rt__sqlite_damaged(b->path, SQLITE_CORRUPT, detail, err);
+    }
+  }
+  sqlite3_finalize(s);
+  return rc;
+}
 
 static int sq_open(const rt_store_config *cfg, rt_store_backend **out, rt_error *err) {
   pthread_once(&sq_config_once, sq_config);
@@ -652,19 +837,12 @@ static int sq_open(const rt_store_config *cfg, rt_store_backend **out, rt_error 
   /* NOMUTEX: one rt_store per thread (store.h), so SQLite's per-connection mutex is not needed */
   int flags = (b->read_only ? SQLITE_OPEN_READONLY : SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE) |
               SQLITE_OPEN_NOMUTEX;
-  int rc = 0;
-  if (sqlite3_open_v2(cfg->path, &b->db, flags, NULL) != SQLITE_OK) {
-    if (!b->db) {
-      rt_free(b->path);
-      rt_free(b);
-      return rt_error_set(err, RT_ENOMEM, "%s: out of memory", cfg->path);
-    }
-    rc = rt_error_set(err, map_code(sqlite3_extended_errcode(b->db)), "%s: cannot open: %s",
-                      cfg->path, sqlite3_errmsg(b->db));
+  int rc = connect(b, cfg->path, flags, err);
+  if (!rc && b->read_only)
+    rc = readable(b, err);
+  if (rc)
     goto fail;
-  }
-  sqlite3_extended_result_codes(b->db, 1);
-  sqlite3_busy_timeout(b->db, BUSY_TIMEOUT_MS);
+  sqlite3_busy_timeout(b->db, cfg->busy_ms > 0 ? cfg->busy_ms : BUSY_TIMEOUT_MS);
   if (!b->read_only) {
     /* page_size only takes effect on a new database, so it goes before journal_mode */
     rc = pragma(b, "PRAGMA page_size = " RT__STR(PAGE_SIZE), err);
@@ -694,10 +872,13 @@ static int sq_open(const rt_store_config *cfg, rt_store_backend **out, rt_error 
     rc = pragma(b, "PRAGMA mmap_size = 1073741824", err);
   if (!rc)
     set_cache(b, b->cache_kib);
+  if (!rc && !b->read_only) /* a write must not go into a damaged file (docs/STORE.md: cost) */
+    rc = check_intact(b, err);
   if (!rc)
     rc = rt__sqlite_migrate(b->db, b->path, b->read_only, &b->version, err);
   if (rc)
     goto fail;
+  watch_files(b);
   *out = b;
   return 0;
 fail:
@@ -725,6 +906,10 @@ static int sq_data_version(rt_store_backend *b, int64_t *out, rt_error *err) {
 
 static int sq_begin(rt_store_backend *b, rt_error *err) {
   sqlite3_stmt *s;
+  if (b->broken.code) { /* files_intact found the files changed: no more writes */
+    *err = b->broken;
+    return err->code;
+  }
   int rc = get(b, S_BEGIN, &s, err);
   if (!rc)
     rc = run(b, s, err, "beginning a write transaction");
@@ -754,6 +939,8 @@ static int sq_commit(rt_store_backend *b, rt_error *err) {
     if (!rc)
       rc = run(b, s, err, "bumping the data version");
   }
+  if (!rc)
+    rc = files_intact(b, err);
   if (!rc)
     rc = get(b, S_COMMIT, &s, err);
   if (!rc)
@@ -961,6 +1148,8 @@ static int sq_customer_insert(rt_store_backend *b, const char *ext_id, size_t le
   return rc ? rc : buffer_customer(b, ext_id, len, created_ms, out_id, err);
 }
 
+/* The merge is done here (attrs.c) rather than with SQLite's json_patch, which is quadratic
+ * in the number of keys, and checks the limits on the result. */
 static int sq_customer_set_attrs(rt_store_backend *b, int64_t customer, const char *json_obj,
                                  rt_error *err) {
   sqlite3_stmt *s;
@@ -968,14 +1157,28 @@ static int sq_customer_set_attrs(rt_store_backend *b, int64_t customer, const ch
   if (!rc)
     rc = flush(b, B_CUSTOMERS, err);
   if (!rc)
-    rc = get(b, S_CUST_ATTRS, &s, err);
+    rc = get(b, S_CUST_BY_ID, &s, err);
   if (rc)
     return rc;
   sqlite3_bind_int64(s, 1, customer);
-  bind_str(s, 2, json_obj);
-  rc = run(b, s, err, "setting customer attributes");
-  if (!rc && sqlite3_changes(b->db) == 0)
-    rc = rt_error_set(err, RT_ENOTFOUND, "no customer with id %lld", (long long)customer);
+  rc = lookup(b, s, err, "looking up a customer");
+  if (rc <= 0)
+    return rc < 0 ? rc
+                  : rt_error_set(err, RT_ENOTFOUND, "no customer with id %lld", (long long)customer);
+  char *merged = NULL;
+  rc = rt__attrs_merge((const char *)sqlite3_column_text(s, 3), (size_t)sqlite3_column_bytes(s, 3),
+                       json_obj, &merged, err);
+  sqlite3_reset(s);
+  if (rc == RT_ESTORE)
+    rt_error_prefix(err, "%s: customer %lld: ", b->path, (long long)customer);
+  if (!rc)
+    rc = get(b, S_CUST_ATTRS, &s, err);
+  if (!rc) {
+    sqlite3_bind_int64(s, 1, customer);
+    bind_str(s, 2, merged);
+    rc = run(b, s, err, "setting customer attributes");
+  }
+  free(merged); /* json_dumps allocates with jansson's allocator, malloc by default */
   return rc;
 }
 

@@ -1,7 +1,8 @@
 /* test_ingest.c - the server's Segment-spec event parser (src/server/ingest.c): the fields of
  * each event type, ids given as numbers, timestamps, e-commerce orders and their lines, the
- * JSON path of every kind of mistake, batch limits, and a randomized robustness run (mutated
- * bodies must parse or fail cleanly, under the sanitizers in CI). */
+ * JSON path of every kind of mistake, batch and traits limits, the writer's group commit when
+ * one request is refused for its content, and a randomized robustness run (mutated bodies
+ * must parse or fail cleanly, under the sanitizers in CI). */
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -10,8 +11,11 @@
 
 #include <retain/error.h>
 
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "server/ingest.h"
 
@@ -241,6 +245,194 @@ static void test_errors(void **state) {
   assert_int_equal(parse(big, RT__EV_BATCH, &ev, field, &err), RT_ERANGE);
 }
 
+/* body: an identify (in a batch at index 1 when batch) whose traits are {"k0":V,...} with n
+ * keys, one more level down when nested; free it. */
+static char *identify_with(size_t n, const char *value, int nested, int batch) {
+  size_t cap = n * (strlen(value) + 16) + 256;
+  char *b = malloc(cap), *p = b;
+  p += sprintf(p, "%s{\"userId\":\"u\",\"type\":\"identify\",\"traits\":{%s",
+               batch ? "{\"batch\":[{\"type\":\"track\",\"userId\":\"u\",\"event\":\"A\"},"
+                     : "",
+               nested ? "\"n\":{" : "");
+  for (size_t i = 0; i < n; i++)
+    p += sprintf(p, "%s\"k%zu\":%s", i ? "," : "", i, value);
+  sprintf(p, "}%s}%s", nested ? "}" : "", batch ? "]}" : "");
+  return b;
+}
+
+/* Traits become the customer's attributes: over their limits (keys, nested ones counted, or
+ * bytes) the request is refused as too large (413) with the path of the traits. */
+static void test_traits_limits(void **state) {
+  (void)state;
+  static const struct {
+    size_t n;
+    const char *value;
+    int nested, batch;
+    int rc;
+    const char *field, *says;
+  } cases[] = {
+      {1000, "1", 0, 0, 0, "", NULL},
+      {1001, "1", 0, 0, RT_ERANGE, "traits", "traits: 1001 keys"},
+      {1000, "1", 1, 0, RT_ERANGE, "traits", "1001 keys (nested ones counted)"},
+      {999, "1", 1, 1, 0, "", NULL},
+      {1000, "1", 1, 1, RT_ERANGE, "batch[1].traits", "batch[1].traits: 1001 keys"},
+      {300, "\"" /* 300 values of 250 bytes: 75 KB */, 0, 0, RT_ERANGE, "traits", "bytes"},
+  };
+  char longval[256];
+  memset(longval, 'x', sizeof longval);
+  longval[0] = '"';
+  longval[252] = '"';
+  longval[253] = 0;
+  for (size_t k = 0; k < sizeof cases / sizeof cases[0]; k++) {
+    char *body = identify_with(cases[k].n, cases[k].value[0] == '"' ? longval : cases[k].value,
+                               cases[k].nested, cases[k].batch);
+    rt__events ev;
+    char field[128];
+    rt_error err = {0};
+    int rc = parse(body, cases[k].batch ? RT__EV_BATCH : RT__EV_IDENTIFY, &ev, field, &err);
+    free(body);
+    if (rc != cases[k].rc || strcmp(field, cases[k].field) ||
+        (cases[k].says && !strstr(err.msg, cases[k].says)))
+      fail_msg("case %zu: rc %d, field '%s': %s", k, rc, field, err.msg);
+    if (!rc)
+      rt__events_free(&ev);
+  }
+}
+
+/* ---- the writer's group commit when one request's content is refused ---- */
+
+typedef struct gate {
+  pthread_mutex_t mu;
+  pthread_cond_t cv;
+  int inside, open;
+} gate;
+
+/* A job of its own that holds the writer until the gate opens. */
+static int hold(rt_store *st, void *ctx, rt_error *err) {
+  (void)st, (void)err;
+  gate *g = ctx;
+  pthread_mutex_lock(&g->mu);
+  g->inside = 1;
+  pthread_cond_broadcast(&g->cv);
+  while (!g->open)
+    pthread_cond_wait(&g->cv, &g->mu);
+  pthread_mutex_unlock(&g->mu);
+  return 0;
+}
+
+typedef struct sender {
+  rt__writer *w;
+  rt__job job;
+  gate *g;
+} sender;
+
+static void *send_job(void *arg) {
+  sender *x = arg;
+  rt__writer_submit(x->w, &x->job);
+  return NULL;
+}
+
+static size_t queued(rt__writer *w) {
+  size_t n = 0;
+  pthread_mutex_lock(&w->mu);
+  for (rt__job *j = w->head; j; j = j->next)
+    n++;
+  pthread_mutex_unlock(&w->mu);
+  return n;
+}
+
+/* Eight identifies of one customer (300 new keys each: three fit in its 1,000) and four
+ * tracks, all queued while the writer is busy so that they share one group: the three that
+ * fit and the tracks are stored, the five others refused with RT_ERANGE and their path. */
+static void test_writer_refusals(void **state) {
+  (void)state;
+  char path[] = "/tmp/rt_test_ingest_XXXXXX";
+  int fd = mkstemp(path);
+  assert_true(fd >= 0);
+  close(fd);
+  rt_store *st = NULL;
+  rt_error err = {0};
+  rt_store_config cfg = {.path = path};
+  assert_int_equal(rt_store_open(&cfg, &st, &err), 0);
+  rt__writer w;
+  assert_int_equal(rt__writer_start(&w, st, NULL, NULL, &err), 0);
+  gate g = {PTHREAD_MUTEX_INITIALIZER, PTHREAD_COND_INITIALIZER, 0, 0};
+  sender hold_job = {&w, {.fn = hold, .ctx = &g}, &g};
+  pthread_t ht, t[12];
+  pthread_create(&ht, NULL, send_job, &hold_job);
+  pthread_mutex_lock(&g.mu);
+  while (!g.inside)
+    pthread_cond_wait(&g.cv, &g.mu);
+  pthread_mutex_unlock(&g.mu);
+
+  sender x[12];
+  rt__events ev[12];
+  for (int i = 0; i < 12; i++) {
+    char *body;
+    char field[128];
+    if (i < 8) {
+      char prefix[8];
+      snprintf(prefix, sizeof prefix, "p%d", i);
+      size_t cap = 300 * 24 + 64;
+      body = malloc(cap);
+      char *p = body + sprintf(body, "{\"userId\":\"many\",\"messageId\":\"i%d\",\"traits\":{", i);
+      for (int k = 0; k < 300; k++)
+        p += sprintf(p, "%s\"%s-%d\":1", k ? "," : "", prefix, k);
+      strcpy(p, "}}");
+    } else {
+      body = malloc(128);
+      sprintf(body, "{\"userId\":\"t%d\",\"event\":\"A\",\"messageId\":\"t%d\"}", i, i);
+    }
+    assert_int_equal(parse(body, i < 8 ? RT__EV_IDENTIFY : RT__EV_TRACK, &ev[i], field, &err), 0);
+    free(body);
+    x[i] = (sender){&w, {.events = &ev[i]}, &g};
+    pthread_create(&t[i], NULL, send_job, &x[i]);
+  }
+  while (queued(&w) < 12)
+    usleep(1000);
+  pthread_mutex_lock(&g.mu);
+  g.open = 1;
+  pthread_cond_broadcast(&g.cv);
+  pthread_mutex_unlock(&g.mu);
+  pthread_join(ht, NULL);
+  int ok = 0, refused = 0;
+  for (int i = 0; i < 12; i++) {
+    pthread_join(t[i], NULL);
+    if (x[i].job.rc == 0) {
+      ok++;
+      assert_string_equal(x[i].job.field, "");
+    } else {
+      refused++;
+      assert_int_equal(x[i].job.rc, RT_ERANGE);
+      assert_true(i < 8);
+      assert_string_equal(x[i].job.field, "traits");
+      if (!strstr(x[i].job.err.msg, "traits: the customer's attributes would have 1200 keys"))
+        fail_msg("job %d: %s", i, x[i].job.err.msg);
+    }
+    rt__events_free(&ev[i]);
+  }
+  assert_int_equal(ok, 7);
+  assert_int_equal(refused, 5);
+  assert_true(w.commits >= 2); /* the group, then one transaction each after two refusals */
+  rt__writer_stop(&w);
+  int64_t n = 0;
+  assert_int_equal(rt_store_count(st, "events", &n, &err), 0);
+  assert_int_equal(n, 7);
+  rt_customer_view v;
+  assert_int_equal(rt_store_customer_get(st, "many", 0, &v, &err), 0);
+  json_t *a = json_loads(v.attrs, 0, NULL);
+  assert_int_equal(json_object_size(a), 900);
+  json_decref(a);
+  rt_customer_view_free(&v);
+  rt_store_close(st);
+  unlink(path);
+  char p2[64];
+  snprintf(p2, sizeof p2, "%s-wal", path);
+  unlink(p2);
+  snprintf(p2, sizeof p2, "%s-shm", path);
+  unlink(p2);
+}
+
 /* Mutated bodies (bytes flipped, cut, duplicated) parse or fail with a message and a path;
  * what parses has a customer and, for track, a name. */
 static void test_random(void **state) {
@@ -336,6 +528,8 @@ int main(void) {
       cmocka_unit_test(test_identities),
       cmocka_unit_test(test_errors),
       cmocka_unit_test(test_time_bounds),
+      cmocka_unit_test(test_traits_limits),
+      cmocka_unit_test(test_writer_refusals),
       cmocka_unit_test(test_random),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
