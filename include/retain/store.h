@@ -43,6 +43,12 @@ void rt_store_close(rt_store *st); /* st may be NULL */
 int rt_store_schema_version(rt_store *st);   /* migrations applied */
 int rt_store_latest_schema_version(void);    /* migrations this build knows */
 
+/* 0 while the files under a writable store are still the ones it opened; RT_EIO when the
+ * database or its -wal was deleted or replaced (every write is refused from then on: see
+ * docs/STORE.md). Cheap (two stat calls): a server asks while idle, so that its health check
+ * tells before a write fails. Outside a transaction only (inside, 0). */
+int rt_store_check_files(rt_store *st, rt_error *err);
+
 /* A counter bumped by every committed write transaction: readers compare it to know whether a
  * cached model is still current. */
 int rt_store_data_version(rt_store *st, int64_t *out, rt_error *err);

@@ -11,9 +11,11 @@
 #include <retain/model.h>
 
 #include <ctype.h>
+#include <errno.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <string.h>
 
 void rt__events_free(rt__events *e) {
@@ -846,6 +848,17 @@ static void record_key_uses(rt__writer *w) {
     rt_store_rollback(w->st);
 }
 
+/* After a commit failed with an I/O error: whether it is for good (the store's files were
+ * deleted or replaced), for /healthz. */
+static void note_broken(rt__writer *w) {
+  rt_error e = {0};
+  if (rt_store_check_files(w->st, &e) != RT_EIO)
+    return;
+  pthread_mutex_lock(&w->mu);
+  w->broken = e;
+  pthread_mutex_unlock(&w->mu);
+}
+
 /* The events of jobs (a list) in one transaction, and the answers. An event whose own content
  * the store refuses (RT_ERANGE: a customer's attributes over their limit) fails only its
  * request, answered 413 with its path: the transaction is rolled back and the other
@@ -880,6 +893,8 @@ static void apply_jobs(rt__writer *w, rt__job *evjobs) {
       rc = rt_store_commit(w->st, &err);
     if (rc)
       rt_store_rollback(w->st);
+    if (rc == RT_EIO)
+      note_broken(w);
     unstage(w, rc == 0);
     if (bad) {
       rt__job **p = &evjobs;
@@ -922,8 +937,20 @@ static void *writer_main(void *arg) {
   rt__writer *w = arg;
   for (;;) {
     pthread_mutex_lock(&w->mu);
-    while (!w->head && !w->nkey_queue && !w->stopping)
-      pthread_cond_wait(&w->work, &w->mu);
+    while (!w->head && !w->nkey_queue && !w->stopping) {
+      /* idle: once a second, whether the store's files are still there, for /healthz */
+      struct timespec ts;
+      clock_gettime(CLOCK_REALTIME, &ts);
+      ts.tv_sec += 1;
+      if (pthread_cond_timedwait(&w->work, &w->mu, &ts) == ETIMEDOUT && !w->broken.code) {
+        pthread_mutex_unlock(&w->mu);
+        rt_error err = {0};
+        int bad = rt_store_check_files(w->st, &err) == RT_EIO;
+        pthread_mutex_lock(&w->mu);
+        if (bad)
+          w->broken = err;
+      }
+    }
     rt__job *jobs = w->head;
     w->head = w->tail = NULL;
     int stop = w->stopping && !jobs;

@@ -123,6 +123,8 @@ typedef struct rt__writer {
   pthread_cond_t work;
   rt__job *head, *tail;
   int stopping, started;
+  rt_error broken;  /* code != 0: the store's files were deleted or replaced, no more writes
+                       (found while idle, or by a commit); guarded by mu */
   uint64_t commits, events, max_commit; /* max_commit: most events in one commit */
   uint64_t commit_sizes[RT__COMMIT_BUCKETS + 1]; /* commits by events, rt__commit_buckets */
   /* called by the writer thread after each commit, before the jobs in it are answered, with

@@ -378,7 +378,9 @@ static const route routes[] = {
      "{\"customers\": [...], \"next_cursor\"}"},
     {"GET", "/v1/openapi.json", NULL, get_openapi, 0, "this document", NULL, NULL,
      "the OpenAPI document"},
-    {"GET", "/healthz", NULL, get_health, 0, "alive", NULL, NULL, "{\"status\": \"ok\"}"},
+    {"GET", "/healthz", NULL, get_health, 0,
+     "alive and able to write (503 once the store's files were deleted or replaced)", NULL,
+     NULL, "{\"status\": \"ok\"}"},
     {"GET", "/readyz", NULL, get_ready, 0,
      "ready: the customer model is loaded (503 until it is)", NULL, NULL,
      "{\"status\": \"ok\"}"},
@@ -582,7 +584,13 @@ static enum MHD_Result get_metrics_text(rt_server *s, rt__request *rq, struct MH
 }
 
 static enum MHD_Result get_health(rt_server *s, rt__request *rq, struct MHD_Connection *c) {
-  (void)s;
+  char msg[sizeof s->w.broken.msg];
+  pthread_mutex_lock(&s->w.mu);
+  int broken = s->w.broken.code != 0;
+  snprintf(msg, sizeof msg, "%s", s->w.broken.msg);
+  pthread_mutex_unlock(&s->w.mu);
+  if (broken) /* writes are refused for good: an orchestrator should know */
+    return rt__send_error(rq, c, MHD_HTTP_SERVICE_UNAVAILABLE, "failing", msg, NULL);
   json_t *o = json_object();
   json_object_set_new(o, "status", json_string("ok"));
   return rt__send_json(rq, c, MHD_HTTP_OK, o);

@@ -171,6 +171,12 @@ int rt_store_schema_version(rt_store *st) {
 
 int rt_store_latest_schema_version(void) { return default_ops()->latest_schema_version(); }
 
+int rt_store_check_files(rt_store *st, rt_error *err) {
+  if (!st)
+    return bad(err, "rt_store_check_files: NULL argument");
+  return finish(st, st->ops->check_files(st->be, err), err);
+}
+
 int rt_store_data_version(rt_store *st, int64_t *out, rt_error *err) {
   LOCAL_ERR(err);
   if (!st || !out)

@@ -42,6 +42,8 @@ typedef struct rt_store_ops {
   int (*schema_version)(rt_store_backend *b);
   /* The committed data version, as seen by this connection (inside a transaction: its view). */
   int (*data_version)(rt_store_backend *b, int64_t *out, rt_error *err);
+  /* 0 while the files under a writable store are the ones it opened (see rt_store_check) */
+  int (*check_files)(rt_store_backend *b, rt_error *err);
 
   /* begin takes the write lock. commit bumps the data version when the transaction changed
    * anything, flushes whatever the backend buffered, and commits; when it fails the

@@ -721,6 +721,12 @@ static int files_intact(rt_store_backend *b, rt_error *err) {
   return err->code;
 }
 
+static int sq_check_files(rt_store_backend *b, rt_error *err) {
+  if (!sqlite3_get_autocommit(b->db))
+    return 0; /* inside a transaction: its commit checks */
+  return files_intact(b, err);
+}
+
 /* SQLite keeps allocation statistics behind a global mutex taken on every malloc; retain
  * reads none of them. Turned off once, before SQLite initializes (when a program using
  * libretain has initialized SQLite already, the call is refused and changes nothing). */
@@ -3124,6 +3130,7 @@ const rt_store_ops rt__store_sqlite_ops = {
     .close = sq_close,
     .schema_version = sq_schema_version,
     .data_version = sq_data_version,
+    .check_files = sq_check_files,
     .begin = sq_begin,
     .commit = sq_commit,
     .rollback = sq_rollback,

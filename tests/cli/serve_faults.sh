@@ -108,7 +108,14 @@ for i in $(seq 1 30); do
   assert_eq "$CODE" 200 "track $i"
 done
 [ -s "$RETAIN_DB-wal" ] || fail "no -wal with the writes in it"
+api GET /healthz ""
+assert_eq "$CODE" 200 "healthy before"
 rm "$RETAIN_DB-wal"
+# the idle writer looks at the files every second: /healthz tells before any write fails
+sleep 1.6
+api GET /healthz ""
+assert_eq "$CODE" 503 "/healthz once the -wal is gone"
+assert_eq "$(echo "$BODY_OUT" | jq -r .error.code)" failing
 api POST /v1/track '{"userId":"w","event":"Tick","messageId":"after1"}' -u "$KEY:"
 assert_eq "$CODE" 500 "a write after the -wal was deleted"
 assert_contains "$BODY_OUT" "test.db-wal was deleted or replaced while the store was open"
