@@ -24,61 +24,19 @@
 #include <string.h>
 #include <unistd.h>
 
-static char tmpdir[256];
-static char dbpath[512];
+/* One integer from the file itself (a second connection), for what the API does not show. */
+#include "store_fixture.h"
 
 static int group_setup(void **state) {
   (void)state;
-  snprintf(tmpdir, sizeof tmpdir, "/tmp/rt_test_privacy_XXXXXX");
-  return mkdtemp(tmpdir) ? 0 : -1;
+  return fixture_dir_make("privacy");
 }
 
 static int group_teardown(void **state) {
   (void)state;
-  DIR *d = opendir(tmpdir);
-  if (!d)
-    return -1;
-  struct dirent *e;
-  char p[600];
-  while ((e = readdir(d)))
-    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-      snprintf(p, sizeof p, "%s/%s", tmpdir, e->d_name);
-      unlink(p);
-    }
-  closedir(d);
-  return rmdir(tmpdir);
+  return fixture_dir_remove();
 }
 
-static const char *fresh(const char *name) {
-  static const char *const suffix[] = {"", "-wal", "-shm"};
-  char p[600];
-  snprintf(dbpath, sizeof dbpath, "%s/%s.db", tmpdir, name);
-  for (int i = 0; i < 3; i++) {
-    snprintf(p, sizeof p, "%s%s", dbpath, suffix[i]);
-    unlink(p);
-  }
-  return dbpath;
-}
-
-static rt_store *open_rw(const char *path) {
-  rt_error err = {0};
-  rt_store *st = NULL;
-  rt_store_config cfg = {.path = path};
-  if (rt_store_open(&cfg, &st, &err))
-    fail_msg("open %s: %s", path, err.msg);
-  return st;
-}
-
-static int64_t cust(rt_store *st, const char *ext) {
-  int64_t id = 0;
-  int created;
-  rt_error err = {0};
-  if (rt_store_customer_upsert(st, ext, strlen(ext), 1000, &id, &created, &err))
-    fail_msg("upsert %s: %s", ext, err.msg);
-  return id;
-}
-
-/* One integer from the file itself (a second connection), for what the API does not show. */
 static int64_t sql_int(const char *path, const char *sql) {
   sqlite3 *db;
   sqlite3_stmt *s;

@@ -26,51 +26,16 @@
 #include <time.h>
 #include <unistd.h>
 
-static char tmpdir[256];
-static char dbpath[512];
+#include "store_fixture.h"
 
 static int group_setup(void **state) {
   (void)state;
-  snprintf(tmpdir, sizeof tmpdir, "/tmp/rt_test_store_XXXXXX");
-  return mkdtemp(tmpdir) ? 0 : -1;
+  return fixture_dir_make("store");
 }
 
 static int group_teardown(void **state) {
   (void)state;
-  DIR *d = opendir(tmpdir);
-  if (!d)
-    return -1;
-  struct dirent *e;
-  char p[600];
-  while ((e = readdir(d)))
-    if (strcmp(e->d_name, ".") && strcmp(e->d_name, "..")) {
-      snprintf(p, sizeof p, "%s/%s", tmpdir, e->d_name);
-      unlink(p);
-    }
-  closedir(d);
-  return rmdir(tmpdir);
-}
-
-/* A fresh database path in the temporary directory for one test. */
-static const char *fresh(const char *name) {
-  char p[600];
-  snprintf(dbpath, sizeof dbpath, "%s/%s.db", tmpdir, name);
-  unlink(dbpath);
-  snprintf(p, sizeof p, "%s-wal", dbpath);
-  unlink(p);
-  snprintf(p, sizeof p, "%s-shm", dbpath);
-  unlink(p);
-  return dbpath;
-}
-
-static rt_store *open_rw(const char *path) {
-  rt_error err = {0};
-  rt_store *st = NULL;
-  rt_store_config cfg = {.path = path};
-  int rc = rt_store_open(&cfg, &st, &err);
-  if (rc)
-    fail_msg("open %s: %s", path, err.msg);
-  return st;
+  return fixture_dir_remove();
 }
 
 static int64_t count(rt_store *st, const char *table) {
@@ -84,13 +49,6 @@ static int64_t dv(rt_store *st) {
   int64_t v = -1;
   assert_int_equal(rt_store_data_version(st, &v, NULL), 0);
   return v;
-}
-
-static int64_t cust(rt_store *st, const char *ext) {
-  int64_t id = 0;
-  int created;
-  assert_int_equal(rt_store_customer_upsert(st, ext, strlen(ext), 1000, &id, &created, NULL), 0);
-  return id;
 }
 
 /* One SQL value as text from the file itself, for checks the API does not expose. */
