@@ -31,9 +31,10 @@ typedef struct rt_server_config {
   double rate_limit;    /* requests per second per key (bursts of twice that); 0: none */
   int request_timeout;  /* seconds, default 30: a connection idle that long is closed, and a
                            body still arriving after that long is answered 408 */
-  int header_timeout;   /* seconds, default 10: a connection that has not sent a whole
-                           request's headers that long after it opened (or after its previous
-                           answer) is closed (slowloris) */
+  int header_timeout;   /* seconds, default 10: a new connection that has not sent its first
+                           request's headers that long after it opened is closed, however
+                           slowly it trickles them (slowloris); between requests a kept-alive
+                           connection has request_timeout */
   int max_per_ip;       /* connections at once from one address, default 100; -1: no limit
                            (behind a proxy every client has the proxy's address) */
   int max_exports;      /* GET /v1/export streams at once, default 4 (503 beyond) */

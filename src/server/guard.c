@@ -3,9 +3,11 @@
  *
  * libmicrohttpd's own timeout is an idle timeout: a client sending one byte every few seconds
  * (slowloris) keeps a connection, and its thread, forever, and a thousand of them lock every
- * other client out. The guard gives each phase a deadline instead - the request's headers
- * within header_timeout of the connection opening (or of its previous answer, on a kept-alive
- * connection), its body within request_timeout of the headers - and keeps a reserve: when
+ * other client out. The guard gives each phase a deadline instead - the first request's
+ * headers within header_timeout of the connection opening, a later request's within
+ * idle_timeout of the previous answer (a client keeping its connection alive between batches
+ * must not find it closed under its next request too soon), a body within twice the request
+ * timeout - and keeps a reserve: when
  * fewer than `reserve` slots are free, connections still waiting for their headers or body for
  * more than a second are closed, oldest first, so a new client always finds a slot. A
  * connection being answered (waiting for its commit, or streaming its answer) is never closed.
@@ -96,7 +98,8 @@ static void sweep(rt__guard *g) {
   for (rt__conn *e = g->head; e; e = e->next) {
     int phase = atomic_load(&e->phase);
     int64_t age = now - atomic_load(&e->since_ms);
-    if (phase == RT__CONN_HEADERS && age > (int64_t)g->header_timeout * 1000)
+    if ((phase == RT__CONN_HEADERS && age > (int64_t)g->header_timeout * 1000) ||
+        (phase == RT__CONN_IDLE && age > (int64_t)g->idle_timeout * 1000))
       cut(g, e, &g->cut_headers);
     else if (phase == RT__CONN_BODY && age > (int64_t)g->body_timeout * 1000)
       cut(g, e, &g->cut_body);
@@ -141,9 +144,10 @@ static void *run(void *arg) {
   return NULL;
 }
 
-int rt__guard_start(rt__guard *g, int header_timeout, int body_timeout, size_t max_conn,
-                    size_t reserve) {
+int rt__guard_start(rt__guard *g, int header_timeout, int idle_timeout, int body_timeout,
+                    size_t max_conn, size_t reserve) {
   g->header_timeout = header_timeout;
+  g->idle_timeout = idle_timeout;
   g->body_timeout = body_timeout;
   g->max_conn = max_conn;
   g->reserve = reserve;

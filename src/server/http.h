@@ -36,7 +36,9 @@ typedef struct rt__bucket {
 } rt__bucket;
 
 /* ---- the connection guard (guard.c) ---- */
-enum { RT__CONN_HEADERS, RT__CONN_BODY, RT__CONN_BUSY };
+/* waiting for the first request's headers, for a later one's (kept alive), receiving a body,
+ * being answered */
+enum { RT__CONN_HEADERS, RT__CONN_IDLE, RT__CONN_BODY, RT__CONN_BUSY };
 typedef struct rt__conn {
   int fd;                /* our duplicate of the socket, for shutdown; -1: none */
   atomic_int phase;      /* RT__CONN_*: waiting for headers, receiving a body, being answered */
@@ -50,7 +52,7 @@ typedef struct rt__guard {
   pthread_cond_t wake;
   rt__conn *head;
   size_t n, max_conn, reserve;
-  int header_timeout, body_timeout; /* seconds */
+  int header_timeout, idle_timeout, body_timeout; /* seconds */
   pthread_t thread;
   int inited, started, stopping;
   atomic_ullong cut_headers, cut_body, cut_reserve; /* connections closed, by reason */
@@ -62,8 +64,8 @@ void rt__guard_notify(void *cls, struct MHD_Connection *c, void **socket_context
 /* The guard's record of c (NULL when it has none), and a new phase for it. */
 rt__conn *rt__guard_conn(struct MHD_Connection *c);
 void rt__guard_phase(rt__conn *e, int phase);
-int rt__guard_start(rt__guard *g, int header_timeout, int body_timeout, size_t max_conn,
-                    size_t reserve);
+int rt__guard_start(rt__guard *g, int header_timeout, int idle_timeout, int body_timeout,
+                    size_t max_conn, size_t reserve);
 void rt__guard_stop(rt__guard *g);
 
 struct rt_server {

@@ -1034,7 +1034,7 @@ static void completed(void *cls, struct MHD_Connection *c, void **con_cls,
     rq->status = MHD_HTTP_REQUEST_TIMEOUT; /* closed silent by libmicrohttpd; logged as 408 */
   if (rq->status)
     record(s, rq);
-  rt__guard_phase(rq->conn, RT__CONN_HEADERS); /* a kept-alive connection: the next request */
+  rt__guard_phase(rq->conn, RT__CONN_IDLE); /* a kept-alive connection: the next request */
   body_free(rq->body, rq->cap);
   if (rq->reserved)
     atomic_fetch_sub(&s->body_bytes, rq->reserved);
@@ -1108,7 +1108,8 @@ int rt_server_start(const rt_server_config *cfg, rt_server **out, rt_error *err)
    * threads: tracks 12.9k -> 21.7k/s, batches 95k -> 127k events/s; bench/serve.sh) */
   /* a tenth of the slots kept for new clients (the guard frees them from slow ones) */
   size_t reserve = (size_t)s->cfg.max_connections / 10;
-  if (rt__guard_start(&s->guard, s->cfg.header_timeout, 2 * s->cfg.request_timeout,
+  if (rt__guard_start(&s->guard, s->cfg.header_timeout, s->cfg.request_timeout,
+                      2 * s->cfg.request_timeout,
                       (size_t)s->cfg.max_connections, reserve)) {
     rt_server_stop(s);
     return rt_error_set(err, RT_EIO, "server: cannot start a thread");
