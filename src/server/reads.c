@@ -14,6 +14,7 @@
 #include <string.h>
 
 #include "analytics/report_json.h"
+#include "internal.h"
 #include "server/http.h"
 
 #define WAIT_MS 30000       /* a read waits this long for the view to catch up */
@@ -257,6 +258,29 @@ out:
   return one;
 }
 
+/* {id} of a path as ids are stored: in NFC (rt__id_check), in buf when that differs; an id
+ * that is no valid id, or too long for buf, is looked up as it is (and found nowhere). */
+static const char *path_id(const char *id, char *buf, size_t cap) {
+  char *nfc;
+  size_t n;
+  const char *why;
+  if (rt__id_check(id, strlen(id), &nfc, &n, &why) || !nfc)
+    return id;
+  if (n < cap) {
+    memcpy(buf, nfc, n);
+    buf[n] = '\0';
+    id = buf;
+  }
+  free(nfc);
+  return id;
+}
+
+/* rt__customer_view of a path's {id} */
+static int view_of(rt_store *st, const char *id, rt_customer_view *v, rt_error *err) {
+  char buf[1024];
+  return rt__customer_view(st, path_id(id, buf, sizeof buf), v, err);
+}
+
 enum MHD_Result rt__get_customer(rt_server *s, rt__request *rq, struct MHD_Connection *c) {
   const char *id = rq->param[0];
   enum MHD_Result res;
@@ -264,7 +288,7 @@ enum MHD_Result rt__get_customer(rt_server *s, rt__request *rq, struct MHD_Conne
   rt_error err = {0};
   int slot;
   rt_store *st = rt__reader_take(s, &slot);
-  int rc = rt__customer_view(st, id, &v, &err);
+  int rc = view_of(st, id, &v, &err);
   rt__reader_give(s, slot);
   if (rc == RT_ENOTFOUND)
     return rt__send_error(rq, c, MHD_HTTP_NOT_FOUND, "not_found", err.msg, NULL);
@@ -962,6 +986,8 @@ enum MHD_Result rt__delete_segment(rt_server *s, rt__request *rq, struct MHD_Con
 /* The store id of {id}: the customer's own id (a merged-away one resolves to the survivor),
  * else retain's id. RT_ENOTFOUND when neither. */
 static int resolve(rt_store *st, const char *id, int64_t *out, rt_error *err) {
+  char buf[1024];
+  id = path_id(id, buf, sizeof buf);
   int rc = rt_store_customer_find(st, id, strlen(id), out, err);
   if (rc == RT_ENOTFOUND) {
     rt_customer_view v;
@@ -1126,7 +1152,7 @@ enum MHD_Result rt__unmerge_customer(rt_server *s, rt__request *rq, struct MHD_C
   rt_error err = {0};
   int slot;
   rt_store *st = rt__reader_take(s, &slot);
-  int rc = rt__customer_view(st, id, &v, &err);
+  int rc = view_of(st, id, &v, &err);
   rt__reader_give(s, slot);
   if (rc == RT_ENOTFOUND)
     return rt__send_error(rq, c, MHD_HTTP_NOT_FOUND, "not_found", "no such customer", NULL);
