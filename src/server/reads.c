@@ -5,6 +5,7 @@
  * store. */
 #include <retain/alloc.h>
 #include <retain/cohort.h>
+#include <retain/csv.h>
 #include <retain/metrics.h>
 #include <retain/segment.h>
 
@@ -606,19 +607,14 @@ typedef struct export_stream {
   size_t npending, pending_off;
 } export_stream;
 
-static void csv_field(char **p, char *end, const char *s) {
-  int quote = strpbrk(s, ",\"\r\n") != NULL;
-  char *o = *p;
-  if (quote && o < end)
-    *o++ = '"';
-  for (; *s && o < end; s++) {
-    if (*s == '"' && o + 1 < end)
-      *o++ = '"';
-    *o++ = *s;
+/* A cell at *p (rt_csv_cell: quoted when needed, a text cell guarded against formula
+ * injection); *p = end when it may not fit, and the line is written again in a larger buffer. */
+static void csv_field(char **p, char *end, const char *s, rt_csv_kind kind) {
+  if ((size_t)(end - *p) < RT_CSV_CELL_ROOM(strlen(s))) {
+    *p = end;
+    return;
   }
-  if (quote && o < end)
-    *o++ = '"';
-  *p = o;
+  *p += rt_csv_cell(*p, s, kind);
 }
 
 /* One line (header when i == SIZE_MAX) into buf; its length, or 0 when it did not fit. */
@@ -632,6 +628,8 @@ static size_t export_line(const export_stream *x, size_t i, char *buf, size_t ca
       *p++ = ',';
     const char *s = num;
     num[0] = 0;
+    /* names (attributes' come from the data) and text values are text; the rest numbers */
+    rt_csv_kind kind = i == SIZE_MAX || col->type == RT_TYPE_TEXT ? RT_CSV_TEXT : RT_CSV_NUMBER;
     if (i == SIZE_MAX) {
       s = col->name;
     } else if (col->type == RT_TYPE_TEXT) {
@@ -648,7 +646,7 @@ static size_t export_line(const export_stream *x, size_t i, char *buf, size_t ca
       else
         snprintf(num, sizeof num, "%.10g", d);
     }
-    csv_field(&p, end, s);
+    csv_field(&p, end, s, kind);
   }
   if (p >= end)
     return 0;
