@@ -95,7 +95,9 @@ int rt__currency_check(const char *s, size_t n, char out[4]) {
 }
 
 int rt__quantity_check(double q, int allow_negative, const char **why) {
-  if (!(q == q) || q != (double)(int64_t)q || q > RT__QUANTITY_MAX || q < -RT__QUANTITY_MAX) {
+  /* the range first: converting a double beyond int64 to int64 is undefined (found by
+   * fuzz_num: quantity 1e300) */
+  if (!(q <= RT__QUANTITY_MAX && q >= -RT__QUANTITY_MAX) || q != (double)(int64_t)q) {
     *why = "a quantity is a whole number from 1 to 1000000";
     return RT_EINVAL;
   }
