@@ -11,8 +11,15 @@
 #define RT_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define RT_MAX(a, b) ((a) > (b) ? (a) : (b))
 
-/* A fast 64-bit hash of a byte string (not cryptographic; for hash tables). */
+/* A fast 64-bit hash of a byte string, the same in every process (not cryptographic): for
+ * what is stored, like the ids the importer makes for rows without one. */
 uint64_t rt__hash_bytes(const void *p, size_t n);
+/* The hash of every hash table whose keys come from outside (customer ids of a public write
+ * key, of an import file): SipHash-1-3 keyed with 16 random bytes drawn once per process, so
+ * no one can choose ids that collide and make every lookup a long probe. */
+uint64_t rt__hash_table(const void *p, size_t n);
+/* SipHash-c-d of p[0..n) under key (for the tests: SipHash-2-4 has published vectors). */
+uint64_t rt__siphash(const uint64_t key[2], const void *p, size_t n, int c, int d);
 
 #if defined(__GNUC__)
 #define RT__NOINLINE __attribute__((noinline))

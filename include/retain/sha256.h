@@ -1,9 +1,9 @@
-/* sha256.h - SHA-256 (FIPS 180-4), written here so libretain needs no crypto library.
+/* sha256.h - SHA-256 (FIPS 180-4), computed by OpenSSL's libcrypto (its EVP interface).
  *
  * Used to store API keys as hashes (store.h: rt_store_key_*) and by the server to check the
  * keys it is shown. Not for passwords (no salt, no stretching): an API key is 40 random
- * characters, so a plain hash cannot be reversed by guessing. Pure functions on caller memory;
- * any thread may call them (one rt_sha256_ctx per thread). */
+ * characters, so a plain hash cannot be reversed by guessing. Any thread may call these (one
+ * rt_sha256_ctx per thread). */
 #ifndef RETAIN_SHA256_H
 #define RETAIN_SHA256_H
 
@@ -13,21 +13,20 @@
 #define RT_SHA256_SIZE 32     /* bytes in a digest */
 #define RT_SHA256_HEX_SIZE 65 /* 64 lowercase hex digits and the NUL */
 
-/* The running state of an incremental hash (fields private). */
+/* The running state of an incremental hash (fields private): libcrypto's context. */
+struct evp_md_ctx_st;
 typedef struct rt_sha256_ctx {
-  uint32_t h[8];      /* intermediate hash value H(i) */
-  uint64_t bytes;     /* message length so far */
-  uint8_t block[64];  /* the unprocessed tail of the message */
-  size_t nblock;      /* bytes in block, < 64 */
+  struct evp_md_ctx_st *md; /* NULL when it could not be made: final then fails */
 } rt_sha256_ctx;
 
-void rt_sha256_init(rt_sha256_ctx *c);
+/* 0, or RT_ENOMEM (rt_sha256_final then fails too, so a caller may check only there). */
+int rt_sha256_init(rt_sha256_ctx *c);
 void rt_sha256_update(rt_sha256_ctx *c, const void *data, size_t n); /* data may be NULL if n is 0 */
-/* Pads, writes the digest and wipes c (init it again to reuse it). */
-void rt_sha256_final(rt_sha256_ctx *c, uint8_t out[RT_SHA256_SIZE]);
+/* Writes the digest and frees c (init it again to reuse it): 0, or RT_ENOMEM with out zeroed. */
+int rt_sha256_final(rt_sha256_ctx *c, uint8_t out[RT_SHA256_SIZE]);
 
-/* The digest of n bytes at data in one call. */
-void rt_sha256(const void *data, size_t n, uint8_t out[RT_SHA256_SIZE]);
+/* The digest of n bytes at data in one call: 0, or RT_ENOMEM with out zeroed. */
+int rt_sha256(const void *data, size_t n, uint8_t out[RT_SHA256_SIZE]);
 
 /* The digest as 64 lowercase hex digits and a NUL in out; returns out. */
 char *rt_sha256_hex(const uint8_t digest[RT_SHA256_SIZE], char out[RT_SHA256_HEX_SIZE]);

@@ -57,7 +57,7 @@ static uint32_t occ_next(occmap *m, uint64_t h) {
     }
     for (size_t i = 0; m->keys && i <= m->mask; i++)
       if (m->keys[i]) {
-        size_t s = m->keys[i] & (cap - 1);
+        size_t s = rt__hash_table(&m->keys[i], sizeof m->keys[i]) & (cap - 1);
         while (k[s])
           s = (s + 1) & (cap - 1);
         k[s] = m->keys[i];
@@ -69,7 +69,8 @@ static uint32_t occ_next(occmap *m, uint64_t h) {
     m->counts = c;
     m->mask = cap - 1;
   }
-  size_t s = h & m->mask;
+  /* the slot by a keyed hash: a file's rows could be made to share h's low bits */
+  size_t s = rt__hash_table(&h, sizeof h) & m->mask;
   while (m->keys[s] && m->keys[s] != h)
     s = (s + 1) & m->mask;
   if (!m->keys[s]) {

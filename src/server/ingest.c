@@ -488,7 +488,8 @@ int rt__events_parse(const char *body, size_t len, rt__ev_kind kind, int64_t now
 /* ---- the writer's id cache ---- */
 
 static size_t slot_of(const rt__idcache *c, const char *k) {
-  size_t s = (size_t)rt__hash_bytes(k, strlen(k)) & (c->cap - 1);
+  /* keyed: the userIds come from whoever holds a write key */
+  size_t s = (size_t)rt__hash_table(k, strlen(k)) & (c->cap - 1);
   while (c->key[s] && strcmp(c->key[s], k))
     s = (s + 1) & (c->cap - 1);
   return s;

@@ -11,6 +11,7 @@
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 static void test_strerror(void **state) {
   (void)state;
@@ -153,6 +154,60 @@ static void test_id_check(void **state) {
   assert_string_equal(why, "is not valid UTF-8");
   assert_int_equal(rt__id_check("\xed\xa0\x80", 3, &nfc, &n, &why), RT_EINVAL); /* a surrogate */
   assert_int_equal(rt__id_check("\xc3", 1, &nfc, &n, &why), RT_EINVAL);          /* cut short */
+}
+
+/* The hash of the tables keyed by outside ids (issue 13): SipHash, checked against the
+ * published SipHash-2-4 vectors (key 00..0f; messages 00 01 02 ...), keyed per process. */
+static void test_siphash(void **state) {
+  (void)state;
+  uint64_t key[2] = {0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL};
+  unsigned char msg[15];
+  for (int i = 0; i < 15; i++)
+    msg[i] = (unsigned char)i;
+  assert_true(rt__siphash(key, msg, 0, 2, 4) == 0x726fdb47dd0e0e31ULL);
+  assert_true(rt__siphash(key, msg, 15, 2, 4) == 0xa129ca6149be45e5ULL);
+  /* two keys (seeds), one id: two hashes */
+  uint64_t other[2] = {key[0] + 1, key[1]};
+  assert_true(rt__siphash(key, "customer-42", 11, 1, 3) !=
+              rt__siphash(other, "customer-42", 11, 1, 3));
+}
+
+/* Two processes hash the same id differently (each draws its own key), so colliding ids cannot
+ * be prepared in advance; within a process the hash is stable, and lookups work. */
+static void test_hash_table_keyed(void **state) {
+  (void)state;
+  uint64_t h[2];
+  char self[512], cmd[600];
+  ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+  assert_true(len > 0);
+  self[len] = '\0';
+  snprintf(cmd, sizeof cmd, "'%s' --hash-table customer-42", self);
+  for (int i = 0; i < 2; i++) {
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    unsigned long long v = 0;
+    assert_int_equal(fscanf(p, "%llx", &v), 1);
+    assert_int_equal(pclose(p), 0);
+    h[i] = v;
+  }
+  assert_true(h[0] != h[1]);
+  assert_true(rt__hash_table("customer-42", 11) == rt__hash_table("customer-42", 11));
+  rt__strmap m;
+  rt__strmap_init(&m);
+  char k[32];
+  for (int i = 0; i < 50000; i++) {
+    uint32_t ix;
+    int n = snprintf(k, sizeof k, "cust-%d", i);
+    assert_int_equal(rt__strmap_intern(&m, k, (size_t)n, &ix, NULL), 0);
+    assert_int_equal(ix, (uint32_t)i);
+  }
+  for (int i = 0; i < 50000; i++) {
+    uint32_t ix = 0;
+    int n = snprintf(k, sizeof k, "cust-%d", i);
+    assert_int_equal(rt__strmap_find(&m, k, (size_t)n, &ix), 1);
+    assert_int_equal(ix, (uint32_t)i);
+  }
+  rt__strmap_free(&m);
 }
 
 static void test_strmap(void **state) {
@@ -354,7 +409,12 @@ static void test_alloc_fail(void **state) {
   rt_free(p);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  /* for test_hash_table_keyed: this process's hash of an id */
+  if (argc == 3 && !strcmp(argv[1], "--hash-table")) {
+    printf("%llx\n", (unsigned long long)rt__hash_table(argv[2], strlen(argv[2])));
+    return 0;
+  }
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_strerror),
       cmocka_unit_test(test_money),
@@ -362,6 +422,8 @@ int main(void) {
       cmocka_unit_test(test_quantity),
       cmocka_unit_test(test_currency),
       cmocka_unit_test(test_id_check),
+      cmocka_unit_test(test_siphash),
+      cmocka_unit_test(test_hash_table_keyed),
       cmocka_unit_test(test_strmap),
       cmocka_unit_test(test_strmap_numbers_and_strings),
       cmocka_unit_test(test_strmap_merge),
