@@ -11,8 +11,15 @@
 #define RT_MIN(a, b) ((a) < (b) ? (a) : (b))
 #define RT_MAX(a, b) ((a) > (b) ? (a) : (b))
 
-/* A fast 64-bit hash of a byte string (not cryptographic; for hash tables). */
+/* A fast 64-bit hash of a byte string, the same in every process (not cryptographic): for
+ * what is stored, like the ids the importer makes for rows without one. */
 uint64_t rt__hash_bytes(const void *p, size_t n);
+/* The hash of every hash table whose keys come from outside (customer ids of a public write
+ * key, of an import file): SipHash-1-3 keyed with 16 random bytes drawn once per process, so
+ * no one can choose ids that collide and make every lookup a long probe. */
+uint64_t rt__hash_table(const void *p, size_t n);
+/* SipHash-c-d of p[0..n) under key (for the tests: SipHash-2-4 has published vectors). */
+uint64_t rt__siphash(const uint64_t key[2], const void *p, size_t n, int c, int d);
 
 #if defined(__GNUC__)
 #define RT__NOINLINE __attribute__((noinline))
@@ -141,10 +148,39 @@ static inline const char *rt__strmap_key(const rt__strmap *m, uint32_t i) {
   return m->pool + m->key_off[i];
 }
 
-/* Parses a decimal money amount ("-1,234.56" is not accepted; "1234.56", "-12.5", "12",
- * "1e3" no) into minor units with exp decimals, rounding half away from zero beyond exp.
- * Returns 0, or RT_EPARSE / RT_ERANGE. */
+/* The largest amount of money, in minor units, that retain accepts (either sign): 9e15 is
+ * exact in a double, and a thousand of them still sum inside int64. */
+#define RT__MONEY_MAX INT64_C(9000000000000000)
+/* The largest quantity of an order line. */
+#define RT__QUANTITY_MAX 1000000
+
+/* Parses a plain decimal money amount: an optional sign, digits, optionally a point and
+ * digits ("1234.56", "-12.5", "+12"; not "1,234.56", "1e3", "0x1p4", ".5", "5.", " 5", "inf")
+ * into minor units with exp decimals, rounding half away from zero beyond exp. Returns 0, or
+ * RT_EPARSE / RT_ERANGE (beyond RT__MONEY_MAX). */
 int rt__parse_money(const char *s, size_t n, int exp, int64_t *out);
+
+/* ---- validate.c: the rules shared by the API's event parser and the CSV importer ---- */
+
+/* Checks an external id s[0..n) (customer, anonymous, order, message id): RT_EINVAL with *why
+ * ("contains a NUL byte", "is not valid UTF-8") when it is not acceptable. Ids are compared in
+ * Unicode NFC, so "café" with a precomposed or a combining accent is one id: *nfc is NULL when
+ * s is already NFC (all ASCII ids), else the NFC form, nfc_len bytes, to free() (not rt_free:
+ * libutf8proc allocates it). */
+int rt__id_check(const char *s, size_t n, char **nfc, size_t *nfc_len, const char **why);
+/* A currency code s[0..n): three letters, of any case, that are a current ISO 4217 code; out
+ * gets it upper-cased. RT_EINVAL otherwise. */
+int rt__currency_check(const char *s, size_t n, char out[4]);
+/* A line's quantity: a whole number, 1..RT__QUANTITY_MAX (or -RT__QUANTITY_MAX..-1 where a
+ * negative quantity means a return, allow_negative). RT_EINVAL with *why. */
+int rt__quantity_check(double q, int allow_negative, const char **why);
+/* qty * unit, and *sum + x, of money in minor units: RT_ERANGE beyond RT__MONEY_MAX (never a
+ * wrapped-around value). */
+int rt__money_mul(int64_t qty, int64_t unit, int64_t *out);
+int rt__money_add(int64_t *sum, int64_t x);
+/* A money value given as a binary number (a JSON number) into minor units with exp decimals,
+ * rounded to nearest; RT_ERANGE beyond RT__MONEY_MAX or for NaN. */
+int rt__money_from_double(double x, int exp, int64_t *out);
 /* Parses a decimal number (optionally signed, with fraction) into a double. */
 int rt__parse_double(const char *s, size_t n, double *out);
 /* Parses a signed 64-bit integer (whole string). */

@@ -52,4 +52,22 @@ const char *rt_csv_name(const rt_csv *c);
 
 void rt_csv_close(rt_csv *c); /* c may be NULL */
 
+/* ---- writing ----
+ * Every CSV retain writes (the API's export, the CLI's CSV output, the rejects file) writes its
+ * cells with rt_csv_cell, so the rules are in one place:
+ * - RFC 4180 quoting: a cell holding a comma, a quote, CR or LF is quoted, quotes doubled;
+ * - formula injection: a text cell that starts with = + - @, a tab or a CR would be run as a
+ *   formula by a spreadsheet that opens the file; it is written with a leading single quote
+ *   (OWASP's advice), which the spreadsheet shows as text. Numbers, dates and booleans are
+ *   not at risk ("-5.2" stays "-5.2"), so only text cells (ids, names, attributes, column
+ *   names) are guarded: the caller says which a cell is. */
+typedef enum { RT_CSV_NUMBER = 0, RT_CSV_TEXT = 1 } rt_csv_kind;
+/* Bytes rt_csv_cell may write for a value of len bytes. */
+#define RT_CSV_CELL_ROOM(len) (2 * (size_t)(len) + 3)
+/* Writes s as one cell at out (room for RT_CSV_CELL_ROOM(strlen(s)) bytes; no NUL added) and
+ * returns the bytes written. */
+size_t rt_csv_cell(char *out, const char *s, rt_csv_kind kind);
+/* 1 when a text cell s would be guarded (starts with = + - @, tab or CR). */
+int rt_csv_formula_risk(const char *s);
+
 #endif

@@ -345,10 +345,10 @@ int rt_store_scan_segment_events(rt_store *st, int64_t id, int64_t since_ms,
                                  rt_store_segment_event_cb cb, void *ctx, rt_error *err);
 
 /* ---- API keys (for `retain serve`) ----
- * A key is "rk_" and 40 random base62 characters, drawn from /dev/urandom. The store keeps
- * only the hex SHA-256 of the whole key (sha256.h) and its first RT_KEY_PREFIX_LEN characters
- * (to tell keys apart in a list); the key itself is returned once, by rt_store_key_create, and
- * cannot be recovered. The scope says what a key may do: "write" only ingests data, "read"
+ * A key is "rk_" and 40 random base62 characters, drawn from libcrypto's RAND_bytes. The store
+ * keeps only the hex SHA-256 of the whole key (sha256.h) and its first RT_KEY_PREFIX_LEN
+ * characters (to tell keys apart in a list); the key itself is returned once, by
+ * rt_store_key_create, and cannot be recovered. The scope says what a key may do: "write" only ingests data, "read"
  * reads, "admin" does both and manages the server. Like scores and segments, key writes do not
  * change the data version. */
 #define RT_KEY_LEN 43        /* characters in a key */

@@ -269,6 +269,11 @@ int rt_period_parse_label(rt_period_unit u, const char *s, int64_t *out_period, 
   int y = take_digits(&p, e, 4);
   if (y < 0)
     goto bad;
+  /* year 0's first days are in ISO week-year -1, whose label no one could read back (found by
+   * fuzz_query) */
+  if (y == 0)
+    return rt_error_set(err, RT_EPARSE, "invalid %s label '%.*s': years start at 0001",
+                        unit_names[u], len, b);
 
   /* Any full date stands for the period that contains it. */
   if (len == 10 && p[0] == '-' && p[3] == '-') {

@@ -16,7 +16,8 @@ static void trim(const char **s, size_t *n) {
 }
 
 int rt__parse_money(const char *s, size_t n, int exp, int64_t *out) {
-  trim(&s, &n);
+  /* strict on purpose: no blanks, no exponent, no hex, no "inf" (strtod would take all of
+   * them); callers trim a CSV field's padding before (see rt__trim) */
   size_t i = 0;
   int neg = 0;
   if (i < n && (s[i] == '-' || s[i] == '+')) {
@@ -31,11 +32,14 @@ int rt__parse_money(const char *s, size_t n, int exp, int64_t *out) {
       return RT_ERANGE;
     v = v * 10 + (uint64_t)(s[i] - '0');
   }
+  if (digits == 0)
+    return RT_EPARSE;
   int frac = 0;
   int round_up = 0;
   if (i < n && s[i] == '.') {
     i++;
-    for (; i < n && s[i] >= '0' && s[i] <= '9'; i++, digits++) {
+    size_t fdigits = 0;
+    for (; i < n && s[i] >= '0' && s[i] <= '9'; i++, fdigits++) {
       if (frac < exp) {
         if (v > lim)
           return RT_ERANGE;
@@ -46,8 +50,10 @@ int rt__parse_money(const char *s, size_t n, int exp, int64_t *out) {
         frac++;
       }
     }
+    if (fdigits == 0)
+      return RT_EPARSE;
   }
-  if (i != n || digits == 0)
+  if (i != n)
     return RT_EPARSE;
   if (frac > exp)
     frac = exp;
@@ -57,6 +63,8 @@ int rt__parse_money(const char *s, size_t n, int exp, int64_t *out) {
     v *= 10;
   }
   v += (uint64_t)round_up;
+  if (v > (uint64_t)RT__MONEY_MAX)
+    return RT_ERANGE;
   *out = neg ? -(int64_t)v : (int64_t)v;
   return 0;
 }

@@ -1,9 +1,85 @@
 /* strmap.c - rt__strmap, the string → dense index hash map used to intern external ids
- * (customers by id while importing or building a model from a file), and rt__hash_bytes. */
+ * (customers by id while importing or building a model from a file), rt__hash_bytes, and the
+ * keyed hash of the tables whose keys come from outside (rt__hash_table). */
 #include "internal.h"
 
 #include <retain/alloc.h>
 #include <retain/error.h>
+
+#include <openssl/rand.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <time.h>
+#include <unistd.h>
+
+/* ---- SipHash (Aumasson and Bernstein, "SipHash: a fast short-input PRF", 2012) ----
+ * The state is four 64-bit words started from the key and four constants; each 8-byte
+ * little-endian word m of the message is xored into v3, mixed by c SipRounds and xored into
+ * v0; the last word holds the remaining bytes and the length mod 256 in its top byte; then v2
+ * is xored with 0xff, d SipRounds mix, and the result is v0 ^ v1 ^ v2 ^ v3. */
+static inline uint64_t rotl(uint64_t x, int b) { return (x << b) | (x >> (64 - b)); }
+
+#define SIPROUND                                                                                \
+  do {                                                                                         \
+    v0 += v1, v1 = rotl(v1, 13), v1 ^= v0, v0 = rotl(v0, 32);                                  \
+    v2 += v3, v3 = rotl(v3, 16), v3 ^= v2;                                                     \
+    v0 += v3, v3 = rotl(v3, 21), v3 ^= v0;                                                     \
+    v2 += v1, v1 = rotl(v1, 17), v1 ^= v2, v2 = rotl(v2, 32);                                  \
+  } while (0)
+
+static inline __attribute__((always_inline)) uint64_t siphash(uint64_t k0, uint64_t k1,
+                                                              const void *p, size_t n, int c,
+                                                              int d) {
+  const unsigned char *s = p;
+  uint64_t v0 = k0 ^ 0x736f6d6570736575ULL, v1 = k1 ^ 0x646f72616e646f6dULL,
+           v2 = k0 ^ 0x6c7967656e657261ULL, v3 = k1 ^ 0x7465646279746573ULL;
+  uint64_t last = (uint64_t)n << 56;
+  for (; n >= 8; s += 8, n -= 8) {
+    uint64_t m;
+    memcpy(&m, s, 8); /* little-endian hosts (x86-64, arm64), as the algorithm reads words */
+    v3 ^= m;
+    for (int i = 0; i < c; i++)
+      SIPROUND;
+    v0 ^= m;
+  }
+  for (size_t i = 0; i < n; i++)
+    last |= (uint64_t)s[i] << (8 * i);
+  v3 ^= last;
+  for (int i = 0; i < c; i++)
+    SIPROUND;
+  v0 ^= last;
+  v2 ^= 0xff;
+  for (int i = 0; i < d; i++)
+    SIPROUND;
+  return v0 ^ v1 ^ v2 ^ v3;
+}
+
+uint64_t rt__siphash(const uint64_t key[2], const void *p, size_t n, int c, int d) {
+  return siphash(key[0], key[1], p, n, c, d);
+}
+
+/* The process's key of rt__hash_table: 16 random bytes, drawn once. */
+static uint64_t table_key[2];
+static atomic_int table_keyed;
+static pthread_once_t table_once = PTHREAD_ONCE_INIT;
+
+static void draw_table_key(void) {
+  if (RAND_bytes((unsigned char *)table_key, sizeof table_key) != 1) {
+    /* no generator: what differs between processes and runs still keeps ids from being
+     * chosen to collide ahead of time */
+    struct timespec t;
+    clock_gettime(CLOCK_REALTIME, &t);
+    table_key[0] = (uint64_t)t.tv_nsec * 0x9e3779b97f4a7c15ULL ^ (uint64_t)t.tv_sec;
+    table_key[1] = (uint64_t)getpid() * 0xc2b2ae3d27d4eb4fULL ^ (uint64_t)(uintptr_t)&t;
+  }
+  atomic_store_explicit(&table_keyed, 1, memory_order_release);
+}
+
+uint64_t rt__hash_table(const void *p, size_t n) {
+  if (__builtin_expect(!atomic_load_explicit(&table_keyed, memory_order_acquire), 0))
+    pthread_once(&table_once, draw_table_key);
+  return siphash(table_key[0], table_key[1], p, n, 1, 3); /* SipHash-1-3 */
+}
 
 static inline uint64_t mix64(uint64_t x) {
   x ^= x >> 32;
@@ -14,6 +90,9 @@ static inline uint64_t mix64(uint64_t x) {
   return x;
 }
 
+/* Not keyed, on purpose: the importer's ids of rows without one ("row:<hash>:<n>") are
+ * stored and must come out the same in every run. Tables of keys from outside use
+ * rt__hash_table. */
 uint64_t rt__hash_bytes(const void *p, size_t n) {
   const unsigned char *s = p;
   uint64_t h = 0x9e3779b97f4a7c15ULL ^ (n * 0xff51afd7ed558ccdULL);
@@ -92,7 +171,7 @@ static int rebuild(rt__strmap *m, size_t dense_len, size_t nslots) {
       rt_free(dense);
       return RT_EINVAL;
     }
-    uint64_t h = rt__hash_bytes(k, len);
+    uint64_t h = rt__hash_table(k, len);
     size_t s = h & mask;
     while (slots[s].idx1)
       s = (s + 1) & mask;
@@ -156,7 +235,7 @@ int rt__strmap_find(const rt__strmap *m, const char *key, size_t len, uint32_t *
   }
   if (!m->slots)
     return 0;
-  const rt__strslot *sl = &m->slots[probe(m, key, len, rt__hash_bytes(key, len))];
+  const rt__strslot *sl = &m->slots[probe(m, key, len, rt__hash_table(key, len))];
   if (!sl->idx1)
     return 0;
   *out = sl->idx1 - 1;
@@ -168,7 +247,7 @@ void rt__strmap_prefetch(const rt__strmap *m, const char *key, size_t len) {
   if (v >= 0 && (size_t)v < m->dense_len)
     __builtin_prefetch(&m->dense[v]);
   else if (m->slots)
-    __builtin_prefetch(&m->slots[rt__hash_bytes(key, len) & m->mask]);
+    __builtin_prefetch(&m->slots[rt__hash_table(key, len) & m->mask]);
 }
 
 int rt__strmap_reserve_number(rt__strmap *m, uint32_t v, size_t more_keys) {
@@ -262,7 +341,7 @@ int rt__strmap_intern(rt__strmap *m, const char *key, size_t len, uint32_t *out,
     if (rc)
       return rc;
   }
-  uint64_t h = rt__hash_bytes(key, len);
+  uint64_t h = rt__hash_table(key, len);
   size_t s = probe(m, key, len, h);
   if (m->slots[s].idx1) {
     *out = m->slots[s].idx1 - 1;

@@ -3,6 +3,7 @@
 #include "cli/cli.h"
 
 #include <retain/alloc.h>
+#include <retain/csv.h>
 #include <retain/segment.h>
 #include <jansson.h>
 
@@ -486,17 +487,24 @@ void cli_table_free(cli_table *t) {
   memset(t, 0, sizeof *t);
 }
 
-void cli_csv_field(FILE *f, const char *s) {
-  if (!strpbrk(s, ",\"\n\r")) {
-    fputs(s, f);
+void cli_csv_cell(FILE *f, const char *s, int kind) {
+  char stack[256];
+  size_t room = RT_CSV_CELL_ROOM(strlen(s));
+  char *buf = room <= sizeof stack ? stack : rt_malloc(room);
+  if (!buf) { /* out of memory: the cell is lost, the output error shows at the flush */
+    fputs("\"'\"", f);
     return;
   }
-  fputc('"', f);
-  for (; *s; s++) {
-    if (*s == '"') fputc('"', f);
-    fputc(*s, f);
-  }
-  fputc('"', f);
+  fwrite(buf, 1, rt_csv_cell(buf, s, (rt_csv_kind)kind), f);
+  if (buf != stack) rt_free(buf);
+}
+
+void cli_csv_field(FILE *f, const char *s) { cli_csv_cell(f, s, RT_CSV_TEXT); }
+
+void cli_csv_feature(FILE *f, const rt_column *c, size_t i) {
+  char buf[64];
+  cli_csv_cell(f, cli_feature_value(c, i, buf, sizeof buf),
+               c->type == RT_TYPE_TEXT ? RT_CSV_TEXT : RT_CSV_NUMBER);
 }
 
 /* ---- report and cohorts ---- */

@@ -238,7 +238,12 @@ int cli_table_row(cli_table *t, const char *const *cells);
 void cli_table_print(const cli_table *t, FILE *f);
 void cli_table_free(cli_table *t);
 
-/* CSV: writes s quoted when needed. */
+/* CSV: writes the text s as a cell (rt_csv_cell: quoted when needed, guarded against formula
+ * injection). */
 void cli_csv_field(FILE *f, const char *s);
+/* CSV: writes s as a cell of the given kind (RT_CSV_NUMBER for numbers, dates, booleans). */
+void cli_csv_cell(FILE *f, const char *s, int kind);
+/* CSV: customer i's value of a feature column as a cell (only text columns are guarded). */
+void cli_csv_feature(FILE *f, const rt_column *c, size_t i);
 
 #endif

@@ -7,6 +7,7 @@
 #include "cli/cli.h"
 
 #include <retain/clv.h>
+#include <retain/csv.h>
 
 #include <jansson.h>
 #include <math.h>
@@ -394,19 +395,7 @@ static char *csv_rows(const csv_writer *w, size_t i0, size_t i1, char *p) {
   for (size_t i = i0; i < i1; i++) {
     uint32_t ci = s->customer[i];
     if (only && !(only[ci / 64] >> (ci % 64) & 1)) continue;
-    const char *id = rt_model_ext_id(w->a->model, ci);
-    size_t idlen = strlen(id);
-    if (!strpbrk(id, ",\"\n\r")) {
-      memcpy(p, id, idlen);
-      p += idlen;
-    } else { /* quoted, quotes doubled */
-      *p++ = '"';
-      for (const char *q = id; *q; q++) {
-        if (*q == '"') *p++ = '"';
-        *p++ = *q;
-      }
-      *p++ = '"';
-    }
+    p += rt_csv_cell(p, rt_model_ext_id(w->a->model, ci), RT_CSV_TEXT);
     *p++ = ',';
     if (!isnan(pr->p_alive[i])) p = fixed(p, pr->p_alive[i], 6);
     *p++ = ',';
@@ -431,9 +420,9 @@ static void *csv_chunks(void *arg) {
   size_t cap = 0;
   for (size_t c = (size_t)ct->t; c < w->nchunks; c += (size_t)w->nthreads) {
     size_t i0 = c * CSV_CHUNK, i1 = i0 + CSV_CHUNK < w->s->n ? i0 + CSV_CHUNK : w->s->n;
-    size_t need = 0; /* ids doubled (quoting) plus 400 bytes of numbers a row */
+    size_t need = 0; /* ids as cells (RT_CSV_CELL_ROOM) plus 400 bytes of numbers a row */
     for (size_t i = i0; i < i1; i++)
-      need += 2 * strlen(rt_model_ext_id(w->a->model, w->s->customer[i])) + 400;
+      need += RT_CSV_CELL_ROOM(strlen(rt_model_ext_id(w->a->model, w->s->customer[i]))) + 400;
     if (need > cap) {
       char *b = realloc(buf, need);
       if (!b) {

@@ -252,11 +252,12 @@ int cmd_features(const cli_global *g, int argc, char **argv) {
     printf(who != SIZE_MAX ? "name,type,about,value\n" : "name,type,about\n");
     for (size_t k = 0; k < f->ncols; k++) {
       const rt_column *c = &f->cols[k];
-      printf("%s,%s,", c->name, cli_type_name(c->type));
+      cli_csv_field(stdout, c->name); /* attributes' names come from the data */
+      printf(",%s,", cli_type_name(c->type));
       cli_csv_field(stdout, c->about ? c->about : "");
       if (who != SIZE_MAX) {
         putchar(',');
-        cli_csv_field(stdout, cli_feature_value(c, who, buf, sizeof buf));
+        cli_csv_feature(stdout, c, who);
       }
       putchar('\n');
     }
@@ -299,7 +300,8 @@ static int print_groups(const cli_global *g, const cli_features *cf, const char 
   if (per_customer) {
     static const char *const extra[] = {"recency_score", "frequency_score", "monetary_score",
                                         "orders", "net_revenue", "days_since_last_order"};
-    printf("customer_id,%s", column);
+    fputs("customer_id,", stdout);
+    cli_csv_field(stdout, column);
     int rfm = !strcmp(column, "rfm_segment");
     for (int k = rfm ? 0 : 3; k < 6; k++) printf(",%s", extra[k]);
     putchar('\n');
@@ -307,7 +309,7 @@ static int print_groups(const cli_global *g, const cli_features *cf, const char 
     for (size_t i = 0; i < f->n; i++) {
       cli_csv_field(stdout, rt_model_ext_id(f->model, i));
       putchar(',');
-      cli_csv_field(stdout, cli_feature_value(c, i, buf, sizeof buf));
+      cli_csv_feature(stdout, c, i);
       for (int k = rfm ? 0 : 3; k < 6; k++)
         printf(",%s", cli_feature_value(rt_features_find(f, extra[k]), i, buf, sizeof buf));
       putchar('\n');
@@ -332,8 +334,10 @@ static int print_groups(const cli_global *g, const cli_features *cf, const char 
   json_t *arr = format == FMT_JSON ? json_array() : NULL;
   cli_table t;
   cli_table_init(&t, 6);
-  if (format == FMT_CSV)
-    printf("%s,customers,share,avg_orders,avg_net_revenue,avg_days_since_last_order\n", column);
+  if (format == FMT_CSV) {
+    cli_csv_field(stdout, column);
+    fputs(",customers,share,avg_orders,avg_net_revenue,avg_days_since_last_order\n", stdout);
+  }
   else if (format == FMT_TABLE) {
     char nb[32], np[32], asof[64];
     printf("%s · %s customers (with a purchase) of %s profiles · as of %s\n\n", title,

@@ -496,7 +496,10 @@ static int cmd_export(const cli_global *g, seg_args *a) {
     char buf[64];
     if (!json) {
       printf("customer_id");
-      for (int k = 0; k < ncols; k++) printf(",%s", cols[k]->name);
+      for (int k = 0; k < ncols; k++) {
+        putchar(',');
+        cli_csv_field(stdout, cols[k]->name);
+      }
       putchar('\n');
     }
     for (size_t i = 0; i < cf.f->n; i++) {
@@ -517,7 +520,7 @@ static int cmd_export(const cli_global *g, seg_args *a) {
         cli_csv_field(stdout, rt_model_ext_id(cf.model, i));
         for (int k = 0; k < ncols; k++) {
           putchar(',');
-          cli_csv_field(stdout, cli_feature_value(cols[k], i, buf, sizeof buf));
+          cli_csv_feature(stdout, cols[k], i);
         }
         putchar('\n');
       }

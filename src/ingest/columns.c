@@ -108,9 +108,13 @@ void rt__colmap_describe(const rt__colmap *cm, int idx, char *buf, size_t n) {
     snprintf(buf, n, "column %d", idx + 1);
 }
 
-/* One field of a rejects file, quoted. */
+/* One field of a rejects file, quoted; guarded against formula injection like every CSV
+ * retain writes (rt_csv_cell), as text unless it is a plain number: the file has no types. */
 static void put_quoted(FILE *f, const char *s) {
   fputc('"', f);
+  int64_t v;
+  if (rt_csv_formula_risk(s) && rt__parse_money(s, strlen(s), 0, &v) != 0)
+    fputc('\'', f);
   for (const char *p = s; *p; p++)
     fputs(*p == '"' ? "\"\"" : (char[]){*p, 0}, f);
   fputc('"', f);

@@ -57,7 +57,7 @@ static uint32_t occ_next(occmap *m, uint64_t h) {
     }
     for (size_t i = 0; m->keys && i <= m->mask; i++)
       if (m->keys[i]) {
-        size_t s = m->keys[i] & (cap - 1);
+        size_t s = rt__hash_table(&m->keys[i], sizeof m->keys[i]) & (cap - 1);
         while (k[s])
           s = (s + 1) & (cap - 1);
         k[s] = m->keys[i];
@@ -69,7 +69,8 @@ static uint32_t occ_next(occmap *m, uint64_t h) {
     m->counts = c;
     m->mask = cap - 1;
   }
-  size_t s = h & m->mask;
+  /* the slot by a keyed hash: a file's rows could be made to share h's low bits */
+  size_t s = rt__hash_table(&h, sizeof h) & m->mask;
   while (m->keys[s] && m->keys[s] != h)
     s = (s + 1) & m->mask;
   if (!m->keys[s]) {
@@ -234,6 +235,7 @@ typedef struct importer {
   char default_currency[4];
   int currency_exp;
   buf scratch;
+  buf nfc_key, nfc_id;   /* the NFC forms of a row's customer key and its other id */
   int fatal;             /* a store or memory failure: never skippable */
 } importer;
 
@@ -311,6 +313,60 @@ static const char *customer_key(importer *im, const rt_csv_record *rec, size_t *
     return im->scratch.p;
   }
   return NULL;
+}
+
+/* An external id s[0..*n) (column col, what it is for messages) checked as every id is
+ * (rt__id_check, shared with the API): 1 with *s and *n set to its NFC form (kept in b when
+ * it differs), else the row is bad (0: skipped, -1: stop, as parse_time). */
+static int check_id(importer *im, const rt_csv_record *rec, int col, const char *what, buf *b,
+                    const char **s, size_t *n) {
+  char *nfc;
+  size_t len;
+  const char *why;
+  if (rt__id_check(*s, *n, &nfc, &len, &why))
+    return bad_row(im, rec, col, "%s %s", what, why) ? -1 : 0;
+  if (!nfc)
+    return 1;
+  b->len = 0;
+  int rc = buf_reserve(b, len);
+  if (!rc) {
+    memcpy(b->p, nfc, len);
+    b->p[len] = '\0';
+    *s = b->p;
+    *n = len;
+  }
+  free(nfc);
+  if (rc) {
+    rt_error_set(im->err, RT_ENOMEM, "%s: out of memory", im->file);
+    return -1;
+  }
+  return 1;
+}
+
+/* The customer key of a row (customer_key), checked as an id: 1 with *key, *len and *col set,
+ * else the row is bad (0: skipped, -1: stop). */
+static int row_customer(importer *im, const rt_csv_record *rec, const char **key, size_t *len,
+                        int *col) {
+  if (!(*key = customer_key(im, rec, len, col)))
+    return bad_row(im, rec, im->cm.idx[RT_COL_CUSTOMER] >= 0 ? im->cm.idx[RT_COL_CUSTOMER]
+                                                              : im->cm.idx[RT_COL_EMAIL],
+                   "no customer id")
+               ? -1
+               : 0;
+  return check_id(im, rec, *col, *col == im->cm.idx[RT_COL_EMAIL] ? "email" : "customer id",
+                  &im->nfc_key, key, len);
+}
+
+/* Another id of a row (order, event, subscription id): 1 with *s and *n set (*n 0: none), else the
+ * row is bad (0: skipped, -1: stop). */
+static int row_id(importer *im, const rt_csv_record *rec, rt_import_col c, const char **s,
+                  size_t *n) {
+  *s = field(im, rec, c, n);
+  if (!*s || !*n)
+    return 1;
+  char what[40];
+  snprintf(what, sizeof what, "%s id", c == RT_COL_EVENT_ID ? "event" : rt_import_col_name(c));
+  return check_id(im, rec, im->cm.idx[c], what, &im->nfc_id, s, n);
 }
 
 /* Resolves a customer key to a store id (or model index), creating the customer if new. */
@@ -539,20 +595,14 @@ static int parse_money(importer *im, const rt_csv_record *rec, rt_import_col c, 
   return 1;
 }
 
-/* The currency of a row from its field s[0..n) (trimmed): the default when empty, else three
- * letters, upper-cased. Returns 0 for anything else. */
+/* The currency of a row from its field s[0..n) (trimmed): the default when empty, else a
+ * current ISO 4217 code (rt__currency_check), upper-cased. Returns 0 for anything else. */
 static int currency_code(const importer *im, const char *s, size_t n, char cur[4]) {
   if (!s || !n) {
     memcpy(cur, im->default_currency, 4);
     return 1;
   }
-  if (n != 3 || !isalpha((unsigned char)s[0]) || !isalpha((unsigned char)s[1]) ||
-      !isalpha((unsigned char)s[2]))
-    return 0;
-  for (int i = 0; i < 3; i++)
-    cur[i] = (char)toupper((unsigned char)s[i]);
-  cur[3] = '\0';
-  return 1;
+  return rt__currency_check(s, n, cur) == 0;
 }
 
 static int row_currency(importer *im, const rt_csv_record *rec, char cur[4]) {
@@ -561,7 +611,7 @@ static int row_currency(importer *im, const rt_csv_record *rec, char cur[4]) {
   if (currency_code(im, s, n, cur))
     return 1;
   return bad_row(im, rec, im->cm.idx[RT_COL_CURRENCY],
-                 "invalid currency '%.*s' (expected a 3-letter ISO 4217 code)",
+                 "invalid currency '%.*s' (expected a current ISO 4217 code like USD)",
                  (int)RT_MIN(n, 20), s)
              ? -1
              : 0;
@@ -645,23 +695,21 @@ static int flush_order(importer *im) {
 static int order_row(importer *im, const rt_csv_record *rec) {
   size_t klen, olen;
   int kcol;
-  const char *key = customer_key(im, rec, &klen, &kcol);
-  if (!key)
-    return bad_row(im, rec, im->cm.idx[RT_COL_CUSTOMER] >= 0 ? im->cm.idx[RT_COL_CUSTOMER]
-                                                              : im->cm.idx[RT_COL_EMAIL],
-                   "no customer id");
+  const char *key;
+  int ok = row_customer(im, rec, &key, &klen, &kcol);
+  if (ok <= 0)
+    return ok < 0 ? im->err->code : 0;
   if (!im->defer_numbers) /* the lookup comes after the date and amount */
     rt__strmap_prefetch(&im->cust, key, klen);
   int64_t ts;
-  int ok = parse_time(im, rec, RT_COL_DATE, &ts, 1);
+  ok = parse_time(im, rec, RT_COL_DATE, &ts, 1);
   if (ok <= 0)
     return ok < 0 ? im->err->code : 0;
   char cur[4];
   if ((ok = row_currency(im, rec, cur)) <= 0)
     return ok < 0 ? im->err->code : 0;
   int exp = rt_currency_exponent(cur);
-  int64_t amount = 0, unit_price = 0;
-  double qty = 1;
+  int64_t amount = 0, unit_price = 0, qty = 1;
   int have_amount, have_price = 0, have_qty = 0;
   if ((ok = parse_money(im, rec, RT_COL_AMOUNT, exp, &amount, &have_amount)) <= 0)
     return ok < 0 ? im->err->code : 0;
@@ -672,9 +720,12 @@ static int order_row(importer *im, const rt_csv_record *rec) {
     size_t n;
     const char *s = field(im, rec, RT_COL_QUANTITY, &n);
     if (s && n) {
-      if (rt__parse_double(s, n, &qty) || !isfinite(qty))
-        return bad_row(im, rec, im->cm.idx[RT_COL_QUANTITY], "invalid quantity '%.*s'",
-                       (int)RT_MIN(n, 40), s);
+      /* a negative quantity is a returned line (Online Retail's C invoices): with the order's
+       * total negative, the order is stored as a refund */
+      const char *why = "a quantity is a whole number";
+      if (rt__parse_i64(s, n, &qty) || rt__quantity_check((double)qty, 1, &why))
+        return bad_row(im, rec, im->cm.idx[RT_COL_QUANTITY], "invalid quantity '%.*s': %s",
+                       (int)RT_MIN(n, 40), s, why);
       have_qty = 1;
     }
   }
@@ -685,12 +736,12 @@ static int order_row(importer *im, const rt_csv_record *rec) {
                      : !have_price                  ? im->cm.idx[RT_COL_PRICE]
                                                     : im->cm.idx[RT_COL_QUANTITY],
                      "missing amount");
-    double a = qty * (double)unit_price;
-    if (fabs(a) > 9e15)
+    if (rt__money_mul(qty, unit_price, &amount))
       return bad_row(im, rec, im->cm.idx[RT_COL_QUANTITY], "amount too large");
-    amount = llround(a);
   }
-  const char *oid = field(im, rec, RT_COL_ORDER, &olen);
+  const char *oid;
+  if ((ok = row_id(im, rec, RT_COL_ORDER, &oid, &olen)) <= 0)
+    return ok < 0 ? im->err->code : 0;
   pending *p = &im->pend;
   int64_t cust;
   int rc;
@@ -746,7 +797,10 @@ static int order_row(importer *im, const rt_csv_record *rec) {
     p->nlines = 0;
     p->has_lines = im->cm.idx[RT_COL_PRODUCT] >= 0 || im->cm.idx[RT_COL_PRICE] >= 0;
   }
-  p->amount += amount;
+  if (rt__money_add(&p->amount, amount))
+    return bad_row(im, rec, im->cm.idx[RT_COL_AMOUNT] >= 0 ? im->cm.idx[RT_COL_AMOUNT]
+                                                           : im->cm.idx[RT_COL_QUANTITY],
+                   "the order's total is too large");
   if (p->has_lines) {
     if (p->nlines == p->cap) {
       size_t cap = p->cap ? p->cap * 2 : 16;
@@ -762,8 +816,8 @@ static int order_row(importer *im, const rt_csv_record *rec) {
     l->product = s && n ? buf_add(&p->strs, s, n) : -1;
     s = field(im, rec, RT_COL_NAME, &n);
     l->name = s && n ? buf_add(&p->strs, s, n) : -1;
-    l->quantity = qty;
-    l->unit_price = have_price ? unit_price : (qty != 0 ? llround((double)amount / qty) : amount);
+    l->quantity = (double)qty;
+    l->unit_price = have_price ? unit_price : llround((double)amount / (double)qty);
     l->amount = amount;
   }
   return 0;
@@ -803,13 +857,22 @@ static json_t *extra_columns(importer *im, const rt_csv_record *rec) {
 static int customer_row(importer *im, const rt_csv_record *rec) {
   size_t klen;
   int kcol;
-  const char *key = customer_key(im, rec, &klen, &kcol);
-  if (!key)
-    return bad_row(im, rec, im->cm.idx[RT_COL_CUSTOMER] >= 0 ? im->cm.idx[RT_COL_CUSTOMER]
-                                                              : im->cm.idx[RT_COL_EMAIL],
-                   "no customer id");
+  const char *key;
+  int ok = row_customer(im, rec, &key, &klen, &kcol);
+  if (ok <= 0)
+    return ok < 0 ? im->err->code : 0;
+  /* the identities linked below are ids too: checked before anything is written */
+  static const struct {
+    rt_import_col col;
+    const char *kind;
+  } ids[] = {{RT_COL_EMAIL, "email"}, {RT_COL_PHONE, "phone"}, {RT_COL_CUSTOMER, "external"}};
+  for (size_t i = 0; i < RT_ARRAY_LEN(ids); i++) {
+    size_t n;
+    const char *s = field(im, rec, ids[i].col, &n);
+    if (s && n && memchr(s, '\0', n))
+      return bad_row(im, rec, im->cm.idx[ids[i].col], "%s contains a NUL byte", ids[i].kind);
+  }
   int64_t ts = 0;
-  int ok = 1;
   if (im->cm.idx[RT_COL_DATE] >= 0 && (ok = parse_time(im, rec, RT_COL_DATE, &ts, 0)) <= 0)
     return ok < 0 ? im->err->code : 0;
   /* the other columns become attributes: a row that alone is over a customer's limits is a
@@ -858,10 +921,6 @@ static int customer_row(importer *im, const rt_csv_record *rec) {
   }
   if (rc)
     return rc;
-  static const struct {
-    rt_import_col col;
-    const char *kind;
-  } ids[] = {{RT_COL_EMAIL, "email"}, {RT_COL_PHONE, "phone"}, {RT_COL_CUSTOMER, "external"}};
   for (size_t i = 0; i < RT_ARRAY_LEN(ids); i++) {
     size_t n;
     const char *s = field(im, rec, ids[i].col, &n);
@@ -887,14 +946,19 @@ static int customer_row(importer *im, const rt_csv_record *rec) {
 static int event_row(importer *im, const rt_csv_record *rec) {
   size_t klen, tlen, n;
   int kcol;
-  const char *key = customer_key(im, rec, &klen, &kcol);
-  if (!key)
-    return bad_row(im, rec, kcol, "no customer id");
+  const char *key;
+  int ok = row_customer(im, rec, &key, &klen, &kcol);
+  if (ok <= 0)
+    return ok < 0 ? im->err->code : 0;
+  const char *eid;
+  size_t eidlen;
+  if ((ok = row_id(im, rec, RT_COL_EVENT_ID, &eid, &eidlen)) <= 0)
+    return ok < 0 ? im->err->code : 0;
   const char *type = field(im, rec, RT_COL_TYPE, &tlen);
   if (!type || !tlen)
     return bad_row(im, rec, im->cm.idx[RT_COL_TYPE], "missing event type");
   int64_t ts;
-  int ok = parse_time(im, rec, RT_COL_DATE, &ts, 1);
+  ok = parse_time(im, rec, RT_COL_DATE, &ts, 1);
   if (ok <= 0)
     return ok < 0 ? im->err->code : 0;
   char *props = NULL;
@@ -919,11 +983,10 @@ static int event_row(importer *im, const rt_csv_record *rec) {
   int64_t cust;
   int rc = resolve_customer(im, key, klen, ts, rec, &cust);
   char idbuf[64];
-  const char *eid = field(im, rec, RT_COL_EVENT_ID, &n);
   char *ext = NULL;
   if (!rc) {
-    if (eid && n) {
-      ext = rt_strndup(eid, n);
+    if (eid && eidlen) {
+      ext = rt_strndup(eid, eidlen);
     } else {
       uint64_t h = rt__hash_bytes(key, klen) ^ rt__hash_bytes(type, tlen) * 31 ^
                    rt__hash_bytes(&ts, sizeof ts) * 0x9e3779b97f4a7c15ULL;
@@ -956,13 +1019,14 @@ static int event_row(importer *im, const rt_csv_record *rec) {
 }
 
 static int subscription_row(importer *im, const rt_csv_record *rec) {
-  size_t klen, n;
+  size_t klen, n, sidlen;
   int kcol;
-  const char *key = customer_key(im, rec, &klen, &kcol);
-  if (!key)
-    return bad_row(im, rec, kcol, "no customer id");
+  const char *key, *sid;
+  int ok = row_customer(im, rec, &key, &klen, &kcol);
+  if (ok <= 0 || (ok = row_id(im, rec, RT_COL_SUBSCRIPTION, &sid, &sidlen)) <= 0)
+    return ok < 0 ? im->err->code : 0;
   int64_t start, cancel = 0, renews = 0;
-  int ok = parse_time(im, rec, RT_COL_DATE, &start, 1);
+  ok = parse_time(im, rec, RT_COL_DATE, &start, 1);
   if (ok <= 0)
     return ok < 0 ? im->err->code : 0;
   if (im->cm.idx[RT_COL_CANCELED] >= 0 &&
@@ -990,9 +1054,8 @@ static int subscription_row(importer *im, const rt_csv_record *rec) {
   s = field(im, rec, RT_COL_INTERVAL, &n);
   if (s && n)
     interval = rt_strndup(s, n);
-  s = field(im, rec, RT_COL_SUBSCRIPTION, &n);
-  if (s && n) {
-    ext = rt_strndup(s, n);
+  if (sid && sidlen) {
+    ext = rt_strndup(sid, sidlen);
   } else {
     char idbuf[64];
     uint64_t h = rt__hash_bytes(key, klen) ^ rt__hash_bytes(&start, sizeof start) * 31;
@@ -1036,6 +1099,8 @@ static void importer_free(importer *im) {
   rt_free(im->pend.strs.p);
   rt_free(im->pend.lines);
   rt_free(im->scratch.p);
+  rt_free(im->nfc_key.p);
+  rt_free(im->nfc_id.p);
   if (im->rejects)
     fclose(im->rejects);
   memset(im, 0, sizeof *im);
@@ -1162,10 +1227,10 @@ static int importer_init(importer *im, const rt_import_opts *o, rt_import_result
   im->err = err;
   rt__strmap_init(&im->cust);
   const char *cur = o->currency ? o->currency : "USD";
-  if (strlen(cur) != 3)
-    return rt_error_set(err, RT_EINVAL, "invalid currency '%s' (expected a 3-letter code)", cur);
-  for (int i = 0; i < 3; i++)
-    im->default_currency[i] = (char)toupper((unsigned char)cur[i]);
+  if (rt__currency_check(cur, strlen(cur), im->default_currency))
+    return rt_error_set(err, RT_EINVAL,
+                        "invalid currency '%.20s' (expected a current ISO 4217 code like USD)",
+                        cur);
   if (o->date_format && strcmp(o->date_format, "auto") != 0)
     return rt_datefmt_compile(o->date_format, &im->fmt, err);
   return 0;
@@ -1281,17 +1346,19 @@ static int fast_qualifies(const importer *im, const char *data, size_t len) {
       idx[RT_COL_PRICE] >= 0 || idx[RT_COL_QUANTITY] >= 0 || idx[RT_COL_PRODUCT] >= 0 ||
       idx[RT_COL_NAME] >= 0 || im->cm.nheader < 1 || im->cm.nheader > 64)
     return 0;
-  /* no quote, no CR, ASCII only (so nothing to validate as UTF-8): one pass over the part */
+  /* no quote, no CR, no NUL, ASCII only (so nothing to validate as UTF-8, and every id is
+   * already NFC: see rt__id_check): one pass over the part */
   size_t i = 0;
 #ifdef __SSE2__
-  const __m128i vq = _mm_set1_epi8('"'), vr = _mm_set1_epi8('\r');
+  const __m128i vq = _mm_set1_epi8('"'), vr = _mm_set1_epi8('\r'), v0 = _mm_setzero_si128();
   for (; i + 64 <= len; i += 64) {
     __m128i bad = _mm_setzero_si128();
     for (int k = 0; k < 64; k += 16) {
       __m128i x = _mm_loadu_si128((const __m128i *)(const void *)(data + i + k));
-      /* a byte >= 0x80 has its top bit set; a quote or CR compares to 0xFF */
+      /* a byte >= 0x80 has its top bit set; a quote, CR or NUL compares to 0xFF */
       bad = _mm_or_si128(bad, _mm_or_si128(x, _mm_or_si128(_mm_cmpeq_epi8(x, vq),
                                                              _mm_cmpeq_epi8(x, vr))));
+      bad = _mm_or_si128(bad, _mm_cmpeq_epi8(x, v0));
     }
     if (_mm_movemask_epi8(bad))
       return 0;
@@ -1299,7 +1366,7 @@ static int fast_qualifies(const importer *im, const char *data, size_t len) {
 #endif
   for (; i < len; i++) {
     unsigned char c = (unsigned char)data[i];
-    if (c >= 0x80 || c == '"' || c == '\r')
+    if (c >= 0x80 || c == '"' || c == '\r' || c == 0)
       return 0;
   }
   return 1;
@@ -1448,9 +1515,8 @@ static int fast_orders(importer *im, const char *data, size_t len) {
     if (olen && active && po.len == olen && po.id[olen - 1] == oid[olen - 1] &&
         memcmp(po.id, oid, olen - 1) == 0) {
       if (fast_customer(im, key, klen, ts, &cust) || cust != po.cust ||
-          memcmp(cur, po.cur, 4) != 0)
+          memcmp(cur, po.cur, 4) != 0 || rt__money_add(&po.amount, amount))
         return RT_EPARSE;
-      po.amount += amount;
       merged++;
     } else {
       if (active && fast_push(im, &po))

@@ -880,3 +880,27 @@ void rt_csv_close(rt_csv *c) {
   rt_free(c->name);
   rt_free(c);
 }
+
+/* ---- writing (csv.h) ---- */
+
+int rt_csv_formula_risk(const char *s) {
+  return s[0] == '=' || s[0] == '+' || s[0] == '-' || s[0] == '@' || s[0] == '\t' ||
+         s[0] == '\r';
+}
+
+size_t rt_csv_cell(char *out, const char *s, rt_csv_kind kind) {
+  char *o = out;
+  int quote = strpbrk(s, ",\"\r\n") != NULL;
+  if (quote)
+    *o++ = '"';
+  if (kind == RT_CSV_TEXT && rt_csv_formula_risk(s))
+    *o++ = '\'';
+  for (; *s; s++) {
+    if (*s == '"')
+      *o++ = '"';
+    *o++ = *s;
+  }
+  if (quote)
+    *o++ = '"';
+  return (size_t)(o - out);
+}

@@ -74,7 +74,9 @@ static int match(rt_model *m, const int64_t *link, const rt__currencies *cur, ca
       continue;
     size_t first = n;
     for (uint32_t j = r0; j < r1; j++) {
-      uint32_t k = pick(m, cur, o0, o1, j, link ? link[j] : 0, cv + first, n - first);
+      /* cv is NULL until the first match: no offset on it (UB, found by fuzz_import) */
+      uint32_t k =
+          pick(m, cur, o0, o1, j, link ? link[j] : 0, cv ? cv + first : NULL, n - first);
       if (k >= UINT32_MAX - 1)
         continue;
       if (n == cap) {

@@ -49,12 +49,13 @@ typedef struct bg_tables {
 static void bg_prepare(const double *th, void *ctx) {
   bg_tables *t = ctx;
   const double r = th[0], al = th[1], a = th[2], b = th[3], k = t->k;
-  const double lr = lgamma(r), lab = lgamma(a + b), lb = lgamma(b), la = log(al);
+  const double lr = rt__lgamma(r), lab = rt__lgamma(a + b), lb = rt__lgamma(b), la = log(al);
   const double pr = rt__digamma(r), pab = rt__digamma(a + b), pb = rt__digamma(b);
   const double tr = rt__trigamma(r), tab = rt__trigamma(a + b), tb = rt__trigamma(b);
   for (size_t x = 0; x <= t->maxx; x++) {
     double xk = (double)x + k;
-    t->c[x] = lgamma(r + x) - lr + r * la + lab + lgamma(b + xk) - lb - lgamma(a + b + xk);
+    t->c[x] = rt__lgamma(r + x) - lr + r * la + lab + rt__lgamma(b + xk) - lb -
+              rt__lgamma(a + b + xk);
     double pabx = rt__digamma(a + b + xk), tabx = rt__trigamma(a + b + xk);
     t->dr[x] = rt__digamma(r + x) - pr + la;
     t->da[x] = pab - pabx;
@@ -87,8 +88,8 @@ static double bg_ll(const double *th, const double *row, double *g, double *h,
   size_t i = tabled && t->lg ? (size_t)(row - t->base) / 3 : 0;
   int days = tabled && t->lg && t->day_T[i] != UINT32_MAX;
   double a12 = tabled ? t->c[xi]
-                      : lgamma(r + x) - lgamma(r) + r * log(al) + lgamma(a + b) + lgamma(b + xk) -
-                            lgamma(b) - lgamma(a + b + xk);
+                      : rt__lgamma(r + x) - rt__lgamma(r) + r * log(al) + rt__lgamma(a + b) +
+                            rt__lgamma(b + xk) - rt__lgamma(b) - rt__lgamma(a + b + xk);
   double lT = days ? t->lg[t->day_T[i]] : log(al + T);
   double a3 = -(r + x) * lT, a4 = -INFINITY, ltx = 0, ll, w4 = 0;
   if (xk > 0) {

@@ -25,7 +25,7 @@ typedef struct gg_tables {
 
 static void gg_prepare(const double *th, void *ctx) {
   gg_tables *t = ctx;
-  const double p = th[0], q = th[1], v = th[2], lq = lgamma(q), pq = rt__digamma(q);
+  const double p = th[0], q = th[1], v = th[2], lq = rt__lgamma(q), pq = rt__digamma(q);
   const double tq = rt__trigamma(q);
   for (size_t x = 1; x <= t->maxx; x++) {
     double px = p * x, pxq = rt__digamma(px + q), lx = log((double)x);
@@ -33,7 +33,7 @@ static void gg_prepare(const double *th, void *ctx) {
     t->hpp[x] = (double)x * x * (txq - rt__trigamma(px));
     t->hpq[x] = x * txq;
     t->hqq[x] = txq - tq;
-    t->c[x] = lgamma(px + q) - lgamma(px) - lq + q * log(v) + px * lx;
+    t->c[x] = rt__lgamma(px + q) - rt__lgamma(px) - lq + q * log(v) + px * lx;
     t->dp[x] = x * (pxq - rt__digamma(px) + lx);
     t->dq[x] = pxq - pq + log(v);
   }
@@ -49,7 +49,8 @@ double rt__gamma_gamma_ll(const double *th, const double *row, double *g, double
   double px = p * x, lvm = log(v + m * x);
   double lm = tabled ? t->lm[(size_t)(row - t->base) / 2] : log(m);
   double c = tabled ? t->c[xi]
-                    : lgamma(px + q) - lgamma(px) - lgamma(q) + q * log(v) + px * log(x);
+                    : rt__lgamma(px + q) - rt__lgamma(px) - rt__lgamma(q) + q * log(v) +
+                          px * log(x);
   double ll = c + (px - 1) * lm - (px + q) * lvm;
   if (g) {
     double u = 1 / (v + m * x);

@@ -89,7 +89,7 @@ double rt__pareto_ll(const double *th, const double *row, double *g, double *h,
   (void)ctx;
   const double r = th[0], al = th[1], s = th[2], be = th[3];
   const double x = row[0], tx = row[1], T = row[2];
-  double c = lgamma(r + x) - lgamma(r) + r * log(al) + s * log(be);
+  double c = rt__lgamma(r + x) - rt__lgamma(r) + r * log(al) + s * log(be);
   double lb = -(r + x) * log(al + T) - s * log(be + T); /* ln B1 */
   double ga[4];
   double la = log_a0(th, x, tx, T, ga) + log(s) - log(r + s + x);

@@ -9,7 +9,9 @@
 #include "predict/fit.h"
 #include "predict/specfun.h"
 
-static double lbeta(double a, double b) { return lgamma(a) + lgamma(b) - lgamma(a + b); }
+static double lbeta(double a, double b) {
+  return rt__lgamma(a) + rt__lgamma(b) - rt__lgamma(a + b);
+}
 
 /* row = (t, survived): survived 0 — churned in period t: ln P(T = t) = ln B(alpha + 1,
  * beta + t - 1) - ln B(alpha, beta); survived 1 — still there after t periods: ln S(t) =

@@ -4,6 +4,15 @@
 #ifndef RETAIN_PREDICT_SPECFUN_H
 #define RETAIN_PREDICT_SPECFUN_H
 
+#include <math.h>
+
+/* ln |Gamma(x)|. The fits run on several threads: lgamma() writes the sign of Gamma(x) to the
+ * global signgam, a data race; lgamma_r() returns it through its argument instead. */
+static inline double rt__lgamma(double x) {
+  int sign;
+  return lgamma_r(x, &sign);
+}
+
 /* psi(x) = d/dx ln Gamma(x), for x > 0. */
 double rt__digamma(double x);
 /* psi'(x), the trigamma function, for x > 0. */

@@ -67,12 +67,23 @@ static int id_field(json_t *o, const char *key, const char *path, char **out, ch
     return 0;
   char buf[32];
   const char *s = text_of(v, buf);
-  if (!s || !*s || strlen(s) > 512) {
+  size_t n = s ? (json_is_string(v) ? json_string_length(v) : strlen(s)) : 0;
+  if (!s || !n || n > 512) {
     snprintf(field, cap, "%s%s", path, key);
     return rt_error_set(err, RT_EINVAL, "%s: must be a non-empty string of at most 512 bytes",
                         field);
   }
-  if (!(*out = rt_strdup(s)))
+  /* the importer's rules for ids (validate.c): the same customer whichever way it came */
+  char *nfc;
+  const char *why;
+  if (rt__id_check(s, n, &nfc, &n, &why) || (n > 512 && (why = "is over 512 bytes in NFC"))) {
+    free(nfc);
+    snprintf(field, cap, "%s%s", path, key);
+    return rt_error_set(err, RT_EINVAL, "%s: %s", field, why);
+  }
+  *out = rt_strndup(nfc ? nfc : s, n);
+  free(nfc);
+  if (!*out)
     return rt_error_set(err, RT_ENOMEM, "%s", rt_strerror(RT_ENOMEM));
   return 0;
 }
@@ -96,21 +107,23 @@ static int object_field(json_t *o, const char *key, const char *path, char **out
   return *out ? 0 : rt_error_set(err, RT_ENOMEM, "%s", rt_strerror(RT_ENOMEM));
 }
 
-/* a money value of the properties: a number (or numeric string) >= 0, in minor units */
+/* a money value of the properties >= 0, in minor units: a JSON number, or a string that is
+ * a plain decimal number as an import file has it (rt__parse_money: no blanks, no exponent,
+ * no hex); at most RT__MONEY_MAX */
 static int money(json_t *v, int exp, int64_t *out) {
-  double x;
-  if (json_is_number(v))
-    x = json_number_value(v);
-  else if (json_is_string(v)) {
-    char *end;
-    x = strtod(json_string_value(v), &end);
-    if (end == json_string_value(v) || *end)
+  int64_t x;
+  if (json_is_number(v)) {
+    if (rt__money_from_double(json_number_value(v), exp, &x))
       return -1;
-  } else
+  } else if (json_is_string(v)) {
+    if (rt__parse_money(json_string_value(v), json_string_length(v), exp, &x))
+      return -1;
+  } else {
     return -1;
-  if (!(x >= 0) || x > 1e15)
+  }
+  if (x < 0)
     return -1;
-  *out = llround(x * pow(10, exp));
+  *out = x;
   return 0;
 }
 
@@ -121,15 +134,11 @@ static int money_fields(json_t *p, const char *ppath, const char *const *names, 
                         rt__event *ev, int *which, char *field, size_t cap, rt_error *err) {
   json_t *cur = json_object_get(p, "currency");
   const char *c = json_is_string(cur) ? json_string_value(cur) : "USD";
-  int letters = strlen(c) == 3;
-  for (int i = 0; letters && i < 3; i++)
-    letters = isalpha((unsigned char)c[i]) != 0;
-  if (!letters) {
+  if (rt__currency_check(c, strlen(c), ev->currency)) {
     snprintf(field, cap, "%scurrency", ppath);
-    return rt_error_set(err, RT_EINVAL, "%s: an ISO 4217 code like USD", field);
+    return rt_error_set(err, RT_EINVAL, "%s: not a current ISO 4217 currency code (like USD)",
+                        field);
   }
-  for (int i = 0; i < 3; i++)
-    ev->currency[i] = (char)toupper((unsigned char)c[i]);
   ev->has_currency = json_is_string(cur);
   *which = -1;
   for (int k = 0; k < n; k++) {
@@ -139,7 +148,9 @@ static int money_fields(json_t *p, const char *ppath, const char *const *names, 
     *which = k;
     if (money(v, rt_currency_exponent(ev->currency), &ev->amount)) {
       snprintf(field, cap, "%s%s", ppath, names[k]);
-      return rt_error_set(err, RT_EINVAL, "%s: an amount, a number >= 0", field);
+      return rt_error_set(err, RT_EINVAL,
+                          "%s: an amount, a number >= 0 (a string: plain decimal digits)",
+                          field);
     }
     break;
   }
@@ -252,13 +263,22 @@ static int parse_commerce(json_t *o, const char *path, rt__event *ev, char *fiel
       l->product = pid;
       l->name = name;
       json_t *q = json_object_get(it, "quantity");
-      l->quantity = json_is_number(q) ? json_number_value(q) : 1;
+      const char *why = "a quantity is a whole number from 1 to 1000000";
+      l->quantity = 1;
+      if (q && !json_is_null(q) &&
+          (!json_is_number(q) || rt__quantity_check(l->quantity = json_number_value(q), 0, &why))) {
+        snprintf(field, cap, "%squantity", ipath);
+        return rt_error_set(err, RT_EINVAL, "%s: %s", field, why);
+      }
       json_t *price = json_object_get(it, "price");
       if (price && money(price, exp, &l->unit_price)) {
         snprintf(field, cap, "%sprice", ipath);
         return rt_error_set(err, RT_EINVAL, "%s: a number >= 0", field);
       }
-      l->amount = llround((double)l->unit_price * l->quantity);
+      if (rt__money_mul((int64_t)l->quantity, l->unit_price, &l->amount)) {
+        snprintf(field, cap, "%sprice", ipath);
+        return rt_error_set(err, RT_EINVAL, "%s: quantity times price is too large", field);
+      }
     }
   }
   return 0;
@@ -503,7 +523,8 @@ int rt__events_parse(const char *body, size_t len, rt__ev_kind kind, int64_t now
 /* ---- the writer's id cache ---- */
 
 static size_t slot_of(const rt__idcache *c, const char *k) {
-  size_t s = (size_t)rt__hash_bytes(k, strlen(k)) & (c->cap - 1);
+  /* keyed: the userIds come from whoever holds a write key */
+  size_t s = (size_t)rt__hash_table(k, strlen(k)) & (c->cap - 1);
   while (c->key[s] && strcmp(c->key[s], k))
     s = (s + 1) & (c->cap - 1);
   return s;

@@ -5,6 +5,7 @@
  * store. */
 #include <retain/alloc.h>
 #include <retain/cohort.h>
+#include <retain/csv.h>
 #include <retain/metrics.h>
 #include <retain/segment.h>
 
@@ -14,6 +15,7 @@
 #include <string.h>
 
 #include "analytics/report_json.h"
+#include "internal.h"
 #include "server/http.h"
 
 #define WAIT_MS 30000       /* a read waits this long for the view to catch up */
@@ -257,6 +259,29 @@ out:
   return one;
 }
 
+/* {id} of a path as ids are stored: in NFC (rt__id_check), in buf when that differs; an id
+ * that is no valid id, or too long for buf, is looked up as it is (and found nowhere). */
+static const char *path_id(const char *id, char *buf, size_t cap) {
+  char *nfc;
+  size_t n;
+  const char *why;
+  if (rt__id_check(id, strlen(id), &nfc, &n, &why) || !nfc)
+    return id;
+  if (n < cap) {
+    memcpy(buf, nfc, n);
+    buf[n] = '\0';
+    id = buf;
+  }
+  free(nfc);
+  return id;
+}
+
+/* rt__customer_view of a path's {id} */
+static int view_of(rt_store *st, const char *id, rt_customer_view *v, rt_error *err) {
+  char buf[1024];
+  return rt__customer_view(st, path_id(id, buf, sizeof buf), v, err);
+}
+
 enum MHD_Result rt__get_customer(rt_server *s, rt__request *rq, struct MHD_Connection *c) {
   const char *id = rq->param[0];
   enum MHD_Result res;
@@ -264,7 +289,7 @@ enum MHD_Result rt__get_customer(rt_server *s, rt__request *rq, struct MHD_Conne
   rt_error err = {0};
   int slot;
   rt_store *st = rt__reader_take(s, &slot);
-  int rc = rt__customer_view(st, id, &v, &err);
+  int rc = view_of(st, id, &v, &err);
   rt__reader_give(s, slot);
   if (rc == RT_ENOTFOUND)
     return rt__send_error(rq, c, MHD_HTTP_NOT_FOUND, "not_found", err.msg, NULL);
@@ -601,19 +626,14 @@ typedef struct export_stream {
   size_t npending, pending_off;
 } export_stream;
 
-static void csv_field(char **p, char *end, const char *s) {
-  int quote = strpbrk(s, ",\"\r\n") != NULL;
-  char *o = *p;
-  if (quote && o < end)
-    *o++ = '"';
-  for (; *s && o < end; s++) {
-    if (*s == '"' && o + 1 < end)
-      *o++ = '"';
-    *o++ = *s;
+/* A cell at *p (rt_csv_cell: quoted when needed, a text cell guarded against formula
+ * injection); *p = end when it may not fit, and the line is written again in a larger buffer. */
+static void csv_field(char **p, char *end, const char *s, rt_csv_kind kind) {
+  if ((size_t)(end - *p) < RT_CSV_CELL_ROOM(strlen(s))) {
+    *p = end;
+    return;
   }
-  if (quote && o < end)
-    *o++ = '"';
-  *p = o;
+  *p += rt_csv_cell(*p, s, kind);
 }
 
 /* One line (the header when i == SIZE_MAX) of the view's features f into buf; its length, or 0
@@ -628,6 +648,9 @@ static size_t export_line(const export_stream *x, const rt_features *f, size_t i
     const char *s = num;
     num[0] = 0;
     const rt_column *col = x->cols[k] == SIZE_MAX ? NULL : &f->cols[x->cols[k]];
+    /* names (attributes' come from the data) and text values are text; the rest numbers */
+    rt_csv_kind kind =
+        i == SIZE_MAX || (col && col->type == RT_TYPE_TEXT) ? RT_CSV_TEXT : RT_CSV_NUMBER;
     if (i == SIZE_MAX) {
       s = x->names[k];
     } else if (!col) {
@@ -645,7 +668,7 @@ static size_t export_line(const export_stream *x, const rt_features *f, size_t i
       else
         snprintf(num, sizeof num, "%.10g", d);
     }
-    csv_field(&p, end, s);
+    csv_field(&p, end, s, kind);
   }
   if (p >= end)
     return 0;
@@ -1070,6 +1093,8 @@ enum MHD_Result rt__delete_segment(rt_server *s, rt__request *rq, struct MHD_Con
 /* The store id of {id}: the customer's own id (a merged-away one resolves to the survivor),
  * else retain's id. RT_ENOTFOUND when neither. */
 static int resolve(rt_store *st, const char *id, int64_t *out, rt_error *err) {
+  char buf[1024];
+  id = path_id(id, buf, sizeof buf);
   int rc = rt_store_customer_find(st, id, strlen(id), out, err);
   if (rc == RT_ENOTFOUND) {
     rt_customer_view v;
@@ -1234,7 +1259,7 @@ enum MHD_Result rt__unmerge_customer(rt_server *s, rt__request *rq, struct MHD_C
   rt_error err = {0};
   int slot;
   rt_store *st = rt__reader_take(s, &slot);
-  int rc = rt__customer_view(st, id, &v, &err);
+  int rc = view_of(st, id, &v, &err);
   rt__reader_give(s, slot);
   if (rc == RT_ENOTFOUND)
     return rt__send_error(rq, c, MHD_HTTP_NOT_FOUND, "not_found", "no such customer", NULL);

@@ -10,10 +10,9 @@
 #include <retain/sha256.h>
 
 #include <assert.h>
-#include <errno.h>
-#include <fcntl.h>
 #include <jansson.h>
 #include <math.h>
+#include <openssl/rand.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -861,24 +860,10 @@ static void wipe(void *p, size_t n) {
     *v++ = 0;
 }
 
-/* n random bytes from the kernel's generator. */
+/* n random bytes from libcrypto's generator (a CSPRNG seeded from the kernel's). */
 static int random_bytes(unsigned char *buf, size_t n, rt_error *err) {
-  int fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
-  if (fd < 0)
-    return rt_error_set(err, RT_EIO, "/dev/urandom: %s", strerror(errno));
-  size_t got = 0;
-  while (got < n) {
-    ssize_t r = read(fd, buf + got, n - got);
-    if (r < 0 && errno == EINTR)
-      continue;
-    if (r <= 0) {
-      int e = r < 0 ? errno : EIO;
-      close(fd);
-      return rt_error_set(err, RT_EIO, "/dev/urandom: %s", strerror(e));
-    }
-    got += (size_t)r;
-  }
-  close(fd);
+  if (RAND_bytes(buf, (int)n) != 1)
+    return rt_error_set(err, RT_EIO, "no random bytes: libcrypto's RAND_bytes failed");
   return 0;
 }
 
@@ -905,11 +890,12 @@ static int new_key(char out[RT_KEY_SIZE], rt_error *err) {
 }
 
 /* What the store keeps of a key: the hex SHA-256 of all of it. */
-static void key_hash(const char *key, size_t len, char hex[RT_SHA256_HEX_SIZE]) {
+static int key_hash(const char *key, size_t len, char hex[RT_SHA256_HEX_SIZE], rt_error *err) {
   uint8_t d[RT_SHA256_SIZE];
-  rt_sha256(key, len, d);
+  int rc = rt_sha256(key, len, d);
   rt_sha256_hex(d, hex);
   wipe(d, sizeof d);
+  return rc ? rt_error_set(err, rc, "API key: cannot hash it (out of memory)") : 0;
 }
 
 static int valid_scope(const char *s) {
@@ -939,8 +925,9 @@ int rt_store_key_create(rt_store *st, const char *name, const char *scope, char 
     return finish(st, rc, err);
   char key[RT_KEY_SIZE], prefix[RT_KEY_PREFIX_LEN + 1], hash[RT_SHA256_HEX_SIZE];
   rc = new_key(key, err);
+  if (!rc)
+    rc = key_hash(key, RT_KEY_LEN, hash, err);
   if (!rc) {
-    key_hash(key, RT_KEY_LEN, hash);
     memcpy(prefix, key, RT_KEY_PREFIX_LEN);
     prefix[RT_KEY_PREFIX_LEN] = '\0';
     rc = st->ops->key_create(st->be, name, scope, prefix, hash, out_id, err);
@@ -962,8 +949,9 @@ int rt_store_key_check(rt_store *st, const char *key, size_t len, rt_key_info *o
   if (!st || (!key && len) || !out)
     return bad(err, "rt_store_key_check: NULL argument");
   char hash[RT_SHA256_HEX_SIZE];
-  key_hash(key, len, hash);
-  int rc = st->ops->key_check(st->be, hash, out, err);
+  int rc = key_hash(key, len, hash, err);
+  if (!rc)
+    rc = st->ops->key_check(st->be, hash, out, err);
   if (rc)
     memset(out, 0, sizeof *out);
   return finish(st, rc, err);

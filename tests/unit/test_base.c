@@ -8,8 +8,10 @@
 #include "internal.h"
 #include <retain/alloc.h>
 #include <retain/error.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <unistd.h>
 
 static void test_strerror(void **state) {
   (void)state;
@@ -32,7 +34,7 @@ static void test_money(void **state) {
   assert_int_equal(v, 1999);
   assert_int_equal(rt__parse_money("-2.5", 4, 2, &v), 0);
   assert_int_equal(v, -250);
-  assert_int_equal(rt__parse_money(" 12 ", 4, 2, &v), 0);
+  assert_int_equal(rt__parse_money("12", 2, 2, &v), 0);
   assert_int_equal(v, 1200);
   assert_int_equal(rt__parse_money("0.125", 5, 2, &v), 0); /* half away from zero */
   assert_int_equal(v, 13);
@@ -40,7 +42,7 @@ static void test_money(void **state) {
   assert_int_equal(v, -13);
   assert_int_equal(rt__parse_money("7", 1, 0, &v), 0);
   assert_int_equal(v, 7);
-  assert_int_equal(rt__parse_money(".5", 2, 2, &v), 0);
+  assert_int_equal(rt__parse_money("0.5", 3, 2, &v), 0);
   assert_int_equal(v, 50);
   assert_int_equal(rt__parse_money("1.234", 5, 3, &v), 0);
   assert_int_equal(v, 1234);
@@ -58,6 +60,154 @@ static void test_money(void **state) {
   assert_int_equal(rt__parse_i64("-42", 3, &i), 0);
   assert_int_equal(i, -42);
   assert_int_equal(rt__parse_i64("4.2", 3, &i), RT_EPARSE);
+}
+
+/* Amounts are plain decimal numbers: what strtod would also take is refused (issue 13). */
+static void test_money_strict(void **state) {
+  (void)state;
+  static const char *const bad[] = {"0x1p4", " 5", "5 ", "\t5", "inf", "-inf", "nan", "1e3",
+                                    "1E3", ".5", "5.", "-.5", "+", "1 000", "--5", "5-"};
+  int64_t v = 77;
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    assert_int_equal(rt__parse_money(bad[i], strlen(bad[i]), 2, &v), RT_EPARSE);
+    assert_int_equal(v, 77);
+  }
+  assert_int_equal(rt__parse_money("+5", 2, 2, &v), 0);
+  assert_int_equal(v, 500);
+  /* the bound: 9e15 minor units either way, and no further */
+  assert_int_equal(rt__parse_money("90000000000000.00", 17, 2, &v), 0);
+  assert_true(v == RT__MONEY_MAX);
+  assert_int_equal(rt__parse_money("-90000000000000", 15, 2, &v), 0);
+  assert_true(v == -RT__MONEY_MAX);
+  assert_int_equal(rt__parse_money("90000000000000.01", 17, 2, &v), RT_ERANGE);
+  assert_int_equal(rt__parse_money("9000000000000001", 16, 0, &v), RT_ERANGE);
+  /* products and sums of money never wrap around */
+  int64_t p;
+  assert_int_equal(rt__money_mul(3, 250, &p), 0);
+  assert_true(p == 750);
+  assert_int_equal(rt__money_mul(1000000, RT__MONEY_MAX, &p), RT_ERANGE);
+  assert_int_equal(rt__money_mul(INT64_MAX, 2, &p), RT_ERANGE);
+  assert_int_equal(rt__money_mul(-1000000, 9000000000, &p), 0);
+  assert_true(p == -RT__MONEY_MAX);
+  int64_t sum = RT__MONEY_MAX - 1;
+  assert_int_equal(rt__money_add(&sum, 1), 0);
+  assert_int_equal(rt__money_add(&sum, 1), RT_ERANGE);
+  assert_true(sum == RT__MONEY_MAX);
+  assert_int_equal(rt__money_from_double(19.99, 2, &p), 0);
+  assert_true(p == 1999);
+  assert_int_equal(rt__money_from_double(1e300, 2, &p), RT_ERANGE);
+  assert_int_equal(rt__money_from_double(NAN, 2, &p), RT_ERANGE);
+}
+
+/* Quantities: whole numbers 1..1,000,000; negative only where a return is meant. */
+static void test_quantity(void **state) {
+  (void)state;
+  const char *why = NULL;
+  assert_int_equal(rt__quantity_check(1, 0, &why), 0);
+  assert_int_equal(rt__quantity_check(1000000, 0, &why), 0);
+  assert_int_equal(rt__quantity_check(-3, 1, &why), 0);
+  static const double bad[] = {0, 1.5, 1e300, 1000001, -1e300, INFINITY};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++) {
+    why = NULL;
+    assert_int_equal(rt__quantity_check(bad[i], 1, &why), RT_EINVAL);
+    assert_non_null(why);
+  }
+  assert_int_equal(rt__quantity_check(NAN, 1, &why), RT_EINVAL);
+  assert_int_equal(rt__quantity_check(-3, 0, &why), RT_EINVAL);
+  assert_non_null(strstr(why, "Order Refunded"));
+}
+
+/* Currencies: a current ISO 4217 code, any case; three letters alone are not enough. */
+static void test_currency(void **state) {
+  (void)state;
+  char c[4];
+  assert_int_equal(rt__currency_check("usd", 3, c), 0);
+  assert_string_equal(c, "USD");
+  static const char *const good[] = {"AED", "EUR", "JPY", "KWD", "XAU", "ZWG", "CLF", "gbp"};
+  for (size_t i = 0; i < sizeof good / sizeof good[0]; i++)
+    assert_int_equal(rt__currency_check(good[i], 3, c), 0);
+  static const char *const bad[] = {"zzz", "ABC", "US", "USDX", "U$D", "HRK", "DEM", "us1", ""};
+  for (size_t i = 0; i < sizeof bad / sizeof bad[0]; i++)
+    assert_int_equal(rt__currency_check(bad[i], strlen(bad[i]), c), RT_EINVAL);
+  assert_int_equal(rt__currency_check("US\0", 3, c), RT_EINVAL);
+}
+
+/* Ids: NFC, so the two spellings of "café" are one; NUL and invalid UTF-8 refused. */
+static void test_id_check(void **state) {
+  (void)state;
+  const char *pre = "caf\xc3\xa9", *dec = "cafe\xcc\x81", *why = NULL;
+  char *nfc;
+  size_t n;
+  assert_int_equal(rt__id_check(pre, strlen(pre), &nfc, &n, &why), 0);
+  assert_null(nfc); /* already NFC */
+  assert_int_equal(n, strlen(pre));
+  assert_int_equal(rt__id_check(dec, strlen(dec), &nfc, &n, &why), 0);
+  assert_non_null(nfc);
+  assert_int_equal(n, strlen(pre));
+  assert_memory_equal(nfc, pre, n);
+  free(nfc);
+  assert_int_equal(rt__id_check("ab", 2, &nfc, &n, &why), 0);
+  assert_null(nfc);
+  assert_int_equal(rt__id_check("a\0b", 3, &nfc, &n, &why), RT_EINVAL);
+  assert_string_equal(why, "contains a NUL byte");
+  assert_int_equal(rt__id_check("a\xff", 2, &nfc, &n, &why), RT_EINVAL);
+  assert_string_equal(why, "is not valid UTF-8");
+  assert_int_equal(rt__id_check("\xed\xa0\x80", 3, &nfc, &n, &why), RT_EINVAL); /* a surrogate */
+  assert_int_equal(rt__id_check("\xc3", 1, &nfc, &n, &why), RT_EINVAL);          /* cut short */
+}
+
+/* The hash of the tables keyed by outside ids (issue 13): SipHash, checked against the
+ * published SipHash-2-4 vectors (key 00..0f; messages 00 01 02 ...), keyed per process. */
+static void test_siphash(void **state) {
+  (void)state;
+  uint64_t key[2] = {0x0706050403020100ULL, 0x0f0e0d0c0b0a0908ULL};
+  unsigned char msg[15];
+  for (int i = 0; i < 15; i++)
+    msg[i] = (unsigned char)i;
+  assert_true(rt__siphash(key, msg, 0, 2, 4) == 0x726fdb47dd0e0e31ULL);
+  assert_true(rt__siphash(key, msg, 15, 2, 4) == 0xa129ca6149be45e5ULL);
+  /* two keys (seeds), one id: two hashes */
+  uint64_t other[2] = {key[0] + 1, key[1]};
+  assert_true(rt__siphash(key, "customer-42", 11, 1, 3) !=
+              rt__siphash(other, "customer-42", 11, 1, 3));
+}
+
+/* Two processes hash the same id differently (each draws its own key), so colliding ids cannot
+ * be prepared in advance; within a process the hash is stable, and lookups work. */
+static void test_hash_table_keyed(void **state) {
+  (void)state;
+  uint64_t h[2];
+  char self[512], cmd[600];
+  ssize_t len = readlink("/proc/self/exe", self, sizeof self - 1);
+  assert_true(len > 0);
+  self[len] = '\0';
+  snprintf(cmd, sizeof cmd, "'%s' --hash-table customer-42", self);
+  for (int i = 0; i < 2; i++) {
+    FILE *p = popen(cmd, "r");
+    assert_non_null(p);
+    unsigned long long v = 0;
+    assert_int_equal(fscanf(p, "%llx", &v), 1);
+    assert_int_equal(pclose(p), 0);
+    h[i] = v;
+  }
+  assert_true(h[0] != h[1]);
+  assert_true(rt__hash_table("customer-42", 11) == rt__hash_table("customer-42", 11));
+  rt__strmap m;
+  rt__strmap_init(&m);
+  char k[32];
+  for (int i = 0; i < 50000; i++) {
+    uint32_t ix;
+    int n = snprintf(k, sizeof k, "cust-%d", i);
+    assert_int_equal(rt__strmap_intern(&m, k, (size_t)n, &ix, NULL), 0);
+    assert_int_equal(ix, (uint32_t)i);
+  }
+  for (int i = 0; i < 50000; i++) {
+    uint32_t ix = 0;
+    int n = snprintf(k, sizeof k, "cust-%d", i);
+    assert_int_equal(rt__strmap_find(&m, k, (size_t)n, &ix), 1);
+    assert_int_equal(ix, (uint32_t)i);
+  }
+  rt__strmap_free(&m);
 }
 
 static void test_strmap(void **state) {
@@ -259,10 +409,21 @@ static void test_alloc_fail(void **state) {
   rt_free(p);
 }
 
-int main(void) {
+int main(int argc, char **argv) {
+  /* for test_hash_table_keyed: this process's hash of an id */
+  if (argc == 3 && !strcmp(argv[1], "--hash-table")) {
+    printf("%llx\n", (unsigned long long)rt__hash_table(argv[2], strlen(argv[2])));
+    return 0;
+  }
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_strerror),
       cmocka_unit_test(test_money),
+      cmocka_unit_test(test_money_strict),
+      cmocka_unit_test(test_quantity),
+      cmocka_unit_test(test_currency),
+      cmocka_unit_test(test_id_check),
+      cmocka_unit_test(test_siphash),
+      cmocka_unit_test(test_hash_table_keyed),
       cmocka_unit_test(test_strmap),
       cmocka_unit_test(test_strmap_numbers_and_strings),
       cmocka_unit_test(test_strmap_merge),

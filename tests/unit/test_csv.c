@@ -466,6 +466,54 @@ static void test_random_roundtrip(void **state) {
 
 /* Every allocation may fail: the reader then says so, leaks nothing, and the next try from a
  * fresh reader works. */
+/* Writing: RFC 4180 quoting, and text cells that a spreadsheet would run as a formula get a
+ * leading single quote (issue 13); numbers are left as they are. The cell reads back through
+ * the reader as the guarded text. */
+static void test_write_cells(void **state) {
+  (void)state;
+  static const struct {
+    const char *in;
+    rt_csv_kind kind;
+    const char *out;
+  } cases[] = {
+      {"plain", RT_CSV_TEXT, "plain"},
+      {"a,b", RT_CSV_TEXT, "\"a,b\""},
+      {"say \"hi\"", RT_CSV_TEXT, "\"say \"\"hi\"\"\""},
+      {"=HYPERLINK(\"x\")", RT_CSV_TEXT, "\"'=HYPERLINK(\"\"x\"\")\""},
+      {"-1+2", RT_CSV_TEXT, "'-1+2"},
+      {"+1", RT_CSV_TEXT, "'+1"},
+      {"@SUM(A1)", RT_CSV_TEXT, "'@SUM(A1)"},
+      {"\tx", RT_CSV_TEXT, "'\tx"},
+      {"\rx", RT_CSV_TEXT, "\"'\rx\""},
+      {"=1,2", RT_CSV_TEXT, "\"'=1,2\""},
+      {"a=b", RT_CSV_TEXT, "a=b"},
+      {"", RT_CSV_TEXT, ""},
+      {"-5.2", RT_CSV_NUMBER, "-5.2"},
+      {"+3", RT_CSV_NUMBER, "+3"},
+  };
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    char out[64];
+    size_t n = rt_csv_cell(out, cases[i].in, cases[i].kind);
+    assert_true(n <= RT_CSV_CELL_ROOM(strlen(cases[i].in)));
+    out[n] = '\0';
+    assert_string_equal(out, cases[i].out);
+    assert_int_equal(rt_csv_formula_risk(cases[i].in),
+                     cases[i].in[0] && strchr("=+-@\t\r", cases[i].in[0]));
+    if (!n)
+      continue;
+    rt_csv *c;
+    rt_csv_record rec;
+    assert_int_equal(rt_csv_open_mem(out, n, "w.csv", NULL, &c, NULL), 0);
+    assert_int_equal(rt_csv_next(c, &rec, NULL), 1);
+    assert_int_equal(rec.nfields, 1);
+    const char *in = cases[i].in;
+    int guarded = cases[i].kind == RT_CSV_TEXT && rt_csv_formula_risk(in);
+    assert_true(rec.fields[0][0] == (guarded ? '\'' : in[0]));
+    assert_string_equal(rec.fields[0] + guarded, in);
+    rt_csv_close(c);
+  }
+}
+
 static void test_alloc_failures(void **state) {
   (void)state;
   const char *text = "a,\"b\"\"c\",d\ne,f,g,h,i,j,k,l,m,n,o,p,q,r,s,t,u,v,w,x,y,z\n";
@@ -517,6 +565,7 @@ int main(void) {
       cmocka_unit_test(test_latin1),      cmocka_unit_test(test_files),
       cmocka_unit_test(test_pipe),        cmocka_unit_test(test_long_records),
       cmocka_unit_test(test_random_roundtrip), cmocka_unit_test(test_alloc_failures),
+      cmocka_unit_test(test_write_cells),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -254,6 +254,13 @@ static void test_period_parse_label(void **state) {
   label_fails(RT_PERIOD_YEAR, "24", "invalid year label '24' (expected YYYY or YYYY-MM-DD)");
   label_fails(RT_PERIOD_DAY, "2024-03", "invalid day label '2024-03' (expected YYYY-MM-DD)");
   label_fails(RT_PERIOD_WEEK, "", "empty week label (expected YYYY-Www or YYYY-MM-DD)");
+  /* found by fuzz_query: 0000-01-01 was in week "-001-W52", a label that does not read back */
+  label_fails(RT_PERIOD_WEEK, "0000-01-01", "invalid week label '0000-01-01': years start at 0001");
+  label_fails(RT_PERIOD_MONTH, "0000-01", "invalid month label '0000-01': years start at 0001");
+  char label[32];
+  assert_int_equal(rt_period_parse_label(RT_PERIOD_WEEK, "0001-01-01", &p, &e), 0);
+  rt_period_label(RT_PERIOD_WEEK, p, label, sizeof label);
+  assert_string_equal(label, "0001-W01");
 }
 
 static void test_unit_parse(void **state) {

@@ -489,6 +489,147 @@ static void test_parallel_read_reports_errors(void **state) {
   rt_model_builder_free(b);
 }
 
+/* Writes len bytes of text (NULs included) into the fixture's directory. */
+static const char *write_bytes(fx *f, const char *name, const char *text, size_t len) {
+  static char path[256];
+  snprintf(path, sizeof path, "%s/%s", f->dir, name);
+  FILE *fp = fopen(path, "w");
+  assert_non_null(fp);
+  assert_int_equal(fwrite(text, 1, len, fp), len);
+  fclose(fp);
+  return path;
+}
+
+/* Values a hostile or broken file holds (issue 13): each refused with its file:line:column,
+ * the store unchanged. */
+static void test_hostile_values(void **state) {
+  fx *f = *state;
+#define T(text) text, sizeof text - 1
+  static const struct {
+    const char *name, *text;
+    size_t len;
+    const char *msg;
+  } cases[] = {
+      {"hex.csv", T("customer_id,date,amount\na,2024-01-05,0x1p4\n"),
+       "hex.csv:2:3 (column 3 'amount'): invalid number '0x1p4'"},
+      {"exp.csv", T("customer_id,date,amount\na,2024-01-05,1e3\n"),
+       "exp.csv:2:3 (column 3 'amount'): invalid number '1e3'"},
+      {"inf.csv", T("customer_id,date,amount\na,2024-01-05,inf\n"), "inf.csv:2:3"},
+      {"big.csv", T("customer_id,date,amount\na,2024-01-05,90000000000000.01\n"),
+       "big.csv:2:3 (column 3 'amount'): invalid number '90000000000000.01' (too large)"},
+      {"cur.csv", T("customer_id,date,amount,currency\na,2024-01-05,5,zzz\n"),
+       "cur.csv:2:4 (column 4 'currency'): invalid currency 'zzz'"},
+      {"qty.csv", T("order_id,customer_id,date,quantity,unit_price\n1,a,2024-01-05,1e300,2.50\n"),
+       "qty.csv:2:4 (column 4 'quantity'): invalid quantity '1e300'"},
+      {"frac.csv", T("order_id,customer_id,date,quantity,unit_price\n1,a,2024-01-05,1.5,2.50\n"),
+       "frac.csv:2:4 (column 4 'quantity'): invalid quantity '1.5'"},
+      {"zero.csv", T("order_id,customer_id,date,quantity,unit_price\n1,a,2024-01-05,0,2.50\n"),
+       "zero.csv:2:4"},
+      {"mul.csv",
+       T("order_id,customer_id,date,quantity,unit_price\n1,a,2024-01-05,1000000,90000000000\n"),
+       "mul.csv:2:4 (column 4 'quantity'): amount too large"},
+      {"sum.csv",
+       T("order_id,customer_id,date,amount\n1,a,2024-01-05,90000000000000\n"
+         "1,a,2024-01-05,90000000000000\n"),
+       "sum.csv:3:4 (column 4 'amount'): the order's total is too large"},
+      {"nul.csv", T("customer_id,date,amount\nab\0c,2024-01-05,5\n"),
+       "nul.csv:2:1 (column 1 'customer_id'): customer id contains a NUL byte"},
+      {"nulorder.csv", T("order_id,customer_id,date,amount\nx\0y,a,2024-01-05,5\n"),
+       "nulorder.csv:2:1 (column 1 'order_id'): order id contains a NUL byte"},
+  };
+#undef T
+  rt_import_opts o;
+  rt_import_opts_init(&o, RT_IMPORT_ORDERS);
+  rt_import_result r;
+  rt_error err;
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    const char *p = write_bytes(f, cases[i].name, cases[i].text, cases[i].len);
+    rt_error_clear(&err);
+    int rc = rt_import_file(f->st, p, &o, &r, &err);
+    if (rc != RT_EPARSE || !strstr(err.msg, cases[i].msg))
+      fail_msg("%s: rc %d, '%s'", cases[i].name, rc, err.msg);
+  }
+  assert_int_equal(count(f, "orders"), 0);
+  assert_int_equal(count(f, "customers"), 0);
+  /* an event id and a subscription id are ids too */
+  rt_import_opts_init(&o, RT_IMPORT_EVENTS);
+  static const char ev[] = "event_id,customer_id,type,timestamp\ne\0,a,login,2024-01-05\n";
+  const char *p = write_bytes(f, "ev.csv", ev, sizeof ev - 1);
+  assert_int_equal(rt_import_file(f->st, p, &o, &r, &err), RT_EPARSE);
+  assert_non_null(strstr(err.msg, "ev.csv:2:1 (column 1 'event_id'): event id contains a NUL"));
+  rt_import_opts_init(&o, RT_IMPORT_SUBSCRIPTIONS);
+  static const char sub[] = "subscription_id,customer_id,started_at,amount,currency\n"
+                            "s1,a,2024-01-05,5,ABC\n";
+  p = write_bytes(f, "sub.csv", sub, sizeof sub - 1);
+  assert_int_equal(rt_import_file(f->st, p, &o, &r, &err), RT_EPARSE);
+  assert_non_null(strstr(err.msg, "sub.csv:2:5 (column 5 'currency'): invalid currency 'ABC'"));
+  /* --currency too */
+  rt_import_opts_init(&o, RT_IMPORT_ORDERS);
+  o.currency = "zzz";
+  p = write_file(f, "ok.csv", "customer_id,date,amount\na,2024-01-05,5\n");
+  assert_int_equal(rt_import_file(f->st, p, &o, &r, &err), RT_EINVAL);
+  assert_non_null(strstr(err.msg, "invalid currency 'zzz'"));
+  assert_int_equal(count(f, "customers"), 0);
+}
+
+/* "café" precomposed and "café" with a combining accent are one customer (NFC), and so are
+ * two spellings of one order id. */
+static void test_ids_are_nfc(void **state) {
+  fx *f = *state;
+  const char *p = write_file(f, "nfc.csv",
+                             "order_id,customer_id,date,amount\n"
+                             "r\xc3\xa9" "f,caf\xc3\xa9,2024-01-05,5\n"
+                             "re\xcc\x81" "f,cafe\xcc\x81,2024-01-05,5\n"
+                             "o2,cafe\xcc\x81,2024-01-06,7\n");
+  rt_import_opts o;
+  rt_import_opts_init(&o, RT_IMPORT_ORDERS);
+  rt_import_result r;
+  rt_error err;
+  assert_int_equal(rt_import_file(f->st, p, &o, &r, &err), 0);
+  assert_int_equal(count(f, "customers"), 1);
+  assert_int_equal(count(f, "orders"), 2); /* the first two rows are lines of one order */
+  int64_t id;
+  assert_int_equal(rt_store_customer_find(f->st, "caf\xc3\xa9", 5, &id, &err), 0);
+}
+
+/* The parallel fast row loop holds to the rules too: a NUL in an id or an order total past
+ * the bound in a big file is reported with its place, not taken in. */
+static void test_parallel_read_hostile(void **state) {
+  fx *f = *state;
+  for (int bad = 0; bad < 2; bad++) {
+    char path[256];
+    snprintf(path, sizeof path, "%s/hostile%d.csv", f->dir, bad);
+    FILE *fp = fopen(path, "w");
+    assert_non_null(fp);
+    fputs("order_id,customer_id,date,amount,currency,note\n", fp);
+    for (int o = 0; o < 300000; o++) {
+      if (o == 250000 && bad == 0)
+        fwrite("250000,1\0,2024-01-01,1.00,USD,x\n", 1, 33, fp);
+      else if (o == 250000)
+        fputs("250000,7,2024-01-01,90000000000000.00,USD,x\n"
+              "250000,7,2024-01-01,1.00,USD,x\n",
+              fp);
+      else
+        fprintf(fp, "%d,%d,2024-01-%02d,1.50,USD,padding text for size\n", o, o % 5000,
+                1 + o % 28);
+    }
+    fclose(fp);
+    rt_import_opts o;
+    rt_import_opts_init(&o, RT_IMPORT_ORDERS);
+    rt_model_builder *b;
+    assert_int_equal(rt_model_builder_new(NULL, NULL, &b), 0);
+    rt_import_result r;
+    rt_error err;
+    rt_error_clear(&err);
+    int rc = rt_import_orders_to_model(path, &o, b, &r, &err);
+    if (rc >= 0 || !strstr(err.msg, bad ? ":250003:4 (column 4 'amount'): the order's total"
+                                        : ":250002:2 (column 2 'customer_id'): customer id "
+                                          "contains a NUL byte"))
+      fail_msg("file %d: rc %d, '%s'", bad, rc, err.msg);
+    rt_model_builder_free(b);
+  }
+}
+
 static void test_customers_events_subscriptions(void **state) {
   fx *f = *state;
   rt_import_result r;
@@ -571,6 +712,9 @@ int main(void) {
       cmocka_unit_test_setup_teardown(test_parallel_read_equals_serial, setup, teardown),
       cmocka_unit_test_setup_teardown(test_parallel_read_reports_errors, setup, teardown),
       cmocka_unit_test_setup_teardown(test_customers_events_subscriptions, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_hostile_values, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_ids_are_nfc, setup, teardown),
+      cmocka_unit_test_setup_teardown(test_parallel_read_hostile, setup, teardown),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
 }

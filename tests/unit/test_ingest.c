@@ -435,6 +435,79 @@ static void test_writer_refusals(void **state) {
 
 /* Mutated bodies (bytes flipped, cut, duplicated) parse or fail with a message and a path;
  * what parses has a customer and, for track, a name. */
+/* Values a hostile client sends (issue 13): refused with their JSON path, by the rules the
+ * CSV importer applies (validate.c). */
+static void test_hostile_values(void **state) {
+  (void)state;
+#define ORDER(props) "{\"userId\":\"u\",\"event\":\"Order Completed\",\"properties\":{\"order_id\":" \
+                     "\"o\"," props "}}"
+  static const struct {
+    const char *body, *field, *reason;
+  } cases[] = {
+      {ORDER("\"total\":\"0x1p4\""), "properties.total", "plain decimal"},
+      {ORDER("\"total\":\" 5\""), "properties.total", "plain decimal"},
+      {ORDER("\"total\":\"5 \""), "properties.total", "plain decimal"},
+      {ORDER("\"total\":\"inf\""), "properties.total", "plain decimal"},
+      {ORDER("\"total\":\"nan\""), "properties.total", "plain decimal"},
+      {ORDER("\"total\":\"1e3\""), "properties.total", "plain decimal"},
+      {ORDER("\"total\":1e300"), "properties.total", "a number >= 0"},
+      {ORDER("\"total\":90000000000000.02"), "properties.total", "a number >= 0"},
+      {ORDER("\"total\":5,\"currency\":\"zzz\""), "properties.currency", "ISO 4217"},
+      {ORDER("\"total\":5,\"currency\":\"ABC\""), "properties.currency", "ISO 4217"},
+      {ORDER("\"total\":5,\"products\":[{\"sku\":\"a\",\"price\":2,\"quantity\":1e300}]"),
+       "properties.products[0].quantity", "whole number"},
+      {ORDER("\"total\":5,\"products\":[{\"sku\":\"a\",\"price\":2,\"quantity\":-2}]"),
+       "properties.products[0].quantity", "Order Refunded"},
+      {ORDER("\"total\":5,\"products\":[{\"sku\":\"a\",\"price\":2,\"quantity\":0}]"),
+       "properties.products[0].quantity", "quantity"},
+      {ORDER("\"total\":5,\"products\":[{\"sku\":\"a\",\"price\":2,\"quantity\":2.5}]"),
+       "properties.products[0].quantity", "whole number"},
+      {ORDER("\"total\":5,\"products\":[{\"sku\":\"a\",\"price\":2,\"quantity\":\"3\"}]"),
+       "properties.products[0].quantity", "whole number"},
+      {ORDER("\"total\":5,\"products\":[{\"sku\":\"a\",\"price\":90000000000,"
+             "\"quantity\":1000000}]"),
+       "properties.products[0].price", "too large"},
+      {"{\"userId\":\"u\",\"event\":\"Subscription Started\",\"properties\":{"
+       "\"subscription_id\":\"s\",\"amount\":\"0x10\"}}",
+       "properties.amount", "plain decimal"},
+  };
+#undef ORDER
+  for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+    rt__events ev;
+    char field[128] = "";
+    rt_error err = {0};
+    int rc = parse(cases[i].body, RT__EV_TRACK, &ev, field, &err);
+    if (rc != RT_EINVAL || strcmp(field, cases[i].field) || !strstr(err.msg, cases[i].reason))
+      fail_msg("case %zu: rc %d, field '%s', '%s'", i, rc, field, err.msg);
+  }
+}
+
+/* Ids are NFC: "café" with a precomposed or a combining accent is one customer, whichever id
+ * field it is in. */
+static void test_ids_are_nfc(void **state) {
+  (void)state;
+  rt__events ev;
+  char field[128];
+  rt_error err = {0};
+  assert_int_equal(parse("{\"userId\":\"cafe\\u0301\",\"anonymousId\":\"a\xcc\x81\","
+                         "\"messageId\":\"m\\u0065\\u0301\",\"event\":\"Order Completed\","
+                         "\"properties\":{\"order_id\":\"o\\u00e9\",\"total\":\"12.50\","
+                         "\"currency\":\"eur\"}}",
+                         RT__EV_TRACK, &ev, field, &err),
+                   0);
+  assert_string_equal(ev.v[0].user_id, "caf\xc3\xa9");
+  assert_string_equal(ev.v[0].anon_id, "\xc3\xa1");
+  assert_string_equal(ev.v[0].message_id, "m\xc3\xa9");
+  assert_string_equal(ev.v[0].order_id, "o\xc3\xa9");
+  assert_string_equal(ev.v[0].currency, "EUR");
+  assert_true(ev.v[0].amount == 1250);
+  rt__events_free(&ev);
+  /* a NUL written as \u0000 never reaches an id */
+  assert_int_equal(parse("{\"userId\":\"a\\u0000b\",\"event\":\"A\"}", RT__EV_TRACK, &ev, field,
+                         &err),
+                   RT_EPARSE);
+}
+
 static void test_random(void **state) {
   (void)state;
   static const char *seeds[] = {
@@ -530,6 +603,8 @@ int main(void) {
       cmocka_unit_test(test_time_bounds),
       cmocka_unit_test(test_traits_limits),
       cmocka_unit_test(test_writer_refusals),
+      cmocka_unit_test(test_hostile_values),
+      cmocka_unit_test(test_ids_are_nfc),
       cmocka_unit_test(test_random),
   };
   return cmocka_run_group_tests(tests, NULL, NULL);
