@@ -465,7 +465,6 @@ static void test_parallel_read_equals_serial(void **state) {
   }
 }
 
-/* A bad row in a file read by the fast loop: the error still names its line and column. */
 /* Reading the orders file at path into a model fails with an error that holds msg. */
 static void model_import_fails(const char *path, const char *msg) {
   rt_import_opts o;
@@ -481,6 +480,7 @@ static void model_import_fails(const char *path, const char *msg) {
   rt_model_builder_free(b);
 }
 
+/* A bad row in a file read by the fast loop: the error still names its line and column. */
 static void test_parallel_read_reports_errors(void **state) {
   fx *f = *state;
   char path[256];
