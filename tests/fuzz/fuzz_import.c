@@ -18,23 +18,18 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
 
+#include "fuzz_memfd.h"
 #include "internal.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 1)
     return 0;
-  int fd = memfd_create("fuzz_import", 0);
+  char path[64];
+  int fd = fuzz_memfd(data + 1, size - 1, path);
   if (fd < 0)
     return 0;
-  if (write(fd, data + 1, size - 1) != (ssize_t)(size - 1)) {
-    close(fd);
-    return 0;
-  }
-  char path[64];
-  snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
   rt_import_opts o;
   rt_import_opts_init(&o, RT_IMPORT_ORDERS);
   o.skip_bad = data[0] & 1;

@@ -18,8 +18,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/mman.h>
 #include <unistd.h>
+
+#include "fuzz_memfd.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
   if (size < 1)
@@ -36,15 +37,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (rt_store_open(&cfg, &st, &err))
       abort();
   }
-  int fd = memfd_create("fuzz_rates", 0);
+  char path[64];
+  int fd = fuzz_memfd(data + 1, size - 1, path);
   if (fd < 0)
     return 0;
-  if (write(fd, data + 1, size - 1) != (ssize_t)(size - 1)) {
-    close(fd);
-    return 0;
-  }
-  char path[64];
-  snprintf(path, sizeof path, "/proc/self/fd/%d", fd);
   rt_rates_import_opts o;
   rt_rates_import_opts_init(&o);
   o.skip_bad = data[0] & 1;

@@ -465,6 +465,21 @@ static void test_parallel_read_equals_serial(void **state) {
   }
 }
 
+/* Reading the orders file at path into a model fails with an error that holds msg. */
+static void model_import_fails(const char *path, const char *msg) {
+  rt_import_opts o;
+  rt_import_opts_init(&o, RT_IMPORT_ORDERS);
+  rt_model_builder *b;
+  assert_int_equal(rt_model_builder_new(NULL, NULL, &b), 0);
+  rt_import_result r;
+  rt_error err;
+  rt_error_clear(&err);
+  int rc = rt_import_orders_to_model(path, &o, b, &r, &err);
+  if (rc >= 0 || !strstr(err.msg, msg))
+    fail_msg("%s: rc %d, '%s'", path, rc, err.msg);
+  rt_model_builder_free(b);
+}
+
 /* A bad row in a file read by the fast loop: the error still names its line and column. */
 static void test_parallel_read_reports_errors(void **state) {
   fx *f = *state;
@@ -478,15 +493,7 @@ static void test_parallel_read_reports_errors(void **state) {
             o == 250000 ? 0 : 1);
   fputs("300000,1,2024-02-30,1.00,USD,bad day\n", fp);
   fclose(fp);
-  rt_import_opts o;
-  rt_import_opts_init(&o, RT_IMPORT_ORDERS);
-  rt_model_builder *b;
-  assert_int_equal(rt_model_builder_new(NULL, NULL, &b), 0);
-  rt_import_result r;
-  rt_error err;
-  assert_true(rt_import_orders_to_model(path, &o, b, &r, &err) < 0);
-  assert_non_null(strstr(err.msg, "bad.csv:300002:3"));
-  rt_model_builder_free(b);
+  model_import_fails(path, "bad.csv:300002:3");
 }
 
 /* Writes len bytes of text (NULs included) into the fixture's directory. */
@@ -614,19 +621,9 @@ static void test_parallel_read_hostile(void **state) {
                 1 + o % 28);
     }
     fclose(fp);
-    rt_import_opts o;
-    rt_import_opts_init(&o, RT_IMPORT_ORDERS);
-    rt_model_builder *b;
-    assert_int_equal(rt_model_builder_new(NULL, NULL, &b), 0);
-    rt_import_result r;
-    rt_error err;
-    rt_error_clear(&err);
-    int rc = rt_import_orders_to_model(path, &o, b, &r, &err);
-    if (rc >= 0 || !strstr(err.msg, bad ? ":250003:4 (column 4 'amount'): the order's total"
-                                        : ":250002:2 (column 2 'customer_id'): customer id "
-                                          "contains a NUL byte"))
-      fail_msg("file %d: rc %d, '%s'", bad, rc, err.msg);
-    rt_model_builder_free(b);
+    model_import_fails(path, bad ? ":250003:4 (column 4 'amount'): the order's total"
+                                 : ":250002:2 (column 2 'customer_id'): customer id contains "
+                                   "a NUL byte");
   }
 }
 
