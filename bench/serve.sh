@@ -55,14 +55,15 @@ median() { sort -g | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 # (the first seconds of a new store create its customers and grow its files: not the steady
 # state), the load generator's JSON line
 fresh() {
-  local db="$DIR/s$RANDOM.db" key
+  local db="$DIR/s$RANDOM.db" key rkey
   key=$("$BIN" --db "$db" keys create --scope write 2>/dev/null)
+  rkey=$("$BIN" --db "$db" keys create --scope read 2>/dev/null) # /metrics needs one
   start "$db"
   "$LOAD" --port "$PORT" --key "$key" "$@" >/dev/null 2>&1
-  curl -s "http://127.0.0.1:$PORT/metrics" >"$DIR/m1"
+  curl -s -u "$rkey:" "http://127.0.0.1:$PORT/metrics" >"$DIR/m1"
   local line
   line=$("$LOAD" --port "$PORT" --key "$key" "$@" 2>/dev/null | tail -1)
-  curl -s "http://127.0.0.1:$PORT/metrics" >"$DIR/m2"
+  curl -s -u "$rkey:" "http://127.0.0.1:$PORT/metrics" >"$DIR/m2"
   echo "${line%\}}, \"server_p99_ms\": $(server_p99)}"
   stop
   rm -f "$db" "$db-wal" "$db-shm"
