@@ -8,11 +8,23 @@
 #include <openssl/core_names.h>
 #include <openssl/evp.h>
 #include <openssl/params.h>
+#include <pthread.h>
 #include <string.h>
+
+/* The algorithm fetched once: EVP_sha256() makes OpenSSL 3 look the implementation up again at
+ * every use (a lookup under a lock, shared by every thread hashing a key) */
+static EVP_MD *sha256_md;
+static pthread_once_t sha256_once = PTHREAD_ONCE_INIT;
+static void fetch_sha256(void) { sha256_md = EVP_MD_fetch(NULL, "SHA256", NULL); }
+
+static const EVP_MD *sha256(void) {
+  pthread_once(&sha256_once, fetch_sha256);
+  return sha256_md ? sha256_md : EVP_sha256();
+}
 
 int rt_sha256_init(rt_sha256_ctx *c) {
   c->md = EVP_MD_CTX_new();
-  if (c->md && EVP_DigestInit_ex(c->md, EVP_sha256(), NULL) == 1)
+  if (c->md && EVP_DigestInit_ex(c->md, sha256(), NULL) == 1)
     return 0;
   EVP_MD_CTX_free(c->md);
   c->md = NULL;
@@ -40,7 +52,7 @@ int rt_sha256_final(rt_sha256_ctx *c, uint8_t out[RT_SHA256_SIZE]) {
 int rt_sha256(const void *data, size_t n, uint8_t out[RT_SHA256_SIZE]) {
   unsigned len = 0;
   static const char empty[1];
-  if (EVP_Digest(n ? data : empty, n, out, &len, EVP_sha256(), NULL) == 1 &&
+  if (EVP_Digest(n ? data : empty, n, out, &len, sha256(), NULL) == 1 &&
       len == RT_SHA256_SIZE)
     return 0;
   memset(out, 0, RT_SHA256_SIZE);

@@ -9,6 +9,7 @@
 
 #include <jansson.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -139,6 +140,9 @@ typedef struct rt__writer {
     int64_t id, ms;
   } key_seen[RT__KEY_SLOTS], key_queue[RT__KEY_SLOTS];
   size_t nkey_queue;
+  struct { /* key_seen, read without the lock (a stale or torn pair only costs a lock) */
+    atomic_llong id, ms;
+  } key_fresh[RT__KEY_SLOTS];
 } rt__writer;
 
 /* Starts the writer on an open writable store (the writer uses it from its own thread only).
