@@ -20,6 +20,7 @@
 #include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <time.h>
 #include <fcntl.h>
 #include <pthread.h>
 #include <sys/mman.h>
@@ -237,6 +238,7 @@ typedef struct importer {
   buf scratch;
   buf nfc_key, nfc_id;   /* the NFC forms of a row's customer key and its other id */
   int fatal;             /* a store or memory failure: never skippable */
+  int64_t latest_ms;     /* a row's date after this (a day past the clock) is refused */
 } importer;
 
 /* Reports a bad row. Returns the error code when the import must stop, 0 when the row is
@@ -574,6 +576,14 @@ static int parse_time(importer *im, const rt_csv_record *rec, rt_import_col c, i
   rt_error_clear(&e);
   if (rt_date_parse(im->fmt, s, n, im->o->tz, out, &e))
     return bad_row(im, rec, im->cm.idx[c], "%s", e.msg[0] ? e.msg : "invalid date") ? -1 : 0;
+  if (*out > im->latest_ms) {
+    char today[16];
+    rt_day_format((int32_t)((im->latest_ms - 86400000LL) / 86400000LL), today, sizeof today);
+    return bad_row(im, rec, im->cm.idx[c], "'%.*s' is in the future (today is %s, UTC)",
+                   (int)RT_MIN(n, 40), s, today)
+               ? -1
+               : 0;
+  }
   return 1;
 }
 
@@ -1225,6 +1235,15 @@ static int importer_init(importer *im, const rt_import_opts *o, rt_import_result
   im->o = o;
   im->res = res;
   im->err = err;
+  /* A purchase, an event or a sign-up dated in the future is a wrong clock or a wrong column:
+   * stored, it would be hidden from every report (they stop at today) and stretch any asked
+   * to go past it. A day of slack for time zones. Subscriptions may be dated ahead
+   * (scheduled starts, renewals, cancellations at the end of a term). */
+  struct timespec now;
+  clock_gettime(CLOCK_REALTIME, &now);
+  im->latest_ms = o->kind == RT_IMPORT_SUBSCRIPTIONS
+                      ? INT64_MAX
+                      : (int64_t)now.tv_sec * 1000 + 86400000LL;
   rt__strmap_init(&im->cust);
   const char *cur = o->currency ? o->currency : "USD";
   if (rt__currency_check(cur, strlen(cur), im->default_currency))
@@ -1488,8 +1507,8 @@ static int fast_orders(importer *im, const char *data, size_t len) {
     size_t n = l[di];
     const char *x = rt__trim(f[di], &n);
     int64_t ts;
-    if (!n || rt_date_parse(im->fmt, x, n, im->o->tz, &ts, &e))
-      return RT_EPARSE;
+    if (!n || rt_date_parse(im->fmt, x, n, im->o->tz, &ts, &e) || ts > im->latest_ms)
+      return RT_EPARSE; /* the careful reader says what is wrong */
     /* currency: mostly the same three letters as the row before */
     n = ui >= 0 ? l[ui] : 0;
     x = ui >= 0 ? rt__trim(f[ui], &n) : NULL;

@@ -54,4 +54,17 @@ api GET "/v1/customers/cafe%CC%81" "" -u "$READ:"
 assert_eq "$CODE" 200 "the customer by its decomposed id"
 assert_contains "$BODY_OUT" "\"customer_id\":\"café\""
 kill "$PID"; wait "$PID" 2>/dev/null
+
+# a purchase dated in the future (year 9999, or two days ahead) is a bad row naming its cell,
+# not a row every report would hide; subscriptions may be dated ahead (scheduled renewals)
+AHEAD=$(date -u -d '+2 days' +%Y-%m-%d)
+printf 'order_id,customer_id,order_date,amount,currency\nf1,x,2024-05-01,1.00,USD\nf2,y,9999-12-31,1.00,USD\nf3,z,%s,1.00,USD\n' "$AHEAD" >future.csv
+run 1 "$RT_BIN" import orders future.csv
+assert_contains "$ERR" "future.csv:3:3 (column 3 'order_date'): '9999-12-31' is in the future (today is $(date -u +%Y-%m-%d), UTC)"
+assert_eq "$(sql "select count(*) from orders where ext_id like 'f%'")" 0 "nothing stored"
+run 0 "$RT_BIN" import orders future.csv --skip-bad
+assert_contains "$OUT" "skipped 2 bad rows"
+assert_eq "$(sql "select count(*) from orders where ext_id like 'f%'")" 1 "the good row"
+printf 'subscription_id,customer_id,plan,start_date,renews_at\ns1,x,pro,2024-05-01,%s\n' "$AHEAD" >subs.csv
+run 0 "$RT_BIN" import subscriptions subs.csv
 finish
