@@ -44,6 +44,7 @@ typedef struct rt__conn {
   atomic_int phase;      /* RT__CONN_*: waiting for headers, receiving a body, being answered */
   atomic_llong since_ms; /* monotonic ms the phase began */
   int cut;               /* shut down by the guard (g->mu) */
+  atomic_int nul;        /* the request being read has %00 in its path or query */
   struct rt__conn *prev, *next;
 } rt__conn;
 

@@ -872,6 +872,20 @@ static int body_append(rt_server *s, rt__request *rq, const char *data, size_t n
   return 0;
 }
 
+/* libmicrohttpd's own decoding of the path and the query (%XX), watching for %00: decoded, a
+ * NUL would cut `/v1/customers/a%00b` to customer `a`. The request is answered 400 instead. */
+static size_t unescape(void *cls, struct MHD_Connection *c, char *s) {
+  (void)cls;
+  for (const char *p = s; (p = strchr(p, '%')); p++)
+    if (p[1] == '0' && p[2] == '0') {
+      rt__conn *e = rt__guard_conn(c);
+      if (e)
+        atomic_store(&e->nul, 1);
+      break;
+    }
+  return MHD_http_unescape(s);
+}
+
 /* ---- one request ---- */
 
 static enum MHD_Result too_large(rt_server *s, rt__request *rq, struct MHD_Connection *c) {
@@ -904,6 +918,11 @@ static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const ch
  * when *res is the answer. */
 static int answer_early(rt_server *s, rt__request *rq, struct MHD_Connection *c, const char *url,
                         enum MHD_Result *res) {
+  if (rq->conn && atomic_exchange(&rq->conn->nul, 0)) {
+    *res = rt__send_error(rq, c, MHD_HTTP_BAD_REQUEST, "bad_request",
+                          "the path or the query holds a NUL byte (%00)", NULL);
+    return 1;
+  }
   int n[2] = {0, 0};
   MHD_get_connection_values(c, MHD_HEADER_KIND, count_header, n);
   if (n[0] > 1 || (n[0] && n[1])) {
@@ -1122,6 +1141,7 @@ int rt_server_start(const rt_server_config *cfg, rt_server **out, rt_error *err)
                           (unsigned)(s->cfg.max_per_ip > 0 ? s->cfg.max_per_ip : 0),
                           MHD_OPTION_NOTIFY_COMPLETED, completed, s,
                           MHD_OPTION_NOTIFY_CONNECTION, rt__guard_notify, &s->guard,
+                          MHD_OPTION_UNESCAPE_CALLBACK, unescape, NULL,
                           MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)s->cfg.request_timeout,
                           MHD_OPTION_END);
   if (!s->d) {

@@ -99,6 +99,11 @@ $ATTACK raw "${U##*:}" 'G"ET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r
 sleep 0.2
 CHECKS=$((CHECKS + 1))
 grep '^{' "$T/serve.err" | jq -e . >/dev/null || fail "a request log line is not JSON: $(grep '^{' "$T/serve.err" | tail -3)"
+api GET "/v1/customers/c1%00xyz" "" -u "$READ:"
+assert_eq "$CODE" 400 "a NUL in a path does not cut the id to another customer's"
+assert_contains "$BODY_OUT" "NUL byte (%00)"
+api GET "/v1/customers/%63%31" "" -u "$READ:"
+assert_eq "$(echo "$BODY_OUT" | jq -r .customer_id)" c1 "other escapes are decoded"
 api GET "/v1/metrics?period=%ff%fe" "" -u "$READ:"
 assert_eq "$CODE" 400 "invalid UTF-8 in a query"
 assert_contains "$(echo "$BODY_OUT" | jq -r .error.message)" "period wants day, week, month"
