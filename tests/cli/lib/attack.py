@@ -12,9 +12,10 @@ count and time). Each mode prints one line of JSON with what it saw.
   attack.py early PORT KEY N LENGTH
       N POST /v1/track requests whose headers announce LENGTH bytes of body (KEY: "-" for no
       key), sending no body; prints the statuses answered within 3 s (None: no answer).
-  attack.py bodies PORT N LENGTH
-      N concurrent POST /v1/track requests without a key, each sending LENGTH bytes of body;
-      prints the statuses (None: the connection was closed).
+  attack.py bodies PORT N LENGTH SEND HOLD
+      N concurrent POST /v1/track requests without a key, each announcing LENGTH bytes of body,
+      sending SEND of them and holding the connection HOLD seconds; prints the statuses (None:
+      no answer).
   attack.py raw PORT TEXT
       sends TEXT (Python escapes allowed) and prints the status line and body answered.
 """
@@ -136,7 +137,9 @@ def early(port, key, n, length):
         s.close()
 
 
-def bodies(port, n, length):
+def bodies(port, n, length, send, hold):
+    """n connections without a key, each announcing length bytes of body and sending send of
+    them, then holding the connection hold seconds (the server would keep what it buffered)"""
     out = [None] * n
     chunk = b"x" * 65536
 
@@ -147,13 +150,14 @@ def bodies(port, n, length):
                        "Content-Length: %d\r\n\r\n" % length).encode())
             sent = 0
             try:
-                while sent < length:
-                    k = min(len(chunk), length - sent)
+                while sent < send:
+                    k = min(len(chunk), send - sent)
                     s.sendall(chunk[:k])
                     sent += k
             except OSError:
                 pass
-            out[i] = read_answer(s, time.time() + 5.0)[0]
+            out[i] = read_answer(s, time.time() + hold)[0]
+            time.sleep(max(0.0, hold - 0.1))
             s.close()
         except OSError:
             pass
@@ -183,7 +187,7 @@ if __name__ == "__main__":
     elif mode == "early":
         early(port, a[0], int(a[1]), int(a[2]))
     elif mode == "bodies":
-        bodies(port, int(a[0]), int(a[1]))
+        bodies(port, int(a[0]), int(a[1]), int(a[2]), float(a[3]))
     elif mode == "raw":
         raw(port, a[0])
     else:
