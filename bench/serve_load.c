@@ -21,6 +21,10 @@
  *   build/bench/serve_load --port 8080 --key $READ --threads 8 --get-customers 2000 \
  *     --id-prefix user --id-count 50000
  *
+ * --gzip LEVEL sends the bodies gzipped (Content-Encoding: gzip, zlib level LEVEL, as
+ * RudderStack's SDK does), compressed before the clock starts so that only the server's cost
+ * is measured.
+ *
  * The exit status is 1 when any request failed (not answered 200).
  */
 #include <arpa/inet.h>
@@ -34,8 +38,10 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 static int port = 8080, nthreads = 4, nrequests = 200, batch = 100, get_customers = 0;
+static int gzip_level = -1; /* --gzip LEVEL: bodies gzipped (made before the clock starts) */
 static double rate = 0; /* requests a second in all; 0: closed loop */
 static const char *key = "", *id_prefix = "user", *ids_path = NULL;
 static long id_count = 0;
@@ -76,6 +82,8 @@ typedef struct worker {
   double *lat; /* seconds, one per request sent */
   int n, ok, failed;
   uint64_t rng;
+  char **pre;     /* --gzip: the requests, made before the clock starts */
+  size_t *prelen;
 } worker;
 
 static int connect_to(void) {
@@ -138,6 +146,26 @@ static size_t build(worker *w, int r, char *body, size_t cap, char *req, size_t 
                           e ? "," : "", (w->id * 7919 + r * batch + e) % 50000, w->id, r, e,
                           (long)time(NULL), (int)getpid(), e);
   if (batch > 1) n += (size_t)snprintf(body + n, cap - n, "]}");
+  if (gzip_level >= 0) { /* as RudderStack's SDK sends: gzip, Content-Encoding: gzip */
+    z_stream z = {0};
+    unsigned char *zb = malloc(n + 1024);
+    deflateInit2(&z, gzip_level, Z_DEFLATED, 15 + 16, 8, Z_DEFAULT_STRATEGY);
+    z.next_in = (unsigned char *)body;
+    z.avail_in = (uInt)n;
+    z.next_out = zb;
+    z.avail_out = (uInt)(n + 1024);
+    deflate(&z, Z_FINISH);
+    size_t zn = z.total_out;
+    deflateEnd(&z);
+    size_t h = (size_t)snprintf(req, rcap,
+                                "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic %s\r\n"
+                                "Content-Type: application/json\r\nContent-Encoding: gzip\r\n"
+                                "Content-Length: %zu\r\n\r\n",
+                                batch > 1 ? "/v1/batch" : "/v1/track", auth, zn);
+    memcpy(req + h, zb, zn);
+    free(zb);
+    return h + zn;
+  }
   return (size_t)snprintf(req, rcap,
                           "POST %s HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Basic %s\r\n"
                           "Content-Type: application/json\r\nContent-Length: %zu\r\n\r\n%s",
@@ -153,7 +181,9 @@ static void *run(void *arg) {
   /* open loop: this thread's share of the rate, its first send staggered among the threads */
   double every = rate > 0 ? nthreads / rate : 0, first = start + every * w->id / nthreads;
   for (int r = 0; r < nrequests; r++) {
-    size_t m = build(w, r, body, cap, req, cap + 1024);
+    size_t m = w->pre ? w->prelen[r] : build(w, r, body, cap, req, cap + 1024);
+    if (w->pre)
+      memcpy(req, w->pre[r], m);
     double t0 = now_s();
     if (every > 0) {
       double due = first + r * every;
@@ -212,6 +242,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(argv[i], "--id-prefix")) id_prefix = argv[i + 1];
     else if (!strcmp(argv[i], "--id-count")) id_count = atol(argv[i + 1]);
     else if (!strcmp(argv[i], "--ids")) ids_path = argv[i + 1];
+    else if (!strcmp(argv[i], "--gzip")) gzip_level = atoi(argv[i + 1]);
     else {
       fprintf(stderr, "serve_load: unknown option '%s' (see the top of bench/serve_load.c)\n",
               argv[i]);
@@ -235,13 +266,26 @@ int main(int argc, char **argv) {
   base64(user, auth);
   worker *w = calloc((size_t)nthreads, sizeof *w);
   pthread_t *th = calloc((size_t)nthreads, sizeof *th);
-  start = now_s() + 0.01;
   for (int t = 0; t < nthreads; t++) {
     w[t].id = t;
     w[t].rng = 0x9E3779B97F4A7C15ULL * (uint64_t)(t + 1) ^ (uint64_t)getpid();
     w[t].lat = calloc((size_t)nrequests, sizeof *w[t].lat);
-    pthread_create(&th[t], NULL, run, &w[t]);
   }
+  if (gzip_level >= 0 && !get_customers) /* compressed before the clock: the server's cost only */
+    for (int t = 0; t < nthreads; t++) {
+      size_t cap = (size_t)batch * 160 + 512;
+      char *body = malloc(cap);
+      w[t].pre = calloc((unsigned)nrequests, sizeof *w[t].pre);
+      w[t].prelen = calloc((unsigned)nrequests, sizeof *w[t].prelen);
+      for (int r = 0; r < nrequests; r++) {
+        w[t].pre[r] = malloc(cap + 1024);
+        w[t].prelen[r] = build(&w[t], r, body, cap, w[t].pre[r], cap + 1024);
+      }
+      free(body);
+    }
+  start = now_s() + 0.01;
+  for (int t = 0; t < nthreads; t++)
+    pthread_create(&th[t], NULL, run, &w[t]);
   int ok = 0, failed = 0;
   for (int t = 0; t < nthreads; t++) pthread_join(th[t], NULL);
   double el = now_s() - start;

@@ -18,7 +18,7 @@
 #include "server/live.h"
 
 #define RT__MAX_ROUTES 40
-#define RT__NSTATUS 13
+#define RT__NSTATUS 14
 #define RT__NBUCKETS 12
 
 typedef struct rt__metrics {
@@ -105,6 +105,7 @@ typedef struct rt__request {
   const rt_server *srv;
   size_t reserved; /* bytes of s->body_bytes this request holds */
   size_t expect;   /* its Content-Length, 0 if none */
+  int encoding;    /* Content-Encoding: 0 identity, 1 gzip, 2 deflate (inflated before use) */
   size_t received; /* bytes of the body so far (len stops at the limit) */
   int too_big;
   int timed_out;   /* the body took longer than the request timeout */

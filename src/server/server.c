@@ -19,11 +19,12 @@
 #include <sys/mman.h>
 #include <time.h>
 #include <unistd.h>
+#include <zlib.h>
 
 #include "server/http.h"
 
 static const unsigned statuses[RT__NSTATUS] = {200, 201, 400, 401, 403, 404, 405,
-                                               408, 409, 413, 429, 500, 503};
+                                               408, 409, 413, 415, 429, 500, 503};
 static const double buckets_ms[RT__NBUCKETS] = {0.5, 1, 2, 5, 10, 20, 50, 100, 250, 500, 1000,
                                                 5000};
 
@@ -677,8 +678,11 @@ static json_t *operation(const route *r) {
     json_object_set_new(rs, "429", response("over the key's rate limit"));
     json_object_set_new(rs, "503", response("shutting down, or the model is not loaded yet"));
   }
-  if (r->body)
-    json_object_set_new(rs, "413", response("body or batch too large"));
+  if (r->body) {
+    json_object_set_new(rs, "413", response("body (after inflating a gzip or deflate one), "
+                                            "batch or a customer's attributes too large"));
+    json_object_set_new(rs, "415", response("a Content-Encoding other than gzip or deflate"));
+  }
   if (strchr(r->path, '{'))
     json_object_set_new(rs, "404", response("no such customer or segment"));
   json_object_set_new(op, "responses", rs);
@@ -872,6 +876,90 @@ static int body_append(rt_server *s, rt__request *rq, const char *data, size_t n
   return 0;
 }
 
+/* A gzip or deflate body inflated in place of the one received, within the same limits: at
+ * most max_body bytes once inflated (a small body that inflates to gigabytes - a zip bomb -
+ * is refused when it passes the limit, having taken no more than that), and counted in the
+ * body memory. 0, RT_ERANGE (too large), RT_EPARSE (not valid gzip/deflate data), RT_EBUSY
+ * (no memory budget) or RT_ENOMEM. */
+static int inflate_body(rt_server *s, rt__request *rq) {
+  z_stream z;
+  memset(&z, 0, sizeof z);
+  /* 15 + 32: a gzip or zlib header, told apart by zlib; HTTP's "deflate" is zlib-wrapped, but
+   * some clients send a bare deflate stream: tried when the header is not zlib's */
+  int raw = 0;
+  if (rq->encoding == 2 && rq->len >= 2 &&
+      (((unsigned char)rq->body[0] & 0x0f) != 8 ||
+       (((unsigned char)rq->body[0] << 8) | (unsigned char)rq->body[1]) % 31 != 0))
+    raw = 1;
+  if (inflateInit2(&z, raw ? -15 : 15 + 32) != Z_OK)
+    return RT_ENOMEM;
+  size_t cap = rq->len * 4 + 4096, len = 0;
+  if (cap > s->cfg.max_body + 1)
+    cap = s->cfg.max_body + 1;
+  char *out = NULL;
+  int rc = 0;
+  z.next_in = (unsigned char *)rq->body;
+  z.avail_in = (uInt)rq->len;
+  for (;;) {
+    if (!out || len == cap) {
+      size_t ncap = out ? cap * 2 : cap;
+      if (out && cap > s->cfg.max_body) { /* full at the limit, and more to come */
+        rc = RT_ERANGE;
+        break;
+      }
+      if (ncap > s->cfg.max_body + 1)
+        ncap = s->cfg.max_body + 1;
+      if (!body_reserve(s, rq, ncap)) {
+        rc = RT_EBUSY;
+        break;
+      }
+      char *b = body_alloc(ncap);
+      if (!b) {
+        rc = RT_ENOMEM;
+        break;
+      }
+      if (len)
+        memcpy(b, out, len);
+      body_free(out, cap);
+      if (out) { /* the old buffer's budget back */
+        atomic_fetch_sub(&s->body_bytes, cap);
+        rq->reserved -= cap;
+      }
+      out = b;
+      cap = ncap;
+    }
+    z.next_out = (unsigned char *)out + len;
+    z.avail_out = (uInt)(cap - len);
+    int zr = inflate(&z, Z_NO_FLUSH);
+    len = cap - z.avail_out;
+    if (zr == Z_STREAM_END)
+      break;
+    if (zr != Z_OK && !(zr == Z_BUF_ERROR && z.avail_out == 0)) {
+      rc = RT_EPARSE;
+      break;
+    }
+  }
+  inflateEnd(&z);
+  if (!rc && len > s->cfg.max_body)
+    rc = RT_ERANGE;
+  if (rc) {
+    body_free(out, cap);
+    if (out) {
+      atomic_fetch_sub(&s->body_bytes, cap);
+      rq->reserved -= cap;
+    }
+    return rc;
+  }
+  /* the inflated body takes the compressed one's place (whose budget is given back with the
+   * rest of the request's when it ends) */
+  body_free(rq->body, rq->cap);
+  out[len] = 0; /* cap > len: a full buffer at the limit failed above */
+  rq->body = out;
+  rq->cap = cap;
+  rq->len = len;
+  return 0;
+}
+
 /* libmicrohttpd's own decoding of the path and the query (%XX), watching for %00: decoded, a
  * NUL would cut `/v1/customers/a%00b` to customer `a`. The request is answered 400 instead. */
 static size_t unescape(void *cls, struct MHD_Connection *c, char *s) {
@@ -945,6 +1033,20 @@ static int answer_early(rt_server *s, rt__request *rq, struct MHD_Connection *c,
   }
   if (!allowed(s, rq, c, routes[rq->route].scope, res))
     return 1;
+  const char *ce = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Encoding");
+  if (ce && *ce && strcasecmp(ce, "identity")) {
+    rq->encoding = !strcasecmp(ce, "gzip") || !strcasecmp(ce, "x-gzip") ? 1
+                   : !strcasecmp(ce, "deflate")                         ? 2
+                                                                        : -1;
+    if (rq->encoding < 0) {
+      char msg[160];
+      snprintf(msg, sizeof msg, "Content-Encoding '%.60s' is not supported: send gzip, "
+                                "deflate or none",
+               ce);
+      *res = rt__send_error(rq, c, MHD_HTTP_UNSUPPORTED_MEDIA_TYPE, "encoding", msg, NULL);
+      return 1;
+    }
+  }
   const char *cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Length");
   if (cl) {
     char *end;
@@ -1039,6 +1141,23 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     return memory_busy(rq, c);
   if (rq->too_big && routes[rq->route].fn != ingest)
     return too_large(s, rq, c);
+  if (rq->encoding > 0 && rq->len && !rq->too_big) {
+    int rc = inflate_body(s, rq);
+    if (rc == RT_ERANGE) {
+      char msg[120];
+      snprintf(msg, sizeof msg, "the body inflates to more than %zu bytes", s->cfg.max_body);
+      return rt__send_error(rq, c, MHD_HTTP_CONTENT_TOO_LARGE, "too_large", msg, NULL);
+    }
+    if (rc == RT_EPARSE)
+      return rt__send_error(rq, c, MHD_HTTP_BAD_REQUEST, "invalid",
+                            rq->encoding == 1 ? "the body is not valid gzip data"
+                                              : "the body is not valid deflate data",
+                            "$");
+    if (rc == RT_EBUSY)
+      return memory_busy(rq, c);
+    if (rc)
+      return send_oom(rq, c);
+  }
   return routes[rq->route].fn(s, rq, c);
 }
 
