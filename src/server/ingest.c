@@ -165,19 +165,31 @@ static int money_fields(json_t *p, const char *ppath, const char *const *names, 
  * 9999. */
 #define RT__FUTURE_SKEW_MS (24 * 3600 * 1000LL)
 
-static int time_field(json_t *o, const char *key, const char *path, rt__event *ev, int64_t *ms,
-                      char *field, size_t cap, rt_error *err) {
+/* An ISO 8601 time of o[key] into *t; 1 when there is one, 0 when absent, or the error. */
+static int parse_time(json_t *o, const char *key, const char *path, int64_t *t, char *field,
+                      size_t cap, rt_error *err) {
   json_t *v = json_object_get(o, key);
   if (!v || json_is_null(v))
     return 0;
   const char *s = json_is_string(v) ? json_string_value(v) : NULL;
   rt_error derr = {0};
-  int64_t t;
-  if (!s || rt_date_parse(NULL, s, strlen(s), NULL, &t, &derr)) {
+  if (!s || rt_date_parse(NULL, s, strlen(s), NULL, t, &derr)) {
     snprintf(field, cap, "%s%s", path, key);
     return rt_error_set(err, RT_EINVAL, "%s: not an ISO 8601 time%s%s", field, s ? " - " : "",
                         s ? derr.msg : "");
   }
+  return 1;
+}
+
+/* skew_ms: added to the time read (the sender's clock error, see parse_one) */
+static int time_field(json_t *o, const char *key, const char *path, rt__event *ev, int64_t skew_ms,
+                      int64_t *ms, char *field, size_t cap, rt_error *err) {
+  int64_t t;
+  int rc = parse_time(o, key, path, &t, field, cap, err);
+  if (rc <= 0)
+    return rc;
+  t += skew_ms;
+  const char *s = json_string_value(json_object_get(o, key));
   if (t < 0) {
     snprintf(field, cap, "%s%s", path, key);
     return rt_error_set(err, RT_EINVAL, "%s: %s is before 1970-01-01T00:00:00Z, the earliest "
@@ -300,7 +312,7 @@ static int parse_subscription(json_t *o, const char *path, rt__event *ev, char *
     rc = id_field(p, plans[k], ppath, &ev->plan, field, cap, err);
   if (rc || (rc = id_field(p, "interval", ppath, &ev->interval, field, cap, err)) ||
       (rc = money_fields(p, ppath, amounts, 3, ev, &which, field, cap, err)) ||
-      (rc = time_field(p, "started_at", ppath, ev, &ev->started_at_ms, field, cap, err)))
+      (rc = time_field(p, "started_at", ppath, ev, 0, &ev->started_at_ms, field, cap, err)))
     return rc;
   ev->has_amount = which >= 0;
   return 0;
@@ -359,8 +371,9 @@ static char *phone_digits(json_t *v, int *oom) {
   return d;
 }
 
-static int parse_one(json_t *o, rt__ev_kind kind, const char *path, int64_t now_ms, rt__event *ev,
-                     char *field, size_t cap, rt_error *err) {
+static int parse_one(json_t *o, rt__ev_kind kind, const char *path, int64_t now_ms,
+                     int64_t batch_sent_ms, rt__event *ev, char *field, size_t cap,
+                     rt_error *err) {
   memset(ev, 0, sizeof *ev);
   ev->received_ms = now_ms;
   if (!json_is_object(o)) {
@@ -392,9 +405,18 @@ static int parse_one(json_t *o, rt__ev_kind kind, const char *path, int64_t now_
     snprintf(field, cap, "%suserId", path);
     return rt_error_set(err, RT_EINVAL, "%s: userId or anonymousId is required", field);
   }
-  /* the time it happened: timestamp, else when it was received */
+  /* the time it happened: timestamp, else when it was received. With sentAt (the event's,
+   * else the batch's) the sender's clock is corrected as Segment does: timestamp + (received
+   * - sentAt), so a device whose clock is an hour off still files its events at the right
+   * time. */
   ev->ts_ms = now_ms;
-  if ((rc = time_field(o, "timestamp", path, ev, &ev->ts_ms, field, cap, err)))
+  int64_t sent = 0;
+  if ((rc = parse_time(o, "sentAt", path, &sent, field, cap, err)) < 0)
+    return rc;
+  if (!rc)
+    sent = batch_sent_ms;
+  if ((rc = time_field(o, "timestamp", path, ev, sent ? now_ms - sent : 0, &ev->ts_ms, field,
+                       cap, err)) < 0)
     return rc;
   switch (kind) {
   case RT__EV_TRACK: {
@@ -505,13 +527,15 @@ int rt__events_parse(const char *body, size_t len, rt__ev_kind kind, int64_t now
     json_decref(root);
     return rt_error_set(err, RT_ENOMEM, "%s", rt_strerror(RT_ENOMEM));
   }
-  int rc = 0;
+  int64_t batch_sent = 0; /* a batch's own sentAt, for events without one */
+  int rc = items && parse_time(root, "sentAt", "", &batch_sent, field, cap, err) < 0 ? err->code
+                                                                                     : 0;
   for (size_t i = 0; i < n && !rc; i++) {
     char path[48] = "";
     if (items)
       snprintf(path, sizeof path, "batch[%zu].", i);
-    rc = parse_one(items ? json_array_get(items, i) : root, kind, path, now_ms, &out->v[i],
-                   field, cap, err);
+    rc = parse_one(items ? json_array_get(items, i) : root, kind, path, now_ms, batch_sent,
+                   &out->v[i], field, cap, err);
     out->n = i + 1;
   }
   json_decref(root);

@@ -594,6 +594,35 @@ static void test_time_bounds(void **state) {
   assert_non_null(strstr(err.msg, "before 1970-01-01"));
 }
 
+/* sentAt corrects the sender's clock as Segment does: timestamp + (received - sentAt); the
+ * event's own sentAt, else the batch's; without a timestamp the receive time stands. */
+static void test_sent_at(void **state) {
+  (void)state;
+  rt__events ev;
+  char field[128];
+  rt_error err = {0};
+  /* a device an hour fast: it sent at 01:00 by its clock what the server received at 00:00
+   * (NOW), so its event stamped 00:30 happened at 23:30 */
+  assert_int_equal(parse("{\"userId\":\"u\",\"event\":\"X\",\"timestamp\":"
+                         "\"2025-01-01T00:30:00Z\",\"sentAt\":\"2025-01-01T01:00:00Z\"}",
+                         RT__EV_TRACK, &ev, field, &err), 0);
+  assert_true(ev.v[0].ts_ms == NOW - 30 * 60000LL);
+  rt__events_free(&ev);
+  assert_int_equal(parse("{\"sentAt\":\"2024-12-31T23:00:00Z\",\"batch\":[{\"type\":\"track\","
+                         "\"userId\":\"u\",\"event\":\"X\",\"timestamp\":"
+                         "\"2024-12-31T22:00:00Z\"},{\"type\":\"track\",\"userId\":\"u\","
+                         "\"event\":\"Y\",\"timestamp\":\"2024-12-31T22:00:00Z\",\"sentAt\":"
+                         "\"2024-12-31T22:00:00Z\"},{\"type\":\"page\",\"userId\":\"u\"}]}",
+                         RT__EV_BATCH, &ev, field, &err), 0);
+  assert_true(ev.v[0].ts_ms == NOW - 3600000LL);     /* the batch's sentAt: an hour slow */
+  assert_true(ev.v[1].ts_ms == NOW);                 /* its own: two hours slow */
+  assert_true(ev.v[2].ts_ms == NOW);                 /* no timestamp */
+  rt__events_free(&ev);
+  assert_int_equal(parse("{\"userId\":\"u\",\"event\":\"X\",\"sentAt\":\"yesterday\"}",
+                         RT__EV_TRACK, &ev, field, &err), RT_EINVAL);
+  assert_string_equal(field, "sentAt");
+}
+
 int main(void) {
   const struct CMUnitTest tests[] = {
       cmocka_unit_test(test_events),
@@ -601,6 +630,7 @@ int main(void) {
       cmocka_unit_test(test_identities),
       cmocka_unit_test(test_errors),
       cmocka_unit_test(test_time_bounds),
+      cmocka_unit_test(test_sent_at),
       cmocka_unit_test(test_traits_limits),
       cmocka_unit_test(test_writer_refusals),
       cmocka_unit_test(test_hostile_values),
