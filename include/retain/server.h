@@ -40,6 +40,8 @@ typedef struct rt_server_config {
   int max_exports;      /* GET /v1/export streams at once, default 4 (503 beyond) */
   size_t max_body_memory; /* bytes of request bodies held at once over all connections,
                              default 256 MiB (503 beyond) */
+  const char *cors_origins; /* origins whose web pages may send events from browsers
+                               (comma-separated, "*": any); NULL: none (no CORS headers) */
   const char *timezone; /* business time zone of the reads; NULL: the store's setting, or UTC */
   const char *currency; /* currency of the reads; NULL: the store's setting, or the most used */
   int64_t now_ms;       /* 0: the clock; else the time `now` means for the features (tests) */

@@ -49,22 +49,26 @@ static void help(void) {
          "  --max-exports N     CSV exports streaming at once (default 4; 503 beyond)\n"
          "  --max-body-memory B bytes of request bodies held at once, all connections\n"
          "                      (default 268435456; 503 beyond)\n"
+         "  --cors-origin URL   a web origin (https://shop.example) whose pages may send\n"
+         "                      events from browsers, the write key in the body as\n"
+         "                      analytics.js sends it; repeat for more, * for any (default\n"
+         "                      none)\n"
          "  --no-auth           accept requests without a key (local testing only)\n"
          "  --no-log            no request log (by default one JSON line per request on\n"
          "                      stderr: time, method, route, status, ms, events, bytes)\n"
          "  --config FILE       settings as key = value lines (or $RETAIN_CONFIG): listen,\n"
          "                      max_connections, max_body, max_batch, rate_limit,\n"
          "                      request_timeout, header_timeout, max_per_ip, max_exports,\n"
-         "                      max_body_memory, log, auth; the environment (RETAIN_LISTEN,\n"
-         "                      RETAIN_MAX_CONNECTIONS, ...) overrides the file and flags\n"
-         "                      override both\n"
+         "                      max_body_memory, cors_origins, log, auth; the environment\n"
+         "                      (RETAIN_LISTEN, RETAIN_MAX_CONNECTIONS, ...) overrides the\n"
+         "                      file and flags override both\n"
          "                      (docs/SERVER.md, example in docs/retain-serve.conf)\n");
 }
 
 /* The settings, in one table: each has a key in the config file, an environment variable and
  * a flag. Later sources win: defaults, the file (--config FILE or $RETAIN_CONFIG), the
  * environment, the flags. */
-typedef enum { S_LISTEN, S_INT, S_BOOL } setting_kind;
+typedef enum { S_LISTEN, S_INT, S_BOOL, S_TEXT } setting_kind;
 static const struct setting {
   const char *key, *env, *flag;
   setting_kind kind;
@@ -88,6 +92,8 @@ static const struct setting {
      "CSV exports at once"},
     {"max_body_memory", "RETAIN_MAX_BODY_MEMORY", "--max-body-memory", S_INT, 1 << 20,
      (int64_t)1 << 40, "bytes of request bodies held at once"},
+    {"cors_origins", "RETAIN_CORS_ORIGINS", "--cors-origin", S_TEXT, 0, 0,
+     "origins whose pages may send events from browsers"},
     {"log", "RETAIN_LOG", "--no-log", S_BOOL, 0, 0, "the request log"},
     {"auth", "RETAIN_AUTH", "--no-auth", S_BOOL, 0, 0, "API keys required"},
 };
@@ -96,6 +102,7 @@ static const struct setting {
 typedef struct serve_opts {
   rt_server_config cfg;
   char host[64];
+  char cors[2048]; /* --cors-origin, each flag adding to the list */
 } serve_opts;
 
 /* sets setting k from text v; source names where it came from, for the error */
@@ -112,6 +119,16 @@ static int apply_setting(serve_opts *o, size_t k, const char *v, const char *sou
     snprintf(o->host, sizeof o->host, "%.*s", (int)(colon - v), v);
     o->cfg.host = o->host;
     o->cfg.port = (int)port;
+    return 0;
+  }
+  if (st->kind == S_TEXT) { /* cors_origins: a flag adds, the file and environment set */
+    size_t n = strlen(o->cors);
+    int add = !strcmp(source, st->flag) && n;
+    if ((add ? n + 1 : 0) + strlen(v) >= sizeof o->cors)
+      return cli_usage_error("serve", "%s: too many origins", source);
+    snprintf(o->cors + (add ? n : 0), sizeof o->cors - (add ? n : 0), "%s%s", add ? "," : "",
+             v);
+    o->cfg.cors_origins = o->cors;
     return 0;
   }
   if (st->kind == S_BOOL) {

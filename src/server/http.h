@@ -18,7 +18,7 @@
 #include "server/live.h"
 
 #define RT__MAX_ROUTES 40
-#define RT__NSTATUS 14
+#define RT__NSTATUS 15
 #define RT__NBUCKETS 12
 
 typedef struct rt__metrics {
@@ -106,6 +106,8 @@ typedef struct rt__request {
   size_t reserved; /* bytes of s->body_bytes this request holds */
   size_t expect;   /* its Content-Length, 0 if none */
   int encoding;    /* Content-Encoding: 0 identity, 1 gzip, 2 deflate (inflated before use) */
+  const char *origin; /* the request's Origin when CORS allows it (its header), else NULL */
+  int key_in_body;    /* the write key is the body's writeKey (a browser's), checked after */
   size_t received; /* bytes of the body so far (len stops at the limit) */
   int too_big;
   int timed_out;   /* the body took longer than the request timeout */
@@ -129,6 +131,8 @@ enum MHD_Result rt__send_error(rt__request *rq, struct MHD_Connection *c, unsign
 /* Answers text of n bytes (taken over: freed with free) with a content type. */
 enum MHD_Result rt__send_text(rt__request *rq, struct MHD_Connection *c, unsigned status,
                               const char *type, char *text, size_t n);
+/* Access-Control-Allow-Origin (and Vary) on r when the request's origin is allowed. */
+void rt__cors_headers(const rt__request *rq, struct MHD_Response *r);
 /* An ISO 8601 time (UTC) or null for ms <= 0. */
 void rt__set_time(json_t *o, const char *k, int64_t ms);
 /* A read connection of the pool, for one request's reads (*slot: what to give back). */

@@ -884,6 +884,7 @@ enum MHD_Result rt__get_export(rt_server *s, rt__request *rq, struct MHD_Connect
   }
   MHD_add_response_header(r, "Content-Type", "text/csv; charset=utf-8");
   MHD_add_response_header(r, "Content-Disposition", "attachment; filename=\"customers.csv\"");
+  rt__cors_headers(rq, r);
   rq->status = MHD_HTTP_OK;
   res = MHD_queue_response(c, MHD_HTTP_OK, r);
   MHD_destroy_response(r);

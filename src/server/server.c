@@ -23,7 +23,7 @@
 
 #include "server/http.h"
 
-static const unsigned statuses[RT__NSTATUS] = {200, 201, 400, 401, 403, 404, 405,
+static const unsigned statuses[RT__NSTATUS] = {200, 201, 204, 400, 401, 403, 404, 405,
                                                408, 409, 413, 415, 429, 500, 503};
 static const double buckets_ms[RT__NBUCKETS] = {0.5, 1, 2, 5, 10, 20, 50, 100, 250, 500, 1000,
                                                 5000};
@@ -56,6 +56,54 @@ static int admit(rt_server *s, int64_t key) {
   return ok;
 }
 
+/* ---- CORS: browsers on the configured origins may send events ---- */
+
+/* origin, when it is one of cfg.cors_origins (a comma-separated list; "*" is any) */
+static const char *cors_origin(const rt_server *s, struct MHD_Connection *c) {
+  const char *o = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Origin");
+  const char *list = s->cfg.cors_origins;
+  if (!o || !*o || !list)
+    return NULL;
+  size_t n = strlen(o);
+  for (const char *p = list; *p;) {
+    while (*p == ' ' || *p == ',')
+      p++;
+    size_t k = strcspn(p, ", ");
+    if (k && ((k == 1 && *p == '*') || (k == n && !strncasecmp(p, o, n))))
+      return o;
+    p += k;
+  }
+  return NULL;
+}
+
+void rt__cors_headers(const rt__request *rq, struct MHD_Response *r) {
+  if (!rq->origin)
+    return;
+  MHD_add_response_header(r, "Access-Control-Allow-Origin", rq->origin);
+  MHD_add_response_header(r, "Vary", "Origin");
+}
+
+/* OPTIONS: a browser asking whether it may send (preflight) */
+static enum MHD_Result preflight(rt__request *rq, struct MHD_Connection *c) {
+  if (!rq->origin)
+    return rt__send_error(rq, c, MHD_HTTP_FORBIDDEN, "origin",
+                          "this origin may not send requests from a browser (retain serve "
+                          "--cors-origin ORIGIN allows one)",
+                          NULL);
+  struct MHD_Response *r = MHD_create_response_from_buffer(0, (void *)"", MHD_RESPMEM_PERSISTENT);
+  if (!r)
+    return MHD_NO;
+  rt__cors_headers(rq, r);
+  MHD_add_response_header(r, "Access-Control-Allow-Methods", "GET, POST, PUT, DELETE, OPTIONS");
+  MHD_add_response_header(r, "Access-Control-Allow-Headers",
+                          "Authorization, Content-Type, Content-Encoding");
+  MHD_add_response_header(r, "Access-Control-Max-Age", "86400");
+  rq->status = MHD_HTTP_NO_CONTENT;
+  enum MHD_Result ok = MHD_queue_response(c, MHD_HTTP_NO_CONTENT, r);
+  MHD_destroy_response(r);
+  return ok;
+}
+
 int64_t rt__now_ms(void) {
   struct timespec ts;
   clock_gettime(CLOCK_REALTIME, &ts);
@@ -71,6 +119,7 @@ enum MHD_Result rt__send_text(rt__request *rq, struct MHD_Connection *c, unsigne
     return MHD_NO;
   }
   MHD_add_response_header(r, "Content-Type", type);
+  rt__cors_headers(rq, r);
   enum MHD_Result ok = MHD_queue_response(c, status, r);
   MHD_destroy_response(r);
   return ok;
@@ -97,6 +146,7 @@ static enum MHD_Result send_oom(rt__request *rq, struct MHD_Connection *c) {
   if (!r)
     return MHD_NO;
   MHD_add_response_header(r, "Content-Type", "application/json");
+  rt__cors_headers(rq, r);
   enum MHD_Result ok = MHD_queue_response(c, MHD_HTTP_INTERNAL_SERVER_ERROR, r);
   MHD_destroy_response(r);
   return ok;
@@ -233,11 +283,13 @@ const char *rt__query(struct MHD_Connection *c, const char *name) {
 /* The key a request presents: the Basic auth user name (how Segment's SDKs send the write key)
  * or a Bearer token. Returns its scope ("write", "read", "admin") into scope, or 0 when there
  * is no valid key. */
-static int authorize(rt_server *s, struct MHD_Connection *c, char *scope, size_t cap,
-                     int64_t *key_id) {
+static int authorize(rt_server *s, struct MHD_Connection *c, const char *body_key, char *scope,
+                     size_t cap, int64_t *key_id) {
   char *key = NULL;
   const char *h = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
-  if (h && !strncasecmp(h, "Bearer", 6) && (h[6] == ' ' || h[6] == '\t')) {
+  if (body_key) { /* a browser's: the writeKey inside the body (see cors_body_key) */
+    key = strdup(body_key);
+  } else if (h && !strncasecmp(h, "Bearer", 6) && (h[6] == ' ' || h[6] == '\t')) {
     /* the scheme is case-insensitive (RFC 9110 11.1) */
     h += 6;
     while (*h == ' ' || *h == '\t')
@@ -736,9 +788,29 @@ static enum MHD_Result refused(rt__request *rq, struct MHD_Connection *c, const 
   return rt__send_error(rq, c, MHD_HTTP_CONFLICT, "erased", msg, field);
 }
 
+static int allowed(rt_server *s, rt__request *rq, struct MHD_Connection *c, const char *what,
+                   const char *body_key, enum MHD_Result *denied);
+
+/* The writeKey of a browser's body ({"writeKey": ..., ...} as analytics.js sends it), or NULL. */
+static char *body_write_key(const rt__request *rq) {
+  json_t *root = rq->body ? json_loadb(rq->body, rq->len, 0, NULL) : NULL;
+  json_t *k = json_object_get(root, "writeKey");
+  char *key = json_is_string(k) ? strdup(json_string_value(k)) : NULL;
+  json_decref(root);
+  return key;
+}
+
 static enum MHD_Result ingest(rt_server *s, rt__request *rq, struct MHD_Connection *c) {
   if (rq->too_big)
     return too_large(s, rq, c);
+  if (rq->key_in_body) {
+    char *key = body_write_key(rq);
+    enum MHD_Result denied;
+    int ok = allowed(s, rq, c, routes[rq->route].scope, key ? key : "", &denied);
+    free(key);
+    if (!ok)
+      return denied;
+  }
   rt__events evs;
   char field[128];
   rt_error err = {0};
@@ -781,15 +853,18 @@ static enum MHD_Result ingest(rt_server *s, rt__request *rq, struct MHD_Connecti
  * API; "admin": changes; admin keys may do everything) and is within its rate; if not,
  * *denied is the 401, 403 or 429 answer. */
 static int allowed(rt_server *s, rt__request *rq, struct MHD_Connection *c, const char *what,
-                   enum MHD_Result *denied) {
+                   const char *body_key, enum MHD_Result *denied) {
   if (s->cfg.no_auth || !what)
     return 1;
   char scope[16] = "";
   int64_t key_id = 0;
-  if (!authorize(s, c, scope, sizeof scope, &key_id)) {
+  if (!authorize(s, c, body_key, scope, sizeof scope, &key_id)) {
     *denied = rt__send_error(rq, c, MHD_HTTP_UNAUTHORIZED, "unauthorized",
-                             "a valid API key is required (the key as the Basic auth user "
-                             "name, or Authorization: Bearer KEY)",
+                             body_key ? "a valid write key is required (writeKey in the "
+                                        "body, or the key as the Basic auth user name, or "
+                                        "Authorization: Bearer KEY)"
+                                      : "a valid API key is required (the key as the Basic "
+                                        "auth user name, or Authorization: Bearer KEY)",
                              NULL);
     return 0;
   }
@@ -1031,7 +1106,12 @@ static int answer_early(rt_server *s, rt__request *rq, struct MHD_Connection *c,
                : rt__send_error(rq, c, MHD_HTTP_NOT_FOUND, "not_found", "no such route", NULL);
     return 1;
   }
-  if (!allowed(s, rq, c, routes[rq->route].scope, res))
+  /* A browser sends the write key inside a text/plain body (no preflight): from an allowed
+   * origin, an ingest request without an Authorization header is read first and its
+   * writeKey checked then, within the same body limits. */
+  rq->key_in_body = rq->origin && routes[rq->route].fn == ingest && !s->cfg.no_auth &&
+                    !MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+  if (!rq->key_in_body && !allowed(s, rq, c, routes[rq->route].scope, NULL, res))
     return 1;
   const char *ce = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Content-Encoding");
   if (ce && *ce && strcasecmp(ce, "identity")) {
@@ -1084,11 +1164,18 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
         rq->route = (int)k; /* known now, so a timeout is counted under its route */
     snprintf(rq->method, sizeof rq->method, "%s", method);
     rq->conn = rt__guard_conn(c);
+    rq->origin = cors_origin(s, c);
     rt__guard_phase(rq->conn, RT__CONN_BODY);
     *con_cls = rq;
     atomic_fetch_add(&s->in_flight, 1);
     json_failed = 0;
     enum MHD_Result res;
+    if (!strcmp(method, "OPTIONS")) {
+      rq->answered = 1;
+      atomic_fetch_add(&s->requests, 1);
+      rt__guard_phase(rq->conn, RT__CONN_BUSY);
+      return preflight(rq, c);
+    }
     if (answer_early(s, rq, c, url, &res)) {
       rq->answered = 1;
       atomic_fetch_add(&s->requests, 1);
