@@ -693,6 +693,34 @@ static int apply_subscription(rt_store *st, int64_t customer, const rt__event *e
   return rc;
 }
 
+/* An event carrying both a userId and an anonymousId that another profile holds: when that
+ * profile is the anonymous visitor's own (the one named anon:<anonymousId>, made from events
+ * with the anonymousId alone), the visitor has identified as the user - it is merged into the
+ * user, so its earlier events, orders and identities are the user's, recorded with the reason
+ * (POST /v1/customers/{anon}/unmerge undoes it). A profile holding the anonymousId that has an
+ * id of its own is another identified customer: never merged automatically. */
+static int attach_anonymous(rt__writer *w, const rt__event *ev, int64_t holder, int64_t user,
+                            rt_error *err) {
+  char ext[600];
+  snprintf(ext, sizeof ext, "anon:%s", ev->anon_id);
+  rt_customer_view v;
+  int rc = rt_store_customer_get(w->st, NULL, holder, &v, err); /* its own id, not a chain's */
+  if (rc)
+    return rc;
+  int anonymous = v.ext_id && !strcmp(v.ext_id, ext) && !v.merged_into;
+  rt_customer_view_free(&v);
+  if (!anonymous)
+    return 0; /* the anonymousId is an identified customer's: left as it is */
+  char why[160];
+  snprintf(why, sizeof why, "%s with userId and anonymousId: the anonymous visitor identified",
+           kind_names[ev->kind]);
+  int64_t merge_id;
+  if ((rc = rt_store_customer_merge(w->st, holder, user, why, ev->ts_ms, &merge_id, err)))
+    return rc;
+  w->touched_all = 1; /* a merge changes two customers and every id that named the visitor */
+  return 0;
+}
+
 /* the customer an event is about: its userId (linking the anonymousId to it), else the
  * customer its anonymousId already belongs to, else a new one named anon:<id> */
 static int customer_of(rt__writer *w, const rt__event *ev, int64_t *id, rt_error *err) {
@@ -707,8 +735,13 @@ static int customer_of(rt__writer *w, const rt__event *ev, int64_t *id, rt_error
     }
     if (ev->anon_id) {
       char why[48];
+      int64_t other = 0;
       snprintf(why, sizeof why, "anonymousId on %s", kind_names[ev->kind]);
-      rc = link_identity(st, "anonymous", ev->anon_id, *id, why, err);
+      rc = rt_store_identity_link(st, "anonymous", ev->anon_id, *id, why, &other, err);
+      if (rc == RT_EEXISTS) {
+        rt_error_clear(err);
+        rc = other && other != *id ? attach_anonymous(w, ev, other, *id, err) : 0;
+      }
     }
     return rc;
   }
