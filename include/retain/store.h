@@ -500,6 +500,9 @@ int rt_store_customer_merge(rt_store *st, int64_t from, int64_t into, const char
  * was already undone, or when the survivor has itself been merged away since (undo that merge
  * first). */
 int rt_store_customer_unmerge(rt_store *st, int64_t merge_id, int64_t at_ms, rt_error *err);
+/* *undone is 1 when from was merged into into and that merge was undone: someone decided they
+ * are two people, so nothing automatic merges them again. */
+int rt_store_merge_undone(rt_store *st, int64_t from, int64_t into, int *undone, rt_error *err);
 
 /* ---- privacy: access (GDPR Art. 15) and erasure (Art. 17); docs/PRIVACY.md ----
  * A person is one customer with the customers merged into it (rt_store_customer_merge): both

@@ -697,7 +697,8 @@ static int apply_subscription(rt_store *st, int64_t customer, const rt__event *e
  * profile is the anonymous visitor's own (the one named anon:<anonymousId>, made from events
  * with the anonymousId alone), the visitor has identified as the user - it is merged into the
  * user, so its earlier events, orders and identities are the user's, recorded with the reason
- * (POST /v1/customers/{anon}/unmerge undoes it). A profile holding the anonymousId that has an
+ * (POST /v1/customers/{anon}/unmerge undoes it, for good: an undone merge is never made again
+ * automatically). A profile holding the anonymousId that has an
  * id of its own is another identified customer: never merged automatically. */
 static int attach_anonymous(rt__writer *w, const rt__event *ev, int64_t holder, int64_t user,
                             rt_error *err) {
@@ -707,10 +708,12 @@ static int attach_anonymous(rt__writer *w, const rt__event *ev, int64_t holder, 
   int rc = rt_store_customer_get(w->st, NULL, holder, &v, err); /* its own id, not a chain's */
   if (rc)
     return rc;
-  int anonymous = v.ext_id && !strcmp(v.ext_id, ext) && !v.merged_into;
+  int anonymous = v.ext_id && !strcmp(v.ext_id, ext) && !v.merged_into, undone = 0;
   rt_customer_view_free(&v);
   if (!anonymous)
     return 0; /* the anonymousId is an identified customer's: left as it is */
+  if ((rc = rt_store_merge_undone(w->st, holder, user, &undone, err)) || undone)
+    return rc; /* merged once and undone on purpose: kept apart */
   char why[160];
   snprintf(why, sizeof why, "%s with userId and anonymousId: the anonymous visitor identified",
            kind_names[ev->kind]);

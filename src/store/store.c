@@ -1226,6 +1226,14 @@ static int valid_kind(const char *kind) {
   return kind && (!strcmp(kind, "customer") || !strcmp(kind, "anonymous"));
 }
 
+int rt_store_merge_undone(rt_store *st, int64_t from, int64_t into, int *undone, rt_error *err) {
+  LOCAL_ERR(err);
+  if (!st || !undone)
+    return bad(err, "rt_store_merge_undone: NULL argument");
+  *undone = 0;
+  return st->ops->merge_undone(st->be, from, into, undone, err);
+}
+
 int rt_store_erased(rt_store *st, const char *kind, const char *value, size_t len, int *erased,
                     rt_error *err) {
   LOCAL_ERR(err);

@@ -182,6 +182,9 @@ typedef struct rt_store_ops {
    * effort, after an erasure's commit; outside a transaction). */
   int (*customer_erase)(rt_store_backend *b, int64_t customer, const char *secret,
                         const char *requested_by, int64_t at_ms, rt_erasure *out, rt_error *err);
+  /* *found 1 when a merge of from into into was recorded and then undone */
+  int (*merge_undone)(rt_store_backend *b, int64_t from, int64_t into, int *found,
+                      rt_error *err);
   int (*erased_check)(rt_store_backend *b, const char *hash, int *found, rt_error *err);
   int (*erased_lift)(rt_store_backend *b, const char *hash, int *found, rt_error *err);
   int (*scan_erasures)(rt_store_backend *b, rt_store_erasure_cb cb, void *ctx, rt_error *err);

@@ -2626,6 +2626,26 @@ static int erasure_secret(rt_store_backend *b, rt_error *err) {
   return b->secret[0] != 0;
 }
 
+static int sq_merge_undone(rt_store_backend *b, int64_t from, int64_t into, int *found,
+                           rt_error *err) {
+  sqlite3_stmt *s;
+  int rc = priv_stmt(b, 0,
+                     "SELECT 1 FROM merges WHERE from_id = ?1 AND into_id = ?2 "
+                     "AND unmerged_ms IS NOT NULL",
+                     &s, err);
+  if (rc)
+    return rc;
+  sqlite3_bind_int64(s, 1, from);
+  sqlite3_bind_int64(s, 2, into);
+  rc = lookup(b, s, err, "looking up undone merges");
+  if (rc < 0)
+    return rc;
+  if (rc)
+    sqlite3_reset(s);
+  *found = rc;
+  return 0;
+}
+
 static int sq_erased_check(rt_store_backend *b, const char *hash, int *found, rt_error *err) {
   sqlite3_stmt *s;
   int rc = priv_stmt(b, 0, "SELECT 1 FROM erased_ids WHERE hash = ?1", &s, err);
@@ -3189,6 +3209,7 @@ const rt_store_ops rt__store_sqlite_ops = {
     .rate_put = sq_rate_put,
     .scan_rates = sq_scan_rates,
     .customer_erase = sq_customer_erase,
+    .merge_undone = sq_merge_undone,
     .erased_check = sq_erased_check,
     .erased_lift = sq_erased_lift,
     .scan_erasures = sq_scan_erasures,

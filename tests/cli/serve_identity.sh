@@ -37,6 +37,10 @@ api POST /v1/customers/anon:anon-1/unmerge "" -u "$ADMIN:"
 assert_eq "$CODE" 200 "unmerge"
 api GET /v1/customers/ann "" -u "$READ:"
 assert_eq "$(echo "$BODY_OUT" | jq .events)" 2 "ann keeps her identify and the later event"
+# and undone for good: the next call carrying both ids does not merge them again
+api POST /v1/track '{"anonymousId":"anon-1","userId":"ann","event":"Viewed","messageId":"t3"}' "${W[@]}"
+assert_eq "$CODE" 200
+assert_eq "$(sql "select count(*) from customers where merged_into is not null")" 0 "kept apart after the unmerge"
 kill -TERM $PID
 wait $PID || fail "the server exited with $?"
 finish
