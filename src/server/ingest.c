@@ -1100,21 +1100,23 @@ void rt__writer_submit(rt__writer *w, rt__job *job) {
   pthread_cond_destroy(&job->cv);
 }
 
+/* whether the key of slot was noted within the minute (read with or without the lock) */
+static int key_fresh(const rt__writer *w, size_t slot, int64_t id, int64_t now_ms) {
+  return atomic_load_explicit(&w->key_seen[slot].id, memory_order_relaxed) == id &&
+         now_ms - atomic_load_explicit(&w->key_seen[slot].ms, memory_order_relaxed) <
+             RT__KEY_TOUCH_MS;
+}
+
 void rt__writer_key_used(rt__writer *w, int64_t id, int64_t now_ms) {
   size_t slot = (size_t)((uint64_t)id * 0x9E3779B97F4A7C15ULL >> 58) & (RT__KEY_SLOTS - 1);
-  /* nearly every request: the key was recorded within the minute - known without the
-   * writer's lock, which every request's commit takes too */
-  if (atomic_load_explicit(&w->key_fresh[slot].id, memory_order_relaxed) == id &&
-      now_ms - atomic_load_explicit(&w->key_fresh[slot].ms, memory_order_relaxed) <
-          RT__KEY_TOUCH_MS)
+  /* nearly every request: the key was noted within the minute - known without the writer's
+   * lock, which every request's commit takes too */
+  if (key_fresh(w, slot, id, now_ms))
     return;
   pthread_mutex_lock(&w->mu);
-  if ((w->key_seen[slot].id != id || now_ms - w->key_seen[slot].ms >= RT__KEY_TOUCH_MS) &&
-      !w->stopping && w->nkey_queue < RT__KEY_SLOTS) {
-    w->key_seen[slot].id = id;
-    w->key_seen[slot].ms = now_ms;
-    atomic_store_explicit(&w->key_fresh[slot].ms, now_ms, memory_order_relaxed);
-    atomic_store_explicit(&w->key_fresh[slot].id, id, memory_order_relaxed);
+  if (!key_fresh(w, slot, id, now_ms) && !w->stopping && w->nkey_queue < RT__KEY_SLOTS) {
+    atomic_store_explicit(&w->key_seen[slot].ms, now_ms, memory_order_relaxed);
+    atomic_store_explicit(&w->key_seen[slot].id, id, memory_order_relaxed);
     w->key_queue[w->nkey_queue].id = id;
     w->key_queue[w->nkey_queue++].ms = now_ms;
     pthread_cond_signal(&w->work);

@@ -135,14 +135,15 @@ typedef struct rt__writer {
   int64_t *touched; /* the customers of the transaction being built */
   size_t ntouched, touched_cap;
   int touched_all;  /* too many to list, or the list could not grow */
-  /* API key uses to record (rt__writer_key_used): the last one noted per key, and the queue */
+  /* API key uses to record (rt__writer_key_used): the last one noted per key - written under
+   * mu, read without it too (a stale or torn pair only costs taking mu) - and the queue */
+  struct {
+    atomic_llong id, ms;
+  } key_seen[RT__KEY_SLOTS];
   struct {
     int64_t id, ms;
-  } key_seen[RT__KEY_SLOTS], key_queue[RT__KEY_SLOTS];
+  } key_queue[RT__KEY_SLOTS];
   size_t nkey_queue;
-  struct { /* key_seen, read without the lock (a stale or torn pair only costs a lock) */
-    atomic_llong id, ms;
-  } key_fresh[RT__KEY_SLOTS];
 } rt__writer;
 
 /* Starts the writer on an open writable store (the writer uses it from its own thread only).

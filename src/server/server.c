@@ -961,78 +961,33 @@ static int inflate_body(rt_server *s, rt__request *rq) {
   memset(&z, 0, sizeof z);
   /* 15 + 32: a gzip or zlib header, told apart by zlib; HTTP's "deflate" is zlib-wrapped, but
    * some clients send a bare deflate stream: tried when the header is not zlib's */
-  int raw = 0;
-  if (rq->encoding == 2 && rq->len >= 2 &&
-      (((unsigned char)rq->body[0] & 0x0f) != 8 ||
-       (((unsigned char)rq->body[0] << 8) | (unsigned char)rq->body[1]) % 31 != 0))
-    raw = 1;
+  int raw = rq->encoding == 2 && rq->len >= 2 &&
+            (((unsigned char)rq->body[0] & 0x0f) != 8 ||
+             (((unsigned char)rq->body[0] << 8) | (unsigned char)rq->body[1]) % 31 != 0);
   if (inflateInit2(&z, raw ? -15 : 15 + 32) != Z_OK)
     return RT_ENOMEM;
-  size_t cap = rq->len * 4 + 4096, len = 0;
-  if (cap > s->cfg.max_body + 1)
-    cap = s->cfg.max_body + 1;
-  char *out = NULL;
-  int rc = 0;
-  z.next_in = (unsigned char *)rq->body;
+  /* the inflated body is gathered as a received one is (body_append: the size limit, the
+   * memory budget), the compressed one set aside until it is read */
+  char *in = rq->body;
+  size_t in_cap = rq->cap;
+  z.next_in = (unsigned char *)in;
   z.avail_in = (uInt)rq->len;
-  for (;;) {
-    if (!out || len == cap) {
-      size_t ncap = out ? cap * 2 : cap;
-      if (out && cap > s->cfg.max_body) { /* full at the limit, and more to come */
-        rc = RT_ERANGE;
-        break;
-      }
-      if (ncap > s->cfg.max_body + 1)
-        ncap = s->cfg.max_body + 1;
-      if (!body_reserve(s, rq, ncap)) {
-        rc = RT_EBUSY;
-        break;
-      }
-      char *b = body_alloc(ncap);
-      if (!b) {
-        rc = RT_ENOMEM;
-        break;
-      }
-      if (len)
-        memcpy(b, out, len);
-      body_free(out, cap);
-      if (out) { /* the old buffer's budget back */
-        atomic_fetch_sub(&s->body_bytes, cap);
-        rq->reserved -= cap;
-      }
-      out = b;
-      cap = ncap;
-    }
-    z.next_out = (unsigned char *)out + len;
-    z.avail_out = (uInt)(cap - len);
-    int zr = inflate(&z, Z_NO_FLUSH);
-    len = cap - z.avail_out;
-    if (zr == Z_STREAM_END)
-      break;
-    if (zr != Z_OK && !(zr == Z_BUF_ERROR && z.avail_out == 0)) {
-      rc = RT_EPARSE;
-      break;
-    }
+  rq->body = NULL;
+  rq->len = rq->cap = rq->expect = 0;
+  unsigned char chunk[16384];
+  int rc = 0, zr = Z_OK;
+  while (!rc && zr != Z_STREAM_END) {
+    z.next_out = chunk;
+    z.avail_out = sizeof chunk;
+    zr = inflate(&z, Z_NO_FLUSH);
+    if (zr != Z_OK && zr != Z_STREAM_END)
+      rc = RT_EPARSE; /* damaged, or cut short (Z_BUF_ERROR: no input left) */
+    else if (z.avail_out < sizeof chunk)
+      rc = body_append(s, rq, (const char *)chunk, sizeof chunk - z.avail_out);
   }
   inflateEnd(&z);
-  if (!rc && len > s->cfg.max_body)
-    rc = RT_ERANGE;
-  if (rc) {
-    body_free(out, cap);
-    if (out) {
-      atomic_fetch_sub(&s->body_bytes, cap);
-      rq->reserved -= cap;
-    }
-    return rc;
-  }
-  /* the inflated body takes the compressed one's place (whose budget is given back with the
-   * rest of the request's when it ends) */
-  body_free(rq->body, rq->cap);
-  out[len] = 0; /* cap > len: a full buffer at the limit failed above */
-  rq->body = out;
-  rq->cap = cap;
-  rq->len = len;
-  return 0;
+  body_free(in, in_cap);
+  return rc;
 }
 
 /* libmicrohttpd's own decoding of the path and the query (%XX), watching for %00: decoded, a
@@ -1075,12 +1030,16 @@ static enum MHD_Result count_header(void *cls, enum MHD_ValueKind kind, const ch
   return MHD_YES;
 }
 
-/* What can be answered from the request line and headers alone - a malformed length, no such
- * route, no key or the wrong one, a body too large or no memory for it - is answered before
- * the body is read: a client without a key never makes the server hold its body. Returns 1
- * when *res is the answer. */
-static int answer_early(rt_server *s, rt__request *rq, struct MHD_Connection *c, const char *url,
-                        enum MHD_Result *res) {
+/* What can be answered from the request line and headers alone - a preflight, a %00, a
+ * malformed length, no such route, no key or the wrong one, a body too large or no memory for
+ * it - is answered before the body is read: a client without a key never makes the server hold
+ * its body. Returns 1 when *res is the answer. */
+static int answer_early(rt_server *s, rt__request *rq, struct MHD_Connection *c,
+                        const char *method, const char *url, enum MHD_Result *res) {
+  if (!strcmp(method, "OPTIONS")) { /* a browser's preflight */
+    *res = preflight(rq, c);
+    return 1;
+  }
   if (rq->conn && atomic_exchange(&rq->conn->nul, 0)) {
     *res = rt__send_error(rq, c, MHD_HTTP_BAD_REQUEST, "bad_request",
                           "the path or the query holds a NUL byte (%00)", NULL);
@@ -1170,13 +1129,7 @@ static enum MHD_Result handle(void *cls, struct MHD_Connection *c, const char *u
     atomic_fetch_add(&s->in_flight, 1);
     json_failed = 0;
     enum MHD_Result res;
-    if (!strcmp(method, "OPTIONS")) {
-      rq->answered = 1;
-      atomic_fetch_add(&s->requests, 1);
-      rt__guard_phase(rq->conn, RT__CONN_BUSY);
-      return preflight(rq, c);
-    }
-    if (answer_early(s, rq, c, url, &res)) {
+    if (answer_early(s, rq, c, method, url, &res)) {
       rq->answered = 1;
       atomic_fetch_add(&s->requests, 1);
       rt__guard_phase(rq->conn, RT__CONN_BUSY);
